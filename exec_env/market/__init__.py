@@ -1,0 +1,1 @@
+"""Market data: the canonical in-memory form and every source that produces it."""

@@ -1,0 +1,276 @@
+"""The canonical in-memory market data: one instrument, one session, as aligned numpy arrays.
+
+Every source (the synthetic generator, LOBSTER, Databento, ...) produces a :class:`MarketDay`.
+Nothing downstream knows where the data came from.
+
+Layout (structure of arrays, so each field is contiguous, memory-mappable and numba-friendly):
+
+========== ============ ============================================================
+array      dtype/shape  meaning
+========== ============ ============================================================
+ts         int64 (N,)   book snapshot time, ns since the Unix epoch (UTC)
+bid_px     f8 (N, L)    bid prices, best first; an empty level is NaN
+bid_sz     f8 (N, L)    bid sizes; an empty level is 0
+ask_px     f8 (N, L)    ask prices, best first; an empty level is NaN
+ask_sz     f8 (N, L)    ask sizes; an empty level is 0
+venue      i2 (N,)      optional venue id of each snapshot (multi-venue data), else None
+trade_ts   int64 (M,)   trade time, ns since the Unix epoch
+trade_px   f8 (M,)      trade price
+trade_sz   f8 (M,)      trade size (> 0)
+trade_side i1 (M,)      +1 buyer-initiated, -1 seller-initiated, 0 unknown
+========== ============ ============================================================
+
+Invariants (checked by :func:`validate`): timestamps non-decreasing; sizes finite and
+non-negative; a level with size > 0 has a finite positive price; empty levels come after all
+non-empty ones; bid prices strictly decrease and ask prices strictly increase across levels; the
+book is never crossed or locked (best bid < best ask); trades have positive size and price.
+
+A book row at time ``t`` is the state *after* every event stamped ``t``; a trade stamped ``t``
+happened before the book row stamped ``t`` (LOBSTER's convention).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "BOOK_FIELDS",
+    "TRADE_FIELDS",
+    "MarketDay",
+    "MarketMeta",
+    "load_day",
+    "mirror_day",
+    "save_day",
+    "validate",
+]
+
+BOOK_FIELDS = ("bid_px", "bid_sz", "ask_px", "ask_sz")
+TRADE_FIELDS = ("trade_ts", "trade_px", "trade_sz", "trade_side")
+MAX_LEVELS = 50
+_CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class MarketMeta:
+    """Description of one session of one instrument."""
+
+    symbol: str
+    tick_size: float
+    lot_size: float
+    session_open_ns: int
+    session_close_ns: int
+    source: str
+    """Where the data came from (file path or generator description)."""
+    date: str = ""
+    """Trading date, ``YYYY-MM-DD`` (the session's calendar date)."""
+    notes: dict[str, Any] = field(default_factory=dict)
+    """Source-specific facts worth keeping (repairs made, assumptions, venue names)."""
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.tick_size) and self.tick_size > 0):
+            raise ValueError(f"{self.source}: meta field 'tick_size' must be > 0, got {self.tick_size!r}")
+        if not (np.isfinite(self.lot_size) and self.lot_size > 0):
+            raise ValueError(f"{self.source}: meta field 'lot_size' must be > 0, got {self.lot_size!r}")
+        if int(self.session_close_ns) <= int(self.session_open_ns):
+            raise ValueError(
+                f"{self.source}: meta field 'session_close_ns' ({self.session_close_ns}) must be after "
+                f"'session_open_ns' ({self.session_open_ns})"
+            )
+
+
+@dataclass(frozen=True, eq=False)
+class MarketDay:
+    """One session of book snapshots and trades in the canonical form (see module docstring)."""
+
+    meta: MarketMeta
+    ts: np.ndarray
+    bid_px: np.ndarray
+    bid_sz: np.ndarray
+    ask_px: np.ndarray
+    ask_sz: np.ndarray
+    trade_ts: np.ndarray
+    trade_px: np.ndarray
+    trade_sz: np.ndarray
+    trade_side: np.ndarray
+    venue: np.ndarray | None = None
+
+    @property
+    def levels(self) -> int:
+        return int(self.bid_px.shape[1])
+
+    @property
+    def n_books(self) -> int:
+        return int(self.ts.shape[0])
+
+    @property
+    def n_trades(self) -> int:
+        return int(self.trade_ts.shape[0])
+
+    def mid(self) -> np.ndarray:
+        """Mid price of every snapshot (NaN where a side is empty)."""
+        return 0.5 * (self.bid_px[:, 0] + self.ask_px[:, 0])
+
+    def __repr__(self) -> str:
+        return (
+            f"MarketDay({self.meta.symbol} {self.meta.date}, {self.n_books} books x {self.levels} levels, "
+            f"{self.n_trades} trades, source={self.meta.source!r})"
+        )
+
+
+def _fail(origin: str, kind: str, row: int, row_numbers: np.ndarray | None, field: str, problem: str) -> None:
+    where = int(row_numbers[row]) if row_numbers is not None else row
+    raise ValueError(f"{origin}: {kind} row {where}, field '{field}': {problem}")
+
+
+def _first(mask: np.ndarray) -> int:
+    """Index of the first True in a 1-D or 2-D (row-wise) mask, or -1."""
+    if mask.ndim == 2:
+        mask = mask.any(axis=1)
+    idx = np.flatnonzero(mask)
+    return int(idx[0]) if idx.size else -1
+
+
+def validate(
+    day: MarketDay,
+    origin: str | None = None,
+    book_rows: np.ndarray | None = None,
+    trade_rows: np.ndarray | None = None,
+) -> MarketDay:
+    """Check every invariant of the canonical form; raise ``ValueError`` naming row and field.
+
+    ``origin`` names the file or source in the message (default: ``day.meta.source``).
+    ``book_rows``/``trade_rows`` map array rows to the row numbers of the source file, so a
+    loader's error points at the line a user can open. Returns ``day`` for chaining.
+    """
+    origin = origin or day.meta.source
+    n = day.ts.shape[0]
+    if day.ts.dtype != np.int64 or day.ts.ndim != 1:
+        raise ValueError(f"{origin}: field 'ts' must be a 1-D int64 array, got {day.ts.dtype} {day.ts.shape}")
+    if n == 0:
+        raise ValueError(f"{origin}: no book snapshots")
+    for name in BOOK_FIELDS:
+        arr = getattr(day, name)
+        if arr.ndim != 2 or arr.shape[0] != n or arr.dtype != np.float64:
+            raise ValueError(f"{origin}: field '{name}' must be float64 of shape (N={n}, L), got {arr.dtype} {arr.shape}")
+    levels = day.bid_px.shape[1]
+    if not 1 <= levels <= MAX_LEVELS:
+        raise ValueError(f"{origin}: level count {levels} outside the allowed range 1..{MAX_LEVELS}")
+    for name in BOOK_FIELDS[1:]:
+        if getattr(day, name).shape[1] != levels:
+            raise ValueError(f"{origin}: field '{name}' has {getattr(day, name).shape[1]} levels, 'bid_px' has {levels}")
+    if day.venue is not None and (day.venue.shape != (n,) or day.venue.dtype != np.int16):
+        raise ValueError(f"{origin}: field 'venue' must be int16 of shape ({n},), got {day.venue.dtype} {day.venue.shape}")
+
+    kind = "book"
+    bad = _first(np.diff(day.ts) < 0)
+    if bad >= 0:
+        _fail(origin, kind, bad + 1, book_rows, "ts", f"timestamp {day.ts[bad + 1]} is before the previous row's {day.ts[bad]}")
+
+    for side in ("bid", "ask"):
+        px = getattr(day, f"{side}_px")
+        sz = getattr(day, f"{side}_sz")
+        bad = _first(~np.isfinite(sz))
+        if bad >= 0:
+            _fail(origin, kind, bad, book_rows, f"{side}_sz", f"size is not finite: {sz[bad].tolist()}")
+        bad = _first(sz < 0)
+        if bad >= 0:
+            _fail(origin, kind, bad, book_rows, f"{side}_sz", f"negative size: {sz[bad].tolist()}")
+        filled = sz > 0
+        bad = _first(filled & ~(np.isfinite(px) & (px > 0)))
+        if bad >= 0:
+            _fail(origin, kind, bad, book_rows, f"{side}_px", f"a level with size > 0 needs a finite positive price: {px[bad].tolist()}")
+        bad = _first(~filled & ~np.isnan(px))
+        if bad >= 0:
+            _fail(origin, kind, bad, book_rows, f"{side}_px", f"an empty level (size 0) must have price NaN: {px[bad].tolist()}")
+        if levels > 1:
+            bad = _first(~filled[:, :-1] & filled[:, 1:])
+            if bad >= 0:
+                _fail(origin, kind, bad, book_rows, f"{side}_sz", f"an empty level comes before a non-empty one: {sz[bad].tolist()}")
+            step = np.diff(px, axis=1)
+            both = filled[:, :-1] & filled[:, 1:]
+            wrong = both & ((step >= 0) if side == "bid" else (step <= 0))
+            bad = _first(wrong)
+            if bad >= 0:
+                order = "strictly decrease" if side == "bid" else "strictly increase"
+                _fail(origin, kind, bad, book_rows, f"{side}_px", f"prices must {order} across levels: {px[bad].tolist()}")
+
+    both = (day.bid_sz[:, 0] > 0) & (day.ask_sz[:, 0] > 0)
+    bad = _first(both & (day.bid_px[:, 0] >= day.ask_px[:, 0]))
+    if bad >= 0:
+        what = "crossed" if day.bid_px[bad, 0] > day.ask_px[bad, 0] else "locked"
+        _fail(origin, kind, bad, book_rows, "bid_px", f"{what} book: best bid {day.bid_px[bad, 0]} >= best ask {day.ask_px[bad, 0]}")
+
+    kind = "trade"
+    m = day.trade_ts.shape[0]
+    for name, dtype in (("trade_ts", np.int64), ("trade_px", np.float64), ("trade_sz", np.float64), ("trade_side", np.int8)):
+        arr = getattr(day, name)
+        if arr.shape != (m,) or arr.dtype != dtype:
+            raise ValueError(f"{origin}: field '{name}' must be {np.dtype(dtype)} of shape ({m},), got {arr.dtype} {arr.shape}")
+    bad = _first(np.diff(day.trade_ts) < 0)
+    if bad >= 0:
+        _fail(origin, kind, bad + 1, trade_rows, "ts", f"timestamp {day.trade_ts[bad + 1]} is before the previous row's {day.trade_ts[bad]}")
+    bad = _first(~(np.isfinite(day.trade_px) & (day.trade_px > 0)))
+    if bad >= 0:
+        _fail(origin, kind, bad, trade_rows, "px", f"price must be finite and > 0, got {day.trade_px[bad]}")
+    bad = _first(~(np.isfinite(day.trade_sz) & (day.trade_sz > 0)))
+    if bad >= 0:
+        _fail(origin, kind, bad, trade_rows, "sz", f"size must be finite and > 0, got {day.trade_sz[bad]}")
+    bad = _first((day.trade_side != 1) & (day.trade_side != -1) & (day.trade_side != 0))
+    if bad >= 0:
+        _fail(origin, kind, bad, trade_rows, "side", f"side must be +1, -1 or 0, got {day.trade_side[bad]}")
+    return day
+
+
+def save_day(day: MarketDay, directory: str | Path) -> Path:
+    """Write ``day`` as one ``.npy`` per array plus ``meta.json`` (loadable with ``mmap_mode='r'``)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    names = ["ts", *BOOK_FIELDS, *TRADE_FIELDS] + (["venue"] if day.venue is not None else [])
+    for name in names:
+        np.save(directory / f"{name}.npy", np.ascontiguousarray(getattr(day, name)))
+    meta = asdict(day.meta)
+    meta["_cache_version"] = _CACHE_VERSION
+    meta["_arrays"] = names
+    # meta.json last: its presence marks a complete write.
+    tmp = directory / "meta.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=1, sort_keys=True))
+    tmp.replace(directory / "meta.json")
+    return directory
+
+
+def load_day(directory: str | Path, mmap: bool = True) -> MarketDay:
+    """Load a day written by :func:`save_day`; arrays are memory-mapped read-only by default."""
+    directory = Path(directory)
+    meta_path = directory / "meta.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{directory}: no meta.json (not a saved MarketDay, or an incomplete write)")
+    raw = json.loads(meta_path.read_text())
+    version = raw.pop("_cache_version", None)
+    if version != _CACHE_VERSION:
+        raise ValueError(f"{meta_path}: cache version {version!r}, this exec_env reads version {_CACHE_VERSION}")
+    names = raw.pop("_arrays")
+    arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r" if mmap else None) for name in names}
+    return MarketDay(meta=MarketMeta(**raw), venue=arrays.pop("venue", None), **arrays)
+
+
+def mirror_day(day: MarketDay, center: float) -> MarketDay:
+    """Reflect every price about ``center`` (p -> 2*center - p): bids become asks, buys become sells.
+
+    A sell order on the mirrored day meets exactly the liquidity a buy order meets on ``day``,
+    which makes buy/sell symmetry testable; it is also a legitimate data augmentation.
+    """
+    return replace(
+        day,
+        meta=replace(day.meta, source=f"mirror({day.meta.source}, center={center})"),
+        bid_px=2.0 * center - day.ask_px,
+        bid_sz=day.ask_sz.copy(),
+        ask_px=2.0 * center - day.bid_px,
+        ask_sz=day.bid_sz.copy(),
+        trade_px=2.0 * center - day.trade_px,
+        trade_side=(-day.trade_side).astype(np.int8),
+    )
