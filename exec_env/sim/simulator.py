@@ -23,7 +23,7 @@ _DEPLETION_SLOTS = 32
 class DayArrays:
     """A day's arrays as contiguous ndarrays (memory maps stay memory maps), shared by episodes."""
 
-    __slots__ = ("day", "ts", "bid_px", "bid_sz", "ask_px", "ask_sz", "trade_ts", "trade_px", "trade_sz", "trade_side")
+    __slots__ = ("ask_px", "ask_sz", "bid_px", "bid_sz", "day", "trade_px", "trade_side", "trade_sz", "trade_ts", "ts")
 
     def __init__(self, day: MarketDay) -> None:
         self.day = day
@@ -61,6 +61,7 @@ class ExecutionSimulator:
         self._data: DayArrays | None = None
         self._book: tuple = ()
         self._trades: tuple = ()
+        self._own_opp: tuple = ()
 
     # -- episode ------------------------------------------------------------------------------
     def reset(self, data: DayArrays, side: int, start_ns: int) -> None:
@@ -70,15 +71,8 @@ class ExecutionSimulator:
         row = int(np.searchsorted(data.ts, start_ns, side="right")) - 1
         if row < 0:
             raise ValueError(f"{data.day.meta.source}: no book snapshot at or before start {start_ns}")
-        self._data = data
         self.side = side
-        if side > 0:
-            own_px, own_sz, opp_px, opp_sz = data.bid_px, data.bid_sz, data.ask_px, data.ask_sz
-        else:
-            own_px, own_sz, opp_px, opp_sz = data.ask_px, data.ask_sz, data.bid_px, data.bid_sz
-        self._book = (data.ts, own_px, own_sz, opp_px, opp_sz)
-        self._trades = (data.trade_ts, data.trade_px, data.trade_sz, data.trade_side)
-        self._own_opp = (own_px, own_sz, opp_px, opp_sz)
+        self.rebind(data)
 
         self.fs[:] = 0.0
         self.ist[:] = 0
@@ -101,6 +95,23 @@ class ExecutionSimulator:
         pp[K.P_TRANS] = cfg.transient_impact
         pp[K.P_TRANS_NS] = cfg.transient_half_life_s * 1e9 / math.log(2.0)
         pp[K.P_BEYOND_TICKS] = cfg.beyond_book_ticks
+
+    def rebind(self, data: DayArrays) -> None:
+        """Point the kernels at ``data`` (after reset, or after unpickling)."""
+        self._data = data
+        if self.side > 0:
+            own_px, own_sz, opp_px, opp_sz = data.bid_px, data.bid_sz, data.ask_px, data.ask_sz
+        else:
+            own_px, own_sz, opp_px, opp_sz = data.ask_px, data.ask_sz, data.bid_px, data.bid_sz
+        self._book = (data.ts, own_px, own_sz, opp_px, opp_sz)
+        self._trades = (data.trade_ts, data.trade_px, data.trade_sz, data.trade_side)
+        self._own_opp = (own_px, own_sz, opp_px, opp_sz)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        for key in ("_data", "_book", "_trades", "_own_opp"):
+            state.pop(key, None)
+        return state
 
     def _last_valid_mid(self, row: int) -> float:
         d = self._data

@@ -1,0 +1,113 @@
+"""The environment's configuration: a frozen, validated dataclass."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from exec_env.sim.config import SimConfig
+
+__all__ = ["ACTION_MODES", "REWARD_BASELINES", "REWARD_MODES", "SIDES", "ExecutionConfig"]
+
+SIDES = ("buy", "sell", "random")
+ACTION_MODES = ("continuous", "discrete")
+REWARD_MODES = ("mark_to_market", "arrival")
+REWARD_BASELINES = ("none", "twap")
+SPLITS = ("train", "test", "all")
+
+# Calibrated for the embedded synthetic market (price ~ 25, tick 0.01, ~4e6 units a day): a 5,000
+# unit parent order moves the price by about half a tick permanently and a tick transiently.
+SYNTHETIC_SIM = SimConfig(permanent_impact=1.0e-6, transient_impact=2.0e-6, transient_half_life_s=60.0)
+
+
+def _bad(name: str, value: Any, allowed: str) -> ValueError:
+    return ValueError(f"ExecutionConfig.{name} = {value!r} is invalid; allowed: {allowed}")
+
+
+@dataclass(frozen=True)
+class ExecutionConfig:
+    """What the episode is (parent order, horizon, data) and how actions and rewards are defined.
+
+    ``market`` is ``"synthetic"`` (the embedded generator's default catalogue), a
+    :class:`~exec_env.market.catalogue.MarketCatalogue`, or anything ``exec_env.market.load_market``
+    accepts. Construct once; ``reset(options=...)`` never changes it.
+    """
+
+    side: Literal["buy", "sell", "random"] = "random"
+    """Side of the parent order; ``random`` draws it per episode from the env's RNG."""
+    quantity: float = 5_000.0
+    """Parent order size in units (a multiple of the market's lot size)."""
+    horizon_s: float = 600.0
+    """Time allowed to complete the order; what is left is liquidated at the horizon."""
+    decision_interval_s: float = 10.0
+    """Time between decisions; ``horizon_s`` must be a whole multiple of it."""
+    action_mode: Literal["continuous", "discrete"] = "continuous"
+    """``continuous``: Box(-1, 1, (2,)); ``discrete``: MultiDiscrete([5, 5]) on the same grid."""
+    passive_ticks: int = 2
+    """Least aggressive price: this many ticks behind the near touch (aggressiveness -1)."""
+    cross_ticks: int = 5
+    """Most aggressive price: this many ticks through the far touch (aggressiveness +1)."""
+    reward_mode: Literal["mark_to_market", "arrival"] = "mark_to_market"
+    """How the shortfall is split over steps (both sum to minus the shortfall, see env docs)."""
+    reward_baseline: Literal["none", "twap"] = "none"
+    """``twap``: reward is relative to TWAP run on the same episode (return = IS_twap - IS)."""
+    terminal_penalty_bps: float = 0.0
+    """Extra penalty, bps per unit fraction of the order left for the forced liquidation."""
+    compare_twap: bool = False
+    """Run TWAP on the same episode and report ``vs_twap_bps`` in the final ``info``."""
+    market: Any = "synthetic"
+    """Market data: ``"synthetic"``, a MarketCatalogue, or a path/glob for ``load_market``."""
+    split: Literal["train", "test", "all"] = "train"
+    """Which days of the catalogue episodes are drawn from."""
+    warmup_s: float = 300.0
+    """Earliest start after the session open (the features look back 300 s)."""
+    sim: SimConfig = field(default_factory=lambda: SYNTHETIC_SIM)
+    """Fees, latency, resilience and impact (see SimConfig)."""
+
+    def __post_init__(self) -> None:
+        if self.side not in SIDES:
+            raise _bad("side", self.side, f"one of {SIDES}")
+        if not (isinstance(self.quantity, (int, float)) and math.isfinite(self.quantity) and self.quantity > 0):
+            raise _bad("quantity", self.quantity, "a finite number > 0")
+        if not (math.isfinite(self.decision_interval_s) and 0.001 <= self.decision_interval_s <= 86_400):
+            raise _bad("decision_interval_s", self.decision_interval_s, "0.001 .. 86400 seconds")
+        if not (math.isfinite(self.horizon_s) and self.decision_interval_s <= self.horizon_s <= 86_400):
+            raise _bad("horizon_s", self.horizon_s, f"decision_interval_s ({self.decision_interval_s}) .. 86400 seconds")
+        steps = self.horizon_s / self.decision_interval_s
+        if abs(steps - round(steps)) > 1e-9 * steps:
+            raise _bad("horizon_s", self.horizon_s, f"a whole multiple of decision_interval_s ({self.decision_interval_s})")
+        if self.action_mode not in ACTION_MODES:
+            raise _bad("action_mode", self.action_mode, f"one of {ACTION_MODES}")
+        if not (isinstance(self.passive_ticks, int) and 0 <= self.passive_ticks <= 100):
+            raise _bad("passive_ticks", self.passive_ticks, "an integer 0 .. 100")
+        if not (isinstance(self.cross_ticks, int) and 0 <= self.cross_ticks <= 1000):
+            raise _bad("cross_ticks", self.cross_ticks, "an integer 0 .. 1000")
+        if self.reward_mode not in REWARD_MODES:
+            raise _bad("reward_mode", self.reward_mode, f"one of {REWARD_MODES}")
+        if self.reward_baseline not in REWARD_BASELINES:
+            raise _bad("reward_baseline", self.reward_baseline, f"one of {REWARD_BASELINES}")
+        if not (math.isfinite(self.terminal_penalty_bps) and 0 <= self.terminal_penalty_bps <= 1e6):
+            raise _bad("terminal_penalty_bps", self.terminal_penalty_bps, "0 .. 1e6")
+        if self.split not in SPLITS:
+            raise _bad("split", self.split, f"one of {SPLITS}")
+        if not (math.isfinite(self.warmup_s) and 0 <= self.warmup_s <= 86_400):
+            raise _bad("warmup_s", self.warmup_s, "0 .. 86400 seconds")
+        if not isinstance(self.sim, SimConfig):
+            raise _bad("sim", self.sim, "a SimConfig")
+
+    @property
+    def n_steps(self) -> int:
+        return int(round(self.horizon_s / self.decision_interval_s))
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-friendly view (the market as its name), for saving with a run."""
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if name == "sim":
+                value = {k: getattr(value, k) for k in value.__dataclass_fields__}
+            elif name == "market" and not isinstance(value, str):
+                value = getattr(value, "name", repr(value))
+            out[name] = value
+        return out

@@ -1,0 +1,124 @@
+"""Observation features, compiled. Every feature at time ``now`` uses data stamped ``<= now`` only.
+
+Market features are oriented by the order's side (multiplied by +1 for a buy, -1 for a sell) so
+that "positive" always means "pressure against us" (prices likely to rise for a buyer); one policy
+can then work both sides.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["FEATURE_NAMES", "OBS_DIM", "DayFeatureArrays", "write_observation"]
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "time_left",  # fraction of the horizon left, 1 -> 0
+    "inventory_left",  # fraction of the parent order not yet executed, 1 -> 0
+    "schedule_deviation",  # executed fraction minus elapsed fraction (+ = ahead of a linear schedule)
+    "last_fill_ratio",  # fraction of the previous child order that filled during its interval
+    "side",  # +1 buy, -1 sell
+    "log_spread_ticks",  # log of the quoted spread in ticks (0 at one tick)
+    "imbalance_1",  # (bid - ask) / (bid + ask) size at the best level, side-oriented
+    "imbalance_3",  # same over the best 3 levels
+    "imbalance_all",  # same over all levels
+    "return_30s",  # side-oriented log mid return over 30 s, in units of 10 bps
+    "return_300s",  # same over 300 s
+    "volatility_300s",  # RMS of 30 s log mid returns over 300 s, in units of 10 bps
+    "flow_30s",  # (buy - sell) aggressor volume / total over 30 s, side-oriented
+    "flow_300s",  # same over 300 s
+    "far_depth_vs_slice",  # log1p(size at the opposite best / linear-schedule slice)
+    "volume_300s_vs_remaining",  # log1p(market volume over 300 s / quantity left)
+)
+OBS_DIM = len(FEATURE_NAMES)
+
+
+class DayFeatureArrays:
+    """Per-day arrays the features need beyond the raw data (made once per day, O(N))."""
+
+    __slots__ = ("cum_buy", "cum_sell", "mid_ffill")
+
+    def __init__(self, bid_px, bid_sz, ask_px, ask_sz, trade_sz, trade_side) -> None:
+        two_sided = (bid_sz[:, 0] > 0) & (ask_sz[:, 0] > 0)
+        mid = np.where(two_sided, 0.5 * (np.nan_to_num(bid_px[:, 0]) + np.nan_to_num(ask_px[:, 0])), np.nan)
+        # forward fill (never backward: no look-ahead); rows before the first two-sided book stay NaN
+        idx = np.where(two_sided, np.arange(mid.size), -1)
+        np.maximum.accumulate(idx, out=idx)
+        self.mid_ffill = np.where(idx >= 0, mid[np.maximum(idx, 0)], np.nan)
+        self.cum_buy = np.concatenate(([0.0], np.cumsum(np.where(trade_side > 0, trade_sz, 0.0))))
+        self.cum_sell = np.concatenate(([0.0], np.cumsum(np.where(trade_side < 0, trade_sz, 0.0))))
+
+
+@njit(cache=True)
+def _mid_at(ts, mid_ffill, t):
+    r = np.searchsorted(ts, t, side="right") - 1
+    if r < 0:
+        return np.nan
+    return mid_ffill[r]
+
+
+@njit(cache=True)
+def _log_ret(a, b):
+    if np.isnan(a) or np.isnan(b) or a <= 0.0 or b <= 0.0:
+        return 0.0
+    return np.log(a / b)
+
+
+@njit(cache=True)
+def _imbalance(bid_sz, ask_sz, row, depth):
+    b = 0.0
+    a = 0.0
+    for j in range(min(depth, bid_sz.shape[1])):
+        b += bid_sz[row, j]
+        a += ask_sz[row, j]
+    if a + b <= 0.0:
+        return 0.0
+    return (b - a) / (b + a)
+
+
+@njit(cache=True)
+def _flow(trade_ts, cum_buy, cum_sell, now, window):
+    k1 = np.searchsorted(trade_ts, now, side="right")
+    k0 = np.searchsorted(trade_ts, now - window, side="right")
+    buy = cum_buy[k1] - cum_buy[k0]
+    sell = cum_sell[k1] - cum_sell[k0]
+    return buy, sell
+
+
+@njit(cache=True)
+def write_observation(
+    out, ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sell, mid_ffill,
+    row, now, side, tick, time_left, inventory_left, schedule_deviation, last_fill_ratio, slice_qty, remaining,
+):  # fmt: skip
+    """Fill ``out`` (float32, OBS_DIM) with the observation at ``now`` (book row ``row``)."""
+    s = 30_000_000_000
+    out[0] = time_left
+    out[1] = inventory_left
+    out[2] = schedule_deviation
+    out[3] = last_fill_ratio
+    out[4] = side
+    if bid_sz[row, 0] > 0.0 and ask_sz[row, 0] > 0.0:
+        out[5] = np.log(max((ask_px[row, 0] - bid_px[row, 0]) / tick, 1.0))
+    else:
+        out[5] = 0.0
+    out[6] = side * _imbalance(bid_sz, ask_sz, row, 1)
+    out[7] = side * _imbalance(bid_sz, ask_sz, row, 3)
+    out[8] = side * _imbalance(bid_sz, ask_sz, row, bid_sz.shape[1])
+    mid_now = mid_ffill[row]
+    out[9] = side * _log_ret(mid_now, _mid_at(ts, mid_ffill, now - s)) * 1e3
+    out[10] = side * _log_ret(mid_now, _mid_at(ts, mid_ffill, now - 10 * s)) * 1e3
+    acc = 0.0
+    prev = mid_now
+    for i in range(1, 11):
+        m = _mid_at(ts, mid_ffill, now - i * s)
+        r = _log_ret(prev, m)
+        acc += r * r
+        prev = m
+    out[11] = np.sqrt(acc / 10.0) * 1e3
+    buy, sell = _flow(trade_ts, cum_buy, cum_sell, now, s)
+    out[12] = side * (buy - sell) / (buy + sell) if buy + sell > 0.0 else 0.0
+    buy, sell = _flow(trade_ts, cum_buy, cum_sell, now, 10 * s)
+    out[13] = side * (buy - sell) / (buy + sell) if buy + sell > 0.0 else 0.0
+    far = ask_sz[row, 0] if side > 0 else bid_sz[row, 0]
+    out[14] = np.log1p(far / slice_qty)
+    out[15] = np.log1p((buy + sell) / max(remaining, slice_qty))

@@ -1,0 +1,140 @@
+"""Train a PPO execution agent, log to TensorBoard, and judge it against TWAP and Immediate.
+
+    python train.py                        # embedded synthetic market, defaults below
+    python train.py --total-timesteps 50000 --n-envs 4 --seed 3
+    tensorboard --logdir runs
+
+Every run writes ``{output}/{env_id}__{exp_name}__{seed}__{unix_time}/`` with the model, the resolved
+configuration, TensorBoard logs (SB3's rollout/, train/, time/ plus exec/ execution metrics) and
+the evaluation on held-out test days: per-episode CSV, summary CSV/JSON and the printed table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Args:
+    env_id: str = field(default="exec_env/Execution-v0", metadata={"help": "registered environment id"})
+    exp_name: str = field(default="ppo", metadata={"help": "name of this experiment (part of the run folder)"})
+    seed: int = field(default=1, metadata={"help": "seed of training environments, PPO and evaluation episodes"})
+    total_timesteps: int = field(default=300_000, metadata={"help": "environment steps of PPO training"})
+    n_envs: int = field(default=8, metadata={"help": "number of parallel training environments"})
+    vec: str = field(default="dummy", metadata={"help": "'dummy' (in process, fastest here) or 'subproc'"})
+    eval_episodes: int = field(default=200, metadata={"help": "held-out test episodes, identical for every policy"})
+    output: str = field(default="runs", metadata={"help": "folder that receives the run folder"})
+    data: str = field(default="synthetic", metadata={"help": "market data: 'synthetic' (embedded generator)"})
+    side: str = field(default="random", metadata={"help": "parent order side: buy, sell or random"})
+    quantity: float = field(default=5000.0, metadata={"help": "parent order size in units"})
+    horizon_s: float = field(default=600.0, metadata={"help": "execution horizon in seconds"})
+    decision_interval_s: float = field(default=10.0, metadata={"help": "seconds between decisions"})
+    learning_rate: float = field(default=3e-4, metadata={"help": "PPO learning rate"})
+    n_steps: int = field(default=512, metadata={"help": "PPO rollout length per environment"})
+    batch_size: int = field(default=256, metadata={"help": "PPO minibatch size"})
+    torch_threads: int = field(default=1, metadata={"help": "torch CPU threads"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar during training"})
+
+
+def parse_args(argv: list[str] | None = None) -> Args:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for f in dataclasses.fields(Args):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in ("bool", bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=f.metadata["help"])
+        else:
+            kind = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
+            parser.add_argument(flag, type=kind, default=f.default, help=f"{f.metadata['help']} (default: {f.default})")
+    return Args(**vars(parser.parse_args(argv)))
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    t_start = time.perf_counter()
+
+    import gymnasium as gym
+    import torch
+    from stable_baselines3.common.logger import configure
+    from torch.utils.tensorboard import SummaryWriter
+
+    import exec_env
+    from agents import ExecMetricsCallback, PPOSettings, make_ppo
+    from agents.ppo import make_vec_env
+    from baselines import TWAP, Immediate
+    from exec_env.config import ExecutionConfig
+    from exec_env.evaluation import episodes_frame, evaluate, report, sample_episodes
+    from exec_env.market import resolve_market
+
+    torch.set_num_threads(args.torch_threads)
+    if args.env_id not in exec_env.ENV_IDS:
+        raise SystemExit(f"--env-id {args.env_id!r} is not one of {exec_env.ENV_IDS}")
+    spec_kwargs = dict(gym.spec(args.env_id).kwargs)
+
+    print(f"market: {args.data} ...", flush=True)
+    catalogue = resolve_market(args.data)
+    config = ExecutionConfig(
+        market=catalogue, side=args.side, quantity=args.quantity, horizon_s=args.horizon_s,
+        decision_interval_s=args.decision_interval_s, compare_twap=True, split="train", **spec_kwargs,
+    )  # fmt: skip
+    settings = PPOSettings(learning_rate=args.learning_rate, n_steps=args.n_steps, batch_size=args.batch_size)
+    print(f"market: {catalogue.name}, {len(catalogue.indices('train'))} train days, "
+          f"{len(catalogue.indices('test'))} test days ({time.perf_counter() - t_start:.1f} s)", flush=True)  # fmt: skip
+
+    run_name = f"{args.env_id.replace('/', '-')}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    run_dir = Path(args.output) / run_name
+    run_dir.mkdir(parents=True, exist_ok=False)
+    resolved = {"args": dataclasses.asdict(args), "env": config.describe(), "ppo": dataclasses.asdict(settings),
+                "exec_env_version": exec_env.__version__, "command": " ".join(sys.argv)}  # fmt: skip
+    (run_dir / "config.json").write_text(json.dumps(resolved, indent=2, default=str))
+    writer = SummaryWriter(str(run_dir / "tb"))
+    table = "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in dataclasses.asdict(args).items())
+    writer.add_text("hyperparameters", table)
+    writer.add_text("config", "```\n" + json.dumps(resolved, indent=2, default=str) + "\n```")
+
+    vec_env = make_vec_env(config, args.n_envs, args.seed, vec=args.vec)  # type: ignore[arg-type]
+    model = make_ppo(vec_env, settings, seed=args.seed)
+    model.set_logger(configure(str(run_dir / "tb"), ["tensorboard", "csv"]))
+    print(f"training PPO for {args.total_timesteps} steps on {args.n_envs} envs -> {run_dir}", flush=True)
+    t_train = time.perf_counter()
+    model.learn(total_timesteps=args.total_timesteps, callback=ExecMetricsCallback(), progress_bar=args.progress)
+    train_s = time.perf_counter() - t_train
+    model.save(run_dir / "model.zip")
+    vec_env.close()
+
+    print(f"evaluating PPO, TWAP and Immediate on {args.eval_episodes} test-day episodes ...", flush=True)
+    t_eval = time.perf_counter()
+    episodes = sample_episodes(config, args.eval_episodes, seed=args.seed + 10_000, split="test")
+    episodes_frame(episodes).to_csv(run_dir / "eval_episodes_spec.csv", index=False)
+    space = gym.spaces.MultiDiscrete([5, 5]) if config.action_mode == "discrete" else None
+    policies = {"PPO": model, "TWAP": TWAP(space), "Immediate": Immediate(space)}
+    results = evaluate(policies, config, episodes, split="test")
+    summary, text = report(results, baseline="TWAP", out_dir=run_dir, seed=args.seed)
+    eval_s = time.perf_counter() - t_eval
+    for _, row in summary.iterrows():
+        writer.add_scalar(f"eval/{row['policy']}_shortfall_bps", row["mean"], args.total_timesteps)
+    ppo = summary.set_index("policy").loc["PPO"]
+    writer.add_scalar("eval/PPO_vs_TWAP_bps", ppo["mean_diff"], args.total_timesteps)
+    writer.close()
+
+    total_s = time.perf_counter() - t_start
+    timing = {"train_s": round(train_s, 1), "eval_s": round(eval_s, 1), "total_s": round(total_s, 1),
+              "train_steps_per_s": round(args.total_timesteps / train_s, 1)}  # fmt: skip
+    (run_dir / "timing.json").write_text(json.dumps(timing, indent=2))
+    print()
+    print(text)
+    verdict = "beats" if ppo["ci_high"] < 0 else ("loses to" if ppo["ci_low"] > 0 else "is not distinguishable from")
+    print(f"\nPPO {verdict} TWAP: mean difference {ppo['mean_diff']:+.2f} bps, 95% CI "
+          f"[{ppo['ci_low']:+.2f}, {ppo['ci_high']:+.2f}], p = {ppo['p_value']:.2g} over {int(ppo['n'])} paired episodes")  # fmt: skip
+    print(f"run folder: {run_dir}\ntiming: {timing}")
+    return {"run_dir": str(run_dir), "summary": summary, "timing": timing}
+
+
+if __name__ == "__main__":
+    main()
