@@ -16,8 +16,9 @@ REWARD_MODES = ("mark_to_market", "arrival")
 REWARD_BASELINES = ("none", "twap")
 SPLITS = ("train", "test", "all")
 
-# Calibrated for the embedded synthetic market (price ~ 25, tick 0.01, ~4e6 units a day): a 5,000
-# unit parent order moves the price by about half a tick permanently and a tick transiently.
+# Set for the embedded synthetic market (price ~ 100, tick 0.01 = 1 bp, ~4.4e6 units a day): a 5,000
+# unit parent order moves the price by half a tick permanently and by one more tick transiently
+# (60 s half-life), on top of the mechanical impact of walking the book (depletion/resilience).
 SYNTHETIC_SIM = SimConfig(permanent_impact=1.0e-6, transient_impact=2.0e-6, transient_half_life_s=60.0)
 
 

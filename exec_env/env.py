@@ -12,7 +12,7 @@ import numpy as np
 from gymnasium import spaces
 
 from exec_env.config import ExecutionConfig
-from exec_env.features import FEATURE_NAMES, OBS_DIM, DayFeatureArrays, write_observation
+from exec_env.features import FEATURE_NAMES, OBS_DIM, OBS_HIGH, OBS_LOW, DayFeatureArrays, write_observation
 from exec_env.market import MarketCatalogue, resolve_market
 from exec_env.sim import DayArrays, ExecutionSimulator
 from exec_env.sim import kernels as K
@@ -199,7 +199,7 @@ class ExecutionEnv(gym.Env):
     TWAP (equal marketable slices) is the constant action (0, +1); Immediate is (+1, +1).
 
     ## Observation Space
-    ``Box(-inf, inf, (16,), float32)``; market features use data stamped at or before the
+    ``Box(OBS_LOW, OBS_HIGH, (16,), float32)`` (``exec_env.features``); market features use data stamped at or before the
     decision time only, and are side-oriented (+ = pressure against the order):
 
     | index | name                     | unit / range                                   |
@@ -275,7 +275,7 @@ class ExecutionEnv(gym.Env):
             self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
         else:
             self.action_space = spaces.MultiDiscrete([len(DISCRETE_GRID), len(DISCRETE_GRID)])
-        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(OBS_DIM,), dtype=np.float32)
+        self.observation_space = spaces.Box(OBS_LOW, OBS_HIGH, shape=(OBS_DIM,), dtype=np.float32)
         self.feature_names = FEATURE_NAMES
         self._episode = _Episode(config, self.levels)
         self._twap = _Episode(config, self.levels) if (config.compare_twap or config.reward_baseline == "twap") else None
@@ -398,9 +398,10 @@ class ExecutionEnv(gym.Env):
             sim.book_row, sim.now, ep.side, d.tick, (n - j) / n, 1.0 - executed, executed - j / n,
             ep.last_fill_ratio, ep.quantity / n, ep.quantity - sim.filled,
         )  # fmt: skip
-        if not np.isfinite(self._obs).all():
-            bad = [FEATURE_NAMES[i] for i in np.flatnonzero(~np.isfinite(self._obs))]
-            raise RuntimeError(f"non-finite observation features {bad} on {d.day.meta.source} at {sim.now}")
+        inside = (self._obs >= OBS_LOW) & (self._obs <= OBS_HIGH)  # False for NaN too
+        if not inside.all():
+            bad = {FEATURE_NAMES[i]: float(self._obs[i]) for i in np.flatnonzero(~inside)}
+            raise RuntimeError(f"observation features outside their bounds (or NaN) {bad} on {d.day.meta.source} at {sim.now}")
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":

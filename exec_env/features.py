@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["FEATURE_NAMES", "OBS_DIM", "DayFeatureArrays", "write_observation"]
+__all__ = ["FEATURE_NAMES", "OBS_DIM", "OBS_HIGH", "OBS_LOW", "DayFeatureArrays", "write_observation"]
 
 FEATURE_NAMES: tuple[str, ...] = (
     "time_left",  # fraction of the horizon left, 1 -> 0
@@ -31,6 +31,11 @@ FEATURE_NAMES: tuple[str, ...] = (
     "volume_300s_vs_remaining",  # log1p(market volume over 300 s / quantity left)
 )
 OBS_DIM = len(FEATURE_NAMES)
+
+# Bounds of each feature. Most are exact by construction; returns and volatility are bounded by
+# |log return| <= 1 (a 170% move within 5 minutes), and depth/volume ratios by e^50.
+OBS_LOW = np.array([0, 0, -1, 0, -1, 0, -1, -1, -1, -1e3, -1e3, 0, -1, -1, 0, 0], dtype=np.float32)
+OBS_HIGH = np.array([1, 1, 1, 1, 1, 50, 1, 1, 1, 1e3, 1e3, 1e3, 1, 1, 50, 50], dtype=np.float32)
 
 
 class DayFeatureArrays:
@@ -98,7 +103,7 @@ def write_observation(
     out[3] = last_fill_ratio
     out[4] = side
     if bid_sz[row, 0] > 0.0 and ask_sz[row, 0] > 0.0:
-        out[5] = np.log(max((ask_px[row, 0] - bid_px[row, 0]) / tick, 1.0))
+        out[5] = np.log(max(np.round((ask_px[row, 0] - bid_px[row, 0]) / tick), 1.0))
     else:
         out[5] = 0.0
     out[6] = side * _imbalance(bid_sz, ask_sz, row, 1)

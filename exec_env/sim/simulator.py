@@ -23,11 +23,12 @@ _DEPLETION_SLOTS = 32
 class DayArrays:
     """A day's arrays as contiguous ndarrays (memory maps stay memory maps), shared by episodes."""
 
-    __slots__ = ("ask_px", "ask_sz", "bid_px", "bid_sz", "day", "trade_px", "trade_side", "trade_sz", "trade_ts", "ts")
+    FIELDS = ("ts", "bid_px", "bid_sz", "ask_px", "ask_sz", "trade_ts", "trade_px", "trade_sz", "trade_side")
+    __slots__ = ("day", *FIELDS)
 
     def __init__(self, day: MarketDay) -> None:
         self.day = day
-        for name in self.__slots__[1:]:
+        for name in self.FIELDS:
             arr = np.asarray(getattr(day, name))
             if not arr.flags.c_contiguous:
                 arr = np.ascontiguousarray(arr)

@@ -1,0 +1,285 @@
+"""ExecutionEnv: API conformance, exact reward accounting, symmetry, determinism, no look-ahead."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+from dataclasses import replace
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import exec_env
+from exec_env import ExecutionConfig, ExecutionEnv, SimConfig
+from exec_env.env import child_order
+from exec_env.market import MarketCatalogue, mirror_day
+from exec_env.sim import kernels as K
+from tests.books import T0, S, book, make_day, trade
+
+NO_FRICTION = SimConfig(maker_fee_bps=0.0, taker_fee_bps=0.0, latency_ms=0.0, resilience_s=0.0)
+
+
+def run_episode(env, actions, options=None, seed=None):
+    obs, info = env.reset(seed=seed, options=options)
+    observations, rewards = [obs], []
+    for action in actions:
+        obs, reward, terminated, truncated, info = env.step(np.asarray(action, dtype=np.float32))
+        observations.append(obs)
+        rewards.append(reward)
+        assert not truncated
+        if terminated:
+            break
+    assert terminated
+    return np.array(observations), np.array(rewards), info
+
+
+@pytest.mark.parametrize("env_id", exec_env.ENV_IDS)
+def test_gymnasium_and_sb3_checkers_pass_on_every_registered_id(env_id, small_catalogue):
+    from gymnasium.utils.env_checker import check_env as gym_check
+    from stable_baselines3.common.env_checker import check_env as sb3_check
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gym_check(gym.make(env_id, market=small_catalogue).unwrapped, skip_render_check=True)
+        sb3_check(gym.make(env_id, market=small_catalogue).unwrapped, warn=True)
+
+
+def test_make_by_module_path_and_spaces(small_catalogue):
+    env = gym.make("exec_env:exec_env/Execution-v0", market=small_catalogue)
+    assert env.action_space == gym.spaces.Box(-1, 1, (2,), np.float32)
+    assert env.observation_space.shape == (16,) and env.observation_space.dtype == np.float32
+    discrete = gym.make("exec_env/ExecutionDiscrete-v0", market=small_catalogue)
+    assert discrete.action_space == gym.spaces.MultiDiscrete([5, 5])
+
+
+@pytest.mark.parametrize("reward_mode", ["mark_to_market", "arrival"])
+@pytest.mark.parametrize("side", ["buy", "sell"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_episode_return_is_exactly_minus_the_shortfall(small_catalogue, reward_mode, side, seed):
+    env = ExecutionEnv(ExecutionConfig(market=small_catalogue, side=side, reward_mode=reward_mode))
+    rng = np.random.default_rng(seed)
+    _, rewards, info = run_episode(env, rng.uniform(-1, 1, (60, 2)), seed=seed)
+    m = info["execution"]
+    # recompute the shortfall from the fill records alone
+    fills = info["fills"]
+    s = 1 if side == "buy" else -1
+    notional = (fills[:, K.FILL_PX] * fills[:, K.FILL_QTY]).sum()
+    qty = fills[:, K.FILL_QTY].sum()
+    fees = fills[:, K.FILL_FEE].sum()
+    shortfall = (s * (notional - qty * m["arrival_mid"]) + fees) / (m["quantity"] * m["arrival_mid"]) * 1e4
+    assert qty == pytest.approx(5000.0, abs=1e-9)
+    assert shortfall == pytest.approx(m["shortfall_bps"], abs=1e-9)
+    assert rewards.sum() == pytest.approx(-m["shortfall_bps"], abs=1e-9)
+
+
+def test_relative_reward_sums_to_twap_shortfall_minus_shortfall(small_catalogue):
+    env = ExecutionEnv(ExecutionConfig(market=small_catalogue, reward_baseline="twap"))
+    _, rewards, info = run_episode(env, np.random.default_rng(5).uniform(-1, 1, (60, 2)), seed=5)
+    m = info["execution"]
+    assert rewards.sum() == pytest.approx(m["twap_shortfall_bps"] - m["shortfall_bps"], abs=1e-9)
+    assert m["vs_twap_bps"] == pytest.approx(m["shortfall_bps"] - m["twap_shortfall_bps"], abs=1e-12)
+
+
+def test_twap_compared_with_itself_is_zero(small_catalogue):
+    env = ExecutionEnv(ExecutionConfig(market=small_catalogue, compare_twap=True))
+    _, _, info = run_episode(env, [(0.0, 1.0)] * 60, seed=3)
+    assert info["execution"]["vs_twap_bps"] == 0.0
+
+
+# A constant book: bid 100.00 x 4000, ask 100.01 x 3000 / 100.02 x 3000; no trades.
+CONST = [book(t, [(100.00, 4000), (99.99, 4000)], [(100.01, 3000), (100.02, 3000)]) for t in (0, 100, 700, 1000)]
+
+
+def fixture_env(day, **kw):
+    cfg = ExecutionConfig(market=MarketCatalogue([day]), sim=NO_FRICTION, quantity=5000, horizon_s=600,
+                          decision_interval_s=60, warmup_s=0, **kw)  # fmt: skip
+    return ExecutionEnv(cfg)
+
+
+def test_forced_liquidation_at_the_horizon_hand_computed():
+    env = fixture_env(make_day(CONST, levels=2))
+    _, rewards, info = run_episode(env, [(-1.0, 0.0)] * 10, options={"start_ns": T0 + 100 * S, "side": "buy"})
+    fills = info["fills"]
+    assert fills[:, K.FILL_LIQ].tolist() == [K.LIQ_FORCED, K.LIQ_FORCED]
+    assert fills[:, K.FILL_QTY].tolist() == [3000.0, 2000.0]
+    assert fills[:, K.FILL_PX].tolist() == [100.01, 100.02]
+    assert (fills[:, K.FILL_TS] == T0 + 700 * S).all()  # at the horizon
+    m = info["execution"]
+    expected = (3000 * 0.005 + 2000 * 0.015) / (5000 * 100.005) * 1e4
+    assert m["shortfall_bps"] == pytest.approx(expected, rel=1e-12)
+    assert m["fill_rate"] == 0.0 and m["forced_qty"] == 5000.0 and m["n_child_orders"] == 0
+    assert rewards[:-1].tolist() == [0.0] * 9 and rewards[-1] == pytest.approx(-expected, rel=1e-12)
+
+
+def test_terminal_penalty_is_charged_on_the_fraction_left():
+    env = fixture_env(make_day(CONST, levels=2), terminal_penalty_bps=10.0)
+    _, rewards, info = run_episode(env, [(-1.0, 0.0)] * 10, options={"start_ns": T0 + 100 * S, "side": "buy"})
+    assert rewards.sum() == pytest.approx(-info["execution"]["shortfall_bps"] - 10.0, rel=1e-12)
+
+
+def test_twap_on_a_constant_book_trades_equal_marketable_slices():
+    env = fixture_env(make_day(CONST, levels=2))
+    _, _, info = run_episode(env, [(0.0, 1.0)] * 10, options={"start_ns": T0 + 100 * S, "side": "buy"})
+    fills = info["fills"]
+    assert fills[:, K.FILL_QTY].tolist() == [500.0] * 10
+    assert fills[:, K.FILL_PX].tolist() == [100.01] * 10
+    assert fills[:, K.FILL_TS].tolist() == [T0 + (100 + 60 * i) * S for i in range(10)]
+    assert info["execution"]["shortfall_bps"] == pytest.approx(0.005 / 100.005 * 1e4, rel=1e-12)
+
+
+def test_child_order_mapping_hand_computed():
+    # pace 0 on step 2 of 10: target 30% of 5000 with 1000 done -> 500; aggressiveness +1 -> ask + 5 ticks
+    assert child_order(0.0, 1.0, 2, 10, 5000, 1000, 1.0, 1, 100.00, 100.02, 0.01, 2, 5) == (500.0, pytest.approx(100.07))
+    # aggressiveness -1: two ticks behind the near touch; sells mirror
+    assert child_order(0.0, -1.0, 2, 10, 5000, 1000, 1.0, -1, 100.00, 100.02, 0.01, 2, 5) == (500.0, pytest.approx(100.04))
+    # pace +1 targets everything left; pace -1 nothing; pace -0.5 half the schedule
+    assert child_order(1.0, 0.0, 0, 10, 5000, 0, 100.0, 1, 100.0, 100.01, 0.01, 2, 5)[0] == 5000.0
+    assert child_order(-1.0, 0.0, 5, 10, 5000, 0, 1.0, 1, 100.0, 100.01, 0.01, 2, 5)[0] == 0.0
+    assert child_order(-0.5, 0.0, 3, 10, 5000, 0, 1.0, 1, 100.0, 100.01, 0.01, 2, 5)[0] == 1000.0
+    # aggressiveness 0 on a 2-tick spread: span 2+2+5 = 9 ticks, -2 + round(4.5) = 3 ticks above the bid
+    assert child_order(0.0, 0.0, 0, 10, 5000, 0, 1.0, 1, 100.0, 100.02, 0.01, 2, 5)[1] == pytest.approx(100.03)
+    # lot rounding: 5000/7 per step on lots of 100 -> 700
+    assert child_order(0.0, 1.0, 0, 7, 5000, 0, 100.0, 1, 100.0, 100.01, 0.01, 2, 5)[0] == 700.0
+
+
+def test_buy_and_the_mirrored_sell_see_and_pay_the_same():
+    bids = [(100.00, 300), (99.99, 400), (99.98, 500)]
+    asks = [(100.01, 200), (100.02, 250), (100.03, 400)]
+    rng = np.random.default_rng(0)
+    books, trades = [book(0, bids, asks)], []
+    for t in range(1, 700):
+        shift = rng.integers(-1, 2) * 0.01
+        books.append(book(t, [(p + shift, s + rng.integers(0, 50)) for p, s in bids],
+                          [(p + shift, s + rng.integers(0, 50)) for p, s in asks]))  # fmt: skip
+        trades.append(trade(t - 0.5, 100.00 + shift, float(rng.integers(10, 200)), -1))
+        trades.append(trade(t - 0.25, 100.01 + shift, float(rng.integers(10, 200)), 1))
+    day = make_day(books, trades)
+    center = 100.005  # the arrival mid: both episodes then share the bps denominator
+    # Fees are charged in bps of notional, and mirrored prices differ (100.01 vs 99.999), so
+    # mirror symmetry is exact only without fees; everything else (impact, latency, depletion) stays.
+    sim = SimConfig(taker_fee_bps=0.0, maker_fee_bps=0.0, latency_ms=5.0, resilience_s=3.0,
+                    permanent_impact=1e-6, transient_impact=2e-6)  # fmt: skip
+    actions = np.random.default_rng(1).uniform(-1, 1, (10, 2))
+    out = []
+    for d, side in ((day, "buy"), (mirror_day(day, center), "sell")):
+        env = ExecutionEnv(ExecutionConfig(market=MarketCatalogue([d]), sim=sim, quantity=3000, horizon_s=600,
+                                           decision_interval_s=60, warmup_s=0))  # fmt: skip
+        out.append(run_episode(env, actions, options={"start_ns": T0 + 60 * S, "side": side}))
+    (obs_b, rew_b, info_b), (obs_s, rew_s, info_s) = out
+    assert info_b["execution"]["arrival_mid"] == pytest.approx(center) == info_s["execution"]["arrival_mid"]
+    np.testing.assert_allclose(rew_b, rew_s, atol=1e-9)
+    np.testing.assert_array_equal(obs_b[:, 4], 1.0)
+    np.testing.assert_array_equal(obs_s[:, 4], -1.0)
+    keep = [i for i in range(obs_b.shape[1]) if i != 4]
+    np.testing.assert_allclose(obs_b[:, keep], obs_s[:, keep], atol=1e-5)
+    fb, fs_ = info_b["fills"], info_s["fills"]
+    np.testing.assert_allclose(fb[:, K.FILL_QTY], fs_[:, K.FILL_QTY])
+    np.testing.assert_allclose(fb[:, K.FILL_PX] - center, center - fs_[:, K.FILL_PX], atol=1e-9)
+
+
+def test_same_seed_same_episode_and_different_seed_differs(small_catalogue):
+    actions = np.random.default_rng(0).uniform(-1, 1, (60, 2))
+    a = run_episode(ExecutionEnv(ExecutionConfig(market=small_catalogue)), actions, seed=42)
+    b = run_episode(ExecutionEnv(ExecutionConfig(market=small_catalogue)), actions, seed=42)
+    c = run_episode(ExecutionEnv(ExecutionConfig(market=small_catalogue)), actions, seed=43)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    np.testing.assert_array_equal(a[2]["fills"], b[2]["fills"])
+    assert a[2]["execution"]["start_ns"] != c[2]["execution"]["start_ns"] or not np.array_equal(a[1], c[1])
+
+
+def test_env_pickles_mid_episode_and_continues_identically(small_catalogue):
+    env = ExecutionEnv(ExecutionConfig(market=small_catalogue, compare_twap=True))
+    env.reset(seed=9)
+    for _ in range(7):
+        env.step(np.array([0.3, -0.2], dtype=np.float32))
+    clone = pickle.loads(pickle.dumps(env))
+    for _ in range(53):
+        a = env.step(np.array([-0.1, 0.4], dtype=np.float32))
+        b = clone.step(np.array([-0.1, 0.4], dtype=np.float32))
+        np.testing.assert_array_equal(a[0], b[0])
+        assert a[1] == b[1] and a[2] == b[2]
+    assert a[4]["execution"] == b[4]["execution"]
+
+
+def _cut(day, t_ns):
+    """The day with everything after ``t_ns`` removed."""
+    nb = int(np.searchsorted(day.ts, t_ns, side="right"))
+    nt = int(np.searchsorted(day.trade_ts, t_ns, side="right"))
+    return replace(day, ts=day.ts[:nb], bid_px=day.bid_px[:nb], bid_sz=day.bid_sz[:nb], ask_px=day.ask_px[:nb],
+                   ask_sz=day.ask_sz[:nb], trade_ts=day.trade_ts[:nt], trade_px=day.trade_px[:nt],
+                   trade_sz=day.trade_sz[:nt], trade_side=day.trade_side[:nt])  # fmt: skip
+
+
+@pytest.mark.parametrize("decisions", [0, 1, 17])
+def test_observations_use_no_data_after_the_decision_time(small_catalogue, decisions):
+    day = small_catalogue.day(0)
+    start = day.meta.session_open_ns + 400 * S
+    actions = np.random.default_rng(decisions).uniform(-1, 1, (decisions, 2))
+    obs = []
+    for d in (day, _cut(day, start + decisions * 10 * S)):
+        env = ExecutionEnv(ExecutionConfig(market=MarketCatalogue([d]), side="buy"))
+        o, _ = env.reset(options={"start_ns": start})
+        for a in actions:
+            o, *_ = env.step(a.astype(np.float32))
+        obs.append(o)
+    np.testing.assert_array_equal(obs[0], obs[1])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    actions=st.lists(st.tuples(st.floats(-1, 1), st.floats(-1, 1)), min_size=60, max_size=60),
+    seed=st.integers(0, 2**16),
+    reward_mode=st.sampled_from(["mark_to_market", "arrival"]),
+)
+def test_invariants_fills_never_exceed_the_order_and_cash_reconciles(small_catalogue, actions, seed, reward_mode):
+    env = ExecutionEnv(ExecutionConfig(market=small_catalogue, reward_mode=reward_mode, quantity=3000))
+    _, info = env.reset(seed=seed)
+    side = info["side"]
+    sim = env._episode.sim
+    total = 0.0
+    for a in actions:
+        obs, reward, terminated, _, info = env.step(np.array(a, dtype=np.float32))
+        assert np.isfinite(obs).all() and np.isfinite(reward)
+        assert -1e-9 <= info["executed"] <= 3000 + 1e-9
+        total += reward
+        if terminated:
+            break
+    fills = info["fills"]
+    assert (fills[:, K.FILL_QTY] > 0).all()
+    assert fills[:, K.FILL_QTY].sum() == pytest.approx(3000, abs=1e-9)
+    notional = fills[:, K.FILL_PX] * fills[:, K.FILL_QTY]
+    assert sim.cash == pytest.approx(-(side * notional).sum() - fills[:, K.FILL_FEE].sum(), rel=1e-12)
+    assert sim.inventory == pytest.approx(side * 3000, abs=1e-9)
+    assert total == pytest.approx(-info["execution"]["shortfall_bps"], abs=1e-9)
+    assert (np.diff(fills[:, K.FILL_TS]) >= 0).all()
+
+
+def test_bad_config_and_actions_fail_with_the_field_value_and_range(small_catalogue):
+    with pytest.raises(ValueError, match=r"horizon_s = 605.*whole multiple of decision_interval_s \(10.0\)"):
+        ExecutionConfig(horizon_s=605)
+    with pytest.raises(ValueError, match=r"ExecutionConfig.side = 'long'"):
+        ExecutionConfig(side="long")
+    with pytest.raises(ValueError, match=r"SimConfig.latency_ms = -1.*\[0.0, 60000.0\]"):
+        SimConfig(latency_ms=-1)
+    env = ExecutionEnv(ExecutionConfig(market=small_catalogue))
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="outside Box"):
+        env.step(np.array([1.5, 0.0], dtype=np.float32))
+    with pytest.raises(ValueError, match="not in the 'train' split"):
+        env.reset(options={"day": 2})
+    with pytest.raises(ValueError, match="unknown"):
+        env.reset(options={"horizon": 5})
+    with pytest.raises(ValueError, match="multiple of the lot size"):
+        ExecutionEnv(ExecutionConfig(market=small_catalogue), quantity=10.5).reset(seed=0)
+
+
+def test_test_split_holds_only_the_last_days(small_catalogue):
+    env = ExecutionEnv(ExecutionConfig(market=small_catalogue, split="test"))
+    days = {env.reset(seed=s)[1]["day"] for s in range(20)}
+    assert days == {2}
+    env = ExecutionEnv(ExecutionConfig(market=small_catalogue, split="train"))
+    assert {env.reset(seed=s)[1]["day"] for s in range(40)} == {0, 1}
