@@ -98,7 +98,7 @@ class _Episode:
         sim.reset_step_accumulators()
         if sim.latency_ns:
             sim.advance(min(t_j + sim.latency_ns, t_next))  # the old order may still fill in flight
-        qty = min(qty, self.quantity - sim.filled)
+        qty = min(qty, self.remaining())
         sim.submit(qty, limit_px)
         if qty > 0:
             self.n_child_orders += 1
@@ -108,7 +108,7 @@ class _Episode:
         self.last_fill_ratio = min(filled_in_step / qty, 1.0) if qty > 0 else 0.0
         penalty = 0.0
         if j == self.n_steps - 1:
-            left = self.quantity - sim.filled
+            left = self.remaining()
             if left > 0:
                 self.forced_qty = left
                 penalty = cfg.terminal_penalty_bps * left / self.quantity
@@ -121,7 +121,7 @@ class _Episode:
         step_qty = float(fs[K.F_STEP_QTY])
         fees = float(fs[K.F_STEP_FEES])
         if self.mark_to_market:
-            remaining = self.quantity - sim.filled
+            remaining = self.remaining()
             cost = s * (notional - self.mid * step_qty + remaining * (mid_next - self.mid)) + fees
         else:
             cost = s * (notional - self.arrival * step_qty) + fees
@@ -130,6 +130,11 @@ class _Episode:
         self.step_index = j + 1
         self.total_reward += reward
         return reward
+
+    def remaining(self) -> float:
+        """Quantity still to execute; float residue below 1e-9 of the order counts as zero."""
+        left = self.quantity - self.sim.filled
+        return 0.0 if abs(left) <= 1e-9 * self.quantity else left
 
     @property
     def done(self) -> bool:
@@ -392,11 +397,12 @@ class ExecutionEnv(gym.Env):
         f = self._feats
         n = ep.n_steps
         j = ep.step_index
-        executed = sim.filled / ep.quantity
+        remaining = ep.remaining()
+        executed = 1.0 - remaining / ep.quantity
         write_observation(
             self._obs, d.ts, d.bid_px, d.bid_sz, d.ask_px, d.ask_sz, d.trade_ts, f.cum_buy, f.cum_sell, f.mid_ffill,
-            sim.book_row, sim.now, ep.side, d.tick, (n - j) / n, 1.0 - executed, executed - j / n,
-            ep.last_fill_ratio, ep.quantity / n, ep.quantity - sim.filled,
+            sim.book_row, sim.now, ep.side, d.tick, (n - j) / n, remaining / ep.quantity, executed - j / n,
+            ep.last_fill_ratio, ep.quantity / n, remaining,
         )  # fmt: skip
         inside = (self._obs >= OBS_LOW) & (self._obs <= OBS_HIGH)  # False for NaN too
         if not inside.all():

@@ -124,10 +124,9 @@ def test_depletion_then_recovery():
     assert fills(sim) == [(100.01, 100.0, 1)]
     sim.submit(100, 100.01)  # the displayed 100 at 100.01 is already ours: nothing to take
     assert len(fills(sim)) == 1 and sim.resting_qty == 100.0
-    sim.advance(T0 + 10 * S)  # 1 - e^-1 of it has come back and trades with our resting order
-    got = fills(sim)[1]
-    assert got[0] == 100.01 and got[2] == 0
-    assert got[1] == pytest.approx(100.0 * (1.0 - math.exp(-1.0)), rel=1e-12)
+    sim.advance(T0 + 10 * S)  # 1 - e^-1 of it has come back (in whole lots) and trades with our resting order
+    assert fills(sim)[1] == (100.01, math.floor(100.0 * (1.0 - math.exp(-1.0))), 0)
+    assert fills(sim)[1][1] == 63.0
 
 
 def test_without_resilience_the_same_size_is_taken_twice():

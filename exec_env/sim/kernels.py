@@ -58,7 +58,8 @@ P_PERM = 5  # permanent impact, price units per unit traded
 P_TRANS = 6  # transient impact, price units per unit traded
 P_TRANS_NS = 7  # transient impact decay time constant, ns
 P_BEYOND_TICKS = 8  # forced liquidation beyond the visible book: ticks past the deepest level
-N_PARAMS = 9
+P_LOT = 9  # lot size: liquidity net of depletion is taken in whole lots
+N_PARAMS = 10
 
 # --- fill records ----------------------------------------------------------------------------
 FILL_TS = 0
@@ -111,6 +112,14 @@ def _depleted(dep_px, dep_q, dep_t, book_side, px, now, pp):
         if dep_q[book_side, k] > 0.0 and abs(dep_px[book_side, k] - px) < half:
             return dep_q[book_side, k] * np.exp(-(now - dep_t[book_side, k]) / tau)
     return 0.0
+
+
+@njit(cache=True)
+def _available(size, depleted, lot):
+    """Displayed size net of what the agent took, in whole lots (no fractional lots)."""
+    if depleted <= 0.0:
+        return size
+    return np.floor((size - depleted) / lot + 1e-9) * lot
 
 
 @njit(cache=True)
@@ -215,7 +224,7 @@ def _match_book_row(book_ts, own_px, own_sz, opp_px, opp_sz, row, fs, ist, dep_p
     for j in range(opp_px.shape[1]):
         if opp_sz[row, j] <= 0.0 or side * (limit_px - opp_px[row, j]) < -half:
             break
-        avail = opp_sz[row, j] - _depleted(dep_px, dep_q, dep_t, opp_book_side, opp_px[row, j], now, pp)
+        avail = _available(opp_sz[row, j], _depleted(dep_px, dep_q, dep_t, opp_book_side, opp_px[row, j], now, pp), pp[P_LOT])
         if avail <= 0.0:
             continue
         take = min(avail, rem - avail_total)
@@ -318,7 +327,7 @@ def submit(own_px, own_sz, opp_px, opp_sz, fs, ist, dep_px, dep_q, dep_t, fills,
         if rem <= 0.0 or opp_sz[row, j] <= 0.0 or side * (limit_px - opp_px[row, j]) < -half:
             break
         px = opp_px[row, j]
-        avail = opp_sz[row, j] - _depleted(dep_px, dep_q, dep_t, opp_book_side, px, now, pp)
+        avail = _available(opp_sz[row, j], _depleted(dep_px, dep_q, dep_t, opp_book_side, px, now, pp), pp[P_LOT])
         if avail <= 0.0:
             continue
         take = min(avail, rem)
@@ -350,7 +359,7 @@ def liquidate(opp_px, opp_sz, fs, ist, dep_px, dep_q, dep_t, fills, pp, qty):
             break
         px = opp_px[row, j]
         last_px = px
-        avail = opp_sz[row, j] - _depleted(dep_px, dep_q, dep_t, opp_book_side, px, now, pp)
+        avail = _available(opp_sz[row, j], _depleted(dep_px, dep_q, dep_t, opp_book_side, px, now, pp), pp[P_LOT])
         if avail <= 0.0:
             continue
         take = min(avail, rem)

@@ -96,6 +96,7 @@ class ExecutionSimulator:
         pp[K.P_TRANS] = cfg.transient_impact
         pp[K.P_TRANS_NS] = cfg.transient_half_life_s * 1e9 / math.log(2.0)
         pp[K.P_BEYOND_TICKS] = cfg.beyond_book_ticks
+        pp[K.P_LOT] = float(data.day.meta.lot_size)
 
     def rebind(self, data: DayArrays) -> None:
         """Point the kernels at ``data`` (after reset, or after unpickling)."""
