@@ -32,10 +32,15 @@ class Args:
     eval_episodes: int = field(default=200, metadata={"help": "held-out test episodes, identical for every policy"})
     output: str = field(default="runs", metadata={"help": "folder that receives the run folder"})
     data: str = field(default="synthetic", metadata={"help": "market data: 'synthetic' (embedded generator)"})
+    days: int = field(default=24, metadata={"help": "synthetic market: number of days generated (oldest first)"})
+    test_days: int = field(default=8, metadata={"help": "newest days held out for evaluation, never trained on"})
     side: str = field(default="random", metadata={"help": "parent order side: buy, sell or random"})
     quantity: float = field(default=5000.0, metadata={"help": "parent order size in units"})
     horizon_s: float = field(default=600.0, metadata={"help": "execution horizon in seconds"})
     decision_interval_s: float = field(default=10.0, metadata={"help": "seconds between decisions"})
+    reward_baseline: str = field(default="twap", metadata={
+        "help": "training reward: 'twap' (shortfall relative to TWAP on the same episode: same optimum, far less "
+                "price noise) or 'none' (minus own shortfall); evaluation always uses absolute shortfall"})
     learning_rate: float = field(default=3e-4, metadata={"help": "PPO learning rate"})
     n_steps: int = field(default=512, metadata={"help": "PPO rollout length per environment"})
     batch_size: int = field(default=256, metadata={"help": "PPO minibatch size"})
@@ -78,10 +83,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     spec_kwargs = dict(gym.spec(args.env_id).kwargs)
 
     print(f"market: {args.data} ...", flush=True)
-    catalogue = resolve_market(args.data)
+    if args.data == "synthetic":
+        from exec_env.market.synthetic import synthetic_catalogue
+
+        catalogue = synthetic_catalogue(n_days=args.days, n_test=args.test_days, seed=0)
+    else:
+        catalogue = resolve_market(args.data)
     config = ExecutionConfig(
         market=catalogue, side=args.side, quantity=args.quantity, horizon_s=args.horizon_s,
-        decision_interval_s=args.decision_interval_s, compare_twap=True, split="train", **spec_kwargs,
+        decision_interval_s=args.decision_interval_s, compare_twap=True, split="train",
+        reward_baseline=args.reward_baseline, **spec_kwargs,
     )  # fmt: skip
     settings = PPOSettings(learning_rate=args.learning_rate, n_steps=args.n_steps, batch_size=args.batch_size)
     print(f"market: {catalogue.name}, {len(catalogue.indices('train'))} train days, "
