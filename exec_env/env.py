@@ -31,15 +31,18 @@ def child_order(
     """Map an action to a child order ``(qty, limit price)``; see the env docstring.
 
     ``pace`` sets the executed fraction targeted by the next decision: 0 follows the linear
-    (TWAP) schedule, +1 targets everything, -1 targets nothing (values in between interpolate).
+    (TWAP) schedule, +1 targets everything, -1 targets nothing. In between the deviation from
+    the schedule is ``pace**3`` of the way to those extremes: flat near the schedule, so that
+    exploration noise on ``pace`` costs little while the extremes stay reachable.
     ``aggressiveness`` sets the limit price on a tick grid from ``passive_ticks`` behind the near
     touch (-1) to ``cross_ticks`` through the far touch (+1).
     """
     on_schedule = (step + 1) / n_steps
-    if pace >= 0.0:
-        target = on_schedule + pace * (1.0 - on_schedule)
+    deviation = pace * pace * pace
+    if deviation >= 0.0:
+        target = on_schedule + deviation * (1.0 - on_schedule)
     else:
-        target = on_schedule * (1.0 + pace)
+        target = on_schedule * (1.0 + deviation)
     remaining = quantity - executed
     qty = math.floor((target * quantity - executed) / lot + 0.5) * lot
     qty = min(max(qty, 0.0), remaining)
@@ -197,7 +200,7 @@ class ExecutionEnv(gym.Env):
 
     | index | name           | meaning                                                              |
     |-------|----------------|----------------------------------------------------------------------|
-    | 0     | pace           | executed fraction targeted by the next decision: -1 nothing, 0 on the linear (TWAP) schedule, +1 everything |
+    | 0     | pace           | executed fraction targeted by the next decision: -1 nothing, 0 on the linear (TWAP) schedule, +1 everything; deviation from the schedule is pace**3 of the way to those extremes |
     | 1     | aggressiveness | limit price on the tick grid from ``passive_ticks`` behind the near touch (-1) to ``cross_ticks`` through the far touch (+1) |
 
     ``discrete``: ``MultiDiscrete([5, 5])``, indices into (-1, -0.5, 0, 0.5, 1) for each.
