@@ -26,7 +26,7 @@ class Args:
     env_id: str = field(default="exec_env/Execution-v0", metadata={"help": "registered environment id"})
     exp_name: str = field(default="ppo", metadata={"help": "name of this experiment (part of the run folder)"})
     seed: int = field(default=1, metadata={"help": "seed of training environments, PPO and evaluation episodes"})
-    total_timesteps: int = field(default=300_000, metadata={"help": "environment steps of PPO training"})
+    total_timesteps: int = field(default=1_000_000, metadata={"help": "environment steps of PPO training"})
     n_envs: int = field(default=8, metadata={"help": "number of parallel training environments"})
     vec: str = field(default="dummy", metadata={"help": "'dummy' (in process, fastest here) or 'subproc'"})
     eval_episodes: int = field(default=200, metadata={"help": "held-out test episodes, identical for every policy"})
