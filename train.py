@@ -38,9 +38,13 @@ class Args:
     quantity: float = field(default=5000.0, metadata={"help": "parent order size in units"})
     horizon_s: float = field(default=600.0, metadata={"help": "execution horizon in seconds"})
     decision_interval_s: float = field(default=10.0, metadata={"help": "seconds between decisions"})
-    reward_baseline: str = field(default="twap", metadata={
-        "help": "training reward: 'twap' (shortfall relative to TWAP on the same episode: same optimum, far less "
-                "price noise) or 'none' (minus own shortfall); evaluation always uses absolute shortfall"})
+    reward_baseline: str = field(
+        default="twap",
+        metadata={
+            "help": "training reward: 'twap' (shortfall relative to TWAP on the same episode: same optimum, far less "
+            "price noise) or 'none' (minus own shortfall); evaluation always uses absolute shortfall"
+        },
+    )
     learning_rate: float = field(default=3e-4, metadata={"help": "PPO learning rate"})
     n_steps: int = field(default=512, metadata={"help": "PPO rollout length per environment"})
     batch_size: int = field(default=256, metadata={"help": "PPO minibatch size"})

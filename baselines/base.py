@@ -31,7 +31,9 @@ class ConstantActionPolicy:
                 raise ValueError(f"{type(self).__name__}: {label}={value!r} is outside the allowed range [-1, 1]")
         if isinstance(action_space, spaces.MultiDiscrete):
             try:
-                self._action = np.array([DISCRETE_GRID.index(pace), DISCRETE_GRID.index(aggressiveness)], dtype=np.int64)
+                self._action = np.array(
+                    [DISCRETE_GRID.index(pace), DISCRETE_GRID.index(aggressiveness)], dtype=np.int64
+                )
             except ValueError:
                 raise ValueError(
                     f"{type(self).__name__}: ({pace}, {aggressiveness}) is not on the discrete grid {DISCRETE_GRID}"
@@ -42,7 +44,11 @@ class ConstantActionPolicy:
             raise ValueError(f"{type(self).__name__}: unsupported action space {action_space}")
 
     def predict(
-        self, observation: np.ndarray, state: Any = None, episode_start: np.ndarray | None = None, deterministic: bool = True
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
     ) -> tuple[np.ndarray, Any]:
         obs = np.asarray(observation)
         if obs.ndim == 1:

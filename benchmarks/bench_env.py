@@ -61,10 +61,16 @@ def main() -> None:
         ("ExecutionEnv, random actions", ExecutionEnv(ExecutionConfig(market=catalogue)), None),
         ("ExecutionEnv, TWAP", ExecutionEnv(ExecutionConfig(market=catalogue)), "twap"),
         ("gym.make (wrappers), random actions", gym.make("exec_env/Execution-v0", market=catalogue), None),
-        ("ExecutionEnv + TWAP shadow (compare_twap), random", ExecutionEnv(ExecutionConfig(market=catalogue, compare_twap=True)), None),
+        (
+            "ExecutionEnv + TWAP shadow (compare_twap), random",
+            ExecutionEnv(ExecutionConfig(market=catalogue, compare_twap=True)),
+            None,
+        ),
     ]
     for label, env, kind in cases:
-        policy = (lambda o: twap.predict(o)[0]) if kind == "twap" else (lambda o: rng.uniform(-1, 1, 2).astype(np.float32))
+        policy = (
+            (lambda o: twap.predict(o)[0]) if kind == "twap" else (lambda o: rng.uniform(-1, 1, 2).astype(np.float32))
+        )
         steps_per_second(env, policy, 2_000)  # warm up (compilation, caches)
         sps, eps = steps_per_second(env, policy, args.steps)
         print(f"{label:52s} {sps:10,.0f} steps/s   {eps:12,.0f} market events/s")

@@ -74,10 +74,14 @@ class ExecutionConfig:
         if not (math.isfinite(self.decision_interval_s) and 0.001 <= self.decision_interval_s <= 86_400):
             raise _bad("decision_interval_s", self.decision_interval_s, "0.001 .. 86400 seconds")
         if not (math.isfinite(self.horizon_s) and self.decision_interval_s <= self.horizon_s <= 86_400):
-            raise _bad("horizon_s", self.horizon_s, f"decision_interval_s ({self.decision_interval_s}) .. 86400 seconds")
+            raise _bad(
+                "horizon_s", self.horizon_s, f"decision_interval_s ({self.decision_interval_s}) .. 86400 seconds"
+            )
         steps = self.horizon_s / self.decision_interval_s
         if abs(steps - round(steps)) > 1e-9 * steps:
-            raise _bad("horizon_s", self.horizon_s, f"a whole multiple of decision_interval_s ({self.decision_interval_s})")
+            raise _bad(
+                "horizon_s", self.horizon_s, f"a whole multiple of decision_interval_s ({self.decision_interval_s})"
+            )
         if self.action_mode not in ACTION_MODES:
             raise _bad("action_mode", self.action_mode, f"one of {ACTION_MODES}")
         if not (isinstance(self.passive_ticks, int) and 0 <= self.passive_ticks <= 100):

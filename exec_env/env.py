@@ -146,7 +146,9 @@ class _Episode:
     def shortfall_bps(self) -> float:
         """Implementation shortfall of what has been executed so far, bps of the arrival notional."""
         fs = self.sim.fs
-        return (self.side * (float(fs[K.F_NOTIONAL]) - float(fs[K.F_FILLED]) * self.arrival) + float(fs[K.F_FEES])) * self.scale
+        return (
+            self.side * (float(fs[K.F_NOTIONAL]) - float(fs[K.F_FILLED]) * self.arrival) + float(fs[K.F_FEES])
+        ) * self.scale
 
     def metrics(self) -> dict[str, Any]:
         """Per-episode execution metrics (see ExecutionEnv docs)."""
@@ -286,7 +288,9 @@ class ExecutionEnv(gym.Env):
         self.observation_space = spaces.Box(OBS_LOW, OBS_HIGH, shape=(OBS_DIM,), dtype=np.float32)
         self.feature_names = FEATURE_NAMES
         self._episode = _Episode(config, self.levels)
-        self._twap = _Episode(config, self.levels) if (config.compare_twap or config.reward_baseline == "twap") else None
+        self._twap = (
+            _Episode(config, self.levels) if (config.compare_twap or config.reward_baseline == "twap") else None
+        )
         self._days: OrderedDict[int, tuple[DayArrays, DayFeatureArrays]] = OrderedDict()
         self._obs = np.zeros(OBS_DIM, dtype=np.float32)
         self._day_index = -1
@@ -336,7 +340,9 @@ class ExecutionEnv(gym.Env):
         quantity = float(opts.get("quantity", cfg.quantity))
         lots = quantity / meta.lot_size
         if not (math.isfinite(quantity) and quantity > 0 and abs(lots - round(lots)) <= 1e-9 * max(lots, 1.0)):
-            raise ValueError(f"quantity={quantity!r} must be a positive multiple of the lot size {meta.lot_size} of {meta.source}")
+            raise ValueError(
+                f"quantity={quantity!r} must be a positive multiple of the lot size {meta.lot_size} of {meta.source}"
+            )
         horizon_ns = cfg.n_steps * int(round(cfg.decision_interval_s * _NS))
         if opts.get("start_ns") is not None:
             start_ns = int(opts["start_ns"])
@@ -381,7 +387,11 @@ class ExecutionEnv(gym.Env):
                 reward -= twap_reward
         self._write_obs()
         terminated = ep.done
-        info = {"filled": float(ep.sim.fs[K.F_STEP_QTY]), "executed": ep.sim.filled, "shortfall_bps": ep.shortfall_bps()}
+        info = {
+            "filled": float(ep.sim.fs[K.F_STEP_QTY]),
+            "executed": ep.sim.filled,
+            "shortfall_bps": ep.shortfall_bps(),
+        }
         if terminated:
             metrics = ep.metrics()
             if self._twap is not None:
@@ -410,7 +420,9 @@ class ExecutionEnv(gym.Env):
         inside = (self._obs >= OBS_LOW) & (self._obs <= OBS_HIGH)  # False for NaN too
         if not inside.all():
             bad = {FEATURE_NAMES[i]: float(self._obs[i]) for i in np.flatnonzero(~inside)}
-            raise RuntimeError(f"observation features outside their bounds (or NaN) {bad} on {d.day.meta.source} at {sim.now}")
+            raise RuntimeError(
+                f"observation features outside their bounds (or NaN) {bad} on {d.day.meta.source} at {sim.now}"
+            )
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":

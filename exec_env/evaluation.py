@@ -28,7 +28,11 @@ class Policy(Protocol):
     """Anything with SB3's ``predict``: trained models and fixed baselines alike."""
 
     def predict(
-        self, observation: np.ndarray, state: Any = None, episode_start: np.ndarray | None = None, deterministic: bool = True
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
     ) -> tuple[np.ndarray, Any]: ...
 
 
@@ -92,7 +96,9 @@ def evaluate(
     return pd.DataFrame(rows)
 
 
-def report(results: pd.DataFrame, baseline: str = "TWAP", out_dir: str | Path | None = None, seed: int = 0) -> tuple[pd.DataFrame, str]:
+def report(
+    results: pd.DataFrame, baseline: str = "TWAP", out_dir: str | Path | None = None, seed: int = 0
+) -> tuple[pd.DataFrame, str]:
     """Summarize per policy against ``baseline`` (paired); optionally write CSV/JSON to ``out_dir``.
 
     Returns the summary frame and the printable table.

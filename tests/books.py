@@ -35,8 +35,15 @@ def make_day(books: list[tuple], trades: list[tuple] = (), levels: int = 3, tick
                 arrays[f"{side}_sz"][i, j] = sz
     tr = list(trades)
     day = MarketDay(
-        meta=MarketMeta(symbol="TEST", tick_size=tick, lot_size=lot, session_open_ns=T0,
-                        session_close_ns=T0 + round(close_s * S), source="fixture", date="2023-11-14"),
+        meta=MarketMeta(
+            symbol="TEST",
+            tick_size=tick,
+            lot_size=lot,
+            session_open_ns=T0,
+            session_close_ns=T0 + round(close_s * S),
+            source="fixture",
+            date="2023-11-14",
+        ),
         ts=ts,
         trade_ts=np.array([T0 + round(t[0] * S) for t in tr], dtype=np.int64),
         trade_px=np.array([t[1] for t in tr], dtype=np.float64),

@@ -132,13 +132,21 @@ def test_twap_on_a_constant_book_trades_equal_marketable_slices():
 
 def test_child_order_mapping_hand_computed():
     # pace 0 on step 2 of 10: target 30% of 5000 with 1000 done -> 500; aggressiveness +1 -> ask + 5 ticks
-    assert child_order(0.0, 1.0, 2, 10, 5000, 1000, 1.0, 1, 100.00, 100.02, 0.01, 2, 5) == (500.0, pytest.approx(100.07))
+    assert child_order(0.0, 1.0, 2, 10, 5000, 1000, 1.0, 1, 100.00, 100.02, 0.01, 2, 5) == (
+        500.0,
+        pytest.approx(100.07),
+    )
     # aggressiveness -1: two ticks behind the near touch; sells mirror
-    assert child_order(0.0, -1.0, 2, 10, 5000, 1000, 1.0, -1, 100.00, 100.02, 0.01, 2, 5) == (500.0, pytest.approx(100.04))
+    assert child_order(0.0, -1.0, 2, 10, 5000, 1000, 1.0, -1, 100.00, 100.02, 0.01, 2, 5) == (
+        500.0,
+        pytest.approx(100.04),
+    )
     # pace +1 targets everything left; pace -1 nothing; pace -0.5: 0.5**3 = 12.5% below the schedule
     assert child_order(1.0, 0.0, 0, 10, 5000, 0, 100.0, 1, 100.0, 100.01, 0.01, 2, 5)[0] == 5000.0
     assert child_order(-1.0, 0.0, 5, 10, 5000, 0, 1.0, 1, 100.0, 100.01, 0.01, 2, 5)[0] == 0.0
-    assert child_order(-0.5, 0.0, 3, 10, 5000, 0, 1.0, 1, 100.0, 100.01, 0.01, 2, 5)[0] == 1750.0  # 40% * (1 - 0.125) of 5000
+    assert (
+        child_order(-0.5, 0.0, 3, 10, 5000, 0, 1.0, 1, 100.0, 100.01, 0.01, 2, 5)[0] == 1750.0
+    )  # 40% * (1 - 0.125) of 5000
     # pace +0.5 at step 0 of 10: 10% + 12.5% of the remaining 90% = 21.25% -> 1062.5 -> 1063 (lot 1, half up)
     assert child_order(0.5, 0.0, 0, 10, 5000, 0, 1.0, 1, 100.0, 100.01, 0.01, 2, 5)[0] == 1063.0
     # aggressiveness 0 on a 2-tick spread: span 2+2+5 = 9 ticks, -2 + round(4.5) = 3 ticks above the bid

@@ -26,7 +26,9 @@ def fills(sim):
     return [(round(r[K.FILL_PX], 9), r[K.FILL_QTY], int(r[K.FILL_LIQ])) for r in sim.fill_records()]
 
 
-THREE_ASKS = book(0, bids=[(100.00, 500), (99.99, 500), (99.98, 500)], asks=[(100.01, 100), (100.02, 200), (100.03, 300)])
+THREE_ASKS = book(
+    0, bids=[(100.00, 500), (99.99, 500), (99.98, 500)], asks=[(100.01, 100), (100.02, 200), (100.03, 300)]
+)
 
 
 def test_market_order_walks_three_levels():
@@ -63,8 +65,12 @@ def test_limit_order_waits_for_its_queue_then_fills_and_trade_through_fills_at_o
     bids = [(100.00, 300), (99.99, 400)]
     asks = [(100.01, 200), (100.02, 200)]
     day = make_day(
-        [book(0, bids, asks), book(1, [(100.00, 50), (99.99, 400)], asks), book(2, [(99.99, 400)], asks),
-         book(4, [(99.98, 100)], asks)],
+        [
+            book(0, bids, asks),
+            book(1, [(100.00, 50), (99.99, 400)], asks),
+            book(2, [(99.99, 400)], asks),
+            book(4, [(99.98, 100)], asks),
+        ],
         trades=[
             trade(1, 100.00, 250, -1),  # eats 250 of the 300 ahead of us
             trade(1.5, 100.00, 30, +1),  # a buyer: never fills a resting buy

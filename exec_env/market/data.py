@@ -156,20 +156,33 @@ def validate(
     for name in BOOK_FIELDS:
         arr = getattr(day, name)
         if arr.ndim != 2 or arr.shape[0] != n or arr.dtype != np.float64:
-            raise ValueError(f"{origin}: field '{name}' must be float64 of shape (N={n}, L), got {arr.dtype} {arr.shape}")
+            raise ValueError(
+                f"{origin}: field '{name}' must be float64 of shape (N={n}, L), got {arr.dtype} {arr.shape}"
+            )
     levels = day.bid_px.shape[1]
     if not 1 <= levels <= MAX_LEVELS:
         raise ValueError(f"{origin}: level count {levels} outside the allowed range 1..{MAX_LEVELS}")
     for name in BOOK_FIELDS[1:]:
         if getattr(day, name).shape[1] != levels:
-            raise ValueError(f"{origin}: field '{name}' has {getattr(day, name).shape[1]} levels, 'bid_px' has {levels}")
+            raise ValueError(
+                f"{origin}: field '{name}' has {getattr(day, name).shape[1]} levels, 'bid_px' has {levels}"
+            )
     if day.venue is not None and (day.venue.shape != (n,) or day.venue.dtype != np.int16):
-        raise ValueError(f"{origin}: field 'venue' must be int16 of shape ({n},), got {day.venue.dtype} {day.venue.shape}")
+        raise ValueError(
+            f"{origin}: field 'venue' must be int16 of shape ({n},), got {day.venue.dtype} {day.venue.shape}"
+        )
 
     kind = "book"
     bad = _first(np.diff(day.ts) < 0)
     if bad >= 0:
-        _fail(origin, kind, bad + 1, book_rows, "ts", f"timestamp {day.ts[bad + 1]} is before the previous row's {day.ts[bad]}")
+        _fail(
+            origin,
+            kind,
+            bad + 1,
+            book_rows,
+            "ts",
+            f"timestamp {day.ts[bad + 1]} is before the previous row's {day.ts[bad]}",
+        )
 
     for side in ("bid", "ask"):
         px = getattr(day, f"{side}_px")
@@ -183,37 +196,81 @@ def validate(
         filled = sz > 0
         bad = _first(filled & ~(np.isfinite(px) & (px > 0)))
         if bad >= 0:
-            _fail(origin, kind, bad, book_rows, f"{side}_px", f"a level with size > 0 needs a finite positive price: {px[bad].tolist()}")
+            _fail(
+                origin,
+                kind,
+                bad,
+                book_rows,
+                f"{side}_px",
+                f"a level with size > 0 needs a finite positive price: {px[bad].tolist()}",
+            )
         bad = _first(~filled & ~np.isnan(px))
         if bad >= 0:
-            _fail(origin, kind, bad, book_rows, f"{side}_px", f"an empty level (size 0) must have price NaN: {px[bad].tolist()}")
+            _fail(
+                origin,
+                kind,
+                bad,
+                book_rows,
+                f"{side}_px",
+                f"an empty level (size 0) must have price NaN: {px[bad].tolist()}",
+            )
         if levels > 1:
             bad = _first(~filled[:, :-1] & filled[:, 1:])
             if bad >= 0:
-                _fail(origin, kind, bad, book_rows, f"{side}_sz", f"an empty level comes before a non-empty one: {sz[bad].tolist()}")
+                _fail(
+                    origin,
+                    kind,
+                    bad,
+                    book_rows,
+                    f"{side}_sz",
+                    f"an empty level comes before a non-empty one: {sz[bad].tolist()}",
+                )
             step = np.diff(px, axis=1)
             both = filled[:, :-1] & filled[:, 1:]
             wrong = both & ((step >= 0) if side == "bid" else (step <= 0))
             bad = _first(wrong)
             if bad >= 0:
                 order = "strictly decrease" if side == "bid" else "strictly increase"
-                _fail(origin, kind, bad, book_rows, f"{side}_px", f"prices must {order} across levels: {px[bad].tolist()}")
+                _fail(
+                    origin, kind, bad, book_rows, f"{side}_px", f"prices must {order} across levels: {px[bad].tolist()}"
+                )
 
     both = (day.bid_sz[:, 0] > 0) & (day.ask_sz[:, 0] > 0)
     bad = _first(both & (day.bid_px[:, 0] >= day.ask_px[:, 0]))
     if bad >= 0:
         what = "crossed" if day.bid_px[bad, 0] > day.ask_px[bad, 0] else "locked"
-        _fail(origin, kind, bad, book_rows, "bid_px", f"{what} book: best bid {day.bid_px[bad, 0]} >= best ask {day.ask_px[bad, 0]}")
+        _fail(
+            origin,
+            kind,
+            bad,
+            book_rows,
+            "bid_px",
+            f"{what} book: best bid {day.bid_px[bad, 0]} >= best ask {day.ask_px[bad, 0]}",
+        )
 
     kind = "trade"
     m = day.trade_ts.shape[0]
-    for name, dtype in (("trade_ts", np.int64), ("trade_px", np.float64), ("trade_sz", np.float64), ("trade_side", np.int8)):
+    for name, dtype in (
+        ("trade_ts", np.int64),
+        ("trade_px", np.float64),
+        ("trade_sz", np.float64),
+        ("trade_side", np.int8),
+    ):
         arr = getattr(day, name)
         if arr.shape != (m,) or arr.dtype != dtype:
-            raise ValueError(f"{origin}: field '{name}' must be {np.dtype(dtype)} of shape ({m},), got {arr.dtype} {arr.shape}")
+            raise ValueError(
+                f"{origin}: field '{name}' must be {np.dtype(dtype)} of shape ({m},), got {arr.dtype} {arr.shape}"
+            )
     bad = _first(np.diff(day.trade_ts) < 0)
     if bad >= 0:
-        _fail(origin, kind, bad + 1, trade_rows, "ts", f"timestamp {day.trade_ts[bad + 1]} is before the previous row's {day.trade_ts[bad]}")
+        _fail(
+            origin,
+            kind,
+            bad + 1,
+            trade_rows,
+            "ts",
+            f"timestamp {day.trade_ts[bad + 1]} is before the previous row's {day.trade_ts[bad]}",
+        )
     bad = _first(~(np.isfinite(day.trade_px) & (day.trade_px > 0)))
     if bad >= 0:
         _fail(origin, kind, bad, trade_rows, "px", f"price must be finite and > 0, got {day.trade_px[bad]}")

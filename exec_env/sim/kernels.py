@@ -224,7 +224,9 @@ def _match_book_row(book_ts, own_px, own_sz, opp_px, opp_sz, row, fs, ist, dep_p
     for j in range(opp_px.shape[1]):
         if opp_sz[row, j] <= 0.0 or side * (limit_px - opp_px[row, j]) < -half:
             break
-        avail = _available(opp_sz[row, j], _depleted(dep_px, dep_q, dep_t, opp_book_side, opp_px[row, j], now, pp), pp[P_LOT])
+        avail = _available(
+            opp_sz[row, j], _depleted(dep_px, dep_q, dep_t, opp_book_side, opp_px[row, j], now, pp), pp[P_LOT]
+        )
         if avail <= 0.0:
             continue
         take = min(avail, rem - avail_total)

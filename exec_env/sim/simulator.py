@@ -136,7 +136,18 @@ class ExecutionSimulator:
     def advance(self, until_ns: int) -> None:
         """Replay all events up to and including ``until_ns``."""
         while (
-            K.advance(*self._book, *self._trades, self.fs, self.ist, self.dep_px, self.dep_q, self.dep_t, self.fills, self.pp, until_ns)
+            K.advance(
+                *self._book,
+                *self._trades,
+                self.fs,
+                self.ist,
+                self.dep_px,
+                self.dep_q,
+                self.dep_t,
+                self.fills,
+                self.pp,
+                until_ns,
+            )
             == K.STATUS_FULL
         ):
             self._ensure_room(self.fills.shape[0])
@@ -144,7 +155,9 @@ class ExecutionSimulator:
     def submit(self, qty: float, limit_px: float) -> None:
         """Cancel the resting order, then send ``qty`` at ``limit_px`` (replay frame) now."""
         self._ensure_room(self.levels + 1)
-        K.submit(*self._own_opp, self.fs, self.ist, self.dep_px, self.dep_q, self.dep_t, self.fills, self.pp, qty, limit_px)
+        K.submit(
+            *self._own_opp, self.fs, self.ist, self.dep_px, self.dep_q, self.dep_t, self.fills, self.pp, qty, limit_px
+        )
 
     def cancel(self) -> None:
         self.fs[K.F_ORD_QTY] = 0.0
@@ -152,7 +165,18 @@ class ExecutionSimulator:
     def liquidate(self, qty: float) -> None:
         """Cancel the resting order and fill ``qty`` now, whatever the book holds."""
         self._ensure_room(self.levels + 2)
-        K.liquidate(self._own_opp[2], self._own_opp[3], self.fs, self.ist, self.dep_px, self.dep_q, self.dep_t, self.fills, self.pp, qty)
+        K.liquidate(
+            self._own_opp[2],
+            self._own_opp[3],
+            self.fs,
+            self.ist,
+            self.dep_px,
+            self.dep_q,
+            self.dep_t,
+            self.fills,
+            self.pp,
+            qty,
+        )
 
     def reset_step_accumulators(self) -> None:
         self.fs[K.F_STEP_NOTIONAL] = 0.0
