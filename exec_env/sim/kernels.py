@@ -309,6 +309,33 @@ def advance(
 
 
 @njit(cache=True)
+def _walk(opp_px, opp_sz, fs, ist, dep_px, dep_q, dep_t, fills, pp, qty, limit_px, liq):
+    """Take up to ``qty`` from the opposite levels priced at or better than ``limit_px``, net of
+    what the agent already took there. Returns (quantity left, price of the deepest level reached
+    or NaN)."""
+    side = pp[P_SIDE]
+    half = 0.5 * pp[P_TICK]
+    row = ist[I_BOOK]
+    now = ist[I_NOW]
+    opp_book_side = 1 if side > 0 else 0
+    rem = qty
+    last_px = np.nan
+    for j in range(opp_px.shape[1]):
+        if rem <= 0.0 or opp_sz[row, j] <= 0.0 or side * (limit_px - opp_px[row, j]) < -half:
+            break
+        px = opp_px[row, j]
+        last_px = px
+        avail = _available(opp_sz[row, j], _depleted(dep_px, dep_q, dep_t, opp_book_side, px, now, pp), pp[P_LOT])
+        if avail <= 0.0:
+            continue
+        take = min(avail, rem)
+        _deplete(dep_px, dep_q, dep_t, opp_book_side, px, now, take, pp)
+        _record_fill(fs, ist, pp, fills, now, px, take, pp[P_TAKER_BPS], liq)
+        rem -= take
+    return rem, last_px
+
+
+@njit(cache=True)
 def submit(own_px, own_sz, opp_px, opp_sz, fs, ist, dep_px, dep_q, dep_t, fills, pp, qty, limit_px):
     """Cancel the resting order and send a limit order of ``qty`` at ``limit_px`` (replay frame).
 
@@ -319,27 +346,11 @@ def submit(own_px, own_sz, opp_px, opp_sz, fs, ist, dep_px, dep_q, dep_t, fills,
     fs[F_ORD_QTY] = 0.0
     if qty <= 0.0:
         return
-    side = pp[P_SIDE]
-    half = 0.5 * pp[P_TICK]
-    row = ist[I_BOOK]
-    now = ist[I_NOW]
-    opp_book_side = 1 if side > 0 else 0
-    rem = qty
-    for j in range(opp_px.shape[1]):
-        if rem <= 0.0 or opp_sz[row, j] <= 0.0 or side * (limit_px - opp_px[row, j]) < -half:
-            break
-        px = opp_px[row, j]
-        avail = _available(opp_sz[row, j], _depleted(dep_px, dep_q, dep_t, opp_book_side, px, now, pp), pp[P_LOT])
-        if avail <= 0.0:
-            continue
-        take = min(avail, rem)
-        _deplete(dep_px, dep_q, dep_t, opp_book_side, px, now, take, pp)
-        _record_fill(fs, ist, pp, fills, now, px, take, pp[P_TAKER_BPS], LIQ_TAKER)
-        rem -= take
+    rem, _ = _walk(opp_px, opp_sz, fs, ist, dep_px, dep_q, dep_t, fills, pp, qty, limit_px, LIQ_TAKER)
     if rem > 0.0:
         fs[F_ORD_PX] = limit_px
         fs[F_ORD_QTY] = rem
-        fs[F_ORD_QA] = _own_queue_cap(own_px, own_sz, row, limit_px, side, half, _BIG)
+        fs[F_ORD_QA] = _own_queue_cap(own_px, own_sz, ist[I_BOOK], limit_px, pp[P_SIDE], 0.5 * pp[P_TICK], _BIG)
 
 
 @njit(cache=True)
@@ -351,23 +362,9 @@ def liquidate(opp_px, opp_sz, fs, ist, dep_px, dep_q, dep_t, fills, pp, qty):
     if qty <= 0.0:
         return
     side = pp[P_SIDE]
-    row = ist[I_BOOK]
-    now = ist[I_NOW]
-    opp_book_side = 1 if side > 0 else 0
-    rem = qty
-    last_px = fs[F_LAST_MID]
-    for j in range(opp_px.shape[1]):
-        if rem <= 0.0 or opp_sz[row, j] <= 0.0:
-            break
-        px = opp_px[row, j]
-        last_px = px
-        avail = _available(opp_sz[row, j], _depleted(dep_px, dep_q, dep_t, opp_book_side, px, now, pp), pp[P_LOT])
-        if avail <= 0.0:
-            continue
-        take = min(avail, rem)
-        _deplete(dep_px, dep_q, dep_t, opp_book_side, px, now, take, pp)
-        _record_fill(fs, ist, pp, fills, now, px, take, pp[P_TAKER_BPS], LIQ_FORCED)
-        rem -= take
+    rem, last_px = _walk(opp_px, opp_sz, fs, ist, dep_px, dep_q, dep_t, fills, pp, qty, side * _BIG, LIQ_FORCED)
     if rem > 0.0:
+        if np.isnan(last_px):
+            last_px = fs[F_LAST_MID]
         beyond_px = last_px + side * pp[P_BEYOND_TICKS] * pp[P_TICK]
-        _record_fill(fs, ist, pp, fills, now, beyond_px, rem, pp[P_TAKER_BPS], LIQ_BEYOND)
+        _record_fill(fs, ist, pp, fills, ist[I_NOW], beyond_px, rem, pp[P_TAKER_BPS], LIQ_BEYOND)
