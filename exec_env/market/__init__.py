@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from exec_env.market.catalogue import MarketCatalogue
@@ -23,6 +24,7 @@ def resolve_market(market: Any) -> MarketCatalogue:
     """Turn an env's ``market`` setting into a catalogue.
 
     ``"synthetic"``: the embedded generator's default catalogue (generated once, then cached);
+    a path, folder or glob: ``load_market(market)`` (format auto-detected, no test days);
     a :class:`MarketCatalogue` as is; a single :class:`MarketDay`: a one-day catalogue (no test days).
     """
     if isinstance(market, MarketCatalogue):
@@ -33,4 +35,8 @@ def resolve_market(market: Any) -> MarketCatalogue:
         from exec_env.market.synthetic import synthetic_catalogue
 
         return synthetic_catalogue()
-    raise ValueError(f"market={market!r}: expected 'synthetic', a MarketCatalogue or a MarketDay")
+    if isinstance(market, (str, Path)):
+        from exec_env.market.sources import load_market
+
+        return load_market(market)
+    raise ValueError(f"market={market!r}: expected 'synthetic', a path/glob, a MarketCatalogue or a MarketDay")

@@ -27,6 +27,8 @@ class MarketCatalogue:
     days: list[MarketDay | Path]
     n_test: int = 0
     name: str = "catalogue"
+    notes: dict = field(default_factory=dict)
+    """Facts about where the days came from (files read, files skipped)."""
     _cache: OrderedDict[int, MarketDay] = field(default_factory=OrderedDict, repr=False)
     _cache_size: int = 4
 

@@ -14,6 +14,7 @@ bid_sz     f8 (N, L)    bid sizes; an empty level is 0
 ask_px     f8 (N, L)    ask prices, best first; an empty level is NaN
 ask_sz     f8 (N, L)    ask sizes; an empty level is 0
 venue      i2 (N,)      optional venue id of each snapshot (multi-venue data), else None
+halts      i8 (K, 2)    optional trading halts, [start, end) ns; nothing trades inside, else None
 trade_ts   int64 (M,)   trade time, ns since the Unix epoch
 trade_px   f8 (M,)      trade price
 trade_sz   f8 (M,)      trade size (> 0)
@@ -98,6 +99,7 @@ class MarketDay:
     trade_sz: np.ndarray
     trade_side: np.ndarray
     venue: np.ndarray | None = None
+    halts: np.ndarray | None = None
 
     @property
     def levels(self) -> int:
@@ -171,6 +173,19 @@ def validate(
         raise ValueError(
             f"{origin}: field 'venue' must be int16 of shape ({n},), got {day.venue.dtype} {day.venue.shape}"
         )
+
+    if day.halts is not None:
+        h = day.halts
+        if h.ndim != 2 or h.shape[1] != 2 or h.dtype != np.int64:
+            raise ValueError(f"{origin}: field 'halts' must be int64 of shape (K, 2), got {h.dtype} {h.shape}")
+        bad = _first(h[:, 1] <= h[:, 0])
+        if bad >= 0:
+            raise ValueError(f"{origin}: halt {bad}: end {h[bad, 1]} is not after start {h[bad, 0]}")
+        bad = _first(h[1:, 0] < h[:-1, 1])
+        if bad >= 0:
+            raise ValueError(
+                f"{origin}: halt {bad + 1} starts at {h[bad + 1, 0]}, before halt {bad} ends ({h[bad, 1]})"
+            )
 
     kind = "book"
     bad = _first(np.diff(day.ts) < 0)
@@ -287,7 +302,7 @@ def save_day(day: MarketDay, directory: str | Path) -> Path:
     """Write ``day`` as one ``.npy`` per array plus ``meta.json`` (loadable with ``mmap_mode='r'``)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    names = ["ts", *BOOK_FIELDS, *TRADE_FIELDS] + (["venue"] if day.venue is not None else [])
+    names = ["ts", *BOOK_FIELDS, *TRADE_FIELDS] + [n for n in ("venue", "halts") if getattr(day, n) is not None]
     for name in names:
         np.save(directory / f"{name}.npy", np.ascontiguousarray(getattr(day, name)))
     meta = asdict(day.meta)
@@ -312,7 +327,7 @@ def load_day(directory: str | Path, mmap: bool = True) -> MarketDay:
         raise ValueError(f"{meta_path}: cache version {version!r}, this exec_env reads version {_CACHE_VERSION}")
     names = raw.pop("_arrays")
     arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r" if mmap else None) for name in names}
-    return MarketDay(meta=MarketMeta(**raw), venue=arrays.pop("venue", None), **arrays)
+    return MarketDay(meta=MarketMeta(**raw), venue=arrays.pop("venue", None), halts=arrays.pop("halts", None), **arrays)
 
 
 def mirror_day(day: MarketDay, center: float) -> MarketDay:

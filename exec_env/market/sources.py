@@ -1,0 +1,199 @@
+"""Market data sources: format registry, auto-detection, parse cache, and catalogues of days.
+
+Every format is a module of ``exec_env.market`` with
+
+* ``sniff(path: Path) -> bool``: does this file look like the format (reads at most a few KB);
+* ``load(path: Path, **options) -> list[MarketDay]``: parse and validate, one day per session;
+* optionally ``companions(path: Path) -> list[Path]``: files read together with ``path`` (a
+  LOBSTER orderbook file is the companion of its message file), and ``VERSION: int`` (bumped
+  when the parser's output changes, so caches are rebuilt).
+
+``load_market`` turns a file, a folder, a glob or a list of them into a
+:class:`~exec_env.market.catalogue.MarketCatalogue`, parsing each input once: the parsed days
+are saved as memory-mappable ``.npy`` files under the cache folder, keyed by the inputs' paths,
+sizes and modification times, the format, the options and the parser version.
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+import hashlib
+import importlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from exec_env.market.catalogue import MarketCatalogue
+from exec_env.market.data import MarketDay, load_day, save_day
+
+__all__ = ["FORMATS", "cache_root", "detect_format", "load_days", "load_market"]
+
+# Order matters for auto-detection: the first format whose sniff() accepts a file wins, and a
+# file accepted by two formats is an error unless the first is listed here first on purpose.
+FORMATS: dict[str, str] = {
+    "lobster": "exec_env.market.lobster",
+    "databento": "exec_env.market.databento",
+    "binance": "exec_env.market.crypto",
+    "tardis": "exec_env.market.tardis",
+    "taq": "exec_env.market.taq",
+    "fx_ticks": "exec_env.market.fx",
+    "bars": "exec_env.market.bars",
+}
+
+
+def _module(fmt: str) -> ModuleType:
+    if fmt not in FORMATS:
+        raise ValueError(f"format={fmt!r} is unknown; known formats: {', '.join(FORMATS)} (or 'auto')")
+    return importlib.import_module(FORMATS[fmt])
+
+
+def _available_modules() -> list[tuple[str, ModuleType]]:
+    out = []
+    for fmt in FORMATS:
+        try:
+            out.append((fmt, _module(fmt)))
+        except ModuleNotFoundError as exc:  # a format whose module is not written yet
+            if exc.name != FORMATS[fmt]:
+                raise
+    return out
+
+
+def detect_format(path: str | Path) -> str:
+    """The registered format that recognizes ``path``; ``ValueError`` if none does."""
+    path = Path(path)
+    for fmt, module in _available_modules():
+        if module.sniff(path):
+            return fmt
+    names = ", ".join(f for f, _ in _available_modules())
+    raise ValueError(f"{path}: no known market data format recognizes this file (formats: {names}); pass format=...")
+
+
+def cache_root(cache_dir: str | Path | None = None) -> Path:
+    """``cache_dir``, else ``$EXEC_ENV_CACHE``, else ``~/.cache/exec_env``."""
+    if cache_dir is not None:
+        return Path(cache_dir)
+    env = os.environ.get("EXEC_ENV_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "exec_env"
+
+
+def _cache_key(inputs: list[Path], fmt: str, version: int, options: dict[str, Any]) -> str:
+    files = []
+    for p in inputs:
+        st = p.stat()
+        files.append([str(p.resolve()), st.st_size, st.st_mtime_ns])
+    blob = json.dumps(
+        {"files": files, "format": fmt, "version": version, "options": options}, sort_keys=True, default=str
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def load_days(
+    path: str | Path, format: str = "auto", cache: bool = True, cache_dir: str | Path | None = None, **options: Any
+) -> list[MarketDay]:
+    """Parse one input (a file, with its companions) into validated days, through the cache.
+
+    With ``cache=True`` the first load parses and saves; later loads memory-map the saved days
+    (``.npy``), which is what makes a second load fast.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    fmt = detect_format(path) if format == "auto" else format
+    module = _module(fmt)
+    inputs = [path, *getattr(module, "companions", lambda p: [])(path)]
+    if not cache:
+        return module.load(path, **options)
+    key = _cache_key(inputs, fmt, getattr(module, "VERSION", 1), options)
+    folder = cache_root(cache_dir) / "parsed" / f"{fmt}-{path.stem[:40]}-{key}"
+    index = folder / "days.json"
+    if index.is_file():
+        return [load_day(folder / name) for name in json.loads(index.read_text())]
+    days = module.load(path, **options)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
+    try:
+        names = []
+        for i, day in enumerate(days):
+            name = f"day_{i:03d}"
+            save_day(day, tmp / name)
+            names.append(name)
+        (tmp / "days.json").write_text(json.dumps(names))
+        try:
+            tmp.rename(folder)
+        except OSError:  # another process finished first: use its copy
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return [load_day(folder / name) for name in json.loads(index.read_text())]
+
+
+def _expand(source: str | Path | Sequence[str | Path], format: str) -> tuple[list[Path], list[str]]:
+    """Input files of ``source`` and the files of a folder that no format recognizes."""
+    if isinstance(source, (list, tuple)):
+        files: list[Path] = []
+        skipped: list[str] = []
+        for item in source:
+            f, s = _expand(item, format)
+            files += f
+            skipped += s
+        return files, skipped
+    text = str(source)
+    if any(ch in text for ch in "*?[") and not Path(text).exists():
+        matches = sorted(Path(p) for p in globlib.glob(text) if Path(p).is_file())
+        if not matches:
+            raise FileNotFoundError(f"{text}: the pattern matches no file")
+        candidates = matches
+    elif Path(text).is_dir():
+        candidates = sorted(p for p in Path(text).iterdir() if p.is_file() and not p.name.startswith("."))
+    elif Path(text).is_file():
+        return [Path(text)], []
+    else:
+        raise FileNotFoundError(f"{text}: no such file, folder or matching pattern")
+    files, skipped = [], []
+    companions: set[Path] = set()
+    for p in candidates:
+        try:
+            fmt = detect_format(p) if format == "auto" else format
+        except ValueError:
+            skipped.append(str(p))
+            continue
+        if format != "auto" and not _module(fmt).sniff(p):
+            skipped.append(str(p))
+            continue
+        files.append(p)
+        companions.update(q.resolve() for q in getattr(_module(fmt), "companions", lambda q: [])(p))
+    return [p for p in files if p.resolve() not in companions], skipped
+
+
+def load_market(
+    source: str | Path | Sequence[str | Path],
+    format: str = "auto",
+    n_test: int = 0,
+    cache: bool = True,
+    cache_dir: str | Path | None = None,
+    name: str | None = None,
+    **options: Any,
+) -> MarketCatalogue:
+    """A catalogue of every day in ``source`` (file, folder, glob, or a list), oldest first.
+
+    The newest ``n_test`` days are the test split. Files in a folder that no format recognizes
+    (READMEs, licences) are listed in ``catalogue.notes["skipped"]``, never parsed silently.
+    ``options`` go to the format's loader (e.g. ``tick_size=``, ``symbol=``).
+    """
+    files, skipped = _expand(source, format)
+    if not files:
+        raise ValueError(f"{source}: no market data file found (skipped: {skipped})")
+    days: list[MarketDay | Path] = []
+    for f in files:
+        days += load_days(f, format=format, cache=cache, cache_dir=cache_dir, **options)
+    days.sort(key=lambda d: (d.meta.session_open_ns, d.meta.symbol))  # type: ignore[union-attr]
+    catalogue = MarketCatalogue(days, n_test=n_test, name=name or str(source))
+    catalogue.notes["skipped"] = skipped
+    catalogue.notes["files"] = [str(f) for f in files]
+    return catalogue
