@@ -1,4 +1,4 @@
-"""Train a PPO execution agent, log to TensorBoard, and judge it against TWAP and Immediate.
+"""Train a PPO execution agent, log to TensorBoard, and judge it against TWAP, PassiveTWAP and Immediate.
 
     python train.py                        # embedded synthetic market, defaults below
     python train.py --total-timesteps 50000 --n-envs 4 --seed 3
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import exec_env
     from agents import ExecMetricsCallback, PPOSettings, make_ppo
     from agents.ppo import make_vec_env
-    from baselines import TWAP, Immediate
+    from baselines import TWAP, Immediate, PassiveTWAP
     from exec_env.config import ExecutionConfig
     from exec_env.evaluation import episodes_frame, evaluate, report, sample_episodes
     from exec_env.market import resolve_market
@@ -123,12 +123,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     model.save(run_dir / "model.zip")
     vec_env.close()
 
-    print(f"evaluating PPO, TWAP and Immediate on {args.eval_episodes} test-day episodes ...", flush=True)
+    print(f"evaluating PPO, TWAP, PassiveTWAP and Immediate on {args.eval_episodes} test-day episodes ...", flush=True)
     t_eval = time.perf_counter()
     episodes = sample_episodes(config, args.eval_episodes, seed=args.seed + 10_000, split="test")
     episodes_frame(episodes).to_csv(run_dir / "eval_episodes_spec.csv", index=False)
     space = gym.spaces.MultiDiscrete([5, 5]) if config.action_mode == "discrete" else None
-    policies = {"PPO": model, "TWAP": TWAP(space), "Immediate": Immediate(space)}
+    policies = {"PPO": model, "TWAP": TWAP(space), "PassiveTWAP": PassiveTWAP(space), "Immediate": Immediate(space)}
     results = evaluate(policies, config, episodes, split="test")
     summary, text = report(results, baseline="TWAP", out_dir=run_dir, seed=args.seed)
     eval_s = time.perf_counter() - t_eval
@@ -147,6 +147,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     verdict = "beats" if ppo["ci_high"] < 0 else ("loses to" if ppo["ci_low"] > 0 else "is not distinguishable from")
     print(f"\nPPO {verdict} TWAP: mean difference {ppo['mean_diff']:+.2f} bps, 95% CI "
           f"[{ppo['ci_low']:+.2f}, {ppo['ci_high']:+.2f}], p = {ppo['p_value']:.2g} over {int(ppo['n'])} paired episodes")  # fmt: skip
+    passive = summary.set_index("policy").loc["PassiveTWAP"]
+    ppo_vs_passive = (results[results.policy == "PPO"].set_index("episode")["shortfall_bps"]
+                      - results[results.policy == "PassiveTWAP"].set_index("episode")["shortfall_bps"])  # fmt: skip
+    print(f"PPO vs PassiveTWAP (join the near touch on the TWAP schedule): mean difference "
+          f"{ppo_vs_passive.mean():+.2f} bps (PassiveTWAP vs TWAP {passive['mean_diff']:+.2f} bps)")  # fmt: skip
     print(f"run folder: {run_dir}\ntiming: {timing}")
     return {"run_dir": str(run_dir), "summary": summary, "timing": timing}
 

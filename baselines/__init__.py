@@ -2,8 +2,9 @@
 
 from baselines.base import ConstantActionPolicy
 from baselines.immediate import Immediate
+from baselines.passive_twap import PassiveTWAP
 from baselines.twap import TWAP
 
-__all__ = ["BASELINES", "TWAP", "ConstantActionPolicy", "Immediate"]
+__all__ = ["BASELINES", "TWAP", "ConstantActionPolicy", "Immediate", "PassiveTWAP"]
 
-BASELINES = {"TWAP": TWAP, "Immediate": Immediate}
+BASELINES = {"TWAP": TWAP, "Immediate": Immediate, "PassiveTWAP": PassiveTWAP}

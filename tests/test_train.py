@@ -26,7 +26,7 @@ def test_train_writes_model_config_tensorboard_and_a_paired_evaluation(tmp_path,
     config = json.loads((run / "config.json").read_text())
     assert config["env"]["split"] == "train" and config["env"]["reward_baseline"] == "twap"
     summary = json.loads((run / "eval_summary.json").read_text())
-    assert [r["policy"] for r in summary["summary"]] == ["PPO", "TWAP", "Immediate"]
+    assert [r["policy"] for r in summary["summary"]] == ["PPO", "TWAP", "PassiveTWAP", "Immediate"]
     assert all(r["n"] == 12 for r in summary["summary"])
 
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
