@@ -81,6 +81,7 @@ class _Episode:
         self.last_fill_ratio = 0.0
         self.n_child_orders = 0
         self.forced_qty = 0.0
+        self.liquidated_in_halt = False
         self.total_reward = 0.0
 
     def step(self, pace: float, aggressiveness: float) -> float:
@@ -112,6 +113,7 @@ class _Episode:
         penalty = 0.0
         if j == self.n_steps - 1:
             left = self.remaining()
+            self.liquidated_in_halt = left > 0 and sim.halted()
             if left > 0:
                 self.forced_qty = left
                 penalty = cfg.terminal_penalty_bps * left / self.quantity
@@ -172,6 +174,7 @@ class _Episode:
             "fill_rate": (filled - self.forced_qty) / self.quantity,
             "forced_qty": self.forced_qty,
             "beyond_book_qty": float(fs[K.F_BEYOND_QTY]),
+            "liquidated_in_halt": self.liquidated_in_halt,
             "maker_fraction": float(fs[K.F_MAKER_QTY]) / filled if filled > 0 else 0.0,
             "fees_bps": float(fs[K.F_FEES]) * self.scale,
             "n_child_orders": self.n_child_orders,
@@ -195,7 +198,9 @@ class ExecutionEnv(gym.Env):
     constant ``sim.resilience_s``), resting orders queue behind the displayed size and fill from
     trades at their price or at once when the market trades through them. A permanent plus
     transient impact model shifts every price the agent sees and trades at. What is left at the
-    horizon is liquidated by a marketable order.
+    horizon is liquidated by a marketable order. Inside a trading halt (``MarketDay.halts``)
+    nothing fills and a new order only joins the book; the forced liquidation at the horizon
+    happens even inside a halt and is then flagged (``liquidated_in_halt``).
 
     ## Action Space
     ``continuous`` (default): ``Box(-1, 1, (2,), float32)``:

@@ -184,3 +184,24 @@ def test_sell_on_the_mirrored_day_matches_buy():
     np.testing.assert_allclose(fb[:, K.FILL_QTY], fsell[:, K.FILL_QTY])
     np.testing.assert_allclose(fb[:, K.FILL_PX] - center, center - fsell[:, K.FILL_PX], atol=1e-9)
     assert buy.inventory == -sell.inventory > 0
+
+
+def test_nothing_fills_inside_a_trading_halt_and_orders_only_join_the_book():
+    from dataclasses import replace
+
+    from exec_env.market import validate
+
+    bids, asks = [(100.00, 300)], [(100.01, 200)]
+    day = make_day([book(0, bids, asks), book(2, bids, asks), book(5, bids, asks)],
+                   trades=[trade(2, 100.00, 400, -1), trade(6, 100.00, 350, -1)], levels=1)  # fmt: skip
+    day = validate(replace(day, halts=np.array([[T0 + 1 * S, T0 + 5 * S]], dtype=np.int64)))
+    sim = sim_on(day)
+    sim.submit(150, 100.00)  # t=0: before the halt, joins behind 300
+    sim.advance(T0 + 3 * S)
+    assert fills(sim) == [] and sim.fs[K.F_ORD_QA] == 300.0  # the trade at t=2 is inside the halt
+    assert sim.halted()
+    sim.submit(100, 100.01)  # marketable, but the market is halted: it rests at 100.01
+    assert fills(sim) == [] and sim.resting_qty == 100.0
+    sim.advance(T0 + 5 * S)  # the halt ends at 5: the book row at 5 offers 200 at 100.01
+    assert not sim.halted()
+    assert fills(sim) == [(100.01, 100.0, 0)]

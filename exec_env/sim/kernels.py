@@ -202,7 +202,17 @@ def _own_queue_cap(own_px, own_sz, row, limit_px, side, half, qa):
 
 
 @njit(cache=True)
-def _match_book_row(book_ts, own_px, own_sz, opp_px, opp_sz, row, fs, ist, dep_px, dep_q, dep_t, fills, pp):
+def in_halt(halt_start, halt_end, t):
+    """Is ``t`` inside a trading halt ``[start, end)``? (sorted, non-overlapping intervals)"""
+    n = halt_start.shape[0]
+    if n == 0:
+        return False
+    i = np.searchsorted(halt_start, t, side="right") - 1
+    return i >= 0 and t < halt_end[i]
+
+
+@njit(cache=True)
+def _match_book_row(book_ts, own_px, own_sz, opp_px, opp_sz, row, fs, ist, dep_px, dep_q, dep_t, fills, pp, halted):
     """A new book row: cap the queue ahead, and fill a resting order the opposite side now reaches."""
     rem = fs[F_ORD_QTY]
     mid_ok = own_sz[row, 0] > 0.0 and opp_sz[row, 0] > 0.0
@@ -215,7 +225,7 @@ def _match_book_row(book_ts, own_px, own_sz, opp_px, opp_sz, row, fs, ist, dep_p
     limit_px = fs[F_ORD_PX]
     now = book_ts[row]
     fs[F_ORD_QA] = _own_queue_cap(own_px, own_sz, row, limit_px, side, half, fs[F_ORD_QA])
-    if opp_sz[row, 0] <= 0.0 or side * (limit_px - opp_px[row, 0]) < -half:
+    if halted or opp_sz[row, 0] <= 0.0 or side * (limit_px - opp_px[row, 0]) < -half:
         return
     # The opposite side reaches our price: sellers (buyers) at or through our limit trade with us
     # at our price, up to the liquidity the agent has not already taken.
@@ -273,12 +283,13 @@ def _match_trade(k, trade_ts, trade_px, trade_sz, trade_side, fs, ist, fills, pp
 @njit(cache=True)
 def advance(
     book_ts, own_px, own_sz, opp_px, opp_sz,
-    trade_ts, trade_px, trade_sz, trade_side,
+    trade_ts, trade_px, trade_sz, trade_side, halt_start, halt_end,
     fs, ist, dep_px, dep_q, dep_t, fills, pp, until,
 ):  # fmt: skip
     """Replay every event with ``ts <= until`` in time order (trades before book rows at equal
-    times), matching the resting order. Returns STATUS_FULL if ``fills`` has no room left; the
-    state is then consistent and the call can simply be repeated after growing ``fills``."""
+    times), matching the resting order; inside a trading halt nothing fills. Returns STATUS_FULL
+    if ``fills`` has no room left; the state is then consistent and the call can simply be
+    repeated after growing ``fills``."""
     n_books = book_ts.shape[0]
     n_trades = trade_ts.shape[0]
     cap = fills.shape[0]
@@ -294,13 +305,17 @@ def advance(
         if tt <= tb:
             if tt > until:
                 break
-            _match_trade(k, trade_ts, trade_px, trade_sz, trade_side, fs, ist, fills, pp)
+            if not in_halt(halt_start, halt_end, tt):
+                _match_trade(k, trade_ts, trade_px, trade_sz, trade_side, fs, ist, fills, pp)
             k += 1
         else:
             if tb > until:
                 break
             row += 1
-            _match_book_row(book_ts, own_px, own_sz, opp_px, opp_sz, row, fs, ist, dep_px, dep_q, dep_t, fills, pp)
+            halted = in_halt(halt_start, halt_end, tb)
+            _match_book_row(
+                book_ts, own_px, own_sz, opp_px, opp_sz, row, fs, ist, dep_px, dep_q, dep_t, fills, pp, halted
+            )
     ist[I_BOOK] = row
     ist[I_TRADE] = k
     if until > ist[I_NOW]:
@@ -336,7 +351,7 @@ def _walk(opp_px, opp_sz, fs, ist, dep_px, dep_q, dep_t, fills, pp, qty, limit_p
 
 
 @njit(cache=True)
-def submit(own_px, own_sz, opp_px, opp_sz, fs, ist, dep_px, dep_q, dep_t, fills, pp, qty, limit_px):
+def submit(own_px, own_sz, opp_px, opp_sz, fs, ist, dep_px, dep_q, dep_t, fills, pp, qty, limit_px, halted):
     """Cancel the resting order and send a limit order of ``qty`` at ``limit_px`` (replay frame).
 
     The marketable part walks the opposite book level by level (net of the liquidity the agent
@@ -346,7 +361,9 @@ def submit(own_px, own_sz, opp_px, opp_sz, fs, ist, dep_px, dep_q, dep_t, fills,
     fs[F_ORD_QTY] = 0.0
     if qty <= 0.0:
         return
-    rem, _ = _walk(opp_px, opp_sz, fs, ist, dep_px, dep_q, dep_t, fills, pp, qty, limit_px, LIQ_TAKER)
+    rem = qty
+    if not halted:  # during a halt the order only joins the book
+        rem, _ = _walk(opp_px, opp_sz, fs, ist, dep_px, dep_q, dep_t, fills, pp, qty, limit_px, LIQ_TAKER)
     if rem > 0.0:
         fs[F_ORD_PX] = limit_px
         fs[F_ORD_QTY] = rem

@@ -24,7 +24,7 @@ class DayArrays:
     """A day's arrays as contiguous ndarrays (memory maps stay memory maps), shared by episodes."""
 
     FIELDS = ("ts", "bid_px", "bid_sz", "ask_px", "ask_sz", "trade_ts", "trade_px", "trade_sz", "trade_side")
-    __slots__ = ("day", *FIELDS)
+    __slots__ = ("day", "halt_end", "halt_start", *FIELDS)
 
     def __init__(self, day: MarketDay) -> None:
         self.day = day
@@ -33,6 +33,9 @@ class DayArrays:
             if not arr.flags.c_contiguous:
                 arr = np.ascontiguousarray(arr)
             setattr(self, name, arr)
+        halts = day.halts if day.halts is not None else np.zeros((0, 2), dtype=np.int64)
+        self.halt_start = np.ascontiguousarray(halts[:, 0])
+        self.halt_end = np.ascontiguousarray(halts[:, 1])
 
     @property
     def tick(self) -> float:
@@ -106,7 +109,7 @@ class ExecutionSimulator:
         else:
             own_px, own_sz, opp_px, opp_sz = data.ask_px, data.ask_sz, data.bid_px, data.bid_sz
         self._book = (data.ts, own_px, own_sz, opp_px, opp_sz)
-        self._trades = (data.trade_ts, data.trade_px, data.trade_sz, data.trade_side)
+        self._trades = (data.trade_ts, data.trade_px, data.trade_sz, data.trade_side, data.halt_start, data.halt_end)
         self._own_opp = (own_px, own_sz, opp_px, opp_sz)
 
     def __getstate__(self) -> dict:
@@ -156,8 +159,9 @@ class ExecutionSimulator:
         """Cancel the resting order, then send ``qty`` at ``limit_px`` (replay frame) now."""
         self._ensure_room(self.levels + 1)
         K.submit(
-            *self._own_opp, self.fs, self.ist, self.dep_px, self.dep_q, self.dep_t, self.fills, self.pp, qty, limit_px
-        )
+            *self._own_opp, self.fs, self.ist, self.dep_px, self.dep_q, self.dep_t, self.fills, self.pp, qty, limit_px,
+            self.halted(),
+        )  # fmt: skip
 
     def cancel(self) -> None:
         self.fs[K.F_ORD_QTY] = 0.0
@@ -191,6 +195,11 @@ class ExecutionSimulator:
     @property
     def book_row(self) -> int:
         return int(self.ist[K.I_BOOK])
+
+    def halted(self) -> bool:
+        """Is the market in a trading halt now?"""
+        d = self._data
+        return d is not None and bool(K.in_halt(d.halt_start, d.halt_end, self.ist[K.I_NOW]))
 
     def impact_offset(self) -> float:
         return float(K.impact_offset(self.fs, self.ist, self.pp, self.ist[K.I_NOW]))
