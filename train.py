@@ -2,6 +2,7 @@
 
     python train.py                        # embedded synthetic market, defaults below
     python train.py --total-timesteps 50000 --n-envs 4 --seed 3
+    python train.py --data "data/lobster/*_message_10.csv" --test-days 5 --quantity 500
     tensorboard --logdir runs
 
 Every run writes ``{output}/{env_id}__{exp_name}__{seed}__{unix_time}/`` with the model, the resolved
@@ -31,7 +32,11 @@ class Args:
     vec: str = field(default="dummy", metadata={"help": "'dummy' (in process, fastest here) or 'subproc'"})
     eval_episodes: int = field(default=200, metadata={"help": "held-out test episodes, identical for every policy"})
     output: str = field(default="runs", metadata={"help": "folder that receives the run folder"})
-    data: str = field(default="synthetic", metadata={"help": "market data: 'synthetic' (embedded generator)"})
+    data: str = field(
+        default="synthetic",
+        metadata={"help": "market data: 'synthetic' (embedded generator), or a file, folder or glob of real data"},
+    )
+    format: str = field(default="auto", metadata={"help": "format of --data files (auto-detected by default)"})
     days: int = field(default=24, metadata={"help": "synthetic market: number of days generated (oldest first)"})
     test_days: int = field(default=8, metadata={"help": "newest days held out for evaluation, never trained on"})
     side: str = field(default="random", metadata={"help": "parent order side: buy, sell or random"})
@@ -79,7 +84,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from baselines import TWAP, Immediate, PassiveTWAP
     from exec_env.config import ExecutionConfig
     from exec_env.evaluation import episodes_frame, evaluate, report, sample_episodes
-    from exec_env.market import resolve_market
+    from exec_env.market.sources import load_market
 
     torch.set_num_threads(args.torch_threads)
     if args.env_id not in exec_env.ENV_IDS:
@@ -92,7 +97,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         catalogue = synthetic_catalogue(n_days=args.days, n_test=args.test_days, seed=0)
     else:
-        catalogue = resolve_market(args.data)
+        catalogue = load_market(args.data, format=args.format, n_test=args.test_days)
     config = ExecutionConfig(
         market=catalogue, side=args.side, quantity=args.quantity, horizon_s=args.horizon_s,
         decision_interval_s=args.decision_interval_s, compare_twap=True, split="train",

@@ -22,6 +22,7 @@ __all__ = ["DISCRETE_GRID", "ExecutionEnv", "child_order"]
 DISCRETE_GRID = (-1.0, -0.5, 0.0, 0.5, 1.0)
 _OPTION_KEYS = frozenset({"day", "start_ns", "side", "quantity"})
 _NS = 1_000_000_000
+_MS = 1_000_000
 
 
 def child_order(
@@ -242,8 +243,9 @@ class ExecutionEnv(gym.Env):
     the fraction left to the forced liquidation.
 
     ## Starting State
-    Day uniform over the split's days, start uniform (whole seconds) in
-    ``[open + warmup_s, close - horizon_s]``, side per ``side``; all from ``self.np_random``.
+    Day uniform over the split's days, start uniform (whole milliseconds) from
+    ``max(open + warmup_s, first book row)`` to ``min(close, last book row) - horizon_s``, side
+    per ``side``; all from ``self.np_random``.
     ``reset(options={"day", "start_ns", "side", "quantity"})`` pins any of them.
 
     ## Episode End
@@ -278,14 +280,23 @@ class ExecutionEnv(gym.Env):
                 f"ExecutionConfig.split = {config.split!r} has no days in {self.catalogue.name} "
                 f"({len(self.catalogue)} days, n_test={self.catalogue.n_test})"
             )
-        first = self.catalogue.day(self._day_indices[0])
-        self.levels = first.levels
-        session = (first.meta.session_close_ns - first.meta.session_open_ns) / _NS
-        if config.warmup_s + config.horizon_s > session:
+        self._horizon_ns = config.n_steps * round(config.decision_interval_s * _NS)
+        self._start_ranges: dict[int, tuple[int, int]] = {}
+        short = []
+        for i in self._day_indices:
+            lo, hi = self._start_range(self.catalogue.day(i))
+            self._start_ranges[i] = (lo, hi)
+            if hi < lo:
+                short.append(i)
+        if short:
+            d = self.catalogue.day(short[0])
             raise ValueError(
-                f"ExecutionConfig.horizon_s ({config.horizon_s}) + warmup_s ({config.warmup_s}) exceed the "
-                f"{session:.0f} s session of {first.meta.source}"
+                f"ExecutionConfig.horizon_s ({config.horizon_s}) + warmup_s ({config.warmup_s}) do not fit in "
+                f"{len(short)} day(s) of the {config.split!r} split of {self.catalogue.name} (days {short[:5]}...): "
+                f"e.g. {d.meta.source} has data from {d.ts[0]} to {d.ts[-1]} ns in the session "
+                f"[{d.meta.session_open_ns}, {d.meta.session_close_ns}]"
             )
+        self.levels = self.catalogue.day(self._day_indices[0]).levels
         if config.action_mode == "continuous":
             self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
         else:
@@ -301,6 +312,14 @@ class ExecutionEnv(gym.Env):
         self._day_index = -1
 
     # -- data ---------------------------------------------------------------------------------
+    def _start_range(self, day) -> tuple[int, int]:
+        """Episode starts allowed on ``day`` (whole ms): after the warm-up and the first book row,
+        with the horizon ending before the session close and the last book row."""
+        meta = day.meta
+        lo = max(meta.session_open_ns + round(self.config.warmup_s * _NS), int(day.ts[0]))
+        hi = min(meta.session_close_ns, int(day.ts[-1])) - self._horizon_ns
+        return -(-lo // _MS) * _MS, (hi // _MS) * _MS
+
     def _load(self, index: int) -> tuple[DayArrays, DayFeatureArrays]:
         hit = self._days.get(index)
         if hit is not None:
@@ -348,7 +367,7 @@ class ExecutionEnv(gym.Env):
             raise ValueError(
                 f"quantity={quantity!r} must be a positive multiple of the lot size {meta.lot_size} of {meta.source}"
             )
-        horizon_ns = cfg.n_steps * int(round(cfg.decision_interval_s * _NS))
+        horizon_ns = self._horizon_ns
         if opts.get("start_ns") is not None:
             start_ns = int(opts["start_ns"])
             if not meta.session_open_ns <= start_ns <= meta.session_close_ns - horizon_ns:
@@ -357,11 +376,8 @@ class ExecutionEnv(gym.Env):
                     f"{meta.session_close_ns - horizon_ns}] (session open .. close - horizon) for {meta.source}"
                 )
         else:
-            first_s = int(math.ceil((meta.session_open_ns + cfg.warmup_s * _NS) / _NS))
-            last_s = (meta.session_close_ns - horizon_ns) // _NS
-            if last_s < first_s:
-                raise ValueError(f"{meta.source}: session too short for warmup_s + horizon_s")
-            start_ns = int(rng.integers(first_s, last_s + 1)) * _NS
+            lo, hi = self._start_ranges[day_index]
+            start_ns = int(rng.integers(lo // _MS, hi // _MS + 1)) * _MS
         self._day_index = day_index
         self._feats = feats
         self._episode.start(data, side, start_ns, quantity)

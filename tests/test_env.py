@@ -231,7 +231,8 @@ def test_observations_use_no_data_after_the_decision_time(small_catalogue, decis
     actions = np.random.default_rng(decisions).uniform(-1, 1, (decisions, 2))
     obs = []
     for d in (day, _cut(day, start + decisions * 10 * S)):
-        env = ExecutionEnv(ExecutionConfig(market=MarketCatalogue([d]), side="buy"))
+        # a horizon that fits in the cut day's data (the env refuses days too short to sample)
+        env = ExecutionEnv(ExecutionConfig(market=MarketCatalogue([d]), side="buy", horizon_s=200, warmup_s=0))
         o, _ = env.reset(options={"start_ns": start})
         for a in actions:
             o, *_ = env.step(a.astype(np.float32))
@@ -285,6 +286,22 @@ def test_bad_config_and_actions_fail_with_the_field_value_and_range(small_catalo
         env.reset(options={"horizon": 5})
     with pytest.raises(ValueError, match="multiple of the lot size"):
         ExecutionEnv(ExecutionConfig(market=small_catalogue), quantity=10.5).reset(seed=0)
+
+
+def test_days_too_short_for_the_horizon_are_refused_at_construction(small_catalogue):
+    day = small_catalogue.day(0)
+    cut = _cut(day, day.meta.session_open_ns + 700 * S)
+    with pytest.raises(ValueError, match=r"horizon_s \(600.0\) \+ warmup_s \(300.0\) do not fit in 1 day"):
+        ExecutionEnv(ExecutionConfig(market=MarketCatalogue([cut, small_catalogue.day(1)], n_test=1)))
+
+
+def test_starts_are_drawn_inside_the_data(small_catalogue):
+    day = small_catalogue.day(0)
+    env = ExecutionEnv(ExecutionConfig(market=MarketCatalogue([_cut(day, day.meta.session_open_ns + 1000 * S)]),
+                                       horizon_s=300, warmup_s=0))  # fmt: skip
+    starts = [env.reset(seed=i)[1]["start_ns"] for i in range(200)]
+    assert min(starts) >= day.meta.session_open_ns and max(starts) <= day.meta.session_open_ns + 700 * S
+    assert all(s % 1_000_000 == 0 for s in starts)
 
 
 def test_test_split_holds_only_the_last_days(small_catalogue):

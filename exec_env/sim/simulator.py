@@ -104,6 +104,7 @@ class ExecutionSimulator:
     def rebind(self, data: DayArrays) -> None:
         """Point the kernels at ``data`` (after reset, or after unpickling)."""
         self._data = data
+        self.levels = int(data.bid_px.shape[1])
         if self.side > 0:
             own_px, own_sz, opp_px, opp_sz = data.bid_px, data.bid_sz, data.ask_px, data.ask_sz
         else:
