@@ -108,6 +108,8 @@ def load_days(
     inputs = [path, *getattr(module, "companions", lambda p: [])(path)]
     if not cache:
         return module.load(path, **options)
+    # files named by options (e.g. trades=...) are inputs too: their changes must invalidate the cache
+    inputs += [Path(v) for v in options.values() if isinstance(v, (str, Path)) and Path(v).is_file()]
     key = _cache_key(inputs, fmt, getattr(module, "VERSION", 1), options)
     folder = cache_root(cache_dir) / "parsed" / f"{fmt}-{path.stem[:40]}-{key}"
     index = folder / "days.json"
