@@ -160,6 +160,8 @@ def _expand(source: str | Path | Sequence[str | Path], format: str) -> tuple[lis
     files, skipped = [], []
     companions: set[Path] = set()
     for p in candidates:
+        if p.resolve() in companions:  # read with a file already taken (e.g. a LOBSTER orderbook file)
+            continue
         try:
             fmt = detect_format(p) if format == "auto" else format
         except ValueError:
@@ -170,7 +172,7 @@ def _expand(source: str | Path | Sequence[str | Path], format: str) -> tuple[lis
             continue
         files.append(p)
         companions.update(q.resolve() for q in getattr(_module(fmt), "companions", lambda q: [])(p))
-    return [p for p in files if p.resolve() not in companions], skipped
+    return files, skipped
 
 
 def load_market(
@@ -192,8 +194,18 @@ def load_market(
     if not files:
         raise ValueError(f"{source}: no market data file found (skipped: {skipped})")
     days: list[MarketDay | Path] = []
+    origin: dict[tuple, Path] = {}
     for f in files:
-        days += load_days(f, format=format, cache=cache, cache_dir=cache_dir, **options)
+        for day in load_days(f, format=format, cache=cache, cache_dir=cache_dir, **options):
+            key = (day.meta.symbol, day.meta.session_open_ns, day.meta.session_close_ns)
+            if key in origin:
+                raise ValueError(
+                    f"{f} and {origin[key]} both hold {day.meta.symbol} for the session starting "
+                    f"{day.meta.session_open_ns} ns: the same day twice would weigh it twice; "
+                    "select one copy (a narrower glob or a list of files)"
+                )
+            origin[key] = f
+            days.append(day)
     days.sort(key=lambda d: (d.meta.session_open_ns, d.meta.symbol))  # type: ignore[union-attr]
     catalogue = MarketCatalogue(days, n_test=n_test, name=name or str(source))
     catalogue.notes["skipped"] = skipped

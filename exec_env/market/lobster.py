@@ -1,0 +1,1043 @@
+"""LOBSTER limit order book files (message + orderbook pairs) into the canonical :class:`MarketDay`.
+
+Format (LOBSTER, https://lobsterdata.com, ``LOBSTER_SampleFiles_ReadMe.txt``)
+------------------------------------------------------------------------------
+One ticker-day is two headerless CSV files with the same number of rows; orderbook row ``k`` is
+the book *after* message ``k``::
+
+    TICKER_YYYY-MM-DD_STARTMS_ENDMS_message_L.csv
+    TICKER_YYYY-MM-DD_STARTMS_ENDMS_orderbook_L.csv
+
+``STARTMS``/``ENDMS`` are the session's start and end in milliseconds after midnight (exchange
+local time; ``34200000`` is 09:30) and ``L`` (1..50) the number of book levels per side.
+
+Message columns: ``time`` (seconds after midnight, exchange local time, 0 to 9 decimals),
+``type`` (1 new limit order, 2 partial cancel, 3 delete, 4 execution of a visible order,
+5 execution of a hidden order, 6 cross trade, 7 trading halt), ``order_id``, ``size`` (shares),
+``price`` (dollars x 10,000) and ``direction`` (+1 buy limit order, -1 sell limit order; for an
+execution, the side of the *resting* order, so the aggressor is the opposite side).
+
+Orderbook columns, per level ``l = 1..L``: ``ask_price_l, ask_size_l, bid_price_l, bid_size_l``.
+Unoccupied levels have the dummy prices 9999999999 (ask) / -9999999999 (bid) and size 0.
+
+How the canonical form is built
+-------------------------------
+* **Books**: from the orderbook file, prices / 10,000, dummy levels -> NaN price / 0 size. A
+  level with a real price must have size > 0 and a dummy level size 0 (else an error).
+* **Equal timestamps** (option ``same_time``): consecutive messages often share a timestamp
+  (AMZN sample: 4,232 of 57,515 rows; AAPL: 109 of 999). ``"last"`` (default) keeps only the
+  last orderbook row of each timestamp, which *is* the canonical book row ("the state after
+  every event stamped t"); the intermediate rows are states between trades stamped ``t``, and a
+  replay that applies every trade at ``t`` before any book row at ``t`` (the simulator does)
+  would see them out of order. Every trade is kept. ``"all"`` keeps every row (equal ``ts``),
+  for analyses that want the event-by-event book.
+* **Trades**: message types 4 (visible) and 5 (hidden) executions: ``size``, ``price / 10,000``
+  and aggressor side ``-direction``. Hidden executions may be priced between ticks (midpoint
+  orders); ``notes["off_tick_trade_prices"]`` counts them (and ``off_tick_best_quotes`` the
+  best quotes off the ``tick_size`` grid). Type 6 cross trades (opening/closing
+  auction prints) are *excluded* by default (option ``cross_trades="exclude"``): they are not
+  executions against the continuous book, and a replay that fills resting orders from trades
+  would fill against an auction print. Their count and volume go to ``notes``.
+  ``cross_trades="include"`` keeps them as trades of unknown side (0).
+* **Halts** (type 7; price -1 halt, 0 quoting resumes, 1 trading resumes) become
+  ``MarketDay.halts``, ``[halt, trading resumes)`` intervals in UTC ns; the quoting-resumption
+  times and every irregularity (a resume without a halt: halt from the session open; a halt
+  never resumed: until the session close; a halt and resume at the same instant: no interval)
+  are listed in ``notes["halts"]``. ``halts`` is ``None`` on a day without type-7 messages.
+* **Timestamps**: seconds after midnight are read exactly (integer ns, no float rounding) and
+  joined with the date of the file name in the exchange time zone (option ``timezone``, default
+  ``"America/New_York"``, via :mod:`zoneinfo`); the UTC offset in force at the session open is
+  applied to the whole file (US time changes happen on Sundays at 02:00, outside any session).
+* **Session**: ``session_open_ns``/``session_close_ns`` are ``STARTMS``/``ENDMS`` of the file
+  name. A file may cover only part of it (the AAPL sample stops 49 s after the open):
+  ``notes["first_event"]``, ``notes["last_event"]`` and ``notes["session_coverage"]`` say how much.
+* **Checks** (errors name the file, the 1-based row -- the same in both files -- and the field):
+  column count, unparsable values, empty lines (trailing blank lines at the end of a file are
+  ignored), event type, direction, negative sizes, executions with size or price <= 0, halt
+  messages with a price other than -1/0/1, time going backwards or beyond 24 h, a real price
+  with size 0 or a dummy price with size > 0, and crossed or locked books (checked on the rows
+  kept). Then :func:`~exec_env.market.data.validate`.
+* **Repairs** (default: raise): ``crossed_rows="drop"`` drops crossed/locked book rows (after the
+  ``same_time`` reduction; the previous state stays in force) and counts them in
+  ``notes["dropped_crossed_rows"]`` / ``notes["dropped_locked_rows"]``.
+
+Options of :func:`load`
+-----------------------
+============== ====================== ===========================================================
+option         default                meaning
+============== ====================== ===========================================================
+tick_size      0.01                   price tick (US equities); off-tick prices are counted in notes
+lot_size       1.0                    trading lot in shares
+symbol         None                   instrument name; ``None``: the ticker of the file name
+timezone       "America/New_York"     exchange time zone of the times and the file name's session
+same_time      "last"                 ``"last"`` or ``"all"`` book rows of equal timestamps
+cross_trades   "exclude"              ``"exclude"`` or ``"include"`` (side 0) type-6 cross trades
+crossed_rows   "raise"                ``"raise"`` or ``"drop"`` crossed/locked book rows
+============== ====================== ===========================================================
+
+Companions
+----------
+``load`` accepts either file of a pair and reads both (``FileNotFoundError`` if the partner is
+missing, ``ValueError`` naming both files and counts if their row counts differ); the day's
+``meta.source`` is the message file whichever was passed. ``companions(message)`` is
+``[orderbook]`` and ``companions(orderbook)`` is ``[message]``: a folder scan reads the pair once
+(from whichever file it meets first), and a change to either file invalidates the parse cache.
+
+Speed and measurements (2 shared cores, one used; ``benchmarks/bench_lobster.py``)
+-----------------------------------------------------------------------------------
+Both files are read by numba byte parsers (one pass each, no per-row Python; a failing line is
+re-read by a careful diagnoser for the error message); the event count (message rows =
+orderbook rows) is the unit of the rates below, which include :func:`validate`.
+
+* AMZN 2012-06-21, level 1, 57,515 events (3.7 MB): 53,283 book rows, 11,419 trades (8,974
+  visible, 2,445 hidden; 63 hidden executions priced between pennies), no halts, no cross
+  trades, never crossed or locked, no empty side; 09:30:00.017 to 15:59:59.959. ``load`` 8 ms
+  (about 7 million events/s); ``load_days`` into an empty cache 15 ms, cached 1 ms.
+* AAPL 2012-06-21, level 10, 999 events (truncated upstream; the README's "998" is the line
+  count of a file without a final newline): 890 book rows, 159 trades (98 visible, 61 hidden);
+  09:30:00.004 to 09:30:49.086, i.e. only the first 49 s of the 6.5 h session (0.21%,
+  ``notes["session_coverage"]``): pin episodes inside it (``reset(options={"start_ns": ...})``).
+  ``load`` about 1.5 ms (fixed costs dominate).
+* Level-10 pair of 1.38 million events (381 MB) written by :func:`write_lobster`: ``load``
+  0.85-1.05 s (1.3 to 1.6 million events/s; validate is about a third of it); cached 1 ms.
+* The first load in a process also loads the compiled parsers from numba's cache (about 0.5 s).
+
+Writer
+------
+:func:`write_lobster` writes a day as a valid pair (e.g. to export synthetic days); see its
+docstring for what round-trips exactly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+from numba import njit
+
+from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
+
+__all__ = ["VERSION", "companions", "load", "parse_name", "sniff", "write_lobster"]
+
+VERSION = 1
+
+NAME_RE = re.compile(
+    r"^(?P<ticker>.+)_(?P<date>\d{4}-\d{2}-\d{2})_(?P<start>\d+)_(?P<end>\d+)_(?P<kind>message|orderbook)_(?P<levels>\d+)\.csv$"
+)
+NAME_PATTERN = "TICKER_YYYY-MM-DD_STARTMS_ENDMS_{message|orderbook}_L.csv"
+MESSAGE_FIELDS = ("time", "type", "order_id", "size", "price", "direction")
+EVENT_TYPES = {
+    1: "new_limit_order",
+    2: "partial_cancel",
+    3: "delete",
+    4: "visible_execution",
+    5: "hidden_execution",
+    6: "cross_trade",
+    7: "trading_halt",
+}
+DUMMY_ASK = 9_999_999_999
+DUMMY_BID = -9_999_999_999
+PRICE_SCALE = 10_000
+SAME_TIME = ("last", "all")
+CROSS_TRADES = ("exclude", "include")
+CROSSED_ROWS = ("raise", "drop")
+_NS = 1_000_000_000
+_DAY_NS = 86_400 * _NS
+
+# Parser status codes.
+_OK, _COLUMNS, _UNPARSABLE, _EMPTY_LINE, _TOO_MANY, _TOO_FEW, _NEG_SIZE, _DUMMY_SIZE, _ZERO_SIZE, _BAD_PRICE = range(10)
+
+
+# -- file names ---------------------------------------------------------------------------------
+def parse_name(path: str | Path) -> dict[str, Any]:
+    """Fields of a LOBSTER file name: ticker, date, start_ms, end_ms, kind, levels.
+
+    ``ValueError`` naming the file and the expected pattern if the name does not fit.
+    """
+    path = Path(path)
+    m = NAME_RE.match(path.name)
+    if m is None:
+        raise ValueError(f"{path}: file name does not follow the LOBSTER pattern {NAME_PATTERN}")
+    out: dict[str, Any] = {
+        "ticker": m["ticker"],
+        "date": m["date"],
+        "start_ms": int(m["start"]),
+        "end_ms": int(m["end"]),
+        "kind": m["kind"],
+        "levels": int(m["levels"]),
+    }
+    try:
+        dt.date.fromisoformat(out["date"])
+    except ValueError:
+        raise ValueError(f"{path}: file name field 'date': {out['date']!r} is not a calendar date") from None
+    if not 1 <= out["levels"] <= MAX_LEVELS:
+        raise ValueError(f"{path}: file name field 'levels': {out['levels']} is outside 1..{MAX_LEVELS}")
+    if not 0 <= out["start_ms"] < out["end_ms"] <= 86_400_000:
+        raise ValueError(
+            f"{path}: file name fields 'start'/'end': {out['start_ms']}..{out['end_ms']} ms after midnight "
+            f"must satisfy 0 <= start < end <= 86400000"
+        )
+    return out
+
+
+def _partner(path: Path) -> Path:
+    info = parse_name(path)
+    other = "orderbook" if info["kind"] == "message" else "message"
+    name = path.name
+    cut = name.rfind(f"_{info['kind']}_")
+    return path.with_name(f"{name[:cut]}_{other}_{name[cut + len(info['kind']) + 2 :]}")
+
+
+def _pair(path: Path) -> tuple[Path, Path]:
+    """(message, orderbook) of the pair ``path`` belongs to; the partner must exist."""
+    partner = _partner(path)
+    if not partner.is_file():
+        raise FileNotFoundError(
+            f"{path}: its LOBSTER partner file {partner} is missing (a message file is read with its orderbook file)"
+        )
+    return (path, partner) if parse_name(path)["kind"] == "message" else (partner, path)
+
+
+def sniff(path: Path) -> bool:
+    """A LOBSTER message or orderbook file, recognised by its name."""
+    return NAME_RE.match(Path(path).name) is not None
+
+
+def companions(path: Path) -> list[Path]:
+    """The other file of the pair: the orderbook file of a message file, and vice versa."""
+    path = Path(path)
+    message, orderbook = _pair(path)
+    return [orderbook] if parse_name(path)["kind"] == "message" else [message]
+
+
+# -- byte parsers ---------------------------------------------------------------------------------
+# The fast parsers run over a buffer whose byte at ``end`` is a newline sentinel (see ``_read``), so
+# digit loops need no bounds checks; they only find *that* a row is bad. The careful diagnosers
+# then re-read that one line to say which field is wrong and why.
+_POW10 = np.array([10**i for i in range(10)], dtype=np.int64)
+
+
+@njit(cache=True, inline="always")
+def _fast_int(buf, pos):
+    """Optionally negative integer at ``pos`` (sentinel-terminated): (value, new pos, ok)."""
+    neg = buf[pos] == 45  # '-'
+    if neg:
+        pos += 1
+    start = pos
+    val = 0
+    while True:
+        c = buf[pos]
+        if c < 48 or c > 57:
+            break
+        val = val * 10 + (c - 48)
+        pos += 1
+    ok = 0 < pos - start <= 18
+    return (-val if neg else val), pos, ok
+
+
+@njit(cache=True, inline="always")
+def _line_end(buf, pos):
+    """Past a line end (``\\n`` or ``\\r\\n``) at ``pos``: (new pos, ok)."""
+    c = buf[pos]
+    if c == 13:
+        pos += 1
+        c = buf[pos]
+    return pos + 1, c == 10
+
+
+@njit(cache=True)
+def _count_lines(buf, start, end):
+    """Rows in ``buf[start:end]`` (newlines + 1, or 0 if empty)."""
+    if end <= start:
+        return 0
+    count = 1
+    for i in range(start, end):
+        if buf[i] == 10:
+            count += 1
+    return count
+
+
+@njit(cache=True)
+def _fast_messages(buf, end, out):
+    """Message rows into ``out`` (rows, 6), time in ns after midnight: (status, rows, bad line start)."""
+    n = out.shape[0]
+    pos = 0
+    row = 0
+    while pos < end:
+        if row >= n:
+            return _TOO_MANY, row, pos
+        start = pos
+        sec = 0
+        while True:
+            c = buf[pos]
+            if c < 48 or c > 57:
+                break
+            sec = sec * 10 + (c - 48)
+            pos += 1
+        if not 0 < pos - start <= 9:
+            return _UNPARSABLE, row, start
+        frac = 0
+        nf = 0
+        if buf[pos] == 46:  # '.'
+            pos += 1
+            p1 = pos
+            while True:
+                c = buf[pos]
+                if c < 48 or c > 57:
+                    break
+                frac = frac * 10 + (c - 48)
+                pos += 1
+            nf = pos - p1
+            if not 0 < nf <= 9:
+                return _UNPARSABLE, row, start
+        out[row, 0] = sec * 1_000_000_000 + frac * _POW10[9 - nf]
+        if buf[pos] != 44:
+            return _UNPARSABLE, row, start
+        pos += 1
+        for col in range(1, 6):
+            val, pos, ok = _fast_int(buf, pos)
+            if not ok:
+                return _UNPARSABLE, row, start
+            out[row, col] = val
+            if col < 5:
+                if buf[pos] != 44:
+                    return _UNPARSABLE, row, start
+                pos += 1
+            else:
+                pos, ok = _line_end(buf, pos)
+                if not ok:
+                    return _UNPARSABLE, row, start
+        row += 1
+    return _OK, row, -1
+
+
+@njit(cache=True)
+def _fast_book(buf, end, keep, tick_units, bid_px, bid_sz, ask_px, ask_sz):
+    """Orderbook rows; rows with ``keep`` go to the output arrays (prices in dollars, empty levels
+    NaN/0). Returns (status, rows, bad line start or end position, off-tick best quotes kept)."""
+    levels = bid_px.shape[1]
+    nrows = keep.shape[0]
+    pos = 0
+    k = 0
+    off_tick = 0
+    for row in range(nrows):
+        if pos >= end:
+            return _TOO_FEW, row, pos, off_tick
+        start = pos
+        kept = keep[row]
+        for j in range(levels):
+            for s in range(2):  # 0 ask, 1 bid
+                px, pos, ok = _fast_int(buf, pos)
+                if not ok or buf[pos] != 44:
+                    return _UNPARSABLE, row, start, off_tick
+                pos += 1
+                sz, pos, ok = _fast_int(buf, pos)
+                if not ok:
+                    return _UNPARSABLE, row, start, off_tick
+                if j == levels - 1 and s == 1:
+                    pos, ok = _line_end(buf, pos)
+                    if not ok:
+                        return _UNPARSABLE, row, start, off_tick
+                else:
+                    if buf[pos] != 44:
+                        return _UNPARSABLE, row, start, off_tick
+                    pos += 1
+                if px == (DUMMY_ASK if s == 0 else DUMMY_BID):
+                    if sz != 0:
+                        return _UNPARSABLE, row, start, off_tick
+                    if kept:
+                        if s == 0:
+                            ask_px[k, j] = np.nan
+                            ask_sz[k, j] = 0.0
+                        else:
+                            bid_px[k, j] = np.nan
+                            bid_sz[k, j] = 0.0
+                else:
+                    if px <= 0 or sz <= 0:
+                        return _UNPARSABLE, row, start, off_tick
+                    if kept:
+                        if s == 0:
+                            ask_px[k, j] = px / 10_000.0
+                            ask_sz[k, j] = sz
+                        else:
+                            bid_px[k, j] = px / 10_000.0
+                            bid_sz[k, j] = sz
+                        if j == 0 and tick_units > 0 and px % tick_units != 0:
+                            off_tick += 1
+        if kept:
+            k += 1
+    if pos < end:
+        return _TOO_MANY, nrows, pos, off_tick
+    return _OK, nrows, -1, off_tick
+
+
+@njit(cache=True, inline="always")
+def _int_field(buf, pos, n):
+    """Parse an optionally negative integer at ``pos`` (bounds-checked): (value, new pos, ok)."""
+    neg = False
+    if pos < n and buf[pos] == 45:  # '-'
+        neg = True
+        pos += 1
+    val = 0
+    nd = 0
+    while pos < n:
+        c = buf[pos]
+        if c < 48 or c > 57:
+            break
+        val = val * 10 + (c - 48)
+        nd += 1
+        pos += 1
+    if nd == 0 or nd > 18:
+        return 0, pos, False
+    return (-val if neg else val), pos, True
+
+
+@njit(cache=True, inline="always")
+def _time_field(buf, pos, n):
+    """Parse ``seconds[.fraction]`` (at most 9 decimals) into integer ns: (value, new pos, ok)."""
+    sec = 0
+    nd = 0
+    while pos < n:
+        c = buf[pos]
+        if c < 48 or c > 57:
+            break
+        sec = sec * 10 + (c - 48)
+        nd += 1
+        pos += 1
+    if nd == 0 or nd > 9:
+        return 0, pos, False
+    frac = 0
+    nf = 0
+    if pos < n and buf[pos] == 46:  # '.'
+        pos += 1
+        while pos < n:
+            c = buf[pos]
+            if c < 48 or c > 57:
+                break
+            if nf == 9:
+                return 0, pos, False
+            frac = frac * 10 + (c - 48)
+            nf += 1
+            pos += 1
+        if nf == 0:
+            return 0, pos, False
+    return sec * 1_000_000_000 + frac * _POW10[9 - nf], pos, True
+
+
+@njit(cache=True, inline="always")
+def _end_of_field(buf, pos, n):
+    """After a field: 0 comma, 1 end of line (pos moved past it), -1 anything else."""
+    if pos >= n:
+        return 1, pos
+    c = buf[pos]
+    if c == 44:
+        return 0, pos + 1
+    if c == 10:
+        return 1, pos + 1
+    if c == 13 and (pos + 1 >= n or buf[pos + 1] == 10):
+        return 1, pos + 2
+    return -1, pos
+
+
+@njit(cache=True)
+def _diagnose_line(buf, n, ncols, time_col, levels):
+    """Why one line (``buf[:n]``, no line break) is bad: (status, column, number of columns).
+
+    ``time_col`` 0 for a message line (then ``levels`` is 0), -1 for an orderbook line.
+    """
+    if n == 0:
+        return _EMPTY_LINE, 0, 0
+    vals = np.zeros(max(ncols, 1), dtype=np.int64)
+    pos = 0
+    col = 0
+    while True:
+        if col == time_col:
+            val, pos, ok = _time_field(buf, pos, n)
+        else:
+            val, pos, ok = _int_field(buf, pos, n)
+        if not ok:
+            return _UNPARSABLE, col, col
+        if col < ncols:
+            vals[col] = val
+        col += 1
+        what, pos = _end_of_field(buf, pos, n)
+        if what < 0:
+            return _UNPARSABLE, col - 1, col
+        if what == 1:
+            break
+    if col != ncols:
+        return _COLUMNS, col, col
+    for j in range(levels):
+        for s in range(2):  # 0 ask, 1 bid
+            c = 4 * j + 2 * s
+            px = vals[c]
+            sz = vals[c + 1]
+            if sz < 0:
+                return _NEG_SIZE, c + 1, col
+            if px == (DUMMY_ASK if s == 0 else DUMMY_BID):
+                if sz != 0:
+                    return _DUMMY_SIZE, c + 1, col
+            elif px <= 0:
+                return _BAD_PRICE, c, col
+            elif sz == 0:
+                return _ZERO_SIZE, c + 1, col
+    return _OK, -1, col
+
+
+def _read(path: Path) -> tuple[np.ndarray, int]:
+    """The file's bytes plus one sentinel byte, and the length without trailing line breaks
+    (blank lines at the end of a file are ignored); ``buf[end]`` is set to a newline."""
+    size = path.stat().st_size
+    buf = np.empty(size + 1, dtype=np.uint8)
+    with path.open("rb") as f:
+        got = f.readinto(memoryview(buf)[:size])
+    if got != size:
+        raise OSError(f"{path}: read {got} of {size} bytes")
+    end = size
+    while end > 0 and buf[end - 1] in (10, 13):
+        end -= 1
+    buf[end] = 10
+    return buf, end
+
+
+def _book_field(col: int, levels: int = MAX_LEVELS) -> str:
+    if col >= 4 * levels:
+        return f"column {col + 1}"
+    level, kind = divmod(col, 4)
+    return f"{('ask_price', 'ask_size', 'bid_price', 'bid_size')[kind]}_{level + 1}"
+
+
+def _message_field(col: int) -> str:
+    return MESSAGE_FIELDS[col] if col < len(MESSAGE_FIELDS) else f"column {col + 1}"
+
+
+def _line_error(path: Path, buf: np.ndarray, start: int, end: int, row: int, kind: str, levels: int) -> ValueError:
+    """The error for the bad line starting at ``buf[start]`` (1-based line ``row + 1``)."""
+    stop = start
+    while stop < end and buf[stop] != 10:
+        stop += 1
+    raw = bytes(buf[start:stop]).rstrip(b"\r")
+    message = kind == "message"
+    ncols = len(MESSAGE_FIELDS) if message else 4 * levels
+    status, col, got = _diagnose_line(
+        np.frombuffer(raw, dtype=np.uint8), len(raw), ncols, 0 if message else -1, 0 if message else levels
+    )
+    text = raw.decode("utf-8", errors="replace")
+    shown = text if len(text) <= 160 else text[:157] + "..."
+    name = _message_field(col) if message else _book_field(col, levels)
+    where = f"{path}: row {row + 1}, field '{name}'"
+    parts = text.split(",")
+    value = parts[col] if 0 <= col < len(parts) else ""
+    if status == _EMPTY_LINE:
+        return ValueError(f"{where}: empty line")
+    if status == _COLUMNS:
+        expected = "LOBSTER message file" if message else f"4 x level {levels} from the file name"
+        return ValueError(
+            f"{path}: row {row + 1}, field 'columns': expected {ncols} columns ({expected}), got {got}: {shown!r}"
+        )
+    if status == _UNPARSABLE:
+        what = "seconds after midnight with at most 9 decimals" if name == "time" else "an integer"
+        return ValueError(f"{where}: cannot parse {value!r} as {what}: {shown!r}")
+    if status == _NEG_SIZE:
+        return ValueError(f"{where}: negative size {value}")
+    if status == _DUMMY_SIZE:
+        return ValueError(f"{where}: size {value} at an empty level (dummy price {parts[col - 1]})")
+    if status == _ZERO_SIZE:
+        return ValueError(
+            f"{where}: size 0 at price {parts[col - 1]} (only empty levels, with the dummy price, have size 0)"
+        )
+    if status == _BAD_PRICE:
+        return ValueError(f"{where}: price {value} is not positive (and not the dummy price)")
+    return ValueError(f"{where}: unreadable line {shown!r}")  # pragma: no cover - diagnoser disagrees
+
+
+# -- loading ----------------------------------------------------------------------------------------
+def _check_options(
+    tick_size: float, lot_size: float, symbol: str | None, timezone: str, same_time: str, cross_trades: str,
+    crossed_rows: str,
+) -> ZoneInfo:  # fmt: skip
+    for name, value in (("tick_size", tick_size), ("lot_size", lot_size)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ValueError(f"lobster option {name}={value!r} is invalid; allowed: a finite number > 0")
+    if symbol is not None and not (isinstance(symbol, str) and symbol.strip()):
+        raise ValueError(f"lobster option symbol={symbol!r} is invalid; allowed: None or a non-empty string")
+    for name, value, allowed in (
+        ("same_time", same_time, SAME_TIME),
+        ("cross_trades", cross_trades, CROSS_TRADES),
+        ("crossed_rows", crossed_rows, CROSSED_ROWS),
+    ):
+        if value not in allowed:
+            raise ValueError(f"lobster option {name}={value!r} is invalid; allowed: {', '.join(map(repr, allowed))}")
+    return _zone(timezone)
+
+
+def _zone(timezone: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(
+            f"lobster option timezone={timezone!r} is invalid; allowed: an IANA time zone name such as "
+            f"'America/New_York'"
+        ) from None
+
+
+def _midnight_utc_ns(date: str, start_ms: int, zone: ZoneInfo) -> tuple[int, int]:
+    """(UTC ns of the local midnight of ``date`` with the offset in force at the open, offset in s)."""
+    day = dt.date.fromisoformat(date)
+    opening = dt.datetime(day.year, day.month, day.day) + dt.timedelta(milliseconds=start_ms)
+    offset = opening.replace(tzinfo=zone).utcoffset()
+    offset_s = int(offset.total_seconds()) if offset is not None else 0
+    days = (day - dt.date(1970, 1, 1)).days
+    return days * _DAY_NS - offset_s * _NS, offset_s
+
+
+def _clock(ns_after_midnight: int) -> str:
+    s, frac = divmod(int(ns_after_midnight), _NS)
+    return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}.{frac:09d}"
+
+
+def _seconds(ns_after_midnight: int) -> str:
+    s, frac = divmod(int(ns_after_midnight), _NS)
+    return f"{s}.{frac:09d}"
+
+
+def _first(mask: np.ndarray) -> int:
+    idx = np.flatnonzero(mask)
+    return int(idx[0]) if idx.size else -1
+
+
+def _read_messages(path: Path) -> np.ndarray:
+    """Parse and check the message file: int64 (rows, 6), column 0 in ns after midnight."""
+    buf, end = _read(path)
+    out = np.empty((_count_lines(buf, 0, end), len(MESSAGE_FIELDS)), dtype=np.int64)
+    status, rows, start = _fast_messages(buf, end, out)
+    if status != _OK:
+        raise _line_error(path, buf, start, end, rows, "message", 0)
+    m = out[:rows]
+    t, typ, oid, size, price, direction = m.T
+
+    def fail(row: int, field: str, problem: str) -> None:
+        raise ValueError(f"{path}: row {row + 1}, field '{field}': {problem}")
+
+    bad = _first((typ < 1) | (typ > 7))
+    if bad >= 0:
+        fail(bad, "type", f"event type {typ[bad]} is not one of 1..7")
+    bad = _first((direction != 1) & (direction != -1))
+    if bad >= 0:
+        fail(bad, "direction", f"direction {direction[bad]} is not +1 or -1")
+    bad = _first(size < 0)
+    if bad >= 0:
+        fail(bad, "size", f"negative size {size[bad]}")
+    bad = _first(oid < 0)
+    if bad >= 0:
+        fail(bad, "order_id", f"negative order id {oid[bad]}")
+    bad = _first(t >= _DAY_NS)
+    if bad >= 0:
+        fail(bad, "time", f"{_seconds(t[bad])} s is not within the day (< 86400 s after midnight)")
+    bad = _first(t[1:] < t[:-1])
+    if bad >= 0:
+        fail(bad + 1, "time", f"time {_seconds(t[bad + 1])} is before the previous row's {_seconds(t[bad])}")
+    execution = (typ >= 4) & (typ <= 6)
+    bad = _first(execution & (size <= 0))
+    if bad >= 0:
+        fail(bad, "size", f"an execution (type {typ[bad]}) needs a size > 0, got {size[bad]}")
+    bad = _first(execution & (price <= 0))
+    if bad >= 0:
+        fail(bad, "price", f"an execution (type {typ[bad]}) needs a price > 0, got {price[bad]}")
+    bad = _first((typ == 7) & (price != -1) & (price != 0) & (price != 1))
+    if bad >= 0:
+        fail(bad, "price", f"a trading halt message (type 7) has price -1, 0 or 1, got {price[bad]}")
+    return m
+
+
+def _halts(
+    m: np.ndarray, ts: np.ndarray, open_ns: int, close_ns: int, midnight: int
+) -> tuple[np.ndarray | None, list[dict[str, Any]]]:
+    """Halt intervals [halt, trading resumes) and their description for the notes."""
+    rows = np.flatnonzero(m[:, 1] == 7)
+    intervals: list[tuple[int, int]] = []
+    notes: list[dict[str, Any]] = []
+    start: int | None = None
+    current: dict[str, Any] = {}
+    for r in rows:
+        t = int(ts[r])
+        code = int(m[r, 4])
+        if code == -1:
+            if start is None:
+                start = t
+                current = {"halt": _clock(t - midnight), "halt_row": int(r) + 1}
+            else:
+                current.setdefault("repeated_halt_rows", []).append(int(r) + 1)
+        elif code == 0:
+            if start is None:
+                start = min(open_ns, int(ts[0]))
+                current = {"halt": None, "note": "quoting resumed without a halt message: halted from the open"}
+            current["quoting_resumed"] = _clock(t - midnight)
+        else:
+            if start is None:
+                start = min(open_ns, int(ts[0]))
+                current = {"halt": None, "note": "trading resumed without a halt message: halted from the open"}
+            current["trading_resumed"] = _clock(t - midnight)
+            current["trading_resumed_row"] = int(r) + 1
+            if t > start:
+                intervals.append((start, t))
+            else:
+                current["note"] = "halt and resumption at the same instant: no interval"
+            notes.append(current)
+            start = None
+    if start is not None:
+        end = max(close_ns, int(ts[-1]) + 1, start + 1)
+        current["trading_resumed"] = None
+        current["note"] = "trading never resumed in the file: halted until the session close"
+        intervals.append((start, end))
+        notes.append(current)
+    if not rows.size:
+        return None, notes
+    return np.array(intervals, dtype=np.int64).reshape(-1, 2), notes
+
+
+def load(
+    path: Path,
+    *,
+    tick_size: float = 0.01,
+    lot_size: float = 1.0,
+    symbol: str | None = None,
+    timezone: str = "America/New_York",
+    same_time: str = "last",
+    cross_trades: str = "exclude",
+    crossed_rows: str = "raise",
+) -> list[MarketDay]:
+    """Load a LOBSTER pair (``path`` is either file) as one validated :class:`MarketDay`.
+
+    Options are described in the module docstring. Returns a one-element list.
+    """
+    path = Path(path)
+    zone = _check_options(tick_size, lot_size, symbol, timezone, same_time, cross_trades, crossed_rows)
+    info = parse_name(path)
+    msg_path, book_path = _pair(path)
+    levels = info["levels"]
+
+    m = _read_messages(msg_path)
+    n = m.shape[0]
+    if n == 0:
+        raise ValueError(f"{msg_path}: no messages")
+
+    midnight, offset_s = _midnight_utc_ns(info["date"], info["start_ms"], zone)
+    t_local = m[:, 0]
+    ts_all = t_local + midnight
+    open_ns = midnight + info["start_ms"] * 1_000_000
+    close_ns = midnight + info["end_ms"] * 1_000_000
+
+    if same_time == "last":
+        keep = np.empty(n, dtype=np.bool_)
+        keep[:-1] = t_local[1:] != t_local[:-1]
+        keep[-1] = True
+    else:
+        keep = np.ones(n, dtype=np.bool_)
+    n_keep = int(keep.sum())
+    shape = (n_keep, levels)
+    bid_px, ask_px = np.empty(shape), np.empty(shape)
+    bid_sz, ask_sz = np.empty(shape), np.empty(shape)
+    tick_units = tick_size * PRICE_SCALE
+    tick_int = round(tick_units) if abs(tick_units - round(tick_units)) < 1e-9 and tick_units >= 1 else 0
+    buf, end = _read(book_path)
+    status, rows, pos, off_tick = _fast_book(buf, end, keep, tick_int, bid_px, bid_sz, ask_px, ask_sz)
+    if status in (_TOO_FEW, _TOO_MANY):
+        n_book = rows + _count_lines(buf, pos, end)
+        raise ValueError(
+            f"{msg_path} has {n} rows but {book_path} has {n_book} rows; "
+            f"orderbook row k must be the book after message k"
+        )
+    if status != _OK:
+        raise _line_error(book_path, buf, pos, end, rows, "orderbook", levels)
+    del buf
+    book_idx = np.flatnonzero(keep)
+    ts = ts_all[book_idx]
+
+    notes: dict[str, Any] = {}
+    both = (bid_sz[:, 0] > 0) & (ask_sz[:, 0] > 0)
+    crossed = both & (bid_px[:, 0] > ask_px[:, 0])
+    locked = both & (bid_px[:, 0] == ask_px[:, 0])
+    bad_rows = crossed | locked
+    if bad_rows.any():
+        if crossed_rows == "raise":
+            r = _first(bad_rows)
+            what = "crossed" if crossed[r] else "locked"
+            raise ValueError(
+                f"{book_path}: row {book_idx[r] + 1}, field 'bid_price_1': {what} book: best bid {bid_px[r, 0]} "
+                f"{'>' if crossed[r] else '=='} best ask {ask_px[r, 0]} (crossed_rows='drop' drops such rows)"
+            )
+        good = ~bad_rows
+        ts, book_idx = ts[good], book_idx[good]
+        bid_px, bid_sz, ask_px, ask_sz = bid_px[good], bid_sz[good], ask_px[good], ask_sz[good]
+        notes["dropped_crossed_rows"] = int(crossed.sum())
+        notes["dropped_locked_rows"] = int(locked.sum())
+    elif crossed_rows == "drop":
+        notes["dropped_crossed_rows"] = 0
+        notes["dropped_locked_rows"] = 0
+
+    typ = m[:, 1]
+    trade_types = (4, 5, 6) if cross_trades == "include" else (4, 5)
+    is_trade = np.isin(typ, trade_types)
+    trade_idx = np.flatnonzero(is_trade)
+    tm = m[trade_idx]
+    trade_px = tm[:, 4] / float(PRICE_SCALE)
+    trade_side = np.where(tm[:, 1] == 6, 0, -tm[:, 5]).astype(np.int8)
+    halts, halt_notes = _halts(m, ts_all, open_ns, close_ns, midnight)
+
+    counts = np.bincount(typ, minlength=8)
+    cross = typ == 6
+    notes.update(
+        {
+            "format": "LOBSTER",
+            "message_file": str(msg_path),
+            "orderbook_file": str(book_path),
+            "levels": levels,
+            "events": n,
+            "event_counts": {name: int(counts[code]) for code, name in EVENT_TYPES.items()},
+            "timezone": timezone,
+            "utc_offset_s": offset_s,
+            "same_time": same_time,
+            "book_rows_collapsed_same_time": n - n_keep,
+            "cross_trades": cross_trades,
+            "cross_trade_volume": int(m[cross, 3].sum()),
+            "first_event": _clock(t_local[0]),
+            "last_event": _clock(t_local[-1]),
+            "session": f"{_clock(info['start_ms'] * 1_000_000)}..{_clock(info['end_ms'] * 1_000_000)}",
+            "session_coverage": round(
+                float(min(ts_all[-1], close_ns) - max(ts_all[0], open_ns)) / (close_ns - open_ns), 6
+            ),
+            "events_before_open": int((ts_all < open_ns).sum()),
+            "events_after_close": int((ts_all > close_ns).sum()),
+            "off_tick_trade_prices": int((tm[:, 4] % tick_int != 0).sum()) if tick_int else None,
+            "off_tick_best_quotes": int(off_tick) if tick_int else None,
+            "halts": halt_notes,
+        }
+    )
+    if halts is not None and halts.size:
+        tt = ts_all[trade_idx]
+        inside = np.zeros(tt.shape[0], dtype=bool)
+        for a, b in halts:
+            inside |= (tt >= a) & (tt < b)
+        notes["trades_during_halts"] = int(inside.sum())
+
+    meta = MarketMeta(
+        symbol=symbol if symbol is not None else info["ticker"],
+        tick_size=float(tick_size),
+        lot_size=float(lot_size),
+        session_open_ns=int(open_ns),
+        session_close_ns=int(close_ns),
+        source=str(msg_path),
+        date=info["date"],
+        notes=notes,
+    )
+    day = MarketDay(
+        meta=meta,
+        ts=np.ascontiguousarray(ts),
+        bid_px=bid_px,
+        bid_sz=bid_sz,
+        ask_px=ask_px,
+        ask_sz=ask_sz,
+        trade_ts=np.ascontiguousarray(ts_all[trade_idx]),
+        trade_px=trade_px,
+        trade_sz=tm[:, 3].astype(np.float64),
+        trade_side=trade_side,
+        halts=halts,
+    )
+    return [validate(day, origin=str(path), book_rows=book_idx + 1, trade_rows=trade_idx + 1)]
+
+
+# -- writing ----------------------------------------------------------------------------------------
+@njit(cache=True)
+def _digits(v):
+    if v < 0:
+        v = -v
+    d = 1
+    while v >= 10:
+        v //= 10
+        d += 1
+    return d
+
+
+@njit(cache=True)
+def _format_rows(mat, time_col):
+    """CSV bytes of an int64 matrix; ``time_col`` (ns after midnight, or -1) as ``s.fffffffff``."""
+    n, ncols = mat.shape
+    total = 0
+    for i in range(n):
+        for j in range(ncols):
+            v = mat[i, j]
+            if j == time_col:
+                total += _digits(v // 1_000_000_000) + 10
+            else:
+                total += _digits(v) + (1 if v < 0 else 0)
+            total += 1  # comma or newline
+    out = np.empty(total, dtype=np.uint8)
+    pos = 0
+    for i in range(n):
+        for j in range(ncols):
+            v = mat[i, j]
+            if j == time_col:
+                sec = v // 1_000_000_000
+                frac = v - sec * 1_000_000_000
+                d = _digits(sec)
+                for q in range(d):
+                    out[pos + d - 1 - q] = 48 + sec % 10
+                    sec //= 10
+                pos += d
+                out[pos] = 46
+                for q in range(9):
+                    out[pos + 9 - q] = 48 + frac % 10
+                    frac //= 10
+                pos += 10
+            else:
+                if v < 0:
+                    out[pos] = 45
+                    pos += 1
+                    v = -v
+                d = _digits(v)
+                for q in range(d):
+                    out[pos + d - 1 - q] = 48 + v % 10
+                    v //= 10
+                pos += d
+            out[pos] = 44 if j < ncols - 1 else 10
+            pos += 1
+    return out
+
+
+def _grid_prices(px: np.ndarray, name: str, dummy: int) -> np.ndarray:
+    """Prices in units of 1e-4 dollars (NaN -> ``dummy``); ``ValueError`` if off the 1e-4 grid."""
+    scaled = px * PRICE_SCALE
+    units = np.rint(np.nan_to_num(scaled, nan=0.0))
+    off = ~np.isnan(px) & (np.abs(scaled - units) > 1e-6)
+    if off.any():
+        r = np.argwhere(off)[0]
+        raise ValueError(f"write_lobster: field '{name}' {tuple(r.tolist())}: {px[tuple(r)]} is not on the 1e-4 grid")
+    out = units.astype(np.int64)
+    out[np.isnan(px)] = dummy
+    return out
+
+
+def _whole_sizes(sz: np.ndarray, name: str) -> np.ndarray:
+    bad = sz != np.rint(sz)
+    if bad.any():
+        r = np.argwhere(bad)[0]
+        raise ValueError(f"write_lobster: field '{name}' {tuple(r.tolist())}: size {sz[tuple(r)]} is not whole shares")
+    return sz.astype(np.int64)
+
+
+def write_lobster(
+    day: MarketDay,
+    folder: str | Path,
+    ticker: str | None = None,
+    date: str | None = None,
+    timezone: str = "America/New_York",
+) -> tuple[Path, Path]:
+    """Write ``day`` as a LOBSTER message + orderbook pair in ``folder``; returns their paths.
+
+    File name: ``ticker`` (default ``meta.symbol``), ``date`` (default ``meta.date``), the session
+    open/close in ms after midnight in ``timezone`` and ``L = day.levels``. Messages, in time
+    order (at equal times: trades, then halt messages, then book rows):
+
+    * every trade: type 4, its size, price and direction ``-side`` (a trade of unknown side,
+      0, cannot be written); its orderbook row is the last book row at or before its time;
+    * every halt ``[a, b)``: type 7 with price -1 at ``a`` and price 1 at ``b``;
+    * every book row: one message labelled by its first changed level (type 1 if the size
+      there grew, 2 if it shrank, 3 if the level emptied; size 0 for an unchanged row). The
+      labels are plausible, not a reconstruction: a reader rebuilding the book from messages
+      would not obtain the orderbook file, :func:`load` does not need them.
+
+    Prices must lie on the 1e-4 grid and sizes be whole shares (``ValueError`` otherwise).
+    Loading the pair back with the defaults reproduces ``ts``, the book, the trades and the halts
+    exactly when the book timestamps are distinct and every trade and halt time has a book row at
+    that time (days loaded from LOBSTER, synthetic days with ``snapshot_interval_ms=0``); a
+    trade or halt at a time without a book row adds a row there repeating the book in force.
+    """
+    folder = Path(folder)
+    meta = day.meta
+    zone = _zone(timezone)
+    ticker = ticker if ticker is not None else meta.symbol
+    if not ticker or any(ch in ticker for ch in "/\\"):
+        raise ValueError(f"write_lobster: ticker={ticker!r} must be a non-empty name without path separators")
+    date = date or meta.date
+    if not date:
+        raise ValueError("write_lobster: the day has no meta.date; pass date='YYYY-MM-DD'")
+    midnight0 = _midnight_utc_ns(date, 0, zone)[0]
+    start_ns, end_ns = meta.session_open_ns - midnight0, meta.session_close_ns - midnight0
+    if start_ns % 1_000_000 or end_ns % 1_000_000 or not 0 <= start_ns < end_ns <= _DAY_NS:
+        raise ValueError(
+            f"write_lobster: session {meta.session_open_ns}..{meta.session_close_ns} is not whole milliseconds "
+            f"within {date} in {timezone}"
+        )
+    start_ms, end_ms = start_ns // 1_000_000, end_ns // 1_000_000
+    midnight = _midnight_utc_ns(date, start_ms, zone)[0]
+    levels = day.levels
+    stem = f"{ticker}_{date}_{start_ms}_{end_ms}"
+    parse_name(folder / f"{stem}_message_{levels}.csv")  # the name must load back
+
+    n = day.n_books
+    book = np.empty((n, 4 * levels), dtype=np.int64)
+    book[:, 0::4] = _grid_prices(np.asarray(day.ask_px), "ask_px", DUMMY_ASK)
+    book[:, 1::4] = _whole_sizes(np.asarray(day.ask_sz), "ask_sz")
+    book[:, 2::4] = _grid_prices(np.asarray(day.bid_px), "bid_px", DUMMY_BID)
+    book[:, 3::4] = _whole_sizes(np.asarray(day.bid_sz), "bid_sz")
+
+    # One message per book row, labelled by its first changed column.
+    empty = np.zeros(4 * levels, dtype=np.int64)
+    empty[0::4], empty[2::4] = DUMMY_ASK, DUMMY_BID
+    prev = np.vstack([empty[None, :], book[:-1]])
+    j = (book != prev).argmax(axis=1)
+    pcol = 4 * (j // 4) + np.where(j % 4 < 2, 0, 2)
+    r = np.arange(n)
+    new_p, old_p, new_s, old_s = book[r, pcol], prev[r, pcol], book[r, pcol + 1], prev[r, pcol + 1]
+    same = new_p == old_p
+    book_msg = np.empty((n, 6), dtype=np.int64)
+    book_msg[:, 1] = np.where(same, np.where(new_s > old_s, 1, np.where(new_s == 0, 3, 2)), np.where(new_s > 0, 1, 3))
+    book_msg[:, 3] = np.where(same, np.abs(new_s - old_s), np.where(new_s > 0, new_s, old_s))
+    book_msg[:, 4] = np.where(same | (new_s > 0), new_p, old_p)
+    book_msg[:, 5] = np.where(pcol % 4 == 0, -1, 1)
+
+    m = day.n_trades
+    side = np.asarray(day.trade_side)
+    if m and not np.isin(side, (-1, 1)).all():
+        bad = int(np.flatnonzero(~np.isin(side, (-1, 1)))[0])
+        raise ValueError(f"write_lobster: trade {bad} has side {side[bad]}; LOBSTER needs the aggressor side +1/-1")
+    trade_msg = np.empty((m, 6), dtype=np.int64)
+    trade_msg[:, 1] = 4
+    trade_msg[:, 3] = _whole_sizes(np.asarray(day.trade_sz), "trade_sz")
+    trade_msg[:, 4] = _grid_prices(np.asarray(day.trade_px), "trade_px", 0)
+    trade_msg[:, 5] = -side
+
+    halts = np.asarray(day.halts if day.halts is not None else np.empty((0, 2), np.int64)).reshape(-1, 2)
+    halt_ts = halts.ravel()
+    halt_msg = np.zeros((halt_ts.shape[0], 6), dtype=np.int64)
+    halt_msg[:, 1] = 7
+    halt_msg[:, 4] = np.tile([-1, 1], halts.shape[0])
+    halt_msg[:, 5] = -1
+
+    ev_ts = np.concatenate([np.asarray(day.trade_ts), halt_ts, np.asarray(day.ts)])
+    msgs = np.vstack([trade_msg, halt_msg, book_msg])
+    n_other = m + halt_ts.shape[0]
+    rows = np.concatenate([np.searchsorted(day.ts, ev_ts[:n_other], side="right") - 1, np.arange(n)])
+    if n_other and rows[:n_other].min() < 0:
+        raise ValueError(
+            "write_lobster: a trade or halt precedes the first book row (each message needs a book after it)"
+        )
+    order = np.argsort(ev_ts, kind="stable")
+    msgs = msgs[order]
+    msgs[:, 0] = ev_ts[order] - midnight
+    msgs[:, 2] = np.arange(1, msgs.shape[0] + 1)
+    if msgs[:, 0].min() < 0 or msgs[:, 0].max() >= _DAY_NS:
+        raise ValueError(f"write_lobster: some times are not within {date} in {timezone}")
+
+    folder.mkdir(parents=True, exist_ok=True)
+    msg_path = folder / f"{stem}_message_{levels}.csv"
+    book_path = folder / f"{stem}_orderbook_{levels}.csv"
+    _format_rows(msgs, 0).tofile(msg_path)
+    _format_rows(book[rows[order]], -1).tofile(book_path)
+    return msg_path, book_path

@@ -1,0 +1,1212 @@
+"""NYSE TAQ style multi-venue quotes and trades (CSV): a consolidated book and one book per venue.
+
+Format
+------
+Two CSV files with a header row, as in the ``highfrequency`` R package's ``sampleQDataRaw`` /
+``sampleTDataRaw`` (Daily TAQ records exported to CSV):
+
+* quotes: ``DT_ET, DT_epoch_s, EX, BID, BIDSIZ, OFR, OFRSIZ, SYMBOL`` (``ASK``/``ASKSIZ`` are
+  accepted for ``OFR``/``OFRSIZ``; other extra columns are ignored and listed in
+  ``notes["ignored_quote_columns"]``). Each record is one venue's (``EX``) new top of book: it
+  replaces that venue's previous bid and offer.
+* trades: ``DT_ET, DT_epoch_s, EX, SYMBOL, COND, SIZE, PRICE, CORR``, the companion of the quotes
+  file: the same name with ``QData`` -> ``TData`` (or ``quotes`` -> ``trades``, ``Quote`` ->
+  ``Trade``), or the ``trades=`` option.
+
+``DT_epoch_s`` (seconds since the Unix epoch, UTC, up to 9 decimals) is the clock; it is parsed
+from its decimal text exactly (no float rounding). ``DT_ET`` (New York wall time) is only
+checked: it must agree with ``DT_epoch_s`` to within 1 ms (the export truncated ``DT_ET`` to the
+millisecond and rounded ``DT_epoch_s``; on the samples they differ by 0 ms in 68,294 quote rows
+and by exactly 1 ms in 63,107). Quote and trade times must be non-decreasing in each file.
+
+NYSE TAQ conventions (Daily TAQ client specification; Holden & Jacobsen's Daily TAQ SAS code,
+found through the search tool; the CTA/UTP sale-condition tables):
+
+* **Quote sizes are in round lots** (100 shares): Holden & Jacobsen multiply ``BIDSIZ``/``ASKSIZ``
+  by 100 ("Bid/Ask size are in round lots"). The samples agree: quote sizes are 0..97 (mostly 1-3)
+  while trade sizes are shares (median 100, odd lots of 1-99 shares flagged ``I``). The loader
+  converts quote sizes to shares with ``quote_size_unit=100``; trade sizes are already shares.
+* **Withdrawn quotes**: a price or a size of 0 means that venue has no bid (offer), not a price
+  of zero (Holden & Jacobsen delete such quotes; here the venue's side becomes empty). Counted,
+  over the session's records, in ``notes["quote_records_bid_empty"]``/``["quote_records_ask_empty"]``
+  (the inconsistent cases, price 0 with size > 0 or the reverse, also in
+  ``notes["quote_records_zero_price_or_size_only"]``).
+* **CORR** (trade correction indicator): ``00`` regular trade; ``01`` original trade later
+  corrected; ``07`` original trade later marked erroneous; ``08`` original trade later cancelled;
+  ``10`` cancel record; ``11`` error record; ``12`` correction record. Holden & Jacobsen keep
+  only ``00``; so does this loader (``corrected="exclude"``), the default raises. The samples hold
+  one ``8`` (2018-01-03 08:51:06.055, a 127,300-share FINRA TRF print at 157.04) and its ``10``
+  cancel record (17:55:19.250), both outside the regular session.
+* **COND** (sale conditions, up to 4 one-character codes): ``@`` or blank regular, ``E``
+  automatic execution, ``F`` intermarket sweep, ``I`` odd lot, ``T`` Form T (extended hours),
+  ``U`` extended hours out of sequence, ``Z`` sold out of sequence, ``4`` derivatively priced,
+  ``B``/``W`` average price, ``7`` qualified contingent, ``V`` contingent, ``N`` next day, ``R``
+  seller's option, ``C`` cash, ``O`` opening prints, ``6`` closing prints, ``Q``/``M`` market
+  center official open/close, ``P`` prior reference price, ``X`` cross. A trade is kept when
+  every code of its ``COND`` (spaces ignored) is in ``trade_conditions``; the default is
+  ``highfrequency``'s ``tradesCondition`` set ``{@, E, F, I}`` (plus ``T`` for the extended
+  session, where every trade is Form T). Excluded trades are counted per ``COND`` value.
+* **Exchange codes** (``EX``) and their ``MarketDay.venue`` ids (``ord(letter) - 64``, so the
+  table is the same for every file; 0 marks a row that is not one venue's update, the opening
+  state carried from before the session):
+
+  ==== ==== ============================================================
+  EX   id   venue
+  ==== ==== ============================================================
+  A    1    NYSE American (NYSE MKT, formerly AMEX)
+  B    2    Nasdaq BX (formerly Boston)
+  C    3    NYSE National (formerly National Stock Exchange)
+  D    4    FINRA ADF / Trade Reporting Facilities (off-exchange)
+  E    5    Market independent (SIP generated)
+  H    8    MIAX Pearl Equities
+  I    9    Nasdaq ISE
+  J    10   Cboe EDGA
+  K    11   Cboe EDGX
+  L    12   Long-Term Stock Exchange
+  M    13   NYSE Chicago (formerly Chicago Stock Exchange)
+  N    14   New York Stock Exchange
+  P    16   NYSE Arca
+  Q    17   Nasdaq (Nasdaq-listed, UTP)
+  S    19   Consolidated Tape System (SIP generated)
+  T    20   Nasdaq
+  U    21   Members Exchange (MEMX)
+  V    22   Investors Exchange (IEX)
+  W    23   Cboe Stock Exchange (CBSX)
+  X    24   Nasdaq PSX (formerly Philadelphia)
+  Y    25   Cboe BYX
+  Z    26   Cboe BZX
+  ==== ==== ============================================================
+
+  Any other letter raises. ``notes["venue_codes"]`` holds the table for the venues of the day.
+
+The books
+---------
+* **Per venue** (:func:`load_venue_books`): each venue's latest quote, one level, a row at each
+  of its updates; trades are the kept trades printed on that venue (``EX``), sides as below.
+* **Consolidated** (:func:`load`): after every quote update, all venues' current quotes
+  aggregated by price (sizes summed over venues quoting the same price) into ``levels`` levels,
+  best first, so level 1 is the NBBO. Several updates with the same timestamp make one row (the
+  state after all of them, the canonical rule); ``MarketDay.venue`` is the venue of the last
+  update of the row (file order). ``notes["quote_updates_merged_same_ts"]`` counts the merged
+  updates.
+* **Locked/crossed** consolidated (or venue) rows (best bid >= best ask, e.g. a stale quote
+  left by a venue while the others moved): ``crossed="raise"`` (default) names the file, the line
+  of the quote that made the book cross and the field; ``crossed="drop"`` drops those rows
+  (``notes["dropped_crossed_rows"]``, ``["dropped_locked_rows"]``). Dropping a row never changes
+  the venues' quotes: later rows include the quote whose row was dropped.
+* **Opening state**: venues' quotes posted before the session open (same New York date) are the
+  state at the open (``opening_state="carry"``, default): when the first in-session update is
+  after the open, a row stamped at the open carries it (venue id 0). ``"empty"`` starts each
+  session from an empty book. Either way the count is in ``notes``.
+* **Aggressor side** (TAQ has none), ``side_rule``: ``"quote"`` compares the price with the NBBO
+  mid prevailing strictly before the trade's timestamp (a book row stamped ``t`` follows the
+  trades stamped ``t``; Holden & Jacobsen also match trades with the NBBO of the prior
+  microsecond): above +1, below -1, at the mid, or with no two-sided, unlocked, uncrossed NBBO,
+  0. ``"tick"``: +1 (-1) if the price is above (below) the last different price of the day's kept
+  trades, 0 before any change. ``"lee_ready"`` (default): the quote rule, and the tick test where
+  that gives 0 (Lee & Ready 1991). ``"none"``: all 0. The NBBO here includes rows dropped as
+  crossed (such a state gives 0) and the selected venues only.
+
+Sessions and selection
+----------------------
+``session="regular"`` is 09:30-16:00 New York time, ``"extended"`` 04:00-20:00, or a pair of
+``"HH:MM[:SS]"`` strings; bounds come from ``zoneinfo`` for each New York date (one MarketDay
+per date with quotes), both ends included, and give ``meta.session_open_ns``/``close_ns``.
+Records outside the session (after the close, or before the open when not carried) are excluded
+and counted in ``notes``; so are trades with a non-regular condition, corrected trades (with
+``corrected="exclude"``), quotes of venues not in ``venues``, and rows of other symbols.
+
+Options (keyword arguments of :func:`load` and :func:`load_venue_books`)
+-----------------------------------------------------------------------
+``symbol=None`` (the file must hold one symbol; else the symbol to select);
+``session="regular"``; ``timezone="America/New_York"`` (TAQ's clock for sessions and dates);
+``levels=10`` (consolidated book only); ``tick_size=0.01`` (quotes off this grid raise: sub-penny
+quotes are not allowed above $1; trades may be off the grid, e.g. midpoint prints, counted in
+``notes["trades_off_tick"]``); ``lot_size=1.0`` (shares; every size is converted to shares);
+``quote_size_unit=100.0`` (shares per unit of ``BIDSIZ``/``OFRSIZ``; 1 if a file has shares);
+``crossed="raise"|"drop"``; ``trades=None`` (the companion file; raises if there is none) | a
+path | ``False`` (no trades, noted); ``side_rule="lee_ready"|"quote"|"tick"|"none"``;
+``trade_conditions=None`` (the default set above) | an iterable of one-character codes;
+``corrected="raise"|"exclude"``; ``venues=None`` (all) | an iterable of ``EX`` letters whose
+quotes make the book (trades are never filtered by venue); ``opening_state="carry"|"empty"``.
+
+:func:`write_taq` writes a MarketDay as a quotes/trades pair (book level ``k`` quoted by venue
+``WRITE_VENUES[k]``), e.g. to export synthetic days; :func:`load` reads it back exactly.
+
+Errors (``ValueError``, naming the file, the 1-based line and the field): wrong column count,
+unparsable value, unsorted time, negative size or price, non-integral quote size, quote price off
+the tick grid, unknown exchange code, ``DT_ET`` disagreeing with ``DT_epoch_s``, crossed/locked
+rows (default), corrected trades (default), several symbols without ``symbol=``.
+
+Measured on the samples (``taq-multivenue``, stock "XXX", 2018-01-02/03)
+------------------------------------------------------------------------
+131,401 quote records (N 94,422; Y 6,583; B 6,105; P 5,597; T 5,461; Z 4,281; K 3,757; X 1,998;
+V 1,722; J 1,262; A 166; M 47) and 77,263 trades (D, the FINRA TRF, prints 23,697; D never
+quotes); times sorted in both files, 70,944 quote records share the previous one's millisecond.
+Quote sizes 0..97 lots; venue A quotes a stub bid of 90.80 and offers up to 190.00 appear (deep
+levels, never the NBBO). Withdrawn sides: 52 bids and 79 offers (venues M and A mostly), always
+price and size together. Quotes start at 04:00 (P); N, the most active venue, quotes from 09:30:00.1 to 16:05.
+
+**The consolidated book is locked or crossed most of the time**: in the regular session of
+2018-01-02, 20,311 of the 30,348 rows (67% of the time); the older of the two quotes that cross
+is a median 69 s old (90th percentile 2,000 s) and crosses are often several ticks wide. Each
+venue's own book is never locked or crossed. Real venues cannot stay crossed for minutes, so the sample
+most likely holds a subset of the quote updates (or pseudonymised prices): stale venue quotes
+linger. With ``venues="N"`` the book is never crossed; ``venues="NP"`` still leaves 2,626 and
+2,444 crossed or locked rows.
+
+Regular session with ``crossed="drop"`` (asserted by the integration test; verified by an
+independent replay of the raw file):
+
+* quote records in the session: 65,998 and 64,620 (2018-01-02 and 2018-01-03); before the open,
+  carried: 673 and 74; after the close: 24 and 12; merged with a same-timestamp update: 35,651 and
+  35,271;
+* rows dropped as crossed / locked: 16,811 / 3,500 and 12,917 / 4,653; book rows kept: 10,037 and
+  11,780, from 14:30:00 UTC (the opening row) to 20:59:58.140 and 20:59:59.950;
+* trades kept: 38,858 and 37,457; excluded by condition: 337 and 160 (mostly ``4 B``); outside
+  the session: 275 and 176; Lee-Ready sides +1 / -1: 18,789 / 20,069 and 17,904 / 19,553.
+
+The first NBBO (opening row at 09:30:00, from the venues' last quotes before the open):
+2018-01-02 158.01 x 400 (K) / 158.30 x 4,100 (K 1 lot + P 40 lots); 2018-01-03 157.11 x 900 (K)
+/ 157.32 x 700 (T 3 + Z 4 lots). The default ``crossed="raise"`` stops at line 678 (N bids
+158.39 at 09:30:00.115 against P's offer of 158.39: locked). ``DT_ET`` is 0 ms behind
+``DT_epoch_s`` in 68,294 quote rows and 1 ms in 63,107. Parsing both files takes about 0.5 s
+(~400,000 records/s); a cached load takes a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date as Date
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
+
+__all__ = [
+    "EXCHANGES",
+    "OPENING_VENUE",
+    "VENUE_CODES",
+    "VERSION",
+    "WRITE_VENUES",
+    "companions",
+    "load",
+    "load_venue_books",
+    "sniff",
+    "write_taq",
+]
+
+VERSION = 1
+"""Bumped whenever the same files and options would parse differently (invalidates caches)."""
+
+EXCHANGES: dict[str, str] = {
+    "A": "NYSE American",
+    "B": "Nasdaq BX",
+    "C": "NYSE National",
+    "D": "FINRA ADF/TRF",
+    "E": "Market independent (SIP)",
+    "H": "MIAX Pearl",
+    "I": "Nasdaq ISE",
+    "J": "Cboe EDGA",
+    "K": "Cboe EDGX",
+    "L": "Long-Term Stock Exchange",
+    "M": "NYSE Chicago",
+    "N": "New York Stock Exchange",
+    "P": "NYSE Arca",
+    "Q": "Nasdaq (UTP)",
+    "S": "Consolidated Tape System (SIP)",
+    "T": "Nasdaq",
+    "U": "MEMX",
+    "V": "IEX",
+    "W": "Cboe Stock Exchange",
+    "X": "Nasdaq PSX",
+    "Y": "Cboe BYX",
+    "Z": "Cboe BZX",
+}
+"""TAQ exchange codes (``EX``) and venue names."""
+VENUE_CODES: dict[str, int] = {letter: ord(letter) - 64 for letter in EXCHANGES}
+"""``MarketDay.venue`` id of each exchange code: ``ord(letter) - 64`` (A=1 ... Z=26)."""
+OPENING_VENUE = 0
+"""``MarketDay.venue`` of a row that carries the state from before the session open."""
+
+SESSIONS = {"regular": (time(9, 30), time(16, 0)), "extended": (time(4, 0), time(20, 0))}
+SIDE_RULES = ("lee_ready", "quote", "tick", "none")
+REGULAR_CONDITIONS = frozenset("@EFI")
+"""Sale condition codes of regular trades (``highfrequency::tradesCondition``'s default)."""
+EXTENDED_CONDITIONS = REGULAR_CONDITIONS | {"T"}
+
+_TIME = "DT_epoch_s"
+_ET = "DT_ET"
+_QUOTE_REQUIRED = (_TIME, "EX", "BID", "BIDSIZ", "OFR", "OFRSIZ", "SYMBOL")
+_TRADE_REQUIRED = (_TIME, "EX", "SYMBOL", "COND", "SIZE", "PRICE", "CORR")
+_ALIASES = {"ASK": "OFR", "ASKSIZ": "OFRSIZ"}
+_QUOTE_HEADER = ("DT_ET", "DT_epoch_s", "EX", "BID", "BIDSIZ", "OFR", "OFRSIZ", "SYMBOL")
+_TRADE_HEADER = ("DT_ET", "DT_epoch_s", "EX", "SYMBOL", "COND", "SIZE", "PRICE", "CORR")
+_COMPANION_SWAPS = (("QData", "TData"), ("qdata", "tdata"), ("Quotes", "Trades"), ("quotes", "trades"),
+                    ("QUOTES", "TRADES"), ("Quote", "Trade"), ("quote", "trade"))  # fmt: skip
+_ET_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+_ET_TOLERANCE_NS = 1_000_000
+_NS = 1_000_000_000
+_DAY_NS = 86_400 * _NS
+_ON_GRID = 1e-6
+"""Largest distance from the tick grid, in ticks, of a price counted as on the grid."""
+
+_OPTIONS = frozenset({
+    "symbol", "session", "timezone", "levels", "tick_size", "lot_size", "quote_size_unit", "crossed", "trades",
+    "side_rule", "trade_conditions", "corrected", "venues", "opening_state",
+})  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------
+# Registry functions
+# ----------------------------------------------------------------------------------------------
+
+
+def _header(path: Path) -> list[str]:
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r")
+    return [_ALIASES.get(c.strip().strip('"'), c.strip().strip('"')) for c in line.split(",")]
+
+
+def _kind(path: Path) -> str | None:
+    """``"quotes"``, ``"trades"`` or None, from the header."""
+    try:
+        cols = set(_header(path))
+    except OSError:
+        return None
+    if set(_QUOTE_REQUIRED) <= cols:
+        return "quotes"
+    if set(_TRADE_REQUIRED) <= cols:
+        return "trades"
+    return None
+
+
+def sniff(path: Path) -> bool:
+    """A TAQ quotes or trades CSV (by its header); a trades file is read as its quotes file's companion."""
+    return _kind(Path(path)) is not None
+
+
+def companions(path: Path) -> list[Path]:
+    """The trades file beside a quotes file (``QData`` -> ``TData``, ``quotes`` -> ``trades``, ...)."""
+    path = Path(path)
+    if _kind(path) != "quotes":
+        return []
+    for old, new in _COMPANION_SWAPS:
+        if old in path.name:
+            candidate = path.with_name(path.name.replace(old, new))
+            if candidate.is_file() and _kind(candidate) == "trades":
+                return [candidate]
+    return []
+
+
+# ----------------------------------------------------------------------------------------------
+# Options
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Options:
+    symbol: str | None
+    session_name: str
+    open_time: time
+    close_time: time
+    tz: ZoneInfo
+    timezone: str
+    levels: int
+    tick_size: float
+    lot_size: float
+    quote_size_unit: float
+    crossed: str
+    trades: Any
+    side_rule: str
+    conditions: frozenset[str]
+    corrected: str
+    venues: frozenset[str] | None
+    opening_state: str
+
+
+def _bad(name: str, value: Any, allowed: str) -> ValueError:
+    return ValueError(f"option {name}={value!r} is invalid; allowed: {allowed}")
+
+
+def _parse_clock(name: str, text: Any) -> time:
+    if isinstance(text, time):
+        return text
+    if isinstance(text, str) and re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", text):
+        parts = [int(p) for p in text.split(":")]
+        if parts[0] <= 23 and parts[1] <= 59 and (len(parts) < 3 or parts[2] <= 59):
+            return time(*parts)
+    raise _bad(name, text, "'regular', 'extended' or a pair of 'HH:MM[:SS]' times")
+
+
+def _number(name: str, value: Any, low: float, high: float) -> float:
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not (ok and np.isfinite(value) and low <= value <= high):
+        raise _bad(name, value, f"a number in [{low:g}, {high:g}]")
+    return float(value)
+
+
+def _options(options: dict[str, Any], venue_books: bool = False) -> _Options:
+    unknown = set(options) - _OPTIONS
+    if venue_books and "levels" in options:
+        unknown.add("levels")
+    if unknown:
+        allowed = sorted(_OPTIONS - ({"levels"} if venue_books else set()))
+        raise ValueError(f"unknown option(s) {sorted(unknown)} for the taq format; allowed: {allowed}")
+    symbol = options.get("symbol")
+    if symbol is not None and not (isinstance(symbol, str) and symbol.strip()):
+        raise _bad("symbol", symbol, "None or a non-empty string")
+    session = options.get("session", "regular")
+    if isinstance(session, str) and session in SESSIONS:
+        name = session
+        open_t, close_t = SESSIONS[session]
+    elif isinstance(session, (tuple, list)) and len(session) == 2:
+        open_t, close_t = _parse_clock("session", session[0]), _parse_clock("session", session[1])
+        if close_t <= open_t:
+            raise _bad("session", session, "a pair of 'HH:MM[:SS]' times, the close after the open")
+        name = f"{open_t.isoformat()}-{close_t.isoformat()}"
+    else:
+        raise _bad("session", session, "'regular', 'extended' or a pair of 'HH:MM[:SS]' times")
+    timezone = options.get("timezone", "America/New_York")
+    try:
+        tz = ZoneInfo(timezone)
+    except Exception as exc:  # ZoneInfoNotFoundError, ValueError, TypeError
+        raise _bad("timezone", timezone, "an IANA time zone name such as 'America/New_York'") from exc
+    levels = options.get("levels", 10)
+    if not (isinstance(levels, (int, np.integer)) and not isinstance(levels, bool) and 1 <= levels <= MAX_LEVELS):
+        raise _bad("levels", levels, f"an integer in 1..{MAX_LEVELS}")
+    tick = _number("tick_size", options.get("tick_size", 0.01), 1e-8, 1e4)
+    if tick <= 0:
+        raise _bad("tick_size", tick, "a number > 0")
+    lot = _number("lot_size", options.get("lot_size", 1.0), 1e-8, 1e8)
+    if lot <= 0:
+        raise _bad("lot_size", lot, "a number > 0")
+    unit = _number("quote_size_unit", options.get("quote_size_unit", 100.0), 1e-8, 1e8)
+    if unit <= 0:
+        raise _bad("quote_size_unit", unit, "a number > 0")
+    crossed = options.get("crossed", "raise")
+    if crossed not in ("raise", "drop"):
+        raise _bad("crossed", crossed, "'raise' or 'drop'")
+    trades = options.get("trades")
+    if not (trades is None or trades is False or isinstance(trades, (str, Path))):
+        raise _bad("trades", trades, "None (the companion file), a path, or False (no trades)")
+    side_rule = options.get("side_rule", "lee_ready")
+    if side_rule not in SIDE_RULES:
+        raise _bad("side_rule", side_rule, f"one of {SIDE_RULES}")
+    conditions = options.get("trade_conditions")
+    if conditions is None:
+        conds = EXTENDED_CONDITIONS if name == "extended" else REGULAR_CONDITIONS
+    else:
+        items = list(conditions) if isinstance(conditions, (str, Iterable)) else conditions  # "@F": @ and F
+        if not isinstance(items, Iterable) or not all(isinstance(c, str) and len(c) == 1 for c in items):
+            raise _bad("trade_conditions", conditions, "None or an iterable of one-character sale condition codes")
+        conds = frozenset(items)
+    corrected = options.get("corrected", "raise")
+    if corrected not in ("raise", "exclude"):
+        raise _bad("corrected", corrected, "'raise' or 'exclude'")
+    venues = options.get("venues")
+    if venues is not None:
+        items = list(venues) if isinstance(venues, str) else venues  # "NP" means N and P
+        if not isinstance(items, Iterable):
+            raise _bad("venues", venues, f"None or an iterable of exchange codes from {''.join(EXCHANGES)}")
+        items = list(items)
+        if not items or not all(isinstance(v, str) and v in EXCHANGES for v in items):
+            raise _bad("venues", venues, f"None or a non-empty iterable of exchange codes from {''.join(EXCHANGES)}")
+        venues = frozenset(items)
+    opening = options.get("opening_state", "carry")
+    if opening not in ("carry", "empty"):
+        raise _bad("opening_state", opening, "'carry' or 'empty'")
+    return _Options(symbol=symbol.strip() if symbol else None, session_name=name, open_time=open_t,
+                    close_time=close_t, tz=tz, timezone=str(timezone), levels=int(levels), tick_size=tick,
+                    lot_size=lot, quote_size_unit=unit, crossed=crossed, trades=trades, side_rule=side_rule,
+                    conditions=conds, corrected=corrected, venues=venues, opening_state=opening)  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------
+# Parsing
+# ----------------------------------------------------------------------------------------------
+
+
+def _fail(path: Path, line: int, field: str, problem: str) -> ValueError:
+    return ValueError(f"{path}: row {line}, field '{field}': {problem}")
+
+
+def _read(path: Path, required: tuple[str, ...], kind: str) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """The records as strings, their 1-based line numbers, and the ignored columns.
+
+    Checks the header and that every line has the header's field count (no quoted commas).
+    """
+    raw = path.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == 10)
+    n_lines = newlines.size + (1 if buf.size and buf[-1] != 10 else 0)
+    if n_lines == 0:
+        raise _fail(path, 1, required[0], "empty file, expected a header row")
+    header_end = int(newlines[0]) if newlines.size else buf.size
+    names = raw[:header_end].decode("utf-8", errors="replace").rstrip("\r").split(",")
+    names = [_ALIASES.get(n.strip().strip('"'), n.strip().strip('"')) for n in names]
+    for name in required:
+        if name not in names:
+            raise _fail(path, 1, name, f"column missing from the {kind} header {names}")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise _fail(path, 1, dupes[0], f"column appears more than once in the {kind} header {names}")
+    commas = np.bincount(np.searchsorted(newlines, np.flatnonzero(buf == 44)), minlength=n_lines)[:n_lines]
+    wrong = np.flatnonzero(commas[1:] != len(names) - 1)
+    if wrong.size:
+        line = int(wrong[0]) + 2
+        found = int(commas[line - 1]) + 1
+        if found < len(names):
+            field, what = names[found], f"only {found} fields, the header has {len(names)}: '{names[found]}' is missing"
+        else:
+            field, what = names[-1], f"{found} fields, the header has {len(names)}: extra field(s) after '{names[-1]}'"
+        raise _fail(path, line, field, f"wrong column count: {what}")
+    frame = pd.read_csv(
+        io.BytesIO(raw), header=0, names=names, dtype=str, keep_default_na=False, na_filter=False,
+        skip_blank_lines=False, engine="c",
+    )  # fmt: skip
+    lines = np.arange(2, frame.shape[0] + 2, dtype=np.int64)
+    ignored = [n for n in names if n not in required and n != _ET]
+    return frame, lines, ignored
+
+
+def _text(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A column as a numpy unicode array with surrounding blanks removed (C loops, no Python per row)."""
+    return np.char.strip(frame[name].to_numpy(dtype=str))
+
+
+def _numbers(path: Path, frame: pd.DataFrame, lines: np.ndarray, name: str) -> np.ndarray:
+    values = pd.to_numeric(frame[name].to_numpy(dtype=object), errors="coerce").astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        i = int(bad[0])
+        raise _fail(path, int(lines[i]), name, f"unparsable number {frame[name].iloc[i]!r}")
+    return values
+
+
+def _epoch_ns(path: Path, frame: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
+    parts = np.char.partition(_text(frame, _TIME), ".")
+    whole, dot, frac = parts[:, 0], parts[:, 1], parts[:, 2]
+    whole_ok = np.char.isdigit(whole) & (np.char.str_len(whole) <= 12)
+    frac_ok = ((dot == "") & (frac == "")) | (np.char.isdigit(frac) & (np.char.str_len(frac) <= 9))
+    bad = np.flatnonzero(~(whole_ok & frac_ok))
+    if bad.size:
+        i = int(bad[0])
+        raise _fail(
+            path,
+            int(lines[i]),
+            _TIME,
+            f"unparsable time {frame[_TIME].iloc[i]!r} (expected seconds like 1514883853.125)",
+        )
+    ts = whole.astype(np.int64) * _NS + np.char.ljust(frac, 9, "0").astype(np.int64)
+    back = np.flatnonzero(np.diff(ts) < 0)
+    if back.size:
+        i = int(back[0]) + 1
+        raise _fail(
+            path, int(lines[i]), _TIME,
+            f"unsorted time: {frame[_TIME].iloc[i]} is before the previous row's {frame[_TIME].iloc[i - 1]}",
+        )  # fmt: skip
+    return ts
+
+
+def _check_et(path: Path, frame: pd.DataFrame, lines: np.ndarray, ts: np.ndarray, tz: ZoneInfo) -> dict[str, int]:
+    """``DT_ET`` must be within 1 ms of ``DT_epoch_s``; returns the count of each whole-ms difference."""
+    if _ET not in frame.columns:
+        return {}
+    et = pd.to_datetime(_text(frame, _ET), format=_ET_FORMAT, errors="coerce")
+    bad = np.flatnonzero(np.asarray(pd.isna(et)))
+    if bad.size:
+        i = int(bad[0])
+        raise _fail(path, int(lines[i]), _ET, f"unparsable time {frame[_ET].iloc[i]!r} (expected {_ET_FORMAT})")
+    local = pd.DatetimeIndex(pd.to_datetime(ts, unit="ns", utc=True)).tz_convert(tz).tz_localize(None)
+    diff = local.as_unit("ns").asi8 - pd.DatetimeIndex(et).as_unit("ns").asi8
+    bad = np.flatnonzero(np.abs(diff) > _ET_TOLERANCE_NS)
+    if bad.size:
+        i = int(bad[0])
+        raise _fail(
+            path, int(lines[i]), _ET,
+            f"{frame[_ET].iloc[i]} disagrees with {_TIME}={frame[_TIME].iloc[i]} ({local[i]} in {tz.key}) by "
+            f"{diff[i] / 1e6:g} ms (more than 1 ms)",
+        )  # fmt: skip
+    values, counts = np.unique(np.round(diff / 1e6).astype(np.int64), return_counts=True)
+    return {str(int(v)): int(c) for v, c in zip(values, counts, strict=True)}
+
+
+def _exchanges(path: Path, frame: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
+    ex = _text(frame, "EX")
+    known = np.isin(ex, list(EXCHANGES))
+    bad = np.flatnonzero(~known)
+    if bad.size:
+        i = int(bad[0])
+        raise _fail(path, int(lines[i]), "EX", f"unknown exchange code {ex[i]!r}; known: {''.join(EXCHANGES)}")
+    return ex.astype("U1")
+
+
+def _symbols(path: Path, frame: pd.DataFrame, lines: np.ndarray, symbol: str | None) -> tuple[np.ndarray, str, int]:
+    """Mask of the selected symbol's rows, the symbol, and the count of other rows."""
+    sym = _text(frame, "SYMBOL")
+    present = [str(x) for x in np.unique(sym)]
+    if symbol is None:
+        if len(present) != 1:
+            raise _fail(
+                path, int(lines[0]) if lines.size else 2, "SYMBOL",
+                f"the file holds {len(present)} symbols {present[:10]}; pass symbol=... to select one",
+            )  # fmt: skip
+        symbol = present[0]
+    mask = sym == symbol
+    if not mask.any():
+        raise ValueError(f"{path}: option symbol={symbol!r} matches no row; the file holds {present[:10]}")
+    return mask, symbol, int((~mask).sum())
+
+
+@dataclass
+class _Quotes:
+    ts: np.ndarray
+    lines: np.ndarray
+    ex: np.ndarray
+    bid_px: np.ndarray
+    bid_sz: np.ndarray
+    ask_px: np.ndarray
+    ask_sz: np.ndarray
+    bid_empty: np.ndarray
+    ask_empty: np.ndarray
+    odd_zero: np.ndarray
+    et_diff: dict[str, int]
+    other_symbol: int
+    ignored: list[str]
+    symbol: str
+
+
+def _read_quotes(path: Path, opt: _Options) -> _Quotes:
+    frame, lines, ignored = _read(path, _QUOTE_REQUIRED, "quotes")
+    if frame.shape[0] == 0:
+        raise ValueError(f"{path}: no quote records after the header")
+    ts = _epoch_ns(path, frame, lines)
+    et_diff = _check_et(path, frame, lines, ts, opt.tz)
+    ex = _exchanges(path, frame, lines)
+    values = {}
+    for name in ("BID", "BIDSIZ", "OFR", "OFRSIZ"):
+        v = _numbers(path, frame, lines, name)
+        bad = np.flatnonzero(v < 0)
+        if bad.size:
+            what = "size" if name.endswith("SIZ") else "price"
+            raise _fail(path, int(lines[bad[0]]), name, f"negative {what} {frame[name].iloc[int(bad[0])]!r}")
+        if name.endswith("SIZ"):
+            bad = np.flatnonzero(v != np.floor(v))
+            if bad.size:
+                raise _fail(
+                    path, int(lines[bad[0]]), name,
+                    f"quote size {frame[name].iloc[int(bad[0])]!r} is not a whole number of units "
+                    f"(quote_size_unit={opt.quote_size_unit:g} shares)",
+                )  # fmt: skip
+        values[name] = v
+    bid_empty = (values["BID"] == 0) | (values["BIDSIZ"] == 0)
+    ask_empty = (values["OFR"] == 0) | (values["OFRSIZ"] == 0)
+    odd = ((values["BID"] == 0) != (values["BIDSIZ"] == 0)) | ((values["OFR"] == 0) != (values["OFRSIZ"] == 0))
+    for name, empty in (("BID", bid_empty), ("OFR", ask_empty)):
+        px = values[name]
+        ticks = px / opt.tick_size
+        off = np.flatnonzero(~empty & (np.abs(ticks - np.round(ticks)) > _ON_GRID))
+        if off.size:
+            i = int(off[0])
+            raise _fail(
+                path, int(lines[i]), name,
+                f"price {frame[name].iloc[i]} is not on the tick grid of {opt.tick_size:g} (pass tick_size=...)",
+            )  # fmt: skip
+    mask, symbol, other = _symbols(path, frame, lines, opt.symbol)
+    unit = opt.quote_size_unit
+    return _Quotes(
+        ts=ts[mask], lines=lines[mask], ex=ex[mask],
+        bid_px=np.where(bid_empty, np.nan, values["BID"])[mask],
+        bid_sz=np.where(bid_empty, 0.0, values["BIDSIZ"] * unit)[mask],
+        ask_px=np.where(ask_empty, np.nan, values["OFR"])[mask],
+        ask_sz=np.where(ask_empty, 0.0, values["OFRSIZ"] * unit)[mask],
+        bid_empty=bid_empty[mask], ask_empty=ask_empty[mask], odd_zero=odd[mask],
+        et_diff=et_diff, other_symbol=other, ignored=ignored, symbol=symbol,
+    )  # fmt: skip
+
+
+@dataclass
+class _Trades:
+    path: Path
+    ts: np.ndarray
+    lines: np.ndarray
+    ex: np.ndarray
+    cond: np.ndarray
+    size: np.ndarray
+    price: np.ndarray
+    corr: np.ndarray
+    et_diff: dict[str, int]
+    other_symbol: int
+
+
+def _read_trades(path: Path, opt: _Options, symbol: str) -> _Trades:
+    frame, lines, _ = _read(path, _TRADE_REQUIRED, "trades")
+    ts = _epoch_ns(path, frame, lines)
+    et_diff = _check_et(path, frame, lines, ts, opt.tz)
+    ex = _exchanges(path, frame, lines)
+    size = _numbers(path, frame, lines, "SIZE")
+    price = _numbers(path, frame, lines, "PRICE")
+    for name, v, what in (("SIZE", size, "size"), ("PRICE", price, "price")):
+        bad = np.flatnonzero(v <= 0)
+        if bad.size:
+            i = int(bad[0])
+            sign = "negative" if v[i] < 0 else "zero"
+            raise _fail(path, int(lines[i]), name, f"{sign} trade {what} {frame[name].iloc[i]!r} (must be > 0)")
+    corr_text = _text(frame, "CORR")
+    bad = np.flatnonzero(~(np.char.isdigit(corr_text) & (np.char.str_len(corr_text) <= 2)))
+    if bad.size:
+        i = int(bad[0])
+        raise _fail(path, int(lines[i]), "CORR", f"unparsable correction indicator {frame['CORR'].iloc[i]!r}")
+    corr = corr_text.astype(np.int64)
+    cond = np.char.replace(frame["COND"].to_numpy(dtype=str), " ", "")
+    sym = _text(frame, "SYMBOL")
+    mask = sym == symbol
+    return _Trades(path=path, ts=ts[mask], lines=lines[mask], ex=ex[mask], cond=cond[mask], size=size[mask],
+                   price=price[mask], corr=corr[mask], et_diff=et_diff,
+                   other_symbol=int((~mask).sum()))  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------
+# Sessions and books
+# ----------------------------------------------------------------------------------------------
+
+
+def _utc_ns(day: Date, clock: time, tz: ZoneInfo) -> int:
+    local = datetime.combine(day, clock, tzinfo=tz)
+    return calendar.timegm(local.utctimetuple()) * _NS + local.microsecond * 1000
+
+
+def _local_days(ts: np.ndarray, tz: ZoneInfo) -> np.ndarray:
+    """Local calendar day number (days since 1970-01-01 in ``tz``) of each timestamp."""
+    if ts.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    local = pd.DatetimeIndex(pd.to_datetime(ts, unit="ns", utc=True)).tz_convert(tz).tz_localize(None)
+    return local.as_unit("ns").asi8 // _DAY_NS
+
+
+def _aggregate(px: np.ndarray, sz: np.ndarray, levels: int, descending: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Aggregate (G, V) venue quotes by price into (G, levels), best first; empty: NaN / 0."""
+    g, v = px.shape
+    live = sz > 0
+    key = np.where(live, -px if descending else px, np.inf)
+    order = np.argsort(key, axis=1, kind="stable")
+    k = np.take_along_axis(key, order, axis=1)
+    s = np.take_along_axis(np.where(live, sz, 0.0), order, axis=1)
+    p = np.take_along_axis(px, order, axis=1)
+    alive = np.isfinite(k)
+    new = np.ones_like(alive)
+    new[:, 1:] = k[:, 1:] != k[:, :-1]
+    level = np.cumsum(new & alive, axis=1) - 1
+    keep = alive & (level < levels)
+    rows = np.broadcast_to(np.arange(g)[:, None], (g, v))
+    flat = rows[keep] * levels + level[keep]
+    out_sz = np.bincount(flat, weights=s[keep], minlength=g * levels).reshape(g, levels)
+    out_px = np.full(g * levels, np.nan)
+    out_px[flat] = p[keep]
+    return out_px.reshape(g, levels), out_sz
+
+
+@dataclass
+class _Book:
+    """Rows of one session's book (all groups, before any crossed-row drop)."""
+
+    ts: np.ndarray
+    lines: np.ndarray
+    venue: np.ndarray
+    bid_px: np.ndarray
+    bid_sz: np.ndarray
+    ask_px: np.ndarray
+    ask_sz: np.ndarray
+    field: np.ndarray
+    """'BID' or 'OFR': the field of the update that decided whether the row is crossed."""
+
+
+def _groups(ts: np.ndarray) -> np.ndarray:
+    """Index of the last record of each run of equal timestamps."""
+    return np.append(np.flatnonzero(np.diff(ts) != 0), ts.size - 1).astype(np.int64)
+
+
+def _book_rows(q: _Quotes, idx: np.ndarray, slots: np.ndarray, n_slots: int, levels: int) -> _Book:
+    """The book after each timestamp group of records ``idx`` (venue slots ``slots``)."""
+    ts = q.ts[idx]
+    ends = _groups(ts)
+    gid = np.zeros(idx.size, dtype=np.int64)
+    gid[ends[:-1] + 1] = 1
+    gid = np.cumsum(gid)
+    last = np.full((ends.size, n_slots), -1, dtype=np.int64)
+    np.maximum.at(last, (gid, slots), np.arange(idx.size))
+    last = np.maximum.accumulate(last, axis=0)
+    has = last >= 0
+    rec = idx[np.where(has, last, 0)]
+
+    def state(px: np.ndarray, sz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.where(has, px[rec], np.nan), np.where(has, sz[rec], 0.0)
+
+    bpx, bsz = _aggregate(*state(q.bid_px, q.bid_sz), levels, descending=True)
+    apx, asz = _aggregate(*state(q.ask_px, q.ask_sz), levels, descending=False)
+    end_rec = idx[ends]
+    field = np.where(
+        (q.bid_sz[end_rec] > 0) & ~(q.bid_px[end_rec] < np.where(np.isnan(apx[:, 0]), np.inf, apx[:, 0])),
+        "BID",
+        "OFR",
+    )
+    venue = _codes(q.ex[end_rec])
+    return _Book(ts=ts[ends], lines=q.lines[end_rec], venue=venue, bid_px=bpx, bid_sz=bsz, ask_px=apx, ask_sz=asz,
+                 field=field)  # fmt: skip
+
+
+def _codes(ex: np.ndarray) -> np.ndarray:
+    """``VENUE_CODES`` of an array of exchange letters (dtype ``U1``)."""
+    return (np.ascontiguousarray(ex, dtype="U1").view(np.int32) - 64).astype(np.int16)
+
+
+def _slots(ex: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The sorted venues present and each record's index among them."""
+    present = np.unique(ex)
+    return [str(e) for e in present], np.searchsorted(present, ex).astype(np.int64)
+
+
+def _take(book: _Book, rows: np.ndarray) -> _Book:
+    return _Book(**{k: getattr(book, k)[rows] for k in _Book.__dataclass_fields__})
+
+
+def _session_book(book: _Book, open_ns: int, close_ns: int, carry: bool) -> tuple[_Book, bool]:
+    """In-session rows, with a row at the open carrying the pre-open state when needed."""
+    inside = np.flatnonzero((book.ts >= open_ns) & (book.ts <= close_ns))
+    before = np.flatnonzero(book.ts < open_ns)
+    opening = carry and before.size > 0 and (inside.size == 0 or book.ts[inside[0]] > open_ns)
+    if opening:
+        rows = np.concatenate([before[-1:], inside])
+        out = _take(book, rows)
+        out.ts[0] = open_ns
+        out.venue[0] = OPENING_VENUE
+        return out, True
+    return _take(book, inside), False
+
+
+def _crossed(path: Path, book: _Book, policy: str, what: str) -> tuple[_Book, int, int]:
+    """Apply the crossed/locked policy; returns the book and the dropped crossed and locked counts."""
+    both = (book.bid_sz[:, 0] > 0) & (book.ask_sz[:, 0] > 0)
+    crossed = both & (book.bid_px[:, 0] > book.ask_px[:, 0])
+    locked = both & (book.bid_px[:, 0] == book.ask_px[:, 0])
+    bad = np.flatnonzero(crossed | locked)
+    if bad.size and policy == "raise":
+        i = int(bad[0])
+        kind = "crossed" if crossed[i] else "locked"
+        source = (
+            "the opening state" if book.venue[i] == OPENING_VENUE else f"this quote (venue {chr(64 + book.venue[i])})"
+        )
+        raise _fail(
+            path, int(book.lines[i]), str(book.field[i]),
+            f"{kind} {what} after {source}: best bid {book.bid_px[i, 0]} >= best offer {book.ask_px[i, 0]}; "
+            "pass crossed='drop' to drop such rows",
+        )  # fmt: skip
+    if bad.size:
+        book = _take(book, np.flatnonzero(~(crossed | locked)))
+    return book, int(crossed.sum()), int(locked.sum())
+
+
+def _tick_test(px: np.ndarray) -> np.ndarray:
+    side = np.zeros(px.size, dtype=np.int8)
+    if px.size < 2:
+        return side
+    step = np.sign(np.diff(px)).astype(np.int8)
+    idx = np.where(step != 0, np.arange(step.size), -1)
+    idx = np.maximum.accumulate(idx)
+    side[1:] = np.where(idx >= 0, step[np.maximum(idx, 0)], 0)
+    return side
+
+
+def _infer_sides(rule: str, trade_ts: np.ndarray, trade_px: np.ndarray, nbbo: _Book) -> np.ndarray:
+    """Aggressor side of each trade (see the module docstring); ``nbbo`` holds every state of the day."""
+    n = trade_ts.size
+    if rule == "none" or n == 0:
+        return np.zeros(n, dtype=np.int8)
+    quote = np.zeros(n, dtype=np.int8)
+    if rule in ("quote", "lee_ready"):
+        g = np.searchsorted(nbbo.ts, trade_ts, side="left") - 1
+        ok = g >= 0
+        gg = np.maximum(g, 0)
+        bid = np.where(ok & (nbbo.bid_sz[gg, 0] > 0), nbbo.bid_px[gg, 0], np.nan)
+        ask = np.where(ok & (nbbo.ask_sz[gg, 0] > 0), nbbo.ask_px[gg, 0], np.nan)
+        valid = np.isfinite(bid) & np.isfinite(ask) & (bid < ask)
+        mid = 0.5 * (bid + ask)
+        quote = np.where(valid & (trade_px > mid), 1, np.where(valid & (trade_px < mid), -1, 0)).astype(np.int8)
+    if rule == "quote":
+        return quote
+    tick = _tick_test(trade_px)
+    if rule == "tick":
+        return tick
+    return np.where(quote != 0, quote, tick).astype(np.int8)
+
+
+def _counts(values: np.ndarray) -> dict[str, int]:
+    keys, counts = np.unique(values.astype(str), return_counts=True)
+    return {str(k): int(c) for k, c in zip(keys, counts, strict=True)}
+
+
+# ----------------------------------------------------------------------------------------------
+# Loading
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Session:
+    """One New York date: its quote record indices (all venues) and session bounds."""
+
+    date: str
+    open_ns: int
+    close_ns: int
+    idx: np.ndarray
+    """Selected records of the date up to the close (pre-open ones only when carried)."""
+    notes: dict[str, Any]
+
+
+@dataclass
+class _Parsed:
+    path: Path
+    opt: _Options
+    quotes: _Quotes
+    trades: _Trades | None
+    trades_note: str
+    sessions: list[_Session]
+    trade_days: np.ndarray
+
+
+def _parse(path: Path, opt: _Options) -> _Parsed:
+    path = Path(path)
+    kind = _kind(path)
+    if kind == "trades":
+        raise ValueError(
+            f"{path}: this is a TAQ trades file; load its quotes file, which reads this one as its companion "
+            "(or pass trades=<this path>)"
+        )
+    if kind != "quotes":
+        raise ValueError(f"{path}: not a TAQ quotes file (the header needs the columns {list(_QUOTE_REQUIRED)})")
+    q = _read_quotes(path, opt)
+    if opt.trades is False:
+        trades, trades_note = None, "none (trades=False)"
+    else:
+        tpath = Path(opt.trades) if opt.trades is not None else None
+        if tpath is None:
+            found = companions(path)
+            if not found:
+                raise ValueError(
+                    f"{path}: no companion trades file found (e.g. {path.name.replace('QData', 'TData')}); "
+                    "pass trades=<path> or trades=False"
+                )
+            tpath = found[0]
+        if not tpath.is_file():
+            raise FileNotFoundError(f"{tpath}: no such trades file (option trades)")
+        if _kind(tpath) != "trades":
+            raise ValueError(f"{tpath}: not a TAQ trades file (the header needs {list(_TRADE_REQUIRED)})")
+        trades, trades_note = _read_trades(tpath, opt, q.symbol), str(tpath)
+
+    qdays = _local_days(q.ts, opt.tz)
+    tdays = _local_days(trades.ts, opt.tz) if trades is not None else np.zeros(0, np.int64)
+    venue_ok = np.ones(q.ts.size, bool) if opt.venues is None else np.isin(q.ex, sorted(opt.venues))
+    sessions = []
+    for dn in np.unique(qdays):
+        day = Date(1970, 1, 1) + timedelta(days=int(dn))
+        open_ns = _utc_ns(day, opt.open_time, opt.tz)
+        close_ns = _utc_ns(day, opt.close_time, opt.tz)
+        on_day = qdays == dn
+        sel = on_day & venue_ok
+        before = sel & (q.ts < open_ns)
+        after = sel & (q.ts > close_ns)
+        inside = sel & ~before & ~after
+        carry = opt.opening_state == "carry"
+        idx = np.flatnonzero(inside | (before if carry else False))
+        notes = {
+            "quote_records": int(on_day.sum()),
+            "quote_records_in_session": int(inside.sum()),
+            "quote_records_before_session": int(before.sum()),
+            "quote_records_before_session_carried": int(before.sum()) if carry else 0,
+            "quote_records_after_session": int(after.sum()),
+            "quote_records_excluded_venue": int((on_day & ~venue_ok).sum()),
+            "quote_records_bid_empty": int((q.bid_empty & inside).sum()),
+            "quote_records_ask_empty": int((q.ask_empty & inside).sum()),
+            "quote_records_zero_price_or_size_only": int((q.odd_zero & inside).sum()),
+        }
+        if idx.size == 0 or (not inside.any() and not (carry and before.any())):
+            raise ValueError(
+                f"{path}: date {day} has {int(on_day.sum())} quote records but none in the {opt.session_name} "
+                f"session ({opt.open_time}-{opt.close_time} {opt.timezone}) of the selected venues"
+            )
+        sessions.append(_Session(date=str(day), open_ns=open_ns, close_ns=close_ns, idx=idx, notes=notes))
+    if trades is not None:
+        known = np.isin(tdays, np.unique(qdays))
+        bad = np.flatnonzero(~known)
+        if bad.size:
+            i = int(bad[0])
+            raise _fail(trades.path, int(trades.lines[i]), _TIME,
+                        f"trade on a date with no quotes ({Date(1970, 1, 1) + timedelta(days=int(tdays[i]))})")  # fmt: skip
+    return _Parsed(path=path, opt=opt, quotes=q, trades=trades, trades_note=trades_note, sessions=sessions,
+                   trade_days=tdays)  # fmt: skip
+
+
+def _select_trades(p: _Parsed, s: _Session) -> tuple[np.ndarray, dict[str, Any]]:
+    """Indices of the session's kept trades and the notes about the others."""
+    t = p.trades
+    if t is None:
+        return np.zeros(0, np.int64), {"trades_file": p.trades_note}
+    dn = (np.datetime64(s.date, "D") - np.datetime64("1970-01-01", "D")).astype(np.int64)
+    on_day = p.trade_days == dn
+    inside = on_day & (t.ts >= s.open_ns) & (t.ts <= s.close_ns)
+    corrected = inside & (t.corr != 0)
+    if corrected.any() and p.opt.corrected == "raise":
+        i = int(np.flatnonzero(corrected)[0])
+        raise _fail(
+            t.path, int(t.lines[i]), "CORR",
+            f"corrected/cancelled trade (CORR={t.corr[i]}); pass corrected='exclude' to exclude such trades",
+        )  # fmt: skip
+    allowed = p.opt.conditions
+    unique, inverse = np.unique(t.cond, return_inverse=True)
+    unique_ok = np.array([all(c in allowed for c in (cond or "@")) for cond in unique], dtype=bool)  # a few dozen
+    regular = inside & ~corrected & unique_ok[inverse.reshape(-1)]
+    excluded_cond = inside & ~corrected & ~regular
+    keep = np.flatnonzero(regular)
+    px = t.price[keep]
+    ticks = px / p.opt.tick_size
+    notes = {
+        "trades_file": p.trades_note,
+        "trade_records": int(on_day.sum()),
+        "trades_outside_session": int((on_day & ~inside).sum()),
+        "trades_excluded_corrected": _counts(t.corr[corrected]),
+        "trades_excluded_condition": int(excluded_cond.sum()),
+        "trades_excluded_by_condition": _counts(t.cond[excluded_cond]),
+        "trades_kept": int(keep.size),
+        "trades_off_tick": int((np.abs(ticks - np.round(ticks)) > _ON_GRID).sum()),
+        "trades_kept_by_exchange": _counts(t.ex[keep]),
+        "trade_conditions_kept": "".join(sorted(allowed)),
+    }
+    return keep, notes
+
+
+def _meta(p: _Parsed, s: _Session, notes: dict[str, Any]) -> MarketMeta:
+    return MarketMeta(
+        symbol=p.quotes.symbol, tick_size=p.opt.tick_size, lot_size=p.opt.lot_size, session_open_ns=s.open_ns,
+        session_close_ns=s.close_ns, source=str(p.path), date=s.date, notes=notes,
+    )  # fmt: skip
+
+
+def _common_notes(p: _Parsed, s: _Session) -> dict[str, Any]:
+    opt = p.opt
+    return {
+        "format": "taq",
+        "session": opt.session_name,
+        "session_local": f"{opt.open_time.isoformat()}-{opt.close_time.isoformat()} {opt.timezone} (both included)",
+        "quote_size_unit": opt.quote_size_unit,
+        "sizes": f"shares (quote BIDSIZ/OFRSIZ x {opt.quote_size_unit:g}; trade SIZE as is)",
+        "opening_state": opt.opening_state,
+        "crossed": opt.crossed,
+        "side_rule": opt.side_rule,
+        "corrected": opt.corrected,
+        "venues_selected": "all" if opt.venues is None else "".join(sorted(opt.venues)),
+        "other_symbol_quote_rows": p.quotes.other_symbol,
+        "other_symbol_trade_rows": p.trades.other_symbol if p.trades is not None else 0,
+        "ignored_quote_columns": p.quotes.ignored,
+        "dt_et_check": "DT_epoch_s (New York time) - DT_ET within 1 ms; counts per ms (whole file)",
+        "dt_et_minus_ms_quotes": p.quotes.et_diff,
+        "dt_et_minus_ms_trades": p.trades.et_diff if p.trades is not None else {},
+        **s.notes,
+    }
+
+
+def load(path: Path, **options: Any) -> list[MarketDay]:
+    """The consolidated multi-venue book and trades, one MarketDay per New York date (see module docs)."""
+    opt = _options(options)
+    p = _parse(Path(path), opt)
+    q = p.quotes
+    days = []
+    for s in p.sessions:
+        present, slots = _slots(q.ex[s.idx])
+        every = _book_rows(q, s.idx, slots, len(present), opt.levels)
+        book, opening = _session_book(every, s.open_ns, s.close_ns, opt.opening_state == "carry")
+        book, n_crossed, n_locked = _crossed(p.path, book, opt.crossed, "consolidated book")
+        keep, tnotes = _select_trades(p, s)
+        t = p.trades
+        trade_ts = t.ts[keep] if t is not None else np.zeros(0, np.int64)
+        trade_px = t.price[keep] if t is not None else np.zeros(0)
+        side = _infer_sides(opt.side_rule, trade_ts, trade_px, every)
+        in_session = int(s.notes["quote_records_in_session"])
+        groups_in = int(((every.ts >= s.open_ns) & (every.ts <= s.close_ns)).sum())
+        notes = {
+            **_common_notes(p, s),
+            "book": "consolidated",
+            "levels": opt.levels,
+            "venue_codes": {e: VENUE_CODES[e] for e in present},
+            "venue_names": {e: EXCHANGES[e] for e in present},
+            "venue_code_opening_row": OPENING_VENUE,
+            "quote_updates_merged_same_ts": in_session - groups_in,
+            "opening_row": bool(opening),
+            "book_rows": int(book.ts.size),
+            "dropped_crossed_rows": n_crossed,
+            "dropped_locked_rows": n_locked,
+            **tnotes,
+            "trade_side_counts": _counts(side),
+        }
+        day = MarketDay(
+            meta=_meta(p, s, notes), ts=book.ts.astype(np.int64), bid_px=book.bid_px, bid_sz=book.bid_sz,
+            ask_px=book.ask_px, ask_sz=book.ask_sz, trade_ts=trade_ts.astype(np.int64),
+            trade_px=trade_px.astype(np.float64), trade_sz=(t.size[keep] if t is not None else np.zeros(0)),
+            trade_side=side, venue=book.venue.astype(np.int16),
+        )  # fmt: skip
+        days.append(
+            validate(day, origin=str(p.path), book_rows=book.lines, trade_rows=t.lines[keep] if t is not None else None)
+        )
+    return days
+
+
+def load_venue_books(path: Path, **options: Any) -> dict[str, list[MarketDay]]:
+    """One book per venue (its own quote, one level), keyed by exchange code, one MarketDay per date.
+
+    Takes the options of :func:`load` except ``levels``. Each venue's trades are the kept trades
+    printed on that venue (``EX``), with sides inferred against the consolidated NBBO.
+    """
+    opt = _options(options, venue_books=True)
+    p = _parse(Path(path), opt)
+    q = p.quotes
+    out: dict[str, list[MarketDay]] = {}
+    for s in p.sessions:
+        present, slots = _slots(q.ex[s.idx])
+        nbbo = _book_rows(q, s.idx, slots, len(present), 1)
+        keep, tnotes = _select_trades(p, s)
+        t = p.trades
+        trade_ts = t.ts[keep] if t is not None else np.zeros(0, np.int64)
+        trade_px = t.price[keep] if t is not None else np.zeros(0)
+        side = _infer_sides(opt.side_rule, trade_ts, trade_px, nbbo)
+        for e in present:
+            own = s.idx[q.ex[s.idx] == e]
+            every = _book_rows(q, own, np.zeros(own.size, np.int64), 1, 1)
+            book, opening = _session_book(every, s.open_ns, s.close_ns, opt.opening_state == "carry")
+            if book.ts.size == 0:
+                continue  # quotes only before the open (and not carried): nothing in session
+            book, n_crossed, n_locked = _crossed(p.path, book, opt.crossed, f"book of venue {e}")
+            if book.ts.size == 0:
+                continue
+            mine = (t.ex[keep] == e) if t is not None else np.zeros(0, bool)
+            in_session = own[(q.ts[own] >= s.open_ns) & (q.ts[own] <= s.close_ns)]
+            groups_in = int(((every.ts >= s.open_ns) & (every.ts <= s.close_ns)).sum())
+            notes = {
+                **_common_notes(p, s),
+                "book": f"venue {e}",
+                "venue": e,
+                "venue_name": EXCHANGES[e],
+                "venue_code": VENUE_CODES[e],
+                "venue_quote_records_in_session": int(in_session.size),
+                "quote_updates_merged_same_ts": int(in_session.size) - groups_in,
+                "opening_row": bool(opening),
+                "book_rows": int(book.ts.size),
+                "dropped_crossed_rows": n_crossed,
+                "dropped_locked_rows": n_locked,
+                **tnotes,
+                "venue_trades": int(mine.sum()),
+                "trade_side_counts": _counts(side[mine]),
+            }
+            day = MarketDay(
+                meta=_meta(p, s, notes), ts=book.ts.astype(np.int64), bid_px=book.bid_px, bid_sz=book.bid_sz,
+                ask_px=book.ask_px, ask_sz=book.ask_sz, trade_ts=trade_ts[mine].astype(np.int64),
+                trade_px=trade_px[mine].astype(np.float64),
+                trade_sz=(t.size[keep][mine] if t is not None else np.zeros(0)), trade_side=side[mine],
+                venue=np.full(book.ts.size, VENUE_CODES[e], dtype=np.int16),
+            )  # fmt: skip
+            rows = t.lines[keep][mine] if t is not None else None
+            out.setdefault(e, []).append(validate(day, origin=str(p.path), book_rows=book.lines, trade_rows=rows))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Writing
+# ----------------------------------------------------------------------------------------------
+
+WRITE_VENUES = "NPTZKYBJXVAMCIWLU"
+"""Venue of each book level in :func:`write_taq`: level k is quoted by ``WRITE_VENUES[k]``."""
+
+
+def _epoch_text(ts: np.ndarray) -> pd.Series:
+    ts = np.asarray(ts, dtype=np.int64)
+    return pd.Series(ts // _NS).astype(str) + "." + pd.Series(ts % _NS).astype(str).str.zfill(9)
+
+
+def _et_text(ts: np.ndarray, timezone: str) -> pd.Series:
+    local = pd.DatetimeIndex(pd.to_datetime(np.asarray(ts, np.int64), unit="ns", utc=True)).tz_convert(
+        ZoneInfo(timezone)
+    )
+    return pd.Series(local.strftime("%Y-%m-%d %H:%M:%S.%f")).str[:-3]
+
+
+def _price_text(px: np.ndarray) -> list[str]:
+    return [repr(float(x)) for x in px]
+
+
+def write_taq(
+    day: MarketDay,
+    quotes_path: str | Path,
+    trades_path: str | Path | None = None,
+    *,
+    quote_size_unit: float = 100.0,
+    timezone: str = "America/New_York",
+    trade_venue: str = "N",
+) -> tuple[Path, Path | None]:
+    """Write ``day`` as TAQ quotes (and trades) CSV files that :func:`load` reads back.
+
+    TAQ carries one quote per venue, so book level ``k`` is quoted by venue ``WRITE_VENUES[k]``:
+    a record for that venue whenever level ``k`` changes (both sides, 0 for an empty side), all
+    stamped with the row's time. The consolidated book of the file is then exactly ``day``'s book.
+    Book sizes must be whole multiples of ``quote_size_unit``. Trades are written on
+    ``trade_venue`` with a blank condition and ``CORR`` 0 (sides are not carried: TAQ has none).
+    Prices are written with ``repr`` (they read back bit for bit), times with 9 decimals.
+    """
+    if day.levels > len(WRITE_VENUES):
+        raise ValueError(f"write_taq: day has {day.levels} levels, at most {len(WRITE_VENUES)} venues can carry them")
+    if trade_venue not in EXCHANGES:
+        raise _bad("trade_venue", trade_venue, f"an exchange code from {''.join(EXCHANGES)}")
+    quotes_path = Path(quotes_path)
+    n, levels = day.bid_px.shape
+    cols = [day.bid_px, day.bid_sz, day.ask_px, day.ask_sz]
+    changed = np.zeros((n, levels), bool)
+    changed[0] = True
+    for a in cols:
+        same = (a[1:] == a[:-1]) | (np.isnan(a[1:]) & np.isnan(a[:-1]))
+        changed[1:] |= ~same
+    rows, lev = np.nonzero(changed)  # row-major: time order, then level
+    sizes = {}
+    for name, a in (("BIDSIZ", day.bid_sz), ("OFRSIZ", day.ask_sz)):
+        units = a[rows, lev] / quote_size_unit
+        if np.any(units != np.round(units)):
+            raise ValueError(f"write_taq: {name} sizes of {day.meta.source} are not multiples of {quote_size_unit:g}")
+        sizes[name] = units.astype(np.int64)
+    ts = day.ts[rows]
+    bid = np.where(day.bid_sz[rows, lev] > 0, day.bid_px[rows, lev], 0.0)
+    ask = np.where(day.ask_sz[rows, lev] > 0, day.ask_px[rows, lev], 0.0)
+    quotes = pd.DataFrame({
+        "DT_ET": _et_text(ts, timezone), "DT_epoch_s": _epoch_text(ts),
+        "EX": np.array(list(WRITE_VENUES[:levels]))[lev], "BID": _price_text(bid), "BIDSIZ": sizes["BIDSIZ"],
+        "OFR": _price_text(ask), "OFRSIZ": sizes["OFRSIZ"], "SYMBOL": day.meta.symbol,
+    })  # fmt: skip
+    quotes.to_csv(quotes_path, index=False)
+    if trades_path is None:
+        return quotes_path, None
+    trades_path = Path(trades_path)
+    sz = np.asarray(day.trade_sz)
+    size_text = [str(int(x)) if x == int(x) else repr(float(x)) for x in sz]
+    trades = pd.DataFrame({
+        "DT_ET": _et_text(day.trade_ts, timezone), "DT_epoch_s": _epoch_text(day.trade_ts), "EX": trade_venue,
+        "SYMBOL": day.meta.symbol, "COND": "", "SIZE": size_text, "PRICE": _price_text(day.trade_px), "CORR": 0,
+    }, columns=list(_TRADE_HEADER))  # fmt: skip
+    trades.to_csv(trades_path, index=False)
+    return quotes_path, trades_path
