@@ -1,0 +1,220 @@
+"""Tardis CSV loader: round trips from a synthetic day, book rules, pairing, malformed files."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from exec_env.market import tardis, validate
+from exec_env.market.sources import load_days, load_market
+from exec_env.market.synthetic import SyntheticParams, generate_day
+
+ARRAYS = ("ts", "bid_px", "bid_sz", "ask_px", "ask_sz", "trade_ts", "trade_px", "trade_sz", "trade_side")
+US = 1_700_000_000_000_000  # microseconds: 2023-11-14 22:13:20 UTC
+HEAD = "exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount"
+TRADE_HEAD = "exchange,symbol,timestamp,local_timestamp,id,side,price,amount"
+
+
+def write(path: Path, lines: list[str]) -> Path:
+    with gzip.open(path, "wt") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return path
+
+
+def book_file(tmp_path: Path, rows: list[str], name: str = "x_incremental_book_L2_2023-11-14_TEST.csv.gz") -> Path:
+    return write(tmp_path / name, [HEAD, *rows])
+
+
+def row(t: int, snap: bool, side: str, px: float, amt: float, sym: str = "TEST") -> str:
+    return f"x,{sym},{US + t},{US + t},{'true' if snap else 'false'},{side},{px},{amt}"
+
+
+BASE = [row(0, True, "bid", 100, 1), row(0, True, "ask", 101, 1)]
+
+
+def error(path: Path, line: int, field: str) -> str:
+    return re.escape(f"{path}: row {line}, field '{field}'")
+
+
+@pytest.fixture(scope="module")
+def us_day():
+    """A synthetic day with timestamps floored to whole microseconds (what Tardis can carry)."""
+    day = generate_day(SyntheticParams(session_seconds=600.0), seed=5, day_index=0)
+    day = replace(day, ts=day.ts // 1000 * 1000, trade_ts=day.trade_ts // 1000 * 1000)
+    assert (np.diff(day.ts) > 0).all()
+    return validate(day)
+
+
+def assert_same(a, b):
+    for name in ARRAYS:
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype and x.shape == y.shape and np.array_equal(x, y, equal_nan=True), name
+
+
+@pytest.mark.parametrize("dataset", ["incremental_book_L2", "book_snapshot_25"])
+def test_round_trip_with_paired_trades_is_exact(us_day, tmp_path, dataset):
+    book_path, trades_path = tardis.write_tardis(us_day, tmp_path, exchange="synthetic", dataset=dataset)
+    assert book_path.name == f"synthetic_{dataset}_2024-01-02_SYNTH.csv.gz"
+    assert tardis.sniff(book_path) and tardis.sniff(trades_path)
+    assert tardis.companions(book_path) == [trades_path]
+    (day,) = tardis.load(book_path, levels=us_day.levels, lot_size=1.0, session=("14:30:00", "14:40:00"))
+    assert_same(us_day, day)
+    m, m0 = day.meta, us_day.meta
+    assert (m.symbol, m.date, m.tick_size, m.lot_size, m.session_open_ns, m.session_close_ns) == (
+        m0.symbol, m0.date, m0.tick_size, m0.lot_size, m0.session_open_ns, m0.session_close_ns,
+    )  # fmt: skip
+    assert m.notes["exchange"] == "synthetic" and m.notes["trades_file"] == str(trades_path)
+    # a folder: the trades file is the book file's companion, not a day of its own
+    catalogue = load_market(tmp_path, cache_dir=tmp_path / "cache", levels=us_day.levels)
+    assert len(catalogue) == 1 and catalogue.notes["skipped"] == []
+    assert_same(us_day, catalogue.day(0))
+
+
+def test_book_snapshot_default_levels_explicit_trades_and_book_only(us_day, tmp_path):
+    book_path, trades_path = tardis.write_tardis(us_day, tmp_path / "a", dataset="book_snapshot_25")
+    moved = trades_path.rename(tmp_path / "elsewhere.csv.gz")
+    (alone,) = tardis.load(book_path)  # no paired file: a day without trades
+    assert alone.levels == 25 and alone.n_trades == 0 and alone.meta.notes["trades_file"] is None
+    np.testing.assert_array_equal(alone.bid_px[:, : us_day.levels], us_day.bid_px)
+    assert np.isnan(alone.bid_px[:, us_day.levels :]).all() and (alone.ask_sz[:, us_day.levels :] == 0).all()
+    (day,) = tardis.load(book_path, levels=us_day.levels, trades=moved)
+    np.testing.assert_array_equal(day.trade_px, us_day.trade_px)
+    (none,) = tardis.load(book_path, trades=False)
+    assert none.n_trades == 0
+
+
+def test_cache_gives_identical_arrays(us_day, tmp_path):
+    book_path, _ = tardis.write_tardis(us_day, tmp_path)
+    first = load_days(book_path, cache_dir=tmp_path / "cache")
+    second = load_days(book_path, cache_dir=tmp_path / "cache")
+    for name in ARRAYS:
+        assert np.array_equal(getattr(first[0], name), getattr(second[0], name), equal_nan=True)
+    assert first[0].meta == second[0].meta and first[0].n_trades == us_day.n_trades
+
+
+def test_incremental_rules_exact_rows(tmp_path):
+    path = book_file(tmp_path, [
+        row(-5, False, "bid", 99, 7),  # before the first snapshot: skipped
+        *BASE,
+        row(0, True, "bid", 99.5, 2),  # same snapshot block
+        row(10, False, "bid", 100, 0),  # removes the best bid
+        row(10, False, "ask", 100.5, 3),
+        row(20, False, "ask", 102, 1),
+        row(30, True, "bid", 98, 4),  # a new snapshot block resets the book
+        row(30, True, "ask", 99, 5),
+        row(40, False, "bid", 98.5, 1),
+    ])  # fmt: skip
+    (day,) = tardis.load(path, levels=2)
+    nan = np.nan
+    assert day.ts.tolist() == [(US + t) * 1000 for t in (0, 10, 20, 30, 40)]
+    np.testing.assert_array_equal(day.bid_px, [[100, 99.5], [99.5, nan], [99.5, nan], [98, nan], [98.5, 98]])
+    np.testing.assert_array_equal(day.bid_sz, [[1, 2], [2, 0], [2, 0], [4, 0], [1, 4]])
+    np.testing.assert_array_equal(day.ask_px, [[101, nan], [100.5, 101], [100.5, 101], [99, nan], [99, nan]])
+    np.testing.assert_array_equal(day.ask_sz, [[1, 0], [3, 1], [3, 1], [5, 0], [5, 0]])
+    n = day.meta.notes
+    assert (n["updates_before_first_snapshot"], n["snapshots"]) == (1, 2)
+    assert (day.meta.tick_size, day.meta.lot_size, day.meta.symbol) == (0.5, 1.0, "TEST")
+    assert (day.meta.session_open_ns, day.meta.session_close_ns) == ((US + 0) * 1000, (US + 40) * 1000)
+    assert day.n_trades == 0  # no paired trades file
+
+
+def test_trades_sides_and_pairing_by_name(tmp_path):
+    path = book_file(tmp_path, BASE)
+    write(tmp_path / "x_trades_2023-11-14_TEST.csv.gz", [
+        TRADE_HEAD, f"x,TEST,{US + 1},{US + 2},7,buy,101,0.5", f"x,TEST,{US + 3},{US + 4},,sell,100,1",
+        f"x,TEST,{US + 5},{US + 6},9,unknown,100.5,2",
+    ])  # fmt: skip
+    (day,) = tardis.load(path)
+    assert day.trade_ts.tolist() == [(US + t) * 1000 for t in (2, 4, 6)]  # local_timestamp is the clock
+    assert day.trade_side.tolist() == [1, -1, 0] and day.trade_sz.tolist() == [0.5, 1.0, 2.0]
+    assert day.meta.lot_size == 0.5 and day.meta.notes["exchange_minus_local_ms"]["median"] == -0.001
+    assert day.meta.session_close_ns == (US + 6) * 1000
+
+
+# -- malformed files ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad, field, message",
+    [
+        ("x,TEST,1,2,false,bid,100", "columns", "expected 8 comma-separated fields, got 7"),  # wrong column count
+        (f"x,TEST,{US + 1},{US + 1},false,bid,abc,1", "price", "unparsable value 'abc'"),
+        (f"x,TEST,{US + 1},{US + 1},false,bid,,1", "price", "missing value"),
+        (f"x,TEST,{US + 1},1.5e9x,false,bid,100,1", "local_timestamp", "unparsable value"),
+        (f"x,TEST,{US + 1},{US + 1},maybe,bid,100,1", "is_snapshot", "expected 'true' or 'false'"),
+        (f"x,TEST,{US + 1},{US + 1},false,buy,100,1", "side", "expected 'bid' or 'ask'"),
+        (f"x,TEST,{US + 1},{US + 1},false,ask,102,-1", "amount", "amount must be finite and >= 0"),  # negative
+        (f"x,TEST,{US - 1},{US - 1},false,ask,102,1", "local_timestamp", "is before the previous row's"),  # unsorted
+        (f"x,TEST,{US + 1},{US + 1},false,bid,101.5,1", "price", "crossed book"),
+        (f"x,TEST,{US + 1},{US + 1},false,bid,101,1", "price", "locked book"),
+    ],
+)
+def test_malformed_book_row_names_file_line_and_field(tmp_path, bad, field, message):
+    path = book_file(tmp_path, [*BASE, bad])
+    with pytest.raises(ValueError, match=error(path, 4, field) + ".*" + message):
+        tardis.load(path)
+
+
+def test_crossed_rows_dropped_on_request(tmp_path):
+    path = book_file(tmp_path, [*BASE, row(1, False, "bid", 101.5, 1), row(2, False, "ask", 102, 1),
+                                row(2, False, "ask", 101, 0)])  # fmt: skip
+    (day,) = tardis.load(path, on_crossed="drop")
+    assert day.ts.tolist() == [US * 1000, (US + 2) * 1000] and day.meta.notes["crossed_rows_dropped"] == 1
+    assert (day.bid_px[1, 0], day.ask_px[1, 0]) == (101.5, 102)
+
+
+@pytest.mark.parametrize(
+    "bad, field, message",
+    [
+        (f"x,TEST,{US},{US},1,buy,100", "columns", "got 7"),
+        (f"x,TEST,{US},{US},1,buy,100,-2", "amount", "trade amount must be > 0"),
+        (f"x,TEST,{US},{US},1,taker,100,2", "side", "expected 'buy', 'sell' or 'unknown'"),
+        (f"x,TEST,{US},{US},1,buy,1o0,2", "price", "unparsable value '1o0'"),
+    ],
+)
+def test_malformed_trades_row(tmp_path, bad, field, message):
+    path = book_file(tmp_path, BASE)
+    trades = write(tmp_path / "t.csv.gz", [TRADE_HEAD, f"x,TEST,{US},{US},0,sell,100,1", bad])
+    with pytest.raises(ValueError, match=error(trades, 3, field) + ".*" + message):
+        tardis.load(path, trades=trades)
+
+
+def test_snapshot_file_errors(tmp_path):
+    cols = "exchange,symbol,timestamp,local_timestamp,asks[0].price,asks[0].amount,bids[0].price,bids[0].amount"
+    path = write(tmp_path / "s.csv.gz", [cols, f"x,T,{US},{US},101,1,100,2", f"x,T,{US + 1},{US + 1},101,,100,2"])
+    with pytest.raises(ValueError, match=error(path, 3, "asks[0].amount") + ": missing value"):
+        tardis.load(path)
+    path = write(tmp_path / "s.csv.gz", [cols, f"x,T,{US},{US},101,1,100,2", f"x,T,{US + 1},{US + 1},101,1,102,2"])
+    with pytest.raises(ValueError, match=error(path, 3, "bids[0].price") + ": crossed book"):
+        tardis.load(path)
+    with pytest.raises(ValueError, match=r"option levels=2 is invalid .* allowed values: 1..1"):
+        tardis.load(path, levels=2)
+
+
+def test_file_level_errors(tmp_path):
+    trades = write(tmp_path / "x_trades_2023-11-14_TEST.csv.gz", [TRADE_HEAD, f"x,TEST,{US},{US},1,buy,100,1"])
+    with pytest.raises(ValueError, match="a Tardis trades file has no order book"):
+        tardis.load(trades)
+    other = write(tmp_path / "o.csv.gz", [TRADE_HEAD, f"y,TEST,{US},{US},1,buy,100,1"])
+    path = book_file(tmp_path, BASE)
+    with pytest.raises(ValueError, match="exchange 'y' differs from the book file's 'x'"):
+        tardis.load(path, trades=other)
+    two = book_file(tmp_path, [*BASE, row(0, True, "bid", 50, 1, sym="OTHER"), row(5, False, "bid", 100, 2)],
+                    "two.csv.gz")  # fmt: skip
+    with pytest.raises(ValueError, match=r"holds 2 symbols .* pass symbol="):
+        tardis.load(two)
+    (day,) = tardis.load(two, symbol="TEST", trades=False)
+    assert day.meta.notes["rows_other_symbols"] == 1 and day.bid_px[0, 0] == 100
+    bad_header = write(tmp_path / "h.csv.gz", ["exchange,symbol,timestamp,price", "x,T,1,2"])
+    assert not tardis.sniff(bad_header)
+    with pytest.raises(ValueError, match=error(bad_header, 1, "header")):
+        tardis.load(bad_header)
+    with pytest.raises(ValueError, match="option tick_size=0 is invalid"):
+        tardis.load(path, tick_size=0)
+    with pytest.raises(ValueError, match="option trades=3 is invalid"):
+        tardis.load(path, trades=3)
