@@ -110,7 +110,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     run_name = f"{args.env_id.replace('/', '-')}__{args.exp_name}__{args.seed}__{int(time.time())}"
     run_dir = Path(args.output) / run_name
     run_dir.mkdir(parents=True, exist_ok=False)
-    resolved = {"args": dataclasses.asdict(args), "env": config.describe(), "ppo": dataclasses.asdict(settings),
+    sim_resolved = dataclasses.asdict(exec_env.ExecutionEnv(config).sim_config)
+    resolved = {"args": dataclasses.asdict(args), "env": config.describe(), "sim_resolved": sim_resolved,
+                "ppo": dataclasses.asdict(settings),
                 "exec_env_version": exec_env.__version__, "command": " ".join(sys.argv)}  # fmt: skip
     (run_dir / "config.json").write_text(json.dumps(resolved, indent=2, default=str))
     writer = SummaryWriter(str(run_dir / "tb"))

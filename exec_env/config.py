@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from exec_env.sim.config import SimConfig
@@ -15,11 +15,6 @@ ACTION_MODES = ("continuous", "discrete")
 REWARD_MODES = ("mark_to_market", "arrival")
 REWARD_BASELINES = ("none", "twap")
 SPLITS = ("train", "test", "all")
-
-# Set for the embedded synthetic market (price ~ 100, tick 0.01 = 1 bp, ~4.4e6 units a day): a 5,000
-# unit parent order moves the price by half a tick permanently and by one more tick transiently
-# (60 s half-life), on top of the mechanical impact of walking the book (depletion/resilience).
-SYNTHETIC_SIM = SimConfig(permanent_impact=1.0e-6, transient_impact=2.0e-6, transient_half_life_s=60.0)
 
 
 def _bad(name: str, value: Any, allowed: str) -> ValueError:
@@ -63,8 +58,11 @@ class ExecutionConfig:
     """Which days of the catalogue episodes are drawn from."""
     warmup_s: float = 300.0
     """Earliest start after the session open (the features look back 300 s)."""
-    sim: SimConfig = field(default_factory=lambda: SYNTHETIC_SIM)
-    """Fees, latency, resilience and impact (see SimConfig)."""
+    sim: SimConfig | None = None
+    """Fees, latency, resilience and impact (see SimConfig). ``None``: the market's own defaults
+    (``MarketCatalogue.sim_defaults``: the synthetic market carries its impact calibration; data
+    loaded from files has none, so only the mechanical impact of walking the book applies until
+    you set ``permanent_impact``/``transient_impact`` for your instrument)."""
 
     def __post_init__(self) -> None:
         if self.side not in SIDES:
@@ -98,8 +96,8 @@ class ExecutionConfig:
             raise _bad("split", self.split, f"one of {SPLITS}")
         if not (math.isfinite(self.warmup_s) and 0 <= self.warmup_s <= 86_400):
             raise _bad("warmup_s", self.warmup_s, "0 .. 86400 seconds")
-        if not isinstance(self.sim, SimConfig):
-            raise _bad("sim", self.sim, "a SimConfig")
+        if self.sim is not None and not isinstance(self.sim, SimConfig):
+            raise _bad("sim", self.sim, "a SimConfig or None (the market's defaults)")
 
     @property
     def n_steps(self) -> int:
@@ -110,7 +108,7 @@ class ExecutionConfig:
         out: dict[str, Any] = {}
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
-            if name == "sim":
+            if name == "sim" and value is not None:
                 value = {k: getattr(value, k) for k in value.__dataclass_fields__}
             elif name == "market" and not isinstance(value, str):
                 value = getattr(value, "name", repr(value))

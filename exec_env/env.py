@@ -14,7 +14,7 @@ from gymnasium import spaces
 from exec_env.config import ExecutionConfig
 from exec_env.features import FEATURE_NAMES, OBS_DIM, OBS_HIGH, OBS_LOW, DayFeatureArrays, write_observation
 from exec_env.market import MarketCatalogue, resolve_market
-from exec_env.sim import DayArrays, ExecutionSimulator
+from exec_env.sim import DayArrays, ExecutionSimulator, SimConfig
 from exec_env.sim import kernels as K
 
 __all__ = ["DISCRETE_GRID", "ExecutionEnv", "child_order"]
@@ -61,9 +61,9 @@ def child_order(
 class _Episode:
     """One parent order worked by one policy: simulator, schedule and reward accounting."""
 
-    def __init__(self, config: ExecutionConfig, levels: int) -> None:
+    def __init__(self, config: ExecutionConfig, sim_config: SimConfig, levels: int) -> None:
         self.config = config
-        self.sim = ExecutionSimulator(config.sim, levels)
+        self.sim = ExecutionSimulator(sim_config, levels)
         self.n_steps = config.n_steps
         self.interval_ns = int(round(config.decision_interval_s * _NS))
         self.mark_to_market = config.reward_mode == "mark_to_market"
@@ -303,10 +303,10 @@ class ExecutionEnv(gym.Env):
             self.action_space = spaces.MultiDiscrete([len(DISCRETE_GRID), len(DISCRETE_GRID)])
         self.observation_space = spaces.Box(OBS_LOW, OBS_HIGH, shape=(OBS_DIM,), dtype=np.float32)
         self.feature_names = FEATURE_NAMES
-        self._episode = _Episode(config, self.levels)
-        self._twap = (
-            _Episode(config, self.levels) if (config.compare_twap or config.reward_baseline == "twap") else None
-        )
+        self.sim_config = config.sim if config.sim is not None else SimConfig(**self.catalogue.sim_defaults)
+        self._episode = _Episode(config, self.sim_config, self.levels)
+        twap_needed = config.compare_twap or config.reward_baseline == "twap"
+        self._twap = _Episode(config, self.sim_config, self.levels) if twap_needed else None
         self._days: OrderedDict[int, tuple[DayArrays, DayFeatureArrays]] = OrderedDict()
         self._obs = np.zeros(OBS_DIM, dtype=np.float32)
         self._day_index = -1

@@ -310,3 +310,17 @@ def test_test_split_holds_only_the_last_days(small_catalogue):
     assert days == {2}
     env = ExecutionEnv(ExecutionConfig(market=small_catalogue, split="train"))
     assert {env.reset(seed=s)[1]["day"] for s in range(40)} == {0, 1}
+
+
+def test_simulator_defaults_come_from_the_market_unless_given(small_catalogue, tmp_path):
+    from exec_env.market.synthetic import SIM_DEFAULTS, SyntheticParams, synthetic_catalogue
+
+    # data without a calibration gets no parametric impact (only the mechanics of the book)
+    assert ExecutionEnv(ExecutionConfig(market=small_catalogue)).sim_config == SimConfig()
+    synthetic = synthetic_catalogue(
+        n_days=2, n_test=1, params=SyntheticParams(session_seconds=1200), cache_dir=tmp_path
+    )
+    env = ExecutionEnv(ExecutionConfig(market=synthetic, horizon_s=300))
+    assert env.sim_config == SimConfig(**SIM_DEFAULTS) and env.sim_config.permanent_impact == 1e-6
+    mine = SimConfig(taker_fee_bps=2.0)
+    assert ExecutionEnv(ExecutionConfig(market=synthetic, horizon_s=300, sim=mine)).sim_config is mine

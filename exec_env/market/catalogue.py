@@ -29,6 +29,8 @@ class MarketCatalogue:
     name: str = "catalogue"
     notes: dict = field(default_factory=dict)
     """Facts about where the days came from (files read, files skipped)."""
+    sim_defaults: dict = field(default_factory=dict)
+    """SimConfig fields this market is calibrated for (used when the env's ``sim`` is None)."""
     _cache: OrderedDict[int, MarketDay] = field(default_factory=OrderedDict, repr=False)
     _cache_size: int = 4
 

@@ -70,6 +70,7 @@ from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, save_day, va
 
 __all__ = [
     "GENERATOR_VERSION",
+    "SIM_DEFAULTS",
     "SyntheticParams",
     "generate_day",
     "session_bounds",
@@ -78,6 +79,12 @@ __all__ = [
 ]
 
 GENERATOR_VERSION = 1
+
+# Impact calibration of the default market (price ~ 100, tick 0.01 = 1 bp, ~4.4e6 units a day),
+# in SimConfig's units (price per unit traded): a 5,000-unit parent order moves the price by half
+# a tick permanently and by one more tick transiently (60 s half-life), on top of the mechanical
+# impact of walking the book (depletion and resilience).
+SIM_DEFAULTS = {"permanent_impact": 1.0e-6, "transient_impact": 2.0e-6, "transient_half_life_s": 60.0}
 """Bumped whenever the same parameters and seed would produce different days (invalidates caches)."""
 WARMUP_SECONDS = 600.0
 """Operational seconds simulated (at u = 1, unrecorded) before the open."""
@@ -735,7 +742,7 @@ def synthetic_catalogue(
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
         paths.append(path)
-    return MarketCatalogue(paths, n_test=n_test, name="synthetic")
+    return MarketCatalogue(paths, n_test=n_test, name="synthetic", sim_defaults=dict(SIM_DEFAULTS))
 
 
 # ----------------------------------------------------------------------------------------------

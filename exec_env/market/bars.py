@@ -1,0 +1,772 @@
+"""OHLCV bars (1 minute or coarser) lifted into the canonical form with explicit assumptions.
+
+Registry format ``"bars"``. A bar says where the price was at its end and how much traded
+during it; it has no book. The lift below is the one a bar-based execution simulator uses (a
+child order pays a half-spread around the close plus impact from walking an assumed depth),
+written out as book snapshots and trades so that the same replay engine runs on it. Every
+assumption is an option of :func:`load` / :func:`from_dataframe`, and is repeated in
+``meta.notes`` of every day.
+
+Inputs
+------
+* :func:`load`: a CSV with a header ``datetime,open,high,low,close,volume`` (names matched
+  case-insensitively ignoring ``_``/spaces; the time column may be called datetime, date, time or
+  timestamp; an ``adj close`` column is accepted and ignored), rows oldest first *or* newest
+  first (the samples are newest first; any other order raises). Times are wall-clock times in
+  ``timezone`` (``2019-02-15 16:00:00``) or carry an explicit UTC offset (honoured).
+* :func:`from_dataframe`: a yfinance-shaped DataFrame: a DatetimeIndex (tz-aware, converted to
+  ``timezone``, or naive, read in ``timezone``) and columns Open, High, Low, Close, [Adj Close,]
+  Volume (``Ticker.history``'s Dividends/Stock Splits/Capital Gains columns are ignored);
+  yfinance's (Price, Ticker) column MultiIndex with one ticker is accepted (the ticker becomes
+  the symbol; several tickers raise and say how to select one). Errors name row ``i`` = the 1-based position in the frame.
+
+Lifting (options and defaults)
+------------------------------
+* **Bar length** ``bar_seconds=None``: inferred as the most common step between consecutive bars
+  of a day (60 in the samples). Bars finer than 60 s are refused.
+* **Labels** ``label="auto"``: ``"end"`` if a timestamp stamps a bar *end* (the bar covers
+  ``(t - bar, t]``), ``"start"`` if it stamps the start. ``"auto"`` decides from the session:
+  a bar stamped at the close (16:00) and none at the open (09:30) means ends, the reverse means
+  starts (yfinance labels starts), anything else raises and asks for the option. **Finding on
+  the samples:** both SPY and AAPL have 390 bars a day stamped 09:31 .. 16:00 and no 09:30
+  row: timestamps label bar ends.
+* **No look-ahead**: a bar's close and volume are known only at the bar's end, so its book row
+  and its trades are stamped at the end time.
+* **Book** (one row per bar, at its end): the spread is ``spread_ticks`` (default 1) or
+  ``spread_bps`` of the close rounded to whole ticks (at least 1); the best bid/ask are the
+  S-tick interval of the tick grid (``tick_size=0.01``) centred as closely as possible on the
+  close, so mid = close whenever the grid allows. When two intervals are equally close (a close
+  on the grid with an odd spread, e.g. the default 1 tick) ``tie_break="tick_rule"`` puts the
+  close at the ask after an uptick (close above the previous row's price) and at the bid after a
+  downtick, repeats the last decision after a zero tick, and starts at the bid;
+  ``tie_break="bid"``/``"ask"`` always put the close at the bid/ask. Sub-penny closes (296 of
+  SPY's and 380 of AAPL's) lie inside the spread. ``depth_levels=5`` levels per side, one tick
+  apart (``level_step_ticks=1``), each of ``level_size`` units if given, else
+  ``level_fraction=0.01`` of the bar's volume rounded down to whole lots and at least
+  ``min_level_size`` (default one lot). A marketable child order therefore pays the half-spread
+  plus one tick per level of size it walks (a linear impact); the simulator's own impact model
+  comes on top.
+* **Trades** ``trades="split"``: two prints stamped at the bar end, half of the volume
+  buyer-initiated at the best ask and half seller-initiated at the best bid (both of the book
+  row of that bar); ``"close"``: one print of the whole volume at the close price, side unknown;
+  ``"none"``: no prints. Zero-volume bars give no prints. A resting order at the touch fills
+  from the opposite half-volume print after the displayed queue: with these defaults that is
+  most bars, an optimistic assumption that bar data cannot test.
+* **Open snapshot** ``open_snapshot=False`` (default: no look-ahead). ``True``: a book row at the session open priced around the
+  first bar's *open* (its sizes are that bar's), so an episode can start at the open. The open
+  is the opening auction's price, announced by the pre-open indicative price; stamping it at
+  the open is the only use of a value printed after its stamp (by the seconds the first trade
+  takes). ``False``: the first row is the first bar's end (episodes start after it: the env
+  draws starts from the first book row). No open row if the first bar of a day does not start at the open.
+* **Sessions** ``timezone="America/New_York"``, ``session=("09:30", "16:00")``: one MarketDay
+  per local date of the bars' starts; ``meta.session_open_ns``/``close_ns`` are those wall times
+  on that date. Bars outside: ``outside="raise"`` (default; the samples are regular hours),
+  ``"drop"`` (counted in ``notes["dropped_outside_session_bars"]``) or ``"extend"`` (kept: the
+  session widens to the first bar's start/last bar's end; ``notes["extended_hours_bars"]``).
+  Bars must lie on the bar grid counted from the open.
+* **Gaps**: regular-session bars that are missing are listed in ``notes["gaps"]`` (local
+  ``HH:MM:SS-HH:MM:SS`` ranges) and counted in ``notes["missing_bars"]``; never filled.
+* **Facts**: zero-volume bars are listed in ``notes["zero_volume_bars"]``. High and low are only
+  checked (the path inside a bar is unknown). Volume outliers are flagged only on request:
+  ``volume_outliers=k`` lists in ``notes["volume_outliers"]`` the bars whose volume exceeds k
+  times the median of the day's ``outlier_window=31`` bars centred on it; nothing is changed.
+* ``symbol=None``: the file name up to the first ``_`` (``SPY_1min.csv`` -> ``SPY``);
+  ``lot_size=1.0``.
+
+Malformed input raises naming file, line and field: wrong column count, unparsable value, NaN,
+price <= 0, negative volume, high < low, open or close outside [low, high], duplicate
+timestamps, rows neither oldest- nor newest-first.
+
+:func:`volume_curve` gives the average intraday volume profile of given days (for a VWAP
+schedule built from training days only); :func:`bars_from_day` and :func:`write_bars` make bars
+from any MarketDay's trades and write them in the CSV layout above.
+
+Measured on the samples (``../shared/data/bars``, 2019-02-11 .. 15, label ``end`` inferred):
+SPY 1,950 bars, 390 a day, no gaps; one bar with volume 0 that nonetheless has a price range
+(2019-02-11 13:09-13:10, high 270.88 low 270.8455). AAPL 1,948 bars: 2019-02-14 misses the bars
+ending 14:32 and 14:37 (gaps 14:31-14:32, 14:36-14:37). 768 SPY and 899 AAPL bars have sub-penny
+prices. The first bar of 2019-02-11, said to have an implausible volume, does not stand out: it
+is 7x the median of the next 30 bars (SPY 1,488,804; AAPL 619,925) like every day's opening bar
+(SPY 7-14x, AAPL 7x); the largest opening bar is 2019-02-15 (SPY 5,176,123, AAPL 2,869,663 =
+25x), a monthly options expiry. Daily volume sums: SPY 57.2M-80.4M, AAPL 18.5M-21.9M.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from exec_env.market.data import MarketDay, MarketMeta, validate
+from exec_env.market.lift import (
+    DAY_NS,
+    NS,
+    bad_option,
+    check_choice,
+    check_number,
+    check_timezone,
+    clock_str,
+    date_str,
+    first,
+    head_lines,
+    ladder,
+    local_ns,
+    parse_clock,
+    read_columns,
+    row_error,
+    to_price,
+    utc_ns_from_local,
+)
+
+__all__ = ["VERSION", "bars_from_day", "companions", "from_dataframe", "load", "sniff", "volume_curve", "write_bars"]
+
+VERSION = 1
+FIELDS = ("open", "high", "low", "close", "volume")
+_TIME_NAMES = {"datetime", "date", "time", "timestamp", "ts"}
+_YF_EXTRAS = frozenset({"dividends", "stocksplits", "capitalgains"})  # yfinance Ticker.history extras, ignored
+_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+
+
+def _norm(name: Any) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).strip().strip('"').lower())
+
+
+def _roles(names: Sequence[Any], need_time: bool = True, extras: frozenset[str] = frozenset()) -> dict[str, int] | None:
+    """Column index of each role (time, open, high, low, close, adjclose, volume), or None;
+    columns named in ``extras`` are allowed and ignored."""
+    roles: dict[str, int] = {}
+    for i, raw in enumerate(names):
+        n = _norm(raw)
+        if n in extras:
+            continue
+        role = "time" if n in _TIME_NAMES else n if n in (*FIELDS, "adjclose") else None
+        if role is None or role in roles:
+            return None
+        roles[role] = i
+    needed = set(FIELDS) | ({"time"} if need_time else set())
+    return roles if needed <= roles.keys() else None
+
+
+def sniff(path: Path) -> bool:
+    """A CSV header with a time column, open, high, low, close, volume (and optionally adj close)."""
+    lines = head_lines(Path(path), 1)
+    return bool(lines) and _roles(lines[0].split(",")) is not None
+
+
+def companions(path: Path) -> list[Path]:
+    return []
+
+
+# ----------------------------------------------------------------------------------------------
+# Parsing into raw bars: UTC ns labels + OHLCV + row numbers
+# ----------------------------------------------------------------------------------------------
+
+
+class _Raw:
+    __slots__ = ("close", "high", "low", "notes", "open", "origin", "rows", "t", "volume")
+
+    def __init__(self, t, o, h, lo, c, v, rows, origin, notes) -> None:
+        self.t, self.open, self.high, self.low, self.close, self.volume = t, o, h, lo, c, v
+        self.rows, self.origin, self.notes = rows, origin, notes
+
+
+def _localize(origin: str, wall: np.ndarray, rows: np.ndarray, raw: Any, timezone: str) -> np.ndarray:
+    ns = utc_ns_from_local(wall, timezone)
+    bad = first(ns == np.iinfo(np.int64).min)
+    if bad >= 0:
+        raise row_error(
+            origin, int(rows[bad]), "datetime", f"local time {raw[bad]!r} does not exist or is ambiguous in {timezone}"
+        )
+    return ns
+
+
+def _read_csv(path: Path, timezone: str) -> _Raw:
+    origin = str(path)
+    head = head_lines(path, 1, limit=65_536)
+    if not head:
+        raise ValueError(f"{origin}: the file is empty")
+    roles = _roles(head[0].split(","))
+    if roles is None:
+        raise row_error(
+            origin, 1, "header", f"not an OHLCV header (datetime, open, high, low, close[, adj close], volume): "
+            f"{head[0]!r}",
+        )  # fmt: skip
+    names = [""] * len(roles)
+    for role, i in roles.items():
+        names[i] = role
+    cols, rows = read_columns(path, names, [n for n in names if n in FIELDS], 1)
+    if rows.size == 0:
+        raise ValueError(f"{origin}: no bars after the header")
+    s = pd.Series(cols["time"]).reset_index(drop=True)
+    aware = bool(_OFFSET.search(str(s.iloc[0]).strip()))
+    parsed = pd.to_datetime(s, format="ISO8601", errors="coerce", utc=aware)
+    miss = parsed.isna()
+    if miss.any():  # surrounding spaces
+        parsed[miss] = pd.to_datetime(s[miss].astype(str).str.strip(), format="ISO8601", errors="coerce", utc=aware)
+    bad = first(parsed.isna().to_numpy())
+    if bad >= 0:
+        raise row_error(origin, int(rows[bad]), "datetime", f"unparsable timestamp {s.iloc[bad]!r}")
+    if aware:
+        t = parsed.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64)
+    else:
+        wall = parsed.to_numpy().astype("datetime64[ns]").view(np.int64)
+        t = _localize(origin, wall, rows, s.to_numpy(), timezone)
+    notes = {"adj_close": "column present and ignored (unadjusted prices are used)"} if "adjclose" in roles else {}
+    return _Raw(t, cols["open"], cols["high"], cols["low"], cols["close"], cols["volume"], rows, origin, notes)
+
+
+def _read_frame(df: pd.DataFrame, timezone: str, origin: str) -> tuple[_Raw, str | None]:
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"from_dataframe: expected a pandas DataFrame, got {type(df).__name__}")
+    ticker = None
+    cols = df.columns
+    if isinstance(cols, pd.MultiIndex):
+        level = next(
+            (k for k in range(cols.nlevels) if _roles(cols.get_level_values(k).unique(), False, _YF_EXTRAS)), None
+        )
+        if level is None or cols.nlevels != 2:
+            raise ValueError(f"{origin}: columns {list(cols)} are not yfinance-shaped (Open, High, Low, Close, Volume)")
+        other = cols.get_level_values(1 - level).unique()
+        if len(other) != 1:
+            raise ValueError(
+                f"{origin}: the columns hold {len(other)} tickers {list(other)}; pass one, e.g. df.xs('SPY', axis=1, "
+                "level='Ticker')"
+            )
+        ticker = str(other[0])
+        df = df.droplevel(1 - level, axis=1)
+    roles = _roles(df.columns, False, _YF_EXTRAS)
+    if roles is None or "time" in roles:
+        raise ValueError(
+            f"{origin}: columns {list(df.columns)} are not Open, High, Low, Close, [Adj Close,] Volume with a "
+            "DatetimeIndex"
+        )
+    index = df.index
+    if not isinstance(index, pd.DatetimeIndex):
+        raise ValueError(f"{origin}: the index must be a DatetimeIndex (bar times), got {type(index).__name__}")
+    rows = np.arange(1, len(df) + 1, dtype=np.int64)
+    if len(df) == 0:
+        raise ValueError(f"{origin}: no bars")
+    bad = first(np.asarray(index.isna()))
+    if bad >= 0:
+        raise row_error(origin, int(rows[bad]), "datetime", "timestamp is NaT")
+    if index.tz is not None:
+        t = index.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64)
+    else:
+        wall = index.to_numpy().astype("datetime64[ns]").view(np.int64)
+        t = _localize(origin, wall, rows, index.astype(str).to_numpy(), timezone)
+    vals = {}
+    for f in FIELDS:
+        col = df.iloc[:, roles[f]]
+        try:
+            arr = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{origin}: column {df.columns[roles[f]]!r} is not numeric") from None
+        bad = first(~np.isfinite(arr))
+        if bad >= 0:
+            raw = col.iloc[bad]
+            what = "value is NaN" if pd.isna(raw) else f"unparsable or non-finite value {raw!r}"
+            raise row_error(origin, int(rows[bad]), f, what)
+        vals[f] = arr
+    notes = {"adj_close": "column present and ignored (unadjusted prices are used)"} if "adjclose" in roles else {}
+    raw = _Raw(t, vals["open"], vals["high"], vals["low"], vals["close"], vals["volume"], rows, origin, notes)
+    return raw, ticker
+
+
+# ----------------------------------------------------------------------------------------------
+# Lifting
+# ----------------------------------------------------------------------------------------------
+
+
+def _interval(lo_local: int, hi_local: int) -> str:
+    return f"{clock_str(lo_local)}-{clock_str(hi_local)}"
+
+
+def _runs(starts: np.ndarray, bar: int) -> list[tuple[int, int]]:
+    """Merge sorted bar starts into [start, end) runs of consecutive bars."""
+    if starts.size == 0:
+        return []
+    cut = np.flatnonzero(np.diff(starts) != bar) + 1
+    lo = np.r_[0, cut]
+    hi = np.r_[cut, starts.size] - 1
+    return [(int(starts[a]), int(starts[b]) + bar) for a, b in zip(lo, hi, strict=True)]
+
+
+def _tick_signs(x: np.ndarray, ref: float) -> np.ndarray:
+    """Tick rule: +1 after an uptick, -1 after a downtick, zero ticks repeat, start at -1."""
+    sgn = np.sign(np.diff(np.r_[ref, x]))
+    idx = np.where(sgn != 0, np.arange(sgn.size), -1)
+    np.maximum.accumulate(idx, out=idx)
+    return np.where(idx >= 0, sgn[np.maximum(idx, 0)], -1.0)
+
+
+def _best_ticks(price: np.ndarray, spread: np.ndarray, sign: np.ndarray, tick: float) -> tuple[np.ndarray, np.ndarray]:
+    """Best bid/ask in integer ticks: the ``spread``-tick interval centred closest on ``price``;
+    ties go up (close at the ask) where ``sign`` > 0, else down (close at the bid)."""
+    x = np.round(price / tick, 6)
+    y = x - spread / 2.0
+    lower = np.floor(y)
+    tie = np.abs(y - lower - 0.5) < 1e-6
+    b = np.where(tie, np.where(sign > 0, lower, lower + 1.0), np.floor(y + 0.5))
+    return b, b + spread
+
+
+def _options(o: dict[str, Any]) -> dict[str, Any]:
+    known = {
+        "symbol": None, "timezone": "America/New_York", "session": ("09:30", "16:00"), "label": "auto",
+        "bar_seconds": None, "outside": "raise", "tick_size": 0.01, "lot_size": 1.0, "spread_ticks": None,
+        "spread_bps": None, "tie_break": "tick_rule", "depth_levels": 5, "level_step_ticks": 1, "level_size": None,
+        "level_fraction": None, "min_level_size": None, "trades": "split", "open_snapshot": False,
+        "volume_outliers": None, "outlier_window": 31,
+    }  # fmt: skip
+    unknown = set(o) - known.keys()
+    if unknown:
+        raise ValueError(f"unknown option(s) {sorted(unknown)}; allowed: {sorted(known)}")
+    opt = {**known, **o}
+    if opt["symbol"] is not None and not (isinstance(opt["symbol"], str) and opt["symbol"]):
+        raise bad_option("symbol", opt["symbol"], "a non-empty string or None")
+    check_timezone("timezone", opt["timezone"])
+    sess = opt["session"]
+    if not (isinstance(sess, (tuple, list)) and len(sess) == 2):
+        raise bad_option("session", sess, "a pair of wall-clock times ('HH:MM', 'HH:MM')")
+    opt["open_s"] = parse_clock("session[0]", sess[0], allow_24=False)
+    opt["close_s"] = parse_clock("session[1]", sess[1])
+    if opt["close_s"] <= opt["open_s"]:
+        raise bad_option("session", sess, "open before close on the same day")
+    check_choice("label", opt["label"], ("auto", "start", "end"))
+    opt["bar_seconds"] = check_number("bar_seconds", opt["bar_seconds"], low=60, integer=True, none=True)
+    check_choice("outside", opt["outside"], ("raise", "drop", "extend"))
+    opt["tick_size"] = check_number("tick_size", opt["tick_size"], low=0, low_open=True)
+    opt["lot_size"] = check_number("lot_size", opt["lot_size"], low=0, low_open=True)
+    if opt["spread_ticks"] is not None and opt["spread_bps"] is not None:
+        raise bad_option("spread_bps", opt["spread_bps"], "None when spread_ticks is given (one spread rule)")
+    opt["spread_ticks"] = check_number("spread_ticks", opt["spread_ticks"], low=1, high=10_000, integer=True, none=True)
+    opt["spread_bps"] = check_number("spread_bps", opt["spread_bps"], low=0, low_open=True, high=10_000, none=True)
+    if opt["spread_ticks"] is None and opt["spread_bps"] is None:
+        opt["spread_ticks"] = 1
+    check_choice("tie_break", opt["tie_break"], ("tick_rule", "bid", "ask"))
+    opt["depth_levels"] = check_number("depth_levels", opt["depth_levels"], low=1, high=50, integer=True)
+    opt["level_step_ticks"] = check_number("level_step_ticks", opt["level_step_ticks"], low=1, high=10_000,
+                                           integer=True)  # fmt: skip
+    if opt["level_size"] is not None and opt["level_fraction"] is not None:
+        raise bad_option("level_fraction", opt["level_fraction"], "None when level_size is given (one depth rule)")
+    opt["level_size"] = check_number("level_size", opt["level_size"], low=0, low_open=True, none=True)
+    opt["level_fraction"] = check_number("level_fraction", opt["level_fraction"], low=0, low_open=True, high=1,
+                                         none=True)  # fmt: skip
+    if opt["level_size"] is None and opt["level_fraction"] is None:
+        opt["level_fraction"] = 0.01
+    opt["min_level_size"] = check_number("min_level_size", opt["min_level_size"], low=0, low_open=True, none=True)
+    if opt["min_level_size"] is None:
+        opt["min_level_size"] = opt["lot_size"]
+    check_choice("trades", opt["trades"], ("split", "close", "none"))
+    if not isinstance(opt["open_snapshot"], bool):
+        raise bad_option("open_snapshot", opt["open_snapshot"], "True or False")
+    opt["volume_outliers"] = check_number("volume_outliers", opt["volume_outliers"], low=1, low_open=True, none=True)
+    opt["outlier_window"] = check_number("outlier_window", opt["outlier_window"], low=3, high=10_001, integer=True)
+    return opt
+
+
+def _lift(raw: _Raw, opt: dict[str, Any], symbol: str) -> list[MarketDay]:
+    origin = raw.origin
+    tz = opt["timezone"]
+    t, rows = raw.t, raw.rows
+    o, h, lo, c, v = raw.open, raw.high, raw.low, raw.close, raw.volume
+    notes: dict[str, Any] = {"format": "bars", **raw.notes}
+
+    # row order: oldest first or newest first, strictly
+    order = "oldest first"
+    if t.size > 1:
+        d = np.diff(t)
+        dup = first(d == 0)
+        if dup >= 0:
+            raise row_error(
+                origin, int(rows[dup + 1]), "datetime", f"duplicate timestamp {t[dup + 1]} (also on line {rows[dup]})"
+            )
+        direction = np.sign(d[0])
+        bad = first(np.sign(d) != direction)
+        if bad >= 0:
+            raise row_error(
+                origin, int(rows[bad + 1]), "datetime",
+                f"timestamp {t[bad + 1]} breaks the {'increasing' if direction > 0 else 'decreasing'} order of the "
+                "rows above (bars must be sorted, oldest or newest first)",
+            )  # fmt: skip
+        if direction < 0:
+            order = "newest first (reversed on load)"
+            t, rows, o, h, lo, c, v = (a[::-1].copy() for a in (t, rows, o, h, lo, c, v))
+    notes["row_order"] = order
+
+    # bar consistency
+    for name, arr in (("open", o), ("high", h), ("low", lo), ("close", c)):
+        bad = first(arr <= 0)
+        if bad >= 0:
+            raise row_error(origin, int(rows[bad]), name, f"price must be > 0, got {float(arr[bad])!r}")
+    checks = (
+        ("volume", v < 0, lambda i: f"negative volume {float(v[i])!r}"),
+        ("high", h < lo, lambda i: f"high {float(h[i])!r} < low {float(lo[i])!r}"),
+        (
+            "open",
+            (o < lo) | (o > h),
+            lambda i: f"open {float(o[i])!r} outside [low {float(lo[i])!r}, high {float(h[i])!r}]",
+        ),
+        (
+            "close",
+            (c < lo) | (c > h),
+            lambda i: f"close {float(c[i])!r} outside [low {float(lo[i])!r}, high {float(h[i])!r}]",
+        ),
+    )
+    for name, mask, message in checks:
+        bad = first(mask)
+        if bad >= 0:
+            raise row_error(origin, int(rows[bad]), name, message(bad))
+
+    loc = local_ns(t, tz)
+    open_tod, close_tod = opt["open_s"] * NS, opt["close_s"] * NS
+
+    # bar length
+    if opt["bar_seconds"] is None:
+        same_day = (loc[1:] // DAY_NS) == (loc[:-1] // DAY_NS)
+        steps = np.diff(loc)[same_day]
+        if steps.size == 0:
+            raise ValueError(f"{origin}: cannot infer the bar length from one bar a day; pass bar_seconds=...")
+        values, counts = np.unique(steps, return_counts=True)
+        bar = int(values[np.argmax(counts)])
+        if bar < 60 * NS or bar % NS:
+            raise ValueError(
+                f"{origin}: inferred bar length {bar / NS:g} s; bars must be whole seconds and at least 60 s "
+                "(1-minute or coarser); pass bar_seconds=... if the inference is wrong"
+            )
+        notes["bar_seconds"] = f"{bar // NS} (inferred: most common step between bars)"
+    else:
+        bar = opt["bar_seconds"] * NS
+        notes["bar_seconds"] = f"{bar // NS} (option)"
+
+    # labels
+    label = opt["label"]
+    if label == "auto":
+        tod = loc % DAY_NS
+        has_open, has_close = bool((tod == open_tod).any()), bool((tod == close_tod).any())
+        if has_close and not has_open:
+            label = "end"
+            why = f"a bar stamped at the close {opt['session'][1]} and none at the open {opt['session'][0]}"
+        elif has_open and not has_close:
+            label = "start"
+            why = f"a bar stamped at the open {opt['session'][0]} and none at the close {opt['session'][1]}"
+        else:
+            raise ValueError(
+                f"{origin}: cannot infer whether timestamps label bar starts or ends (bars stamped at the open: "
+                f"{has_open}, at the close: {has_close}); pass label='start' or label='end'"
+            )
+        notes["label"] = f"{label} (inferred: {why})"
+    else:
+        notes["label"] = f"{label} (option)"
+    start = t - bar if label == "end" else t
+    end = start + bar
+    loc_start = loc - bar if label == "end" else loc
+
+    # days and sessions
+    day_of = loc_start // DAY_NS
+    day_ids, inverse = np.unique(day_of, return_inverse=True)
+    reg_open = utc_ns_from_local(day_ids * DAY_NS + open_tod, tz)
+    reg_close = utc_ns_from_local(day_ids * DAY_NS + close_tod, tz)
+    if (reg_open == np.iinfo(np.int64).min).any() or (reg_close == np.iinfo(np.int64).min).any():
+        raise bad_option("session", opt["session"], f"wall-clock times that exist in {tz} on every day")
+    so, sc = reg_open[inverse], reg_close[inverse]
+    outside = (start < so) | (end > sc)
+    keep = np.ones(t.shape, dtype=bool)
+    if outside.any() and opt["outside"] == "raise":
+        i = first(outside)
+        raise row_error(
+            origin, int(rows[i]), "datetime",
+            f"bar {date_str(day_of[i] * DAY_NS)} {_interval(loc_start[i], loc_start[i] + bar)} is outside the session "
+            f"{opt['session'][0]}-{opt['session'][1]} {tz}; pass outside='drop' or outside='extend' (or session=...)",
+        )  # fmt: skip
+    if opt["outside"] == "drop":
+        keep = ~outside
+    off = (start - so) % bar != 0
+    bad = first(off & keep)
+    if bad >= 0:
+        raise row_error(
+            origin, int(rows[bad]), "datetime",
+            f"bar {_interval(loc_start[bad], loc_start[bad] + bar)} is not on the {bar // NS} s grid counted from the "
+            f"session open {opt['session'][0]}",
+        )  # fmt: skip
+
+    tick, lot = opt["tick_size"], opt["lot_size"]
+    notes["timezone"] = tz
+    notes["book"] = (
+        "one row per bar at its end: best bid/ask = the "
+        + (f"{opt['spread_ticks']}-tick" if opt["spread_ticks"] else f"{opt['spread_bps']:g} bps (whole ticks, >= 1)")
+        + f" interval of the {tick:g} grid centred closest on the close; ties: {opt['tie_break']}"
+    )  # fmt: skip
+    notes["depth"] = (
+        f"{opt['depth_levels']} level(s) per side, {opt['level_step_ticks']} tick(s) apart, "
+        + (f"{opt['level_size']:g} units each" if opt["level_size"] is not None
+           else f"{opt['level_fraction']:g} x bar volume each (whole lots, >= {opt['min_level_size']:g})")
+    )  # fmt: skip
+    notes["trades"] = {
+        "split": "two prints at each bar end: volume/2 buyer-initiated at the ask, volume/2 seller-initiated at the bid",
+        "close": "one print of the bar volume at the close price at each bar end, side unknown",
+        "none": "none (option trades='none')",
+    }[opt["trades"]]
+    notes["high_low"] = "checked only (the price path inside a bar is unknown)"
+
+    days: list[MarketDay] = []
+    for k, d in enumerate(day_ids):
+        idx = np.flatnonzero((inverse == k) & keep)
+        n_out = int(((inverse == k) & outside).sum())
+        if idx.size == 0:
+            continue
+        dn = dict(notes)
+        open_ns, close_ns = int(reg_open[k]), int(reg_close[k])
+        dn["session"] = f"{opt['session'][0]}-{opt['session'][1]} {tz}"
+        if opt["outside"] == "drop":
+            dn["dropped_outside_session_bars"] = n_out
+        elif opt["outside"] == "extend":
+            dn["extended_hours_bars"] = n_out
+            open_ns, close_ns = min(open_ns, int(start[idx[0]])), max(close_ns, int(end[idx[-1]]))
+            if n_out:
+                dn["session"] += f", extended to the bars: {_interval(*local_ns(np.array([open_ns, close_ns]), tz))}"
+        midnight = int(d) * DAY_NS
+        # gaps inside the regular session
+        n_reg = int((reg_close[k] - reg_open[k]) // bar)
+        expected = reg_open[k] + bar * np.arange(n_reg, dtype=np.int64)
+        missing = np.setdiff1d(expected, start[idx])
+
+        def span(a: int, b: int) -> str:
+            return _interval(*local_ns(np.array([a, b], dtype=np.int64), tz))
+
+        dn["missing_bars"] = int(missing.size)
+        dn["gaps"] = [span(a, b) for a, b in _runs(missing, bar)]
+        zero = idx[v[idx] == 0]
+        dn["zero_volume_bars"] = [span(start[i], end[i]) for i in zero]
+        if opt["volume_outliers"] is not None:
+            w = opt["outlier_window"]
+            med = pd.Series(v[idx]).rolling(w, center=True, min_periods=1).median().to_numpy()
+            flag = (med > 0) & (v[idx] > opt["volume_outliers"] * med)
+            dn["volume_outlier_rule"] = f"volume > {opt['volume_outliers']:g} x median of the {w} bars centred on it"
+            dn["volume_outliers"] = [
+                f"{span(start[i], end[i])}: volume {v[i]:,.0f} = {v[i] / m:.1f}x the median"
+                for i, m in zip(idx[flag], med[flag], strict=True)
+            ]
+
+        # rows: optional open snapshot, then one per bar end
+        snap = opt["open_snapshot"] and int(start[idx[0]]) == open_ns
+        px = c[idx]
+        ts = end[idx]
+        vol = v[idx]
+        book_rows = rows[idx]
+        ref = o[idx[0]]
+        if snap:
+            px = np.r_[o[idx[0]], px]
+            ts = np.r_[open_ns, ts]
+            vol = np.r_[v[idx[0]], vol]
+            book_rows = np.r_[rows[idx[0]], book_rows]
+        dn["open_snapshot"] = (
+            "a row at the open priced around the first bar's open"
+            if snap
+            else ("none (option)" if not opt["open_snapshot"] else "none: the first bar does not start at the open")
+        )
+        if opt["spread_ticks"] is not None:
+            spread = np.full(px.shape, float(opt["spread_ticks"]))
+        else:
+            spread = np.maximum(1.0, np.round(px * opt["spread_bps"] / 1e4 / tick))
+        if opt["tie_break"] == "tick_rule":
+            sign = _tick_signs(np.round(px / tick, 6), np.round(ref / tick, 6))
+        else:
+            sign = np.full(px.shape, 1.0 if opt["tie_break"] == "ask" else -1.0)
+        b, a = _best_ticks(px, spread, sign, tick)
+        if (b <= 0).any():
+            i = first(b <= 0)
+            raise row_error(
+                origin, int(book_rows[i]), "close", f"price {float(px[i])!r} leaves no positive bid for the spread"
+            )
+        if opt["level_size"] is not None:
+            size = np.full(px.shape, opt["level_size"])
+        else:
+            size = np.maximum(np.floor(opt["level_fraction"] * vol / lot + 1e-9) * lot, opt["min_level_size"])
+        L, step = opt["depth_levels"], opt["level_step_ticks"]
+        bid_px, bid_sz = ladder(to_price(b, tick), size, L, step, tick, -1)
+        ask_px, ask_sz = ladder(to_price(a, tick), size, L, step, tick, +1)
+        if (bid_px <= 0).any():
+            i = first((bid_px <= 0).any(axis=1))
+            raise row_error(
+                origin,
+                int(book_rows[i]),
+                "close",
+                f"depth_levels={L} reach prices <= 0 below the bid {float(bid_px[i, 0])!r}",
+            )
+
+        # trades at bar ends (the open snapshot carries none)
+        bars_off = 1 if snap else 0
+        traded = np.flatnonzero(vol[bars_off:] > 0) + bars_off
+        if opt["trades"] == "split":
+            n = traded.size
+            trade_ts = np.repeat(ts[traded], 2)
+            trade_px = np.empty(2 * n)
+            trade_px[0::2] = ask_px[traded, 0]
+            trade_px[1::2] = bid_px[traded, 0]
+            trade_sz = np.repeat(vol[traded] / 2.0, 2)
+            trade_side = np.tile(np.array([1, -1], dtype=np.int8), n)
+            trade_rows = np.repeat(book_rows[traded], 2)
+        elif opt["trades"] == "close":
+            trade_ts, trade_px, trade_sz = ts[traded], px[traded], vol[traded]
+            trade_side = np.zeros(traded.size, dtype=np.int8)
+            trade_rows = book_rows[traded]
+        else:
+            trade_ts, trade_px, trade_sz = np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+            trade_side, trade_rows = np.zeros(0, np.int8), np.zeros(0, np.int64)
+        day = MarketDay(
+            meta=MarketMeta(
+                symbol=symbol,
+                tick_size=tick,
+                lot_size=lot,
+                session_open_ns=open_ns,
+                session_close_ns=close_ns,
+                source=origin,
+                date=date_str(midnight),
+                notes=dn,
+            ),
+            ts=np.ascontiguousarray(ts, dtype=np.int64),
+            bid_px=bid_px,
+            bid_sz=bid_sz,
+            ask_px=ask_px,
+            ask_sz=ask_sz,
+            trade_ts=np.ascontiguousarray(trade_ts, dtype=np.int64),
+            trade_px=np.ascontiguousarray(trade_px, dtype=np.float64),
+            trade_sz=np.ascontiguousarray(trade_sz, dtype=np.float64),
+            trade_side=np.ascontiguousarray(trade_side, dtype=np.int8),
+        )
+        days.append(validate(day, origin=origin, book_rows=book_rows, trade_rows=trade_rows))
+    if not days:
+        raise ValueError(f"{origin}: no bars inside the session {opt['session']}")
+    return days
+
+
+def load(path: Path, **options: Any) -> list[MarketDay]:
+    """Parse an OHLCV CSV into one validated MarketDay per session date (see the module docstring)."""
+    path = Path(path)
+    opt = _options(options)
+    raw = _read_csv(path, opt["timezone"])
+    symbol = opt["symbol"] or path.stem.split("_")[0] or path.stem
+    return _lift(raw, opt, symbol)
+
+
+def from_dataframe(df: pd.DataFrame, source: str = "DataFrame", **options: Any) -> list[MarketDay]:
+    """Lift a yfinance-shaped DataFrame (DatetimeIndex; Open, High, Low, Close, [Adj Close,]
+    Volume) exactly as :func:`load` lifts a file; ``source`` names it in errors and metadata."""
+    opt = _options(options)
+    raw, ticker = _read_frame(df, opt["timezone"], source)
+    return _lift(raw, opt, opt["symbol"] or ticker or "UNKNOWN")
+
+
+# ----------------------------------------------------------------------------------------------
+# Volume curve, bars from days, writer
+# ----------------------------------------------------------------------------------------------
+
+
+def volume_curve(days: Sequence[MarketDay], bins: int | Sequence[float] = 13) -> np.ndarray:
+    """Average fraction of a session's traded volume per time bin, from ``days`` only.
+
+    ``bins``: a number of equal bins of each day's session (13: half hours of 09:30-16:00), or
+    increasing edges as fractions of the session from 0 to 1. A trade at ``t`` falls in the bin
+    ``(e_i, e_i+1]`` holding ``(t - open) / (close - open)`` (the first bin also holds the open):
+    a bar stamped at its end counts in the bin it ends in. Each day's fractions sum to 1 and the
+    result is their average (every day weighs the same); trades outside a day's session, or a
+    day without volume, raise. Nothing but the given days is used, so a VWAP schedule made from
+    training days never sees a test day.
+    """
+    if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
+        if not 1 <= int(bins) <= 100_000:
+            raise bad_option("bins", bins, "an integer 1 .. 100000 or increasing edges from 0 to 1")
+        edges = np.linspace(0.0, 1.0, int(bins) + 1)
+    else:
+        try:
+            edges = np.asarray(bins, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise bad_option("bins", bins, "an integer 1 .. 100000 or increasing edges from 0 to 1") from None
+        if edges.ndim != 1 or edges.size < 2 or edges[0] != 0.0 or edges[-1] != 1.0 or (np.diff(edges) <= 0).any():
+            raise bad_option("bins", bins, "an integer 1 .. 100000 or increasing edges from 0 to 1")
+    days = list(days)
+    if not days:
+        raise ValueError("volume_curve: no days given")
+    n = edges.size - 1
+    out = np.zeros(n)
+    for day in days:
+        m = day.meta
+        ts = np.asarray(day.trade_ts)
+        bad = first((ts < m.session_open_ns) | (ts > m.session_close_ns))
+        if bad >= 0:
+            raise ValueError(
+                f"volume_curve: {m.source} {m.date}: trade {bad} at {ts[bad]} is outside the session "
+                f"[{m.session_open_ns}, {m.session_close_ns}]"
+            )
+        pos = (ts - m.session_open_ns) / (m.session_close_ns - m.session_open_ns)
+        k = np.clip(np.searchsorted(edges, pos, side="left") - 1, 0, n - 1)
+        vol = np.bincount(k, weights=np.asarray(day.trade_sz, dtype=np.float64), minlength=n)
+        total = vol.sum()
+        if not total > 0:
+            raise ValueError(f"volume_curve: {m.source} {m.date} has no traded volume")
+        out += vol / total
+    return out / len(days)
+
+
+def bars_from_day(day: MarketDay, bar_seconds: int = 60, timezone: str = "America/New_York",
+                  label: str = "end") -> pd.DataFrame:  # fmt: skip
+    """OHLCV bars of ``day``'s trades on the ``bar_seconds`` grid from its session open.
+
+    A trade at ``t`` belongs to the bar ``[s, s + bar)`` holding it (one at the close to the last
+    bar). Bars without trades are left out, as data vendors do. Returns a DataFrame with a naive
+    local ``datetime`` column (bar end, or start with ``label="start"``) and open, high, low,
+    close, volume.
+    """
+    bar_seconds = check_number("bar_seconds", bar_seconds, low=1, integer=True)
+    check_timezone("timezone", timezone)
+    check_choice("label", label, ("start", "end"))
+    m = day.meta
+    bar = bar_seconds * NS
+    n_bars = max(1, -(-(m.session_close_ns - m.session_open_ns) // bar))
+    ts = np.asarray(day.trade_ts)
+    k = np.clip((ts - m.session_open_ns) // bar, 0, n_bars - 1)
+    frame = pd.DataFrame({"k": k, "px": np.asarray(day.trade_px), "sz": np.asarray(day.trade_sz)})
+    g = frame.groupby("k", sort=True)
+    agg = pd.DataFrame(
+        {
+            "open": g.px.first(),
+            "high": g.px.max(),
+            "low": g.px.min(),
+            "close": g.px.last(),
+            "volume": g.sz.sum(),
+        }
+    )
+    kk = agg.index.to_numpy(dtype=np.int64)
+    stamp = m.session_open_ns + (kk + (1 if label == "end" else 0)) * bar
+    wall = local_ns(stamp, timezone).view("datetime64[ns]")
+    agg.insert(0, "datetime", pd.DatetimeIndex(wall))
+    return agg.reset_index(drop=True)
+
+
+def write_bars(bars: pd.DataFrame, path: str | Path, newest_first: bool = False) -> Path:
+    """Write ``bars`` (columns datetime, open, high, low, close, volume; naive local times) as a
+    CSV in the layout :func:`load` reads; prices in Python's exact shortest repr, whole volumes as
+    integers."""
+    path = Path(path)
+    missing = [c for c in ("datetime", *FIELDS) if c not in bars.columns]
+    if missing:
+        raise ValueError(f"write_bars: missing columns {missing}")
+    df = bars.iloc[::-1] if newest_first else bars
+    when = pd.DatetimeIndex(df["datetime"]).strftime("%Y-%m-%d %H:%M:%S")
+    cols = [pd.Series(np.asarray(when, dtype=object))]
+    for f in FIELDS:
+        vals = np.asarray(df[f], dtype=np.float64)
+        if f == "volume" and np.all(vals == np.round(vals)):
+            cols.append(pd.Series(vals.astype(np.int64)).astype(str))
+        else:
+            cols.append(pd.Series(vals).map(repr))
+    body = cols[0]
+    for col in cols[1:]:
+        body = body + "," + col
+    path.write_text("datetime,open,high,low,close,volume\n" + "\n".join(body) + "\n")
+    return path

@@ -1,0 +1,564 @@
+"""FX tick quotes (``time, bid, ask[, bid_volume, ask_volume]``) lifted into the canonical form.
+
+Registry format ``"fx_ticks"``. Spot FX has no central book and no public trade tape: a tick file
+holds one stream of best quotes (L1). This module turns them into a one-level book, explicitly,
+with every assumption below an option.
+
+Styles (``style="auto"`` detects them from the first line)
+-----------------------------------------------------------
+``dukascopy``
+    A header row naming the columns, in any order, e.g. ``timestamp_utc,bid,ask,bid_volume,
+    ask_volume`` (the sample) or dukascopy-node's ``timestamp,askPrice,bidPrice,askVolume,
+    bidVolume``. Names are matched case-insensitively ignoring ``_``/spaces: time = timestamp,
+    timestamp_utc, time, datetime, date, gmt time; bid = bid, bidprice; ask = ask, askprice,
+    offer; volumes = bidvolume/bidsize, askvolume/asksize (optional, both or neither). Times are
+    ISO (``2026-07-13 12:00:00.093``, up to ns digits, an explicit ``Z``/``+hh:mm`` offset is
+    honoured), JForex's ``13.07.2026 12:00:00.093``, or epoch integers (unit from the magnitude:
+    s, ms, us or ns). Default time zone UTC.
+``truefx``
+    No header: ``EUR/USD,20260713 12:00:00.093,1.14273,1.14277`` (symbol, time, bid, ask). No
+    volumes. Times GMT (UTC). One symbol per file.
+``histdata``
+    No header: ``20260713 120000093,1.14273,1.14277,0`` (time ``YYYYMMDD HHMMSSmmm``, bid, ask,
+    volume). HistData documents its times as Eastern Standard Time *without* daylight saving,
+    i.e. fixed UTC-5: default ``timezone="Etc/GMT+5"``. HistData publishes 0 in the volume
+    column: it is ignored (``notes["sizes"]`` says so), sizes come from ``default_size``.
+
+Lifting (each an option of :func:`load`)
+----------------------------------------
+* **Book.** Each quote row is one book row stamped at its time (UTC ns) with ``levels=1``:
+  ``bid_px[:, 0] = bid``, ``ask_px[:, 0] = ask``. Sizes are the volumes times ``volume_scale``
+  (1.0; use 1e6 for JForex exports that count millions). Without volume columns ``default_size``
+  (units at each best price) is required; the error says so. A zero or negative volume raises.
+* **Depth** (``extra_levels=0``): ``extra_levels=k`` adds ``k`` levels per side,
+  ``level_step_ticks`` (1) ticks apart, each of ``level_size`` units (default: that row's best
+  size). This depth is an assumption, not data; it gives marketable child orders a price impact
+  of one step per ``level_size`` units instead of the simulator's beyond-book rule.
+* **Trades** (``trades="none"``, the only value): quote data has no trade prints, and nothing
+  else is derived. Consequences in the simulator: a resting (passive) child order fills only when
+  the opposite quote reaches its price (a book row whose ask is at or below a resting buy);
+  queue position never advances from prints; volume and flow features are 0; the episode's
+  ``market_vwap``/``participation`` are None.
+* **Tick size** (``tick_size=None``): inferred as the coarsest power-of-ten grid on which every
+  bid and ask of the file lies (EURUSD sample: 0.00001, the "pipette"; 11% of its bids and 9%
+  of its asks have only four decimals). A file in which no price uses the last decimal would infer a
+  10x coarser tick: pass ``tick_size`` then. Given a tick, prices off the grid raise.
+* **Lot size** (``lot_size=1000.0``): the micro lot, the smallest usual FX trading unit.
+* **Crossed/locked quotes** (``crossed="raise"``): a row with bid >= ask raises naming it;
+  ``crossed="drop"`` drops them and counts ``notes["dropped_crossed_rows"]`` (bid > ask) and
+  ``notes["dropped_locked_rows"]`` (bid == ask).
+* **Equal timestamps** (``duplicate_ts="raise"``): two quotes with the same time raise;
+  ``duplicate_ts="last"`` keeps the last quote of each time (the state after all events at that
+  time) and counts ``notes["collapsed_duplicate_ts_rows"]``. Applied after ``crossed``.
+  Timestamps going backwards always raise.
+* **Days** (``roll="00:00"``, ``roll_timezone="UTC"``): FX trades 24 hours; a day runs from the
+  roll time to the next roll. It is labelled with the local date of ``t + (24h - roll) mod 24h``:
+  the UTC date itself for the default, and for the New York 17:00 convention
+  (``roll="17:00", roll_timezone="America/New_York"``) the date of the next roll (Sunday 17:00 to
+  Monday 17:00 is Monday). One MarketDay per label, oldest first.
+* **Session** (``session="ticks"``): ``meta.session_open_ns``/``close_ns`` are the first and last
+  tick of the day (a day whose ticks share one time raises). ``session="roll"``: the whole day,
+  roll to roll. ``session=("HH:MM", "HH:MM")``: open and close in ``roll_timezone`` on the day's
+  date; ticks outside raise, or with ``outside="drop"`` are dropped and counted in
+  ``notes["dropped_outside_session_rows"]``. With ``"roll"`` or explicit hours the book is empty
+  before the first tick: episodes must start after it (``warmup_s``).
+* ``timezone=None``: the style's convention above; naive times are read in ``timezone``.
+* ``symbol=None``: TrueFX's symbol column without ``/``, else the file name up to the first
+  ``_`` (``EURUSD_2026-07-13_12h_ticks.csv`` -> ``EURUSD``).
+
+Episodes: ``ExecutionConfig``'s default ``sim`` carries impact coefficients per unit traded set
+for the synthetic $100 stock; on EURUSD (price 1.14, orders of 100,000 units) they move the
+price by 0.1 (~900 bps). Pass ``sim=SimConfig(...)`` with coefficients for the pair.
+
+Errors name the file, the 1-based line and the field (``time``, ``bid``, ``ask``,
+``bid_volume``, ``ask_volume``).
+
+Measured on the real sample (``../shared/data/fx/EURUSD_2026-07-13_12h_ticks.csv``, Dukascopy
+style): 3,551 quotes 12:00:00.093 .. 12:59:57.150 UTC on 2026-07-13, strictly increasing times
+(no duplicates), never crossed or locked, spread 1..9 pipettes (mode 2, median 3), sizes 0.12M .. 14.49M
+units (multiples of 10,000), largest gap between quotes 14.4 s; one day, 3,551 book rows, 0
+trades; tick inferred 0.00001.
+
+:func:`write_fx_ticks` writes a day's best quotes in any of the three styles (exporting synthetic
+or other data, and the round-trip tests).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from exec_env.market.data import MarketDay, MarketMeta, validate
+from exec_env.market.lift import (
+    DAY_NS,
+    NS,
+    bad_option,
+    check_choice,
+    check_grid,
+    check_number,
+    check_timezone,
+    clock_str,
+    date_str,
+    first,
+    head_lines,
+    infer_tick,
+    ladder,
+    local_ns,
+    parse_clock,
+    read_columns,
+    row_error,
+    utc_ns_from_local,
+)
+
+__all__ = ["STYLES", "VERSION", "companions", "load", "sniff", "write_fx_ticks"]
+
+VERSION = 1
+STYLES = ("dukascopy", "truefx", "histdata")
+DEFAULT_TIMEZONE = {"dukascopy": "UTC", "truefx": "UTC", "histdata": "Etc/GMT+5"}
+
+_ROLES = {
+    "time": {"timestamp", "timestamputc", "time", "timeutc", "datetime", "date", "gmttime", "utctime"},
+    "bid": {"bid", "bidprice", "bidquote"},
+    "ask": {"ask", "askprice", "askquote", "offer", "offerprice"},
+    "bid_volume": {"bidvolume", "bidsize", "bidvol", "bidqty"},
+    "ask_volume": {"askvolume", "asksize", "askvol", "askqty", "offervolume", "offersize"},
+}
+_TRUEFX = re.compile(r"^[A-Za-z0-9]{3,}/?[A-Za-z0-9]{3,},\d{8} \d{2}:\d{2}:\d{2}(\.\d+)?,[^,]+,[^,]+$")
+_HISTDATA = re.compile(r"^\d{8} \d{9},[^,]+,[^,]+,[^,]*$")
+_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.strip().strip('"').lower())
+
+
+def _header_roles(line: str) -> dict[str, int] | None:
+    """Column index of each role if ``line`` is a Dukascopy-style header, else None."""
+    roles: dict[str, int] = {}
+    for i, raw in enumerate(line.split(",")):
+        name = _norm(raw)
+        role = next((r for r, names in _ROLES.items() if name in names), None)
+        if role is None or role in roles:
+            return None
+        roles[role] = i
+    if not {"time", "bid", "ask"} <= roles.keys():
+        return None
+    if ("bid_volume" in roles) != ("ask_volume" in roles):
+        return None
+    return roles
+
+
+def _style_of(line: str) -> str | None:
+    line = line.strip()
+    if _header_roles(line) is not None:
+        return "dukascopy"
+    if _TRUEFX.match(line):
+        return "truefx"
+    if _HISTDATA.match(line):
+        return "histdata"
+    return None
+
+
+def sniff(path: Path) -> bool:
+    """A Dukascopy-style header with time/bid/ask columns, or a TrueFX or HistData tick row."""
+    lines = head_lines(Path(path), 1)
+    return bool(lines) and _style_of(lines[0]) is not None
+
+
+def companions(path: Path) -> list[Path]:
+    return []
+
+
+# ----------------------------------------------------------------------------------------------
+# Parsing
+# ----------------------------------------------------------------------------------------------
+
+
+def _parse_times(origin: str, s: pd.Series, lines: np.ndarray, style: str, timezone: str) -> tuple[np.ndarray, str]:
+    """UTC ns of each time string, and how the time zone was decided (for the notes)."""
+    first_value = str(s.iloc[0]).strip()
+    if style == "dukascopy" and first_value.isdigit():
+        values = pd.to_numeric(s, errors="coerce")
+        if values.dtype != np.int64:
+            bad = first(~pd.Series(s).astype(str).str.strip().str.fullmatch(r"\d+").to_numpy(dtype=bool))
+            raise row_error(
+                origin, int(lines[max(bad, 0)]), "time", f"unparsable epoch timestamp {s.iloc[max(bad, 0)]!r}"
+            )
+        n = len(first_value)
+        unit, scale = (("ns", 1) if n >= 18 else ("us", 1_000) if n >= 15 else ("ms", 1_000_000) if n >= 12
+                       else ("s", NS))  # fmt: skip
+        return values.to_numpy(dtype=np.int64) * scale, f"epoch {unit} (UTC)"
+    aware = style == "dukascopy" and bool(_OFFSET.search(first_value))
+    if style == "truefx":
+        formats = ["%Y%m%d %H:%M:%S.%f", "%Y%m%d %H:%M:%S"]
+    elif style == "histdata":
+        formats = ["%Y%m%d %H%M%S%f"]
+    elif re.match(r"^\d{2}\.\d{2}\.\d{4}", first_value):
+        formats = ["%d.%m.%Y %H:%M:%S.%f", "%d.%m.%Y %H:%M:%S"]
+    else:
+        formats = ["ISO8601"]
+    s = pd.Series(s).reset_index(drop=True)
+    parsed = pd.to_datetime(s, format=formats[0], errors="coerce", utc=aware)
+    for fmt in [*formats[1:], *formats]:  # other layouts, then surrounding spaces
+        miss = parsed.isna()
+        if not miss.any():
+            break
+        parsed[miss] = pd.to_datetime(s[miss].astype(str).str.strip(), format=fmt, errors="coerce", utc=aware)
+    bad = first(parsed.isna().to_numpy())
+    if bad >= 0:
+        raise row_error(origin, int(lines[bad]), "time", f"unparsable timestamp {s.iloc[bad]!r}")
+    if aware:
+        ns = parsed.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64)
+        return ns, "explicit UTC offsets in the file"
+    wall = parsed.to_numpy().astype("datetime64[ns]").view(np.int64)
+    if timezone == "UTC":
+        return wall, "UTC"
+    ns = utc_ns_from_local(wall, timezone)
+    bad = first(ns == np.iinfo(np.int64).min)
+    if bad >= 0:
+        raise row_error(
+            origin, int(lines[bad]), "time", f"local time {s.iloc[bad]!r} does not exist or is ambiguous in {timezone}"
+        )
+    return ns, timezone
+
+
+def _read(path: Path, style: str) -> tuple[dict[str, Any], np.ndarray, str | None]:
+    """Columns by role (prices and volumes as float64, times as strings), their line numbers,
+    and TrueFX's symbol."""
+    origin = str(path)
+    head = head_lines(path, 1, limit=65_536)
+    if not head:
+        raise ValueError(f"{origin}: the file is empty")
+    if style == "dukascopy":
+        roles = _header_roles(head[0].strip())
+        if roles is None:
+            raise row_error(
+                origin, 1, "header", f"not a tick header (time, bid, ask[, bid_volume, ask_volume]): {head[0]!r}"
+            )
+        names = [""] * len(roles)
+        for role, i in roles.items():
+            names[i] = role
+        numeric = [r for r in names if r != "time"]
+        cols, numbers = read_columns(path, names, numeric, 1)
+        if numbers.size == 0:
+            raise ValueError(f"{origin}: no quotes after the header")
+        return cols, numbers, None
+    names = ["symbol", "time", "bid", "ask"] if style == "truefx" else ["time", "bid", "ask", "volume"]
+    cols, numbers = read_columns(path, names, ["bid", "ask"], 0)
+    symbol = None
+    if style == "truefx":
+        sym = pd.Series(cols["symbol"]).astype(str)
+        bad = first((sym != sym.iloc[0]).to_numpy())
+        if bad >= 0:
+            raise row_error(
+                origin, int(numbers[bad]), "symbol", f"symbol {sym.iloc[bad]!r} differs from the first row's "
+                f"{sym.iloc[0]!r} (one instrument per file)",
+            )  # fmt: skip
+        symbol = str(sym.iloc[0]).strip().replace("/", "")
+    return {r: cols[r] for r in ("time", "bid", "ask")}, numbers, symbol
+
+
+def _session_option(value: Any) -> str | tuple[int, int]:
+    if isinstance(value, str) and value in ("ticks", "roll"):
+        return value
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        o = parse_clock("session[0]", value[0], allow_24=False)
+        c = parse_clock("session[1]", value[1])
+        if c <= o:
+            raise bad_option("session", value, "open before close on the same day")
+        return (o, c)
+    raise bad_option("session", value, "'ticks', 'roll' or a pair of wall-clock times ('HH:MM', 'HH:MM')")
+
+
+def load(
+    path: Path,
+    *,
+    style: str = "auto",
+    symbol: str | None = None,
+    timezone: str | None = None,
+    tick_size: float | None = None,
+    lot_size: float = 1000.0,
+    default_size: float | None = None,
+    volume_scale: float = 1.0,
+    extra_levels: int = 0,
+    level_step_ticks: int = 1,
+    level_size: float | None = None,
+    crossed: str = "raise",
+    duplicate_ts: str = "raise",
+    roll: str = "00:00",
+    roll_timezone: str = "UTC",
+    session: str | Sequence[str] = "ticks",
+    outside: str = "raise",
+    trades: str = "none",
+) -> list[MarketDay]:
+    """Parse an FX tick file into one validated MarketDay per day (see the module docstring)."""
+    path = Path(path)
+    origin = str(path)
+    check_choice("style", style, ("auto", *STYLES))
+    if symbol is not None and not (isinstance(symbol, str) and symbol):
+        raise bad_option("symbol", symbol, "a non-empty string or None")
+    tick_size = check_number("tick_size", tick_size, low=0, low_open=True, none=True)
+    lot_size = check_number("lot_size", lot_size, low=0, low_open=True)
+    default_size = check_number("default_size", default_size, low=0, low_open=True, none=True)
+    volume_scale = check_number("volume_scale", volume_scale, low=0, low_open=True)
+    extra_levels = check_number("extra_levels", extra_levels, low=0, high=49, integer=True)
+    level_step_ticks = check_number("level_step_ticks", level_step_ticks, low=1, high=10_000, integer=True)
+    level_size = check_number("level_size", level_size, low=0, low_open=True, none=True)
+    check_choice("crossed", crossed, ("raise", "drop"))
+    check_choice("duplicate_ts", duplicate_ts, ("raise", "last"))
+    roll_s = parse_clock("roll", roll, allow_24=False)
+    roll_timezone = check_timezone("roll_timezone", roll_timezone)
+    sess = _session_option(session)
+    check_choice("outside", outside, ("raise", "drop"))
+    check_choice("trades", trades, ("none",))
+
+    if style == "auto":
+        head = head_lines(path, 1)
+        detected = _style_of(head[0]) if head else None
+        if detected is None:
+            raise ValueError(
+                f"{origin}: row 1: not an FX tick file in a known style ({', '.join(STYLES)}): "
+                f"{head[0] if head else ''!r}; pass style=..."
+            )
+        style = detected
+    tz = check_timezone("timezone", timezone if timezone is not None else DEFAULT_TIMEZONE[style])
+
+    cols, lines, file_symbol = _read(path, style)
+    t, tz_note = _parse_times(origin, cols["time"], lines, style, tz)
+    bid, ask = cols["bid"], cols["ask"]
+    for name, px in (("bid", bid), ("ask", ask)):
+        bad = first(px <= 0)
+        if bad >= 0:
+            raise row_error(origin, int(lines[bad]), name, f"price must be > 0, got {float(px[bad])!r}")
+    if "bid_volume" in cols:
+        bid_sz = cols["bid_volume"] * volume_scale
+        ask_sz = cols["ask_volume"] * volume_scale
+        for name, sz in (("bid_volume", bid_sz), ("ask_volume", ask_sz)):
+            bad = first(sz < 0)
+            if bad >= 0:
+                raise row_error(origin, int(lines[bad]), name, f"negative size {float(sz[bad])!r}")
+            bad = first(sz == 0)
+            if bad >= 0:
+                raise row_error(origin, int(lines[bad]), name, "zero size at a quoted price (a quote needs size > 0)")
+        sizes_note = f"bid_volume/ask_volume x volume_scale={volume_scale:g}"
+    else:
+        if default_size is None:
+            what = "HistData's volume column is always 0" if style == "histdata" else "the file has no volume columns"
+            raise ValueError(
+                f"{origin}: {what}: pass default_size=<units quoted at each best price> "
+                f"(option default_size is required for {style} ticks)"
+            )
+        bid_sz = np.full(t.shape, default_size)
+        ask_sz = bid_sz.copy()
+        sizes_note = f"default_size={default_size:g} at each best price (the file has no volumes)"
+        if style == "histdata":
+            sizes_note += "; HistData's volume column (always 0) is ignored"
+
+    notes: dict[str, Any] = {"format": "fx_ticks", "style": style, "timezone": tz_note, "sizes": sizes_note}
+
+    # unsorted times always raise (before any repair, so the line is the file's own order)
+    back = first(np.diff(t) < 0)
+    if back >= 0:
+        raise row_error(
+            origin, int(lines[back + 1]), "time",
+            f"timestamp {t[back + 1]} is before the previous row's {t[back]} (rows must be in time order)",
+        )  # fmt: skip
+
+    keep = np.ones(t.shape, dtype=bool)
+    crossed_mask = bid > ask
+    locked_mask = bid == ask
+    if crossed == "raise":
+        bad = first(crossed_mask | locked_mask)
+        if bad >= 0:
+            what = "crossed" if crossed_mask[bad] else "locked"
+            raise row_error(
+                origin, int(lines[bad]), "bid",
+                f"{what} quote: bid {float(bid[bad])!r} >= ask {float(ask[bad])!r}; pass crossed='drop' to drop crossed and "
+                "locked quotes (counted in meta.notes)",
+            )  # fmt: skip
+    else:
+        notes["dropped_crossed_rows"] = int(crossed_mask.sum())
+        notes["dropped_locked_rows"] = int(locked_mask.sum())
+        keep &= ~(crossed_mask | locked_mask)
+
+    kept = np.flatnonzero(keep)
+    same = np.zeros(t.shape, dtype=bool)
+    same[kept[:-1]] = t[kept[:-1]] == t[kept[1:]]  # a kept row followed by a kept row of the same time
+    if duplicate_ts == "raise":
+        bad = first(same)
+        if bad >= 0:
+            nxt = kept[np.searchsorted(kept, bad) + 1]
+            raise row_error(
+                origin, int(lines[nxt]), "time",
+                f"duplicate timestamp {t[nxt]} (also on line {lines[bad]}); pass duplicate_ts='last' to keep the last "
+                "quote of each time",
+            )  # fmt: skip
+    else:
+        notes["collapsed_duplicate_ts_rows"] = int(same.sum())
+        keep &= ~same
+
+    idx = np.flatnonzero(keep)
+    if idx.size == 0:
+        raise ValueError(f"{origin}: no quotes left after dropping crossed/locked rows")
+    t, bid, ask, bid_sz, ask_sz, lines = t[idx], bid[idx], ask[idx], bid_sz[idx], ask_sz[idx], lines[idx]
+
+    if tick_size is None:
+        tick = infer_tick(np.concatenate([bid, ask]))
+        notes["tick_size"] = f"inferred {tick:g}: the coarsest power-of-ten grid of every bid and ask"
+    else:
+        tick = tick_size
+        check_grid(origin, bid, tick, lines, "bid")
+        check_grid(origin, ask, tick, lines, "ask")
+        notes["tick_size"] = f"option tick_size={tick:g}"
+
+    levels = 1 + extra_levels
+    bid_px, bid_szs = ladder(bid, bid_sz, levels, level_step_ticks, tick, -1, level_size)
+    ask_px, ask_szs = ladder(ask, ask_sz, levels, level_step_ticks, tick, +1, level_size)
+    notes["depth"] = (
+        "1 level: L1 quotes"
+        if extra_levels == 0
+        else f"best quote + {extra_levels} assumed levels per side, {level_step_ticks} tick(s) apart, "
+        + (f"{level_size:g} units each" if level_size is not None else "each the size of that side's best quote")
+    )
+    notes["trades"] = (
+        "none: quote data has no trade prints and nothing is derived; resting orders fill only when the "
+        "opposite quote reaches their price"
+    )
+
+    # days: local date (roll_timezone) of t + (24h - roll) mod 24h
+    local = local_ns(t, roll_timezone)
+    shift = (DAY_NS - roll_s * NS) % DAY_NS
+    day_index = (local + shift) // DAY_NS
+    notes["day_roll"] = f"{roll} {roll_timezone}"
+    sym = symbol or file_symbol or path.stem.split("_")[0] or path.stem
+    days: list[MarketDay] = []
+    bounds = np.flatnonzero(np.diff(day_index)) + 1
+    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, t.size], strict=True):
+        d = int(day_index[lo])
+        date = date_str(d * DAY_NS)
+        sel = np.arange(lo, hi)
+        day_notes = dict(notes)
+        if sess == "ticks":
+            open_ns, close_ns = int(t[lo]), int(t[hi - 1])
+            if close_ns <= open_ns:
+                raise ValueError(
+                    f"{origin}: day {date} has quotes at a single time {open_ns} (line {lines[lo]}): no session can "
+                    "be formed from first/last tick; pass session='roll' or session=('HH:MM', 'HH:MM')"
+                )
+            day_notes["session"] = "first .. last tick of the day"
+        else:
+            if sess == "roll":
+                start_local = d * DAY_NS - shift
+                o_c = np.array([start_local, start_local + DAY_NS], dtype=np.int64)
+                day_notes["session"] = f"roll to roll ({roll} {roll_timezone})"
+            else:
+                o_c = np.array([d * DAY_NS + sess[0] * NS, d * DAY_NS + sess[1] * NS], dtype=np.int64)
+                day_notes["session"] = f"{clock_str(o_c[0])} .. {clock_str(o_c[1])} {roll_timezone} (option)"
+            utc = utc_ns_from_local(o_c, roll_timezone)
+            if (utc == np.iinfo(np.int64).min).any():
+                raise bad_option("session", session, f"wall-clock times that exist in {roll_timezone} on {date}")
+            open_ns, close_ns = int(utc[0]), int(utc[1])
+            out = (t[sel] < open_ns) | (t[sel] > close_ns)
+            if out.any():
+                if outside == "raise":
+                    bad = int(sel[first(out)])
+                    raise row_error(
+                        origin, int(lines[bad]), "time",
+                        f"quote at {t[bad]} is outside the session [{open_ns}, {close_ns}] of {date}; pass "
+                        "outside='drop' to drop such quotes (counted in meta.notes)",
+                    )  # fmt: skip
+                sel = sel[~out]
+            day_notes["dropped_outside_session_rows"] = int(out.sum())
+            if sel.size == 0:
+                continue
+        tt = t[sel]
+        day_notes["n_quotes"] = int(sel.size)
+        day_notes["max_quote_gap_s"] = float(np.diff(tt).max() / NS) if sel.size > 1 else 0.0
+        day = MarketDay(
+            meta=MarketMeta(
+                symbol=sym,
+                tick_size=tick,
+                lot_size=lot_size,
+                session_open_ns=open_ns,
+                session_close_ns=close_ns,
+                source=origin,
+                date=date,
+                notes=day_notes,
+            ),
+            ts=np.ascontiguousarray(tt, dtype=np.int64),
+            bid_px=np.ascontiguousarray(bid_px[sel]),
+            bid_sz=np.ascontiguousarray(bid_szs[sel]),
+            ask_px=np.ascontiguousarray(ask_px[sel]),
+            ask_sz=np.ascontiguousarray(ask_szs[sel]),
+            trade_ts=np.zeros(0, dtype=np.int64),
+            trade_px=np.zeros(0),
+            trade_sz=np.zeros(0),
+            trade_side=np.zeros(0, dtype=np.int8),
+        )
+        days.append(validate(day, origin=origin, book_rows=lines[sel], trade_rows=np.zeros(0, dtype=np.int64)))
+    if not days:
+        raise ValueError(f"{origin}: no quotes inside the session {session!r}")
+    return days
+
+
+# ----------------------------------------------------------------------------------------------
+# Writer
+# ----------------------------------------------------------------------------------------------
+
+
+def _format_times(ns: np.ndarray, style: str) -> np.ndarray:
+    """Wall-clock strings of UTC ns in the style's time zone and layout."""
+    wall = local_ns(ns, DEFAULT_TIMEZONE[style]) if style == "histdata" else ns
+    whole_ms = bool(np.all(wall % 1_000_000 == 0))
+    if style != "dukascopy" and not whole_ms:
+        raise ValueError(f"write_fx_ticks: style {style!r} has millisecond times; the data has finer times")
+    unit = "ms" if whole_ms else "ns"
+    iso = np.datetime_as_string(wall.view("datetime64[ns]").astype(f"datetime64[{unit}]"), unit=unit)
+    s = pd.Series(iso).str.replace("T", " ", regex=False)
+    if style == "dukascopy":
+        return s.to_numpy()
+    compact = s.str.replace("-", "", regex=False)  # 20260713 12:00:00.093
+    if style == "truefx":
+        return compact.to_numpy()
+    return compact.str.replace(":", "", regex=False).str.replace(".", "", regex=False).to_numpy()
+
+
+def write_fx_ticks(day: MarketDay, path: str | Path, style: str = "dukascopy", symbol: str | None = None) -> Path:
+    """Write ``day``'s best quotes as an FX tick file in ``style`` (see the module docstring).
+
+    Dukascopy style writes a header and the best sizes (``timestamp_utc,bid,ask,bid_volume,
+    ask_volume``, times with ms or, if needed, ns digits); TrueFX (``symbol``, default the day's)
+    and HistData (volume 0, times in fixed UTC-5) carry no sizes and need whole-millisecond times.
+    Every row needs both a bid and an ask. Prices are written with Python's shortest exact repr,
+    so reading them back gives the same floats.
+    """
+    check_choice("style", style, STYLES)
+    path = Path(path)
+    two_sided = (day.bid_sz[:, 0] > 0) & (day.ask_sz[:, 0] > 0)
+    bad = first(~two_sided)
+    if bad >= 0:
+        raise ValueError(f"write_fx_ticks: book row {bad} has an empty side; L1 tick files need a bid and an ask")
+    times = _format_times(np.asarray(day.ts, dtype=np.int64), style)
+    bid = pd.Series(np.asarray(day.bid_px[:, 0], dtype=np.float64)).map(repr)
+    ask = pd.Series(np.asarray(day.ask_px[:, 0], dtype=np.float64)).map(repr)
+    if style == "dukascopy":
+        bv = pd.Series(np.asarray(day.bid_sz[:, 0], dtype=np.float64)).map(repr)
+        av = pd.Series(np.asarray(day.ask_sz[:, 0], dtype=np.float64)).map(repr)
+        body = times + "," + bid + "," + ask + "," + bv + "," + av
+        text = "timestamp_utc,bid,ask,bid_volume,ask_volume\n" + "\n".join(body) + "\n"
+    elif style == "truefx":
+        sym = symbol or day.meta.symbol
+        if len(sym) == 6 and sym.isalpha():
+            sym = sym[:3] + "/" + sym[3:]
+        body = sym + "," + times + "," + bid + "," + ask
+        text = "\n".join(body) + "\n"
+    else:
+        body = times + "," + bid + "," + ask + ",0"
+        text = "\n".join(body) + "\n"
+    path.write_text(text)
+    return path

@@ -1,0 +1,334 @@
+"""Shared helpers for sources with less than a book (L1 quotes, OHLCV bars): "lifting" them into
+the canonical :class:`~exec_env.market.data.MarketDay`.
+
+Used by :mod:`exec_env.market.fx` (FX tick quotes) and :mod:`exec_env.market.bars` (OHLCV bars).
+What is shared:
+
+* option checks whose errors name the option, its value and the allowed values;
+* a line-exact CSV splitter (:func:`split_lines`): every row keeps its 1-based line number in the
+  file, wrong field counts and unparsable or non-finite values raise
+  ``ValueError("<file>: row <line>, field '<name>': ...")``;
+* tick-grid helpers: :func:`infer_tick` (the coarsest power-of-ten grid every price lies on),
+  :func:`check_grid`, :func:`to_price` (integer ticks to prices without float residue);
+* :func:`ladder`: the deterministic depth that a lifted book shows beyond its best level (levels
+  ``step`` ticks apart, a given size each). This is an *assumption*, not data: every loader that
+  uses it says so in ``meta.notes``;
+* time helpers: wall-clock ``"HH:MM[:SS]"`` options, time zones, UTC <-> local nanoseconds.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "NS",
+    "bad_option",
+    "check_choice",
+    "check_grid",
+    "check_number",
+    "check_timezone",
+    "infer_tick",
+    "ladder",
+    "local_ns",
+    "parse_clock",
+    "read_columns",
+    "row_error",
+    "split_lines",
+    "to_float",
+    "to_price",
+    "utc_ns_from_local",
+]
+
+NS = 1_000_000_000
+DAY_NS = 86_400 * NS
+
+
+# ----------------------------------------------------------------------------------------------
+# Options
+# ----------------------------------------------------------------------------------------------
+
+
+def bad_option(name: str, value: Any, allowed: str) -> ValueError:
+    return ValueError(f"option {name}={value!r} is invalid; allowed: {allowed}")
+
+
+def check_choice(name: str, value: Any, allowed: Sequence[Any]) -> Any:
+    if not isinstance(value, (str, bool, int, type(None))) or value not in allowed:
+        raise bad_option(name, value, "one of " + ", ".join(repr(a) for a in allowed))
+    return value
+
+
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    low: float = -math.inf,
+    high: float = math.inf,
+    low_open: bool = False,
+    integer: bool = False,
+    none: bool = False,
+) -> Any:
+    """``value`` if it is a finite number in the range (``None`` too when ``none``), else ValueError."""
+    if value is None and none:
+        return None
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    ok = ok and math.isfinite(float(value)) and (float(value) > low if low_open else float(value) >= low)
+    ok = ok and float(value) <= high
+    if integer:
+        ok = ok and float(value) == int(value)
+    if not ok:
+        lo = f"> {low:g}" if low_open else f">= {low:g}"
+        rng = lo if high == math.inf else f"{lo} and <= {high:g}"
+        kind = "an integer" if integer else "a finite number"
+        raise bad_option(name, value, f"{kind} {rng}" + (" or None" if none else ""))
+    return int(value) if integer else float(value)
+
+
+def check_timezone(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise bad_option(name, value, "an IANA time zone name such as 'UTC' or 'America/New_York'")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise bad_option(name, value, "an IANA time zone name such as 'UTC' or 'America/New_York'") from None
+    return value
+
+
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+
+
+def parse_clock(name: str, value: Any, allow_24: bool = True) -> int:
+    """Seconds after midnight of ``"HH:MM"`` or ``"HH:MM:SS"`` (``"24:00"`` allowed when ``allow_24``)."""
+    m = _CLOCK.match(value) if isinstance(value, str) else None
+    if m is None:
+        raise bad_option(name, value, "a wall-clock time 'HH:MM' or 'HH:MM:SS'")
+    h, mi, s = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+    secs = h * 3600 + mi * 60 + s
+    if mi > 59 or s > 59 or secs > (86_400 if allow_24 else 86_399):
+        raise bad_option(name, value, "a wall-clock time 'HH:MM' or 'HH:MM:SS' within one day")
+    return secs
+
+
+# ----------------------------------------------------------------------------------------------
+# Parsing
+# ----------------------------------------------------------------------------------------------
+
+
+def row_error(origin: str, line: int, field: str, problem: str) -> ValueError:
+    return ValueError(f"{origin}: row {line}, field '{field}': {problem}")
+
+
+def split_lines(
+    origin: str, lines: list[str], first_line: int, names: Sequence[str], n_fields: Sequence[int] | None = None
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Split comma-separated ``lines`` into string columns named ``names``.
+
+    ``first_line`` is the 1-based file line number of ``lines[0]``. Rows must have
+    ``len(names)`` fields, or one of ``n_fields`` when given (missing trailing columns are then
+    None). Returns the columns and each row's line number.
+    """
+    allowed = tuple(n_fields) if n_fields is not None else (len(names),)
+    numbers = np.arange(first_line, first_line + len(lines), dtype=np.int64)
+    s = pd.Series(lines, dtype=object)
+    counts = (s.str.count(",") + 1).to_numpy()
+    wrong = ~np.isin(counts, allowed)
+    if wrong.any():
+        i = int(np.flatnonzero(wrong)[0])
+        expected = " or ".join(str(a) for a in allowed)
+        n = int(counts[i])
+        field = names[n] if n < len(names) else names[-1]
+        what = "missing from here on" if n < len(names) else "followed by extra fields"
+        raise row_error(
+            origin,
+            int(numbers[i]),
+            field,
+            f"wrong column count: {n} fields, expected {expected} ({', '.join(names)}); '{field}' is {what}: "
+            f"{lines[i]!r}",
+        )
+    parts = s.str.split(",", expand=True, regex=False)
+    for j in range(parts.shape[1], len(names)):
+        parts[j] = None
+    parts.columns = list(names)[: parts.shape[1]]
+    return parts, numbers
+
+
+_NAN_WORDS = frozenset({"nan", "+nan", "-nan"})
+
+
+def to_float(origin: str, values: pd.Series, lines: np.ndarray, field: str) -> np.ndarray:
+    """Parse a string column to float64; raise naming the first unparsable, NaN or infinite value."""
+    stripped = values.str.strip()
+    out = pd.to_numeric(stripped, errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raw = stripped.iloc[i]
+        if isinstance(raw, str) and raw.lower() in _NAN_WORDS:
+            problem = f"value is NaN: {raw!r}"
+        elif isinstance(raw, str) and raw.lower().lstrip("+-") in ("inf", "infinity"):
+            problem = f"value is not finite: {raw!r}"
+        else:
+            problem = f"unparsable number {raw!r}"
+        raise row_error(origin, int(lines[i]), field, problem)
+    return out
+
+
+def read_columns(
+    path: Path, names: Sequence[str], numeric: Sequence[str], header_rows: int
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Columns of a headerless-after-``header_rows`` CSV: ``numeric`` ones as finite float64,
+    the others as strings; and the 1-based file line of every row.
+
+    Fast path: pandas' C parser. On anything irregular (wrong field count, unparsable or
+    non-finite number, empty field, blank line) the file is re-read line by line
+    (:func:`split_lines`, :func:`to_float`), which raises naming the exact line and field.
+    """
+    origin = str(path)
+    first_line = header_rows + 1
+    dtypes = {n: (np.float64 if n in numeric else object) for n in names}
+    try:
+        df = pd.read_csv(path, header=None, names=list(names), skiprows=header_rows, dtype=dtypes, index_col=False,
+                         skip_blank_lines=False, encoding="utf-8-sig", engine="c")  # fmt: skip
+        num = df[list(numeric)].to_numpy(dtype=np.float64)
+        ok = len(df) > 0 and bool(np.isfinite(num).all()) and not df.isna().to_numpy().any()
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError):
+        ok = False
+    if ok:
+        cols = {n: df[n].to_numpy(dtype=np.float64) if n in numeric else df[n] for n in names}
+        return cols, np.arange(first_line, first_line + len(df), dtype=np.int64)
+    lines = read_text_lines(path)[header_rows:]
+    parts, numbers = split_lines(origin, lines, first_line, names)
+    cols = {n: to_float(origin, parts[n], numbers, n) if n in numeric else parts[n].str.strip() for n in names}
+    return cols, numbers
+
+
+def first(mask: np.ndarray) -> int:
+    idx = np.flatnonzero(mask)
+    return int(idx[0]) if idx.size else -1
+
+
+# ----------------------------------------------------------------------------------------------
+# Tick grid
+# ----------------------------------------------------------------------------------------------
+
+
+def _decimals(tick: float) -> int:
+    return min(12, max(0, math.ceil(-math.log10(tick))) + 3)
+
+
+def infer_tick(prices: np.ndarray, max_decimals: int = 10) -> float:
+    """The coarsest power-of-ten grid (1, 0.1, ..., 1e-10) on which every price lies."""
+    p = np.asarray(prices, dtype=np.float64)
+    for k in range(max_decimals + 1):
+        scaled = p * 10.0**k
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 + 1e-12 * np.abs(scaled)):
+            return float(f"1e-{k}")
+    return float(f"1e-{max_decimals}")
+
+
+def off_grid(px: np.ndarray, tick: float) -> np.ndarray:
+    scaled = px / tick
+    return np.abs(scaled - np.round(scaled)) > 1e-6
+
+
+def check_grid(origin: str, px: np.ndarray, tick: float, lines: np.ndarray, field: str) -> None:
+    bad = first(off_grid(px, tick))
+    if bad >= 0:
+        raise row_error(origin, int(lines[bad]), field, f"price {float(px[bad])!r} is not on the tick grid {tick!r}")
+
+
+def to_price(ticks: np.ndarray, tick: float) -> np.ndarray:
+    """Integer tick counts to prices, rounded so that e.g. 17024 * 0.01 is exactly 170.24."""
+    return np.round(np.asarray(ticks, dtype=np.float64) * tick, _decimals(tick))
+
+
+def ladder(best: np.ndarray, size: np.ndarray, levels: int, step_ticks: int, tick: float, side: int,
+           deeper_size: np.ndarray | float | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Prices and sizes ``(N, levels)`` of one book side built from its best price.
+
+    Level ``k`` (0-based) is ``k * step_ticks`` ticks behind ``best`` (``side`` -1 for bids: lower
+    prices, +1 for asks: higher); level 0 keeps ``best`` and ``size`` exactly; deeper levels show
+    ``deeper_size`` (default: ``size``).
+    """
+    n = best.shape[0]
+    px = np.empty((n, levels))
+    sz = np.empty((n, levels))
+    px[:, 0] = best
+    sz[:, 0] = size
+    if levels > 1:
+        k = np.arange(1, levels, dtype=np.float64)
+        base = np.round(best / tick)
+        px[:, 1:] = to_price(base[:, None] + side * step_ticks * k[None, :], tick)
+        deeper = np.asarray(size if deeper_size is None else deeper_size, dtype=np.float64)
+        sz[:, 1:] = deeper.reshape(-1, 1) if deeper.ndim else deeper
+    return px, sz
+
+
+# ----------------------------------------------------------------------------------------------
+# Time
+# ----------------------------------------------------------------------------------------------
+
+
+def local_ns(utc_ns: np.ndarray, timezone: str) -> np.ndarray:
+    """Local wall-clock time of UTC instants, as ns since 1970-01-01 00:00 local."""
+    idx = pd.DatetimeIndex(np.asarray(utc_ns, dtype=np.int64).view("datetime64[ns]")).tz_localize("UTC")
+    return idx.tz_convert(timezone).tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64)
+
+
+def utc_ns_from_local(local: np.ndarray, timezone: str) -> np.ndarray:
+    """UTC ns of local wall-clock ns; nonexistent or ambiguous wall times (DST changes) give
+    ``np.iinfo(np.int64).min`` (the caller reports them)."""
+    idx = pd.DatetimeIndex(np.asarray(local, dtype=np.int64).view("datetime64[ns]"))
+    aware = idx.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+    out = aware.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64)
+    return out
+
+
+def date_str(local_midnight_ns: int) -> str:
+    return str(np.datetime64(int(local_midnight_ns), "ns").astype("datetime64[D]"))
+
+
+def clock_str(local_ns_value: int) -> str:
+    """``HH:MM:SS`` (``HH:MM:SS.fff...`` if not whole seconds) of a local wall-clock ns value."""
+    tod = int(local_ns_value) % DAY_NS
+    s, frac = divmod(tod, NS)
+    text = f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    return text + (f".{frac:09d}".rstrip("0") if frac else "")
+
+
+def read_text_lines(path: Path) -> list[str]:
+    """The file's lines (a UTF-8 BOM and trailing blank lines removed)."""
+    text = path.read_text(encoding="utf-8-sig")
+    lines = text.splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return lines
+
+
+def head_lines(path: Path, n: int = 3, limit: int = 4096) -> list[str]:
+    """Up to ``n`` complete first lines of ``path`` (reads at most ``limit`` bytes)."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(limit)
+    except OSError:
+        return []
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    if b"\x00" in raw:
+        return []
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return []
+    lines = text.splitlines()
+    if len(raw) == limit and lines:
+        lines = lines[:-1]  # possibly cut
+    return lines[:n]
