@@ -37,6 +37,10 @@ class Args:
         metadata={"help": "market data: 'synthetic' (embedded generator), or a file, folder or glob of real data"},
     )
     format: str = field(default="auto", metadata={"help": "format of --data files (auto-detected by default)"})
+    data_options: str = field(
+        default="",
+        metadata={"help": "loader options for --data, e.g. 'crossed=drop,levels=10' (see the format's docs)"},
+    )
     days: int = field(default=24, metadata={"help": "synthetic market: number of days generated (oldest first)"})
     test_days: int = field(default=8, metadata={"help": "newest days held out for evaluation, never trained on"})
     side: str = field(default="random", metadata={"help": "parent order side: buy, sell or random"})
@@ -55,6 +59,30 @@ class Args:
     batch_size: int = field(default=256, metadata={"help": "PPO minibatch size"})
     torch_threads: int = field(default=1, metadata={"help": "torch CPU threads"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar during training"})
+
+
+def parse_options(text: str) -> dict[str, Any]:
+    """``"a=1,b=drop,c=true"`` -> ``{"a": 1, "b": "drop", "c": True}`` (ints, floats, booleans, none, text)."""
+    out: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit(f"--data-options: {item!r} is not key=value")
+        value: Any = raw.strip()
+        lowered = value.lower()
+        if lowered in ("true", "false"):
+            value = lowered == "true"
+        elif lowered == "none":
+            value = None
+        else:
+            for kind in (int, float):
+                try:
+                    value = kind(value)
+                    break
+                except ValueError:
+                    pass
+        out[key.strip()] = value
+    return out
 
 
 def parse_args(argv: list[str] | None = None) -> Args:
@@ -97,7 +125,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         catalogue = synthetic_catalogue(n_days=args.days, n_test=args.test_days, seed=0)
     else:
-        catalogue = load_market(args.data, format=args.format, n_test=args.test_days)
+        catalogue = load_market(
+            args.data, format=args.format, n_test=args.test_days, **parse_options(args.data_options)
+        )
     config = ExecutionConfig(
         market=catalogue, side=args.side, quantity=args.quantity, horizon_s=args.horizon_s,
         decision_interval_s=args.decision_interval_s, compare_twap=True, split="train",

@@ -54,6 +54,7 @@ BOOK_FIELDS = ("bid_px", "bid_sz", "ask_px", "ask_sz")
 TRADE_FIELDS = ("trade_ts", "trade_px", "trade_sz", "trade_side")
 MAX_LEVELS = 50
 _CACHE_VERSION = 1
+_MMAP_MIN_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -316,7 +317,8 @@ def save_day(day: MarketDay, directory: str | Path) -> Path:
 
 
 def load_day(directory: str | Path, mmap: bool = True) -> MarketDay:
-    """Load a day written by :func:`save_day`; arrays are memory-mapped read-only by default."""
+    """Load a day written by :func:`save_day`; arrays over 1 MiB are memory-mapped read-only by
+    default (smaller ones are read: cheaper than a map)."""
     directory = Path(directory)
     meta_path = directory / "meta.json"
     if not meta_path.is_file():
@@ -326,7 +328,12 @@ def load_day(directory: str | Path, mmap: bool = True) -> MarketDay:
     if version != _CACHE_VERSION:
         raise ValueError(f"{meta_path}: cache version {version!r}, this exec_env reads version {_CACHE_VERSION}")
     names = raw.pop("_arrays")
-    arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r" if mmap else None) for name in names}
+    arrays = {}
+    for name in names:
+        path = directory / f"{name}.npy"
+        # a memory map costs more than reading a small array outright
+        big = mmap and path.stat().st_size > _MMAP_MIN_BYTES
+        arrays[name] = np.load(path, mmap_mode="r" if big else None)
     return MarketDay(meta=MarketMeta(**raw), venue=arrays.pop("venue", None), halts=arrays.pop("halts", None), **arrays)
 
 

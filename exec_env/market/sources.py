@@ -84,8 +84,8 @@ def cache_root(cache_dir: str | Path | None = None) -> Path:
 def _cache_key(inputs: list[Path], fmt: str, version: int, options: dict[str, Any]) -> str:
     files = []
     for p in inputs:
-        st = p.stat()
-        files.append([str(p.resolve()), st.st_size, st.st_mtime_ns])
+        st = os.stat(p)
+        files.append([os.path.abspath(p), st.st_size, st.st_mtime_ns])
     blob = json.dumps(
         {"files": files, "format": fmt, "version": version, "options": options}, sort_keys=True, default=str
     )
