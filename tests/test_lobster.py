@@ -447,7 +447,6 @@ def test_parse_cache_and_folder(shared_data: Path, tmp_path: Path) -> None:
     for path in (shared_data / "lobster" / AMZN, shared_data / "lobster" / AAPL.replace("message", "orderbook")):
         (first,) = load_days(path, cache_dir=tmp_path)
         (second,) = load_days(path, cache_dir=tmp_path)
-        assert isinstance(second.ts, np.memmap)
         same_arrays(first, second)
         same_arrays(second, lobster.load(path)[0])
         assert second.meta == first.meta

@@ -1,0 +1,120 @@
+"""The canonical market data: validation errors name row and field; save/load; mirror."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from exec_env.market.data import MarketMeta, load_day, mirror_day, save_day, validate
+from exec_env.market.synthetic import SyntheticParams, generate_day
+from tests.books import book, make_day, trade
+
+BIDS = [(100.00, 300), (99.99, 400)]
+ASKS = [(100.01, 200), (100.02, 250)]
+
+
+@pytest.fixture()
+def day():
+    return make_day([book(0, BIDS, ASKS), book(1, BIDS, ASKS), book(2, BIDS, ASKS)],
+                    trades=[trade(0.5, 100.00, 10, -1), trade(1.5, 100.01, 20, 1)], levels=2)  # fmt: skip
+
+
+def edit(day, **arrays):
+    return replace(day, **{k: v for k, v in arrays.items()})
+
+
+def col(day, name, row, level, value):
+    arr = getattr(day, name).copy()
+    arr[row, level] = value
+    return edit(day, **{name: arr})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda d: edit(d, ts=d.ts[[0, 2, 1]]),
+            r"fixture: book row 2, field 'ts': timestamp .* before the previous row",
+        ),
+        (
+            lambda d: col(d, "bid_px", 1, 0, 100.01),
+            r"book row 1, field 'bid_px': locked book: best bid 100.01 >= best ask 100.01",
+        ),
+        (lambda d: col(d, "bid_px", 2, 0, 100.05), r"book row 2, field 'bid_px': crossed book"),
+        (lambda d: col(d, "ask_sz", 1, 1, -5.0), r"book row 1, field 'ask_sz': negative size"),
+        (
+            lambda d: col(d, "bid_px", 0, 1, np.nan),
+            r"book row 0, field 'bid_px': a level with size > 0 needs a finite positive price",
+        ),
+        (lambda d: col(d, "bid_sz", 2, 0, np.nan), r"book row 2, field 'bid_sz': size is not finite"),
+        (
+            lambda d: col(col(d, "ask_sz", 1, 0, 0.0), "ask_px", 1, 0, np.nan),
+            r"book row 1, field 'ask_sz': an empty level comes before a non-empty one",
+        ),
+        (lambda d: col(d, "ask_px", 0, 1, 100.00), r"book row 0, field 'ask_px': prices must strictly increase"),
+        (lambda d: col(d, "bid_px", 1, 1, 100.00), r"book row 1, field 'bid_px': prices must strictly decrease"),
+        (
+            lambda d: col(d, "bid_sz", 0, 1, 0.0),
+            r"book row 0, field 'bid_px': an empty level \(size 0\) must have price NaN",
+        ),
+        (lambda d: edit(d, trade_ts=d.trade_ts[::-1].copy()), r"trade row 1, field 'ts': timestamp .* before"),
+        (
+            lambda d: edit(d, trade_px=np.array([100.0, np.nan])),
+            r"trade row 1, field 'px': price must be finite and > 0",
+        ),
+        (lambda d: edit(d, trade_sz=np.array([0.0, 5.0])), r"trade row 0, field 'sz': size must be finite and > 0"),
+        (
+            lambda d: edit(d, trade_side=np.array([1, 2], dtype=np.int8)),
+            r"trade row 1, field 'side': side must be \+1, -1 or 0",
+        ),
+        (lambda d: edit(d, halts=np.array([[5, 3]], dtype=np.int64)), r"halt 0: end 3 is not after start 5"),
+        (lambda d: edit(d, bid_px=d.bid_px.astype(np.float32)), r"field 'bid_px' must be float64"),
+    ],
+)
+def test_validate_names_the_row_and_the_field(day, change, message):
+    with pytest.raises(ValueError, match=message):
+        validate(change(day))
+
+
+def test_validate_reports_file_line_numbers_when_given(day):
+    bad = col(day, "ask_sz", 2, 0, -1.0)
+    with pytest.raises(ValueError, match=r"^data.csv: book row 17, field 'ask_sz'"):
+        validate(bad, origin="data.csv", book_rows=np.array([3, 9, 17]))
+
+
+def test_meta_is_validated():
+    with pytest.raises(ValueError, match=r"x.csv: meta field 'tick_size' must be > 0, got -0.01"):
+        MarketMeta("X", -0.01, 1.0, 0, 1, "x.csv")
+    with pytest.raises(ValueError, match=r"'session_close_ns' \(5\) must be after 'session_open_ns' \(5\)"):
+        MarketMeta("X", 0.01, 1.0, 5, 5, "x.csv")
+
+
+def test_save_and_load_round_trip_memory_maps_large_arrays(tmp_path, day):
+    full = generate_day(SyntheticParams(session_seconds=3600.0), seed=1, day_index=0)
+    halted = replace(full, halts=np.array([[full.ts[10], full.ts[20]]], dtype=np.int64))
+    for original in (day, halted):
+        loaded = load_day(save_day(original, tmp_path / original.meta.date / str(original.n_books)))
+        assert loaded.meta == original.meta
+        for name in ("ts", "bid_px", "bid_sz", "ask_px", "ask_sz", "trade_ts", "trade_px", "trade_sz", "trade_side"):
+            np.testing.assert_array_equal(getattr(loaded, name), getattr(original, name))
+            assert getattr(loaded, name).dtype == getattr(original, name).dtype
+        np.testing.assert_array_equal(
+            loaded.halts if loaded.halts is not None else [], original.halts if original.halts is not None else []
+        )
+    big = load_day(tmp_path / halted.meta.date / str(halted.n_books))
+    assert isinstance(big.bid_px, np.memmap) and big.bid_px.nbytes > 1 << 20  # read lazily, shared by workers
+    assert not isinstance(big.halts, np.memmap)  # tiny: read outright
+    with pytest.raises(FileNotFoundError, match=r"no meta\.json"):
+        load_day(tmp_path)
+
+
+def test_mirror_reflects_prices_and_swaps_sides(day):
+    m = mirror_day(day, 100.005)
+    validate(m)
+    np.testing.assert_allclose(m.bid_px[0], [100.0 - 0.0, 99.99])
+    np.testing.assert_allclose(m.ask_px[0], [100.01, 100.02])
+    np.testing.assert_array_equal(m.bid_sz, day.ask_sz)
+    np.testing.assert_array_equal(m.trade_side, [1, -1])
+    np.testing.assert_allclose(m.trade_px, [100.01, 100.00])
