@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     run_name = f"{args.env_id.replace('/', '-')}__{args.exp_name}__{args.seed}__{int(time.time())}"
     run_dir = Path(args.output) / run_name
     run_dir.mkdir(parents=True, exist_ok=False)
-    sim_resolved = dataclasses.asdict(exec_env.ExecutionEnv(config).sim_config)
+    sim_resolved = dataclasses.asdict(config.resolved_sim(catalogue.sim_defaults))
     resolved = {"args": dataclasses.asdict(args), "env": config.describe(), "sim_resolved": sim_resolved,
                 "ppo": dataclasses.asdict(settings),
                 "exec_env_version": exec_env.__version__, "command": " ".join(sys.argv)}  # fmt: skip

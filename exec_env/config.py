@@ -99,6 +99,10 @@ class ExecutionConfig:
         if self.sim is not None and not isinstance(self.sim, SimConfig):
             raise _bad("sim", self.sim, "a SimConfig or None (the market's defaults)")
 
+    def resolved_sim(self, sim_defaults: dict[str, Any]) -> SimConfig:
+        """The simulator settings in force: ``sim`` if given, else the market's ``sim_defaults``."""
+        return self.sim if self.sim is not None else SimConfig(**sim_defaults)
+
     @property
     def n_steps(self) -> int:
         return int(round(self.horizon_s / self.decision_interval_s))

@@ -303,7 +303,7 @@ class ExecutionEnv(gym.Env):
             self.action_space = spaces.MultiDiscrete([len(DISCRETE_GRID), len(DISCRETE_GRID)])
         self.observation_space = spaces.Box(OBS_LOW, OBS_HIGH, shape=(OBS_DIM,), dtype=np.float32)
         self.feature_names = FEATURE_NAMES
-        self.sim_config = config.sim if config.sim is not None else SimConfig(**self.catalogue.sim_defaults)
+        self.sim_config = config.resolved_sim(self.catalogue.sim_defaults)
         self._episode = _Episode(config, self.sim_config, self.levels)
         twap_needed = config.compare_twap or config.reward_baseline == "twap"
         self._twap = _Episode(config, self.sim_config, self.levels) if twap_needed else None

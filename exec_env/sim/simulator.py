@@ -200,7 +200,9 @@ class ExecutionSimulator:
     def halted(self) -> bool:
         """Is the market in a trading halt now?"""
         d = self._data
-        return d is not None and bool(K.in_halt(d.halt_start, d.halt_end, self.ist[K.I_NOW]))
+        if d is None or d.halt_start.size == 0:  # most days: no compiled call on the per-step path
+            return False
+        return bool(K.in_halt(d.halt_start, d.halt_end, self.ist[K.I_NOW]))
 
     def impact_offset(self) -> float:
         return float(K.impact_offset(self.fs, self.ist, self.pp, self.ist[K.I_NOW]))
