@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections import OrderedDict
 from dataclasses import replace
 from typing import Any
@@ -36,7 +37,9 @@ def child_order(
     the schedule is ``pace**3`` of the way to those extremes: flat near the schedule, so that
     exploration noise on ``pace`` costs little while the extremes stay reachable.
     ``aggressiveness`` sets the limit price on a tick grid from ``passive_ticks`` behind the near
-    touch (-1) to ``cross_ticks`` through the far touch (+1).
+    touch (-1) to ``cross_ticks`` through the far touch (+1). ``bid``/``ask`` are the touches the
+    agent sees (impact included), snapped outwards to the tick grid; with both sides empty the
+    price is NaN (no order).
     """
     on_schedule = (step + 1) / n_steps
     deviation = pace * pace * pace
@@ -47,6 +50,13 @@ def child_order(
     remaining = quantity - executed
     qty = math.floor((target * quantity - executed) / lot + 0.5) * lot
     qty = min(max(qty, 0.0), remaining)
+    if math.isnan(bid) and math.isnan(ask):
+        return qty, math.nan  # no book on either side: no order can be priced
+    # the touches the agent sees include the impact offset: snap them outwards to the tick grid
+    if not math.isnan(bid):
+        bid = math.floor(bid / tick + 1e-9) * tick
+    if not math.isnan(ask):
+        ask = math.ceil(ask / tick - 1e-9) * tick
     if math.isnan(bid):
         bid = ask - tick
     if math.isnan(ask):
@@ -55,7 +65,7 @@ def child_order(
     span = passive_ticks + spread_ticks + cross_ticks
     ticks = -passive_ticks + math.floor((aggressiveness + 1.0) * 0.5 * span + 0.5)
     near = bid if side > 0 else ask
-    return qty, near + side * ticks * tick
+    return qty, round((near + side * ticks * tick) / tick) * tick
 
 
 class _Episode:
@@ -67,9 +77,12 @@ class _Episode:
         self.n_steps = config.n_steps
         self.interval_ns = int(round(config.decision_interval_s * _NS))
         self.mark_to_market = config.reward_mode == "mark_to_market"
+        self.cap_share = sim_config.participation_cap
+        self.cum_vol: np.ndarray | None = None
 
-    def start(self, data: DayArrays, side: int, start_ns: int, quantity: float) -> None:
+    def start(self, data: DayArrays, side: int, start_ns: int, quantity: float, cum_vol: np.ndarray) -> None:
         self.data = data
+        self.cum_vol = cum_vol
         self.side = side
         self.quantity = quantity
         self.start_ns = start_ns
@@ -91,22 +104,26 @@ class _Episode:
         sim = self.sim
         data = self.data
         j = self.step_index
-        row = sim.book_row
+        bid, ask = sim.touch()
         qty, limit_px = child_order(
             pace, aggressiveness, j, self.n_steps, self.quantity, sim.filled, data.day.meta.lot_size, self.side,
-            float(data.bid_px[row, 0]) if data.bid_sz[row, 0] > 0 else math.nan,
-            float(data.ask_px[row, 0]) if data.ask_sz[row, 0] > 0 else math.nan,
-            data.tick, cfg.passive_ticks, cfg.cross_ticks,
+            bid, ask, data.tick, cfg.passive_ticks, cfg.cross_ticks,
         )  # fmt: skip
         t_j = self.start_ns + j * self.interval_ns
         t_next = t_j + self.interval_ns
-        sim.reset_step_accumulators()
+        cap = math.inf
+        if self.cap_share > 0.0:
+            k0, k1 = np.searchsorted(data.trade_ts, (t_j, t_next), side="right")
+            lot = data.day.meta.lot_size
+            cap = math.floor(self.cap_share * float(self.cum_vol[k1] - self.cum_vol[k0]) / lot + 1e-9) * lot
+        sim.set_step(j, cap)
         if sim.latency_ns:
-            sim.advance(min(t_j + sim.latency_ns, t_next))  # the old order may still fill in flight
+            sim.advance(t_j + sim.latency_ns)  # the old order may still fill in flight
         qty = min(qty, self.remaining())
-        sim.submit(qty, limit_px)
-        if qty > 0:
-            self.n_child_orders += 1
+        if not math.isnan(limit_px):  # both sides empty: the resting order (if any) stays as it is
+            sim.submit(qty, limit_px)
+            if qty > 0:
+                self.n_child_orders += 1
         sim.advance(t_next)
         fs = sim.fs
         filled_in_step = float(fs[K.F_STEP_QTY])
@@ -161,7 +178,7 @@ class _Episode:
         d = self.data
         end_ns = self.start_ns + self.n_steps * self.interval_ns
         k0, k1 = np.searchsorted(d.trade_ts, [self.start_ns, end_ns], side="right")
-        mkt_vol = float(d.trade_sz[k0:k1].sum())
+        mkt_vol = float(self.cum_vol[k1] - self.cum_vol[k0])
         mkt_vwap = float((d.trade_px[k0:k1] * d.trade_sz[k0:k1]).sum() / mkt_vol) if mkt_vol > 0 else None
         filled = float(fs[K.F_FILLED])
         avg_px = float(fs[K.F_NOTIONAL]) / filled if filled > 0 else None
@@ -175,6 +192,8 @@ class _Episode:
             "fill_rate": (filled - self.forced_qty) / self.quantity,
             "forced_qty": self.forced_qty,
             "beyond_book_qty": float(fs[K.F_BEYOND_QTY]),
+            "beyond_book_sweeps": int(fs[K.F_BEYOND_SWEEPS]),
+            "impact_bps": self.side * sim.impact_offset() / self.arrival * 1e4,
             "liquidated_in_halt": self.liquidated_in_halt,
             "maker_fraction": float(fs[K.F_MAKER_QTY]) / filled if filled > 0 else 0.0,
             "fees_bps": float(fs[K.F_FEES]) * self.scale,
@@ -253,7 +272,8 @@ class ExecutionEnv(gym.Env):
     order is complete by construction. ``truncated`` is never set by the env.
     The final ``info["execution"]`` holds the episode metrics (shortfall_bps, vwap_slippage_bps,
     fill_rate, maker_fraction, fees_bps, ..., and vs_twap_bps with ``compare_twap``) and
-    ``info["fills"]`` every fill (ts, px, qty, fee, liquidity, step).
+    ``env.unwrapped.fill_records()`` every fill (ts, step, px, qty, fee, limit_px, liq); ``info`` holds
+    only scalars and the final metrics dict, so vector envs stack it.
 
     ## Arguments
     ``ExecutionEnv(config=ExecutionConfig(...), **overrides)``; keyword overrides replace config
@@ -304,6 +324,13 @@ class ExecutionEnv(gym.Env):
         self.observation_space = spaces.Box(OBS_LOW, OBS_HIGH, shape=(OBS_DIM,), dtype=np.float32)
         self.feature_names = FEATURE_NAMES
         self.sim_config = config.resolved_sim(self.catalogue.sim_defaults)
+        if self.sim_config.latency_ms * 1e-3 >= config.decision_interval_s:
+            raise ValueError(
+                f"SimConfig.latency_ms = {self.sim_config.latency_ms} must be shorter than "
+                f"ExecutionConfig.decision_interval_s = {config.decision_interval_s} s (an order would arrive after the "
+                "next decision)"
+            )
+        self._warned_participation = False
         self._episode = _Episode(config, self.sim_config, self.levels)
         twap_needed = config.compare_twap or config.reward_baseline == "twap"
         self._twap = _Episode(config, self.sim_config, self.levels) if twap_needed else None
@@ -380,9 +407,9 @@ class ExecutionEnv(gym.Env):
             start_ns = int(rng.integers(lo // _MS, hi // _MS + 1)) * _MS
         self._day_index = day_index
         self._feats = feats
-        self._episode.start(data, side, start_ns, quantity)
+        self._episode.start(data, side, start_ns, quantity, feats.cum_vol)
         if self._twap is not None:
-            self._twap.start(data, side, start_ns, quantity)
+            self._twap.start(data, side, start_ns, quantity, feats.cum_vol)
         self._write_obs()
         info = {"day": day_index, "date": meta.date, "start_ns": start_ns, "side": side, "quantity": quantity,
                 "arrival_mid": self._episode.arrival}  # fmt: skip
@@ -421,7 +448,15 @@ class ExecutionEnv(gym.Env):
             metrics["day"] = self._day_index
             metrics["date"] = ep.data.day.meta.date
             info["execution"] = metrics
-            info["fills"] = ep.sim.fill_records()
+            if metrics["participation"] is not None and metrics["participation"] > 1.0 and not self._warned_participation:
+                self._warned_participation = True
+                warnings.warn(
+                    f"an episode filled {metrics['participation']:.0%} of the market volume of its window "
+                    f"({ep.data.day.meta.source}, start {ep.start_ns}): the replay cannot represent that much "
+                    "participation; consider SimConfig.participation_cap or a smaller quantity",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
         return self._obs.copy(), reward, terminated, False, info
 
     def _write_obs(self) -> None:
@@ -437,6 +472,7 @@ class ExecutionEnv(gym.Env):
             self._obs, d.ts, d.bid_px, d.bid_sz, d.ask_px, d.ask_sz, d.trade_ts, f.cum_buy, f.cum_sell, f.mid_ffill,
             sim.book_row, sim.now, ep.side, d.tick, (n - j) / n, remaining / ep.quantity, executed - j / n,
             ep.last_fill_ratio, ep.quantity / n, remaining,
+            sim.fills_f, sim.fills_i, sim.n_fills, sim.pp, ep.start_ns, sim.depletion(),
         )  # fmt: skip
         inside = (self._obs >= OBS_LOW) & (self._obs <= OBS_HIGH)  # False for NaN too
         if not inside.all():
@@ -444,6 +480,12 @@ class ExecutionEnv(gym.Env):
             raise RuntimeError(
                 f"observation features outside their bounds (or NaN) {bad} on {d.day.meta.source} at {sim.now}"
             )
+
+    def fill_records(self) -> np.ndarray:
+        """Every fill of the current (or just finished) episode: a structured array with fields
+        ts (int64 ns), step, px, qty, fee, limit_px, liq (``exec_env.sim.kernels.LIQ_*``).
+        Variable-length records are kept out of ``info`` so that vector envs can stack it."""
+        return self._episode.sim.fill_records()
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":

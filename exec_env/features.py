@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from exec_env.sim.kernels import impact_at
+
 __all__ = ["FEATURE_NAMES", "OBS_DIM", "OBS_HIGH", "OBS_LOW", "DayFeatureArrays", "write_observation"]
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -22,12 +24,12 @@ FEATURE_NAMES: tuple[str, ...] = (
     "imbalance_1",  # (bid - ask) / (bid + ask) size at the best level, side-oriented
     "imbalance_3",  # same over the best 3 levels
     "imbalance_all",  # same over all levels
-    "return_30s",  # side-oriented log mid return over 30 s, in units of 10 bps
+    "return_30s",  # side-oriented log return of the mid the agent sees (impact included) over 30 s, units of 10 bps
     "return_300s",  # same over 300 s
     "volatility_300s",  # RMS of 30 s log mid returns over 300 s, in units of 10 bps
     "flow_30s",  # (buy - sell) aggressor volume / total over 30 s, side-oriented
     "flow_300s",  # same over 300 s
-    "far_depth_vs_slice",  # log1p(size at the opposite best / linear-schedule slice)
+    "far_depth_vs_slice",  # log1p(opposite best size net of the agent's depletion / linear-schedule slice)
     "volume_300s_vs_remaining",  # log1p(market volume over 300 s / quantity left)
 )
 OBS_DIM = len(FEATURE_NAMES)
@@ -41,7 +43,7 @@ OBS_HIGH = np.array([1, 1, 1, 1, 1, 50, 1, 1, 1, 1e3, 1e3, 1e3, 1, 1, 50, 50], d
 class DayFeatureArrays:
     """Per-day arrays the features need beyond the raw data (made once per day, O(N))."""
 
-    __slots__ = ("cum_buy", "cum_sell", "mid_ffill")
+    __slots__ = ("cum_buy", "cum_sell", "cum_vol", "mid_ffill")
 
     def __init__(self, bid_px, bid_sz, ask_px, ask_sz, trade_sz, trade_side) -> None:
         two_sided = (bid_sz[:, 0] > 0) & (ask_sz[:, 0] > 0)
@@ -52,6 +54,7 @@ class DayFeatureArrays:
         self.mid_ffill = np.where(idx >= 0, mid[np.maximum(idx, 0)], np.nan)
         self.cum_buy = np.concatenate(([0.0], np.cumsum(np.where(trade_side > 0, trade_sz, 0.0))))
         self.cum_sell = np.concatenate(([0.0], np.cumsum(np.where(trade_side < 0, trade_sz, 0.0))))
+        self.cum_vol = np.concatenate(([0.0], np.cumsum(trade_sz)))
 
 
 @njit(cache=True)
@@ -91,11 +94,22 @@ def _flow(trade_ts, cum_buy, cum_sell, now, window):
 
 
 @njit(cache=True)
+def _seen_mid(ts, mid_ffill, fills_f, fills_i, n_fills, pp, t, start):
+    """Mid the agent saw at ``t``: replay mid plus the impact offset then (none before the start)."""
+    m = _mid_at(ts, mid_ffill, t)
+    if n_fills > 0 and t >= start:
+        m += impact_at(fills_f, fills_i, n_fills, pp, t)
+    return m
+
+
+@njit(cache=True)
 def write_observation(
     out, ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sell, mid_ffill,
     row, now, side, tick, time_left, inventory_left, schedule_deviation, last_fill_ratio, slice_qty, remaining,
+    fills_f, fills_i, n_fills, pp, start, depleted,
 ):  # fmt: skip
-    """Fill ``out`` (float32, OBS_DIM) with the observation at ``now`` (book row ``row``)."""
+    """Fill ``out`` (float32, OBS_DIM) with the observation at ``now`` (book row ``row``).
+    Prices are those the agent sees (replay plus the impact of its own fills)."""
     s = 30_000_000_000
     out[0] = time_left
     out[1] = inventory_left
@@ -109,13 +123,15 @@ def write_observation(
     out[6] = side * _imbalance(bid_sz, ask_sz, row, 1)
     out[7] = side * _imbalance(bid_sz, ask_sz, row, 3)
     out[8] = side * _imbalance(bid_sz, ask_sz, row, bid_sz.shape[1])
-    mid_now = mid_ffill[row]
-    out[9] = side * _log_ret(mid_now, _mid_at(ts, mid_ffill, now - s)) * 1e3
-    out[10] = side * _log_ret(mid_now, _mid_at(ts, mid_ffill, now - 10 * s)) * 1e3
+    mid_now = _seen_mid(ts, mid_ffill, fills_f, fills_i, n_fills, pp, now, start)
+    out[9] = side * _log_ret(mid_now, _seen_mid(ts, mid_ffill, fills_f, fills_i, n_fills, pp, now - s, start)) * 1e3
+    out[10] = (
+        side * _log_ret(mid_now, _seen_mid(ts, mid_ffill, fills_f, fills_i, n_fills, pp, now - 10 * s, start)) * 1e3
+    )
     acc = 0.0
     prev = mid_now
     for i in range(1, 11):
-        m = _mid_at(ts, mid_ffill, now - i * s)
+        m = _seen_mid(ts, mid_ffill, fills_f, fills_i, n_fills, pp, now - i * s, start)
         r = _log_ret(prev, m)
         acc += r * r
         prev = m
@@ -125,5 +141,5 @@ def write_observation(
     buy, sell = _flow(trade_ts, cum_buy, cum_sell, now, 10 * s)
     out[13] = side * (buy - sell) / (buy + sell) if buy + sell > 0.0 else 0.0
     far = ask_sz[row, 0] if side > 0 else bid_sz[row, 0]
-    out[14] = np.log1p(far / slice_qty)
+    out[14] = np.log1p(max(far - depleted, 0.0) / slice_qty)
     out[15] = np.log1p((buy + sell) / max(remaining, slice_qty))

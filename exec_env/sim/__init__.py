@@ -1,6 +1,6 @@
 """Execution simulation: book replay, matching, depletion and impact, accounting (no Gymnasium)."""
 
 from exec_env.sim.config import SimConfig
-from exec_env.sim.simulator import DayArrays, ExecutionSimulator
+from exec_env.sim.simulator import FILL_DTYPE, DayArrays, ExecutionSimulator
 
-__all__ = ["DayArrays", "ExecutionSimulator", "SimConfig"]
+__all__ = ["FILL_DTYPE", "DayArrays", "ExecutionSimulator", "SimConfig"]

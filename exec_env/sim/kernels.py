@@ -1,17 +1,31 @@
 """Compiled matching and accounting kernels (numba). No Python objects, no per-event allocation.
 
-All prices inside the kernels are in the *replay frame* (the prices of the data). The impact
-model shifts every price the agent sees and trades at by a common offset (see
-:func:`impact_offset`); because the shift is uniform, matching in the replay frame and adding the
-offset to each fill price is the same as matching against a shifted book.
+The market model is described in ``docs/market_model.md``; in short:
+
+* **One price frame.** The replayed book is shifted by the impact offset ``I(t)`` (permanent plus
+  transient, signed: our buying moves prices up). The agent's orders carry absolute prices in that
+  shifted frame. A resting order fills at exactly its limit; a marketable order's every unit is
+  priced at or better than its limit.
+* **Every unit pays the impact of the units before it, once.** Inside one sweep the marginal price
+  of the ``u``-th unit taken at a level of replay price ``p`` is ``p + I0 + s*g*u`` (``s`` the
+  side sign, ``I0`` the offset before the sweep, ``g = gamma + eta * sum(w)`` the instantaneous
+  impact per unit), so a fill of ``q`` units at that level costs the integral
+  ``q*(p + I0) + s*g*(u*q + q**2/2)``, recorded as its average price. After the fill the
+  permanent offset has grown by ``gamma*q`` and each transient component by ``eta*w_m*q``.
+* **Liquidity is depleted per side**, not per price: ``D(t)`` units of the opposite side that the
+  agent took, decaying as ``exp(-dt/resilience)``. A sweep starts ``D`` units deep into the
+  cumulative opposite depth, so a book that moves a tick does not hand the agent fresh liquidity.
+* **Beyond the recorded levels** (``LIQ_BOOK``): levels continue on the tick grid past the deepest
+  recorded price, each holding the mean size of the recorded levels of that row (the "profile
+  tail"), so an immediate block's average price worsens without bound as it grows.
+  ``LIQ_SQRT``: for sources without depth, the displayed sizes are ignored and the marginal
+  concession at cumulative depth ``x`` is ``k*sqrt(x)`` (square-root law).
+* Passive fills come only from market trades at or through the order's price (after the queue
+  ahead) and from the opposite side reaching the order's price (net of depletion).
 
 State lives in small arrays owned by :class:`exec_env.sim.simulator.ExecutionSimulator`:
-
-* ``fs`` float64 state (cash, inventory, order, impact), indices ``F_*``;
-* ``ist`` int64 state (cursors, clock, counts), indices ``I_*``;
-* ``dep_px/dep_q/dep_t`` (2, K) depletion slots per book side (0 bid, 1 ask);
-* ``fills`` (capacity, FILL_COLS) float64 fill records;
-* ``pp`` float64 parameters, indices ``P_*``.
+``fs`` float64 state (indices ``F_*``), ``ist`` int64 state (``I_*``), ``pp`` float64 parameters
+(``P_*``), fill records ``fills_f`` (``FILL_*``) and ``fills_i`` (``FILLI_*``).
 """
 
 from __future__ import annotations
@@ -19,25 +33,32 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+MAX_TRANSIENT = 8  # transient components (1 for an exponential kernel, up to 8 for a power law)
+
 # --- float state -----------------------------------------------------------------------------
 F_CASH = 0  # signed cash: buys pay, sells receive; fees are paid from cash
 F_INV = 1  # signed inventory change from fills (+ bought, - sold)
 F_FEES = 2  # fees paid (negative = rebates received)
 F_FILLED = 3  # unsigned quantity filled in the episode
-F_ORD_PX = 4  # resting order limit price (replay frame)
+F_ORD_PX = 4  # resting order limit price (absolute, impacted frame)
 F_ORD_QTY = 5  # resting order remaining quantity (0 = no order)
-F_ORD_QA = 6  # resting order queue ahead (risk-averse queue model)
-F_PERM = 7  # permanent impact offset (price units)
-F_TRANS = 8  # transient impact state at I_TRANS_TS (price units)
+F_ORD_QA = 6  # resting order queue ahead
+F_PERM = 7  # permanent impact offset (price units, signed)
+F_ORD_LVL = 8  # displayed size at the resting order's level at the last book row, less trades there since
 F_LAST_MID = 9  # last valid replay-frame mid
-F_STEP_NOTIONAL = 10  # sum of seen price * qty since the last reset_step_accumulators
+F_STEP_NOTIONAL = 10  # sum of price * qty since the last reset_step_accumulators
 F_STEP_QTY = 11
 F_STEP_FEES = 12
-F_NOTIONAL = 13  # sum of seen price * qty in the episode
-F_BEYOND_QTY = 14  # quantity liquidated beyond the visible book
+F_NOTIONAL = 13  # sum of price * qty in the episode
+F_BEYOND_QTY = 14  # quantity filled beyond the recorded levels
 F_TAKER_QTY = 15
 F_MAKER_QTY = 16
-N_FSTATE = 17
+F_DEP = 17  # opposite-side depletion (units) at I_DEP_TS
+F_CAP = 18  # fills still allowed by the participation cap in this step (inf without a cap)
+F_TAIL_D = 19  # unused (kept for index stability)
+F_BEYOND_SWEEPS = 20  # number of sweeps that went past the recorded levels
+F_TR0 = 21  # transient components at I_TRANS_TS, F_TR0 .. F_TR0 + MAX_TRANSIENT - 1
+N_FSTATE = F_TR0 + MAX_TRANSIENT
 
 # --- int state -------------------------------------------------------------------------------
 I_BOOK = 0  # index of the book row in effect (last row with ts <= now)
@@ -46,7 +67,8 @@ I_NOW = 2  # simulator clock, ns
 I_NFILLS = 3  # number of fill records written
 I_TRANS_TS = 4  # time of the transient impact state
 I_STEP = 5  # decision step index written into fill records
-N_ISTATE = 6
+I_DEP_TS = 6  # time of the depletion state
+N_ISTATE = 7
 
 # --- parameters ------------------------------------------------------------------------------
 P_SIDE = 0  # +1 buy, -1 sell
@@ -54,103 +76,127 @@ P_TICK = 1
 P_MAKER_BPS = 2
 P_TAKER_BPS = 3
 P_RESIL_NS = 4  # depletion recovery time constant, ns (0 = instant recovery)
-P_PERM = 5  # permanent impact, price units per unit traded
-P_TRANS = 6  # transient impact, price units per unit traded
-P_TRANS_NS = 7  # transient impact decay time constant, ns
-P_BEYOND_TICKS = 8  # forced liquidation beyond the visible book: ticks past the deepest level
-P_LOT = 9  # lot size: liquidity net of depletion is taken in whole lots
-N_PARAMS = 10
+P_PERM = 5  # gamma: permanent impact, price units per unit traded
+P_TRANS = 6  # eta: transient impact, price units per unit traded (times the kernel weights)
+P_NTR = 7  # number of transient components in use
+P_LOT = 8  # lot size: quantities are taken in whole lots
+P_LIQ = 9  # LIQ_BOOK or LIQ_SQRT
+P_SQRT_K = 10  # square-root concession coefficient k (price units per sqrt(unit))
+P_QUEUE = 11  # QUEUE_* below
+P_QUEUE_N = 12  # exponent of the power-law queue model
+P_TRW0 = 13  # transient weights w_m, P_TRW0 .. + MAX_TRANSIENT - 1
+P_TRTAU0 = P_TRW0 + MAX_TRANSIENT  # transient time constants, ns
+N_PARAMS = P_TRTAU0 + MAX_TRANSIENT
+
+LIQ_BOOK = 0.0
+LIQ_SQRT = 1.0
+QUEUE_CONSERVATIVE = 0.0
+QUEUE_POWER = 1.0
+QUEUE_LOG = 2.0
 
 # --- fill records ----------------------------------------------------------------------------
-FILL_TS = 0
-FILL_PX = 1  # seen price (replay price + impact offset)
-FILL_QTY = 2
-FILL_FEE = 3
-FILL_LIQ = 4  # LIQ_* below
-FILL_STEP = 5
-FILL_COLS = 6
+FILL_PX = 0  # price paid per unit (average over the units of the record)
+FILL_QTY = 1
+FILL_FEE = 2
+FILL_LIMIT = 3  # the order's limit price; for the forced liquidation, the deepest price reached
+FILL_LIQ = 4  # LIQ_* flags below
+FILL_COLS = 5
+FILLI_TS = 0  # int64 ns
+FILLI_STEP = 1
+FILLI_COLS = 2
 LIQ_MAKER = 0.0
 LIQ_TAKER = 1.0
 LIQ_FORCED = 2.0  # forced liquidation at the horizon (taker)
-LIQ_BEYOND = 3.0  # forced liquidation beyond the visible book
+LIQ_BEYOND = 3.0  # taken beyond the recorded levels (profile tail)
 
 STATUS_DONE = 0
 STATUS_FULL = 1  # fill buffer full: grow it and call again (state is consistent)
 
 _BIG = 1e300
+_EPS = 1e-9
 
 
 @njit(cache=True)
 def impact_offset(fs, ist, pp, now):
-    """Price offset of the impact model at ``now``: permanent plus exponentially decaying transient."""
-    trans = fs[F_TRANS]
-    if trans != 0.0 and pp[P_TRANS_NS] > 0.0:
-        trans *= np.exp(-(now - ist[I_TRANS_TS]) / pp[P_TRANS_NS])
-    elif pp[P_TRANS_NS] <= 0.0:
-        trans = 0.0
-    return fs[F_PERM] + trans
+    """Signed price offset of the impact model at ``now``: permanent plus decayed transient."""
+    total = fs[F_PERM]
+    dt = float(now - ist[I_TRANS_TS])
+    for m in range(int(pp[P_NTR])):
+        x = fs[F_TR0 + m]
+        if x != 0.0:
+            total += x * np.exp(-dt / pp[P_TRTAU0 + m])
+    return total
+
+
+@njit(cache=True)
+def impact_at(fills_f, fills_i, n, pp, t):
+    """The impact offset at an earlier time ``t`` recomputed from the fill records (same
+    formula as the state): sum over fills before ``t`` of ``s*q*(gamma + eta*G(t - ts))``."""
+    side = pp[P_SIDE]
+    total = 0.0
+    for i in range(n):
+        ts = fills_i[i, FILLI_TS]
+        if ts > t:
+            continue
+        q = side * fills_f[i, FILL_QTY]
+        g = pp[P_PERM]
+        for m in range(int(pp[P_NTR])):
+            g += pp[P_TRANS] * pp[P_TRW0 + m] * np.exp(-(t - ts) / pp[P_TRTAU0 + m])
+        total += q * g
+    return total
+
+
+@njit(cache=True)
+def instant_rate(pp):
+    """``g``: the price move per unit traded at the instant of the trade."""
+    g = pp[P_PERM]
+    for m in range(int(pp[P_NTR])):
+        g += pp[P_TRANS] * pp[P_TRW0 + m]
+    return g
 
 
 @njit(cache=True)
 def _apply_impact(fs, ist, pp, now, signed_qty):
-    trans = fs[F_TRANS]
-    if trans != 0.0 and pp[P_TRANS_NS] > 0.0:
-        trans *= np.exp(-(now - ist[I_TRANS_TS]) / pp[P_TRANS_NS])
-    fs[F_TRANS] = trans + pp[P_TRANS] * signed_qty
+    dt = float(now - ist[I_TRANS_TS])
+    for m in range(int(pp[P_NTR])):
+        x = fs[F_TR0 + m]
+        if x != 0.0:
+            x *= np.exp(-dt / pp[P_TRTAU0 + m])
+        fs[F_TR0 + m] = x + pp[P_TRANS] * pp[P_TRW0 + m] * signed_qty
     ist[I_TRANS_TS] = now
     fs[F_PERM] += pp[P_PERM] * signed_qty
 
 
 @njit(cache=True)
-def _depleted(dep_px, dep_q, dep_t, book_side, px, now, pp):
-    """Quantity the agent took at ``px`` on ``book_side`` that has not recovered yet."""
+def depletion(fs, ist, pp, now):
+    """Units of the opposite side the agent took that have not recovered at ``now``."""
     tau = pp[P_RESIL_NS]
-    if tau <= 0.0:
+    d = fs[F_DEP]
+    if tau <= 0.0 or d <= 0.0:
         return 0.0
-    half = 0.5 * pp[P_TICK]
-    for k in range(dep_px.shape[1]):
-        if dep_q[book_side, k] > 0.0 and abs(dep_px[book_side, k] - px) < half:
-            return dep_q[book_side, k] * np.exp(-(now - dep_t[book_side, k]) / tau)
-    return 0.0
+    return d * np.exp(-float(now - ist[I_DEP_TS]) / tau)
 
 
 @njit(cache=True)
-def _available(size, depleted, lot):
-    """Displayed size net of what the agent took, in whole lots (no fractional lots)."""
-    if depleted <= 0.0:
-        return size
-    return np.floor((size - depleted) / lot + 1e-9) * lot
-
-
-@njit(cache=True)
-def _deplete(dep_px, dep_q, dep_t, book_side, px, now, take, pp):
-    """Record that ``take`` was taken at ``px``: add to the decayed amount there."""
-    tau = pp[P_RESIL_NS]
-    if tau <= 0.0 or take <= 0.0:
+def _deplete(fs, ist, pp, now, take):
+    if pp[P_RESIL_NS] <= 0.0 or take <= 0.0:
         return
-    half = 0.5 * pp[P_TICK]
-    victim = 0
-    smallest = _BIG
-    for k in range(dep_px.shape[1]):
-        q = dep_q[book_side, k]
-        if q > 0.0:
-            q *= np.exp(-(now - dep_t[book_side, k]) / tau)
-        if q > 0.0 and abs(dep_px[book_side, k] - px) < half:
-            dep_q[book_side, k] = q + take
-            dep_t[book_side, k] = now
-            return
-        if q < smallest:
-            smallest = q
-            victim = k
-    dep_px[book_side, victim] = px
-    dep_q[book_side, victim] = take
-    dep_t[book_side, victim] = now
+    fs[F_DEP] = depletion(fs, ist, pp, now) + take
+    ist[I_DEP_TS] = now
 
 
 @njit(cache=True)
-def _record_fill(fs, ist, pp, fills, now, replay_px, qty, fee_bps, liq):
+def _lots(q, lot):
+    """``q`` rounded down to whole lots (float residue of 1e-9 lot forgiven)."""
+    if q <= 0.0:
+        return 0.0
+    return np.floor(q / lot + _EPS) * lot
+
+
+@njit(cache=True)
+def _record_fill(fs, ist, pp, fills_f, fills_i, now, px, qty, limit_px, fee_bps, liq, impact):
+    """Book one fill of ``qty`` at average price ``px``; ``impact`` applies its impact after."""
     side = pp[P_SIDE]
-    px = replay_px + impact_offset(fs, ist, pp, now)
     notional = px * qty
     fee = notional * fee_bps * 1e-4
     fs[F_CASH] -= side * notional + fee
@@ -161,44 +207,23 @@ def _record_fill(fs, ist, pp, fills, now, replay_px, qty, fee_bps, liq):
     fs[F_STEP_NOTIONAL] += notional
     fs[F_STEP_QTY] += qty
     fs[F_STEP_FEES] += fee
+    if liq != LIQ_FORCED:
+        fs[F_CAP] -= qty
     if liq == LIQ_MAKER:
         fs[F_MAKER_QTY] += qty
     else:
         fs[F_TAKER_QTY] += qty
-    if liq == LIQ_BEYOND:
-        fs[F_BEYOND_QTY] += qty
     n = ist[I_NFILLS]
-    fills[n, FILL_TS] = now
-    fills[n, FILL_PX] = px
-    fills[n, FILL_QTY] = qty
-    fills[n, FILL_FEE] = fee
-    fills[n, FILL_LIQ] = liq
-    fills[n, FILL_STEP] = ist[I_STEP]
+    fills_f[n, FILL_PX] = px
+    fills_f[n, FILL_QTY] = qty
+    fills_f[n, FILL_FEE] = fee
+    fills_f[n, FILL_LIMIT] = limit_px
+    fills_f[n, FILL_LIQ] = liq
+    fills_i[n, FILLI_TS] = now
+    fills_i[n, FILLI_STEP] = ist[I_STEP]
     ist[I_NFILLS] = n + 1
-    _apply_impact(fs, ist, pp, now, side * qty)
-
-
-@njit(cache=True)
-def _own_queue_cap(own_px, own_sz, row, limit_px, side, half, qa):
-    """Risk-averse queue model: the queue ahead never exceeds the size displayed at our price.
-
-    Returns the new queue ahead given the displayed own-side book at ``row``.
-    """
-    levels = own_px.shape[1]
-    if own_sz[row, 0] <= 0.0:
-        return 0.0  # our side is empty: we are the best
-    if side * (limit_px - own_px[row, 0]) > half:
-        return 0.0  # we improve on the best price: nobody ahead
-    deepest = -1
-    for j in range(levels):
-        if own_sz[row, j] <= 0.0:
-            break
-        deepest = j
-        if abs(own_px[row, j] - limit_px) < half:
-            return min(qa, own_sz[row, j])
-    if deepest == levels - 1 and side * (own_px[row, deepest] - limit_px) > half:
-        return qa  # deeper than the visible book: unknown, keep
-    return 0.0  # a price inside the visible range with nothing displayed
+    if impact:
+        _apply_impact(fs, ist, pp, now, side * qty)
 
 
 @njit(cache=True)
@@ -211,48 +236,277 @@ def in_halt(halt_start, halt_end, t):
     return i >= 0 and t < halt_end[i]
 
 
+# ---------------------------------------------------------------------------------------------
+# Taking liquidity
+# ---------------------------------------------------------------------------------------------
+
+
 @njit(cache=True)
-def _match_book_row(book_ts, own_px, own_sz, opp_px, opp_sz, row, fs, ist, dep_px, dep_q, dep_t, fills, pp, halted):
-    """A new book row: cap the queue ahead, and fill a resting order the opposite side now reaches."""
-    rem = fs[F_ORD_QTY]
-    mid_ok = own_sz[row, 0] > 0.0 and opp_sz[row, 0] > 0.0
-    if mid_ok:
-        fs[F_LAST_MID] = 0.5 * (own_px[row, 0] + opp_px[row, 0])
-    if rem <= 0.0:
-        return
+def _tail_depth(opp_sz, row, fs, lot):
+    """Depth per tick beyond the recorded levels: the mean recorded level size of this row (of
+    the last row where the side was not empty), at least one lot."""
+    total = 0.0
+    n = 0
+    for j in range(opp_sz.shape[1]):
+        if opp_sz[row, j] <= 0.0:
+            break
+        total += opp_sz[row, j]
+        n += 1
+    if n > 0:
+        return max(total / n, lot)
+    for r in range(row - 1, -1, -1):  # an empty side (rare): the last row that had one
+        if opp_sz[r, 0] > 0.0:
+            return _tail_depth(opp_sz, r, fs, lot)
+    return lot
+
+
+@njit(cache=True)
+def _max_units(side, limit_px, price, g, u):
+    """Units that can still be taken at a level of impacted price ``price`` when ``u`` units of
+    this sweep went before, so that the marginal unit stays at or better than the limit."""
+    room = side * (limit_px - price)
+    if room < -_EPS:
+        return 0.0
+    if g <= 0.0:
+        return _BIG
+    return max((room + _EPS) / g - u, 0.0)
+
+
+@njit(cache=True)
+def _sweep_book(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, qty, limit_px, liq, now, record):
+    """Walk the shifted opposite book, then its profile tail, from depletion depth ``D``.
+    Returns the quantity taken; with ``record`` False only counts it."""
+    side = pp[P_SIDE]
+    tick = pp[P_TICK]
+    lot = pp[P_LOT]
+    i0 = impact_offset(fs, ist, pp, now)
+    g = instant_rate(pp)
+    d = depletion(fs, ist, pp, now)
+    rem = qty
+    u = 0.0  # units of this sweep so far
+    cum = 0.0  # cumulative recorded depth up to the current level
+    last_px = np.nan
+    blocked = False
+    for j in range(opp_px.shape[1]):
+        if rem <= 0.0 or opp_sz[row, j] <= 0.0:
+            break
+        lo = cum
+        cum += opp_sz[row, j]
+        last_px = opp_px[row, j]
+        if cum <= d + _EPS:
+            continue
+        price = opp_px[row, j] + i0
+        avail = cum - max(lo, d)
+        n_lim = _max_units(side, limit_px, price, g, u)
+        take = _lots(min(avail, rem, n_lim), lot)
+        if take <= 0.0:
+            if n_lim < avail:
+                blocked = True
+                break
+            continue
+        if record:
+            avg = price + side * g * (u + 0.5 * take)
+            lim = limit_px if abs(limit_px) < _BIG else price + side * g * (u + take)
+            _record_fill(fs, ist, pp, fills_f, fills_i, now, avg, take, lim, pp[P_TAKER_BPS], liq, False)
+        u += take
+        rem -= take
+        if n_lim <= take + _EPS and rem > 0.0:
+            blocked = True
+            break
+    if rem > 0.0 and not blocked:
+        # the profile tail: levels on the tick grid past the deepest recorded price
+        depth = _tail_depth(opp_sz, row, fs, lot)
+        if np.isnan(last_px):  # empty side: the tail starts one tick past the last valid mid
+            mid = fs[F_LAST_MID]
+            if side > 0:
+                last_px = np.ceil(mid / tick - _EPS) * tick
+            else:
+                last_px = np.floor(mid / tick + _EPS) * tick
+            last_px -= side * tick
+        pos = max(d - cum, 0.0)  # depletion reaching into the tail
+        k = int(np.floor(pos / depth + _EPS))
+        within = pos - k * depth
+        notional = 0.0
+        taken = 0.0
+        deepest = np.nan
+        while rem > 0.0:
+            k += 1
+            price = last_px + side * k * tick + i0
+            avail = depth - within
+            within = 0.0
+            n_lim = _max_units(side, limit_px, price, g, u)
+            take = _lots(min(avail, rem, n_lim), lot)
+            if take > 0.0:
+                notional += take * (price + side * g * (u + 0.5 * take))
+                taken += take
+                u += take
+                rem -= take
+                deepest = price + side * g * u
+            if n_lim < avail or take <= 0.0:
+                break
+        if taken > 0.0 and record:
+            lim = limit_px if abs(limit_px) < _BIG else deepest
+            _record_fill(fs, ist, pp, fills_f, fills_i, now, notional / taken, taken, lim, pp[P_TAKER_BPS],
+                         LIQ_BEYOND, False)  # fmt: skip
+            fs[F_BEYOND_QTY] += taken
+            fs[F_BEYOND_SWEEPS] += 1.0
+    return u
+
+
+@njit(cache=True)
+def _sweep_sqrt(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, qty, limit_px, liq, now, record):
+    """Square-root liquidity: marginal price ``touch + I0 + s*(k*sqrt(D + u) + g*u)``."""
+    side = pp[P_SIDE]
+    tick = pp[P_TICK]
+    if opp_sz[row, 0] > 0.0:
+        touch = opp_px[row, 0]
+    else:
+        mid = fs[F_LAST_MID]
+        touch = np.ceil(mid / tick - _EPS) * tick if side > 0 else np.floor(mid / tick + _EPS) * tick
+    i0 = impact_offset(fs, ist, pp, now)
+    g = instant_rate(pp)
+    k = pp[P_SQRT_K]
+    d = depletion(fs, ist, pp, now)
+    room = side * (limit_px - touch - i0)
+    if room < -_EPS:
+        return 0.0
+    # largest t with k*sqrt(d + t) + g*t <= room: with s = sqrt(d + t), g*s^2 + k*s - (room + g*d) <= 0
+    if g > 0.0:
+        s = (-k + np.sqrt(k * k + 4.0 * g * (room + g * d))) / (2.0 * g)
+    elif k > 0.0:
+        s = room / k
+    else:
+        s = _BIG
+    n_lim = s * s - d if s < 1e150 else _BIG
+    take = _lots(min(qty, max(n_lim + _EPS, 0.0)), pp[P_LOT])
+    if take <= 0.0:
+        return 0.0
+    conc = k * (2.0 / 3.0) * ((d + take) ** 1.5 - d**1.5) / take
+    avg = touch + i0 + side * (conc + 0.5 * g * take)
+    if not record:
+        return take
+    lim = limit_px if abs(limit_px) < _BIG else touch + i0 + side * (k * np.sqrt(d + take) + g * take)
+    _record_fill(fs, ist, pp, fills_f, fills_i, now, avg, take, lim, pp[P_TAKER_BPS], liq, False)
+    return take
+
+
+@njit(cache=True)
+def _take(opp_px, opp_sz, fs, ist, pp, fills_f, fills_i, qty, limit_px, liq, now, capped):
+    """Marketable part of an order: take up to ``qty`` at prices no worse than ``limit_px``;
+    deplete the side and apply the sweep's impact. Returns the quantity taken."""
+    want = min(qty, fs[F_CAP]) if capped else qty
+    want = _lots(want, pp[P_LOT]) if want < qty else want
+    if want <= 0.0:
+        return 0.0
+    row = ist[I_BOOK]
+    if pp[P_LIQ] == LIQ_SQRT:
+        taken = _sweep_sqrt(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, want, limit_px, liq, now, True)
+    else:
+        taken = _sweep_book(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, want, limit_px, liq, now, True)
+    if taken > 0.0:
+        _deplete(fs, ist, pp, now, taken)
+        _apply_impact(fs, ist, pp, now, pp[P_SIDE] * taken)
+    return taken
+
+
+# ---------------------------------------------------------------------------------------------
+# Resting orders
+# ---------------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _own_level_size(own_px, own_sz, row, replay_px, side, half):
+    """Displayed own-side size at replay price ``replay_px``: -1 if it is better than the best
+    (nobody ahead), -2 if deeper than the recorded levels (unknown), else the size (0 if none)."""
+    if own_sz[row, 0] <= 0.0:
+        return -1.0
+    if side * (replay_px - own_px[row, 0]) > half:
+        return -1.0
+    deepest = -1
+    for j in range(own_px.shape[1]):
+        if own_sz[row, j] <= 0.0:
+            break
+        deepest = j
+        if abs(own_px[row, j] - replay_px) < half:
+            return own_sz[row, j]
+    if deepest == own_px.shape[1] - 1 and side * (own_px[row, deepest] - replay_px) > half:
+        return -2.0
+    return 0.0
+
+
+@njit(cache=True)
+def _queue_prob(qa, behind, pp):
+    """Probability that a cancellation at our level was ahead of us."""
+    model = pp[P_QUEUE]
+    if model == QUEUE_POWER:
+        n = pp[P_QUEUE_N]
+        fa = qa**n
+        fb = behind**n
+    elif model == QUEUE_LOG:
+        fa = np.log1p(qa)
+        fb = np.log1p(behind)
+    else:
+        return 0.0
+    if fa + fb <= 0.0:
+        return 0.0
+    return fa / (fa + fb)
+
+
+@njit(cache=True)
+def _update_queue(own_px, own_sz, row, fs, ist, pp, now):
+    """A new book row: cancellations ahead advance us (by model), and the queue ahead never
+    exceeds the size displayed at our price."""
     side = pp[P_SIDE]
     half = 0.5 * pp[P_TICK]
-    limit_px = fs[F_ORD_PX]
-    now = book_ts[row]
-    fs[F_ORD_QA] = _own_queue_cap(own_px, own_sz, row, limit_px, side, half, fs[F_ORD_QA])
-    if halted or opp_sz[row, 0] <= 0.0 or side * (limit_px - opp_px[row, 0]) < -half:
-        return
-    # The opposite side reaches our price: sellers (buyers) at or through our limit trade with us
-    # at our price, up to the liquidity the agent has not already taken.
-    opp_book_side = 1 if side > 0 else 0
-    avail_total = 0.0
-    for j in range(opp_px.shape[1]):
-        if opp_sz[row, j] <= 0.0 or side * (limit_px - opp_px[row, j]) < -half:
-            break
-        avail = _available(
-            opp_sz[row, j], _depleted(dep_px, dep_q, dep_t, opp_book_side, opp_px[row, j], now, pp), pp[P_LOT]
-        )
-        if avail <= 0.0:
-            continue
-        take = min(avail, rem - avail_total)
-        _deplete(dep_px, dep_q, dep_t, opp_book_side, opp_px[row, j], now, take, pp)
-        avail_total += take
-        if avail_total >= rem:
-            break
-    if avail_total > 0.0:
-        _record_fill(fs, ist, pp, fills, now, limit_px, avail_total, pp[P_MAKER_BPS], LIQ_MAKER)
-        fs[F_ORD_QTY] = rem - avail_total
+    replay_px = fs[F_ORD_PX] - impact_offset(fs, ist, pp, now)
+    size = _own_level_size(own_px, own_sz, row, replay_px, side, half)
+    qa = fs[F_ORD_QA]
+    if size == -1.0:
+        qa = 0.0
+        size = 0.0
+    elif size == -2.0:
+        return  # deeper than the recorded book: unknown, keep
+    else:
+        prev = fs[F_ORD_LVL]
+        if prev >= 0.5 * _BIG:
+            prev = size  # the level was beyond the recorded book: no cancellation information
+        if size < prev and qa > 0.0:
+            behind = max(prev - qa, 0.0)
+            qa -= (prev - size) * _queue_prob(qa, behind, pp)
+        qa = min(max(qa, 0.0), size)
+    fs[F_ORD_QA] = qa
+    fs[F_ORD_LVL] = size
 
 
 @njit(cache=True)
-def _match_trade(k, trade_ts, trade_px, trade_sz, trade_side, fs, ist, fills, pp):
-    """A market trade: it fills a resting order at our price after the queue ahead, or at once
-    when it trades through our price. Only an aggressor on the other side (or unknown) fills us."""
+def _cross_resting(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, now):
+    """The shifted opposite side reaches the resting order's price: its sellers (buyers) at or
+    through our limit trade with us at our limit. The quantity is what a sweep limited to our
+    price could take now (net of depletion, marginal impacted price within the limit)."""
+    rem = fs[F_ORD_QTY]
+    side = pp[P_SIDE]
+    limit_px = fs[F_ORD_PX]
+    if opp_sz[row, 0] <= 0.0 or side * (limit_px - (opp_px[row, 0] + impact_offset(fs, ist, pp, now))) < -_EPS:
+        return
+    want = _lots(min(rem, fs[F_CAP]), pp[P_LOT])
+    if want <= 0.0:
+        return
+    if pp[P_LIQ] == LIQ_SQRT:
+        take = _sweep_sqrt(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, want, limit_px, LIQ_MAKER, now, False)
+    else:
+        take = _sweep_book(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, want, limit_px, LIQ_MAKER, now, False)
+    if take <= 0.0:
+        return
+    _record_fill(fs, ist, pp, fills_f, fills_i, now, limit_px, take, limit_px, pp[P_MAKER_BPS], LIQ_MAKER, True)
+    _deplete(fs, ist, pp, now, take)
+    fs[F_ORD_QTY] = rem - take
+
+
+@njit(cache=True)
+def _match_trade(k, trade_ts, trade_px, trade_sz, trade_side, fs, ist, pp, fills_f, fills_i):
+    """A market trade fills a resting order at its limit after the queue ahead when it prints at
+    our (shifted) price, or at once when it prints through it. Only an aggressor on the other side
+    (or an unknown one) fills us."""
     rem = fs[F_ORD_QTY]
     if rem <= 0.0:
         return
@@ -260,23 +514,25 @@ def _match_trade(k, trade_ts, trade_px, trade_sz, trade_side, fs, ist, fills, pp
     aggressor = trade_side[k]
     if aggressor != 0 and aggressor != -side:
         return
+    now = trade_ts[k]
     half = 0.5 * pp[P_TICK]
     limit_px = fs[F_ORD_PX]
-    px = trade_px[k]
+    px = trade_px[k] + impact_offset(fs, ist, pp, now)
     size = trade_sz[k]
     if abs(px - limit_px) < half:
         qa = fs[F_ORD_QA]
         eaten = min(qa, size)
         fs[F_ORD_QA] = qa - eaten
+        fs[F_ORD_LVL] = max(fs[F_ORD_LVL] - size, 0.0)
         size -= eaten
-    elif side * (limit_px - px) > half:
+    elif side * (limit_px - px) >= half:
         fs[F_ORD_QA] = 0.0  # the aggressor went through our price: nothing ahead of us is left
     else:
         return
-    if size <= 0.0:
+    take = _lots(min(rem, size, fs[F_CAP]), pp[P_LOT])
+    if take <= 0.0:
         return
-    take = min(rem, size)
-    _record_fill(fs, ist, pp, fills, trade_ts[k], limit_px, take, pp[P_MAKER_BPS], LIQ_MAKER)
+    _record_fill(fs, ist, pp, fills_f, fills_i, now, limit_px, take, limit_px, pp[P_MAKER_BPS], LIQ_MAKER, True)
     fs[F_ORD_QTY] = rem - take
 
 
@@ -284,38 +540,42 @@ def _match_trade(k, trade_ts, trade_px, trade_sz, trade_side, fs, ist, fills, pp
 def advance(
     book_ts, own_px, own_sz, opp_px, opp_sz,
     trade_ts, trade_px, trade_sz, trade_side, halt_start, halt_end,
-    fs, ist, dep_px, dep_q, dep_t, fills, pp, until,
+    fs, ist, pp, fills_f, fills_i, until,
 ):  # fmt: skip
     """Replay every event with ``ts <= until`` in time order (trades before book rows at equal
     times), matching the resting order; inside a trading halt nothing fills. Returns STATUS_FULL
-    if ``fills`` has no room left; the state is then consistent and the call can simply be
-    repeated after growing ``fills``."""
+    if the fill buffers have no room left; the state is then consistent and the call can simply
+    be repeated after growing them."""
     n_books = book_ts.shape[0]
     n_trades = trade_ts.shape[0]
-    cap = fills.shape[0]
+    cap = fills_f.shape[0]
     row = ist[I_BOOK]
     k = ist[I_TRADE]
+    imax = np.iinfo(np.int64).max
     while True:
         if ist[I_NFILLS] >= cap:
             ist[I_BOOK] = row
             ist[I_TRADE] = k
             return STATUS_FULL
-        tb = book_ts[row + 1] if row + 1 < n_books else np.iinfo(np.int64).max
-        tt = trade_ts[k] if k < n_trades else np.iinfo(np.int64).max
+        tb = book_ts[row + 1] if row + 1 < n_books else imax
+        tt = trade_ts[k] if k < n_trades else imax
         if tt <= tb:
             if tt > until:
                 break
-            if not in_halt(halt_start, halt_end, tt):
-                _match_trade(k, trade_ts, trade_px, trade_sz, trade_side, fs, ist, fills, pp)
+            if fs[F_ORD_QTY] > 0.0 and not in_halt(halt_start, halt_end, tt):
+                _match_trade(k, trade_ts, trade_px, trade_sz, trade_side, fs, ist, pp, fills_f, fills_i)
             k += 1
         else:
             if tb > until:
                 break
             row += 1
-            halted = in_halt(halt_start, halt_end, tb)
-            _match_book_row(
-                book_ts, own_px, own_sz, opp_px, opp_sz, row, fs, ist, dep_px, dep_q, dep_t, fills, pp, halted
-            )
+            ist[I_BOOK] = row
+            if own_sz[row, 0] > 0.0 and opp_sz[row, 0] > 0.0:
+                fs[F_LAST_MID] = 0.5 * (own_px[row, 0] + opp_px[row, 0])
+            if fs[F_ORD_QTY] > 0.0:
+                _update_queue(own_px, own_sz, row, fs, ist, pp, tb)
+                if not in_halt(halt_start, halt_end, tb):
+                    _cross_resting(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, tb)
     ist[I_BOOK] = row
     ist[I_TRADE] = k
     if until > ist[I_NOW]:
@@ -324,64 +584,54 @@ def advance(
 
 
 @njit(cache=True)
-def _walk(opp_px, opp_sz, fs, ist, dep_px, dep_q, dep_t, fills, pp, qty, limit_px, liq):
-    """Take up to ``qty`` from the opposite levels priced at or better than ``limit_px``, net of
-    what the agent already took there. Returns (quantity left, price of the deepest level reached
-    or NaN)."""
+def submit(own_px, own_sz, opp_px, opp_sz, fs, ist, pp, fills_f, fills_i, qty, limit_px, halted):
+    """Send a limit order of ``qty`` at absolute price ``limit_px`` now, replacing the resting one.
+
+    Keep resting: if an order already rests at ``limit_px``, it is amended in place: a smaller or
+    equal quantity keeps its queue place; a larger one re-queues behind the displayed size (as
+    exchanges do on a size increase). Otherwise the old order is cancelled, the new order's
+    marketable part sweeps the opposite side (subject to the participation cap) and the rest joins
+    the queue behind the displayed size. Returns the quantity taken. Needs room for
+    ``opp_px.shape[1] + 2`` fill records.
+    """
     side = pp[P_SIDE]
     half = 0.5 * pp[P_TICK]
-    row = ist[I_BOOK]
     now = ist[I_NOW]
-    opp_book_side = 1 if side > 0 else 0
-    rem = qty
-    last_px = np.nan
-    for j in range(opp_px.shape[1]):
-        if rem <= 0.0 or opp_sz[row, j] <= 0.0 or side * (limit_px - opp_px[row, j]) < -half:
-            break
-        px = opp_px[row, j]
-        last_px = px
-        avail = _available(opp_sz[row, j], _depleted(dep_px, dep_q, dep_t, opp_book_side, px, now, pp), pp[P_LOT])
-        if avail <= 0.0:
-            continue
-        take = min(avail, rem)
-        _deplete(dep_px, dep_q, dep_t, opp_book_side, px, now, take, pp)
-        _record_fill(fs, ist, pp, fills, now, px, take, pp[P_TAKER_BPS], liq)
-        rem -= take
-    return rem, last_px
-
-
-@njit(cache=True)
-def submit(own_px, own_sz, opp_px, opp_sz, fs, ist, dep_px, dep_q, dep_t, fills, pp, qty, limit_px, halted):
-    """Cancel the resting order and send a limit order of ``qty`` at ``limit_px`` (replay frame).
-
-    The marketable part walks the opposite book level by level (net of the liquidity the agent
-    already took); the rest joins the queue at ``limit_px`` behind the displayed size. Needs room
-    for ``opp_px.shape[1]`` fill records.
-    """
+    if fs[F_ORD_QTY] > 0.0 and abs(fs[F_ORD_PX] - limit_px) < half and qty > 0.0:
+        if qty <= fs[F_ORD_QTY] + _EPS:
+            fs[F_ORD_QTY] = qty
+            return 0.0
     fs[F_ORD_QTY] = 0.0
     if qty <= 0.0:
-        return
+        return 0.0
     rem = qty
+    taken = 0.0
     if not halted:  # during a halt the order only joins the book
-        rem, _ = _walk(opp_px, opp_sz, fs, ist, dep_px, dep_q, dep_t, fills, pp, qty, limit_px, LIQ_TAKER)
-    if rem > 0.0:
+        taken = _take(opp_px, opp_sz, fs, ist, pp, fills_f, fills_i, qty, limit_px, LIQ_TAKER, now, True)
+        rem = qty - taken
+    if rem > _EPS * qty:
         fs[F_ORD_PX] = limit_px
         fs[F_ORD_QTY] = rem
-        fs[F_ORD_QA] = _own_queue_cap(own_px, own_sz, ist[I_BOOK], limit_px, pp[P_SIDE], 0.5 * pp[P_TICK], _BIG)
+        row = ist[I_BOOK]
+        size = _own_level_size(own_px, own_sz, row, limit_px - impact_offset(fs, ist, pp, now), side, half)
+        if size == -1.0:
+            fs[F_ORD_QA] = 0.0
+            fs[F_ORD_LVL] = 0.0
+        elif size == -2.0:
+            fs[F_ORD_QA] = _BIG
+            fs[F_ORD_LVL] = _BIG
+        else:
+            fs[F_ORD_QA] = size
+            fs[F_ORD_LVL] = size
+    return taken
 
 
 @njit(cache=True)
-def liquidate(opp_px, opp_sz, fs, ist, dep_px, dep_q, dep_t, fills, pp, qty):
-    """Forced liquidation of ``qty`` now: cancel the resting order and walk the whole visible
-    opposite book; what the book cannot absorb fills ``P_BEYOND_TICKS`` ticks past its deepest
-    level (flagged LIQ_BEYOND). Needs room for ``opp_px.shape[1] + 1`` fill records."""
+def liquidate(opp_px, opp_sz, fs, ist, pp, fills_f, fills_i, qty):
+    """Forced liquidation of ``qty`` now: cancel the resting order and sweep the opposite side
+    with no limit (recorded levels, then the profile tail or the square-root curve); not subject
+    to the participation cap. Needs room for ``opp_px.shape[1] + 2`` fill records."""
     fs[F_ORD_QTY] = 0.0
     if qty <= 0.0:
         return
-    side = pp[P_SIDE]
-    rem, last_px = _walk(opp_px, opp_sz, fs, ist, dep_px, dep_q, dep_t, fills, pp, qty, side * _BIG, LIQ_FORCED)
-    if rem > 0.0:
-        if np.isnan(last_px):
-            last_px = fs[F_LAST_MID]
-        beyond_px = last_px + side * pp[P_BEYOND_TICKS] * pp[P_TICK]
-        _record_fill(fs, ist, pp, fills, ist[I_NOW], beyond_px, rem, pp[P_TAKER_BPS], LIQ_BEYOND)
+    _take(opp_px, opp_sz, fs, ist, pp, fills_f, fills_i, qty, pp[P_SIDE] * _BIG, LIQ_FORCED, ist[I_NOW], False)
