@@ -181,6 +181,8 @@ class _Episode:
         mkt_vol = float(self.cum_vol[k1] - self.cum_vol[k0])
         mkt_vwap = float((d.trade_px[k0:k1] * d.trade_sz[k0:k1]).sum() / mkt_vol) if mkt_vol > 0 else None
         filled = float(fs[K.F_FILLED])
+        if abs(filled - self.quantity) <= 1e-9 * self.quantity:
+            filled = self.quantity  # float residue of summing whole lots
         avg_px = float(fs[K.F_NOTIONAL]) / filled if filled > 0 else None
         return {
             "shortfall_bps": self.shortfall_bps(),
