@@ -13,6 +13,7 @@ rise strictly with size.
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import time
 
@@ -75,8 +76,8 @@ def main() -> None:
             f"{q:>9.0f} {r['TWAP'].mean():>9.2f} {r['WaitDump'].mean():>9.2f} {r['Immediate'].mean():>10.2f} "
             f"{r['PassiveTWAP'].mean():>9.2f} {d.mean():>9.2f} {np.mean(d < 0):>8.0%} {np.nanmean(r['_participation']):>10.2f}"
         )
-    rising = all(b > a for a, b in zip(immediate, immediate[1:], strict=False))
-    print(f"mean shortfall in bps of arrival notional; WD-TWAP > 0 means waiting and dumping costs more")
+    rising = all(b > a for a, b in itertools.pairwise(immediate))
+    print("mean shortfall in bps of arrival notional; WD-TWAP > 0 means waiting and dumping costs more")
     print(f"Immediate rises strictly with size: {rising}; {time.perf_counter() - t0:.0f} s")
 
 

@@ -450,7 +450,11 @@ class ExecutionEnv(gym.Env):
             metrics["day"] = self._day_index
             metrics["date"] = ep.data.day.meta.date
             info["execution"] = metrics
-            if metrics["participation"] is not None and metrics["participation"] > 1.0 and not self._warned_participation:
+            if (
+                metrics["participation"] is not None
+                and metrics["participation"] > 1.0
+                and not self._warned_participation
+            ):
                 self._warned_participation = True
                 warnings.warn(
                     f"an episode filled {metrics['participation']:.0%} of the market volume of its window "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import replace
 
@@ -166,7 +167,7 @@ def test_a_block_gets_strictly_dearer_with_size():
         sim = sim_on(day)
         sim.liquidate(qty)
         costs.append(-sim.cash / qty)
-    assert all(b > a for a, b in zip(costs, costs[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(costs))
 
 
 def test_empty_opposite_side_prices_the_tail_on_the_grid_from_the_last_mid():

@@ -16,7 +16,9 @@ QUEUE_MODELS = ("conservative", "power", "log")
 
 
 def _check_range(owner: str, name: str, value: float, low: float, high: float = math.inf) -> None:
-    if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value) and low <= value <= high):
+    if isinstance(value, bool) or not (
+        isinstance(value, (int, float)) and math.isfinite(value) and low <= value <= high
+    ):
         raise ValueError(f"{owner}.{name} = {value!r} is outside the allowed range [{low}, {high}]")
 
 

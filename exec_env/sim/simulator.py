@@ -102,7 +102,9 @@ class ExecutionSimulator:
         pp[K.P_RESIL_NS] = cfg.resilience_s * 1e9
         pp[K.P_PERM] = cfg.permanent_impact
         pp[K.P_TRANS] = cfg.transient_impact
-        w, tau = transient_kernel(cfg.transient_kernel, cfg.transient_half_life_s, cfg.transient_t0_s, cfg.transient_beta)
+        w, tau = transient_kernel(
+            cfg.transient_kernel, cfg.transient_half_life_s, cfg.transient_t0_s, cfg.transient_beta
+        )
         pp[K.P_NTR] = len(w) if cfg.transient_impact > 0 else 0
         pp[K.P_TRW0 : K.P_TRW0 + len(w)] = w
         pp[K.P_TRTAU0 : K.P_TRTAU0 + len(tau)] = tau
@@ -196,7 +198,9 @@ class ExecutionSimulator:
             raise ValueError(f"limit price must be finite, got {limit_px!r}")
         self._ensure_room(self.levels + 2)
         return float(
-            K.submit(*self._own_opp, self.fs, self.ist, self.pp, self.fills_f, self.fills_i, qty, limit_px, self.halted())
+            K.submit(
+                *self._own_opp, self.fs, self.ist, self.pp, self.fills_f, self.fills_i, qty, limit_px, self.halted()
+            )
         )
 
     def cancel(self) -> None:
