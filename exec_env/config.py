@@ -64,6 +64,12 @@ class ExecutionConfig:
     loaded from files has none, so only the mechanical impact of walking the book applies until
     you set ``permanent_impact``/``transient_impact`` for your instrument)."""
 
+    calibrate_impact: bool = True
+    """With ``sim=None`` on data from files (a market whose ``sim_defaults`` carry no impact
+    model): calibrate the impact model on the catalogue's training days (``exec_env.sim.calibrate``:
+    Kyle's lambda as permanent impact, the measured resilience time, square-root liquidity for
+    lifted sources). ``False``: only the mechanical impact of walking the book."""
+
     def __post_init__(self) -> None:
         if self.side not in SIDES:
             raise _bad("side", self.side, f"one of {SIDES}")
@@ -96,12 +102,17 @@ class ExecutionConfig:
             raise _bad("split", self.split, f"one of {SPLITS}")
         if not (math.isfinite(self.warmup_s) and 0 <= self.warmup_s <= 86_400):
             raise _bad("warmup_s", self.warmup_s, "0 .. 86400 seconds")
+        if not isinstance(self.calibrate_impact, bool):
+            raise _bad("calibrate_impact", self.calibrate_impact, "True or False")
         if self.sim is not None and not isinstance(self.sim, SimConfig):
             raise _bad("sim", self.sim, "a SimConfig or None (the market's defaults)")
 
-    def resolved_sim(self, sim_defaults: dict[str, Any]) -> SimConfig:
-        """The simulator settings in force: ``sim`` if given, else the market's ``sim_defaults``."""
-        return self.sim if self.sim is not None else SimConfig(**sim_defaults)
+    def resolved_sim(self, sim_defaults: dict[str, Any], calibrated: dict[str, Any] | None = None) -> SimConfig:
+        """The simulator settings in force: ``sim`` if given, else the market's ``sim_defaults``
+        updated with the ``calibrated`` fields (see ``calibrate_impact``)."""
+        if self.sim is not None:
+            return self.sim
+        return SimConfig(**{**sim_defaults, **(calibrated or {})})
 
     @property
     def n_steps(self) -> int:

@@ -17,6 +17,7 @@ from exec_env.features import FEATURE_NAMES, OBS_DIM, OBS_HIGH, OBS_LOW, DayFeat
 from exec_env.market import MarketCatalogue, resolve_market
 from exec_env.sim import DayArrays, ExecutionSimulator, SimConfig
 from exec_env.sim import kernels as K
+from exec_env.sim.calibrate import IMPACT_KEYS, calibration_for
 
 __all__ = ["DISCRETE_GRID", "ExecutionEnv", "child_order"]
 
@@ -325,7 +326,11 @@ class ExecutionEnv(gym.Env):
             self.action_space = spaces.MultiDiscrete([len(DISCRETE_GRID), len(DISCRETE_GRID)])
         self.observation_space = spaces.Box(OBS_LOW, OBS_HIGH, shape=(OBS_DIM,), dtype=np.float32)
         self.feature_names = FEATURE_NAMES
-        self.sim_config = config.resolved_sim(self.catalogue.sim_defaults)
+        self.calibration = None
+        if config.sim is None and config.calibrate_impact and not (IMPACT_KEYS & set(self.catalogue.sim_defaults)):
+            self.calibration = calibration_for(self.catalogue)
+        calibrated = self.calibration.sim_kwargs() if self.calibration is not None else None
+        self.sim_config = config.resolved_sim(self.catalogue.sim_defaults, calibrated)
         if self.sim_config.latency_ms * 1e-3 >= config.decision_interval_s:
             raise ValueError(
                 f"SimConfig.latency_ms = {self.sim_config.latency_ms} must be shorter than "

@@ -236,8 +236,11 @@ def test_observations_use_no_data_after_the_decision_time(small_catalogue, decis
     actions = np.random.default_rng(decisions).uniform(-1, 1, (decisions, 2))
     obs = []
     for d in (day, _cut(day, start + decisions * 10 * S)):
-        # a horizon that fits in the cut day's data (the env refuses days too short to sample)
-        env = ExecutionEnv(ExecutionConfig(market=MarketCatalogue([d]), side="buy", horizon_s=200, warmup_s=0))
+        # a horizon that fits in the cut day's data (the env refuses days too short to sample);
+        # one fixed impact model: a calibration on each catalogue's own (cut or whole) training day
+        # would differ by construction and is not what this test is about
+        sim = SimConfig(permanent_impact=1e-6, transient_impact=2e-6)
+        env = ExecutionEnv(ExecutionConfig(market=MarketCatalogue([d]), side="buy", horizon_s=200, warmup_s=0, sim=sim))
         o, _ = env.reset(options={"start_ns": start})
         for a in actions:
             o, *_ = env.step(a.astype(np.float32))
@@ -327,8 +330,16 @@ def test_test_split_holds_only_the_last_days(small_catalogue):
 def test_simulator_defaults_come_from_the_market_unless_given(small_catalogue, tmp_path):
     from exec_env.market.synthetic import SIM_DEFAULTS, SyntheticParams, synthetic_catalogue
 
-    # data without a calibration gets no parametric impact (only the mechanics of the book)
-    assert ExecutionEnv(ExecutionConfig(market=small_catalogue)).sim_config == SimConfig()
+    # data without an impact model of its own gets one calibrated on its training days (changed
+    # with the market model: it used to get no parametric impact), unless asked not to
+    from exec_env.sim.calibrate import calibrate
+
+    env = ExecutionEnv(ExecutionConfig(market=small_catalogue))
+    cal = calibrate(small_catalogue, split="train")
+    assert env.calibration == cal and cal.days == 2
+    assert env.sim_config == SimConfig(permanent_impact=cal.kyle_lambda, resilience_s=cal.resilience_s)
+    assert cal.kyle_lambda > 0 and 0 < cal.resilience_s < 300
+    assert ExecutionEnv(ExecutionConfig(market=small_catalogue, calibrate_impact=False)).sim_config == SimConfig()
     synthetic = synthetic_catalogue(
         n_days=2, n_test=1, params=SyntheticParams(session_seconds=1200), cache_dir=tmp_path
     )
