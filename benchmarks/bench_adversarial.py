@@ -7,7 +7,8 @@ touch). A sound market model makes WaitDump no cheaper than TWAP on average and 
 rise strictly with size.
 
     python benchmarks/bench_adversarial.py                        # default synthetic market
-    python benchmarks/bench_adversarial.py --market ../shared/data/lobster/... --sizes 2000,100000 --horizon-s 300
+    python benchmarks/bench_adversarial.py --split all --horizon-s 300 --sizes 2000,100000 \
+        --market ../shared/data/lobster/AMZN_2012-06-21_34200000_57600000_message_1.csv
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ from exec_env.evaluation import sample_episodes
 POLICIES = {"TWAP": (0.0, 1.0), "WaitDump": (-1.0, -1.0), "Immediate": (1.0, 1.0), "PassiveTWAP": (0.0, -0.5)}
 
 
-def run(config: ExecutionConfig, n: int, seed: int) -> dict[str, np.ndarray]:
-    specs = sample_episodes(config, n, seed=seed)
+def run(config: ExecutionConfig, n: int, seed: int, split: str) -> dict[str, np.ndarray]:
+    specs = sample_episodes(config, n, seed=seed, split=split)
     out: dict[str, np.ndarray] = {}
     extra: dict[str, list] = {}
     for name, action in POLICIES.items():
-        env = ExecutionEnv(config, split="test")
+        env = ExecutionEnv(config, split=split)
         a = np.array(action, dtype=np.float32)
         costs, part = [], []
         for spec in specs:
@@ -57,9 +58,12 @@ def main() -> None:
     ap.add_argument("--interval-s", type=float, default=10.0)
     ap.add_argument("--warmup-s", type=float, default=300.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--split", default="test", help="'all' for single-day sources (no test days)")
     args = ap.parse_args()
     sizes = [float(s) for s in args.sizes.split(",")]
-    print(f"market={args.market} test days, {args.episodes} paired episodes per size, horizon {args.horizon_s:g} s")
+    print(
+        f"market={args.market} {args.split} days, {args.episodes} paired episodes per size, horizon {args.horizon_s:g} s"
+    )
     header = f"{'size':>9} {'TWAP':>9} {'WaitDump':>9} {'Immediate':>10} {'Passive':>9} {'WD-TWAP':>9} {'WD<TWAP':>8} {'TWAP part.':>10}"
     print(header)
     immediate = []
@@ -69,7 +73,7 @@ def main() -> None:
             market=args.market, quantity=q, horizon_s=args.horizon_s, decision_interval_s=args.interval_s,
             warmup_s=args.warmup_s, side="random",
         )  # fmt: skip
-        r = run(cfg, args.episodes, args.seed)
+        r = run(cfg, args.episodes, args.seed, args.split)
         d = r["WaitDump"] - r["TWAP"]
         immediate.append(r["Immediate"].mean())
         print(
