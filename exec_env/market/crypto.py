@@ -128,7 +128,9 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
+from exec_env.market.reader import excerpt
 
 __all__ = ["VERSION", "companions", "load", "sniff", "write_binance"]
 
@@ -163,36 +165,14 @@ ERR_CHAIN = 2  # U != previous u + 1
 
 
 def read_bytes(path: Path) -> bytes:
-    """The file's bytes, decompressed when it starts with a gzip or zstd magic number."""
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    if head[:2] == b"\x1f\x8b":
-        with gzip.open(path, "rb") as fh:
-            return fh.read()
-    if head == b"\x28\xb5\x2f\xfd":
-        import zstandard
-
-        with open(path, "rb") as fh:
-            return zstandard.ZstdDecompressor().stream_reader(fh).read()
-    return path.read_bytes()
+    """The file's text as UTF-8 bytes (gzip/zstd decompressed, truncation detected): see
+    :func:`exec_env.market.reader.read_bytes`."""
+    return reader.read_bytes(path)
 
 
 def read_head(path: Path, n: int = 8192) -> bytes:
     """At most ``n`` (decompressed) bytes from the start of the file; b"" if unreadable."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(4)
-            fh.seek(0)
-            if head[:2] == b"\x1f\x8b":
-                with gzip.GzipFile(fileobj=fh) as gz:
-                    return gz.read(n)
-            if head == b"\x28\xb5\x2f\xfd":
-                import zstandard
-
-                return zstandard.ZstdDecompressor().stream_reader(fh).read(n)
-            return fh.read(n)
-    except (OSError, EOFError):
-        return b""
+    return reader.head_bytes(path, n)
 
 
 def check_choice(name: str, value: Any, allowed: Sequence[str]) -> None:
@@ -269,7 +249,7 @@ def check_on_grid(path: Path, name: str, increment: float, values: np.ndarray, l
     if bad.size:
         k = int(bad[0])
         raise ValueError(
-            f"{path}: row {int(lines[k])}, field '{field}': value {values[k]!r} is not a multiple of the option "
+            f"{path}: row {int(lines[k])}, field '{field}': value {excerpt(values[k])} is not a multiple of the option "
             f"{name}={increment!r}; pass {name}=None to infer it from the data"
         )
 
@@ -540,8 +520,8 @@ def drop_crossed(path: Path, book: Book, on_crossed: str, notes: dict, what: str
         bid, ask = book.bid_px[k, 0], book.ask_px[k, 0]
         kind = "crossed" if bid > ask else "locked"
         raise ValueError(
-            f"{path}: row {int(book.line[k])}, field '{what}': {kind} book after this line: best bid {bid!r} >= "
-            f"best ask {ask!r}; pass on_crossed='drop' to drop such rows (counted in notes)"
+            f"{path}: row {int(book.line[k])}, field '{what}': {kind} book after this line: best bid {excerpt(bid)} >= "
+            f"best ask {excerpt(ask)}; pass on_crossed='drop' to drop such rows (counted in notes)"
         )
     keep = ~crossed
     notes["crossed_rows_dropped"] = int(crossed.sum())
@@ -724,7 +704,7 @@ def load(
         raise ValueError(f"option symbol={symbol!r} is invalid; allowed values: None (from the data) or a string")
     session_ns = parse_session(session)
 
-    lines = read_bytes(path).decode("utf-8", errors="replace").split("\n")
+    lines = read_bytes(path).decode("utf-8").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
 
@@ -750,11 +730,11 @@ def load(
     for no, text in enumerate(lines, 1):
         stamp, sep, body = text.partition(" ")
         if not sep:
-            raise _fail(path, no, "local_ts", f"expected '<local_ts_ns> <json>' (2 fields), got {text[:80]!r}")
+            raise _fail(path, no, "local_ts", f"expected '<local_ts_ns> <json>' (2 fields), got {excerpt(text[:80])}")
         try:
             line_ts[no - 1] = int(stamp)
         except (ValueError, OverflowError):
-            raise _fail(path, no, "local_ts", f"not an integer ns timestamp: {stamp[:40]!r}") from None
+            raise _fail(path, no, "local_ts", f"not an integer ns timestamp: {excerpt(stamp[:40])}") from None
         if skip_ticker and "bookTicker" in body[:64]:
             n_book_ticker += 1
             continue
@@ -814,7 +794,7 @@ def load(
                 other[str(msg.get("stream", e if e is not None else "?"))] += 1
         except KeyError as exc:
             raise _fail(
-                path, no, str(exc.args[0]), f"missing field {exc.args[0]!r} in a {e or 'snapshot'} message"
+                path, no, str(exc.args[0]), f"missing field {excerpt(exc.args[0])} in a {e or 'snapshot'} message"
             ) from None
         except TypeError as exc:
             raise _fail(path, no, "json", f"malformed message ({exc})") from None
@@ -842,9 +822,12 @@ def load(
     # --- book events -> arrays
     n_ev = len(ev_line)
     if 0 not in ev_kind:
-        raise ValueError(
-            f"{path}: no depth snapshot (a line with 'lastUpdateId', 'bids', 'asks'): Binance diffs cannot be "
-            "turned into a book without one"
+        raise _fail(
+            path,
+            1,
+            "lastUpdateId",
+            f"none of the {len(lines):,} lines is a depth snapshot, so diffs make no book; "
+            "a capture split in files (e.g. at midnight): load them together, oldest first",
         )
     e_line = np.array(ev_line, dtype=np.int64)
     e_kind = np.array(ev_kind, dtype=np.int8)
@@ -868,11 +851,11 @@ def load(
     bad = np.flatnonzero(~np.isfinite(lv_qty) | (lv_qty < 0))
     if bad.size:
         k = int(bad[0])
-        raise _fail(path, int(lv_line[k]), str(lv_field[k]), f"size must be finite and >= 0, got {lv_qty[k]!r}")
+        raise _fail(path, int(lv_line[k]), str(lv_field[k]), f"size must be finite and >= 0, got {excerpt(lv_qty[k])}")
     bad = np.flatnonzero(~np.isfinite(lv_px) | (lv_px <= 0))
     if bad.size:
         k = int(bad[0])
-        raise _fail(path, int(lv_line[k]), str(lv_field[k]), f"price must be finite and > 0, got {lv_px[k]!r}")
+        raise _fail(path, int(lv_line[k]), str(lv_field[k]), f"price must be finite and > 0, got {excerpt(lv_px[k])}")
     ends = np.cumsum(nb + na)
     e_lo = ends - (nb + na)
     grid, rank = np.unique(lv_px, return_inverse=True)
@@ -937,7 +920,7 @@ def load(
     bad = np.flatnonzero(~(t_sz > 0))
     if bad.size:
         k = int(bad[0])
-        raise _fail(path, int(t_line[k]), "q", f"trade size must be > 0, got {t_sz[k]!r}")
+        raise _fail(path, int(t_line[k]), "q", f"trade size must be > 0, got {excerpt(t_sz[k])}")
     ids = _ints(path, t_id, t_line, "t" if stream == "trade" else "a")
     trades = {"ts": line_ts[t_line - 1], "px": t_px, "sz": t_sz, "side": t_side, "line": t_line}
     notes["trade_stream"] = stream

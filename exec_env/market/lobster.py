@@ -120,7 +120,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 from numba import njit
 
+from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
+from exec_env.market.reader import excerpt
 
 __all__ = ["VERSION", "companions", "load", "parse_name", "sniff", "write_lobster"]
 
@@ -174,7 +176,7 @@ def parse_name(path: str | Path) -> dict[str, Any]:
     try:
         dt.date.fromisoformat(out["date"])
     except ValueError:
-        raise ValueError(f"{path}: file name field 'date': {out['date']!r} is not a calendar date") from None
+        raise ValueError(f"{path}: file name field 'date': {excerpt(out['date'])} is not a calendar date") from None
     if not 1 <= out["levels"] <= MAX_LEVELS:
         raise ValueError(f"{path}: file name field 'levels': {out['levels']} is outside 1..{MAX_LEVELS}")
     if not 0 <= out["start_ms"] < out["end_ms"] <= 86_400_000:
@@ -492,12 +494,10 @@ def _diagnose_line(buf, n, ncols, time_col, levels):
 def _read(path: Path) -> tuple[np.ndarray, int]:
     """The file's bytes plus one sentinel byte, and the length without trailing line breaks
     (blank lines at the end of a file are ignored); ``buf[end]`` is set to a newline."""
-    size = path.stat().st_size
+    data = reader.read_bytes(path)
+    size = len(data)
     buf = np.empty(size + 1, dtype=np.uint8)
-    with path.open("rb") as f:
-        got = f.readinto(memoryview(buf)[:size])
-    if got != size:
-        raise OSError(f"{path}: read {got} of {size} bytes")
+    buf[:size] = np.frombuffer(data, dtype=np.uint8)
     end = size
     while end > 0 and buf[end - 1] in (10, 13):
         end -= 1

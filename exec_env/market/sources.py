@@ -22,12 +22,15 @@ import importlib
 import json
 import os
 import shutil
+import struct
 import tempfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from exec_env.market import reader
 from exec_env.market.catalogue import MarketCatalogue
 from exec_env.market.data import MarketDay, load_day, save_day
 
@@ -92,6 +95,29 @@ def _cache_key(inputs: list[Path], fmt: str, version: int, options: dict[str, An
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
+_UNEXPECTED = (IndexError, KeyError, EOFError, UnicodeError, OverflowError, struct.error, zlib.error)
+
+
+def _parse(module: ModuleType, fmt: str, path: Path, options: dict[str, Any]) -> list[MarketDay]:
+    """``module.load``; when it fails on a file the reader layer refuses (empty, truncated, binary),
+    the reader's error is raised instead, and an unexpected exception becomes a short ValueError."""
+    try:
+        return module.load(path, **options)
+    except reader.DataFileError:
+        raise
+    except ValueError as exc:
+        reader.diagnose(path)  # the file itself is unreadable: say that, not what the parser tripped on
+        if len(str(exc)) > 600:
+            raise ValueError(f"{reader.excerpt(str(exc), 500)} [message cut]") from exc
+        raise
+    except _UNEXPECTED as exc:
+        reader.diagnose(path)
+        raise reader.DataFileError(
+            f"{path}: cannot be read as {fmt}: {type(exc).__name__} {reader.excerpt(str(exc), 80)} "
+            "(a case the loader does not name yet: please report it)"
+        ) from exc
+
+
 def load_days(
     path: str | Path, format: str = "auto", cache: bool = True, cache_dir: str | Path | None = None, **options: Any
 ) -> list[MarketDay]:
@@ -105,9 +131,10 @@ def load_days(
         raise FileNotFoundError(f"{path}: no such file")
     fmt = detect_format(path) if format == "auto" else format
     module = _module(fmt)
+    reader.renamed_options(fmt, options)
     inputs = [path, *getattr(module, "companions", lambda p: [])(path)]
     if not cache:
-        return module.load(path, **options)
+        return _parse(module, fmt, path, options)
     # files named by options (e.g. trades=...) are inputs too: their changes must invalidate the cache
     inputs += [Path(v) for v in options.values() if isinstance(v, (str, Path)) and Path(v).is_file()]
     key = _cache_key(inputs, fmt, getattr(module, "VERSION", 1), options)
@@ -115,7 +142,7 @@ def load_days(
     index = folder / "days.json"
     if index.is_file():
         return [load_day(folder / name) for name in json.loads(index.read_text())]
-    days = module.load(path, **options)
+    days = _parse(module, fmt, path, options)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
     try:
