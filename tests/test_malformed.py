@@ -219,3 +219,27 @@ def test_old_option_names_point_to_the_new_one(fmt, old, tmp_path):
     path.write_text("34200.1,1,1,100,2238100,1\n")
     with pytest.raises(ValueError, match=rf"{fmt}: option '{old}' was renamed 'crossed' .*: pass crossed='drop'"):
         load_days(path, format=fmt, cache=False, **{old: "drop"})
+
+
+def test_unknown_option_lists_the_known_ones(tmp_path):
+    path = tmp_path / "AMZN_2012-06-21_34200000_57600000_message_1.csv"
+    path.write_text("34200.1,1,1,100,2238100,1\n")
+    with pytest.raises(ValueError, match=r"lobster: unknown option 'levels'; the options of this format: tick_size, "):
+        load_days(path, format="lobster", cache=False, levels=5)
+
+
+@pytest.mark.parametrize("fmt", ["lobster", "databento", "binance", "tardis", "taq", "fx_ticks"])
+def test_every_book_format_takes_crossed_by_keyword(fmt):
+    import inspect
+
+    from exec_env.market.sources import _module
+
+    params = inspect.signature(_module(fmt).load).parameters
+    if "crossed" in params:
+        assert params["crossed"].kind is inspect.Parameter.KEYWORD_ONLY
+        assert params["crossed"].default == "raise"
+    else:  # taq: **options, checked by the loader
+        assert fmt == "taq"
+        from exec_env.market.taq import _options
+
+        assert _options({}).crossed == "raise" and _options({"crossed": "drop"}).crossed == "drop"

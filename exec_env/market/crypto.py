@@ -48,7 +48,7 @@ Output rows: after every applied diff (and after a snapshot with its bridging di
 ``levels`` (default 20) price levels of each side of the *full* book make a row; rows with equal
 timestamps are merged into the state after the last of them (``notes["rows_merged_same_timestamp"]``).
 A crossed or locked full book (best bid >= best ask) after a row is a ``ValueError`` naming the line;
-``on_crossed="drop"`` drops such rows instead (``notes["crossed_rows_dropped"]``) while the book
+``crossed="drop"`` drops such rows instead (``notes["dropped_crossed_rows"]``) while the book
 itself keeps being maintained.
 
 Clock
@@ -508,23 +508,23 @@ class Book:
     ask_sz: np.ndarray
 
 
-def drop_crossed(path: Path, book: Book, on_crossed: str, notes: dict, what: str) -> Book:
-    """Raise at the first crossed/locked row, or drop such rows with ``on_crossed="drop"``."""
+def drop_crossed(path: Path, book: Book, crossed: str, notes: dict, what: str) -> Book:
+    """Raise at the first crossed/locked row, or drop such rows with ``crossed="drop"``."""
     both = (book.bid_sz[:, 0] > 0) & (book.ask_sz[:, 0] > 0)
-    crossed = both & (book.bid_px[:, 0] >= book.ask_px[:, 0])
-    notes["crossed_rows_dropped"] = 0
-    if not crossed.any():
+    bad = both & (book.bid_px[:, 0] >= book.ask_px[:, 0])
+    notes["dropped_crossed_rows"] = 0
+    if not bad.any():
         return book
-    if on_crossed == "raise":
-        k = int(np.flatnonzero(crossed)[0])
+    if crossed == "raise":
+        k = int(np.flatnonzero(bad)[0])
         bid, ask = book.bid_px[k, 0], book.ask_px[k, 0]
         kind = "crossed" if bid > ask else "locked"
         raise ValueError(
             f"{path}: row {int(book.line[k])}, field '{what}': {kind} book after this line: best bid {excerpt(bid)} >= "
-            f"best ask {excerpt(ask)}; pass on_crossed='drop' to drop such rows (counted in notes)"
+            f"best ask {excerpt(ask)}; pass crossed='drop' to drop such rows (counted in notes)"
         )
-    keep = ~crossed
-    notes["crossed_rows_dropped"] = int(crossed.sum())
+    keep = ~bad
+    notes["dropped_crossed_rows"] = int(bad.sum())
     return Book(*(getattr(book, f)[keep] for f in ("ts", "line", "seq", "bid_px", "bid_sz", "ask_px", "ask_sz")))
 
 
@@ -674,12 +674,13 @@ def _ints(path: Path, values: list, lines: np.ndarray, field: str) -> np.ndarray
 
 def load(
     path: Path,
+    *,
     levels: int = 20,
     tick_size: float | None = None,
     lot_size: float | None = None,
     symbol: str | None = None,
     on_gap: str = "raise",
-    on_crossed: str = "raise",
+    crossed: str = "raise",
     book_ticker: str = "check",
     trade_stream: str = "auto",
     session: tuple[str, str] | None = None,
@@ -688,7 +689,7 @@ def load(
 
     Options: ``levels`` price levels per side in the output (1..50, default 20); ``tick_size`` /
     ``lot_size`` (None: inferred, see the docstring); ``symbol`` (None: from the data);
-    ``on_gap`` "raise" | "resync"; ``on_crossed`` "raise" | "drop"; ``book_ticker`` "check" |
+    ``on_gap`` "raise" | "resync"; ``crossed`` "raise" | "drop"; ``book_ticker`` "check" |
     "strict" | "ignore"; ``trade_stream`` "auto" | "trade" | "aggTrade"; ``session`` None or a pair
     of UTC times ("HH:MM:SS", "HH:MM:SS").
     """
@@ -697,7 +698,7 @@ def load(
     tick_opt = check_increment("tick_size", tick_size)
     lot_opt = check_increment("lot_size", lot_size)
     check_choice("on_gap", on_gap, ON_GAP)
-    check_choice("on_crossed", on_crossed, ON_CROSSED)
+    check_choice("crossed", crossed, ON_CROSSED)
     check_choice("book_ticker", book_ticker, BOOK_TICKER)
     check_choice("trade_stream", trade_stream, TRADE_STREAMS)
     if symbol is not None and not (isinstance(symbol, str) and symbol):
@@ -902,7 +903,7 @@ def load(
         "rows_merged_same_timestamp": int(cnt[C_MERGED]),
         "levels": levels,
     }
-    book = drop_crossed(path, book, on_crossed, notes, "b")
+    book = drop_crossed(path, book, crossed, notes, "b")
 
     # --- trades
     if trade_stream == "auto":

@@ -15,6 +15,7 @@ Errors are :class:`DataFileError`, a ``ValueError``.
 
 from __future__ import annotations
 
+import inspect
 import math
 import zlib
 from collections.abc import Mapping
@@ -311,6 +312,19 @@ def head_lines(path: str | Path, n: int = 3, limit: int = 4096) -> list[str]:
 
 RENAMED: dict[str, str] = {"crossed_rows": "crossed", "on_crossed": "crossed"}
 """Old option names and their new name (refused with a pointer to the new one)."""
+
+
+def check_option_names(fmt: str, load: Any, options: Mapping[str, Any]) -> None:
+    """Refuse an old option name with a pointer to the new one, and (for a loader with a fixed
+    list of keyword options) an unknown name with the list of known ones."""
+    renamed_options(fmt, options)
+    params = inspect.signature(load).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return  # the loader checks its own **options
+    known = [n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    for name in options:
+        if name not in known:
+            raise ValueError(f"{fmt}: unknown option {name!r}; the options of this format: {', '.join(known)}")
 
 
 def renamed_options(fmt: str, options: Mapping[str, Any]) -> None:

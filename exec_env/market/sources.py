@@ -131,7 +131,7 @@ def load_days(
         raise FileNotFoundError(f"{path}: no such file")
     fmt = detect_format(path) if format == "auto" else format
     module = _module(fmt)
-    reader.renamed_options(fmt, options)
+    reader.check_option_names(fmt, module.load, options)
     inputs = [path, *getattr(module, "companions", lambda p: [])(path)]
     if not cache:
         return _parse(module, fmt, path, options)

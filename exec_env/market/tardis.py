@@ -42,7 +42,7 @@ Options: ``levels`` (1..50; default 20 for incremental files, N for snapshot fil
 an error); ``tick_size=None``: gcd of every price on its decimal grid (a given tick must divide every
 price); ``lot_size=None``: gcd of the trade amounts, or of the book amounts without trades;
 ``symbol=None``: the file's only symbol (a file of several symbols needs ``symbol=`` to pick one; rows
-of other symbols are counted in ``notes["rows_other_symbols"]``); ``trades``; ``on_crossed`` "raise" |
+of other symbols are counted in ``notes["rows_other_symbols"]``); ``trades``; ``crossed`` "raise" |
 "drop" (a crossed or locked book row is an error naming the line unless dropped, counted in notes);
 ``session``. Amounts are as the exchange gives them (contracts for some derivatives).
 
@@ -384,19 +384,20 @@ def _trades(path: Path, trades_path: Path, exchange: str | None, symbol: str) ->
 
 def load(
     path: Path,
+    *,
     levels: int | None = None,
     tick_size: float | None = None,
     lot_size: float | None = None,
     symbol: str | None = None,
     trades: str | Path | bool | None = None,
-    on_crossed: str = "raise",
+    crossed: str = "raise",
     session: tuple[str, str] | None = None,
 ) -> list[MarketDay]:
     """Parse a Tardis book CSV (and its trades) into one validated day per UTC date (see the module docstring)."""
     path = Path(path)
     tick_opt = check_increment("tick_size", tick_size)
     lot_opt = check_increment("lot_size", lot_size)
-    check_choice("on_crossed", on_crossed, ON_CROSSED)
+    check_choice("crossed", crossed, ON_CROSSED)
     session_ns = parse_session(session)
     if symbol is not None and not (isinstance(symbol, str) and symbol):
         raise ValueError(f"option symbol={symbol!r} is invalid; allowed values: None (from the data) or a string")
@@ -433,7 +434,7 @@ def load(
         raise ValueError(f"{path}: no book row (no is_snapshot=true block to start the book from)")
     book_local = df["local_timestamp"].to_numpy(dtype=np.int64) * 1000
     book_exch = df["timestamp"].to_numpy(dtype=np.int64) * 1000
-    book = drop_crossed(path, book, on_crossed, notes, "price" if kind == "incremental" else "bids[0].price")
+    book = drop_crossed(path, book, crossed, notes, "price" if kind == "incremental" else "bids[0].price")
 
     trades_path = _paired_trades(path) if trades is None else (None if trades is False else Path(trades))
     if trades_path is not None and not trades_path.is_file():
