@@ -24,6 +24,7 @@ import os
 import shutil
 import struct
 import tempfile
+import warnings
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -202,6 +203,27 @@ def _expand(source: str | Path | Sequence[str | Path], format: str) -> tuple[lis
     return files, skipped
 
 
+_DOC_NAMES = ("readme", "license", "licence", "copying", "notice", "changelog")
+_DOC_SUFFIXES = (".txt", ".md", ".rst", ".html", ".pdf")
+
+
+def _unreadable(skipped: list[str]) -> list[str]:
+    """``"<path>: <why>"`` of every skipped file that is not documentation (see ``load_market``)."""
+    out = []
+    for text in skipped:
+        path = Path(text)
+        try:
+            reader.diagnose(path)
+        except reader.DataFileError as exc:
+            msg = str(exc)
+            out.append(msg if len(msg) <= 200 else msg[:200] + "...")
+            continue
+        if path.name.lower().startswith(_DOC_NAMES) or path.suffix.lower() in _DOC_SUFFIXES:
+            continue
+        out.append(f"{path}: no known format recognizes this file")
+    return out
+
+
 def load_market(
     source: str | Path | Sequence[str | Path],
     format: str = "auto",
@@ -209,15 +231,31 @@ def load_market(
     cache: bool = True,
     cache_dir: str | Path | None = None,
     name: str | None = None,
+    skip_unreadable: bool = False,
     **options: Any,
 ) -> MarketCatalogue:
     """A catalogue of every day in ``source`` (file, folder, glob, or a list), oldest first.
 
     The newest ``n_test`` days are the test split. Files in a folder that no format recognizes
-    (READMEs, licences) are listed in ``catalogue.notes["skipped"]``, never parsed silently.
+    as data are sorted in two: documentation (README, LICENSE, ``*.txt``/``*.md`` text no format
+    claims) is listed in ``catalogue.notes["skipped"]``; any other such file (empty, truncated,
+    binary, an unknown layout) is *unreadable*: ``ValueError`` listing them, unless
+    ``skip_unreadable=True``, which skips them with a warning and lists them in
+    ``notes["skipped"]`` and ``notes["unreadable"]`` (see :meth:`MarketCatalogue.skipped_message`).
     ``options`` go to the format's loader (e.g. ``tick_size=``, ``symbol=``).
     """
     files, skipped = _expand(source, format)
+    unreadable = _unreadable(skipped)
+    if unreadable and not skip_unreadable:
+        shown = "; ".join(unreadable[:3]) + (f"; and {len(unreadable) - 3} more" if len(unreadable) > 3 else "")
+        raise ValueError(
+            f"{source}: {len(unreadable)} file(s) that no format can read: {shown}. Remove them, narrow the "
+            "glob, or pass skip_unreadable=True to skip them (listed in catalogue.notes['unreadable'])"
+        )
+    if unreadable:
+        warnings.warn(
+            f"{source}: skipped {len(unreadable)} unreadable file(s): {'; '.join(unreadable[:3])}", stacklevel=2
+        )
     if not files:
         raise ValueError(f"{source}: no market data file found (skipped: {skipped})")
     days: list[MarketDay | Path] = []
@@ -236,5 +274,6 @@ def load_market(
     days.sort(key=lambda d: (d.meta.session_open_ns, d.meta.symbol))  # type: ignore[union-attr]
     catalogue = MarketCatalogue(days, n_test=n_test, name=name or str(source))
     catalogue.notes["skipped"] = skipped
+    catalogue.notes["unreadable"] = unreadable
     catalogue.notes["files"] = [str(f) for f in files]
     return catalogue
