@@ -314,7 +314,11 @@ def test_shared_binance_sample(shared_data, tmp_path):
     (day,) = days
     # Counted from the raw file: 3,451 diffs, 3 before the snapshot (line 8) of which 2 stale and one
     # bridging (applied with the snapshot), 3,448 after it: 1 + 3,448 rows; 9,757 trade messages.
-    assert (day.n_books, day.n_trades, day.levels) == (3449, 9757, 20)
+    assert (day.n_books, day.n_trades, day.levels) == (
+        3449,
+        9757,
+        50,
+    )  # default: the snapshot depth (1,000), capped at 50
     assert day.ts[0] == 1723161254206652067 and day.ts[-1] == 1723161599900164784  # snapshot line, last diff line
     assert day.trade_ts[0] == 1723161254087896568 and day.trade_ts[-1] == 1723161599997948484
     # snapshot: bid 61837.63 x 3.78826, ask 61837.64 x 1.54698; the bridging diff (line 6) sets the ask to 1.60520

@@ -45,7 +45,7 @@ are known only once a diff touches them, so only the top of the book is exact: k
 below the snapshot's depth (the default 20 is).
 
 Output rows: after every applied diff (and after a snapshot with its bridging diffs) the best
-``levels`` (default 20) price levels of each side of the *full* book make a row; rows with equal
+``levels`` (default: the snapshots' depth, at most 50) price levels of each side of the *full* book make a row; rows with equal
 timestamps are merged into the state after the last of them (``notes["rows_merged_same_timestamp"]``).
 A crossed or locked full book (best bid >= best ask) after a row is a ``ValueError`` naming the line;
 ``crossed="drop"`` drops such rows instead (``notes["dropped_crossed_rows"]``) while the book
@@ -134,7 +134,7 @@ from exec_env.market.reader import excerpt
 
 __all__ = ["VERSION", "companions", "load", "sniff", "write_binance"]
 
-VERSION = 1
+VERSION = 2  # 2: levels default to the snapshots' depth (was 20)
 DAY_NS = 86_400 * 1_000_000_000
 ON_GAP = ("raise", "resync")
 ON_CROSSED = ("raise", "drop")
@@ -675,7 +675,7 @@ def _ints(path: Path, values: list, lines: np.ndarray, field: str) -> np.ndarray
 def load(
     path: Path,
     *,
-    levels: int = 20,
+    levels: int | None = None,
     tick_size: float | None = None,
     lot_size: float | None = None,
     symbol: str | None = None,
@@ -687,14 +687,15 @@ def load(
 ) -> list[MarketDay]:
     """Parse a Binance spot capture (see the module docstring) into one validated day per UTC date.
 
-    Options: ``levels`` price levels per side in the output (1..50, default 20); ``tick_size`` /
+    Options: ``levels`` price levels per side in the output (1..50; default None: the depth of the
+    capture's snapshots, at most 50); ``tick_size`` /
     ``lot_size`` (None: inferred, see the docstring); ``symbol`` (None: from the data);
     ``on_gap`` "raise" | "resync"; ``crossed`` "raise" | "drop"; ``book_ticker`` "check" |
     "strict" | "ignore"; ``trade_stream`` "auto" | "trade" | "aggTrade"; ``session`` None or a pair
     of UTC times ("HH:MM:SS", "HH:MM:SS").
     """
     path = Path(path)
-    levels = check_levels(levels)
+    levels = None if levels is None else check_levels(levels)
     tick_opt = check_increment("tick_size", tick_size)
     lot_opt = check_increment("lot_size", lot_size)
     check_choice("on_gap", on_gap, ON_GAP)
@@ -861,6 +862,9 @@ def load(
     e_lo = ends - (nb + na)
     grid, rank = np.unique(lv_px, return_inverse=True)
     e_ts = line_ts[e_line - 1]
+    if levels is None:  # the depth the capture's snapshots hold, up to the canonical form's maximum
+        snap = e_kind == 0
+        levels = int(min(MAX_LEVELS, max(1, nb[snap].max(), na[snap].max())))
 
     out = rebuild_book(
         e_kind, e_ts, e_first, e_final, e_lo, ends, lv_side, rank.astype(np.int64), lv_qty, grid, levels, 0,

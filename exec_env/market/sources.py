@@ -31,7 +31,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from exec_env.market import reader
+from exec_env.market import facts, reader
 from exec_env.market.catalogue import MarketCatalogue
 from exec_env.market.data import MarketDay, load_day, save_day
 
@@ -242,6 +242,9 @@ def load_market(
     binary, an unknown layout) is *unreadable*: ``ValueError`` listing them, unless
     ``skip_unreadable=True``, which skips them with a warning and lists them in
     ``notes["skipped"]`` and ``notes["unreadable"]`` (see :meth:`MarketCatalogue.skipped_message`).
+    Every day is checked (:func:`exec_env.market.facts.check_day`): sizes below one lot, a book
+    frozen for hours inside the session give a warning, kept in ``notes["warnings"]``. Crypto
+    formats set fee defaults (``sim_defaults``, source in ``notes["fees"]``).
     ``options`` go to the format's loader (e.g. ``tick_size=``, ``symbol=``).
     """
     files, skipped = _expand(source, format)
@@ -260,8 +263,12 @@ def load_market(
         raise ValueError(f"{source}: no market data file found (skipped: {skipped})")
     days: list[MarketDay | Path] = []
     origin: dict[tuple, Path] = {}
+    formats: set[str] = set()
+    looks_off: list[str] = []
     for f in files:
+        formats.add(detect_format(f) if format == "auto" else format)
         for day in load_days(f, format=format, cache=cache, cache_dir=cache_dir, **options):
+            looks_off += facts.check_day(day)
             key = (day.meta.symbol, day.meta.session_open_ns, day.meta.session_close_ns)
             if key in origin:
                 raise ValueError(
@@ -276,4 +283,8 @@ def load_market(
     catalogue.notes["skipped"] = skipped
     catalogue.notes["unreadable"] = unreadable
     catalogue.notes["files"] = [str(f) for f in files]
+    catalogue.notes["warnings"] = looks_off
+    for text in looks_off:
+        warnings.warn(text, stacklevel=2)
+    catalogue.sim_defaults, catalogue.notes["fees"] = facts.fees_for(formats)
     return catalogue
