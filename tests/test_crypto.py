@@ -204,8 +204,8 @@ def test_crossed_or_locked_book_raises_or_is_dropped(tmp_path, price, what):
                               (T + 2, diff(12, 12, a=[(101, 0), (102, 1)]))])  # fmt: skip
     with pytest.raises(ValueError, match=error(path, 2, "b") + f": {what} book"):
         crypto.load(path)
-    (day,) = crypto.load(path, on_crossed="drop")
-    assert day.ts.tolist() == [T, T + 2] and day.meta.notes["crossed_rows_dropped"] == 1
+    (day,) = crypto.load(path, crossed="drop")
+    assert day.ts.tolist() == [T, T + 2] and day.meta.notes["dropped_crossed_rows"] == 1
     assert day.bid_px[1, 0] == price and day.ask_px[1, 0] == 102
 
 
@@ -273,7 +273,7 @@ def test_unsorted_timestamps(tmp_path):
 
 def test_no_snapshot_and_non_integer_stamp(tmp_path):
     path = capture(tmp_path, [(T, diff(11, 11, b=[(100, 1)]))])
-    with pytest.raises(ValueError, match=f"{path}: no depth snapshot"):
+    with pytest.raises(ValueError, match=re.escape(f"{path}: row 1, field 'lastUpdateId': none of the 1 lines")):
         crypto.load(path)
     path = tmp_path / "bad_stamp.txt"
     path.write_text(f"12x {json.dumps(snap(1, [(1, 1)], [(2, 1)]))}\n")
@@ -283,7 +283,7 @@ def test_no_snapshot_and_non_integer_stamp(tmp_path):
 
 @pytest.mark.parametrize(
     "option, value",
-    [("levels", 0), ("levels", 51), ("on_gap", "skip"), ("on_crossed", "fix"), ("book_ticker", "yes"),
+    [("levels", 0), ("levels", 51), ("on_gap", "skip"), ("crossed", "fix"), ("book_ticker", "yes"),
      ("trade_stream", "kline"), ("tick_size", -0.01), ("lot_size", float("nan")), ("session", ("9:30", "16:00")),
      ("session", ("16:00:00", "09:30:00")), ("symbol", 3)],
 )  # fmt: skip
@@ -314,7 +314,11 @@ def test_shared_binance_sample(shared_data, tmp_path):
     (day,) = days
     # Counted from the raw file: 3,451 diffs, 3 before the snapshot (line 8) of which 2 stale and one
     # bridging (applied with the snapshot), 3,448 after it: 1 + 3,448 rows; 9,757 trade messages.
-    assert (day.n_books, day.n_trades, day.levels) == (3449, 9757, 20)
+    assert (day.n_books, day.n_trades, day.levels) == (
+        3449,
+        9757,
+        50,
+    )  # default: the snapshot depth (1,000), capped at 50
     assert day.ts[0] == 1723161254206652067 and day.ts[-1] == 1723161599900164784  # snapshot line, last diff line
     assert day.trade_ts[0] == 1723161254087896568 and day.trade_ts[-1] == 1723161599997948484
     # snapshot: bid 61837.63 x 3.78826, ask 61837.64 x 1.54698; the bridging diff (line 6) sets the ask to 1.60520
@@ -328,7 +332,7 @@ def test_shared_binance_sample(shared_data, tmp_path):
     n = m.notes
     assert (n["resyncs"], n["stale_updates_dropped"], n["buffered_updates_applied"], n["trade_id_gaps"]) == (0, 2, 1, 0)
     assert n["book_ticker_check"] == {"rows_checked": 3449, "price_mismatches": 0, "size_mismatches": 0}
-    assert day.halts is None and n["crossed_rows_dropped"] == 0
+    assert day.halts is None and n["dropped_crossed_rows"] == 0
 
     q = 0.5  # 50,000 lots of 1e-5 BTC; the best ask alone shows ~1.6 BTC
     cfg = ExecutionConfig(market=MarketCatalogue(days), horizon_s=120, decision_interval_s=5, warmup_s=0,

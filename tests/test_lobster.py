@@ -292,7 +292,7 @@ def test_crossed_and_locked_rows_can_be_dropped(tmp_path: Path) -> None:
     path = write_pair(tmp_path, msg, book)
     with pytest.raises(ValueError, match=r"row 4, field 'bid_price_1': locked book"):
         lobster.load(path)
-    (day,) = lobster.load(path, crossed_rows="drop")
+    (day,) = lobster.load(path, crossed="drop")
     assert day.n_books == 4
     assert day.ts.tolist() == [t(34200.1), t(34200.2), t(34200.3), t(34200.6)]
     assert day.meta.notes["dropped_crossed_rows"] == 1 and day.meta.notes["dropped_locked_rows"] == 1
@@ -356,7 +356,7 @@ def test_missing_partner(tmp_path: Path) -> None:
         ("timezone", "Mars/Olympus_Mons", "an IANA time zone name"),
         ("same_time", "first", "'last', 'all'"),
         ("cross_trades", "maybe", "'exclude', 'include'"),
-        ("crossed_rows", "fix", "'raise', 'drop'"),
+        ("crossed", "fix", "'raise', 'drop'"),
     ],
 )
 def test_bad_options(tmp_path: Path, option: str, value, allowed: str) -> None:

@@ -51,6 +51,45 @@ def test_a_folder_loads_every_day_once_and_reports_what_it_skipped(data_folder, 
     assert catalogue.indices("test") == [2]
 
 
+def test_a_folder_with_unreadable_files_is_refused_unless_they_are_skipped(data_folder, tmp_path):
+    folder = tmp_path / "data"
+    shutil.copytree(data_folder, folder)
+    (folder / "EURUSD_more.csv").write_bytes(b"")
+    text = (folder / "EURUSD_ticks.csv").read_text()
+    (folder / "EURUSD_utf16.csv").write_text(text, encoding="utf-16")  # readable: transcoded, loaded
+    (folder / "zz_blob.bin").write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(ValueError) as info:
+        load_market(folder, cache_dir=tmp_path / "cache")
+    assert str(info.value) == (
+        f"{folder}: 2 file(s) that no format can read: {folder / 'EURUSD_more.csv'}: line 1: the file is empty "
+        f"(0 bytes); expected market data; {folder / 'zz_blob.bin'}: line 1: binary data, not text (a NUL byte at "
+        "byte 0); is this a compressed or binary file?. Remove them, narrow the glob, or pass skip_unreadable=True "
+        "to skip them (listed in catalogue.notes['unreadable'])"
+    )
+    (folder / "EURUSD_utf16.csv").unlink()  # the same day as EURUSD_ticks.csv: a duplicate
+    with pytest.warns(UserWarning, match=r"skipped 2 unreadable file\(s\)"):
+        catalogue = load_market(folder, cache_dir=tmp_path / "cache", skip_unreadable=True)
+    assert len(catalogue) == 3
+    assert catalogue.notes["skipped"] == [str(folder / n) for n in ("EURUSD_more.csv", "README.txt", "zz_blob.bin")]
+    assert [u.split(": ")[0] for u in catalogue.notes["unreadable"]] == [
+        str(folder / "EURUSD_more.csv"),
+        str(folder / "zz_blob.bin"),
+    ]
+    assert catalogue.skipped_message() == (
+        f"{folder}: skipped 3 file(s) (2 unreadable, 1 documentation): EURUSD_more.csv, README.txt, zz_blob.bin"
+    )
+
+
+def test_a_utf16_file_in_a_folder_is_read_not_skipped(data_folder, tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    text = (data_folder / "EURUSD_ticks.csv").read_text()
+    (folder / "EURUSD_utf16.csv").write_text(text, encoding="utf-16")
+    catalogue = load_market(folder, cache_dir=tmp_path / "cache")
+    same(catalogue.day(0), load_days(data_folder / "EURUSD_ticks.csv", cache=False)[0])
+    assert catalogue.notes["skipped"] == [] and catalogue.skipped_message() is None
+
+
 def test_globs_lists_and_explicit_formats(data_folder, tmp_path):
     by_glob = load_market(str(data_folder / "SYN_*_orderbook_10.csv"), cache_dir=tmp_path)
     by_list = load_market(sorted(data_folder.glob("SYN_*_message_10.csv")), format="lobster", cache_dir=tmp_path)

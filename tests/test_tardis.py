@@ -160,11 +160,11 @@ def test_malformed_book_row_names_file_line_and_field(tmp_path, bad, field, mess
         tardis.load(path)
 
 
-def test_crossed_rows_dropped_on_request(tmp_path):
+def test_dropped_crossed_rows_on_request(tmp_path):
     path = book_file(tmp_path, [*BASE, row(1, False, "bid", 101.5, 1), row(2, False, "ask", 102, 1),
                                 row(2, False, "ask", 101, 0)])  # fmt: skip
-    (day,) = tardis.load(path, on_crossed="drop")
-    assert day.ts.tolist() == [US * 1000, (US + 2) * 1000] and day.meta.notes["crossed_rows_dropped"] == 1
+    (day,) = tardis.load(path, crossed="drop")
+    assert day.ts.tolist() == [US * 1000, (US + 2) * 1000] and day.meta.notes["dropped_crossed_rows"] == 1
     assert (day.bid_px[1, 0], day.ask_px[1, 0]) == (101.5, 102)
 
 

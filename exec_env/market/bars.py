@@ -101,6 +101,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from exec_env.market import reader
 from exec_env.market.data import MarketDay, MarketMeta, validate
 from exec_env.market.lift import (
     DAY_NS,
@@ -121,6 +122,7 @@ from exec_env.market.lift import (
     to_price,
     utc_ns_from_local,
 )
+from exec_env.market.reader import excerpt
 
 __all__ = ["VERSION", "bars_from_day", "companions", "from_dataframe", "load", "sniff", "volume_curve", "write_bars"]
 
@@ -179,7 +181,10 @@ def _localize(origin: str, wall: np.ndarray, rows: np.ndarray, raw: Any, timezon
     bad = first(ns == np.iinfo(np.int64).min)
     if bad >= 0:
         raise row_error(
-            origin, int(rows[bad]), "datetime", f"local time {raw[bad]!r} does not exist or is ambiguous in {timezone}"
+            origin,
+            int(rows[bad]),
+            "datetime",
+            f"local time {excerpt(raw[bad])} does not exist or is ambiguous in {timezone}",
         )
     return ns
 
@@ -188,19 +193,20 @@ def _read_csv(path: Path, timezone: str) -> _Raw:
     origin = str(path)
     head = head_lines(path, 1, limit=65_536)
     if not head:
-        raise ValueError(f"{origin}: the file is empty")
+        reader.read_bytes(path)  # raises naming what is wrong: empty, binary, truncated, ...
+        raise ValueError(f"{origin}: line 1: no header line found")
     roles = _roles(head[0].split(","))
     if roles is None:
         raise row_error(
             origin, 1, "header", f"not an OHLCV header (datetime, open, high, low, close[, adj close], volume): "
-            f"{head[0]!r}",
+            f"{excerpt(head[0])}",
         )  # fmt: skip
     names = [""] * len(roles)
     for role, i in roles.items():
         names[i] = role
     cols, rows = read_columns(path, names, [n for n in names if n in FIELDS], 1)
     if rows.size == 0:
-        raise ValueError(f"{origin}: no bars after the header")
+        raise row_error(origin, 2, names[0] or "datetime", "no bars after the header line")
     s = pd.Series(cols["time"]).reset_index(drop=True)
     aware = bool(_OFFSET.search(str(s.iloc[0]).strip()))
     parsed = pd.to_datetime(s, format="ISO8601", errors="coerce", utc=aware)
@@ -209,7 +215,7 @@ def _read_csv(path: Path, timezone: str) -> _Raw:
         parsed[miss] = pd.to_datetime(s[miss].astype(str).str.strip(), format="ISO8601", errors="coerce", utc=aware)
     bad = first(parsed.isna().to_numpy())
     if bad >= 0:
-        raise row_error(origin, int(rows[bad]), "datetime", f"unparsable timestamp {s.iloc[bad]!r}")
+        raise row_error(origin, int(rows[bad]), "datetime", f"unparsable timestamp {excerpt(s.iloc[bad])}")
     if aware:
         t = parsed.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64)
     else:

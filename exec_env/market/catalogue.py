@@ -73,6 +73,16 @@ class MarketCatalogue:
             self._cache.popitem(last=False)
         return loaded
 
+    def skipped_message(self) -> str | None:
+        """One line saying which input files were not loaded, or None (for a command to print)."""
+        skipped = self.notes.get("skipped") or []
+        if not skipped:
+            return None
+        unreadable = self.notes.get("unreadable") or []
+        names = ", ".join(Path(p).name for p in skipped[:5]) + (" ..." if len(skipped) > 5 else "")
+        what = f"{len(unreadable)} unreadable, {len(skipped) - len(unreadable)} documentation"
+        return f"{self.name}: skipped {len(skipped)} file(s) ({what}): {names}"
+
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_cache"] = OrderedDict()  # memory maps are re-opened in the receiving process

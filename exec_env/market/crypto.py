@@ -45,10 +45,10 @@ are known only once a diff touches them, so only the top of the book is exact: k
 below the snapshot's depth (the default 20 is).
 
 Output rows: after every applied diff (and after a snapshot with its bridging diffs) the best
-``levels`` (default 20) price levels of each side of the *full* book make a row; rows with equal
+``levels`` (default: the snapshots' depth, at most 50) price levels of each side of the *full* book make a row; rows with equal
 timestamps are merged into the state after the last of them (``notes["rows_merged_same_timestamp"]``).
 A crossed or locked full book (best bid >= best ask) after a row is a ``ValueError`` naming the line;
-``on_crossed="drop"`` drops such rows instead (``notes["crossed_rows_dropped"]``) while the book
+``crossed="drop"`` drops such rows instead (``notes["dropped_crossed_rows"]``) while the book
 itself keeps being maintained.
 
 Clock
@@ -128,11 +128,13 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
+from exec_env.market.reader import excerpt
 
 __all__ = ["VERSION", "companions", "load", "sniff", "write_binance"]
 
-VERSION = 1
+VERSION = 2  # 2: levels default to the snapshots' depth (was 20)
 DAY_NS = 86_400 * 1_000_000_000
 ON_GAP = ("raise", "resync")
 ON_CROSSED = ("raise", "drop")
@@ -163,36 +165,14 @@ ERR_CHAIN = 2  # U != previous u + 1
 
 
 def read_bytes(path: Path) -> bytes:
-    """The file's bytes, decompressed when it starts with a gzip or zstd magic number."""
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    if head[:2] == b"\x1f\x8b":
-        with gzip.open(path, "rb") as fh:
-            return fh.read()
-    if head == b"\x28\xb5\x2f\xfd":
-        import zstandard
-
-        with open(path, "rb") as fh:
-            return zstandard.ZstdDecompressor().stream_reader(fh).read()
-    return path.read_bytes()
+    """The file's text as UTF-8 bytes (gzip/zstd decompressed, truncation detected): see
+    :func:`exec_env.market.reader.read_bytes`."""
+    return reader.read_bytes(path)
 
 
 def read_head(path: Path, n: int = 8192) -> bytes:
     """At most ``n`` (decompressed) bytes from the start of the file; b"" if unreadable."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(4)
-            fh.seek(0)
-            if head[:2] == b"\x1f\x8b":
-                with gzip.GzipFile(fileobj=fh) as gz:
-                    return gz.read(n)
-            if head == b"\x28\xb5\x2f\xfd":
-                import zstandard
-
-                return zstandard.ZstdDecompressor().stream_reader(fh).read(n)
-            return fh.read(n)
-    except (OSError, EOFError):
-        return b""
+    return reader.head_bytes(path, n)
 
 
 def check_choice(name: str, value: Any, allowed: Sequence[str]) -> None:
@@ -269,7 +249,7 @@ def check_on_grid(path: Path, name: str, increment: float, values: np.ndarray, l
     if bad.size:
         k = int(bad[0])
         raise ValueError(
-            f"{path}: row {int(lines[k])}, field '{field}': value {values[k]!r} is not a multiple of the option "
+            f"{path}: row {int(lines[k])}, field '{field}': value {excerpt(values[k])} is not a multiple of the option "
             f"{name}={increment!r}; pass {name}=None to infer it from the data"
         )
 
@@ -528,23 +508,23 @@ class Book:
     ask_sz: np.ndarray
 
 
-def drop_crossed(path: Path, book: Book, on_crossed: str, notes: dict, what: str) -> Book:
-    """Raise at the first crossed/locked row, or drop such rows with ``on_crossed="drop"``."""
+def drop_crossed(path: Path, book: Book, crossed: str, notes: dict, what: str) -> Book:
+    """Raise at the first crossed/locked row, or drop such rows with ``crossed="drop"``."""
     both = (book.bid_sz[:, 0] > 0) & (book.ask_sz[:, 0] > 0)
-    crossed = both & (book.bid_px[:, 0] >= book.ask_px[:, 0])
-    notes["crossed_rows_dropped"] = 0
-    if not crossed.any():
+    bad = both & (book.bid_px[:, 0] >= book.ask_px[:, 0])
+    notes["dropped_crossed_rows"] = 0
+    if not bad.any():
         return book
-    if on_crossed == "raise":
-        k = int(np.flatnonzero(crossed)[0])
+    if crossed == "raise":
+        k = int(np.flatnonzero(bad)[0])
         bid, ask = book.bid_px[k, 0], book.ask_px[k, 0]
         kind = "crossed" if bid > ask else "locked"
         raise ValueError(
-            f"{path}: row {int(book.line[k])}, field '{what}': {kind} book after this line: best bid {bid!r} >= "
-            f"best ask {ask!r}; pass on_crossed='drop' to drop such rows (counted in notes)"
+            f"{path}: row {int(book.line[k])}, field '{what}': {kind} book after this line: best bid {excerpt(bid)} >= "
+            f"best ask {excerpt(ask)}; pass crossed='drop' to drop such rows (counted in notes)"
         )
-    keep = ~crossed
-    notes["crossed_rows_dropped"] = int(crossed.sum())
+    keep = ~bad
+    notes["dropped_crossed_rows"] = int(bad.sum())
     return Book(*(getattr(book, f)[keep] for f in ("ts", "line", "seq", "bid_px", "bid_sz", "ask_px", "ask_sz")))
 
 
@@ -694,37 +674,39 @@ def _ints(path: Path, values: list, lines: np.ndarray, field: str) -> np.ndarray
 
 def load(
     path: Path,
-    levels: int = 20,
+    *,
+    levels: int | None = None,
     tick_size: float | None = None,
     lot_size: float | None = None,
     symbol: str | None = None,
     on_gap: str = "raise",
-    on_crossed: str = "raise",
+    crossed: str = "raise",
     book_ticker: str = "check",
     trade_stream: str = "auto",
     session: tuple[str, str] | None = None,
 ) -> list[MarketDay]:
     """Parse a Binance spot capture (see the module docstring) into one validated day per UTC date.
 
-    Options: ``levels`` price levels per side in the output (1..50, default 20); ``tick_size`` /
+    Options: ``levels`` price levels per side in the output (1..50; default None: the depth of the
+    capture's snapshots, at most 50); ``tick_size`` /
     ``lot_size`` (None: inferred, see the docstring); ``symbol`` (None: from the data);
-    ``on_gap`` "raise" | "resync"; ``on_crossed`` "raise" | "drop"; ``book_ticker`` "check" |
+    ``on_gap`` "raise" | "resync"; ``crossed`` "raise" | "drop"; ``book_ticker`` "check" |
     "strict" | "ignore"; ``trade_stream`` "auto" | "trade" | "aggTrade"; ``session`` None or a pair
     of UTC times ("HH:MM:SS", "HH:MM:SS").
     """
     path = Path(path)
-    levels = check_levels(levels)
+    levels = None if levels is None else check_levels(levels)
     tick_opt = check_increment("tick_size", tick_size)
     lot_opt = check_increment("lot_size", lot_size)
     check_choice("on_gap", on_gap, ON_GAP)
-    check_choice("on_crossed", on_crossed, ON_CROSSED)
+    check_choice("crossed", crossed, ON_CROSSED)
     check_choice("book_ticker", book_ticker, BOOK_TICKER)
     check_choice("trade_stream", trade_stream, TRADE_STREAMS)
     if symbol is not None and not (isinstance(symbol, str) and symbol):
         raise ValueError(f"option symbol={symbol!r} is invalid; allowed values: None (from the data) or a string")
     session_ns = parse_session(session)
 
-    lines = read_bytes(path).decode("utf-8", errors="replace").split("\n")
+    lines = read_bytes(path).decode("utf-8").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
 
@@ -750,11 +732,11 @@ def load(
     for no, text in enumerate(lines, 1):
         stamp, sep, body = text.partition(" ")
         if not sep:
-            raise _fail(path, no, "local_ts", f"expected '<local_ts_ns> <json>' (2 fields), got {text[:80]!r}")
+            raise _fail(path, no, "local_ts", f"expected '<local_ts_ns> <json>' (2 fields), got {excerpt(text[:80])}")
         try:
             line_ts[no - 1] = int(stamp)
         except (ValueError, OverflowError):
-            raise _fail(path, no, "local_ts", f"not an integer ns timestamp: {stamp[:40]!r}") from None
+            raise _fail(path, no, "local_ts", f"not an integer ns timestamp: {excerpt(stamp[:40])}") from None
         if skip_ticker and "bookTicker" in body[:64]:
             n_book_ticker += 1
             continue
@@ -814,7 +796,7 @@ def load(
                 other[str(msg.get("stream", e if e is not None else "?"))] += 1
         except KeyError as exc:
             raise _fail(
-                path, no, str(exc.args[0]), f"missing field {exc.args[0]!r} in a {e or 'snapshot'} message"
+                path, no, str(exc.args[0]), f"missing field {excerpt(exc.args[0])} in a {e or 'snapshot'} message"
             ) from None
         except TypeError as exc:
             raise _fail(path, no, "json", f"malformed message ({exc})") from None
@@ -842,9 +824,12 @@ def load(
     # --- book events -> arrays
     n_ev = len(ev_line)
     if 0 not in ev_kind:
-        raise ValueError(
-            f"{path}: no depth snapshot (a line with 'lastUpdateId', 'bids', 'asks'): Binance diffs cannot be "
-            "turned into a book without one"
+        raise _fail(
+            path,
+            1,
+            "lastUpdateId",
+            f"none of the {len(lines):,} lines is a depth snapshot, so diffs make no book; "
+            "a capture split in files (e.g. at midnight): load them together, oldest first",
         )
     e_line = np.array(ev_line, dtype=np.int64)
     e_kind = np.array(ev_kind, dtype=np.int8)
@@ -868,15 +853,18 @@ def load(
     bad = np.flatnonzero(~np.isfinite(lv_qty) | (lv_qty < 0))
     if bad.size:
         k = int(bad[0])
-        raise _fail(path, int(lv_line[k]), str(lv_field[k]), f"size must be finite and >= 0, got {lv_qty[k]!r}")
+        raise _fail(path, int(lv_line[k]), str(lv_field[k]), f"size must be finite and >= 0, got {excerpt(lv_qty[k])}")
     bad = np.flatnonzero(~np.isfinite(lv_px) | (lv_px <= 0))
     if bad.size:
         k = int(bad[0])
-        raise _fail(path, int(lv_line[k]), str(lv_field[k]), f"price must be finite and > 0, got {lv_px[k]!r}")
+        raise _fail(path, int(lv_line[k]), str(lv_field[k]), f"price must be finite and > 0, got {excerpt(lv_px[k])}")
     ends = np.cumsum(nb + na)
     e_lo = ends - (nb + na)
     grid, rank = np.unique(lv_px, return_inverse=True)
     e_ts = line_ts[e_line - 1]
+    if levels is None:  # the depth the capture's snapshots hold, up to the canonical form's maximum
+        snap = e_kind == 0
+        levels = int(min(MAX_LEVELS, max(1, nb[snap].max(), na[snap].max())))
 
     out = rebuild_book(
         e_kind, e_ts, e_first, e_final, e_lo, ends, lv_side, rank.astype(np.int64), lv_qty, grid, levels, 0,
@@ -919,7 +907,7 @@ def load(
         "rows_merged_same_timestamp": int(cnt[C_MERGED]),
         "levels": levels,
     }
-    book = drop_crossed(path, book, on_crossed, notes, "b")
+    book = drop_crossed(path, book, crossed, notes, "b")
 
     # --- trades
     if trade_stream == "auto":
@@ -937,7 +925,7 @@ def load(
     bad = np.flatnonzero(~(t_sz > 0))
     if bad.size:
         k = int(bad[0])
-        raise _fail(path, int(t_line[k]), "q", f"trade size must be > 0, got {t_sz[k]!r}")
+        raise _fail(path, int(t_line[k]), "q", f"trade size must be > 0, got {excerpt(t_sz[k])}")
     ids = _ints(path, t_id, t_line, "t" if stream == "trade" else "a")
     trades = {"ts": line_ts[t_line - 1], "px": t_px, "sz": t_sz, "side": t_side, "line": t_line}
     notes["trade_stream"] = stream

@@ -127,7 +127,9 @@ import pandas as pd
 from numba import njit, types
 from numba.typed import Dict
 
+from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
+from exec_env.market.reader import excerpt
 
 __all__ = [
     "F_BAD_TS_RECV",
@@ -181,23 +183,11 @@ def _zstd():
 
 
 def _read_bytes(path: Path) -> bytes:
-    data = path.read_bytes()
-    if data[:4] == _ZSTD_MAGIC:
-        with _zstd().ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True) as reader:
-            data = reader.read()
-    return data
+    return reader.decompress(path)
 
 
 def _head(path: Path, n: int = 4096) -> bytes:
-    with open(path, "rb") as f:
-        head = f.read(65536)
-    if head[:4] == _ZSTD_MAGIC:
-        try:
-            with _zstd().ZstdDecompressor().stream_reader(io.BytesIO(head)) as reader:
-                return reader.read(n)
-        except Exception:  # a truncated frame still yields its first bytes; anything else: not ours
-            return b""
-    return head[:n]
+    return reader.head_bytes(path, n, text=False)
 
 
 def sniff(path: Path) -> bool:
@@ -311,7 +301,7 @@ def _parse_int(path: Path, rows: np.ndarray, name: str, col: pd.Series, lo: int 
     if num.dtype.kind not in "iu":
         ok = col.str.fullmatch(r"-?\d+").fillna(False).to_numpy(dtype=bool)
         i = _first_bad(ok)
-        raise _err(path, rows[i], name, f"cannot parse {col.iloc[i]!r} as an integer")
+        raise _err(path, rows[i], name, f"cannot parse {excerpt(col.iloc[i])} as an integer")
     out = num.to_numpy()
     if out.dtype == np.uint64:
         out = out.view(np.int64)
@@ -320,7 +310,7 @@ def _parse_int(path: Path, rows: np.ndarray, name: str, col: pd.Series, lo: int 
         i = _first_bad(out >= lo)
         if i >= 0:
             what = "negative size" if lo == 0 else f"value below {lo}"
-            raise _err(path, rows[i], name, f"{what}: {col.iloc[i]!r}")
+            raise _err(path, rows[i], name, f"{what}: {excerpt(col.iloc[i])}")
     return out
 
 
@@ -380,12 +370,12 @@ def _parse_price(path: Path, rows: np.ndarray, name: str, col: pd.Series, fmt: s
     except UnicodeEncodeError:
         ok = np.array([v.isascii() for v in values], dtype=bool)
         i = _first_bad(ok)
-        raise _err(path, rows[i], name, f"cannot parse {values[i]!r} as a decimal price") from None
+        raise _err(path, rows[i], name, f"cannot parse {excerpt(values[i])} as a decimal price") from None
     chars = raw.view(np.uint8).reshape(len(values), raw.dtype.itemsize)
     out, ok = _decimal_to_fixed(chars)
     i = _first_bad(ok)
     if i >= 0:
-        raise _err(path, rows[i], name, f"cannot parse {values[i]!r} as a decimal price")
+        raise _err(path, rows[i], name, f"cannot parse {excerpt(values[i])} as a decimal price")
     return out
 
 
@@ -396,7 +386,7 @@ def _parse_ts(path: Path, rows: np.ndarray, name: str, col: pd.Series) -> np.nda
         bad = ts.isna().to_numpy(dtype=bool)
         i = _first_bad(~bad)
         if i >= 0:
-            raise _err(path, rows[i], name, f"cannot parse {col.iloc[i]!r} as an ISO-8601 timestamp")
+            raise _err(path, rows[i], name, f"cannot parse {excerpt(col.iloc[i])} as an ISO-8601 timestamp")
         return ts.astype("datetime64[ns, UTC]").to_numpy(dtype="datetime64[ns]").view(np.int64)
     return _parse_int(path, rows, name, col, lo=0)
 
@@ -410,7 +400,7 @@ def _parse_char(path: Path, rows: np.ndarray, name: str, col: pd.Series, allowed
         i = _first_bad(ok)
         if i < 0:
             return codes.copy()
-    raise _err(path, rows[i], name, f"{col.iloc[i]!r} is not one of {', '.join(allowed.decode())}")
+    raise _err(path, rows[i], name, f"{excerpt(col.iloc[i])} is not one of {', '.join(allowed.decode())}")
 
 
 def _depth(header: list[str]) -> int:
@@ -421,8 +411,10 @@ def _depth(header: list[str]) -> int:
 
 
 def _read_csv(path: Path, clock: str, price_format: str) -> _Records:
-    data = _read_bytes(path)
+    data = reader.read_bytes(path)
     header, rows = _line_layout(path, data)
+    if rows.size == 0:
+        raise _err(path, 2, header[0], "no records after the header line")
     missing = [c for c in ("rtype", "publisher_id", "instrument_id", "action", "side", "price", "size", "flags")
                if c not in header]  # fmt: skip
     if "ts_event" not in header and "ts_recv" not in header:

@@ -93,6 +93,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from exec_env.market import reader
 from exec_env.market.data import MarketDay, MarketMeta, validate
 from exec_env.market.lift import (
     DAY_NS,
@@ -114,6 +115,7 @@ from exec_env.market.lift import (
     row_error,
     utc_ns_from_local,
 )
+from exec_env.market.reader import excerpt
 
 __all__ = ["STYLES", "VERSION", "companions", "load", "sniff", "write_fx_ticks"]
 
@@ -187,7 +189,7 @@ def _parse_times(origin: str, s: pd.Series, lines: np.ndarray, style: str, timez
         if values.dtype != np.int64:
             bad = first(~pd.Series(s).astype(str).str.strip().str.fullmatch(r"\d+").to_numpy(dtype=bool))
             raise row_error(
-                origin, int(lines[max(bad, 0)]), "time", f"unparsable epoch timestamp {s.iloc[max(bad, 0)]!r}"
+                origin, int(lines[max(bad, 0)]), "time", f"unparsable epoch timestamp {excerpt(s.iloc[max(bad, 0)])}"
             )
         n = len(first_value)
         unit, scale = (("ns", 1) if n >= 18 else ("us", 1_000) if n >= 15 else ("ms", 1_000_000) if n >= 12
@@ -211,7 +213,7 @@ def _parse_times(origin: str, s: pd.Series, lines: np.ndarray, style: str, timez
         parsed[miss] = pd.to_datetime(s[miss].astype(str).str.strip(), format=fmt, errors="coerce", utc=aware)
     bad = first(parsed.isna().to_numpy())
     if bad >= 0:
-        raise row_error(origin, int(lines[bad]), "time", f"unparsable timestamp {s.iloc[bad]!r}")
+        raise row_error(origin, int(lines[bad]), "time", f"unparsable timestamp {excerpt(s.iloc[bad])}")
     if aware:
         ns = parsed.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64)
         return ns, "explicit UTC offsets in the file"
@@ -222,7 +224,10 @@ def _parse_times(origin: str, s: pd.Series, lines: np.ndarray, style: str, timez
     bad = first(ns == np.iinfo(np.int64).min)
     if bad >= 0:
         raise row_error(
-            origin, int(lines[bad]), "time", f"local time {s.iloc[bad]!r} does not exist or is ambiguous in {timezone}"
+            origin,
+            int(lines[bad]),
+            "time",
+            f"local time {excerpt(s.iloc[bad])} does not exist or is ambiguous in {timezone}",
         )
     return ns, timezone
 
@@ -233,12 +238,13 @@ def _read(path: Path, style: str) -> tuple[dict[str, Any], np.ndarray, str | Non
     origin = str(path)
     head = head_lines(path, 1, limit=65_536)
     if not head:
-        raise ValueError(f"{origin}: the file is empty")
+        reader.read_bytes(path)  # raises naming what is wrong: empty, binary, truncated, ...
+        raise ValueError(f"{origin}: line 1: no header line found")
     if style == "dukascopy":
         roles = _header_roles(head[0].strip())
         if roles is None:
             raise row_error(
-                origin, 1, "header", f"not a tick header (time, bid, ask[, bid_volume, ask_volume]): {head[0]!r}"
+                origin, 1, "header", f"not a tick header (time, bid, ask[, bid_volume, ask_volume]): {excerpt(head[0])}"
             )
         names = [""] * len(roles)
         for role, i in roles.items():
@@ -246,7 +252,7 @@ def _read(path: Path, style: str) -> tuple[dict[str, Any], np.ndarray, str | Non
         numeric = [r for r in names if r != "time"]
         cols, numbers = read_columns(path, names, numeric, 1)
         if numbers.size == 0:
-            raise ValueError(f"{origin}: no quotes after the header")
+            raise row_error(origin, 2, names[0], "no quotes after the header line")
         return cols, numbers, None
     names = ["symbol", "time", "bid", "ask"] if style == "truefx" else ["time", "bid", "ask", "volume"]
     cols, numbers = read_columns(path, names, ["bid", "ask"], 0)
@@ -256,8 +262,8 @@ def _read(path: Path, style: str) -> tuple[dict[str, Any], np.ndarray, str | Non
         bad = first((sym != sym.iloc[0]).to_numpy())
         if bad >= 0:
             raise row_error(
-                origin, int(numbers[bad]), "symbol", f"symbol {sym.iloc[bad]!r} differs from the first row's "
-                f"{sym.iloc[0]!r} (one instrument per file)",
+                origin, int(numbers[bad]), "symbol", f"symbol {excerpt(sym.iloc[bad])} differs from the first row's "
+                f"{excerpt(sym.iloc[0])} (one instrument per file)",
             )  # fmt: skip
         symbol = str(sym.iloc[0]).strip().replace("/", "")
     return {r: cols[r] for r in ("time", "bid", "ask")}, numbers, symbol

@@ -18,6 +18,7 @@ What is shared:
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from collections.abc import Sequence
@@ -27,6 +28,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
+
+from exec_env.market import reader
 
 __all__ = [
     "NS",
@@ -151,7 +154,7 @@ def split_lines(
             int(numbers[i]),
             field,
             f"wrong column count: {n} fields, expected {expected} ({', '.join(names)}); '{field}' is {what}: "
-            f"{lines[i]!r}",
+            f"{reader.excerpt(lines[i], 80)}",
         )
     parts = s.str.split(",", expand=True, regex=False)
     for j in range(parts.shape[1], len(names)):
@@ -193,9 +196,10 @@ def read_columns(
     """
     origin = str(path)
     first_line = header_rows + 1
+    data = reader.read_bytes(path)
     dtypes = {n: (np.float64 if n in numeric else object) for n in names}
     try:
-        df = pd.read_csv(path, header=None, names=list(names), skiprows=header_rows, dtype=dtypes, index_col=False,
+        df = pd.read_csv(io.BytesIO(data), header=None, names=list(names), skiprows=header_rows, dtype=dtypes, index_col=False,
                          skip_blank_lines=False, encoding="utf-8-sig", engine="c")  # fmt: skip
         num = df[list(numeric)].to_numpy(dtype=np.float64)
         ok = len(df) > 0 and bool(np.isfinite(num).all()) and not df.isna().to_numpy().any()
@@ -204,7 +208,7 @@ def read_columns(
     if ok:
         cols = {n: df[n].to_numpy(dtype=np.float64) if n in numeric else df[n] for n in names}
         return cols, np.arange(first_line, first_line + len(df), dtype=np.int64)
-    lines = read_text_lines(path)[header_rows:]
+    lines = _text_lines(data)[header_rows:]
     parts, numbers = split_lines(origin, lines, first_line, names)
     cols = {n: to_float(origin, parts[n], numbers, n) if n in numeric else parts[n].str.strip() for n in names}
     return cols, numbers
@@ -304,31 +308,18 @@ def clock_str(local_ns_value: int) -> str:
     return text + (f".{frac:09d}".rstrip("0") if frac else "")
 
 
-def read_text_lines(path: Path) -> list[str]:
-    """The file's lines (a UTF-8 BOM and trailing blank lines removed)."""
-    text = path.read_text(encoding="utf-8-sig")
-    lines = text.splitlines()
+def _text_lines(data: bytes) -> list[str]:
+    lines = data.decode("utf-8").splitlines()
     while lines and not lines[-1].strip():
         lines.pop()
     return lines
 
 
+def read_text_lines(path: Path) -> list[str]:
+    """The file's lines (decompressed, transcoded to UTF-8, trailing blank lines removed)."""
+    return _text_lines(reader.read_bytes(path))
+
+
 def head_lines(path: Path, n: int = 3, limit: int = 4096) -> list[str]:
     """Up to ``n`` complete first lines of ``path`` (reads at most ``limit`` bytes)."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(limit)
-    except OSError:
-        return []
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    if b"\x00" in raw:
-        return []
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return []
-    lines = text.splitlines()
-    if len(raw) == limit and lines:
-        lines = lines[:-1]  # possibly cut
-    return lines[:n]
+    return reader.head_lines(path, n, limit)

@@ -57,7 +57,7 @@ How the canonical form is built
   messages with a price other than -1/0/1, time going backwards or beyond 24 h, a real price
   with size 0 or a dummy price with size > 0, and crossed or locked books (checked on the rows
   kept). Then :func:`~exec_env.market.data.validate`.
-* **Repairs** (default: raise): ``crossed_rows="drop"`` drops crossed/locked book rows (after the
+* **Repairs** (default: raise): ``crossed="drop"`` drops crossed/locked book rows (after the
   ``same_time`` reduction; the previous state stays in force) and counts them in
   ``notes["dropped_crossed_rows"]`` / ``notes["dropped_locked_rows"]``.
 
@@ -72,7 +72,7 @@ symbol         None                   instrument name; ``None``: the ticker of t
 timezone       "America/New_York"     exchange time zone of the times and the file name's session
 same_time      "last"                 ``"last"`` or ``"all"`` book rows of equal timestamps
 cross_trades   "exclude"              ``"exclude"`` or ``"include"`` (side 0) type-6 cross trades
-crossed_rows   "raise"                ``"raise"`` or ``"drop"`` crossed/locked book rows
+crossed        "raise"                ``"raise"`` or ``"drop"`` crossed/locked book rows
 ============== ====================== ===========================================================
 
 Companions
@@ -120,7 +120,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 from numba import njit
 
+from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
+from exec_env.market.reader import excerpt
 
 __all__ = ["VERSION", "companions", "load", "parse_name", "sniff", "write_lobster"]
 
@@ -174,7 +176,7 @@ def parse_name(path: str | Path) -> dict[str, Any]:
     try:
         dt.date.fromisoformat(out["date"])
     except ValueError:
-        raise ValueError(f"{path}: file name field 'date': {out['date']!r} is not a calendar date") from None
+        raise ValueError(f"{path}: file name field 'date': {excerpt(out['date'])} is not a calendar date") from None
     if not 1 <= out["levels"] <= MAX_LEVELS:
         raise ValueError(f"{path}: file name field 'levels': {out['levels']} is outside 1..{MAX_LEVELS}")
     if not 0 <= out["start_ms"] < out["end_ms"] <= 86_400_000:
@@ -492,12 +494,10 @@ def _diagnose_line(buf, n, ncols, time_col, levels):
 def _read(path: Path) -> tuple[np.ndarray, int]:
     """The file's bytes plus one sentinel byte, and the length without trailing line breaks
     (blank lines at the end of a file are ignored); ``buf[end]`` is set to a newline."""
-    size = path.stat().st_size
+    data = reader.read_bytes(path)
+    size = len(data)
     buf = np.empty(size + 1, dtype=np.uint8)
-    with path.open("rb") as f:
-        got = f.readinto(memoryview(buf)[:size])
-    if got != size:
-        raise OSError(f"{path}: read {got} of {size} bytes")
+    buf[:size] = np.frombuffer(data, dtype=np.uint8)
     end = size
     while end > 0 and buf[end - 1] in (10, 13):
         end -= 1
@@ -559,7 +559,7 @@ def _line_error(path: Path, buf: np.ndarray, start: int, end: int, row: int, kin
 # -- loading ----------------------------------------------------------------------------------------
 def _check_options(
     tick_size: float, lot_size: float, symbol: str | None, timezone: str, same_time: str, cross_trades: str,
-    crossed_rows: str,
+    crossed: str,
 ) -> ZoneInfo:  # fmt: skip
     for name, value in (("tick_size", tick_size), ("lot_size", lot_size)):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
@@ -569,7 +569,7 @@ def _check_options(
     for name, value, allowed in (
         ("same_time", same_time, SAME_TIME),
         ("cross_trades", cross_trades, CROSS_TRADES),
-        ("crossed_rows", crossed_rows, CROSSED_ROWS),
+        ("crossed", crossed, CROSSED_ROWS),
     ):
         if value not in allowed:
             raise ValueError(f"lobster option {name}={value!r} is invalid; allowed: {', '.join(map(repr, allowed))}")
@@ -710,14 +710,14 @@ def load(
     timezone: str = "America/New_York",
     same_time: str = "last",
     cross_trades: str = "exclude",
-    crossed_rows: str = "raise",
+    crossed: str = "raise",
 ) -> list[MarketDay]:
     """Load a LOBSTER pair (``path`` is either file) as one validated :class:`MarketDay`.
 
     Options are described in the module docstring. Returns a one-element list.
     """
     path = Path(path)
-    zone = _check_options(tick_size, lot_size, symbol, timezone, same_time, cross_trades, crossed_rows)
+    zone = _check_options(tick_size, lot_size, symbol, timezone, same_time, cross_trades, crossed)
     info = parse_name(path)
     msg_path, book_path = _pair(path)
     levels = info["levels"]
@@ -761,23 +761,23 @@ def load(
 
     notes: dict[str, Any] = {}
     both = (bid_sz[:, 0] > 0) & (ask_sz[:, 0] > 0)
-    crossed = both & (bid_px[:, 0] > ask_px[:, 0])
+    is_crossed = both & (bid_px[:, 0] > ask_px[:, 0])
     locked = both & (bid_px[:, 0] == ask_px[:, 0])
-    bad_rows = crossed | locked
+    bad_rows = is_crossed | locked
     if bad_rows.any():
-        if crossed_rows == "raise":
+        if crossed == "raise":
             r = _first(bad_rows)
-            what = "crossed" if crossed[r] else "locked"
+            what = "crossed" if is_crossed[r] else "locked"
             raise ValueError(
                 f"{book_path}: row {book_idx[r] + 1}, field 'bid_price_1': {what} book: best bid {bid_px[r, 0]} "
-                f"{'>' if crossed[r] else '=='} best ask {ask_px[r, 0]} (crossed_rows='drop' drops such rows)"
+                f"{'>' if is_crossed[r] else '=='} best ask {ask_px[r, 0]} (crossed='drop' drops such rows)"
             )
         good = ~bad_rows
         ts, book_idx = ts[good], book_idx[good]
         bid_px, bid_sz, ask_px, ask_sz = bid_px[good], bid_sz[good], ask_px[good], ask_sz[good]
-        notes["dropped_crossed_rows"] = int(crossed.sum())
+        notes["dropped_crossed_rows"] = int(is_crossed.sum())
         notes["dropped_locked_rows"] = int(locked.sum())
-    elif crossed_rows == "drop":
+    elif crossed == "drop":
         notes["dropped_crossed_rows"] = 0
         notes["dropped_locked_rows"] = 0
 

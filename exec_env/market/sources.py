@@ -22,12 +22,16 @@ import importlib
 import json
 import os
 import shutil
+import struct
 import tempfile
+import warnings
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from exec_env.market import facts, reader
 from exec_env.market.catalogue import MarketCatalogue
 from exec_env.market.data import MarketDay, load_day, save_day
 
@@ -92,6 +96,29 @@ def _cache_key(inputs: list[Path], fmt: str, version: int, options: dict[str, An
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
+_UNEXPECTED = (IndexError, KeyError, EOFError, UnicodeError, OverflowError, struct.error, zlib.error)
+
+
+def _parse(module: ModuleType, fmt: str, path: Path, options: dict[str, Any]) -> list[MarketDay]:
+    """``module.load``; when it fails on a file the reader layer refuses (empty, truncated, binary),
+    the reader's error is raised instead, and an unexpected exception becomes a short ValueError."""
+    try:
+        return module.load(path, **options)
+    except reader.DataFileError:
+        raise
+    except ValueError as exc:
+        reader.diagnose(path)  # the file itself is unreadable: say that, not what the parser tripped on
+        if len(str(exc)) > 600:
+            raise ValueError(f"{reader.excerpt(str(exc), 500)} [message cut]") from exc
+        raise
+    except _UNEXPECTED as exc:
+        reader.diagnose(path)
+        raise reader.DataFileError(
+            f"{path}: cannot be read as {fmt}: {type(exc).__name__} {reader.excerpt(str(exc), 80)} "
+            "(a case the loader does not name yet: please report it)"
+        ) from exc
+
+
 def load_days(
     path: str | Path, format: str = "auto", cache: bool = True, cache_dir: str | Path | None = None, **options: Any
 ) -> list[MarketDay]:
@@ -105,9 +132,10 @@ def load_days(
         raise FileNotFoundError(f"{path}: no such file")
     fmt = detect_format(path) if format == "auto" else format
     module = _module(fmt)
+    reader.check_option_names(fmt, module.load, options)
     inputs = [path, *getattr(module, "companions", lambda p: [])(path)]
     if not cache:
-        return module.load(path, **options)
+        return _parse(module, fmt, path, options)
     # files named by options (e.g. trades=...) are inputs too: their changes must invalidate the cache
     inputs += [Path(v) for v in options.values() if isinstance(v, (str, Path)) and Path(v).is_file()]
     key = _cache_key(inputs, fmt, getattr(module, "VERSION", 1), options)
@@ -115,7 +143,7 @@ def load_days(
     index = folder / "days.json"
     if index.is_file():
         return [load_day(folder / name) for name in json.loads(index.read_text())]
-    days = module.load(path, **options)
+    days = _parse(module, fmt, path, options)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
     try:
@@ -175,6 +203,27 @@ def _expand(source: str | Path | Sequence[str | Path], format: str) -> tuple[lis
     return files, skipped
 
 
+_DOC_NAMES = ("readme", "license", "licence", "copying", "notice", "changelog")
+_DOC_SUFFIXES = (".txt", ".md", ".rst", ".html", ".pdf")
+
+
+def _unreadable(skipped: list[str]) -> list[str]:
+    """``"<path>: <why>"`` of every skipped file that is not documentation (see ``load_market``)."""
+    out = []
+    for text in skipped:
+        path = Path(text)
+        try:
+            reader.diagnose(path)
+        except reader.DataFileError as exc:
+            msg = str(exc)
+            out.append(msg if len(msg) <= 200 else msg[:200] + "...")
+            continue
+        if path.name.lower().startswith(_DOC_NAMES) or path.suffix.lower() in _DOC_SUFFIXES:
+            continue
+        out.append(f"{path}: no known format recognizes this file")
+    return out
+
+
 def load_market(
     source: str | Path | Sequence[str | Path],
     format: str = "auto",
@@ -182,21 +231,44 @@ def load_market(
     cache: bool = True,
     cache_dir: str | Path | None = None,
     name: str | None = None,
+    skip_unreadable: bool = False,
     **options: Any,
 ) -> MarketCatalogue:
     """A catalogue of every day in ``source`` (file, folder, glob, or a list), oldest first.
 
     The newest ``n_test`` days are the test split. Files in a folder that no format recognizes
-    (READMEs, licences) are listed in ``catalogue.notes["skipped"]``, never parsed silently.
+    as data are sorted in two: documentation (README, LICENSE, ``*.txt``/``*.md`` text no format
+    claims) is listed in ``catalogue.notes["skipped"]``; any other such file (empty, truncated,
+    binary, an unknown layout) is *unreadable*: ``ValueError`` listing them, unless
+    ``skip_unreadable=True``, which skips them with a warning and lists them in
+    ``notes["skipped"]`` and ``notes["unreadable"]`` (see :meth:`MarketCatalogue.skipped_message`).
+    Every day is checked (:func:`exec_env.market.facts.check_day`): sizes below one lot, a book
+    frozen for hours inside the session give a warning, kept in ``notes["warnings"]``. Crypto
+    formats set fee defaults (``sim_defaults``, source in ``notes["fees"]``).
     ``options`` go to the format's loader (e.g. ``tick_size=``, ``symbol=``).
     """
     files, skipped = _expand(source, format)
+    unreadable = _unreadable(skipped)
+    if unreadable and not skip_unreadable:
+        shown = "; ".join(unreadable[:3]) + (f"; and {len(unreadable) - 3} more" if len(unreadable) > 3 else "")
+        raise ValueError(
+            f"{source}: {len(unreadable)} file(s) that no format can read: {shown}. Remove them, narrow the "
+            "glob, or pass skip_unreadable=True to skip them (listed in catalogue.notes['unreadable'])"
+        )
+    if unreadable:
+        warnings.warn(
+            f"{source}: skipped {len(unreadable)} unreadable file(s): {'; '.join(unreadable[:3])}", stacklevel=2
+        )
     if not files:
         raise ValueError(f"{source}: no market data file found (skipped: {skipped})")
     days: list[MarketDay | Path] = []
     origin: dict[tuple, Path] = {}
+    formats: set[str] = set()
+    looks_off: list[str] = []
     for f in files:
+        formats.add(detect_format(f) if format == "auto" else format)
         for day in load_days(f, format=format, cache=cache, cache_dir=cache_dir, **options):
+            looks_off += facts.check_day(day)
             key = (day.meta.symbol, day.meta.session_open_ns, day.meta.session_close_ns)
             if key in origin:
                 raise ValueError(
@@ -209,5 +281,10 @@ def load_market(
     days.sort(key=lambda d: (d.meta.session_open_ns, d.meta.symbol))  # type: ignore[union-attr]
     catalogue = MarketCatalogue(days, n_test=n_test, name=name or str(source))
     catalogue.notes["skipped"] = skipped
+    catalogue.notes["unreadable"] = unreadable
     catalogue.notes["files"] = [str(f) for f in files]
+    catalogue.notes["warnings"] = looks_off
+    for text in looks_off:
+        warnings.warn(text, stacklevel=2)
+    catalogue.sim_defaults, catalogue.notes["fees"] = facts.fees_for(formats)
     return catalogue

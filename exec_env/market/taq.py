@@ -190,7 +190,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
+from exec_env.market.reader import excerpt
 
 __all__ = [
     "EXCHANGES",
@@ -272,9 +274,8 @@ _OPTIONS = frozenset({
 
 
 def _header(path: Path) -> list[str]:
-    with open(path, "rb") as f:
-        head = f.read(4096)
-    line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r")
+    head = reader.head_bytes(path, 4096)
+    line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
     return [_ALIASES.get(c.strip().strip('"'), c.strip().strip('"')) for c in line.split(",")]
 
 
@@ -446,9 +447,7 @@ def _read(path: Path, required: tuple[str, ...], kind: str) -> tuple[pd.DataFram
 
     Checks the header and that every line has the header's field count (no quoted commas).
     """
-    raw = path.read_bytes()
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
+    raw = reader.read_bytes(path)
     buf = np.frombuffer(raw, dtype=np.uint8)
     newlines = np.flatnonzero(buf == 10)
     n_lines = newlines.size + (1 if buf.size and buf[-1] != 10 else 0)
@@ -550,7 +549,7 @@ def _exchanges(path: Path, frame: pd.DataFrame, lines: np.ndarray) -> np.ndarray
     bad = np.flatnonzero(~known)
     if bad.size:
         i = int(bad[0])
-        raise _fail(path, int(lines[i]), "EX", f"unknown exchange code {ex[i]!r}; known: {''.join(EXCHANGES)}")
+        raise _fail(path, int(lines[i]), "EX", f"unknown exchange code {excerpt(ex[i])}; known: {''.join(EXCHANGES)}")
     return ex.astype("U1")
 
 
@@ -587,12 +586,30 @@ class _Quotes:
     other_symbol: int
     ignored: list[str]
     symbol: str
+    self_crossed: int = 0
+    """Quotes whose bid is above their own offer, dropped under ``crossed='drop'``."""
+
+
+def _self_crossed(
+    path: Path, opt: _Options, values: dict, empty: np.ndarray, lines: np.ndarray, ex: np.ndarray
+) -> np.ndarray:
+    """Quotes crossed at their own venue (bid > offer): an error, or dropped under ``crossed='drop'``."""
+    crossed = ~empty & (values["BID"] > values["OFR"])
+    bad = np.flatnonzero(crossed)
+    if bad.size and opt.crossed == "raise":
+        i = int(bad[0])
+        raise _fail(
+            path, int(lines[i]), "BID",
+            f"quote crossed at its own venue {ex[i]}: bid {values['BID'][i]:g} > offer {values['OFR'][i]:g}; "
+            "pass crossed='drop' to drop such quotes (counted in notes)",
+        )  # fmt: skip
+    return crossed
 
 
 def _read_quotes(path: Path, opt: _Options) -> _Quotes:
     frame, lines, ignored = _read(path, _QUOTE_REQUIRED, "quotes")
     if frame.shape[0] == 0:
-        raise ValueError(f"{path}: no quote records after the header")
+        raise _fail(path, 2, _TIME, "no quote records after the header line")
     ts = _epoch_ns(path, frame, lines)
     et_diff = _check_et(path, frame, lines, ts, opt.tz)
     ex = _exchanges(path, frame, lines)
@@ -626,6 +643,8 @@ def _read_quotes(path: Path, opt: _Options) -> _Quotes:
                 f"price {frame[name].iloc[i]} is not on the tick grid of {opt.tick_size:g} (pass tick_size=...)",
             )  # fmt: skip
     mask, symbol, other = _symbols(path, frame, lines, opt.symbol)
+    self_crossed = _self_crossed(path, opt, values, bid_empty | ask_empty, lines, ex) & mask
+    mask = mask & ~self_crossed
     unit = opt.quote_size_unit
     return _Quotes(
         ts=ts[mask], lines=lines[mask], ex=ex[mask],
@@ -634,7 +653,7 @@ def _read_quotes(path: Path, opt: _Options) -> _Quotes:
         ask_px=np.where(ask_empty, np.nan, values["OFR"])[mask],
         ask_sz=np.where(ask_empty, 0.0, values["OFRSIZ"] * unit)[mask],
         bid_empty=bid_empty[mask], ask_empty=ask_empty[mask], odd_zero=odd[mask],
-        et_diff=et_diff, other_symbol=other, ignored=ignored, symbol=symbol,
+        et_diff=et_diff, other_symbol=other, ignored=ignored, symbol=symbol, self_crossed=int(self_crossed.sum()),
     )  # fmt: skip
 
 
@@ -1013,6 +1032,7 @@ def _common_notes(p: _Parsed, s: _Session) -> dict[str, Any]:
         "sizes": f"shares (quote BIDSIZ/OFRSIZ x {opt.quote_size_unit:g}; trade SIZE as is)",
         "opening_state": opt.opening_state,
         "crossed": opt.crossed,
+        "dropped_self_crossed_quotes": p.quotes.self_crossed,
         "side_rule": opt.side_rule,
         "corrected": opt.corrected,
         "venues_selected": "all" if opt.venues is None else "".join(sorted(opt.venues)),

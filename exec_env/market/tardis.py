@@ -42,7 +42,7 @@ Options: ``levels`` (1..50; default 20 for incremental files, N for snapshot fil
 an error); ``tick_size=None``: gcd of every price on its decimal grid (a given tick must divide every
 price); ``lot_size=None``: gcd of the trade amounts, or of the book amounts without trades;
 ``symbol=None``: the file's only symbol (a file of several symbols needs ``symbol=`` to pick one; rows
-of other symbols are counted in ``notes["rows_other_symbols"]``); ``trades``; ``on_crossed`` "raise" |
+of other symbols are counted in ``notes["rows_other_symbols"]``); ``trades``; ``crossed`` "raise" |
 "drop" (a crossed or locked book row is an error naming the line unless dropped, counted in notes);
 ``session``. Amounts are as the exchange gives them (contracts for some derivatives).
 
@@ -84,6 +84,7 @@ from exec_env.market.crypto import (
     rebuild_book,
 )
 from exec_env.market.data import MarketDay
+from exec_env.market.reader import excerpt
 
 __all__ = ["VERSION", "companions", "load", "sniff", "write_tardis"]
 
@@ -158,7 +159,7 @@ def _read_csv(path: Path, dtypes: dict[str, Any]) -> tuple[str, int, pd.DataFram
     try:
         kind, depth = _dataset(header)
     except ValueError:
-        raise _fail(path, 1, "header", f"not a supported Tardis CSV header: {','.join(header)[:200]!r}") from None
+        raise _fail(path, 1, "header", f"not a supported Tardis CSV header: {excerpt(','.join(header))}") from None
     n_cols = len(header)
     if header_end < 0:
         return kind, depth, pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, object)) for c in header})
@@ -185,7 +186,7 @@ def _read_csv(path: Path, dtypes: dict[str, Any]) -> tuple[str, int, pd.DataFram
             bad = np.flatnonzero(bad_mask.to_numpy())
             if bad.size:
                 k = int(bad[0])
-                raise _fail(path, k + 2, col, f"unparsable value {vals.iloc[k]!r}") from None
+                raise _fail(path, k + 2, col, f"unparsable value {excerpt(vals.iloc[k])}") from None
         raise
     return kind, depth, df
 
@@ -254,7 +255,9 @@ def _header_kind(path: Path) -> tuple[str, int]:
     try:
         return _dataset(first.decode("ascii", errors="replace").split(","))
     except ValueError:
-        raise _fail(path, 1, "header", f"not a supported Tardis CSV header: {first[:200]!r}") from None
+        raise _fail(
+            path, 1, "header", f"not a supported Tardis CSV header: {excerpt(first.decode('utf-8', errors='replace'))}"
+        ) from None
 
 
 def _incremental(path, df, lines, levels, notes) -> tuple[Book, np.ndarray, np.ndarray]:
@@ -265,23 +268,23 @@ def _incremental(path, df, lines, levels, notes) -> tuple[Book, np.ndarray, np.n
     bad = np.flatnonzero(~is_snap & (snap_text != "false"))
     if bad.size:
         k = int(bad[0])
-        raise _fail(path, int(lines[k]), "is_snapshot", f"expected 'true' or 'false', got {snap_text[k]!r}")
+        raise _fail(path, int(lines[k]), "is_snapshot", f"expected 'true' or 'false', got {excerpt(snap_text[k])}")
     side_text = df["side"].to_numpy(dtype=object)
     side = np.where(side_text == "bid", 0, 1).astype(np.int8)
     bad = np.flatnonzero((side_text != "bid") & (side_text != "ask"))
     if bad.size:
         k = int(bad[0])
-        raise _fail(path, int(lines[k]), "side", f"expected 'bid' or 'ask', got {side_text[k]!r}")
+        raise _fail(path, int(lines[k]), "side", f"expected 'bid' or 'ask', got {excerpt(side_text[k])}")
     px = df["price"].to_numpy(dtype=np.float64, copy=True)
     amt = df["amount"].to_numpy(dtype=np.float64, copy=True)  # writable: one compiled signature
     bad = np.flatnonzero(~np.isfinite(amt) | (amt < 0))
     if bad.size:
         k = int(bad[0])
-        raise _fail(path, int(lines[k]), "amount", f"amount must be finite and >= 0, got {amt[k]!r}")
+        raise _fail(path, int(lines[k]), "amount", f"amount must be finite and >= 0, got {excerpt(amt[k])}")
     bad = np.flatnonzero(~np.isfinite(px) | (px <= 0))
     if bad.size:
         k = int(bad[0])
-        raise _fail(path, int(lines[k]), "price", f"price must be finite and > 0, got {px[k]!r}")
+        raise _fail(path, int(lines[k]), "price", f"price must be finite and > 0, got {excerpt(px[k])}")
     ts = _local_ns(path, df, lines)
     n = ts.shape[0]
     prev_snap = np.concatenate([[False], is_snap[:-1]])
@@ -322,7 +325,7 @@ def _snapshots(path, df, lines, depth, levels, notes) -> tuple[Book, np.ndarray,
             bad = np.flatnonzero(a < 0)
             if bad.size:
                 k = int(bad[0])
-                raise _fail(path, int(lines[k]), f"{name}[{i}].amount", f"amount must be >= 0, got {a[k]!r}")
+                raise _fail(path, int(lines[k]), f"{name}[{i}].amount", f"amount must be >= 0, got {excerpt(a[k])}")
         zero = sz == 0
         zero_levels += int(zero.sum())
         px = np.where(zero | np.isnan(sz), np.nan, px)
@@ -361,17 +364,19 @@ def _trades(path: Path, trades_path: Path, exchange: str | None, symbol: str) ->
     bad = np.flatnonzero((side_text != "buy") & (side_text != "sell") & (side_text != "unknown"))
     if bad.size:
         k = int(bad[0])
-        raise _fail(trades_path, int(lines[k]), "side", f"expected 'buy', 'sell' or 'unknown', got {side_text[k]!r}")
+        raise _fail(
+            trades_path, int(lines[k]), "side", f"expected 'buy', 'sell' or 'unknown', got {excerpt(side_text[k])}"
+        )
     px = df["price"].to_numpy(dtype=np.float64)
     amt = df["amount"].to_numpy(dtype=np.float64)
     bad = np.flatnonzero(~(amt > 0))
     if bad.size:
         k = int(bad[0])
-        raise _fail(trades_path, int(lines[k]), "amount", f"trade amount must be > 0, got {amt[k]!r}")
+        raise _fail(trades_path, int(lines[k]), "amount", f"trade amount must be > 0, got {excerpt(amt[k])}")
     bad = np.flatnonzero(~(px > 0))
     if bad.size:
         k = int(bad[0])
-        raise _fail(trades_path, int(lines[k]), "price", f"trade price must be > 0, got {px[k]!r}")
+        raise _fail(trades_path, int(lines[k]), "price", f"trade price must be > 0, got {excerpt(px[k])}")
     exch = df["timestamp"].to_numpy(dtype=np.int64) * 1000
     return {"ts": ts, "px": px, "sz": amt, "side": side, "line": lines, "exchange_ts": exch,
             "other_symbols": np.array([len(keep) - int(keep.sum())])}  # fmt: skip
@@ -379,19 +384,20 @@ def _trades(path: Path, trades_path: Path, exchange: str | None, symbol: str) ->
 
 def load(
     path: Path,
+    *,
     levels: int | None = None,
     tick_size: float | None = None,
     lot_size: float | None = None,
     symbol: str | None = None,
     trades: str | Path | bool | None = None,
-    on_crossed: str = "raise",
+    crossed: str = "raise",
     session: tuple[str, str] | None = None,
 ) -> list[MarketDay]:
     """Parse a Tardis book CSV (and its trades) into one validated day per UTC date (see the module docstring)."""
     path = Path(path)
     tick_opt = check_increment("tick_size", tick_size)
     lot_opt = check_increment("lot_size", lot_size)
-    check_choice("on_crossed", on_crossed, ON_CROSSED)
+    check_choice("crossed", crossed, ON_CROSSED)
     session_ns = parse_session(session)
     if symbol is not None and not (isinstance(symbol, str) and symbol):
         raise ValueError(f"option symbol={symbol!r} is invalid; allowed values: None (from the data) or a string")
@@ -415,7 +421,7 @@ def load(
     }
     _, _, df = _read_csv(path, _BOOK_DTYPES if kind == "incremental" else _snapshot_dtypes(depth))
     if len(df) == 0:
-        raise ValueError(f"{path}: no data rows")
+        raise _fail(path, 2, "exchange", "no data rows after the header line")
     df, lines = _select_symbol(path, df, symbol, notes)
     sym = str(df["symbol"].iloc[0])
     exchange = _one(path, df, "exchange")
@@ -428,7 +434,7 @@ def load(
         raise ValueError(f"{path}: no book row (no is_snapshot=true block to start the book from)")
     book_local = df["local_timestamp"].to_numpy(dtype=np.int64) * 1000
     book_exch = df["timestamp"].to_numpy(dtype=np.int64) * 1000
-    book = drop_crossed(path, book, on_crossed, notes, "price" if kind == "incremental" else "bids[0].price")
+    book = drop_crossed(path, book, crossed, notes, "price" if kind == "incremental" else "bids[0].price")
 
     trades_path = _paired_trades(path) if trades is None else (None if trades is False else Path(trades))
     if trades_path is not None and not trades_path.is_file():

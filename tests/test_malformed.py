@@ -1,0 +1,245 @@
+"""The malformed-file corpus (7 formats x 13 cases, see ``tests/malformed.py``).
+
+Every case either raises a ``ValueError`` that names the file, the line and (for a field-level
+fault) the field, in under 300 characters, with no numpy repr and no long excerpt; or is accepted
+because the format allows it, and then the test says what was loaded. Nothing else: no raw
+exception type, no silent truncation.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from exec_env.market import tardis
+from exec_env.market.reader import DataFileError
+from exec_env.market.sources import load_days
+from exec_env.market.synthetic import SyntheticParams, generate_day
+from tests.malformed import CASES, Base, bases, make_case
+
+ARRAYS = ("ts", "bid_px", "bid_sz", "ask_px", "ask_sz", "trade_ts", "trade_px", "trade_sz", "trade_side")
+ACCEPT = "accepted"
+FILE_LEVEL = {
+    "empty": (1, None, "the file is empty (0 bytes)"),
+    "random_binary": (1, None, "binary data, not text (a NUL byte at byte 44)"),
+}
+TRUNCATED = (None, None, "truncated gzip stream")
+LONG = (None, None, "bytes long (limit 4,194,304)")
+
+# (line, field, fragment) of the expected error, or ACCEPT. Line numbers are file lines; the
+# changed line is data line 10 (file line 11 without a header, 12 with one; Binance: line 54).
+EXPECTED: dict[str, dict[str, tuple | str]] = {
+    "tardis": {
+        "header_only": (2, "exchange", "no data rows after the header line"),
+        "wrong_columns": (12, "columns", "expected 8 comma-separated fields, got 7"),
+        "non_numeric": (12, "price", "unparsable value 'abc'"),
+        "nan": (12, "price", "unparsable value 'nan'"),
+        "negative_size": (12, "amount", "amount must be finite and >= 0, got -"),
+        "unsorted": (13, "local_timestamp", "is before the previous row's"),
+        "crossed": (15, "price", "crossed book after this line: best bid 1000000.0 >= best ask"),
+        "duplicate_ts": ACCEPT,  # several updates per microsecond are normal
+    },
+    "lobster": {
+        "header_only": (1, "time", "cannot parse 'Time' as seconds after midnight"),
+        "wrong_columns": (11, "columns", "expected 6 columns (LOBSTER message file), got 5"),
+        "non_numeric": (11, "price", "cannot parse 'abc' as an integer"),
+        "nan": (11, "price", "cannot parse 'nan' as an integer"),
+        "negative_size": (11, "size", "negative size -100"),
+        "unsorted": (12, "time", "is before the previous row's"),
+        "crossed": (13, "bid_price_1", "crossed book: best bid 224.99 > best ask 223.99"),
+        "duplicate_ts": ACCEPT,  # events in the same nanosecond: the book after the last one is kept
+    },
+    "databento": {
+        "header_only": (2, "ts_recv", "no records after the header line"),
+        "wrong_columns": (12, "<columns>", "expected 20 comma-separated fields (as in the header), found 19"),
+        "non_numeric": (12, "price", "cannot parse 'abc' as a decimal price"),
+        "nan": (12, "price", "cannot parse 'nan' as a decimal price"),
+        "negative_size": (12, "size", "negative size: '-1'"),
+        "unsorted": (13, "ts_recv", "is before the previous record's"),
+        "crossed": (12, "bid_px_00", "crossed book: best bid 5529.75 >= best ask 5528.75"),
+        "duplicate_ts": ACCEPT,  # records of one event share ts_recv
+    },
+    "binance": {
+        "header_only": (1, "lastUpdateId", "none of the 1 lines is a depth snapshot"),
+        "wrong_columns": (54, "local_ts", "expected '<local_ts_ns> <json>' (2 fields)"),
+        "non_numeric": (54, "b", "unparsable number 'abc'"),
+        "nan": (54, "b", "price must be finite and > 0, got nan"),
+        "negative_size": (54, "b", "size must be finite and >= 0, got -1.0"),
+        "unsorted": (55, "local_ts", "is before the previous line's"),
+        "crossed": (8, "b", "crossed book after this line: best bid 70000.0 >= best ask 61837.64"),
+        "duplicate_ts": ACCEPT,  # two messages received in the same nanosecond
+    },
+    "taq": {
+        "header_only": (2, "DT_epoch_s", "no quote records after the header line"),
+        "wrong_columns": (12, "SYMBOL", "wrong column count: only 7 fields, the header has 8"),
+        "non_numeric": (12, "BID", "unparsable number 'abc'"),
+        "nan": (12, "BID", "unparsable number 'nan'"),
+        "negative_size": (12, "BIDSIZ", "negative size '-2'"),
+        "unsorted": (13, "DT_epoch_s", "unsorted time"),
+        "crossed": ACCEPT,  # crossed='drop' (the base option): dropped and counted, see below
+        "duplicate_ts": ACCEPT,  # quotes of several venues in the same millisecond
+    },
+    "fx_ticks": {
+        "header_only": (2, "time", "no quotes after the header line"),
+        "wrong_columns": (12, "ask_volume", "wrong column count: 4 fields, expected 5"),
+        "non_numeric": (12, "bid", "unparsable number 'abc'"),
+        "nan": (12, "bid", "value is NaN: 'nan'"),
+        "negative_size": (12, "bid_volume", "negative size -900000.0"),
+        "unsorted": (13, "time", "is before the previous row's"),
+        "crossed": (12, "bid", "crossed quote: bid 2.14279 >= ask 1.14279"),
+        "duplicate_ts": (13, "time", "duplicate timestamp"),
+    },
+    "bars": {
+        "header_only": (2, "time", "no bars after the header line"),
+        "wrong_columns": (12, "volume", "wrong column count: 5 fields, expected 6"),
+        "non_numeric": (12, "open", "unparsable number 'abc'"),
+        "nan": (12, "open", "value is NaN: 'nan'"),
+        "negative_size": (12, "volume", "negative volume -342248.0"),
+        "unsorted": (13, "datetime", "breaks the decreasing order"),
+        "crossed": (12, "high", "high 277.28 < low 278.28"),
+        "duplicate_ts": (13, "datetime", "duplicate timestamp"),
+    },
+}
+for _table in EXPECTED.values():
+    _table.update(FILE_LEVEL, truncated_gzip=TRUNCATED, long_line=LONG, utf16=ACCEPT)
+# what an accepted case loads, as (book rows, trades) of each day
+LOADED = {
+    ("taq", "crossed"): [(180, 0)],  # one self-crossed venue quote dropped (of 181 book rows)
+    ("taq", "duplicate_ts"): [(180, 0)],  # two quotes at one time: one book row for both
+}
+
+
+def _tardis_lines(tmp: Path) -> list[str]:
+    day = generate_day(SyntheticParams(session_seconds=300.0), seed=5, day_index=0)
+    day = replace(day, ts=day.ts // 1000 * 1000, trade_ts=day.trade_ts // 1000 * 1000)
+    book, _ = tardis.write_tardis(day, tmp, trades=False)
+    with gzip.open(book, "rt") as fh:
+        return fh.read().splitlines()[:400]
+
+
+@pytest.fixture(scope="module")
+def corpus_bases(tmp_path_factory, request) -> dict[str, Base]:
+    from tests.conftest import _shared_data
+
+    shared = _shared_data()
+    return bases(shared if shared.is_dir() else None, _tardis_lines(tmp_path_factory.mktemp("tardis")))
+
+
+@pytest.fixture(scope="module")
+def base_days(corpus_bases, tmp_path_factory) -> dict[str, list]:
+    out = {}
+    for fmt, b in corpus_bases.items():
+        path = make_case(b, "none", tmp_path_factory.mktemp(f"base-{fmt}"))
+        out[fmt] = load_days(path, format=fmt, cache=False, **b.options)
+    return out
+
+
+def _same(a, b) -> None:
+    for name in ARRAYS:
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.shape == y.shape and np.array_equal(x, y, equal_nan=True), name
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("fmt", list(EXPECTED))
+def test_malformed_file(fmt, case, corpus_bases, base_days, tmp_path):
+    if fmt not in corpus_bases:
+        pytest.skip(f"no shared sample for {fmt} (../shared/data absent)")
+    b = corpus_bases[fmt]
+    path = make_case(b, case, tmp_path)
+    expected = EXPECTED[fmt][case]
+    if expected == ACCEPT:
+        days = load_days(path, format=fmt, cache=False, **b.options)
+        base = base_days[fmt]
+        if case == "utf16":  # transcoded: exactly the UTF-8 file's days
+            assert len(days) == len(base)
+            for d, e in zip(days, base, strict=True):
+                _same(d, e)
+        else:
+            want = LOADED.get((fmt, case), [(d.n_books, d.n_trades) for d in base])
+            assert [(d.n_books, d.n_trades) for d in days] == want
+        if (fmt, case) == ("taq", "crossed"):
+            assert days[0].meta.notes["dropped_self_crossed_quotes"] == 1
+        return
+    line, field, fragment = expected
+    with pytest.raises(ValueError) as info:
+        load_days(path, format=fmt, cache=False, **b.options)
+    msg = str(info.value)
+    changed = path.parent / next(iter(b.crossed(b))) if case == "crossed" else path  # LOBSTER: the orderbook file
+    assert msg.startswith(f"{changed}: "), msg
+    assert len(msg) < 300, msg
+    assert fragment in msg, msg
+    assert "np." not in msg and "please report" not in msg, msg
+    if line is not None:
+        assert re.search(rf"\b(line|row) {line}\b", msg), msg
+    if field is not None:
+        assert f"field '{field}'" in msg, msg
+    if case in FILE_LEVEL or case in ("truncated_gzip", "long_line"):
+        assert isinstance(info.value, DataFileError)
+
+
+def test_truncated_dbn_zst_is_refused_not_loaded_short(shared_data, tmp_path):
+    """A cut .dbn.zst once loaded as a shorter day (540 of 2,168 book rows)."""
+    sample = shared_data / "databento" / "futures_mbp-1_2024-07-01T23-58_2024-07-02T00-02.dbn.zst"
+    whole = sample.read_bytes()
+    path = tmp_path / sample.name
+    path.write_bytes(whole[: len(whole) // 3])
+    with pytest.raises(DataFileError, match=r"truncated zstd stream: the data ends before the end-of-stream marker"):
+        load_days(path, format="databento", cache=False)
+
+
+def test_zstd_garbage_is_a_clear_error(tmp_path):
+    path = tmp_path / "x.dbn.zst"
+    path.write_bytes(b"\x28\xb5\x2f\xfd" + np.random.default_rng(1).bytes(500))
+    with pytest.raises(DataFileError, match=re.escape(f"{path}: corrupt zstd data after 0 decompressed bytes")):
+        load_days(path, format="databento", cache=False)
+
+
+@pytest.mark.parametrize("fmt", ["databento", "binance", "tardis", "taq", "fx_ticks", "bars"])
+def test_wrong_explicit_format_on_binary_file_quotes_no_bytes(fmt, tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_bytes(b"\x01\x02header" + np.random.default_rng(2).bytes(2000))
+    with pytest.raises(ValueError) as info:
+        load_days(path, format=fmt, cache=False)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: line 5: binary data, not text (a NUL byte at byte 835)"), msg
+    assert "\\x" not in msg and len(msg) < 300
+
+
+@pytest.mark.parametrize(
+    ("fmt", "old"), [("lobster", "crossed_rows"), ("binance", "on_crossed"), ("tardis", "on_crossed")]
+)
+def test_old_option_names_point_to_the_new_one(fmt, old, tmp_path):
+    path = tmp_path / "AMZN_2012-06-21_34200000_57600000_message_1.csv"
+    path.write_text("34200.1,1,1,100,2238100,1\n")
+    with pytest.raises(ValueError, match=rf"{fmt}: option '{old}' was renamed 'crossed' .*: pass crossed='drop'"):
+        load_days(path, format=fmt, cache=False, **{old: "drop"})
+
+
+def test_unknown_option_lists_the_known_ones(tmp_path):
+    path = tmp_path / "AMZN_2012-06-21_34200000_57600000_message_1.csv"
+    path.write_text("34200.1,1,1,100,2238100,1\n")
+    with pytest.raises(ValueError, match=r"lobster: unknown option 'levels'; the options of this format: tick_size, "):
+        load_days(path, format="lobster", cache=False, levels=5)
+
+
+@pytest.mark.parametrize("fmt", ["lobster", "databento", "binance", "tardis", "taq", "fx_ticks"])
+def test_every_book_format_takes_crossed_by_keyword(fmt):
+    import inspect
+
+    from exec_env.market.sources import _module
+
+    params = inspect.signature(_module(fmt).load).parameters
+    if "crossed" in params:
+        assert params["crossed"].kind is inspect.Parameter.KEYWORD_ONLY
+        assert params["crossed"].default == "raise"
+    else:  # taq: **options, checked by the loader
+        assert fmt == "taq"
+        from exec_env.market.taq import _options
+
+        assert _options({}).crossed == "raise" and _options({"crossed": "drop"}).crossed == "drop"
