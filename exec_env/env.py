@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections import OrderedDict
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from exec_env import stepper as ST
 from exec_env.config import ExecutionConfig
-from exec_env.features import FEATURE_NAMES, OBS_DIM, OBS_HIGH, OBS_LOW, DayFeatureArrays, write_observation
+from exec_env.features import FEATURE_NAMES, OBS_DIM, OBS_HIGH, OBS_LOW, DayFeatureArrays
 from exec_env.market import MarketCatalogue, resolve_market
 from exec_env.sim import DayArrays, ExecutionSimulator, SimConfig
 from exec_env.sim import kernels as K
@@ -42,118 +43,99 @@ def child_order(
     agent sees (impact included), snapped outwards to the tick grid; with both sides empty the
     price is NaN (no order).
     """
-    on_schedule = (step + 1) / n_steps
-    deviation = pace * pace * pace
-    if deviation >= 0.0:
-        target = on_schedule + deviation * (1.0 - on_schedule)
-    else:
-        target = on_schedule * (1.0 + deviation)
-    remaining = quantity - executed
-    qty = math.floor((target * quantity - executed) / lot + 0.5) * lot
-    qty = min(max(qty, 0.0), remaining)
-    if math.isnan(bid) and math.isnan(ask):
-        return qty, math.nan  # no book on either side: no order can be priced
-    # the touches the agent sees include the impact offset: snap them outwards to the tick grid
-    if not math.isnan(bid):
-        bid = math.floor(bid / tick + 1e-9) * tick
-    if not math.isnan(ask):
-        ask = math.ceil(ask / tick - 1e-9) * tick
-    if math.isnan(bid):
-        bid = ask - tick
-    if math.isnan(ask):
-        ask = bid + tick
-    spread_ticks = max(round((ask - bid) / tick), 1)
-    span = passive_ticks + spread_ticks + cross_ticks
-    ticks = -passive_ticks + math.floor((aggressiveness + 1.0) * 0.5 * span + 0.5)
-    near = bid if side > 0 else ask
-    return qty, round((near + side * ticks * tick) / tick) * tick
+    qty, px = ST.child_order_nb(
+        float(pace), float(aggressiveness), int(step), int(n_steps), float(quantity), float(executed), float(lot),
+        float(side), float(bid), float(ask), float(tick), float(passive_ticks), float(cross_ticks),
+    )  # fmt: skip
+    return float(qty), float(px)
 
 
 class _Episode:
-    """One parent order worked by one policy: simulator, schedule and reward accounting."""
+    """One parent order worked by one policy: simulator, schedule and reward accounting. The step
+    itself is one compiled call (:func:`exec_env.stepper.episode_step`)."""
 
     def __init__(self, config: ExecutionConfig, sim_config: SimConfig, levels: int) -> None:
         self.config = config
         self.sim = ExecutionSimulator(sim_config, levels)
         self.n_steps = config.n_steps
         self.interval_ns = int(round(config.decision_interval_s * _NS))
-        self.mark_to_market = config.reward_mode == "mark_to_market"
-        self.cap_share = sim_config.participation_cap
         self.cum_vol: np.ndarray | None = None
-
-    def start(self, data: DayArrays, side: int, start_ns: int, quantity: float, cum_vol: np.ndarray) -> None:
-        self.data = data
-        self.cum_vol = cum_vol
-        self.side = side
-        self.quantity = quantity
-        self.start_ns = start_ns
-        self.sim.reset(data, side, start_ns)
-        self.arrival = self.sim.arrival_mid
-        self.scale = 1e4 / (quantity * self.arrival)
-        self.step_index = 0
-        self.mid = self.arrival
-        self.child_qty = 0.0
-        self.last_fill_ratio = 0.0
-        self.n_child_orders = 0
-        self.forced_qty = 0.0
-        self.liquidated_in_halt = False
-        self.total_reward = 0.0
-
-    def step(self, pace: float, aggressiveness: float) -> float:
-        """Decide at t_j, replay to t_{j+1}; returns the step's reward (bps of arrival notional)."""
-        cfg = self.config
-        sim = self.sim
-        data = self.data
-        j = self.step_index
-        bid, ask = sim.touch()
-        qty, limit_px = child_order(
-            pace, aggressiveness, j, self.n_steps, self.quantity, sim.filled, data.day.meta.lot_size, self.side,
-            bid, ask, data.tick, cfg.passive_ticks, cfg.cross_ticks,
+        self.es = np.zeros(ST.N_ESTATE)
+        self.ei = np.zeros(ST.N_EISTATE, dtype=np.int64)
+        self.ec = np.array(
+            [config.passive_ticks, config.cross_ticks, 1.0 if config.reward_mode == "mark_to_market" else 0.0,
+             sim_config.participation_cap, config.terminal_penalty_bps],
+            dtype=np.float64,
         )  # fmt: skip
-        t_j = self.start_ns + j * self.interval_ns
-        t_next = t_j + self.interval_ns
-        cap = math.inf
-        if self.cap_share > 0.0:
-            k0, k1 = np.searchsorted(data.trade_ts, (t_j, t_next), side="right")
-            lot = data.day.meta.lot_size
-            cap = math.floor(self.cap_share * float(self.cum_vol[k1] - self.cum_vol[k0]) / lot + 1e-9) * lot
-        sim.set_step(j, cap)
-        if sim.latency_ns:
-            sim.advance(t_j + sim.latency_ns)  # the old order may still fill in flight
-        qty = min(qty, self.remaining())
-        if not math.isnan(limit_px):  # both sides empty: the resting order (if any) stays as it is
-            sim.submit(qty, limit_px)
-            if qty > 0:
-                self.n_child_orders += 1
-        sim.advance(t_next)
-        fs = sim.fs
-        filled_in_step = float(fs[K.F_STEP_QTY])
-        self.last_fill_ratio = min(filled_in_step / qty, 1.0) if qty > 0 else 0.0
-        penalty = 0.0
-        if j == self.n_steps - 1:
-            left = self.remaining()
-            self.liquidated_in_halt = left > 0 and sim.halted()
-            if left > 0:
-                self.forced_qty = left
-                penalty = cfg.terminal_penalty_bps * left / self.quantity
-                sim.liquidate(left)
-            else:
-                sim.cancel()
-        mid_next = sim.mid()
-        s = self.side
-        notional = float(fs[K.F_STEP_NOTIONAL])
-        step_qty = float(fs[K.F_STEP_QTY])
-        fees = float(fs[K.F_STEP_FEES])
-        if self.mark_to_market:
-            remaining = self.remaining()
-            cost = s * (notional - self.mid * step_qty + remaining * (mid_next - self.mid)) + fees
-        else:
-            cost = s * (notional - self.arrival * step_qty) + fees
-        reward = -cost * self.scale - penalty
-        self.mid = mid_next
-        self.step_index = j + 1
-        self.total_reward += reward
-        return reward
+        self.ei[ST.EI_NSTEPS] = self.n_steps
+        self.ei[ST.EI_INTERVAL] = self.interval_ns
+        self.ei[ST.EI_LATENCY] = self.sim.latency_ns
+        self._no_obs = np.zeros(0, dtype=np.float32)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        for key in ("data", "feats", "_args"):
+            state.pop(key, None)  # the day's arrays are re-opened from the catalogue
+        state["cum_vol"] = None
+        return state
+
+    def bind(self, data: DayArrays, feats: DayFeatureArrays) -> None:
+        self.data = data
+        self.feats = feats
+        self.cum_vol = feats.cum_vol
+        self._args = (
+            data.ts, data.bid_px, data.bid_sz, data.ask_px, data.ask_sz, data.trade_ts, data.trade_px, data.trade_sz,
+            data.trade_side, data.halt_start, data.halt_end, feats.cum_buy, feats.cum_sell, feats.cum_vol,
+            feats.mid_ffill,
+        )  # fmt: skip
+
+    def start(self, data: DayArrays, side: int, start_ns: int, quantity: float, feats: DayFeatureArrays) -> None:
+        self.bind(data, feats)
+        self.sim.reset(data, side, start_ns, feats.mid_ffill)
+        es, ei = self.es, self.ei
+        es[:] = 0.0
+        es[ST.E_QTY] = quantity
+        es[ST.E_ARRIVAL] = self.sim.arrival_mid
+        es[ST.E_SCALE] = 1e4 / (quantity * self.sim.arrival_mid)
+        es[ST.E_MID] = self.sim.arrival_mid
+        es[ST.E_SIDE] = side
+        es[ST.E_LOT] = data.day.meta.lot_size
+        ei[ST.EI_STEP] = 0
+        ei[ST.EI_START] = start_ns
+
+    # read-outs kept as attributes of the episode's meaning
+    side = property(lambda self: int(self.es[ST.E_SIDE]))
+    quantity = property(lambda self: float(self.es[ST.E_QTY]))
+    start_ns = property(lambda self: int(self.ei[ST.EI_START]))
+    step_index = property(lambda self: int(self.ei[ST.EI_STEP]))
+    arrival = property(lambda self: float(self.es[ST.E_ARRIVAL]))
+    scale = property(lambda self: float(self.es[ST.E_SCALE]))
+    mid = property(lambda self: float(self.es[ST.E_MID]))
+    last_fill_ratio = property(lambda self: float(self.es[ST.E_FILL_RATIO]))
+    n_child_orders = property(lambda self: int(self.es[ST.E_N_CHILD]))
+    forced_qty = property(lambda self: float(self.es[ST.E_FORCED]))
+    liquidated_in_halt = property(lambda self: bool(self.es[ST.E_HALT_LIQ]))
+    total_reward = property(lambda self: float(self.es[ST.E_TOTAL]))
+
+    def step(self, pace: float, aggressiveness: float, obs: np.ndarray | None = None) -> float:
+        """Decide at t_j, replay to t_{j+1}; returns the step's reward (bps of arrival notional) and
+        writes the next observation into ``obs`` when given."""
+        sim = self.sim
+        out = self._no_obs if obs is None else obs
+        while True:
+            status, need = ST.episode_step(
+                *self._args, sim.fs, sim.ist, sim.pp, sim.fills_f, sim.fills_i, self.es, self.ei, self.ec,
+                pace, aggressiveness, out,
+            )  # fmt: skip
+            if status != ST.STEP_NEED_ROOM:
+                break
+            sim._ensure_room(int(need) - sim.n_fills)
+        if status == ST.STEP_BAD_OBS:
+            bad = {FEATURE_NAMES[i]: float(out[i]) for i in range(OBS_DIM) if not (OBS_LOW[i] <= out[i] <= OBS_HIGH[i])}
+            raise RuntimeError(
+                f"observation features outside their bounds (or NaN) {bad} on {self.data.day.meta.source} at {sim.now}"
+            )
+        return float(self.es[ST.E_REWARD])
 
     def remaining(self) -> float:
         """Quantity still to execute; float residue below 1e-9 of the order counts as zero."""
@@ -341,7 +323,7 @@ class ExecutionEnv(gym.Env):
         self._episode = _Episode(config, self.sim_config, self.levels)
         twap_needed = config.compare_twap or config.reward_baseline == "twap"
         self._twap = _Episode(config, self.sim_config, self.levels) if twap_needed else None
-        self._days: OrderedDict[int, tuple[DayArrays, DayFeatureArrays]] = OrderedDict()
+        self._days: dict[int, tuple[DayArrays, DayFeatureArrays]] = {}
         self._obs = np.zeros(OBS_DIM, dtype=np.float32)
         self._day_index = -1
 
@@ -355,15 +337,15 @@ class ExecutionEnv(gym.Env):
         return -(-lo // _MS) * _MS, (hi // _MS) * _MS
 
     def _load(self, index: int) -> tuple[DayArrays, DayFeatureArrays]:
+        """A day's arrays and feature arrays. Saved days are memory-mapped, so every day of the
+        split stays open (a reset is then a dictionary lookup); in-memory days likewise."""
         hit = self._days.get(index)
         if hit is not None:
-            self._days.move_to_end(index)
             return hit
+        item = self.catalogue.days[index]
         data = DayArrays(self.catalogue.day(index))
-        feats = DayFeatureArrays(data.bid_px, data.bid_sz, data.ask_px, data.ask_sz, data.trade_sz, data.trade_side)
+        feats = DayFeatureArrays.for_day(data, item if isinstance(item, Path) else None)
         self._days[index] = (data, feats)
-        while len(self._days) > 2:
-            self._days.popitem(last=False)
         return data, feats
 
     # -- gymnasium API ------------------------------------------------------------------------
@@ -414,9 +396,9 @@ class ExecutionEnv(gym.Env):
             start_ns = int(rng.integers(lo // _MS, hi // _MS + 1)) * _MS
         self._day_index = day_index
         self._feats = feats
-        self._episode.start(data, side, start_ns, quantity, feats.cum_vol)
+        self._episode.start(data, side, start_ns, quantity, feats)
         if self._twap is not None:
-            self._twap.start(data, side, start_ns, quantity, feats.cum_vol)
+            self._twap.start(data, side, start_ns, quantity, feats)
         self._write_obs()
         info = {"day": day_index, "date": meta.date, "start_ns": start_ns, "side": side, "quantity": quantity,
                 "arrival_mid": self._episode.arrival}  # fmt: skip
@@ -435,12 +417,11 @@ class ExecutionEnv(gym.Env):
             if not (0 <= i < len(DISCRETE_GRID) and 0 <= k < len(DISCRETE_GRID)):
                 raise ValueError(f"action {action!r} is outside MultiDiscrete([5, 5])")
             pace, aggr = DISCRETE_GRID[i], DISCRETE_GRID[k]
-        reward = ep.step(pace, aggr)
+        reward = ep.step(pace, aggr, self._obs)
         if self._twap is not None:
             twap_reward = self._twap.step(0.0, 1.0)
             if self.config.reward_baseline == "twap":
                 reward -= twap_reward
-        self._write_obs()
         terminated = ep.done
         info = {
             "filled": float(ep.sim.fs[K.F_STEP_QTY]),
@@ -473,23 +454,13 @@ class ExecutionEnv(gym.Env):
     def _write_obs(self) -> None:
         ep = self._episode
         sim = ep.sim
-        d = ep.data
-        f = self._feats
-        n = ep.n_steps
-        j = ep.step_index
-        remaining = ep.remaining()
-        executed = 1.0 - remaining / ep.quantity
-        write_observation(
-            self._obs, d.ts, d.bid_px, d.bid_sz, d.ask_px, d.ask_sz, d.trade_ts, f.cum_buy, f.cum_sell, f.mid_ffill,
-            sim.book_row, sim.now, ep.side, d.tick, (n - j) / n, remaining / ep.quantity, executed - j / n,
-            ep.last_fill_ratio, ep.quantity / n, remaining,
-            sim.fills_f, sim.fills_i, sim.n_fills, sim.pp, ep.start_ns, sim.depletion(),
-        )  # fmt: skip
+        ST.write_obs(*ep._args[:5], ep._args[5], ep._args[11], ep._args[12], ep._args[14], sim.fs, sim.ist, sim.pp,
+                     sim.fills_f, sim.fills_i, ep.es, ep.ei, self._obs)  # fmt: skip
         inside = (self._obs >= OBS_LOW) & (self._obs <= OBS_HIGH)  # False for NaN too
         if not inside.all():
             bad = {FEATURE_NAMES[i]: float(self._obs[i]) for i in np.flatnonzero(~inside)}
             raise RuntimeError(
-                f"observation features outside their bounds (or NaN) {bad} on {d.day.meta.source} at {sim.now}"
+                f"observation features outside their bounds (or NaN) {bad} on {ep.data.day.meta.source} at {sim.now}"
             )
 
     def fill_records(self) -> np.ndarray:
@@ -511,7 +482,7 @@ class ExecutionEnv(gym.Env):
     # -- pickling: days are re-opened from the catalogue, never copied --------------------------
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state["_days"] = OrderedDict()
+        state["_days"] = {}
         state.pop("_feats", None)
         return state
 
@@ -520,6 +491,6 @@ class ExecutionEnv(gym.Env):
         if self._day_index >= 0:
             data, self._feats = self._load(self._day_index)
             for ep in (self._episode, self._twap):
-                if ep is not None and hasattr(ep, "data"):
-                    ep.data = data
+                if ep is not None and ep.ei[ST.EI_START] != 0:
+                    ep.bind(data, self._feats)
                     ep.sim.rebind(data)

@@ -41,9 +41,34 @@ OBS_HIGH = np.array([1, 1, 1, 1, 1, 50, 1, 1, 1, 1e3, 1e3, 1e3, 1, 1, 50, 50], d
 
 
 class DayFeatureArrays:
-    """Per-day arrays the features need beyond the raw data (made once per day, O(N))."""
+    """Per-day arrays the features need beyond the raw data (made once per day, O(N)); saved
+    beside a cached day (``features_v1_*.npy``) and memory-mapped from there afterwards."""
 
     __slots__ = ("cum_buy", "cum_sell", "cum_vol", "mid_ffill")
+    VERSION = 1
+
+    @classmethod
+    def for_day(cls, data, day_dir=None) -> DayFeatureArrays:
+        """The feature arrays of ``data`` (a DayArrays), read from / saved to ``day_dir`` when given."""
+        from pathlib import Path
+
+        if day_dir is not None:
+            paths = {k: Path(day_dir) / f"features_v{cls.VERSION}_{k}.npy" for k in cls.__slots__}
+            if all(p.exists() for p in paths.values()):
+                out = cls.__new__(cls)
+                for k, p in paths.items():
+                    setattr(out, k, np.load(p, mmap_mode="r"))
+                return out
+        out = cls(data.bid_px, data.bid_sz, data.ask_px, data.ask_sz, data.trade_sz, data.trade_side)
+        if day_dir is not None:
+            try:
+                for k, p in paths.items():
+                    tmp = p.with_suffix(".tmp.npy")
+                    np.save(tmp, getattr(out, k))
+                    tmp.replace(p)
+            except OSError:
+                pass  # a read-only cache: compute again next time
+        return out
 
     def __init__(self, bid_px, bid_sz, ask_px, ask_sz, trade_sz, trade_side) -> None:
         two_sided = (bid_sz[:, 0] > 0) & (ask_sz[:, 0] > 0)

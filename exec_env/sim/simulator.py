@@ -113,7 +113,9 @@ class ExecutionSimulator:
         pp[K.P_QUEUE_N] = cfg.queue_power
 
     # -- episode ------------------------------------------------------------------------------
-    def reset(self, data: DayArrays, side: int, start_ns: int) -> None:
+    def reset(self, data: DayArrays, side: int, start_ns: int, mid_ffill: np.ndarray | None = None) -> None:
+        """Start an episode at ``start_ns``. ``mid_ffill`` (the day's forward-filled two-sided mid
+        per book row, if the caller has it) saves a scan for the last valid mid."""
         if side not in (1, -1):
             raise ValueError(f"side must be +1 (buy) or -1 (sell), got {side!r}")
         cfg = self.config
@@ -130,7 +132,9 @@ class ExecutionSimulator:
         self.ist[K.I_NOW] = start_ns
         self.ist[K.I_TRANS_TS] = start_ns
         self.ist[K.I_DEP_TS] = start_ns
-        mid = self._last_valid_mid(row)
+        mid = float(mid_ffill[row]) if mid_ffill is not None else math.nan
+        if not math.isfinite(mid):
+            mid = self._last_valid_mid(row)
         self.fs[K.F_LAST_MID] = mid
         self.fs[K.F_CAP] = math.inf
         self.fs[K.F_TAIL_D] = float(data.day.meta.lot_size)
