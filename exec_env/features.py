@@ -83,8 +83,36 @@ class DayFeatureArrays:
 
 
 @njit(cache=True)
-def _mid_at(ts, mid_ffill, t):
-    r = np.searchsorted(ts, t, side="right") - 1
+def count_upto(arr, hi, t):
+    """Number of elements of the sorted ``arr[:hi]`` that are ``<= t`` (``arr[hi:]`` is > t or
+    unknown), searched backwards from ``hi`` (galloping: O(log distance), cache-local)."""
+    if hi <= 0 or arr[hi - 1] <= t:
+        return hi
+    step = 1
+    lo = hi - 1  # arr[lo] > t
+    while True:
+        probe = hi - 1 - 2 * step
+        if probe < 0:
+            probe = -1
+            break
+        if arr[probe] <= t:
+            break
+        lo = probe
+        step *= 2
+    # arr[probe] <= t (or probe == -1), arr[lo] > t
+    a, b = probe, lo
+    while b - a > 1:
+        m = (a + b) // 2
+        if arr[m] <= t:
+            a = m
+        else:
+            b = m
+    return a + 1
+
+
+@njit(cache=True)
+def _mid_at(ts, mid_ffill, row, t):
+    r = count_upto(ts, row + 1, t) - 1
     if r < 0:
         return np.nan
     return mid_ffill[r]
@@ -110,18 +138,16 @@ def _imbalance(bid_sz, ask_sz, row, depth):
 
 
 @njit(cache=True)
-def _flow(trade_ts, cum_buy, cum_sell, now, window):
-    k1 = np.searchsorted(trade_ts, now, side="right")
-    k0 = np.searchsorted(trade_ts, now - window, side="right")
-    buy = cum_buy[k1] - cum_buy[k0]
-    sell = cum_sell[k1] - cum_sell[k0]
-    return buy, sell
+def _flow(trade_ts, cum_buy, cum_sell, k1, now, window):
+    """Buy and sell aggressor volume in ``(now - window, now]``; ``k1`` trades are ``<= now``."""
+    k0 = count_upto(trade_ts, k1, now - window)
+    return cum_buy[k1] - cum_buy[k0], cum_sell[k1] - cum_sell[k0]
 
 
 @njit(cache=True)
-def _seen_mid(ts, mid_ffill, fills_f, fills_i, n_fills, pp, t, start):
+def _seen_mid(ts, mid_ffill, row, fills_f, fills_i, n_fills, pp, t, start):
     """Mid the agent saw at ``t``: replay mid plus the impact offset then (none before the start)."""
-    m = _mid_at(ts, mid_ffill, t)
+    m = _mid_at(ts, mid_ffill, row, t)
     if n_fills > 0 and t >= start:
         m += impact_at(fills_f, fills_i, n_fills, pp, t)
     return m
@@ -131,10 +157,11 @@ def _seen_mid(ts, mid_ffill, fills_f, fills_i, n_fills, pp, t, start):
 def write_observation(
     out, ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sell, mid_ffill,
     row, now, side, tick, time_left, inventory_left, schedule_deviation, last_fill_ratio, slice_qty, remaining,
-    fills_f, fills_i, n_fills, pp, start, depleted,
+    fills_f, fills_i, n_fills, pp, start, depleted, n_trades,
 ):  # fmt: skip
-    """Fill ``out`` (float32, OBS_DIM) with the observation at ``now`` (book row ``row``).
-    Prices are those the agent sees (replay plus the impact of its own fills)."""
+    """Fill ``out`` (float32, OBS_DIM) with the observation at ``now`` (book row ``row``, ``n_trades``
+    trades at or before ``now``). Prices are those the agent sees (replay plus the impact of its
+    own fills)."""
     s = 30_000_000_000
     out[0] = time_left
     out[1] = inventory_left
@@ -148,22 +175,29 @@ def write_observation(
     out[6] = side * _imbalance(bid_sz, ask_sz, row, 1)
     out[7] = side * _imbalance(bid_sz, ask_sz, row, 3)
     out[8] = side * _imbalance(bid_sz, ask_sz, row, bid_sz.shape[1])
-    mid_now = _seen_mid(ts, mid_ffill, fills_f, fills_i, n_fills, pp, now, start)
-    out[9] = side * _log_ret(mid_now, _seen_mid(ts, mid_ffill, fills_f, fills_i, n_fills, pp, now - s, start)) * 1e3
-    out[10] = (
-        side * _log_ret(mid_now, _seen_mid(ts, mid_ffill, fills_f, fills_i, n_fills, pp, now - 10 * s, start)) * 1e3
-    )
+    mid_now = _seen_mid(ts, mid_ffill, row, fills_f, fills_i, n_fills, pp, now, start)
+    # the mid the agent saw 30, 60, ..., 300 s ago, each searched back from the previous one
     acc = 0.0
     prev = mid_now
+    m30 = np.nan
+    hi = row + 1
     for i in range(1, 11):
-        m = _seen_mid(ts, mid_ffill, fills_f, fills_i, n_fills, pp, now - i * s, start)
-        r = _log_ret(prev, m)
-        acc += r * r
+        t = now - i * s
+        r = count_upto(ts, hi, t) - 1
+        hi = r + 1
+        m = np.nan if r < 0 else mid_ffill[r]
+        if n_fills > 0 and t >= start:
+            m += impact_at(fills_f, fills_i, n_fills, pp, t)
+        if i == 1:
+            m30 = m
+        acc += _log_ret(prev, m) ** 2
         prev = m
+    out[9] = side * _log_ret(mid_now, m30) * 1e3
+    out[10] = side * _log_ret(mid_now, prev) * 1e3
     out[11] = np.sqrt(acc / 10.0) * 1e3
-    buy, sell = _flow(trade_ts, cum_buy, cum_sell, now, s)
+    buy, sell = _flow(trade_ts, cum_buy, cum_sell, n_trades, now, s)
     out[12] = side * (buy - sell) / (buy + sell) if buy + sell > 0.0 else 0.0
-    buy, sell = _flow(trade_ts, cum_buy, cum_sell, now, 10 * s)
+    buy, sell = _flow(trade_ts, cum_buy, cum_sell, n_trades, now, 10 * s)
     out[13] = side * (buy - sell) / (buy + sell) if buy + sell > 0.0 else 0.0
     far = ask_sz[row, 0] if side > 0 else bid_sz[row, 0]
     out[14] = np.log1p(max(far - depleted, 0.0) / slice_qty)

@@ -100,7 +100,9 @@ FILL_QTY = 1
 FILL_FEE = 2
 FILL_LIMIT = 3  # the order's limit price; for the forced liquidation, the deepest price reached
 FILL_LIQ = 4  # LIQ_* flags below
-FILL_COLS = 5
+FILL_PERM_AFTER = 5  # permanent impact offset after this record's sweep (for impact_at)
+FILL_TR_AFTER = 6  # transient components after it, FILL_TR_AFTER .. + MAX_TRANSIENT - 1
+FILL_COLS = FILL_TR_AFTER + MAX_TRANSIENT
 FILLI_TS = 0  # int64 ns
 FILLI_STEP = 1
 FILLI_COLS = 2
@@ -130,19 +132,23 @@ def impact_offset(fs, ist, pp, now):
 
 @njit(cache=True)
 def impact_at(fills_f, fills_i, n, pp, t):
-    """The impact offset at an earlier time ``t`` recomputed from the fill records (same
-    formula as the state): sum over fills before ``t`` of ``s*q*(gamma + eta*G(t - ts))``."""
-    side = pp[P_SIDE]
-    total = 0.0
-    for i in range(n):
-        ts = fills_i[i, FILLI_TS]
-        if ts > t:
-            continue
-        q = side * fills_f[i, FILL_QTY]
-        g = pp[P_PERM]
-        for m in range(int(pp[P_NTR])):
-            g += pp[P_TRANS] * pp[P_TRW0 + m] * np.exp(-(t - ts) / pp[P_TRTAU0 + m])
-        total += q * g
+    """The impact offset at an earlier time ``t``, exact: the impact state recorded with the last
+    fill at or before ``t`` (the state after that fill's sweep), decayed to ``t``. O(log n)."""
+    if n == 0 or fills_i[0, FILLI_TS] > t:
+        return 0.0
+    lo, hi = 0, n  # last index with ts <= t
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fills_i[mid, FILLI_TS] <= t:
+            lo = mid
+        else:
+            hi = mid
+    total = fills_f[lo, FILL_PERM_AFTER]
+    dt = float(t - fills_i[lo, FILLI_TS])
+    for m in range(int(pp[P_NTR])):
+        x = fills_f[lo, FILL_TR_AFTER + m]
+        if x != 0.0:
+            total += x * np.exp(-dt / pp[P_TRTAU0 + m])
     return total
 
 
@@ -156,15 +162,20 @@ def instant_rate(pp):
 
 
 @njit(cache=True)
-def _apply_impact(fs, ist, pp, now, signed_qty):
+def _apply_impact(fs, ist, pp, now, signed_qty, fills_f, n):
+    """Add the impact of ``signed_qty`` traded at ``now``; the resulting state is recorded with
+    fill record ``n - 1`` (the last of the sweep) for :func:`impact_at`."""
     dt = float(now - ist[I_TRANS_TS])
     for m in range(int(pp[P_NTR])):
         x = fs[F_TR0 + m]
         if x != 0.0:
             x *= np.exp(-dt / pp[P_TRTAU0 + m])
-        fs[F_TR0 + m] = x + pp[P_TRANS] * pp[P_TRW0 + m] * signed_qty
+        x += pp[P_TRANS] * pp[P_TRW0 + m] * signed_qty
+        fs[F_TR0 + m] = x
+        fills_f[n - 1, FILL_TR_AFTER + m] = x
     ist[I_TRANS_TS] = now
     fs[F_PERM] += pp[P_PERM] * signed_qty
+    fills_f[n - 1, FILL_PERM_AFTER] = fs[F_PERM]
 
 
 @njit(cache=True)
@@ -223,7 +234,7 @@ def _record_fill(fs, ist, pp, fills_f, fills_i, now, px, qty, limit_px, fee_bps,
     fills_i[n, FILLI_STEP] = ist[I_STEP]
     ist[I_NFILLS] = n + 1
     if impact:
-        _apply_impact(fs, ist, pp, now, side * qty)
+        _apply_impact(fs, ist, pp, now, side * qty, fills_f, n + 1)
 
 
 @njit(cache=True)
@@ -405,7 +416,7 @@ def _take(opp_px, opp_sz, fs, ist, pp, fills_f, fills_i, qty, limit_px, liq, now
         taken = _sweep_book(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, want, limit_px, liq, now, True)
     if taken > 0.0:
         _deplete(fs, ist, pp, now, taken)
-        _apply_impact(fs, ist, pp, now, pp[P_SIDE] * taken)
+        _apply_impact(fs, ist, pp, now, pp[P_SIDE] * taken, fills_f, ist[I_NFILLS])
     return taken
 
 
@@ -537,6 +548,33 @@ def _match_trade(k, trade_ts, trade_px, trade_sz, trade_side, fs, ist, pp, fills
 
 
 @njit(cache=True)
+def first_after(arr, lo, t):
+    """First index ``>= lo`` of the sorted ``arr`` whose value is ``> t`` (``arr[:lo] <= t``),
+    searched forwards from ``lo`` (galloping: O(log distance), cache-local)."""
+    n = arr.shape[0]
+    if lo >= n or arr[lo] > t:
+        return lo
+    step = 1
+    a = lo  # arr[a] <= t
+    while True:
+        b = lo + 2 * step
+        if b >= n:
+            b = n
+            break
+        if arr[b] > t:
+            break
+        a = b
+        step *= 2
+    while b - a > 1:  # arr[a] <= t, arr[b] > t (or b == n)
+        m = (a + b) // 2
+        if arr[m] <= t:
+            a = m
+        else:
+            b = m
+    return b
+
+
+@njit(cache=True)
 def advance(
     book_ts, own_px, own_sz, opp_px, opp_sz,
     trade_ts, trade_px, trade_sz, trade_side, halt_start, halt_end,
@@ -553,6 +591,17 @@ def advance(
     k = ist[I_TRADE]
     imax = np.iinfo(np.int64).max
     while True:
+        if fs[F_ORD_QTY] <= 0.0:
+            # nothing rests: the events up to ``until`` can only move the mid; jump there
+            new_row = first_after(book_ts, row + 1, until) - 1
+            if new_row > row:
+                for r in range(new_row, row, -1):
+                    if own_sz[r, 0] > 0.0 and opp_sz[r, 0] > 0.0:
+                        fs[F_LAST_MID] = 0.5 * (own_px[r, 0] + opp_px[r, 0])
+                        break
+                row = new_row
+            k = first_after(trade_ts, k, until)
+            break
         if ist[I_NFILLS] >= cap:
             ist[I_BOOK] = row
             ist[I_TRADE] = k

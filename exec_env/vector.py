@@ -1,0 +1,413 @@
+"""A native batched execution env: N episodes stepped in one compiled call.
+
+The days of the split are copied once into pooled arrays (one block per field, offsets per day),
+and :func:`batch_step` runs :func:`exec_env.stepper.episode_step`, the very function the single env
+runs, for every episode in a loop compiled with numba. Episodes are drawn by an
+:class:`~exec_env.env.ExecutionEnv` built from the same config (its sampler, its RNG), and started
+with the same code as the single env, so an episode given the same spec (day, start, side,
+quantity) yields the same observations, rewards and fills as in the single env (tested).
+
+Two front ends:
+
+* :class:`ExecutionVectorEnv`: a ``gymnasium.vector.VectorEnv`` with Gymnasium 1.x next-step
+  autoreset (the step after an episode ends resets that env and returns its first observation with
+  reward 0); ``gymnasium.make_vec("exec_env/Execution-v0", num_envs=N, vectorization_mode="vector_entry_point")``.
+* :class:`ExecutionVecEnv`: a stable-baselines3 ``VecEnv`` (reset at once on episode end, the last
+  observation in ``infos[i]["terminal_observation"]``), as train.py uses it.
+
+Memory: the pooled copy holds every day of the split in RAM (about 30 MB per synthetic day).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from numba import njit
+
+from exec_env import stepper as ST
+from exec_env.config import ExecutionConfig
+from exec_env.env import DISCRETE_GRID, ExecutionEnv, _Episode
+from exec_env.features import OBS_DIM, OBS_HIGH, OBS_LOW
+from exec_env.sim import kernels as K
+
+__all__ = ["BatchedExecution", "ExecutionVecEnv", "ExecutionVectorEnv"]
+
+_FIELDS_BOOK = ("ts", "bid_px", "bid_sz", "ask_px", "ask_sz")
+_FIELDS_TRADE = ("trade_ts", "trade_px", "trade_sz", "trade_side")
+_FIELDS_CUM = ("cum_buy", "cum_sell", "cum_vol")
+
+
+@njit(cache=True)
+def batch_step(
+    ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, trade_px, trade_sz, trade_side, halt_start, halt_end,
+    cum_buy, cum_sell, cum_vol, mid_ffill, book_off, trade_off, cum_off, halt_off, day_of,
+    fs, ist, pp, fills_f, fills_i, es, ei, ec, actions, obs, active, status, need,
+    tfs, tist, tpp, tfills_f, tfills_i, tes, tei, shadow,
+):  # fmt: skip
+    """Step every active episode (and its TWAP shadow when ``shadow``); statuses per episode."""
+    empty = np.zeros(0, dtype=np.float32)
+    for e in range(fs.shape[0]):
+        if not active[e]:
+            continue
+        d = day_of[e]
+        b0, b1 = book_off[d], book_off[d + 1]
+        t0, t1 = trade_off[d], trade_off[d + 1]
+        c0, c1 = cum_off[d], cum_off[d + 1]
+        h0, h1 = halt_off[d], halt_off[d + 1]
+        # room for both the episode and its shadow before either moves (a step cannot be undone)
+        bound = ST.fill_bound(ts[b0:b1], trade_ts[t0:t1], ist[e], ei[e], bid_px.shape[1])
+        nd = ist[e, K.I_NFILLS] + bound
+        if shadow:
+            nd = max(nd, tist[e, K.I_NFILLS] + bound)
+        if nd > fills_f.shape[1]:
+            status[e] = ST.STEP_NEED_ROOM
+            need[e] = nd
+            continue
+        if shadow:
+            ST.episode_step(
+                ts[b0:b1], bid_px[b0:b1], bid_sz[b0:b1], ask_px[b0:b1], ask_sz[b0:b1], trade_ts[t0:t1],
+                trade_px[t0:t1], trade_sz[t0:t1], trade_side[t0:t1], halt_start[h0:h1], halt_end[h0:h1],
+                cum_buy[c0:c1], cum_sell[c0:c1], cum_vol[c0:c1], mid_ffill[b0:b1], tfs[e], tist[e], tpp[e],
+                tfills_f[e], tfills_i[e], tes[e], tei[e], ec, 0.0, 1.0, empty,
+            )  # fmt: skip
+        st, nd = ST.episode_step(
+            ts[b0:b1], bid_px[b0:b1], bid_sz[b0:b1], ask_px[b0:b1], ask_sz[b0:b1], trade_ts[t0:t1],
+            trade_px[t0:t1], trade_sz[t0:t1], trade_side[t0:t1], halt_start[h0:h1], halt_end[h0:h1],
+            cum_buy[c0:c1], cum_sell[c0:c1], cum_vol[c0:c1], mid_ffill[b0:b1], fs[e], ist[e], pp[e],
+            fills_f[e], fills_i[e], es[e], ei[e], ec, actions[e, 0], actions[e, 1], obs[e],
+        )  # fmt: skip
+        status[e] = st
+        need[e] = nd
+
+
+class BatchedExecution:
+    """N execution episodes on one catalogue split, stepped together. The engine behind both
+    vector front ends; usable directly (``reset_episode``, ``step``)."""
+
+    def __init__(self, num_envs: int, config: ExecutionConfig | None = None, **overrides: Any) -> None:
+        if not (isinstance(num_envs, int) and num_envs >= 1):
+            raise ValueError(f"num_envs = {num_envs!r}; allowed: an integer >= 1")
+        config = config if config is not None else ExecutionConfig()
+        if overrides:
+            config = replace(config, **overrides)
+        self.config = config
+        self.num_envs = num_envs
+        self.sampler = ExecutionEnv(replace(config, compare_twap=False, reward_baseline="none"))
+        self.shadow = config.reward_baseline == "twap" or config.compare_twap
+        self.relative = config.reward_baseline == "twap"
+        raw = self.sampler
+        self.sim_config = raw.sim_config
+        self.calibration = raw.calibration
+        self._pool(raw)
+        levels = self.levels
+        n = num_envs
+        cap = 256
+        self.fs = np.zeros((n, K.N_FSTATE))
+        self.ist = np.zeros((n, K.N_ISTATE), dtype=np.int64)
+        self.pp = np.zeros((n, K.N_PARAMS))
+        self.fills_f = np.zeros((n, cap, K.FILL_COLS))
+        self.fills_i = np.zeros((n, cap, K.FILLI_COLS), dtype=np.int64)
+        self.es = np.zeros((n, ST.N_ESTATE))
+        self.ei = np.zeros((n, ST.N_EISTATE), dtype=np.int64)
+        self.obs = np.zeros((n, OBS_DIM), dtype=np.float32)
+        self.episodes = [_Episode(config, self.sim_config, levels) for _ in range(n)]
+        self.shadows = [_Episode(config, self.sim_config, levels) for _ in range(n)] if self.shadow else []
+        if self.shadow:
+            self.tfs, self.tist, self.tpp = np.zeros_like(self.fs), np.zeros_like(self.ist), np.zeros_like(self.pp)
+            self.tfills_f, self.tfills_i = np.zeros_like(self.fills_f), np.zeros_like(self.fills_i)
+            self.tes, self.tei = np.zeros_like(self.es), np.zeros_like(self.ei)
+        else:
+            self.tfs, self.tist, self.tpp = self.fs[:0], self.ist[:0], self.pp[:0]
+            self.tfills_f, self.tfills_i = self.fills_f[:0], self.fills_i[:0]
+            self.tes, self.tei = self.es[:0], self.ei[:0]
+        self._bind_views()
+        self.ec = self.episodes[0].ec
+        self.day_of = np.zeros(n, dtype=np.int64)
+        self.specs: list[dict] = [{} for _ in range(n)]
+        self._status = np.zeros(n, dtype=np.int64)
+        self._need = np.zeros(n, dtype=np.int64)
+        self._actions = np.zeros((n, 2))
+
+    # -- pooled data --------------------------------------------------------------------------
+    def _pool(self, raw: ExecutionEnv) -> None:
+        days = raw._day_indices
+        self.day_index = {d: k for k, d in enumerate(days)}
+        loaded = [raw._load(d) for d in days]
+        self.levels = max(int(data.bid_px.shape[1]) for data, _ in loaded)
+        lv = self.levels
+
+        def cat(arrs, dtype, fill=0.0):
+            return np.ascontiguousarray(np.concatenate(arrs).astype(dtype, copy=False)) if arrs else np.zeros(0, dtype)
+
+        def pad(a, fill):
+            if a.shape[1] == lv:
+                return np.asarray(a)
+            out = np.full((a.shape[0], lv), fill)
+            out[:, : a.shape[1]] = a
+            return out
+
+        self.pool = {
+            "ts": cat([d.ts for d, _ in loaded], np.int64),
+            "bid_px": np.concatenate([pad(d.bid_px, np.nan) for d, _ in loaded]),
+            "bid_sz": np.concatenate([pad(d.bid_sz, 0.0) for d, _ in loaded]),
+            "ask_px": np.concatenate([pad(d.ask_px, np.nan) for d, _ in loaded]),
+            "ask_sz": np.concatenate([pad(d.ask_sz, 0.0) for d, _ in loaded]),
+            "trade_ts": cat([d.trade_ts for d, _ in loaded], np.int64),
+            "trade_px": cat([d.trade_px for d, _ in loaded], np.float64),
+            "trade_sz": cat([d.trade_sz for d, _ in loaded], np.float64),
+            "trade_side": cat([d.trade_side for d, _ in loaded], np.int8),
+            "halt_start": cat([d.halt_start for d, _ in loaded], np.int64),
+            "halt_end": cat([d.halt_end for d, _ in loaded], np.int64),
+            "cum_buy": cat([f.cum_buy for _, f in loaded], np.float64),
+            "cum_sell": cat([f.cum_sell for _, f in loaded], np.float64),
+            "cum_vol": cat([f.cum_vol for _, f in loaded], np.float64),
+            "mid_ffill": cat([f.mid_ffill for _, f in loaded], np.float64),
+        }
+        for key in ("bid_px", "bid_sz", "ask_px", "ask_sz"):
+            self.pool[key] = np.ascontiguousarray(self.pool[key])
+
+        def offsets(sizes):
+            return np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+
+        self.book_off = offsets([d.ts.size for d, _ in loaded])
+        self.trade_off = offsets([d.trade_ts.size for d, _ in loaded])
+        self.cum_off = offsets([f.cum_vol.size for _, f in loaded])
+        self.halt_off = offsets([d.halt_start.size for d, _ in loaded])
+        self._loaded = loaded
+
+    def _bind_views(self) -> None:
+        for e, ep in enumerate(self.episodes):
+            self._bind(ep, e, self.fs, self.ist, self.pp, self.fills_f, self.fills_i, self.es, self.ei)
+        for e, ep in enumerate(self.shadows):
+            self._bind(ep, e, self.tfs, self.tist, self.tpp, self.tfills_f, self.tfills_i, self.tes, self.tei)
+
+    @staticmethod
+    def _bind(ep, e, fs, ist, pp, fills_f, fills_i, es, ei) -> None:
+        sim = ep.sim
+        if sim.fs is not fs[e]:
+            fs[e] = sim.fs
+            ist[e] = sim.ist
+            pp[e] = sim.pp
+            es[e] = ep.es
+            ei[e] = ep.ei
+        sim.fs, sim.ist, sim.pp = fs[e], ist[e], pp[e]
+        sim.fills_f, sim.fills_i = fills_f[e], fills_i[e]
+        ep.es, ep.ei = es[e], ei[e]
+
+    def _grow(self, need: int) -> None:
+        cap = max(2 * self.fills_f.shape[1], need)
+        for name in ("fills_f", "fills_i") + (("tfills_f", "tfills_i") if self.shadow else ()):
+            old = getattr(self, name)
+            new = np.zeros((old.shape[0], cap, old.shape[2]), dtype=old.dtype)
+            new[:, : old.shape[1]] = old
+            setattr(self, name, new)
+        self._bind_views()
+
+    # -- episodes -----------------------------------------------------------------------------
+    def reset_episode(self, e: int, seed: int | None = None, options: dict | None = None) -> None:
+        """Start a new episode in slot ``e``: drawn by the sampler env (or pinned by ``options``)."""
+        _, info = self.sampler.reset(seed=seed, options=options)
+        d = info["day"]
+        data, feats = self.sampler._load(d)
+        self.day_of[e] = self.day_index[d]
+        self.episodes[e].start(data, info["side"], info["start_ns"], info["quantity"], feats)
+        if self.shadow:
+            self.shadows[e].start(data, info["side"], info["start_ns"], info["quantity"], feats)
+        self.specs[e] = info
+        ep = self.episodes[e]
+        ST.write_obs(*ep._args[:5], ep._args[5], ep._args[11], ep._args[12], ep._args[14], ep.sim.fs, ep.sim.ist,
+                     ep.sim.pp, ep.sim.fills_f, ep.sim.fills_i, ep.es, ep.ei, self.obs[e])  # fmt: skip
+
+    def step(self, actions: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
+        """Step the ``active`` episodes with ``actions`` (N, 2) in [-1, 1] (pace, aggressiveness);
+        returns the rewards (N,) (0 where inactive). Observations are in ``self.obs``."""
+        acts = self._actions
+        acts[:] = actions
+        if not ((acts >= -1.0) & (acts <= 1.0)).all():
+            raise ValueError("actions outside Box(-1, 1): the env does not clip actions")
+        todo = np.ones(self.num_envs, dtype=bool) if active is None else np.asarray(active, dtype=bool).copy()
+        if (self.ei[todo, ST.EI_STEP] >= self.ei[todo, ST.EI_NSTEPS]).any():
+            raise RuntimeError("step() on an episode that ended: reset it first")
+        p = self.pool
+        while True:
+            self._status[:] = 0
+            batch_step(
+                p["ts"], p["bid_px"], p["bid_sz"], p["ask_px"], p["ask_sz"], p["trade_ts"], p["trade_px"],
+                p["trade_sz"], p["trade_side"], p["halt_start"], p["halt_end"], p["cum_buy"], p["cum_sell"],
+                p["cum_vol"], p["mid_ffill"], self.book_off, self.trade_off, self.cum_off, self.halt_off, self.day_of,
+                self.fs, self.ist, self.pp, self.fills_f, self.fills_i, self.es, self.ei, self.ec, acts, self.obs,
+                todo, self._status, self._need, self.tfs, self.tist, self.tpp, self.tfills_f, self.tfills_i,
+                self.tes, self.tei, self.shadow,
+            )  # fmt: skip
+            room = self._status == ST.STEP_NEED_ROOM
+            bad = self._status == ST.STEP_BAD_OBS
+            if bad.any():
+                e = int(np.flatnonzero(bad)[0])
+                inside = (self.obs[e] >= OBS_LOW) & (self.obs[e] <= OBS_HIGH)
+                raise RuntimeError(f"episode {e}: observation features outside their bounds {self.obs[e][~inside]}")
+            if not room.any():
+                break
+            self._grow(int(self._need[room].max()))
+            todo = room
+        stepped = np.ones(self.num_envs, dtype=bool) if active is None else np.asarray(active, dtype=bool)
+        rewards = self.es[:, ST.E_REWARD] - self.tes[:, ST.E_REWARD] if self.relative else self.es[:, ST.E_REWARD]
+        return np.where(stepped, rewards, 0.0)
+
+    def done(self) -> np.ndarray:
+        return self.ei[:, ST.EI_STEP] >= self.ei[:, ST.EI_NSTEPS]
+
+    def metrics(self, e: int) -> dict[str, Any]:
+        out = self.episodes[e].metrics()
+        if self.shadow:
+            out["twap_shortfall_bps"] = self.shadows[e].shortfall_bps()
+            out["vs_twap_bps"] = out["shortfall_bps"] - out["twap_shortfall_bps"]
+        out["day"] = self.specs[e]["day"]
+        out["date"] = self.specs[e]["date"]
+        return out
+
+    def fill_records(self, e: int) -> np.ndarray:
+        return self.episodes[e].sim.fill_records()
+
+
+def _to_pace_aggr(actions: np.ndarray, mode: str) -> np.ndarray:
+    a = np.asarray(actions)
+    if mode == "continuous":
+        return a.astype(np.float64, copy=False)
+    idx = a.astype(np.int64)
+    if (idx < 0).any() or (idx >= len(DISCRETE_GRID)).any():
+        raise ValueError("actions outside MultiDiscrete([5, 5])")
+    return np.asarray(DISCRETE_GRID)[idx]
+
+
+class ExecutionVectorEnv(VectorEnv):
+    """``gymnasium.vector.VectorEnv`` over :class:`BatchedExecution` (next-step autoreset).
+
+    ``info`` holds per-env arrays ``executed`` and ``shortfall_bps`` every step and, with their
+    ``_``-masks, ``final_shortfall_bps`` and ``final_vs_twap_bps`` (with ``compare_twap``) on the
+    step an episode ends; ``fill_records(i)`` gives env ``i``'s fills of its current or last episode.
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
+
+    def __init__(self, num_envs: int = 1, config: ExecutionConfig | None = None, **overrides: Any) -> None:
+        self.engine = BatchedExecution(num_envs, config, **overrides)
+        raw = self.engine.sampler
+        self.num_envs = num_envs
+        self.single_observation_space = raw.observation_space
+        self.single_action_space = raw.action_space
+        self.observation_space = gym.vector.utils.batch_space(raw.observation_space, num_envs)
+        self.action_space = gym.vector.utils.batch_space(raw.action_space, num_envs)
+        self._autoreset = np.zeros(num_envs, dtype=bool)
+        self._mode = self.engine.config.action_mode
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        eng = self.engine
+        for e in range(self.num_envs):
+            eng.reset_episode(e, seed=(seed + e) if seed is not None else None, options=options)
+        self._autoreset[:] = False
+        return eng.obs.copy(), {}
+
+    def step(self, actions):
+        eng = self.engine
+        acts = _to_pace_aggr(actions, self._mode)
+        active = ~self._autoreset
+        for e in np.flatnonzero(self._autoreset):
+            eng.reset_episode(int(e))
+        rewards = eng.step(acts, active) if active.any() else np.zeros(self.num_envs)
+        terminated = eng.done() & active
+        info: dict[str, Any] = {
+            "executed": eng.fs[:, K.F_FILLED].copy(),
+            "shortfall_bps": np.array([ep.shortfall_bps() for ep in eng.episodes]),
+        }
+        if terminated.any():
+            final = np.zeros(self.num_envs)
+            for e in np.flatnonzero(terminated):
+                final[e] = eng.episodes[e].shortfall_bps()
+            info["final_shortfall_bps"] = final
+            info["_final_shortfall_bps"] = terminated.copy()
+            if eng.shadow:
+                vs = np.zeros(self.num_envs)
+                for e in np.flatnonzero(terminated):
+                    vs[e] = final[e] - eng.shadows[e].shortfall_bps()
+                info["final_vs_twap_bps"] = vs
+                info["_final_vs_twap_bps"] = terminated.copy()
+        self._autoreset = terminated
+        return (
+            eng.obs.copy(),
+            rewards.astype(np.float64),
+            terminated,
+            np.zeros(self.num_envs, dtype=bool),
+            info,
+        )
+
+    def fill_records(self, i: int) -> np.ndarray:
+        return self.engine.fill_records(i)
+
+
+def _sb3_vecenv_base():
+    from stable_baselines3.common.vec_env import VecEnv
+
+    return VecEnv
+
+
+class ExecutionVecEnv(_sb3_vecenv_base()):  # type: ignore[misc]
+    """stable-baselines3 ``VecEnv`` over :class:`BatchedExecution`: an ended episode is reset at
+    once; its last observation is ``infos[i]["terminal_observation"]`` and its metrics
+    ``infos[i]["execution"]`` (as the single env's final ``info``)."""
+
+    def __init__(self, num_envs: int = 1, config: ExecutionConfig | None = None, seed: int | None = None,
+                 **overrides: Any) -> None:  # fmt: skip
+        self.engine = BatchedExecution(num_envs, config, **overrides)
+        raw = self.engine.sampler
+        super().__init__(num_envs, raw.observation_space, raw.action_space)
+        self._mode = self.engine.config.action_mode
+        self._seed = seed
+        self._actions: np.ndarray | None = None
+
+    def reset(self) -> np.ndarray:
+        eng = self.engine
+        seed, self._seed = self._seed, None
+        for e in range(self.num_envs):
+            eng.reset_episode(e, seed=(seed + e) if seed is not None else None)
+        return eng.obs.copy()
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = _to_pace_aggr(actions, self._mode)
+
+    def step_wait(self):
+        eng = self.engine
+        rewards = eng.step(self._actions)
+        dones = eng.done()
+        infos: list[dict] = [{} for _ in range(self.num_envs)]
+        obs = eng.obs.copy()
+        for e in np.flatnonzero(dones):
+            e = int(e)
+            infos[e]["terminal_observation"] = obs[e].copy()
+            infos[e]["execution"] = eng.metrics(e)
+            infos[e]["TimeLimit.truncated"] = False
+            eng.reset_episode(e)
+            obs[e] = eng.obs[e]
+        return obs, rewards.astype(np.float32), dones, infos
+
+    def close(self) -> None:
+        pass
+
+    def seed(self, seed: int | None = None):
+        self._seed = seed
+        return [None if seed is None else seed + e for e in range(self.num_envs)]
+
+    def get_attr(self, attr_name, indices=None):
+        return [getattr(self.engine.sampler, attr_name) for _ in self._get_indices(indices)]
+
+    def set_attr(self, attr_name, value, indices=None):
+        raise AttributeError("ExecutionVecEnv does not support set_attr: build a new one with the config you need")
+
+    def env_method(self, method_name, *method_args, indices=None, **method_kwargs):
+        raise AttributeError("ExecutionVecEnv has no per-env objects to call methods on")
+
+    def env_is_wrapped(self, wrapper_class, indices=None):
+        return [False for _ in self._get_indices(indices)]
