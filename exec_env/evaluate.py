@@ -222,6 +222,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="synthetic", help="'synthetic' or a file, folder or glob of market data")
     p.add_argument("--format", default="auto", help="format of --data files")
     p.add_argument("--data-options", default="", help="loader options, e.g. 'crossed=drop'")
+    p.add_argument("--sim", default="", help="simulator settings, e.g. 'permanent_impact=1e-6,transient_impact=2e-6'")
     p.add_argument("--days", type=int, default=24, help="synthetic market: days generated")
     p.add_argument("--test-days", type=int, default=8, help="newest days held out (0 with --test-share)")
     p.add_argument("--test-share", type=float, default=0.0, help="intraday split: last share of each session is test")
@@ -257,8 +258,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         catalogue = load_market(args.data, format=args.format, n_test=0 if args.test_share else args.test_days,
                                 **parse_options(args.data_options))  # fmt: skip
+    if args.test_share and args.split != "test":
+        raise SystemExit(f"--test-share {args.test_share} evaluates the test part of each session: --split test")
     fields = {"test_share": args.test_share, "purge_s": args.purge_s}
-    supported = {k: v for k, v in fields.items() if k in ExecutionConfig.__dataclass_fields__}
+    if args.sim:
+        from exec_env.sim import SimConfig
+
+        fields["sim"] = SimConfig(**{**catalogue.sim_defaults, **parse_options(args.sim)})
+    supported = {k: v for k, v in fields.items() if k in ExecutionConfig.__dataclass_fields__ and v is not None}
     config = ExecutionConfig(market=catalogue, quantity=args.quantity, horizon_s=args.horizon_s,
                              decision_interval_s=args.decision_interval_s, warmup_s=args.warmup_s,
                              side="random" if args.side == "both" else args.side, **supported)  # fmt: skip

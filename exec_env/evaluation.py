@@ -232,7 +232,10 @@ def evaluate(
     :class:`MarketView` of their env. With ``child_orders`` (a list), one dict per decision is
     appended to it: policy, episode, step, time_ns, target_qty (executed + child), child_qty,
     limit_px, filled, fill_px, executed (after the step; the last step includes the forced
-    liquidation). ``progress(k)`` is called after each episode.
+    liquidation). ``progress(k)`` is called after each episode. Rows also carry the touches at
+    arrival and ``price_vs_arrival_far``: ``side * (average price - arrival far touch)`` (a buy's
+    mean execution price minus the arrival ask), and ``market_hash``, a digest of the replayed
+    market the episode spans (identical for every policy on one episode).
     """
     rows: list[dict[str, Any]] = []
     test_share, _ = intraday_split(config)
@@ -245,6 +248,7 @@ def evaluate(
             policy.bind(view)
         for spec in episodes:
             obs, _ = env.reset(options=spec.options())
+            arrival_bid, arrival_ask = view.touch()
             state = None
             start = np.ones((1,), dtype=bool)
             ret = 0.0
@@ -268,6 +272,9 @@ def evaluate(
             metrics = info["execution"]
             row = {"policy": name, "episode": spec.episode, "return": ret, "steps": steps}
             row.update({k: (math.nan if v is None else v) for k, v in metrics.items()})
+            row["arrival_bid"], row["arrival_ask"] = arrival_bid, arrival_ask
+            far = arrival_ask if spec.side > 0 else arrival_bid
+            row["price_vs_arrival_far"] = spec.side * (row["avg_price"] - far)
             row["market_hash"] = _market_hash(env, spec.start_ns, int(metrics["end_ns"]))
             rows.append(row)
             if child_orders is not None:
@@ -365,7 +372,9 @@ def report(
         fees_bps=("fees_bps", "mean"),
         n_child_orders=("n_child_orders", "mean"),
     )
+    attrs = dict(summary.attrs)
     summary = summary.join(agg, on="policy")
+    summary.attrs.update(attrs)
     lines = [format_table(summary)]
     n_days = int(results["day"].nunique())
     notes = [f"{int(results['episode'].nunique())} episodes on {n_days} independent day(s)"]

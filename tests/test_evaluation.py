@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from baselines import TWAP, ConstantActionPolicy, Immediate
-from exec_env import ExecutionConfig
+from exec_env import ExecutionConfig, ExecutionEnv
 from exec_env.evaluation import (
     EpisodeSpec,
     best_baseline,
@@ -211,3 +211,28 @@ def test_seed_summary_gives_the_mean_across_seeds_and_its_spread():
     assert out["seed_means"] == [2.0, 3.0, 7.0]
     assert out["mean_across_seeds"] == pytest.approx(4.0)
     assert out["std_across_seeds"] == pytest.approx(math.sqrt(((2 - 4) ** 2 + 1 + 9) / 2))
+
+
+needs_intraday = pytest.mark.skipif(
+    "test_share" not in ExecutionConfig.__dataclass_fields__, reason="ExecutionConfig.test_share (ENV_PATCH.diff)"
+)
+
+
+@needs_intraday
+def test_env_intraday_split_keeps_training_away_from_the_test_windows(small_catalogue):
+    from dataclasses import replace
+
+    one_day = MarketCatalogue([small_catalogue.day(0)], name="one-day")
+    day = one_day.day(0)
+    first, last = max(day.meta.session_open_ns, int(day.ts[0])), min(day.meta.session_close_ns, int(day.ts[-1]))
+    cut = last - round(0.3 * (last - first))
+    cfg = ExecutionConfig(market=one_day, horizon_s=120, test_share=0.3, purge_s=60)
+    train_env = ExecutionEnv(cfg)
+    test_env = ExecutionEnv(replace(cfg, split="test"))
+    for seed in range(30):
+        assert train_env.reset(seed=seed)[1]["start_ns"] + 120 * S <= cut - 60 * S
+        assert test_env.reset(seed=seed)[1]["start_ns"] >= cut
+    eps = sample_episodes(cfg, 5, seed=1)
+    assert all(e.start_ns >= cut for e in eps)
+    with pytest.raises(ValueError, match=r"test_share = 1.2 is invalid; allowed: 0 <= test_share < 1"):
+        ExecutionConfig(test_share=1.2)
