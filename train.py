@@ -1,4 +1,4 @@
-"""Train a PPO execution agent, log to TensorBoard, and judge it against TWAP, PassiveTWAP and Immediate.
+"""Train a PPO execution agent, log to TensorBoard, and judge it against every baseline.
 
     python train.py                        # embedded synthetic market, defaults below
     python train.py --total-timesteps 50000 --n-envs 4 --seed 3
@@ -7,7 +7,11 @@
 
 Every run writes ``{output}/{env_id}__{exp_name}__{seed}__{unix_time}/`` with the model, the resolved
 configuration, TensorBoard logs (SB3's rollout/, train/, time/ plus exec/ execution metrics) and
-the evaluation on held-out test days: per-episode CSV, summary CSV/JSON and the printed table.
+the evaluation on held-out test data by the harness of ``python -m exec_env.evaluate``: every
+baseline and PPO on one episode set, per-episode and per-child-order CSV, summary CSV/JSON, plots
+and the printed table, with the verdict against the best baseline. A source with a single day
+(e.g. a LOBSTER sample) trains on the start of each session and tests on its end:
+``--test-days 0 --test-share 0.3 --purge-s 60`` (needs ``ExecutionConfig.test_share``).
 """
 
 from __future__ import annotations
@@ -43,6 +47,19 @@ class Args:
     )
     days: int = field(default=24, metadata={"help": "synthetic market: number of days generated (oldest first)"})
     test_days: int = field(default=8, metadata={"help": "newest days held out for evaluation, never trained on"})
+    test_share: float = field(
+        default=0.0,
+        metadata={"help": "intraday split: the last share of every session is test data (use with --test-days 0)"},
+    )
+    purge_s: float = field(default=0.0, metadata={"help": "intraday split: gap in seconds between train and test"})
+    warmup_s: float = field(default=300.0, metadata={"help": "earliest episode start after the session open, seconds"})
+    eval_overlap: str = field(
+        default="auto",
+        metadata={
+            "help": "may evaluation episodes of one day share market time: 'no', 'yes', or 'auto' (only when "
+            "--eval-episodes do not fit otherwise; the report then says so and clusters by day)"
+        },
+    )
     side: str = field(default="random", metadata={"help": "parent order side: buy, sell or random"})
     quantity: float = field(default=5000.0, metadata={"help": "parent order size in units"})
     horizon_s: float = field(default=600.0, metadata={"help": "execution horizon in seconds"})
@@ -62,27 +79,31 @@ class Args:
 
 
 def parse_options(text: str) -> dict[str, Any]:
-    """``"a=1,b=drop,c=true"`` -> ``{"a": 1, "b": "drop", "c": True}`` (ints, floats, booleans, none, text)."""
-    out: dict[str, Any] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise SystemExit(f"--data-options: {item!r} is not key=value")
-        value: Any = raw.strip()
-        lowered = value.lower()
-        if lowered in ("true", "false"):
-            value = lowered == "true"
-        elif lowered == "none":
-            value = None
-        else:
-            for kind in (int, float):
-                try:
-                    value = kind(value)
-                    break
-                except ValueError:
-                    pass
-        out[key.strip()] = value
-    return out
+    """``"a=1,b=drop,c=true"`` -> ``{"a": 1, "b": "drop", "c": True}`` (see ``exec_env.evaluate.parse_options``)."""
+    from exec_env.evaluate import parse_options as parse
+
+    return parse(text)
+
+
+def check_args(args: Args) -> None:
+    """Refuse, before any work, settings that could only fail after training."""
+    if not 0.0 <= args.test_share < 1.0:
+        raise SystemExit(f"--test-share {args.test_share}: allowed 0 <= test share < 1")
+    if args.test_days < 0:
+        raise SystemExit(f"--test-days {args.test_days}: allowed >= 0")
+    if args.test_days == 0 and args.test_share == 0.0:
+        raise SystemExit(
+            "--test-days 0 leaves no test data to evaluate on: hold out days (--test-days N >= 1) or, for a "
+            "source with few days, the end of every session (--test-days 0 --test-share 0.3 --purge-s 60)"
+        )
+    if args.test_days > 0 and args.test_share > 0.0:
+        raise SystemExit(
+            f"--test-share {args.test_share} (an intraday split) needs --test-days 0, got {args.test_days}"
+        )
+    if args.eval_overlap not in ("auto", "yes", "no"):
+        raise SystemExit(f"--eval-overlap {args.eval_overlap!r}: allowed 'auto', 'yes', 'no'")
+    if args.eval_episodes < 2:
+        raise SystemExit(f"--eval-episodes {args.eval_episodes}: allowed >= 2 (paired statistics)")
 
 
 def parse_args(argv: list[str] | None = None) -> Args:
@@ -99,6 +120,7 @@ def parse_args(argv: list[str] | None = None) -> Args:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
+    check_args(args)
     t_start = time.perf_counter()
 
     import gymnasium as gym
@@ -109,20 +131,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import exec_env
     from agents import ExecMetricsCallback, PPOSettings, make_ppo
     from agents.ppo import make_vec_env
-    from baselines import TWAP, Immediate, PassiveTWAP
+    from baselines import DEFAULT_BASELINES, make_baseline
     from exec_env.config import ExecutionConfig
-    from exec_env.evaluation import episodes_frame, evaluate, report, sample_episodes
+    from exec_env.evaluate import run as run_evaluation
+    from exec_env.evaluation import episodes_frame, sample_episodes
     from exec_env.market.sources import load_market
 
     torch.set_num_threads(args.torch_threads)
     if args.env_id not in exec_env.ENV_IDS:
         raise SystemExit(f"--env-id {args.env_id!r} is not one of {exec_env.ENV_IDS}")
     spec_kwargs = dict(gym.spec(args.env_id).kwargs)
+    split_fields = {"test_share": args.test_share, "purge_s": args.purge_s} if args.test_share else {}
+    missing = [k for k in split_fields if k not in ExecutionConfig.__dataclass_fields__]
+    if missing:
+        raise SystemExit(f"--test-share needs ExecutionConfig fields {missing} (the intraday split of the env)")
 
     print(f"market: {args.data} ...", flush=True)
     if args.data == "synthetic":
         from exec_env.market.synthetic import synthetic_catalogue
 
+        if args.test_days >= args.days:
+            raise SystemExit(f"--test-days {args.test_days}: allowed 0 .. --days - 1 = {args.days - 1}")
         catalogue = synthetic_catalogue(n_days=args.days, n_test=args.test_days, seed=0)
     else:
         catalogue = load_market(
@@ -130,9 +159,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
     config = ExecutionConfig(
         market=catalogue, side=args.side, quantity=args.quantity, horizon_s=args.horizon_s,
-        decision_interval_s=args.decision_interval_s, compare_twap=True, split="train",
-        reward_baseline=args.reward_baseline, **spec_kwargs,
+        decision_interval_s=args.decision_interval_s, compare_twap=True, split="train", warmup_s=args.warmup_s,
+        reward_baseline=args.reward_baseline, **split_fields, **spec_kwargs,
     )  # fmt: skip
+    n_test_days = len(catalogue.indices("test"))
+    if not args.test_share and n_test_days == 0:
+        raise SystemExit(f"{catalogue.name} has no test day (--test-days {args.test_days}); nothing to evaluate on")
     settings = PPOSettings(learning_rate=args.learning_rate, n_steps=args.n_steps, batch_size=args.batch_size)
     print(f"market: {catalogue.name}, {len(catalogue.indices('train'))} train days, "
           f"{len(catalogue.indices('test'))} test days ({time.perf_counter() - t_start:.1f} s)", flush=True)  # fmt: skip
@@ -160,19 +192,39 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     model.save(run_dir / "model.zip")
     vec_env.close()
 
-    print(f"evaluating PPO, TWAP, PassiveTWAP and Immediate on {args.eval_episodes} test-day episodes ...", flush=True)
+    sim_config = config.resolved_sim(catalogue.sim_defaults)
+    split_args = {"test_share": args.test_share, "purge_s": args.purge_s}
+    policies = {"PPO": model}
+    policies.update({b: make_baseline(b, config, catalogue, sim_config, **split_args) for b in DEFAULT_BASELINES})
+    print(
+        f"evaluating PPO and {len(DEFAULT_BASELINES)} baselines on {args.eval_episodes} test episodes ...", flush=True
+    )
     t_eval = time.perf_counter()
-    episodes = sample_episodes(config, args.eval_episodes, seed=args.seed + 10_000, split="test")
+    sample = dict(n=args.eval_episodes, seed=args.seed + 10_000, split="test", **split_args)
+    try:
+        episodes = sample_episodes(config, overlap=args.eval_overlap == "yes", **sample)
+    except ValueError as exc:
+        if args.eval_overlap != "auto" or "non-overlapping" not in str(exc):
+            raise
+        print(f"note: {exc.args[0].split(':')[0]}; evaluation episodes will overlap in time", flush=True)
+        episodes = sample_episodes(config, overlap=True, **sample)
     episodes_frame(episodes).to_csv(run_dir / "eval_episodes_spec.csv", index=False)
-    space = gym.spaces.MultiDiscrete([5, 5]) if config.action_mode == "discrete" else None
-    policies = {"PPO": model, "TWAP": TWAP(space), "PassiveTWAP": PassiveTWAP(space), "Immediate": Immediate(space)}
-    results = evaluate(policies, config, episodes, split="test")
-    summary, text = report(results, baseline="TWAP", out_dir=run_dir, seed=args.seed)
+    outcome = run_evaluation(
+        policies, config, episodes, run_dir, baselines=list(DEFAULT_BASELINES), learned_groups={"PPO": ["PPO"]},
+        split="all" if args.test_share else "test", seed=args.seed, progress=args.progress,
+        extra={"command": " ".join(sys.argv)},
+    )  # fmt: skip
+    summary, text = outcome["summary"], outcome["text"]
     eval_s = time.perf_counter() - t_eval
     for _, row in summary.iterrows():
         writer.add_scalar(f"eval/{row['policy']}_shortfall_bps", row["mean"], args.total_timesteps)
-    ppo = summary.set_index("policy").loc["PPO"]
-    writer.add_scalar("eval/PPO_vs_TWAP_bps", ppo["mean_diff"], args.total_timesteps)
+    results = outcome["results"]
+    by_episode = results.pivot(index="episode", columns="policy", values="shortfall_bps")
+    writer.add_scalar("eval/PPO_vs_TWAP_bps", float((by_episode["PPO"] - by_episode["TWAP"]).mean()),
+                      args.total_timesteps)  # fmt: skip
+    best = summary.attrs["baseline"]
+    writer.add_scalar("eval/PPO_vs_best_baseline_bps", float((by_episode["PPO"] - by_episode[best]).mean()),
+                      args.total_timesteps)  # fmt: skip
     writer.close()
 
     total_s = time.perf_counter() - t_start
@@ -181,14 +233,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     (run_dir / "timing.json").write_text(json.dumps(timing, indent=2))
     print()
     print(text)
-    verdict = "beats" if ppo["ci_high"] < 0 else ("loses to" if ppo["ci_low"] > 0 else "is not distinguishable from")
-    print(f"\nPPO {verdict} TWAP: mean difference {ppo['mean_diff']:+.2f} bps, 95% CI "
-          f"[{ppo['ci_low']:+.2f}, {ppo['ci_high']:+.2f}], p = {ppo['p_value']:.2g} over {int(ppo['n'])} paired episodes")  # fmt: skip
-    passive = summary.set_index("policy").loc["PassiveTWAP"]
-    ppo_vs_passive = (results[results.policy == "PPO"].set_index("episode")["shortfall_bps"]
-                      - results[results.policy == "PassiveTWAP"].set_index("episode")["shortfall_bps"])  # fmt: skip
-    print(f"PPO vs PassiveTWAP (join the near touch on the TWAP schedule): mean difference "
-          f"{ppo_vs_passive.mean():+.2f} bps (PassiveTWAP vs TWAP {passive['mean_diff']:+.2f} bps)")  # fmt: skip
     print(f"run folder: {run_dir}\ntiming: {timing}")
     return {"run_dir": str(run_dir), "summary": summary, "timing": timing}
 

@@ -58,6 +58,14 @@ class ExecutionConfig:
     """Which days of the catalogue episodes are drawn from."""
     warmup_s: float = 300.0
     """Earliest start after the session open (the features look back 300 s)."""
+    test_share: float = 0.0
+    """Intraday split, for sources with few days (e.g. a single LOBSTER sample): > 0 cuts every day
+    at ``close - test_share * (close - open)`` (``open``/``close``: the day's data inside its
+    session); ``split="test"`` starts episodes after the cut, ``split="train"`` ends them (horizon
+    included) ``purge_s`` before it; impact calibration uses only data before the cut. Needs a
+    catalogue without test days (``n_test == 0``)."""
+    purge_s: float = 0.0
+    """Intraday split: gap in seconds between the end of the last training episode and the cut."""
     sim: SimConfig | None = None
     """Fees, latency, resilience and impact (see SimConfig). ``None``: the market's own defaults
     (``MarketCatalogue.sim_defaults``: the synthetic market carries its impact calibration; data
@@ -102,6 +110,10 @@ class ExecutionConfig:
             raise _bad("split", self.split, f"one of {SPLITS}")
         if not (math.isfinite(self.warmup_s) and 0 <= self.warmup_s <= 86_400):
             raise _bad("warmup_s", self.warmup_s, "0 .. 86400 seconds")
+        if not (math.isfinite(self.test_share) and 0.0 <= self.test_share < 1.0):
+            raise _bad("test_share", self.test_share, "0 <= test_share < 1 (0: split by days)")
+        if not (math.isfinite(self.purge_s) and 0.0 <= self.purge_s <= 86_400):
+            raise _bad("purge_s", self.purge_s, "0 .. 86400 seconds")
         if not isinstance(self.calibrate_impact, bool):
             raise _bad("calibrate_impact", self.calibrate_impact, "True or False")
         if self.sim is not None and not isinstance(self.sim, SimConfig):

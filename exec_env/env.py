@@ -18,7 +18,7 @@ from exec_env.features import FEATURE_NAMES, OBS_DIM, OBS_HIGH, OBS_LOW, DayFeat
 from exec_env.market import MarketCatalogue, resolve_market
 from exec_env.sim import DayArrays, ExecutionSimulator, SimConfig
 from exec_env.sim import kernels as K
-from exec_env.sim.calibrate import IMPACT_KEYS, calibration_for
+from exec_env.sim.calibrate import IMPACT_KEYS, calibration_for, intraday_cut
 
 __all__ = ["DISCRETE_GRID", "ExecutionEnv", "child_order"]
 
@@ -249,7 +249,8 @@ class ExecutionEnv(gym.Env):
     ## Starting State
     Day uniform over the split's days, start uniform (whole milliseconds) from
     ``max(open + warmup_s, first book row)`` to ``min(close, last book row) - horizon_s``, side
-    per ``side``; all from ``self.np_random``.
+    per ``side``; all from ``self.np_random``. With ``test_share > 0`` (intraday split) every day
+    serves both splits: test starts at or after the cut, train episodes end ``purge_s`` before it.
     ``reset(options={"day", "start_ns", "side", "quantity"})`` pins any of them.
 
     ## Episode End
@@ -279,7 +280,13 @@ class ExecutionEnv(gym.Env):
         self.config = config
         self.render_mode = render_mode
         self.catalogue: MarketCatalogue = resolve_market(config.market)
-        self._day_indices = self.catalogue.indices(config.split)
+        if config.test_share > 0 and self.catalogue.n_test:
+            raise ValueError(
+                f"ExecutionConfig.test_share = {config.test_share} (an intraday split) needs a catalogue without "
+                f"test days; {self.catalogue.name} holds n_test = {self.catalogue.n_test}"
+            )
+        # an intraday split serves every day; the split restricts the start times instead
+        self._day_indices = self.catalogue.indices("all" if config.test_share > 0 else config.split)
         if not self._day_indices:
             raise ValueError(
                 f"ExecutionConfig.split = {config.split!r} has no days in {self.catalogue.name} "
@@ -310,7 +317,7 @@ class ExecutionEnv(gym.Env):
         self.feature_names = FEATURE_NAMES
         self.calibration = None
         if config.sim is None and config.calibrate_impact and not (IMPACT_KEYS & set(self.catalogue.sim_defaults)):
-            self.calibration = calibration_for(self.catalogue)
+            self.calibration = calibration_for(self.catalogue, config.test_share, config.purge_s)
         calibrated = self.calibration.sim_kwargs() if self.calibration is not None else None
         self.sim_config = config.resolved_sim(self.catalogue.sim_defaults, calibrated)
         if self.sim_config.latency_ms * 1e-3 >= config.decision_interval_s:
@@ -332,8 +339,15 @@ class ExecutionEnv(gym.Env):
         """Episode starts allowed on ``day`` (whole ms): after the warm-up and the first book row,
         with the horizon ending before the session close and the last book row."""
         meta = day.meta
-        lo = max(meta.session_open_ns + round(self.config.warmup_s * _NS), int(day.ts[0]))
+        cfg = self.config
+        lo = max(meta.session_open_ns + round(cfg.warmup_s * _NS), int(day.ts[0]))
         hi = min(meta.session_close_ns, int(day.ts[-1])) - self._horizon_ns
+        if cfg.test_share > 0:  # intraday split: see ExecutionConfig.test_share
+            cut = intraday_cut(day, cfg.test_share)
+            if cfg.split == "test":
+                lo = max(lo, cut)
+            elif cfg.split == "train":
+                hi = min(hi, cut - round(cfg.purge_s * _NS) - self._horizon_ns)
         return -(-lo // _MS) * _MS, (hi // _MS) * _MS
 
     def _load(self, index: int) -> tuple[DayArrays, DayFeatureArrays]:

@@ -29,9 +29,12 @@ import pandas as pd
 from scipy import stats as sps
 
 __all__ = [
+    "CLUSTER_COLUMNS",
     "PAIRED_COLUMNS",
     "SUMMARY_COLUMNS",
+    "ClusteredInterval",
     "PairedComparison",
+    "clustered_interval",
     "format_table",
     "paired_comparison",
     "summarize",
@@ -52,6 +55,9 @@ PAIRED_COLUMNS: tuple[str, ...] = (
 
 #: All columns of the frame returned by :func:`summarize`, in order.
 SUMMARY_COLUMNS: tuple[str, ...] = ("policy", "n", "mean", "std", *PAIRED_COLUMNS)
+
+#: Columns :func:`summarize` adds with ``cluster_col`` (day-clustered inference; NaN on the baseline).
+CLUSTER_COLUMNS: tuple[str, ...] = ("n_days", "day_ci_low", "day_ci_high", "day_p_value")
 
 _MIN_BOOT = 100
 # Upper bound on the number of resampled indices held in memory at once by the bootstrap.
@@ -247,6 +253,55 @@ def paired_comparison(
     )
 
 
+@dataclass(frozen=True)
+class ClusteredInterval:
+    """Interval for a mean difference when episodes are grouped in clusters (days).
+
+    Attributes:
+        n_clusters: Number of clusters G (independent days).
+        mean: Mean of the per-episode differences.
+        se: Cluster-robust standard error ``sqrt(G / (G - 1) * sum_g (sum_{i in g} (d_i - mean))^2) / n``.
+        low: Lower end ``mean - t_{G-1} se``.
+        high: Upper end ``mean + t_{G-1} se``.
+        p_value: Two-sided p-value of ``mean / se`` against Student's t with ``G - 1`` df.
+    """
+
+    n_clusters: int
+    mean: float
+    se: float
+    low: float
+    high: float
+    p_value: float
+
+
+def clustered_interval(diff: npt.ArrayLike, clusters: npt.ArrayLike, confidence: float = 0.95) -> ClusteredInterval:
+    """Day-clustered t-interval for the mean of ``diff`` (CR1 sandwich variance, ``G - 1`` df).
+
+    Episodes of one day share market conditions (and may share market time), so they are not
+    independent; this interval treats days as the independent units. With equal cluster sizes it
+    equals the one-sample t-interval of the cluster means. With one cluster the interval and the
+    p-value are NaN.
+    """
+    _validate_options(confidence, _MIN_BOOT, 0)
+    d = _as_sample(diff, "diff")
+    g = np.asarray(clusters)
+    if g.shape != d.shape:
+        raise ValueError(f"clusters must have one label per difference: shapes {g.shape} and {d.shape}")
+    labels, inverse = np.unique(g, return_inverse=True)
+    n_g = labels.size
+    mean = float(d.mean()) if d.size else math.nan
+    if n_g < 2:
+        return ClusteredInterval(n_g, mean, math.nan, math.nan, math.nan, math.nan)
+    sums = np.bincount(inverse, weights=d - mean, minlength=n_g)
+    se = math.sqrt(n_g / (n_g - 1) * float((sums * sums).sum())) / d.size
+    if se == 0.0:
+        p = 1.0 if mean == 0.0 else 0.0
+        return ClusteredInterval(n_g, mean, 0.0, mean, mean, p)
+    half = float(sps.t.ppf(0.5 + confidence / 2.0, n_g - 1)) * se
+    p = float(min(1.0, 2.0 * sps.t.sf(abs(mean / se), n_g - 1)))
+    return ClusteredInterval(n_g, mean, se, mean - half, mean + half, p)
+
+
 def _plain(x: Any) -> Any:
     """Python scalar for a numpy scalar (so ``repr`` reads ``103``, not ``np.int64(103)``)."""
     if isinstance(x, tuple):
@@ -276,6 +331,7 @@ def summarize(
     baseline: str = "TWAP",
     policy_col: str = "policy",
     episode_col: str = "episode",
+    cluster_col: str | None = None,
     **kw: Any,
 ) -> pd.DataFrame:
     """Summarize a long results frame into one row per policy, paired against ``baseline``.
@@ -287,6 +343,8 @@ def summarize(
         baseline: Policy every other policy is compared with.
         policy_col: Column naming the policy.
         episode_col: Column identifying the episode (must mean the same episode for every policy).
+        cluster_col: Column grouping episodes into independent units (the day); adds the
+            columns :data:`CLUSTER_COLUMNS` (a day-clustered interval, :func:`clustered_interval`).
         **kw: ``confidence``, ``n_boot`` and ``seed``, passed to :func:`paired_comparison`.
 
     Returns:
@@ -312,7 +370,8 @@ def summarize(
 
     if not isinstance(results, pd.DataFrame):
         raise TypeError(f"results must be a pandas DataFrame, got {type(results).__name__}")
-    missing_cols = [c for c in (policy_col, episode_col, metric) if c not in results.columns]
+    needed = (policy_col, episode_col, metric) + ((cluster_col,) if cluster_col else ())
+    missing_cols = [c for c in needed if c not in results.columns]
     if missing_cols:
         raise ValueError(f"results lacks column(s) {missing_cols}; available: {list(results.columns)}")
     if results.empty:
@@ -371,6 +430,9 @@ def summarize(
         raise ValueError(f"need at least 2 episodes per policy (allowed range: n >= 2), got {len(episodes)}")
 
     base_vals = by_policy[baseline].reindex(episodes).to_numpy(dtype=np.float64)
+    if cluster_col:
+        cluster_of = results[results[policy_col] == baseline].set_index(episode_col)[cluster_col]
+        cluster_labels = cluster_of.reindex(episodes).to_numpy()
     rows: list[dict[str, Any]] = []
     for p in policies:
         vals = by_policy[p].reindex(episodes).to_numpy(dtype=np.float64)
@@ -385,9 +447,17 @@ def summarize(
         else:
             cmp = paired_comparison(vals, base_vals, policy=str(p), baseline=str(baseline), **kw)
             row.update({c: getattr(cmp, c) for c in PAIRED_COLUMNS})
+        if cluster_col:
+            row["n_days"] = int(np.unique(cluster_labels).size)
+            if p == baseline:
+                row.update(dict.fromkeys(CLUSTER_COLUMNS[1:], math.nan))
+            else:
+                ci = clustered_interval(vals - base_vals, cluster_labels, confidence)
+                row.update({"day_ci_low": ci.low, "day_ci_high": ci.high, "day_p_value": ci.p_value})
         rows.append(row)
 
-    out = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+    columns = list(SUMMARY_COLUMNS) + (list(CLUSTER_COLUMNS) if cluster_col else [])
+    out = pd.DataFrame(rows, columns=columns)
     out["n"] = out["n"].astype(np.int64)
     out.attrs.update({"metric": metric, "baseline": baseline, "confidence": confidence})
     return out
@@ -432,7 +502,8 @@ def format_table(summary: pd.DataFrame, metric_label: str = "shortfall (bps)") -
     """Render a :func:`summarize` frame as a fixed-width plain-text table.
 
     Columns: policy, n, mean, std, the mean difference ``vs <baseline>``, the confidence interval
-    as ``[lo, hi]``, the paired t-test p-value and the win rate. Metric values are shown with two
+    as ``[lo, hi]``, the paired t-test p-value and the win rate (and the day-clustered interval when
+    the summary has one). Metric values are shown with two
     decimals (differences with an explicit sign), p-values as ``0.412`` when >= 0.001 and as
     ``3.2e-05`` below, win rates as percentages with one decimal (``62.5%``). Paired cells of the
     baseline row show ``-``. Policy names longer than 28 characters are shortened with ``..`` so
@@ -462,23 +533,29 @@ def format_table(summary: pd.DataFrame, metric_label: str = "shortfall (bps)") -
         s = str(name)
         return s if len(s) <= max_name else s[: max_name - 2] + ".."
 
+    clustered = "day_ci_low" in summary.columns
     headers = ["policy", "n", "mean", "std", f"vs {short(baseline)}", ci_label, "p-value", "win"]
+    if clustered:
+        n_days = int(summary["n_days"].max()) if len(summary) else 0
+        headers += [f"day {ci_label} ({n_days} days)"]
     body: list[list[str]] = []
     for r in summary.itertuples(index=False):
         lo, hi = float(r.ci_low), float(r.ci_high)
         ci = "-" if math.isnan(lo) or math.isnan(hi) else f"[{lo:+.2f}, {hi:+.2f}]"
-        body.append(
-            [
-                short(r.policy),
-                str(int(r.n)),
-                _fmt_num(float(r.mean)),
-                _fmt_num(float(r.std)),
-                _fmt_signed(float(r.mean_diff)),
-                ci,
-                _fmt_p(float(r.p_value)),
-                _fmt_pct(float(r.win_rate)),
-            ]
-        )
+        cells = [
+            short(r.policy),
+            str(int(r.n)),
+            _fmt_num(float(r.mean)),
+            _fmt_num(float(r.std)),
+            _fmt_signed(float(r.mean_diff)),
+            ci,
+            _fmt_p(float(r.p_value)),
+            _fmt_pct(float(r.win_rate)),
+        ]
+        if clustered:
+            dlo, dhi = float(r.day_ci_low), float(r.day_ci_high)
+            cells.append("-" if math.isnan(dlo) or math.isnan(dhi) else f"[{dlo:+.2f}, {dhi:+.2f}]")
+        body.append(cells)
     widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h) for i, h in enumerate(headers)]
 
     def line(cells: Sequence[str]) -> str:

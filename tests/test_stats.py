@@ -14,9 +14,11 @@ from hypothesis.extra import numpy as hnp
 from scipy import stats as sps
 
 from exec_env.stats import (
+    CLUSTER_COLUMNS,
     PAIRED_COLUMNS,
     SUMMARY_COLUMNS,
     PairedComparison,
+    clustered_interval,
     format_table,
     paired_comparison,
     summarize,
@@ -415,3 +417,59 @@ def test_format_table_long_names_fit_in_100_columns() -> None:
 def test_format_table_missing_columns() -> None:
     with pytest.raises(ValueError, match="lacks column"):
         format_table(pd.DataFrame({"policy": ["A"]}))
+
+
+# --------------------------------------------------------------------------- day-clustered inference
+
+
+def test_clustered_interval_with_equal_days_is_the_t_test_of_day_means() -> None:
+    rng = np.random.default_rng(3)
+    days = np.repeat(np.arange(5), 8)
+    diff = rng.normal(0.3, 1.0, 40) + np.repeat(rng.normal(0, 1, 5), 8)
+    ci = clustered_interval(diff, days, confidence=0.9)
+    day_means = diff.reshape(5, 8).mean(axis=1)
+    ref = sps.ttest_1samp(day_means, 0.0)
+    low, high = ref.confidence_interval(0.9)
+    assert ci.n_clusters == 5
+    assert ci.low == pytest.approx(low, rel=1e-12) and ci.high == pytest.approx(high, rel=1e-12)
+    assert ci.p_value == pytest.approx(ref.pvalue, rel=1e-10)
+
+
+def test_clustered_interval_matches_the_cr1_formula_with_unequal_days() -> None:
+    diff = np.array([1.0, 2.0, 3.0, -1.0, 0.5, 4.0])
+    days = np.array(["a", "a", "a", "b", "b", "c"])
+    mean = diff.mean()
+    sums = np.array([diff[:3].sum() - 3 * mean, diff[3:5].sum() - 2 * mean, diff[5] - mean])
+    se = math.sqrt(3 / 2 * (sums**2).sum()) / 6
+    ci = clustered_interval(diff, days)
+    assert ci.se == pytest.approx(se, rel=1e-12)
+    assert ci.high - ci.mean == pytest.approx(sps.t.ppf(0.975, 2) * se, rel=1e-12)
+
+
+def test_one_day_gives_no_clustered_interval_and_near_duplicates_do_not_shrink_it() -> None:
+    one = clustered_interval([0.1, 0.2, 0.3], [7, 7, 7])
+    assert one.n_clusters == 1 and math.isnan(one.low) and math.isnan(one.p_value)
+    # 100 copies of each of 3 day-level values: the per-episode test is certain, the day one is not
+    diff = np.repeat([0.9, 1.0, 1.1], 100) + np.tile(np.linspace(-1e-3, 1e-3, 100), 3)
+    days = np.repeat([0, 1, 2], 100)
+    per_episode = paired_comparison(diff, np.zeros_like(diff), "A", "B", n_boot=200)
+    clustered = clustered_interval(diff, days)
+    assert per_episode.p_value < 1e-100
+    assert clustered.p_value == pytest.approx(sps.ttest_1samp([0.9, 1.0, 1.1], 0.0).pvalue, rel=1e-6)
+
+
+def test_summarize_adds_day_columns_and_the_table_shows_them() -> None:
+    df = _frame()
+    df["day"] = df["episode"] % 3
+    out = summarize(df, n_boot=200, cluster_col="day")
+    assert list(out.columns) == [*SUMMARY_COLUMNS, *CLUSTER_COLUMNS]
+    rl = out.set_index("policy").loc["RL"]
+    twap = df[df.policy == "TWAP"].sort_values("episode")["shortfall_bps"].to_numpy()
+    rl_vals = df[df.policy == "RL"].sort_values("episode")["shortfall_bps"].to_numpy()
+    ref = clustered_interval(rl_vals - twap, np.arange(100, 106) % 3)
+    assert rl["n_days"] == 3 and rl["day_ci_low"] == pytest.approx(ref.low) and rl["day_p_value"] == ref.p_value
+    text = format_table(out)
+    assert "day 95% CI (3 days)" in text
+    assert f"[{ref.low:+.2f}, {ref.high:+.2f}]" in text
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['day'\]"):
+        summarize(_frame(), cluster_col="day")

@@ -33,7 +33,7 @@ import numpy as np
 from exec_env.market.catalogue import MarketCatalogue
 from exec_env.market.data import MarketDay
 
-__all__ = ["IMPACT_KEYS", "MarketCalibration", "calibrate", "calibration_for", "is_lifted"]
+__all__ = ["IMPACT_KEYS", "MarketCalibration", "calibrate", "calibration_for", "intraday_cut", "is_lifted"]
 
 IMPACT_KEYS = frozenset({"permanent_impact", "transient_impact", "liquidity"})
 """A market whose ``sim_defaults`` set any of these carries its own impact model (no calibration)."""
@@ -161,8 +161,32 @@ def _through_origin(x: np.ndarray, y: np.ndarray) -> float | None:
     return float((x[ok] * y[ok]).sum() / sxx) if sxx > 0 else None
 
 
-def calibrate(catalogue: MarketCatalogue, split: str = "train") -> MarketCalibration:
-    """Measure the market on the ``split`` days of ``catalogue`` (training days by default)."""
+def intraday_cut(day: MarketDay, test_share: float) -> int:
+    """Time (ns) where an intraday split cuts ``day``: ``test_share`` of its data inside the
+    session is test time, from the cut to the end."""
+    first = max(day.meta.session_open_ns, int(day.ts[0]))
+    last = min(day.meta.session_close_ns, int(day.ts[-1]))
+    return last - round(test_share * (last - first))
+
+
+def _before(day: MarketDay, t_ns: int) -> MarketDay:
+    """``day`` with only the data stamped before ``t_ns``."""
+    from dataclasses import replace
+
+    nb = int(np.searchsorted(day.ts, t_ns, side="left"))
+    nt = int(np.searchsorted(day.trade_ts, t_ns, side="left"))
+    return replace(
+        day, ts=day.ts[:nb], bid_px=day.bid_px[:nb], bid_sz=day.bid_sz[:nb], ask_px=day.ask_px[:nb],
+        ask_sz=day.ask_sz[:nb], trade_ts=day.trade_ts[:nt], trade_px=day.trade_px[:nt], trade_sz=day.trade_sz[:nt],
+        trade_side=day.trade_side[:nt],
+    )  # fmt: skip
+
+
+def calibrate(
+    catalogue: MarketCatalogue, split: str = "train", test_share: float = 0.0, purge_s: float = 0.0
+) -> MarketCalibration:
+    """Measure the market on the ``split`` days of ``catalogue`` (training days by default). With an
+    intraday split (``test_share > 0``), only the data before each day's cut less ``purge_s``."""
     indices = catalogue.indices(split)
     if not indices:
         raise ValueError(f"{catalogue.name}: the {split!r} split has no days to calibrate on")
@@ -181,6 +205,10 @@ def calibrate(catalogue: MarketCatalogue, split: str = "train") -> MarketCalibra
     lifted = False
     for i in indices:
         day = catalogue.day(i)
+        if test_share > 0:
+            day = _before(day, intraday_cut(day, test_share) - round(purge_s * NS))
+            if day.ts.size < 2:
+                continue
         lifted = lifted or is_lifted(day)
         tick = day.meta.tick_size
         session_s.append((day.meta.session_close_ns - day.meta.session_open_ns) / NS)
@@ -278,16 +306,17 @@ def calibrate(catalogue: MarketCatalogue, split: str = "train") -> MarketCalibra
     )
 
 
-_CACHE: dict[int, tuple[MarketCatalogue, MarketCalibration]] = {}
+_CACHE: dict[tuple, tuple[MarketCatalogue, MarketCalibration]] = {}
 
 
-def calibration_for(catalogue: MarketCatalogue) -> MarketCalibration:
-    """``calibrate(catalogue)`` on its training days, computed once per catalogue object."""
-    hit = _CACHE.get(id(catalogue))
+def calibration_for(catalogue: MarketCatalogue, test_share: float = 0.0, purge_s: float = 0.0) -> MarketCalibration:
+    """``calibrate(catalogue)`` on its training data, computed once per catalogue object and split."""
+    key = (id(catalogue), test_share, purge_s)
+    hit = _CACHE.get(key)
     if hit is not None and hit[0] is catalogue:
         return hit[1]
-    cal = calibrate(catalogue, split="train")
+    cal = calibrate(catalogue, split="train", test_share=test_share, purge_s=purge_s)
     if len(_CACHE) > 32:
         _CACHE.clear()
-    _CACHE[id(catalogue)] = (catalogue, cal)
+    _CACHE[key] = (catalogue, cal)
     return cal
