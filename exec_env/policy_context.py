@@ -164,14 +164,9 @@ class MarketView:
 
     # -- market data up to now ------------------------------------------------------------------
     def touch(self) -> tuple[float, float]:
-        """Best bid and ask of the book in effect now (NaN for an empty side), as the env's
-        action mapping reads them."""
-        ep = self._env._episode
-        d = ep.data
-        row = ep.sim.book_row
-        bid = float(d.bid_px[row, 0]) if d.bid_sz[row, 0] > 0 else math.nan
-        ask = float(d.ask_px[row, 0]) if d.ask_sz[row, 0] > 0 else math.nan
-        return bid, ask
+        """Best bid and ask the agent sees now (replayed book plus the impact offset; NaN for an
+        empty side), as the env's action mapping reads them."""
+        return self._env._episode.sim.touch()
 
     def mid(self) -> float:
         """The mid the agent sees now (replayed mid plus the impact offset)."""
@@ -188,13 +183,22 @@ class MarketView:
         return float(self.trades(since_ns)[2].sum())
 
     def mids(self, since_ns: int) -> tuple[np.ndarray, np.ndarray]:
-        """Replayed mid of every two-sided book row stamped in ``(since_ns, now]``: ``ts, mid``."""
-        d = self._env._episode.data
+        """Mid the agent saw at every two-sided book row stamped in ``(since_ns, now]`` (replayed
+        mid plus the impact offset at that time): ``ts, mid``."""
+        from exec_env.sim.kernels import impact_at
+
+        ep = self._env._episode
+        d = ep.data
+        sim = ep.sim
         r0 = int(np.searchsorted(d.ts, since_ns, side="right"))
-        r1 = self._env._episode.sim.book_row + 1
+        r1 = sim.book_row + 1
         ok = (d.bid_sz[r0:r1, 0] > 0) & (d.ask_sz[r0:r1, 0] > 0)
-        mid = 0.5 * (d.bid_px[r0:r1, 0] + d.ask_px[r0:r1, 0])
-        return d.ts[r0:r1][ok], mid[ok]
+        ts = d.ts[r0:r1][ok]
+        mid = 0.5 * (d.bid_px[r0:r1, 0] + d.ask_px[r0:r1, 0])[ok]
+        if sim.n_fills:
+            off = np.array([impact_at(sim.fills_f, sim.fills_i, sim.n_fills, sim.pp, t) for t in ts.tolist()])
+            mid = mid + np.where(ts >= ep.start_ns, off, 0.0)
+        return ts, mid
 
     # -- what an action would send ----------------------------------------------------------------
     def child_order(self, pace: float, aggressiveness: float) -> tuple[float, float]:
