@@ -3,8 +3,8 @@
 Writes Binance raw captures (``<local_ts_ns> <json>`` lines, gzip) into ``--out``, one file per
 UTC day (and more when a file reaches ``--max-mb``), each loadable alone with
 ``exec_env.market.sources.load_market`` (pass ``on_gap="resync"`` for files with a reconnect or a
-sequence gap). A progress line is printed every ``--progress-every`` seconds; Ctrl-C stops
-cleanly (the open file is closed and renamed). Also installed as the ``exec-env-record`` command.
+sequence gap). A progress line is printed every ``--progress-every`` seconds; Ctrl-C or SIGTERM
+stops cleanly (the open file is closed and renamed, exit status 0). Also installed as the ``exec-env-record`` command.
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-mb",
         type=float,
-        default=1024.0,
-        help="start a new file after this many MB of uncompressed lines (default: 1024)",
+        default=4096.0,
+        help="start a new file after this many MB of uncompressed lines (default: 4096)",
     )
     p.add_argument("--no-compress", action="store_true", help="write plain text instead of gzip")
     p.add_argument("--book-ticker", action="store_true", help="also record the bookTicker stream (best bid/offer)")
@@ -94,11 +94,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     until = "Ctrl-C" if args.duration is None else f"{args.duration:g} s"
     print(f"recording {symbol} from {exchange.stream_url(symbol)} into {args.out} until {until}", file=sys.stderr)
 
+    received: list[str] = []
+
     async def run() -> RecordStats:
-        task = asyncio.current_task()
+        # Ctrl-C and SIGTERM end the recording like its deadline: the open file is closed and renamed
+        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # no signal handlers off the main thread
-            loop.add_signal_handler(signal.SIGTERM, task.cancel)  # type: ignore[union-attr]
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # Windows, not main thread
+                loop.add_signal_handler(sig, lambda sig=sig: (received.append(sig.name), stop.set()))
         return await record_async(
             exchange,
             symbol,
@@ -108,13 +112,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             compress=not args.no_compress,
             progress=_print_progress,
             progress_every_s=args.progress_every,
+            stop=stop,
         )
 
     try:
         stats = asyncio.run(run())
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("stopped; files written are complete", file=sys.stderr)
+    except KeyboardInterrupt:  # where signal handlers cannot be set: the files are closed all the same
+        print("interrupted; the files written are complete", file=sys.stderr)
         return 130
+    if received:
+        print(f"stopped by {received[0]}", file=sys.stderr)
     print(f"{len(stats.files)} file(s):", *stats.files, sep="\n  ", file=sys.stderr)
     if stats.gaps or stats.disconnects:
         print(

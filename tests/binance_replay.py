@@ -9,7 +9,10 @@ that were skipped or omitted included: they happened on the exchange), truncated
 
 Scripted faults, by timeline index: ``drop_after`` aborts the connection (no close frame) after
 sending that message, and the next connection resumes ``drop_skip`` messages later (what the
-client missed); ``omit`` indices are never sent (a sequence gap without a disconnect).
+client missed); ``omit`` indices are never sent (a sequence gap without a disconnect);
+``garbage_after`` sends a non-JSON text frame after that message. ``snapshot_faults`` answers the
+first REST requests, in order: ``"503"`` an error status, ``"old"`` the capture's own snapshot
+(too old to continue the stream once the slice starts later).
 """
 
 from __future__ import annotations
@@ -74,6 +77,8 @@ class ReplayExchange:
     drop_after: int | None = None
     drop_skip: int = 0
     omit: frozenset[int] = frozenset()
+    garbage_after: int | None = None
+    snapshot_faults: list[str] = field(default_factory=list)
     port: int = 0
     connections: int = 0
     snapshot_requests: int = 0
@@ -129,6 +134,11 @@ class ReplayExchange:
         if query.get("symbol") != [self.timeline.symbol]:
             return connection.respond(HTTPStatus.BAD_REQUEST, '{"code":-1121,"msg":"Invalid symbol."}')
         self.snapshot_requests += 1
+        fault = self.snapshot_faults.pop(0) if self.snapshot_faults else None
+        if fault == "503":
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, '{"code":-1003,"msg":"Too busy."}')
+        if fault == "old":
+            return connection.respond(HTTPStatus.OK, json.dumps(self.timeline.snapshot, separators=(",", ":")))
         limit = int(query.get("limit", ["100"])[0])
         response = connection.respond(HTTPStatus.OK, json.dumps(self.depth(limit), separators=(",", ":")))
         response.headers["Content-Type"] = "application/json"
@@ -154,6 +164,9 @@ class ReplayExchange:
                 self._pos = i
                 return
             self.sent.append(i)
+            if self.garbage_after is not None and i >= self.garbage_after:
+                self.garbage_after = None
+                await ws.send("<html>Bad Gateway</html>")
             if self.drop_after is not None and i >= self.drop_after:
                 self.drop_after = None
                 self._pos = i + 1 + self.drop_skip

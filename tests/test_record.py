@@ -8,6 +8,9 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from exec_env.recorder import BinanceSpot, CaptureWriter, LocalBook, RecordStats
 from exec_env.recorder.exchange import Diff, Snapshot, normalize_symbol
 from tests.binance_replay import ReplayExchange, ReplayServer, Timeline
 
+ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = "crypto/binance-spot/btcusdt_20240808.gz"
 BOOK = ("bid_px", "bid_sz", "ask_px", "ask_sz")
 SAMPLE_START_NS = 1_723_161_253_937_085_768  # first line of the sample, 2024-08-08 23:54:13.937 UTC
@@ -234,6 +238,76 @@ def test_midnight_and_size_rotation_each_file_loads_alone(tmp_path, timeline, or
             d, j = by_ts[key]
             for name in BOOK:
                 np.testing.assert_array_equal(getattr(alone, name)[r], getattr(d, name)[j], err_msg=f"{f.name} {r}")
+
+
+def test_snapshot_errors_a_stale_snapshot_and_a_garbage_frame(tmp_path, timeline, original):
+    start = 15000
+    replay = ReplayExchange(
+        timeline, speed=100, start=start, stop=18000, garbage_after=16000, snapshot_faults=["503", "old"]
+    )
+    clock = replay_clock(SAMPLE_START_NS + timeline.ts[start] - timeline.ts[0], 100)
+    stats = record_replay(replay, tmp_path, clock=clock)
+
+    assert (stats.snapshot_failures, stats.snapshots_discarded, stats.snapshots) == (1, 1, 1)
+    assert (stats.unparsable, stats.gaps, stats.disconnects, replay.snapshot_requests) == (1, 0, 0, 3)
+    assert "unusable message skipped" in stats.last_error and "Bad Gateway" in stats.last_error
+    files = [Path(f) for f in stats.files]
+    lines = lines_of(files)
+    events = [m["data"]["e"] for _, m in lines if m.get("stream") == "recorder"]
+    assert events == ["file", "connect", "snapshot_failed", "snapshot_discarded", "stop"]
+    failed = next(m["data"] for _, m in lines if m.get("data", {}).get("e") == "snapshot_failed")
+    assert "503" in failed["error"]
+    # neither the stale snapshot nor the garbage was written: the file loads with the strict default
+    (day,) = load_market(files, cache=False).days
+    assert day.meta.notes["snapshots_used"] == 1 and day.meta.notes["resyncs"] == 0
+    orig_ids = row_ids(lines_of_sample(timeline), original.ts)
+    rec_ids = row_ids(lines, day.ts)
+    at = np.searchsorted(orig_ids, rec_ids)
+    for name in BOOK:
+        np.testing.assert_array_equal(getattr(day, name), getattr(original, name)[at])
+    assert at[-1] - at[0] + 1 == at.size  # from the first row on, none missing
+    np.testing.assert_array_equal(day.trade_px, original.trade_px[trade_rank(timeline, replay.sent)])
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_python_m_record_stops_cleanly_on_a_signal(tmp_path, timeline, sig):
+    replay = ReplayExchange(timeline, speed=100, stop=6000)
+    out = tmp_path / "out"
+    with ReplayServer(replay) as server:
+        base = f"127.0.0.1:{server.port}"
+        argv = [
+            sys.executable,
+            "-m",
+            "exec_env.record",
+            "BTCUSDT",
+            "--out",
+            str(out),
+            "--ws-url",
+            f"ws://{base}",
+            "--rest-url",
+            f"http://{base}",
+            "--progress-every",
+            "0.2",
+        ]
+        proc = subprocess.Popen(argv, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 20
+            while len(replay.sent) < 300 and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.05)
+            assert len(replay.sent) >= 300, "the recorder did not start"
+            proc.send_signal(sig)
+            _, err = proc.communicate(timeout=20)
+        finally:
+            proc.kill()
+    assert proc.returncode == 0, err[-500:]
+    assert f"stopped by {sig.name}" in err and "1 file(s):" in err
+    files = sorted(out.iterdir())
+    assert len(files) == 1 and files[0].suffix == ".gz"  # renamed: no part file left
+    lines = lines_of(files)
+    assert lines[-1][1] == {"stream": "recorder", "data": {"e": "stop", "reason": "stopped"}}
+    n_trades = sum(m.get("stream") == "btcusdt@trade" for _, m in lines)
+    days = load_market(files, cache=False).days
+    assert n_trades > 0 and sum(d.n_trades for d in days) == n_trades
 
 
 def test_command_line_records_with_progress(tmp_path, timeline, capsys):
