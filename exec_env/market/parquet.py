@@ -193,6 +193,68 @@ def _book_arrays(path: Path, table: Any) -> tuple[dict[str, np.ndarray], int]:
     return out, levels
 
 
+def _read_trades(pa: Any, trades_file: Path, notes: dict[str, Any]) -> tuple[np.ndarray, ...]:
+    """ts, px, sz, side of the trades file (empty arrays without one)."""
+    if not trades_file.is_file():
+        notes["trades"] = f"no {trades_file.name}: no trades"
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int8)
+    trades = pa.parquet.read_table(trades_file)
+    for need in ("px", "sz"):
+        if need not in trades.column_names:
+            raise _fail(trades_file, None, need, f"missing; columns are {', '.join(trades.column_names[:12])}")
+    t_ts = _ts_ns(pa, trades_file, trades, notes)
+    t_px = _floats(trades_file, trades, "px", np.nan)
+    t_sz = _floats(trades_file, trades, "sz", np.nan)
+    if "side" in trades.column_names:
+        t_side = np.asarray(trades.column("side").fill_null(0).cast(pa.int8()).to_numpy(), dtype=np.int8)
+    else:
+        t_side = np.zeros(t_ts.size, dtype=np.int8)
+        notes["trade_side"] = "no 'side' column: every side unknown (0)"
+    return t_ts, t_px, t_sz, t_side
+
+
+def _meta(
+    path: Path,
+    book: Any,
+    ts: np.ndarray,
+    t_ts: np.ndarray,
+    notes: dict[str, Any],
+    symbol: str | None,
+    tick_size: float | None,
+    lot_size: float | None,
+) -> tuple[MarketMeta, np.ndarray | None]:
+    """The day's metadata and halts: from the ``exec_env`` schema metadata, else from the options."""
+    raw = (book.schema.metadata or {}).get(META_KEY)
+    if raw is not None:
+        blob = json.loads(raw)
+        if blob.get("version") != VERSION:
+            raise _fail(path, None, "exec_env", f"metadata version {blob.get('version')!r}; this reads {VERSION}")
+        fields = dict(blob["meta"])
+        given = {"symbol": symbol, "tick_size": tick_size, "lot_size": lot_size}
+        fields.update({k: v for k, v in given.items() if v is not None})
+        halts = None if blob.get("halts") is None else np.array(blob["halts"], dtype=np.int64).reshape(-1, 2)
+        return MarketMeta(**fields), halts
+    for name, value in (("tick_size", tick_size), ("lot_size", lot_size)):
+        if value is None:
+            raise ValueError(f"{path}: no exec_env metadata in the file, so the option {name}= is required")
+    if ts.size == 0:
+        raise _fail(path, None, "ts", "no book rows")
+    open_ns = int(ts[0])
+    close_ns = max(int(ts[-1]), int(t_ts[-1]) if t_ts.size else 0) + 1
+    notes["session"] = "first record to one nanosecond after the last (no exec_env metadata)"
+    meta = MarketMeta(
+        symbol=symbol or path.name[: -len(BOOK_SUFFIX)].split("_")[0].upper(),
+        tick_size=float(tick_size),  # type: ignore[arg-type]
+        lot_size=float(lot_size),  # type: ignore[arg-type]
+        session_open_ns=open_ns,
+        session_close_ns=close_ns,
+        source=str(path),
+        date=str(np.datetime64(open_ns, "ns").astype("datetime64[D]")),
+        notes={"format": "parquet (user columns)", **notes},
+    )
+    return meta, None
+
+
 def load(
     path: Path, symbol: str | None = None, tick_size: float | None = None, lot_size: float | None = None
 ) -> list[MarketDay]:
@@ -212,62 +274,8 @@ def load(
     if "venue" in book.column_names:
         venue = np.asarray(book.column("venue").cast(pa.int16()).to_numpy(), dtype=np.int16)
 
-    trades_file = _trades_path(path)
-    if trades_file.is_file():
-        trades = pa.parquet.read_table(trades_file)
-        for need in ("px", "sz"):
-            if need not in trades.column_names:
-                raise _fail(trades_file, None, need, f"missing; columns are {', '.join(trades.column_names[:12])}")
-        t_ts = _ts_ns(pa, trades_file, trades, notes)
-        t_px = _floats(trades_file, trades, "px", np.nan)
-        t_sz = _floats(trades_file, trades, "sz", np.nan)
-        if "side" in trades.column_names:
-            side = trades.column("side")
-            if side.null_count:
-                side = side.fill_null(0)
-            t_side = np.asarray(side.cast(pa.int8()).to_numpy(), dtype=np.int8)
-        else:
-            t_side = np.zeros(t_ts.size, dtype=np.int8)
-            notes["trade_side"] = "no 'side' column: every side unknown (0)"
-    else:
-        t_ts, t_px, t_sz, t_side = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int8))
-        notes["trades"] = f"no {trades_file.name}: no trades"
-
-    raw = (book.schema.metadata or {}).get(META_KEY)
-    halts = None
-    if raw is not None:
-        blob = json.loads(raw)
-        if blob.get("version") != VERSION:
-            raise _fail(path, None, "exec_env", f"metadata version {blob.get('version')!r}; this reads {VERSION}")
-        fields = dict(blob["meta"])
-        if symbol is not None:
-            fields["symbol"] = symbol
-        if tick_size is not None:
-            fields["tick_size"] = tick_size
-        if lot_size is not None:
-            fields["lot_size"] = lot_size
-        meta = MarketMeta(**fields)
-        if blob.get("halts") is not None:
-            halts = np.array(blob["halts"], dtype=np.int64).reshape(-1, 2)
-    else:
-        for name, value in (("tick_size", tick_size), ("lot_size", lot_size)):
-            if value is None:
-                raise ValueError(f"{path}: no exec_env metadata in the file, so the option {name}= is required")
-        if ts.size == 0:
-            raise _fail(path, None, "ts", "no book rows")
-        open_ns = int(ts[0])
-        close_ns = max(int(ts[-1]), int(t_ts[-1]) if t_ts.size else 0) + 1
-        notes["session"] = "first record to one nanosecond after the last (no exec_env metadata)"
-        meta = MarketMeta(
-            symbol=symbol or path.name[: -len(BOOK_SUFFIX)].split("_")[0].upper(),
-            tick_size=float(tick_size),  # type: ignore[arg-type]
-            lot_size=float(lot_size),  # type: ignore[arg-type]
-            session_open_ns=open_ns,
-            session_close_ns=close_ns,
-            source=str(path),
-            date=str(np.datetime64(open_ns, "ns").astype("datetime64[D]")),
-            notes={"format": "parquet (user columns)", **notes},
-        )
+    t_ts, t_px, t_sz, t_side = _read_trades(pa, _trades_path(path), notes)
+    meta, halts = _meta(path, book, ts, t_ts, notes, symbol, tick_size, lot_size)
     day = MarketDay(
         meta=meta,
         ts=ts,

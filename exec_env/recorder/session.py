@@ -243,31 +243,23 @@ async def record_async(
     rec = _Recorder(
         exchange, symbol, Path(folder), max_bytes, compress, clock, http_timeout_s, snapshot_attempts, reconnect_delay_s
     )
-    started = time.monotonic()
-    deadline = None if duration_s is None else started + duration_s
-
-    poll_s = 0.1 if stop is not None else float("inf")
-
-    def remaining() -> float:
-        if stop is not None and stop.is_set():
-            return 0.0
-        return float("inf") if deadline is None else deadline - time.monotonic()
+    limit = _Limit(duration_s, stop)
 
     async def report() -> None:
         while True:
             await asyncio.sleep(progress_every_s)
             if progress is not None:
-                progress(rec.refresh(started))
+                progress(rec.refresh(limit.started))
 
     reporter = asyncio.create_task(report())
     url = exchange.stream_url(rec.symbol)
     delay = reconnect_delay_s
     try:
-        while remaining() > 0:
+        while limit.remaining() > 0:
             try:
                 async with connect(
                     url,
-                    open_timeout=min(open_timeout_s, max(remaining(), 0.001)),
+                    open_timeout=min(open_timeout_s, max(limit.remaining(), 0.001)),
                     max_size=1 << 24,
                     ping_interval=20,
                     ping_timeout=20,
@@ -277,38 +269,65 @@ async def record_async(
                     rec.note("connect", url=url)
                     rec.want_snapshot = True
                     delay = reconnect_delay_s
-                    last_message = time.monotonic()
-                    while (left := remaining()) > 0:
-                        try:  # cancelling recv() loses no message (websockets >= 13)
-                            raw = await asyncio.wait_for(ws.recv(), timeout=min(left, idle_timeout_s, poll_s))
-                        except TimeoutError:
-                            if remaining() > 0 and time.monotonic() - last_message >= idle_timeout_s:
-                                raise TimeoutError(f"no message for {idle_timeout_s} s") from None
-                            continue
-                        last_message = time.monotonic()
-                        rec.on_message(raw)
+                    await _listen(ws, rec, limit, idle_timeout_s)
             except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
                 reason = f"{type(exc).__name__}: {str(exc)[:160]}"
                 rec.stats.disconnects += 1
                 rec.stats.last_error = reason
                 rec.note("disconnect", reason=reason)
-                pause = time.monotonic() + delay
-                while remaining() > 0 and time.monotonic() < pause:
-                    await asyncio.sleep(min(pause - time.monotonic(), poll_s, max(remaining(), 0.0)))
+                await limit.sleep(delay)
                 delay = min(delay * 2, max_reconnect_delay_s)
     finally:
         reporter.cancel()
         if rec.fetch is not None and not rec.fetch.done():
             rec.fetch.cancel()
         if rec.writer.current is not None:
-            rec.note(
-                "stop", reason="cancelled" if remaining() > 0 else "stopped" if stop and stop.is_set() else "deadline"
-            )
+            rec.note("stop", reason=limit.reason())
         rec.writer.close()
-    stats = rec.refresh(started)
+    stats = rec.refresh(limit.started)
     if progress is not None:
         progress(stats)
     return stats
+
+
+class _Limit:
+    """The recording's end: a deadline (None: none) and an optional stop event, polled every 0.1 s."""
+
+    def __init__(self, duration_s: float | None, stop: asyncio.Event | None) -> None:
+        self.started = time.monotonic()
+        self.deadline = None if duration_s is None else self.started + duration_s
+        self.stop = stop
+        self.poll_s = 0.1 if stop is not None else float("inf")
+
+    def remaining(self) -> float:
+        if self.stop is not None and self.stop.is_set():
+            return 0.0
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
+
+    def reason(self) -> str:
+        if self.stop is not None and self.stop.is_set():
+            return "stopped"
+        return "deadline" if self.remaining() <= 0 else "cancelled"
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less if the recording ends first."""
+        until = time.monotonic() + seconds
+        while self.remaining() > 0 and time.monotonic() < until:
+            await asyncio.sleep(min(until - time.monotonic(), self.poll_s, max(self.remaining(), 0.0)))
+
+
+async def _listen(ws: Any, rec: _Recorder, limit: _Limit, idle_timeout_s: float) -> None:
+    """Hand every message of one connection to the recorder until the end; silence is a TimeoutError."""
+    last_message = time.monotonic()
+    while (left := limit.remaining()) > 0:
+        try:  # cancelling recv() loses no message (websockets >= 13)
+            raw = await asyncio.wait_for(ws.recv(), timeout=min(left, idle_timeout_s, limit.poll_s))
+        except TimeoutError:
+            if limit.remaining() > 0 and time.monotonic() - last_message >= idle_timeout_s:
+                raise TimeoutError(f"no message for {idle_timeout_s} s") from None
+            continue
+        last_message = time.monotonic()
+        rec.on_message(raw)
 
 
 def record(
