@@ -22,9 +22,9 @@ snapshot of the recorder's book (stream ``<symbol>@localBook``), so that each fi
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -174,7 +174,7 @@ class _Recorder:
                 body = await asyncio.to_thread(_http_get, url, self.http_timeout)
                 ts = self.writer.stamp()
                 snap = self.exchange.parse_snapshot(json.loads(body))
-            except (OSError, ValueError) as exc:  # URLError/HTTPError/timeouts are OSErrors
+            except (OSError, http.client.HTTPException, ValueError) as exc:  # URLError, HTTPError, timeouts: OSError
                 self.stats.snapshot_failures += 1
                 self.stats.last_error = f"snapshot attempt {attempt}: {str(exc)[:160]}"
                 self.note("snapshot_failed", attempt=attempt, error=str(exc)[:160])
