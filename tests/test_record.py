@@ -21,6 +21,7 @@ import pytest
 pytest.importorskip("websockets")
 
 from exec_env.market import crypto
+from exec_env.market.data import MarketDay, MarketMeta, validate
 from exec_env.market.sources import load_market
 from exec_env.record import main, parse_duration
 from exec_env.recorder import BinanceSpot, CaptureWriter, LocalBook, RecordStats, record_async
@@ -31,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = "crypto/binance-spot/btcusdt_20240808.gz"
 BOOK = ("bid_px", "bid_sz", "ask_px", "ask_sz")
 SAMPLE_START_NS = 1_723_161_253_937_085_768  # first line of the sample, 2024-08-08 23:54:13.937 UTC
+T_GEN = 1_700_000_000_000_000_000  # 2023-11-14 22:13:20 UTC
 MIDNIGHT_NS = 1_723_161_600 * 1_000_000_000  # 2024-08-09 00:00:00 UTC
 
 
@@ -51,6 +53,34 @@ def timeline(sample: Path) -> Timeline:
 def original(sample: Path):
     (day,) = crypto.load(sample)
     return day
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    """A capture written from a hand-made day (5 levels, 2,000 books 100 ms apart, 1,000 trades):
+    the recorder's end-to-end tests that need no shared sample."""
+    rng = np.random.default_rng(7)
+    n, levels = 2000, 5
+    t = T_GEN + np.arange(n, dtype=np.int64) * 100_000_000
+    bid0 = 6_000_000 + np.cumsum(rng.integers(-2, 3, n))  # cents
+    ask0 = bid0 + 1 + rng.integers(0, 2, n)
+    k = np.arange(levels)
+    rows = np.arange(1, n, 2)
+    side = rng.choice(np.array([-1, 1], dtype=np.int8), rows.size)
+    day = MarketDay(
+        meta=MarketMeta("TESTUSDT", 0.01, 0.001, int(t[0]), int(t[-1]) + 1, "generated", "2023-11-14"),
+        ts=t,
+        bid_px=(bid0[:, None] - k) / 100,
+        bid_sz=rng.integers(1, 500, (n, levels)) / 1000,
+        ask_px=(ask0[:, None] + k) / 100,
+        ask_sz=rng.integers(1, 500, (n, levels)) / 1000,
+        trade_ts=t[rows] - 50_000_000,
+        trade_px=np.where(side > 0, ask0[rows - 1], bid0[rows - 1]) / 100,
+        trade_sz=rng.integers(1, 50, rows.size) / 1000,
+        trade_side=side,
+    )
+    path = tmp_path_factory.mktemp("generated") / "testusdt_generated.gz"
+    return crypto.write_binance(validate(day), path, book_ticker=False)
 
 
 def lines_of(files: list[Path]) -> list[tuple[int, dict]]:
@@ -107,7 +137,7 @@ def record_replay(replay: ReplayExchange, folder: Path, **options) -> RecordStat
 
             return await record_async(
                 binance,
-                "BTCUSDT",
+                replay.timeline.symbol,
                 folder,
                 20.0,
                 stop=stop,
@@ -270,9 +300,26 @@ def test_snapshot_errors_a_stale_snapshot_and_a_garbage_frame(tmp_path, timeline
     np.testing.assert_array_equal(day.trade_px, original.trade_px[trade_rank(timeline, replay.sent)])
 
 
+def test_recording_a_generated_capture_gives_its_book_and_trades(tmp_path, generated):
+    timeline = Timeline.read(generated)
+    (original,) = crypto.load(generated)
+    replay = ReplayExchange(timeline, speed=200)
+    stats = record_replay(replay, tmp_path, clock=replay_clock(T_GEN, 200))
+    assert (stats.depth_updates, stats.trades, stats.snapshots, stats.gaps) == (1999, 1000, 1, 0)
+    (day,) = load_market(stats.files, cache=False).days
+    lines = lines_of([Path(f) for f in stats.files])
+    at = np.searchsorted(row_ids(lines_of_sample(timeline), original.ts), row_ids(lines, day.ts))
+    np.testing.assert_array_equal(at, np.arange(at[0], original.n_books))  # every row from the snapshot on
+    assert at[0] < original.n_books // 10  # the first snapshot came early (its timing varies)
+    for name in (*BOOK, "trade_px", "trade_sz", "trade_side"):
+        np.testing.assert_array_equal(
+            getattr(day, name), getattr(original, name)[at] if name in BOOK else getattr(original, name)
+        )
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_python_m_record_stops_cleanly_on_a_signal(tmp_path, timeline, sig):
-    replay = ReplayExchange(timeline, speed=100, stop=6000)
+def test_python_m_record_stops_cleanly_on_a_signal(tmp_path, generated, sig):
+    replay = ReplayExchange(Timeline.read(generated), speed=100)
     out = tmp_path / "out"
     with ReplayServer(replay) as server:
         base = f"127.0.0.1:{server.port}"
@@ -280,7 +327,7 @@ def test_python_m_record_stops_cleanly_on_a_signal(tmp_path, timeline, sig):
             sys.executable,
             "-m",
             "exec_env.record",
-            "BTCUSDT",
+            "TESTUSDT",
             "--out",
             str(out),
             "--ws-url",
@@ -307,20 +354,21 @@ def test_python_m_record_stops_cleanly_on_a_signal(tmp_path, timeline, sig):
     assert len(files) in (1, 2) and all(f.suffix == ".gz" for f in files)
     lines = lines_of(files)
     assert lines[-1][1] == {"stream": "recorder", "data": {"e": "stop", "reason": "stopped"}}
-    n_trades = sum(m.get("stream") == "btcusdt@trade" for _, m in lines)
+    n_trades = sum(m.get("stream") == "testusdt@trade" for _, m in lines)
     days = load_market(files, cache=False).days
     assert n_trades > 0 and sum(d.n_trades for d in days) == n_trades
 
 
-def test_command_line_records_with_progress(tmp_path, timeline, capsys):
-    replay = ReplayExchange(timeline, speed=100, stop=3000)
+def test_command_line_records_with_progress(tmp_path, generated, capsys):
+    timeline = Timeline.read(generated)
+    replay = ReplayExchange(timeline, speed=1000)  # sent within 0.2 s, recorded within 2 s
     with ReplayServer(replay) as server:
         base = f"127.0.0.1:{server.port}"
         code = main(
             [
-                "btc/usdt",
+                "test/usdt",
                 "--duration",
-                "1.5s",
+                "2s",
                 "--out",
                 str(tmp_path),
                 "--ws-url",
@@ -333,10 +381,10 @@ def test_command_line_records_with_progress(tmp_path, timeline, capsys):
         )
     assert code == 0
     err = capsys.readouterr().err
-    assert f"recording BTCUSDT from ws://{base}/stream?streams=btcusdt@depth@100ms/btcusdt@trade" in err
-    assert err.count("BTCUSDT") >= 3 and "diffs " in err and re.search(r"\n[12] file\(s\):", err)
+    assert f"recording TESTUSDT from ws://{base}/stream?streams=testusdt@depth@100ms/testusdt@trade" in err
+    assert err.count("TESTUSDT") >= 3 and "diffs " in err and re.search(r"\n[12] file\(s\):", err)
     days = load_market(tmp_path, cache=False).days
-    assert sum(d.n_trades for d in days) == sum(timeline.stream[i].endswith("@trade") for i in replay.sent)
+    assert replay.finished and sum(d.n_trades for d in days) == 1000
 
 
 @pytest.mark.parametrize(
