@@ -224,7 +224,7 @@ async def record_async(
     max_reconnect_delay_s: float = 60.0,
     stop: asyncio.Event | None = None,
 ) -> RecordStats:
-    """Record ``symbol`` from ``exchange`` into ``folder`` for ``duration_s`` seconds (None: until cancelled).
+    """Record ``symbol`` from ``exchange`` into ``folder`` for ``duration_s`` seconds (None: no deadline).
 
     Returns the final counts; ``stats.files`` lists the files written, oldest first. A connection
     silent for ``idle_timeout_s`` counts as dropped. Every wait is bounded by the deadline; setting
