@@ -47,6 +47,7 @@ FORMATS: dict[str, str] = {
     "taq": "exec_env.market.taq",
     "fx_ticks": "exec_env.market.fx",
     "bars": "exec_env.market.bars",
+    "parquet": "exec_env.market.parquet",
 }
 
 
