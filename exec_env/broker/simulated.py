@@ -296,10 +296,9 @@ class SimulatedBroker(BrokerAPI):
         self._check_qty(qty)
         if px is not None:
             self._check_price(float(px))
+        self._check_open(self._clock + self.sim.latency_ns)
         if self._live is not None:
             raise BrokerReject(ONE_WORKING_ORDER, f"order {self._live} is working: amend or cancel it first")
-        t = self._clock + self.sim.latency_ns
-        self._check_open(t)
         self._arrive()
         if self._live is not None:  # unreachable: no live order before, so nothing could fill in flight
             raise RuntimeError("SimulatedBroker: working order appeared in flight")
@@ -327,8 +326,7 @@ class SimulatedBroker(BrokerAPI):
             raise BrokerReject(INVALID, f"unknown order {oid!r}")
         self._check_qty(qty)
         self._check_price(px)
-        t = self._clock + self.sim.latency_ns
-        self._check_open(t)
+        self._check_open(self._clock + self.sim.latency_ns)
         self._arrive()
         self._by_client[cid] = oid
         order.client_ids.append(cid)

@@ -377,6 +377,11 @@ class Executor:
                     self._event(logging.INFO, f"step {j}: risk limits applied: {', '.join(limits)}", t)
             d = Decision(j, t, note, obs.tolist(), pace, aggr, qty, px)
         self.journal.add_decision(d)
+        if d.note == "policy":
+            log.info(
+                "step %d/%d: action (%.3f, %.3f) -> %g @ %.6g; executed %g/%g",
+                j, self.n, d.pace, d.aggressiveness, d.qty, d.limit_px, self._filled(), cfg.quantity,
+            )  # fmt: skip
         _crash_point("after_decision")
         return d
 
