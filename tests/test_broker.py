@@ -215,3 +215,80 @@ def test_injected_timeout_applies_the_request_then_loses_the_answer():
 def test_simulated_broker_errors_name_the_field(kwargs, message):
     with pytest.raises(ValueError, match=message):
         buy_broker(**kwargs)
+
+
+# -- the ccxt adapter's order mapping (offline: a fake exchange of ccxt's documented shape) -----------
+class FakeExchange:
+    """The exchange side of ccxt's unified API: records calls, answers like ccxt's order structure."""
+
+    def __init__(self):
+        self.calls = []
+        self.orders = {}
+
+    def market(self, symbol):
+        return {"symbol": symbol, "base": "BTC", "quote": "USDT", "precision": {"price": 0.1, "amount": 0.001}}
+
+    def _order(self, oid, side, kind, amount, price, status="open", filled=0.0, client=None):
+        o = {"id": oid, "clientOrderId": client, "side": side, "type": kind, "amount": amount, "price": price,
+             "filled": filled, "status": status}  # fmt: skip
+        self.orders[oid] = o
+        return o
+
+    async def create_order(self, symbol, kind, side, amount, price=None, params=None):
+        self.calls.append(("create_order", symbol, kind, side, amount, price, params))
+        status = "closed" if kind == "market" else "open"
+        filled = amount if kind == "market" else 0.0
+        return self._order(f"X{len(self.orders) + 1}", side, kind, amount, price, status, filled,
+                           params["clientOrderId"])  # fmt: skip
+
+    async def edit_order(self, oid, symbol, kind, side, amount, price, params=None):
+        self.calls.append(("edit_order", oid, symbol, kind, side, amount, price, params))
+        return self._order(oid, side, kind, amount, price, client=params["clientOrderId"])
+
+    async def cancel_order(self, oid, symbol):
+        self.calls.append(("cancel_order", oid, symbol))
+        return dict(self.orders[oid], status="canceled")
+
+    async def fetch_order(self, oid, symbol, params=None):
+        self.calls.append(("fetch_order", oid, symbol, params))
+        if oid is None:
+            oid = next(k for k, o in self.orders.items() if o["clientOrderId"] == params["clientOrderId"])
+        return self.orders[oid]
+
+    async def fetch_my_trades(self, symbol):
+        return [
+            {"id": "t2", "order": "X1", "timestamp": 1_700_000_000_500, "price": 30000.0, "amount": 0.2,
+             "takerOrMaker": "maker", "fee": {"cost": 0.0001, "currency": "BTC"}},
+            {"id": "t1", "order": "X1", "timestamp": 1_700_000_000_000, "price": 30001.0, "amount": 0.1,
+             "takerOrMaker": "taker", "fee": {"cost": 1.5, "currency": "USDT"}},
+        ]  # fmt: skip
+
+
+def test_ccxt_adapter_maps_orders_to_the_unified_api():
+    from exec_env.broker.ccxt_adapter import CcxtBroker
+
+    ex = FakeExchange()
+    b = CcxtBroker(ex, "BTC/USDT")
+    assert (b.tick_size, b.lot_size) == (0.1, 0.001)
+    st = run(b.submit(OrderRequest("c1", "BTC/USDT", 1, 0.5, 30000.0)))
+    assert ex.calls[-1] == ("create_order", "BTC/USDT", "limit", "buy", 0.5, 30000.0,
+                            {"clientOrderId": "c1", "timeInForce": "GTC"})  # fmt: skip
+    assert (st.order_id, st.status, st.qty, st.limit_px) == ("X1", "working", 0.5, 30000.0)
+    run(b.submit(OrderRequest("c2", "BTC/USDT", -1, 0.3, 29990.0, tif="ioc")))
+    assert ex.calls[-1][2:] == ("limit", "sell", 0.3, 29990.0, {"clientOrderId": "c2", "timeInForce": "IOC"})
+    st = run(b.submit(OrderRequest("c3", "BTC/USDT", -1, 0.2, None)))
+    assert ex.calls[-1][2:] == ("market", "sell", 0.2, None, {"clientOrderId": "c3"})
+    assert (st.status, st.filled, st.limit_px) == ("filled", 0.2, None)
+    st = run(b.amend("X1", "c4", 0.8, 29995.0))  # total quantity, side taken from the order
+    assert ex.calls[-1] == ("edit_order", "X1", "BTC/USDT", "limit", "buy", 0.8, 29995.0, {"clientOrderId": "c4"})
+    assert run(b.cancel("X1", "c5")).status == "canceled"
+    assert run(b.order_status("c3")).order_id == "X3"
+    assert ex.calls[-1] == ("fetch_order", None, "BTC/USDT", {"clientOrderId": "c3"})
+    fills = run(b.fills(0))
+    assert [(f.seq, f.fill_id, f.ts, f.qty, f.liquidity) for f in fills] == [
+        (1, "t1", 1_700_000_000_000_000_000, 0.1, "taker"),
+        (2, "t2", 1_700_000_000_500_000_000, 0.2, "maker"),
+    ]
+    assert fills[0].fee == 1.5 and fills[1].fee == pytest.approx(0.0001 * 30000.0, abs=1e-12)  # base fee in quote
+    assert run(b.fills(1)) == fills[1:]
+    assert b.market_hours().is_open(0)

@@ -66,6 +66,7 @@ NOT_WORKING = "not_working"
 """Amend or cancel of an order that is no longer working (filled or canceled)."""
 DUPLICATE = "duplicate_client_id"
 MARKET_CLOSED = "market_closed"
+INVALID_ORDER = "invalid_order"
 
 
 # -- value objects ------------------------------------------------------------------------------

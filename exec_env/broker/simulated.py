@@ -30,6 +30,7 @@ import numpy as np
 
 from exec_env.broker.interface import (
     DUPLICATE,
+    INVALID_ORDER,
     MARKET_CLOSED,
     NOT_WORKING,
     BrokerAPI,
@@ -58,7 +59,7 @@ applied, then the answer is lost."""
 _FAULT_METHODS = ("submit", "amend", "cancel", "fills", "order_status")
 _LIQUIDITY = {int(K.LIQ_MAKER): "maker", int(K.LIQ_TAKER): "taker", int(K.LIQ_FORCED): "forced", 3: "beyond"}
 ONE_WORKING_ORDER = "one_working_order"
-INVALID = "invalid_order"
+INVALID = INVALID_ORDER
 
 
 @dataclass
