@@ -51,6 +51,16 @@ Conventions and assumptions
   from Databento start with a
   snapshot (an R record and Adds flagged F_SNAPSHOT | F_BAD_TS_RECV, ts_recv = snapshot time),
   so the book is complete from the snapshot's F_LAST record on.
+* Cancellations (MBO only; ``MarketDay.cancel_*``), following each order from its Add: C
+  removes ``size`` (a cancel at the order's price and side); M to a smaller size at the same
+  price removes the difference and the order keeps its place in the queue; M to another price
+  or to a larger size loses the place (CME's priority rule, as in Databento's reference book):
+  the whole old order is a cancel at its old level and the order re-enters with the modify's
+  time as its entry (``notes["modifies_losing_priority"]``). The size a Fill (F) record took is
+  removed by the C or M that follows it: that part is an execution, never a cancel. The entry
+  time is the clock of the order's Add, ``UNKNOWN_ENTRY`` for snapshot Adds (F_SNAPSHOT: the
+  order rested before the data starts); ``notes["cancels"]``, ``notes["cancels_entry_unknown"]``.
+  ESM4 sample: 80 C and 27 M records give 102 cancels (2 C and 3 M remove the 5 fills).
 * Trades: the records with action T (MBP and MBO; in MBO the aggressor's record), with
   ``side`` the aggressor: B buyer-initiated +1, A seller-initiated -1, N unknown 0. MBO Fill (F)
   records are the resting orders' side of the same trades: they are *not* trades here (that
