@@ -470,3 +470,28 @@ def test_sample_cache_gives_identical_arrays(shared_data, tmp_path):
                      "trade_side"):  # fmt: skip
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
         assert a.meta == b.meta
+
+
+def test_fast_frame_and_numbers_equal_the_careful_path(shared_data):
+    """pyarrow's reader and casts (the fast path) give what pandas' C parser and the careful
+    parsers give, on a hand-written file with CRLF, blanks and quotes, and on the real sample."""
+    import io
+
+    import pandas as pd
+
+    pytest.importorskip("pyarrow")
+    names = ["DT_epoch_s", "EX", "BID", "SYMBOL"]
+    raw = b'DT_epoch_s,EX,BID,SYMBOL\r\n 1514883853.125,N, 10.5 ,"XXX"\r\n1514883854,P,1e1,XXX\r\n'
+    sample = (shared_data / "taq-multivenue" / "sampleQDataRaw.csv").read_bytes()
+    for data, cols in ((raw, names), (sample, sample.split(b"\n", 1)[0].decode().strip().split(","))):
+        fast = taq._frame(data, cols)
+        careful = pd.read_csv(io.BytesIO(data), header=0, names=cols, dtype=str, keep_default_na=False,
+                              na_filter=False, skip_blank_lines=False, engine="c")  # fmt: skip
+        assert fast.equals(careful)
+        lines = np.arange(2, fast.shape[0] + 2)
+        assert np.array_equal(taq._fast_epoch_ns(fast), taq._careful_epoch_ns(Path("x"), careful, lines))
+        expected = pd.to_numeric(careful["BID"].to_numpy(dtype=object)).astype(np.float64)
+        assert np.array_equal(taq._fast_numbers(fast, "BID"), expected)
+        assert np.array_equal(taq._text(fast, "EX"), np.char.strip(careful["EX"].to_numpy(dtype=str)))
+    assert taq._fast_epoch_ns(taq._frame(raw.replace(b"1514883854", b"15148838x4"), names)) is None
+    assert taq._fast_numbers(taq._frame(raw.replace(b"1e1", b"ten"), names), "BID") is None

@@ -21,10 +21,28 @@ trade_sz   f8 (M,)      trade size (> 0)
 trade_side i1 (M,)      +1 buyer-initiated, -1 seller-initiated, 0 unknown
 ========== ============ ============================================================
 
+Optional order-level cancellations (all five present or all None; sources with order ids fill
+them: LOBSTER, Databento MBO). One row per event that removes resting size from the book
+*without* a trade (a full or partial cancel, a deletion, the old level of an order moved to
+another price); executions are never here, the trades cover them:
+
+=============== ============ =======================================================
+array           dtype/shape  meaning
+=============== ============ =======================================================
+cancel_ts       int64 (C,)   time of the cancellation, ns since the Unix epoch
+cancel_px       f8 (C,)      price of the level it left (on the ``tick_size`` grid)
+cancel_sz       f8 (C,)      size removed (> 0)
+cancel_side     i1 (C,)      +1 the order rested on the bid side, -1 on the ask side
+cancel_entry_ts int64 (C,)   when the order took its queue place (``<= cancel_ts``), or
+                             :data:`UNKNOWN_ENTRY` (int64 min) when it was already in the
+                             book before the data starts
+=============== ============ =======================================================
+
 Invariants (checked by :func:`validate`): timestamps non-decreasing; sizes finite and
 non-negative; a level with size > 0 has a finite positive price; empty levels come after all
 non-empty ones; bid prices strictly decrease and ask prices strictly increase across levels; the
-book is never crossed or locked (best bid < best ask); trades have positive size and price.
+book is never crossed or locked (best bid < best ask); trades have positive size and price; cancellations have positive size, a positive price on the
+tick grid, side +1/-1, non-decreasing times and an entry time that is unknown or not after them.
 
 A book row at time ``t`` is the state *after* every event stamped ``t``; a trade stamped ``t``
 happened before the book row stamped ``t`` (LOBSTER's convention).
@@ -41,7 +59,9 @@ import numpy as np
 
 __all__ = [
     "BOOK_FIELDS",
+    "CANCEL_FIELDS",
     "TRADE_FIELDS",
+    "UNKNOWN_ENTRY",
     "MarketDay",
     "MarketMeta",
     "load_day",
@@ -52,6 +72,11 @@ __all__ = [
 
 BOOK_FIELDS = ("bid_px", "bid_sz", "ask_px", "ask_sz")
 TRADE_FIELDS = ("trade_ts", "trade_px", "trade_sz", "trade_side")
+CANCEL_FIELDS = ("cancel_ts", "cancel_px", "cancel_sz", "cancel_side", "cancel_entry_ts")
+UNKNOWN_ENTRY = int(np.iinfo(np.int64).min)
+"""``cancel_entry_ts`` of an order that was already in the book when the data starts."""
+_CANCEL_DTYPES = (np.int64, np.float64, np.float64, np.int8, np.int64)
+_TICK_TOLERANCE = 1e-6
 MAX_LEVELS = 50
 _CACHE_VERSION = 1
 _MMAP_MIN_BYTES = 1 << 20
@@ -101,6 +126,11 @@ class MarketDay:
     trade_side: np.ndarray
     venue: np.ndarray | None = None
     halts: np.ndarray | None = None
+    cancel_ts: np.ndarray | None = None
+    cancel_px: np.ndarray | None = None
+    cancel_sz: np.ndarray | None = None
+    cancel_side: np.ndarray | None = None
+    cancel_entry_ts: np.ndarray | None = None
 
     @property
     def levels(self) -> int:
@@ -114,14 +144,20 @@ class MarketDay:
     def n_trades(self) -> int:
         return int(self.trade_ts.shape[0])
 
+    @property
+    def n_cancels(self) -> int | None:
+        """Number of cancellation events, or None when the source has no order-level data."""
+        return None if self.cancel_ts is None else int(self.cancel_ts.shape[0])
+
     def mid(self) -> np.ndarray:
         """Mid price of every snapshot (NaN where a side is empty)."""
         return 0.5 * (self.bid_px[:, 0] + self.ask_px[:, 0])
 
     def __repr__(self) -> str:
+        cancels = "" if self.cancel_ts is None else f", {self.n_cancels} cancels"
         return (
             f"MarketDay({self.meta.symbol} {self.meta.date}, {self.n_books} books x {self.levels} levels, "
-            f"{self.n_trades} trades, source={self.meta.source!r})"
+            f"{self.n_trades} trades{cancels}, source={self.meta.source!r})"
         )
 
 
@@ -143,11 +179,12 @@ def validate(
     origin: str | None = None,
     book_rows: np.ndarray | None = None,
     trade_rows: np.ndarray | None = None,
+    cancel_rows: np.ndarray | None = None,
 ) -> MarketDay:
     """Check every invariant of the canonical form; raise ``ValueError`` naming row and field.
 
     ``origin`` names the file or source in the message (default: ``day.meta.source``).
-    ``book_rows``/``trade_rows`` map array rows to the row numbers of the source file, so a
+    ``book_rows``/``trade_rows``/``cancel_rows`` map array rows to the row numbers of the source file, so a
     loader's error points at the line a user can open. Returns ``day`` for chaining.
     """
     origin = origin or day.meta.source
@@ -296,14 +333,54 @@ def validate(
     bad = _first((day.trade_side != 1) & (day.trade_side != -1) & (day.trade_side != 0))
     if bad >= 0:
         _fail(origin, kind, bad, trade_rows, "side", f"side must be +1, -1 or 0, got {day.trade_side[bad]}")
+    _validate_cancels(day, origin, cancel_rows)
     return day
+
+
+def _validate_cancels(day: MarketDay, origin: str, rows: np.ndarray | None) -> None:
+    present = [name for name in CANCEL_FIELDS if getattr(day, name) is not None]
+    if not present:
+        return
+    if len(present) != len(CANCEL_FIELDS):
+        missing = [name for name in CANCEL_FIELDS if name not in present]
+        raise ValueError(f"{origin}: cancel fields come together; {', '.join(missing)} missing beside {present[0]}")
+    c = day.cancel_ts.shape[0] if day.cancel_ts.ndim == 1 else -1
+    for name, dtype in zip(CANCEL_FIELDS, _CANCEL_DTYPES, strict=True):
+        arr = getattr(day, name)
+        if arr.shape != (c,) or arr.dtype != dtype:
+            raise ValueError(
+                f"{origin}: field '{name}' must be {np.dtype(dtype)} of shape (C,) like 'cancel_ts', "
+                f"got {arr.dtype} {arr.shape}"
+            )
+    kind = "cancel"
+    ts, px, sz, side, entry = (getattr(day, name) for name in CANCEL_FIELDS)
+    bad = _first(np.diff(ts) < 0)
+    if bad >= 0:
+        _fail(origin, kind, bad + 1, rows, "ts", f"timestamp {ts[bad + 1]} is before the previous row's {ts[bad]}")
+    bad = _first(~(np.isfinite(px) & (px > 0)))
+    if bad >= 0:
+        _fail(origin, kind, bad, rows, "px", f"price must be finite and > 0, got {px[bad]}")
+    units = px / day.meta.tick_size
+    bad = _first(np.abs(units - np.rint(units)) > _TICK_TOLERANCE)
+    if bad >= 0:
+        _fail(origin, kind, bad, rows, "px", f"price {px[bad]} is not on the tick grid ({day.meta.tick_size})")
+    bad = _first(~(np.isfinite(sz) & (sz > 0)))
+    if bad >= 0:
+        _fail(origin, kind, bad, rows, "sz", f"size must be finite and > 0, got {sz[bad]}")
+    bad = _first((side != 1) & (side != -1))
+    if bad >= 0:
+        _fail(origin, kind, bad, rows, "side", f"side must be +1 (bid) or -1 (ask), got {side[bad]}")
+    bad = _first((entry != UNKNOWN_ENTRY) & (entry > ts))
+    if bad >= 0:
+        _fail(origin, kind, bad, rows, "entry_ts", f"the order entered at {entry[bad]}, after its cancel at {ts[bad]}")
 
 
 def save_day(day: MarketDay, directory: str | Path) -> Path:
     """Write ``day`` as one ``.npy`` per array plus ``meta.json`` (loadable with ``mmap_mode='r'``)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    names = ["ts", *BOOK_FIELDS, *TRADE_FIELDS] + [n for n in ("venue", "halts") if getattr(day, n) is not None]
+    optional = ("venue", "halts", *CANCEL_FIELDS)
+    names = ["ts", *BOOK_FIELDS, *TRADE_FIELDS] + [n for n in optional if getattr(day, n) is not None]
     for name in names:
         np.save(directory / f"{name}.npy", np.ascontiguousarray(getattr(day, name)))
     meta = asdict(day.meta)
@@ -334,15 +411,25 @@ def load_day(directory: str | Path, mmap: bool = True) -> MarketDay:
         # a memory map costs more than reading a small array outright
         big = mmap and path.stat().st_size > _MMAP_MIN_BYTES
         arrays[name] = np.load(path, mmap_mode="r" if big else None)
-    return MarketDay(meta=MarketMeta(**raw), venue=arrays.pop("venue", None), halts=arrays.pop("halts", None), **arrays)
+    return MarketDay(meta=MarketMeta(**raw), **arrays)
 
 
 def mirror_day(day: MarketDay, center: float) -> MarketDay:
     """Reflect every price about ``center`` (p -> 2*center - p): bids become asks, buys become sells.
 
     A sell order on the mirrored day meets exactly the liquidity a buy order meets on ``day``,
-    which makes buy/sell symmetry testable; it is also a legitimate data augmentation.
+    which makes buy/sell symmetry testable; it is also a legitimate data augmentation. Cancellations
+    are mirrored too (price reflected, side flipped, times and sizes kept).
     """
+    cancels = {}
+    if day.cancel_ts is not None:
+        cancels = {
+            "cancel_ts": day.cancel_ts.copy(),
+            "cancel_px": 2.0 * center - day.cancel_px,
+            "cancel_sz": day.cancel_sz.copy(),
+            "cancel_side": (-day.cancel_side).astype(np.int8),
+            "cancel_entry_ts": day.cancel_entry_ts.copy(),
+        }
     return replace(
         day,
         meta=replace(day.meta, source=f"mirror({day.meta.source}, center={center})"),
@@ -352,4 +439,5 @@ def mirror_day(day: MarketDay, center: float) -> MarketDay:
         ask_sz=day.bid_sz.copy(),
         trade_px=2.0 * center - day.trade_px,
         trade_side=(-day.trade_side).astype(np.int8),
+        **cancels,
     )

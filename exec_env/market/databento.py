@@ -51,6 +51,16 @@ Conventions and assumptions
   from Databento start with a
   snapshot (an R record and Adds flagged F_SNAPSHOT | F_BAD_TS_RECV, ts_recv = snapshot time),
   so the book is complete from the snapshot's F_LAST record on.
+* Cancellations (MBO only; ``MarketDay.cancel_*``), following each order from its Add: C
+  removes ``size`` (a cancel at the order's price and side); M to a smaller size at the same
+  price removes the difference and the order keeps its place in the queue; M to another price
+  or to a larger size loses the place (CME's priority rule, as in Databento's reference book):
+  the whole old order is a cancel at its old level and the order re-enters with the modify's
+  time as its entry (``notes["modifies_losing_priority"]``). The size a Fill (F) record took is
+  removed by the C or M that follows it: that part is an execution, never a cancel. The entry
+  time is the clock of the order's Add, ``UNKNOWN_ENTRY`` for snapshot Adds (F_SNAPSHOT: the
+  order rested before the data starts); ``notes["cancels"]``, ``notes["cancels_entry_unknown"]``.
+  ESM4 sample: 80 C and 27 M records give 102 cancels (2 C and 3 M remove the 5 fills).
 * Trades: the records with action T (MBP and MBO; in MBO the aggressor's record), with
   ``side`` the aggressor: B buyer-initiated +1, A seller-initiated -1, N unknown 0. MBO Fill (F)
   records are the resting orders' side of the same trades: they are *not* trades here (that
@@ -146,7 +156,7 @@ __all__ = [
     "write_databento",
 ]
 
-VERSION = 1
+VERSION = 2  # 2: order-level cancellations from MBO (cancel_* arrays)
 UNDEF_PRICE = 2**63 - 1
 F_LAST = 0x80
 F_TOB = 0x40
@@ -797,6 +807,67 @@ def _rebuild_mbo(action, side, price, size, oid, flags, levels):  # pragma: no c
     return bpx, bsz, apx, asz, emit, 0, -1, len(orders)
 
 
+_ENTRY_T = types.UniTuple(types.int64, 4)  # (side, price, size, entry time) of a resting order
+
+
+@njit(cache=True)
+def _take_fill(pending, oid, removed):  # pragma: no cover - numba
+    """The part of ``removed`` that is the book side of an earlier Fill of ``oid``."""
+    if oid not in pending:
+        return 0
+    filled = min(pending[oid], removed)
+    if pending[oid] == filled:
+        del pending[oid]
+    else:
+        pending[oid] = pending[oid] - filled
+    return filled
+
+
+@njit(cache=True)
+def _mbo_cancels(action, side, price, size, oid, flags, clock):  # pragma: no cover - numba
+    """Cancellations of one publisher's (already checked) MBO records: (record index, price,
+    size, side B/A, entry time) columns and how many Modify records lost priority."""
+    n = action.size
+    out = np.empty((n, 5), dtype=np.int64)
+    orders = Dict.empty(key_type=types.int64, value_type=_ENTRY_T)
+    pending = Dict.empty(key_type=types.int64, value_type=types.int64)
+    unknown = np.iinfo(np.int64).min
+    k = 0
+    lost = 0
+    for i in range(n):
+        a = action[i]
+        key = oid[i]
+        if a == 65:  # A
+            entry = unknown if flags[i] & 0x20 else clock[i]
+            orders[key] = (np.int64(side[i]), price[i], size[i], entry)
+        elif a == 70:  # F: the resting order's fill; the C or M removing it follows
+            if key in orders:
+                pending[key] = pending.get(key, 0) + size[i]
+        elif a == 82:  # R
+            orders = Dict.empty(key_type=types.int64, value_type=_ENTRY_T)
+            pending = Dict.empty(key_type=types.int64, value_type=types.int64)
+        elif (a == 67 or a == 77) and key in orders:
+            s, p, q, entry = orders[key]
+            if a == 67:
+                removed, new_p, new_q, new_entry = size[i], p, q - size[i], entry
+            elif price[i] != p or size[i] > q:  # moves to the back of a queue
+                removed, new_p, new_q, new_entry = q, price[i], size[i], clock[i]
+                lost += 1
+            else:
+                removed, new_p, new_q, new_entry = q - size[i], p, size[i], entry
+            gone = removed - _take_fill(pending, key, removed)
+            if gone > 0:
+                out[k, 0], out[k, 1], out[k, 2], out[k, 3], out[k, 4] = i, p, gone, s, entry
+                k += 1
+            if new_q > 0:
+                orders[key] = (s, new_p, new_q, new_entry)
+            else:
+                del orders[key]
+                if key in pending:
+                    del pending[key]
+    return out[:k], lost
+
+
 def _mbo_error(rec: _Records, code: int, i: int, detail: int) -> ValueError:
     oid = int(rec.order_id[i]) & (2**64 - 1)
     act, side, size = chr(rec.action[i]), chr(rec.side[i]), int(rec.size[i])
@@ -851,6 +922,34 @@ def _mbo_book(rec: _Records, levels: int) -> tuple[dict[str, np.ndarray], np.nda
         for k, name in ((1, "bid_px"), (2, "bid_sz"), (3, "ask_px"), (4, "ask_sz"))
     }
     return book, at[order], {"orders_resting_at_end": resting}
+
+
+def _mbo_cancel_arrays(rec: _Records) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any]]:
+    """The day's ``cancel_*`` arrays from MBO records, their record rows, and notes."""
+    parts, lost = [], 0
+    for pub in np.unique(rec.publisher_id):
+        idx = np.flatnonzero(rec.publisher_id == pub)
+        cols = (rec.action, rec.side, rec.price, rec.size, rec.order_id, rec.flags, rec.clock)
+        out, n_lost = _mbo_cancels(*(c[idx] for c in cols))
+        out[:, 0] = idx[out[:, 0]]
+        parts.append(out)
+        lost += int(n_lost)
+    c = np.concatenate(parts) if parts else np.empty((0, 5), dtype=np.int64)
+    c = c[np.argsort(c[:, 0], kind="stable")]
+    at = c[:, 0]
+    arrays = {
+        "cancel_ts": rec.clock[at].astype(np.int64),
+        "cancel_px": c[:, 1] / _SCALE,
+        "cancel_sz": c[:, 2].astype(np.float64),
+        "cancel_side": np.where(c[:, 3] == _BID, 1, -1).astype(np.int8),
+        "cancel_entry_ts": np.ascontiguousarray(c[:, 4]),
+    }
+    notes = {
+        "cancels": int(at.size),
+        "cancels_entry_unknown": int((c[:, 4] == np.iinfo(np.int64).min).sum()),
+        "modifies_losing_priority": lost,
+    }
+    return arrays, rec.rows[at], notes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1049,7 +1148,10 @@ def load(
         fills = rec.action == _F
         notes["fill_records"] = int(fills.sum())
         notes["fill_volume"] = int(rec.size[fills].sum())
+        cancels, cancel_rows, extra = _mbo_cancel_arrays(rec)
+        notes.update(extra)
     else:
+        cancels, cancel_rows = {}, None
         file_depth = rec.book["bid_px"].shape[1]
         depth = file_depth if levels is None else int(levels)
         if depth > file_depth:
@@ -1167,8 +1269,9 @@ def load(
         trade_sz=tr["trade_sz"],
         trade_side=tr["trade_side"],
         venue=venue.astype(np.int16) if pubs.size > 1 else None,
+        **cancels,
     )
-    return [validate(day, origin=str(path), book_rows=book_rows, trade_rows=tr["rows"])]
+    return [validate(day, origin=str(path), book_rows=book_rows, trade_rows=tr["rows"], cancel_rows=cancel_rows)]
 
 
 # ---------------------------------------------------------------------------------------------

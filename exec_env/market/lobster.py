@@ -39,6 +39,14 @@ How the canonical form is built
   executions against the continuous book, and a replay that fills resting orders from trades
   would fill against an auction print. Their count and volume go to ``notes``.
   ``cross_trades="include"`` keeps them as trades of unknown side (0).
+* **Cancellations**: types 2 (partial cancel) and 3 (delete) become ``MarketDay.cancel_*``:
+  time, ``price / 10,000``, ``size``, side ``direction`` (+1 bid) and the entry time of the order
+  id's latest type-1 submission before it in the same file, else ``UNKNOWN_ENTRY`` (the order
+  rested before the file starts; ``notes["cancels_entry_unknown"]`` counts them). Executions
+  (types 4, 5) are trades, never cancels. A type 2/3 message of size 0 removes nothing: it is not
+  a cancel (``notes["cancels_of_size_0"]``; :func:`write_lobster` labels unchanged rows so). Note
+  that the type 2/3 labels :func:`write_lobster` gives book rows load back as cancels of unknown
+  entry (they are level decreases, not order events).
 * **Halts** (type 7; price -1 halt, 0 quoting resumes, 1 trading resumes) become
   ``MarketDay.halts``, ``[halt, trading resumes)`` intervals in UTC ns; the quoting-resumption
   times and every irregularity (a resume without a halt: halt from the session open; a halt
@@ -121,12 +129,12 @@ import numpy as np
 from numba import njit
 
 from exec_env.market import reader
-from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
+from exec_env.market.data import MAX_LEVELS, UNKNOWN_ENTRY, MarketDay, MarketMeta, validate
 from exec_env.market.reader import excerpt
 
 __all__ = ["VERSION", "companions", "load", "parse_name", "sniff", "write_lobster"]
 
-VERSION = 1
+VERSION = 2  # 2: order-level cancellations (cancel_* arrays)
 
 NAME_RE = re.compile(
     r"^(?P<ticker>.+)_(?P<date>\d{4}-\d{2}-\d{2})_(?P<start>\d+)_(?P<end>\d+)_(?P<kind>message|orderbook)_(?P<levels>\d+)\.csv$"
@@ -649,10 +657,41 @@ def _read_messages(path: Path) -> np.ndarray:
     bad = _first(execution & (price <= 0))
     if bad >= 0:
         fail(bad, "price", f"an execution (type {typ[bad]}) needs a price > 0, got {price[bad]}")
+    cancel = (typ == 2) | (typ == 3)
+    bad = _first(cancel & (size > 0) & (price <= 0))
+    if bad >= 0:
+        fail(bad, "price", f"a cancellation (type {typ[bad]}) needs a price > 0, got {price[bad]}")
     bad = _first((typ == 7) & (price != -1) & (price != 0) & (price != 1))
     if bad >= 0:
         fail(bad, "price", f"a trading halt message (type 7) has price -1, 0 or 1, got {price[bad]}")
     return m
+
+
+def _cancels(m: np.ndarray, ts: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Cancellation arrays from types 2 (partial cancel) and 3 (delete), and their message rows.
+
+    The entry time is that of the order id's latest type-1 submission before the cancel in the
+    same file, else unknown (the order rested before the file starts)."""
+    n = m.shape[0]
+    rows = np.flatnonzero(((m[:, 1] == 2) | (m[:, 1] == 3)) & (m[:, 3] > 0))  # size 0 removes nothing
+    subs = np.flatnonzero(m[:, 1] == 1)
+    _, inverse = np.unique(np.concatenate([m[subs, 2], m[rows, 2]]), return_inverse=True)
+    # one sortable key per (order id, row): the latest submission before a cancel is one search away
+    sub_key = np.sort(inverse[: subs.size] * (n + 1) + subs)
+    cancel_key = inverse[subs.size :] * (n + 1) + rows
+    at = np.searchsorted(sub_key, cancel_key) - 1
+    found = at >= 0
+    found[found] = sub_key[at[found]] // (n + 1) == inverse[subs.size :][found]
+    entry = np.full(rows.size, UNKNOWN_ENTRY, dtype=np.int64)
+    entry[found] = ts[sub_key[at[found]] % (n + 1)]
+    arrays = {
+        "cancel_ts": np.ascontiguousarray(ts[rows]),
+        "cancel_px": m[rows, 4] / float(PRICE_SCALE),
+        "cancel_sz": m[rows, 3].astype(np.float64),
+        "cancel_side": m[rows, 5].astype(np.int8),
+        "cancel_entry_ts": entry,
+    }
+    return arrays, rows
 
 
 def _halts(
@@ -789,6 +828,7 @@ def load(
     trade_px = tm[:, 4] / float(PRICE_SCALE)
     trade_side = np.where(tm[:, 1] == 6, 0, -tm[:, 5]).astype(np.int8)
     halts, halt_notes = _halts(m, ts_all, open_ns, close_ns, midnight)
+    cancels, cancel_idx = _cancels(m, ts_all)
 
     counts = np.bincount(typ, minlength=8)
     cross = typ == 6
@@ -817,6 +857,9 @@ def load(
             "off_tick_trade_prices": int((tm[:, 4] % tick_int != 0).sum()) if tick_int else None,
             "off_tick_best_quotes": int(off_tick) if tick_int else None,
             "halts": halt_notes,
+            "cancels": int(cancel_idx.size),
+            "cancels_entry_unknown": int((cancels["cancel_entry_ts"] == UNKNOWN_ENTRY).sum()),
+            "cancels_of_size_0": int((((typ == 2) | (typ == 3)) & (m[:, 3] == 0)).sum()),
         }
     )
     if halts is not None and halts.size:
@@ -848,8 +891,10 @@ def load(
         trade_sz=tm[:, 3].astype(np.float64),
         trade_side=trade_side,
         halts=halts,
+        **cancels,
     )
-    return [validate(day, origin=str(path), book_rows=book_idx + 1, trade_rows=trade_idx + 1)]
+    rows = {"book_rows": book_idx + 1, "trade_rows": trade_idx + 1, "cancel_rows": cancel_idx + 1}
+    return [validate(day, origin=str(path), **rows)]
 
 
 # -- writing ----------------------------------------------------------------------------------------

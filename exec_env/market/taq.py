@@ -183,6 +183,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date as Date
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -472,21 +473,83 @@ def _read(path: Path, required: tuple[str, ...], kind: str) -> tuple[pd.DataFram
         else:
             field, what = names[-1], f"{found} fields, the header has {len(names)}: extra field(s) after '{names[-1]}'"
         raise _fail(path, line, field, f"wrong column count: {what}")
-    frame = pd.read_csv(
-        io.BytesIO(raw), header=0, names=names, dtype=str, keep_default_na=False, na_filter=False,
-        skip_blank_lines=False, engine="c",
-    )  # fmt: skip
+    frame = _frame(raw, names)
     lines = np.arange(2, frame.shape[0] + 2, dtype=np.int64)
     ignored = [n for n in names if n not in required and n != _ET]
     return frame, lines, ignored
 
 
+def _frame(raw: bytes, names: list[str]) -> pd.DataFrame:
+    """Every column as strings: pyarrow's CSV reader when installed (about 5x faster on the TAQ
+    sample), else pandas' C parser; both give the same frame (checked by the tests)."""
+    try:
+        import pyarrow as pa
+        from pyarrow import csv
+    except ImportError:  # pragma: no cover - depends on the environment
+        pa = None
+    if pa is None:
+        return pd.read_csv(
+            io.BytesIO(raw), header=0, names=names, dtype=str, keep_default_na=False, na_filter=False,
+            skip_blank_lines=False, engine="c",
+        )  # fmt: skip
+    table = csv.read_csv(
+        io.BytesIO(raw),
+        read_options=csv.ReadOptions(column_names=names, skip_rows=1),
+        convert_options=csv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False, quoted_strings_can_be_null=False
+        ),
+        parse_options=csv.ParseOptions(ignore_empty_lines=False),
+    )
+    return table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
+
+
+def _fast_epoch_ns(frame: pd.DataFrame) -> np.ndarray | None:
+    """Epoch seconds to exact int64 ns by pyarrow's decimal cast, or None (pyarrow missing, or a
+    value that is not plain digits with at most 9 decimals: the careful path names its line)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # pragma: no cover - depends on the environment
+        return None
+    col = pa.array(frame[_TIME].array).cast(pa.string())
+    text = pc.utf8_trim_whitespace(col)
+    if not pc.all(pc.match_substring_regex(text, r"^[0-9]{1,12}(\.[0-9]{1,9})?$")).as_py():
+        return None
+    seconds = pc.cast(text, pa.decimal128(22, 9))
+    return pc.cast(pc.multiply(seconds, pa.scalar(Decimal(_NS), pa.decimal128(10, 0))), pa.int64()).to_numpy()
+
+
 def _text(frame: pd.DataFrame, name: str) -> np.ndarray:
     """A column as a numpy unicode array with surrounding blanks removed (C loops, no Python per row)."""
-    return np.char.strip(frame[name].to_numpy(dtype=str))
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # pragma: no cover - depends on the environment
+        return np.char.strip(frame[name].to_numpy(dtype=str))
+    text = pc.utf8_trim_whitespace(pa.array(frame[name].array).cast(pa.string()))
+    return text.to_numpy(zero_copy_only=False).astype(str)
+
+
+def _fast_numbers(frame: pd.DataFrame, name: str) -> np.ndarray | None:
+    """A column as float64 by pyarrow's cast, or None (pyarrow missing, or a value it cannot read
+    or that is not finite: the careful path names the line)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # pragma: no cover - depends on the environment
+        return None
+    try:
+        values = pc.cast(pc.utf8_trim_whitespace(pa.array(frame[name].array).cast(pa.string())), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    out = values.to_numpy(zero_copy_only=False)
+    return out if np.isfinite(out).all() else None
 
 
 def _numbers(path: Path, frame: pd.DataFrame, lines: np.ndarray, name: str) -> np.ndarray:
+    fast = _fast_numbers(frame, name)
+    if fast is not None:
+        return fast
     values = pd.to_numeric(frame[name].to_numpy(dtype=object), errors="coerce").astype(np.float64)
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
@@ -496,6 +559,20 @@ def _numbers(path: Path, frame: pd.DataFrame, lines: np.ndarray, name: str) -> n
 
 
 def _epoch_ns(path: Path, frame: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
+    ts = _fast_epoch_ns(frame)
+    if ts is None:
+        ts = _careful_epoch_ns(path, frame, lines)
+    back = np.flatnonzero(np.diff(ts) < 0)
+    if back.size:
+        i = int(back[0]) + 1
+        raise _fail(
+            path, int(lines[i]), _TIME,
+            f"unsorted time: {frame[_TIME].iloc[i]} is before the previous row's {frame[_TIME].iloc[i - 1]}",
+        )  # fmt: skip
+    return ts
+
+
+def _careful_epoch_ns(path: Path, frame: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
     parts = np.char.partition(_text(frame, _TIME), ".")
     whole, dot, frac = parts[:, 0], parts[:, 1], parts[:, 2]
     whole_ok = np.char.isdigit(whole) & (np.char.str_len(whole) <= 12)
@@ -509,15 +586,7 @@ def _epoch_ns(path: Path, frame: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
             _TIME,
             f"unparsable time {frame[_TIME].iloc[i]!r} (expected seconds like 1514883853.125)",
         )
-    ts = whole.astype(np.int64) * _NS + np.char.ljust(frac, 9, "0").astype(np.int64)
-    back = np.flatnonzero(np.diff(ts) < 0)
-    if back.size:
-        i = int(back[0]) + 1
-        raise _fail(
-            path, int(lines[i]), _TIME,
-            f"unsorted time: {frame[_TIME].iloc[i]} is before the previous row's {frame[_TIME].iloc[i - 1]}",
-        )  # fmt: skip
-    return ts
+    return whole.astype(np.int64) * _NS + np.char.ljust(frac, 9, "0").astype(np.int64)
 
 
 def _check_et(path: Path, frame: pd.DataFrame, lines: np.ndarray, ts: np.ndarray, tz: ZoneInfo) -> dict[str, int]:
