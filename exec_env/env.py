@@ -85,8 +85,8 @@ class _Episode:
         self.cum_vol = feats.cum_vol
         self._args = (
             data.ts, data.bid_px, data.bid_sz, data.ask_px, data.ask_sz, data.trade_ts, data.trade_px, data.trade_sz,
-            data.trade_side, data.halt_start, data.halt_end, feats.cum_buy, feats.cum_sell, feats.cum_vol,
-            feats.mid_ffill,
+            data.trade_side, data.halt_start, data.halt_end, data.cancel_ts, data.cancel_px, data.cancel_sz,
+            data.cancel_side, data.cancel_entry_ts, feats.cum_buy, feats.cum_sell, feats.cum_vol, feats.mid_ffill,
         )  # fmt: skip
 
     def start(self, data: DayArrays, side: int, start_ns: int, quantity: float, feats: DayFeatureArrays) -> None:
@@ -116,6 +116,12 @@ class _Episode:
     forced_qty = property(lambda self: float(self.es[ST.E_FORCED]))
     liquidated_in_halt = property(lambda self: bool(self.es[ST.E_HALT_LIQ]))
     total_reward = property(lambda self: float(self.es[ST.E_TOTAL]))
+
+    def write_obs(self, out: np.ndarray) -> None:
+        """The observation now (see ``ExecutionEnv``) into ``out``."""
+        d, f, sim = self.data, self.feats, self.sim
+        ST.write_obs(d.ts, d.bid_px, d.bid_sz, d.ask_px, d.ask_sz, d.trade_ts, f.cum_buy, f.cum_sell, f.mid_ffill,
+                     sim.fs, sim.ist, sim.pp, sim.fills_f, sim.fills_i, self.es, self.ei, out)  # fmt: skip
 
     def step(self, pace: float, aggressiveness: float, obs: np.ndarray | None = None) -> float:
         """Decide at t_j, replay to t_{j+1}; returns the step's reward (bps of arrival notional) and
@@ -327,6 +333,14 @@ class ExecutionEnv(gym.Env):
                 "next decision)"
             )
         self._warned_participation = False
+        if self.sim_config.queue == "order_level":
+            missing = [i for i in self._day_indices if self.catalogue.day(i).cancel_ts is None]
+            if missing:
+                raise ValueError(
+                    f"SimConfig.queue = 'order_level' needs order-level data (LOBSTER message files, Databento MBO); "
+                    f"{len(missing)} day(s) of {self.catalogue.name} have none (e.g. day {missing[0]}); "
+                    "allowed for them: 'conservative', 'power', 'log'"
+                )
         self._episode = _Episode(config, self.sim_config, self.levels)
         twap_needed = config.compare_twap or config.reward_baseline == "twap"
         self._twap = _Episode(config, self.sim_config, self.levels) if twap_needed else None
@@ -468,8 +482,7 @@ class ExecutionEnv(gym.Env):
     def _write_obs(self) -> None:
         ep = self._episode
         sim = ep.sim
-        ST.write_obs(*ep._args[:5], ep._args[5], ep._args[11], ep._args[12], ep._args[14], sim.fs, sim.ist, sim.pp,
-                     sim.fills_f, sim.fills_i, ep.es, ep.ei, self._obs)  # fmt: skip
+        ep.write_obs(self._obs)
         inside = (self._obs >= OBS_LOW) & (self._obs <= OBS_HIGH)  # False for NaN too
         if not inside.all():
             bad = {FEATURE_NAMES[i]: float(self._obs[i]) for i in np.flatnonzero(~inside)}

@@ -102,6 +102,7 @@ def fill_bound(book_ts, trade_ts, ist, ei, levels):
 @njit(cache=True)
 def episode_step(
     book_ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, trade_px, trade_sz, trade_side, halt_start, halt_end,
+    cancel_ts, cancel_px, cancel_sz, cancel_side, cancel_entry,
     cum_buy, cum_sell, cum_vol, mid_ffill, fs, ist, pp, fills_f, fills_i, es, ei, ec, pace, aggr, obs,
 ):  # fmt: skip
     """One decision of one episode. Returns (status, need): STEP_OK, or STEP_NEED_ROOM with the
@@ -140,7 +141,8 @@ def episode_step(
     ist[K.I_STEP] = j
     if ei[EI_LATENCY] > 0:  # the old order may still fill in flight
         K.advance(book_ts, own_px, own_sz, opp_px, opp_sz, trade_ts, trade_px, trade_sz, trade_side,
-                  halt_start, halt_end, fs, ist, pp, fills_f, fills_i, t_j + ei[EI_LATENCY])  # fmt: skip
+                  halt_start, halt_end, cancel_ts, cancel_px, cancel_sz, cancel_side, cancel_entry,
+                  fs, ist, pp, fills_f, fills_i, t_j + ei[EI_LATENCY])  # fmt: skip
     qty = min(qty, remaining_qty(fs, es))
     if not np.isnan(limit_px):  # both sides empty: the resting order (if any) stays as it is
         halted = K.in_halt(halt_start, halt_end, ist[K.I_NOW])
@@ -148,7 +150,8 @@ def episode_step(
         if qty > 0.0:
             es[E_N_CHILD] += 1.0
     K.advance(book_ts, own_px, own_sz, opp_px, opp_sz, trade_ts, trade_px, trade_sz, trade_side,
-              halt_start, halt_end, fs, ist, pp, fills_f, fills_i, t_next)  # fmt: skip
+              halt_start, halt_end, cancel_ts, cancel_px, cancel_sz, cancel_side, cancel_entry,
+              fs, ist, pp, fills_f, fills_i, t_next)  # fmt: skip
     filled_in_step = fs[K.F_STEP_QTY]
     es[E_FILL_RATIO] = min(filled_in_step / qty, 1.0) if qty > 0.0 else 0.0
     penalty = 0.0

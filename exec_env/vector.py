@@ -44,7 +44,8 @@ _FIELDS_CUM = ("cum_buy", "cum_sell", "cum_vol")
 @njit(cache=True)
 def batch_step(
     ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, trade_px, trade_sz, trade_side, halt_start, halt_end,
-    cum_buy, cum_sell, cum_vol, mid_ffill, book_off, trade_off, cum_off, halt_off, day_of,
+    cancel_ts, cancel_px, cancel_sz, cancel_side, cancel_entry,
+    cum_buy, cum_sell, cum_vol, mid_ffill, book_off, trade_off, cum_off, halt_off, cancel_off, day_of,
     fs, ist, pp, fills_f, fills_i, es, ei, ec, actions, obs, active, status, need,
     tfs, tist, tpp, tfills_f, tfills_i, tes, tei, shadow,
 ):  # fmt: skip
@@ -58,6 +59,7 @@ def batch_step(
         t0, t1 = trade_off[d], trade_off[d + 1]
         c0, c1 = cum_off[d], cum_off[d + 1]
         h0, h1 = halt_off[d], halt_off[d + 1]
+        x0, x1 = cancel_off[d], cancel_off[d + 1]
         # room for both the episode and its shadow before either moves (a step cannot be undone)
         bound = ST.fill_bound(ts[b0:b1], trade_ts[t0:t1], ist[e], ei[e], bid_px.shape[1])
         nd = ist[e, K.I_NFILLS] + bound
@@ -71,12 +73,14 @@ def batch_step(
             ST.episode_step(
                 ts[b0:b1], bid_px[b0:b1], bid_sz[b0:b1], ask_px[b0:b1], ask_sz[b0:b1], trade_ts[t0:t1],
                 trade_px[t0:t1], trade_sz[t0:t1], trade_side[t0:t1], halt_start[h0:h1], halt_end[h0:h1],
+                cancel_ts[x0:x1], cancel_px[x0:x1], cancel_sz[x0:x1], cancel_side[x0:x1], cancel_entry[x0:x1],
                 cum_buy[c0:c1], cum_sell[c0:c1], cum_vol[c0:c1], mid_ffill[b0:b1], tfs[e], tist[e], tpp[e],
                 tfills_f[e], tfills_i[e], tes[e], tei[e], ec, 0.0, 1.0, empty,
             )  # fmt: skip
         st, nd = ST.episode_step(
             ts[b0:b1], bid_px[b0:b1], bid_sz[b0:b1], ask_px[b0:b1], ask_sz[b0:b1], trade_ts[t0:t1],
             trade_px[t0:t1], trade_sz[t0:t1], trade_side[t0:t1], halt_start[h0:h1], halt_end[h0:h1],
+            cancel_ts[x0:x1], cancel_px[x0:x1], cancel_sz[x0:x1], cancel_side[x0:x1], cancel_entry[x0:x1],
             cum_buy[c0:c1], cum_sell[c0:c1], cum_vol[c0:c1], mid_ffill[b0:b1], fs[e], ist[e], pp[e],
             fills_f[e], fills_i[e], es[e], ei[e], ec, actions[e, 0], actions[e, 1], obs[e],
         )  # fmt: skip
@@ -162,6 +166,11 @@ class BatchedExecution:
             "trade_side": cat([d.trade_side for d, _ in loaded], np.int8),
             "halt_start": cat([d.halt_start for d, _ in loaded], np.int64),
             "halt_end": cat([d.halt_end for d, _ in loaded], np.int64),
+            "cancel_ts": cat([d.cancel_ts for d, _ in loaded], np.int64),
+            "cancel_px": cat([d.cancel_px for d, _ in loaded], np.float64),
+            "cancel_sz": cat([d.cancel_sz for d, _ in loaded], np.float64),
+            "cancel_side": cat([d.cancel_side for d, _ in loaded], np.int8),
+            "cancel_entry_ts": cat([d.cancel_entry_ts for d, _ in loaded], np.int64),
             "cum_buy": cat([f.cum_buy for _, f in loaded], np.float64),
             "cum_sell": cat([f.cum_sell for _, f in loaded], np.float64),
             "cum_vol": cat([f.cum_vol for _, f in loaded], np.float64),
@@ -177,6 +186,7 @@ class BatchedExecution:
         self.trade_off = offsets([d.trade_ts.size for d, _ in loaded])
         self.cum_off = offsets([f.cum_vol.size for _, f in loaded])
         self.halt_off = offsets([d.halt_start.size for d, _ in loaded])
+        self.cancel_off = offsets([d.cancel_ts.size for d, _ in loaded])
         self._loaded = loaded
 
     def _bind_views(self) -> None:
@@ -219,8 +229,7 @@ class BatchedExecution:
             self.shadows[e].start(data, info["side"], info["start_ns"], info["quantity"], feats)
         self.specs[e] = info
         ep = self.episodes[e]
-        ST.write_obs(*ep._args[:5], ep._args[5], ep._args[11], ep._args[12], ep._args[14], ep.sim.fs, ep.sim.ist,
-                     ep.sim.pp, ep.sim.fills_f, ep.sim.fills_i, ep.es, ep.ei, self.obs[e])  # fmt: skip
+        ep.write_obs(self.obs[e])
 
     def step(self, actions: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
         """Step the ``active`` episodes with ``actions`` (N, 2) in [-1, 1] (pace, aggressiveness);
@@ -237,8 +246,10 @@ class BatchedExecution:
             self._status[:] = 0
             batch_step(
                 p["ts"], p["bid_px"], p["bid_sz"], p["ask_px"], p["ask_sz"], p["trade_ts"], p["trade_px"],
-                p["trade_sz"], p["trade_side"], p["halt_start"], p["halt_end"], p["cum_buy"], p["cum_sell"],
-                p["cum_vol"], p["mid_ffill"], self.book_off, self.trade_off, self.cum_off, self.halt_off, self.day_of,
+                p["trade_sz"], p["trade_side"], p["halt_start"], p["halt_end"], p["cancel_ts"], p["cancel_px"],
+                p["cancel_sz"], p["cancel_side"], p["cancel_entry_ts"], p["cum_buy"], p["cum_sell"],
+                p["cum_vol"], p["mid_ffill"], self.book_off, self.trade_off, self.cum_off, self.halt_off,
+                self.cancel_off, self.day_of,
                 self.fs, self.ist, self.pp, self.fills_f, self.fills_i, self.es, self.ei, self.ec, acts, self.obs,
                 todo, self._status, self._need, self.tfs, self.tist, self.tpp, self.tfills_f, self.tfills_i,
                 self.tes, self.tei, self.shadow,

@@ -246,3 +246,19 @@ def test_sqrt_model_replaces_the_flat_ladder_for_lifted_sources(shared_data):
 def test_old_beyond_book_option_is_gone_with_a_clear_error():
     with pytest.raises(TypeError, match="beyond_book_ticks"):
         SimConfig(beyond_book_ticks=5)  # replaced by the profile tail (docs/market_model.md)
+
+
+def test_order_level_queue_needs_order_data_and_runs_on_lobster(shared_data, small_catalogue):
+    with pytest.raises(ValueError, match=r"SimConfig\.queue = 'order_level' needs order-level data"):
+        ExecutionEnv(ExecutionConfig(market=small_catalogue, sim=SimConfig(queue="order_level")))
+    path = shared_data / "lobster" / "AMZN_2012-06-21_34200000_57600000_message_1.csv"
+    results = {}
+    for queue in ("conservative", "order_level"):
+        env = ExecutionEnv(ExecutionConfig(market=str(path), quantity=500, horizon_s=300, side="buy",
+                                           sim=SimConfig(queue=queue)))  # fmt: skip
+        env.reset(seed=4)
+        for _ in range(30):
+            *_, info = env.step(np.array([0.0, -0.5], dtype=np.float32))  # passive: the queue matters
+        results[queue] = info["execution"]
+    # on this episode, the cancellations ahead of us advance the queue to at least as many passive fills
+    assert results["order_level"]["maker_fraction"] >= results["conservative"]["maker_fraction"]

@@ -305,6 +305,37 @@ def test_queue_models_split_cancellations_by_place():
     assert sim.queue_ahead == 250.0  # conservative: only the displayed-size cap
 
 
+def test_order_level_queue_advances_only_on_cancels_of_orders_ahead():
+    from tests.books import cancel
+
+    # 300 displayed at 100.00 when we join at t=0 (orders entered at -5 s and unknown entry);
+    # at t=1 an order that entered before us cancels 100 (ahead: we advance), at t=2 one that
+    # entered after us cancels 50 (behind: we stay), at t=3 an unknown-entry order cancels 80 at
+    # 99.99 (another price: nothing); then a sell of 150 at 100.00 fills us 30 after the 120 ahead
+    books = [book(0, [(100.00, 300), (99.99, 200)], [(100.01, 200)]),
+             book(1.5, [(100.00, 200), (99.99, 200)], [(100.01, 200)]),
+             book(2.5, [(100.00, 250), (99.99, 200)], [(100.01, 200)])]  # fmt: skip
+    cancels = [cancel(1.0, 100.00, 100, 1, -5.0), cancel(2.0, 100.00, 50, 1, 0.5), cancel(3.0, 99.99, 80, 1, None),
+               cancel(3.5, 100.00, 80, 1, None)]  # fmt: skip
+    day = make_day(books, trades=[trade(4.0, 100.00, 150, -1)], cancels=cancels, levels=2)
+    sim = sim_on(day, config=replace(NO_FRICTION, queue="order_level"))
+    sim.submit(100, 100.00)
+    assert sim.queue_ahead == 300.0
+    sim.advance(T0 + 1 * S)
+    assert sim.queue_ahead == 200.0
+    sim.advance(T0 + 3 * S)
+    assert sim.queue_ahead == 200.0  # the behind cancel and the other price changed nothing
+    sim.advance(T0 + int(3.5 * S))
+    assert sim.queue_ahead == 120.0  # unknown entry: it was there before the data, so ahead
+    sim.advance(T0 + 4 * S)
+    assert fills(sim) == [(100.0, 30.0, 0)]
+    # the conservative model ignores the cancellations: only the displayed-size cap (200 at 1.5 s)
+    sim = sim_on(day)
+    sim.submit(100, 100.00)
+    sim.advance(T0 + int(3.5 * S))
+    assert sim.queue_ahead == 200.0
+
+
 def test_participation_cap_limits_the_fills_of_a_step():
     day = make_day([THREE_ASKS])
     sim = sim_on(day)

@@ -103,7 +103,7 @@ def test_globs_lists_and_explicit_formats(data_folder, tmp_path):
         load_market(data_folder / "EURUSD_ticks.csv", format="csv")
     with pytest.raises(FileNotFoundError, match="matches no file"):
         load_market(str(data_folder / "*.parquet"))
-    assert set(FORMATS) == {"lobster", "databento", "binance", "tardis", "taq", "fx_ticks", "bars"}
+    assert set(FORMATS) == {"lobster", "databento", "binance", "tardis", "taq", "fx_ticks", "bars", "parquet"}
 
 
 def test_the_same_session_twice_is_refused(data_folder, tmp_path):

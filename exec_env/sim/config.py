@@ -12,7 +12,7 @@ __all__ = ["LIQUIDITY_MODELS", "QUEUE_MODELS", "TRANSIENT_KERNELS", "SimConfig"]
 
 TRANSIENT_KERNELS = ("exponential", "power_law")
 LIQUIDITY_MODELS = ("book", "sqrt")
-QUEUE_MODELS = ("conservative", "power", "log")
+QUEUE_MODELS = ("conservative", "power", "log", "order_level")
 
 
 def _check_range(owner: str, name: str, value: float, low: float, high: float = math.inf) -> None:
@@ -74,7 +74,9 @@ class SimConfig:
     """Queue model of resting orders: ``conservative`` (cancellations never advance us; the queue
     ahead is capped by the displayed size), ``power`` / ``log`` (a cancellation at our level is
     ahead of us with probability ``f(ahead) / (f(ahead) + f(behind))``, ``f(x) = x**queue_power``
-    or ``log(1 + x)``; the expected advance is applied)."""
+    or ``log(1 + x)``; the expected advance is applied), ``order_level`` (for data that carries
+    orders: LOBSTER message files, Databento MBO; our place is behind the orders resting at our
+    price when we joined, and only their cancellations, and trades, advance us)."""
     queue_power: float = 2.0
     """Exponent of the ``power`` queue model."""
     participation_cap: float = 0.0

@@ -68,7 +68,9 @@ I_NFILLS = 3  # number of fill records written
 I_TRANS_TS = 4  # time of the transient impact state
 I_STEP = 5  # decision step index written into fill records
 I_DEP_TS = 6  # time of the depletion state
-N_ISTATE = 7
+I_CANCEL = 7  # index of the next unprocessed order-level cancellation
+I_JOIN = 8  # time the resting order joined its queue (order-level queue model)
+N_ISTATE = 9
 
 # --- parameters ------------------------------------------------------------------------------
 P_SIDE = 0  # +1 buy, -1 sell
@@ -93,6 +95,7 @@ LIQ_SQRT = 1.0
 QUEUE_CONSERVATIVE = 0.0
 QUEUE_POWER = 1.0
 QUEUE_LOG = 2.0
+QUEUE_ORDER = 3.0  # order-level: cancellations of orders that entered before us advance us
 
 # --- fill records ----------------------------------------------------------------------------
 FILL_PX = 0  # price paid per unit (average over the units of the record)
@@ -575,20 +578,36 @@ def first_after(arr, lo, t):
 
 
 @njit(cache=True)
+def _match_cancel(c, cancel_ts, cancel_px, cancel_sz, cancel_side, cancel_entry, fs, ist, pp):
+    """Order-level queue model: a cancellation at our price of an order that entered the book
+    before we joined (or whose entry is unknown: it was there before the data) was ahead of us."""
+    side = pp[P_SIDE]
+    if cancel_side[c] != side or cancel_entry[c] >= ist[I_JOIN]:
+        return
+    replay_px = fs[F_ORD_PX] - impact_offset(fs, ist, pp, cancel_ts[c])
+    if abs(cancel_px[c] - replay_px) < 0.5 * pp[P_TICK]:
+        fs[F_ORD_QA] = max(fs[F_ORD_QA] - cancel_sz[c], 0.0)
+
+
+@njit(cache=True)
 def advance(
     book_ts, own_px, own_sz, opp_px, opp_sz,
     trade_ts, trade_px, trade_sz, trade_side, halt_start, halt_end,
+    cancel_ts, cancel_px, cancel_sz, cancel_side, cancel_entry,
     fs, ist, pp, fills_f, fills_i, until,
 ):  # fmt: skip
-    """Replay every event with ``ts <= until`` in time order (trades before book rows at equal
-    times), matching the resting order; inside a trading halt nothing fills. Returns STATUS_FULL
-    if the fill buffers have no room left; the state is then consistent and the call can simply
-    be repeated after growing them."""
+    """Replay every event with ``ts <= until`` in time order (at equal times: trades, then
+    order-level cancellations, then book rows), matching the resting order; inside a trading halt
+    nothing fills. Returns STATUS_FULL if the fill buffers have no room left; the state is then
+    consistent and the call can simply be repeated after growing them."""
     n_books = book_ts.shape[0]
     n_trades = trade_ts.shape[0]
+    n_cancels = cancel_ts.shape[0]
     cap = fills_f.shape[0]
     row = ist[I_BOOK]
     k = ist[I_TRADE]
+    c = ist[I_CANCEL]
+    order_level = pp[P_QUEUE] == QUEUE_ORDER
     imax = np.iinfo(np.int64).max
     while True:
         if fs[F_ORD_QTY] <= 0.0:
@@ -601,19 +620,28 @@ def advance(
                         break
                 row = new_row
             k = first_after(trade_ts, k, until)
+            c = first_after(cancel_ts, c, until)
             break
         if ist[I_NFILLS] >= cap:
             ist[I_BOOK] = row
             ist[I_TRADE] = k
+            ist[I_CANCEL] = c
             return STATUS_FULL
         tb = book_ts[row + 1] if row + 1 < n_books else imax
         tt = trade_ts[k] if k < n_trades else imax
-        if tt <= tb:
+        tc = cancel_ts[c] if c < n_cancels else imax
+        if tt <= tb and tt <= tc:
             if tt > until:
                 break
-            if fs[F_ORD_QTY] > 0.0 and not in_halt(halt_start, halt_end, tt):
+            if not in_halt(halt_start, halt_end, tt):
                 _match_trade(k, trade_ts, trade_px, trade_sz, trade_side, fs, ist, pp, fills_f, fills_i)
             k += 1
+        elif tc <= tb:
+            if tc > until:
+                break
+            if order_level:
+                _match_cancel(c, cancel_ts, cancel_px, cancel_sz, cancel_side, cancel_entry, fs, ist, pp)
+            c += 1
         else:
             if tb > until:
                 break
@@ -621,12 +649,12 @@ def advance(
             ist[I_BOOK] = row
             if own_sz[row, 0] > 0.0 and opp_sz[row, 0] > 0.0:
                 fs[F_LAST_MID] = 0.5 * (own_px[row, 0] + opp_px[row, 0])
-            if fs[F_ORD_QTY] > 0.0:
-                _update_queue(own_px, own_sz, row, fs, ist, pp, tb)
-                if not in_halt(halt_start, halt_end, tb):
-                    _cross_resting(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, tb)
+            _update_queue(own_px, own_sz, row, fs, ist, pp, tb)
+            if fs[F_ORD_QTY] > 0.0 and not in_halt(halt_start, halt_end, tb):
+                _cross_resting(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, tb)
     ist[I_BOOK] = row
     ist[I_TRADE] = k
+    ist[I_CANCEL] = c
     if until > ist[I_NOW]:
         ist[I_NOW] = until
     return STATUS_DONE
@@ -661,6 +689,7 @@ def submit(own_px, own_sz, opp_px, opp_sz, fs, ist, pp, fills_f, fills_i, qty, l
     if rem > _EPS * qty:
         fs[F_ORD_PX] = limit_px
         fs[F_ORD_QTY] = rem
+        ist[I_JOIN] = now
         row = ist[I_BOOK]
         size = _own_level_size(own_px, own_sz, row, limit_px - impact_offset(fs, ist, pp, now), side, half)
         if size == -1.0:

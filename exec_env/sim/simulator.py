@@ -29,7 +29,10 @@ class DayArrays:
     """A day's arrays as contiguous ndarrays (memory maps stay memory maps), shared by episodes."""
 
     FIELDS = ("ts", "bid_px", "bid_sz", "ask_px", "ask_sz", "trade_ts", "trade_px", "trade_sz", "trade_side")
-    __slots__ = ("day", "halt_end", "halt_start", *FIELDS)
+    CANCELS = ("cancel_ts", "cancel_px", "cancel_sz", "cancel_side", "cancel_entry_ts")
+    __slots__ = ("day", "halt_end", "halt_start", *FIELDS, *CANCELS)
+    _EMPTY = {"cancel_ts": np.int64, "cancel_px": np.float64, "cancel_sz": np.float64, "cancel_side": np.int8,
+              "cancel_entry_ts": np.int64}  # fmt: skip
 
     def __init__(self, day: MarketDay) -> None:
         self.day = day
@@ -38,6 +41,9 @@ class DayArrays:
             if not arr.flags.c_contiguous:
                 arr = np.ascontiguousarray(arr)
             setattr(self, name, arr)
+        for name in self.CANCELS:  # order-level cancellations (LOBSTER messages, MBO), else empty
+            arr = getattr(day, name, None)
+            setattr(self, name, np.ascontiguousarray(arr) if arr is not None else np.zeros(0, self._EMPTY[name]))
         halts = day.halts if day.halts is not None else np.zeros((0, 2), dtype=np.int64)
         self.halt_start = np.ascontiguousarray(halts[:, 0])
         self.halt_end = np.ascontiguousarray(halts[:, 1])
@@ -109,7 +115,10 @@ class ExecutionSimulator:
         pp[K.P_TRW0 : K.P_TRW0 + len(w)] = w
         pp[K.P_TRTAU0 : K.P_TRTAU0 + len(tau)] = tau
         pp[K.P_LIQ] = K.LIQ_SQRT if cfg.liquidity == "sqrt" else K.LIQ_BOOK
-        pp[K.P_QUEUE] = {"conservative": K.QUEUE_CONSERVATIVE, "power": K.QUEUE_POWER, "log": K.QUEUE_LOG}[cfg.queue]
+        pp[K.P_QUEUE] = {
+            "conservative": K.QUEUE_CONSERVATIVE, "power": K.QUEUE_POWER, "log": K.QUEUE_LOG,
+            "order_level": K.QUEUE_ORDER,
+        }[cfg.queue]  # fmt: skip
         pp[K.P_QUEUE_N] = cfg.queue_power
 
     # -- episode ------------------------------------------------------------------------------
@@ -129,6 +138,7 @@ class ExecutionSimulator:
         self.ist[:] = 0
         self.ist[K.I_BOOK] = row
         self.ist[K.I_TRADE] = int(np.searchsorted(data.trade_ts, start_ns, side="right"))
+        self.ist[K.I_CANCEL] = int(np.searchsorted(data.cancel_ts, start_ns, side="right"))
         self.ist[K.I_NOW] = start_ns
         self.ist[K.I_TRANS_TS] = start_ns
         self.ist[K.I_DEP_TS] = start_ns
@@ -156,7 +166,10 @@ class ExecutionSimulator:
         else:
             own_px, own_sz, opp_px, opp_sz = data.ask_px, data.ask_sz, data.bid_px, data.bid_sz
         self._book = (data.ts, own_px, own_sz, opp_px, opp_sz)
-        self._trades = (data.trade_ts, data.trade_px, data.trade_sz, data.trade_side, data.halt_start, data.halt_end)
+        self._trades = (
+            data.trade_ts, data.trade_px, data.trade_sz, data.trade_side, data.halt_start, data.halt_end,
+            data.cancel_ts, data.cancel_px, data.cancel_sz, data.cancel_side, data.cancel_entry_ts,
+        )  # fmt: skip
         self._own_opp = (own_px, own_sz, opp_px, opp_sz)
 
     def __getstate__(self) -> dict:
