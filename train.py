@@ -33,7 +33,10 @@ class Args:
     seed: int = field(default=1, metadata={"help": "seed of training environments, PPO and evaluation episodes"})
     total_timesteps: int = field(default=1_000_000, metadata={"help": "environment steps of PPO training"})
     n_envs: int = field(default=8, metadata={"help": "number of parallel training environments"})
-    vec: str = field(default="dummy", metadata={"help": "'dummy' (in process, fastest here) or 'subproc'"})
+    vec: str = field(
+        default="batched",
+        metadata={"help": "'batched' (one compiled call for all envs, fastest), 'dummy' (single envs) or 'subproc'"},
+    )
     eval_episodes: int = field(default=200, metadata={"help": "held-out test episodes, identical for every policy"})
     output: str = field(default="runs", metadata={"help": "folder that receives the run folder"})
     data: str = field(
@@ -162,6 +165,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         decision_interval_s=args.decision_interval_s, compare_twap=True, split="train", warmup_s=args.warmup_s,
         reward_baseline=args.reward_baseline, **split_fields, **spec_kwargs,
     )  # fmt: skip
+    if (skipped := catalogue.skipped_message()) is not None:
+        print(skipped, flush=True)
+    probe = exec_env.ExecutionEnv(config)  # resolves the simulator settings (and calibrates file data)
+    if probe.calibration is not None:
+        print(f"calibrated on the training data: {probe.calibration.describe()}", flush=True)
     n_test_days = len(catalogue.indices("test"))
     if not args.test_share and n_test_days == 0:
         raise SystemExit(f"{catalogue.name} has no test day (--test-days {args.test_days}); nothing to evaluate on")
@@ -172,8 +180,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     run_name = f"{args.env_id.replace('/', '-')}__{args.exp_name}__{args.seed}__{int(time.time())}"
     run_dir = Path(args.output) / run_name
     run_dir.mkdir(parents=True, exist_ok=False)
-    sim_resolved = dataclasses.asdict(config.resolved_sim(catalogue.sim_defaults))
+    sim_resolved = dataclasses.asdict(probe.sim_config)
+    calibration = dataclasses.asdict(probe.calibration) if probe.calibration is not None else None
     resolved = {"args": dataclasses.asdict(args), "env": config.describe(), "sim_resolved": sim_resolved,
+                "calibration": calibration,
                 "ppo": dataclasses.asdict(settings),
                 "exec_env_version": exec_env.__version__, "command": " ".join(sys.argv)}  # fmt: skip
     (run_dir / "config.json").write_text(json.dumps(resolved, indent=2, default=str))
@@ -192,7 +202,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     model.save(run_dir / "model.zip")
     vec_env.close()
 
-    sim_config = config.resolved_sim(catalogue.sim_defaults)
+    sim_config = probe.sim_config
     split_args = {"test_share": args.test_share, "purge_s": args.purge_s}
     policies = {"PPO": model}
     policies.update({b: make_baseline(b, config, catalogue, sim_config, **split_args) for b in DEFAULT_BASELINES})

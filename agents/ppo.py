@@ -61,22 +61,29 @@ def _make_env(config: ExecutionConfig, rank: int, seed: int):
     return thunk
 
 
-def make_vec_env(config: ExecutionConfig, n_envs: int, seed: int, vec: Literal["dummy", "subproc"] = "dummy"):
-    """``n_envs`` monitored copies of the env (episode statistics for SB3's ``rollout/``).
+def make_vec_env(
+    config: ExecutionConfig, n_envs: int, seed: int, vec: Literal["batched", "dummy", "subproc"] = "batched"
+):
+    """``n_envs`` training environments with SB3's episode statistics (``rollout/``).
 
-    ``dummy`` steps them in this process (best for this env: a step is tens of microseconds);
-    ``subproc`` uses worker processes, which receive the catalogue's paths, never its arrays.
+    ``batched`` (default): :class:`exec_env.vector.ExecutionVecEnv`, all episodes stepped in one
+    compiled call; ``dummy`` steps single envs in this process; ``subproc`` uses worker processes,
+    which receive the catalogue's paths, never its arrays.
     """
-    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
 
     if n_envs < 1:
         raise ValueError(f"n_envs = {n_envs!r}; allowed: >= 1")
+    if vec == "batched":
+        from exec_env.vector import ExecutionVecEnv
+
+        return VecMonitor(ExecutionVecEnv(n_envs, config, seed=seed))
     thunks = [_make_env(config, i, seed) for i in range(n_envs)]
     if vec == "dummy":
         return DummyVecEnv(thunks)
     if vec == "subproc":
         return SubprocVecEnv(thunks, start_method="forkserver")
-    raise ValueError(f"vec = {vec!r}; allowed: 'dummy', 'subproc'")
+    raise ValueError(f"vec = {vec!r}; allowed: 'batched', 'dummy', 'subproc'")
 
 
 def make_ppo(vec_env: Any, settings: PPOSettings, seed: int, tensorboard_log: str | None = None, verbose: int = 0):
