@@ -435,6 +435,7 @@ class RoutingEnv(gym.Env):
         self._mid = self._arrival = self.reference_mid()
         self._scale = 1e4 / (qty * self._arrival)
         self._n_orders = 0
+        self._forced = 0.0
         info = {"day": day_index, "start_ns": start, "side": side, "quantity": qty, "arrival_mid": self._arrival}
         return self._write_obs(), info
 
@@ -507,6 +508,7 @@ class RoutingEnv(gym.Env):
             left = self.remaining()
             for sim in self.sims:
                 sim.cancel()
+            self._forced = left
             if left > 0:
                 best = self._best_venue()
                 self.sims[best].liquidate(left)
@@ -549,7 +551,7 @@ class RoutingEnv(gym.Env):
         """Per-episode metrics (see the class docstring)."""
         filled = self.filled
         maker = sum(float(s.fs[K.F_MAKER_QTY]) for s in self.sims)
-        forced = sum(float(s.fill_records()["qty"][s.fill_records()["liq"] == K.LIQ_FORCED].sum()) for s in self.sims)
+        forced = self._forced
         out: dict[str, Any] = {
             "shortfall_bps": self.shortfall_bps(),
             "arrival_mid": self._arrival,
