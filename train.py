@@ -121,6 +121,69 @@ def parse_args(argv: list[str] | None = None) -> Args:
     return Args(**vars(parser.parse_args(argv)))
 
 
+def train_routing(args: Args) -> dict[str, Any]:
+    """PPO on Routing-v0 (synthetic multi-venue market), judged against the routing baselines."""
+    import pandas as pd
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from baselines.routing import ContKukanov, NaiveBestPrice, ProRata, TWAPRouted, VWAPRouted, volume_curve
+    from exec_env.market.synthetic_venues import synthetic_venue_catalogue
+    from exec_env.routing_env import RoutingConfig, RoutingEnv
+    from exec_env.routing_search import grid_search, run_policy, sample_episodes, save_choice, savings_table
+
+    cat = synthetic_venue_catalogue(n_days=args.days, n_test=args.test_days, seed=args.seed)
+    cfg = RoutingConfig(
+        market=cat,
+        side=args.side,
+        quantity=args.quantity,
+        horizon_s=args.horizon_s,
+        decision_interval_s=args.decision_interval_s,
+    )
+    run = Path(args.output) / f"Routing-v0__{args.exp_name}__{args.seed}__{int(time.time())}"
+    run.mkdir(parents=True)
+    vec = make_vec_env(RoutingEnv, n_envs=args.n_envs, seed=args.seed, env_kwargs={"config": cfg})
+    model = PPO(
+        "MlpPolicy",
+        vec,
+        learning_rate=args.learning_rate,
+        n_steps=args.n_steps,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        tensorboard_log=str(run),
+        verbose=0,
+    )
+    model.learn(args.total_timesteps)
+    model.save(run / "model")
+    chosen, grid = grid_search(cfg, n_episodes=min(args.eval_episodes, 60), seed=args.seed)
+    save_choice(run / "ck_choice.json", chosen, grid)
+    env = RoutingEnv(cfg, split="test")
+    day = cat.day(0)
+    session_s = (day.meta.session_close_ns - day.meta.session_open_ns) / 1e9
+
+    class PPOPolicy:
+        name = "ppo"
+
+        def predict(self, obs, state=None, episode_start=None, deterministic=True):
+            return model.predict(obs, deterministic=True)
+
+    policies = [
+        ContKukanov(env.venue_specs, **chosen),
+        NaiveBestPrice(),
+        ProRata(),
+        TWAPRouted(),
+        VWAPRouted(volume_curve(cat, "train"), cfg.horizon_s, cfg.n_steps, session_s),
+        PPOPolicy(),
+    ]
+    episodes = sample_episodes(env, args.eval_episodes, seed=args.seed + 1)
+    frame = pd.concat([run_policy(env, p, episodes) for p in policies], ignore_index=True)
+    frame.to_csv(run / "episodes.csv", index=False)
+    table = savings_table(frame)
+    table.to_csv(run / "savings.csv", index=False)
+    print(table.round(2).to_string(index=False))
+    return {"run_dir": str(run), "summary": table, "timing": {}}
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     check_args(args)
@@ -141,8 +204,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from exec_env.market.sources import load_market
 
     torch.set_num_threads(args.torch_threads)
+    if args.env_id in exec_env.ROUTING_IDS:
+        return train_routing(args)
     if args.env_id not in exec_env.ENV_IDS:
-        raise SystemExit(f"--env-id {args.env_id!r} is not one of {exec_env.ENV_IDS}")
+        raise SystemExit(f"--env-id {args.env_id!r} is not one of {exec_env.ENV_IDS + exec_env.ROUTING_IDS}")
     spec_kwargs = dict(gym.spec(args.env_id).kwargs)
     split_fields = {"test_share": args.test_share, "purge_s": args.purge_s} if args.test_share else {}
     missing = [k for k in split_fields if k not in ExecutionConfig.__dataclass_fields__]

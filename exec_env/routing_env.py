@@ -518,7 +518,7 @@ class RoutingEnv(gym.Env):
             for k, sim in enumerate(self.sims):
                 other = total - step_q[k]
                 if other > 0:
-                    K._apply_impact(sim.fs, sim.ist, sim.pp, sim.ist[K.I_NOW], s * other)
+                    K.add_impact(sim.fs, sim.ist, sim.pp, sim.ist[K.I_NOW], s * other)
         notional = sum(float(sim.fs[K.F_STEP_NOTIONAL]) for sim in self.sims)
         fees = sum(float(sim.fs[K.F_STEP_FEES]) for sim in self.sims)
         mid_next = self.reference_mid()

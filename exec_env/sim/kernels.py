@@ -182,6 +182,20 @@ def _apply_impact(fs, ist, pp, now, signed_qty, fills_f, n):
 
 
 @njit(cache=True)
+def add_impact(fs, ist, pp, now, signed_qty):
+    """Add the impact of ``signed_qty`` traded elsewhere at ``now`` (e.g. on another venue) to the
+    state, without a fill record: :func:`impact_at` sees it only after this simulator's next fill."""
+    dt = float(now - ist[I_TRANS_TS])
+    for m in range(int(pp[P_NTR])):
+        x = fs[F_TR0 + m]
+        if x != 0.0:
+            x *= np.exp(-dt / pp[P_TRTAU0 + m])
+        fs[F_TR0 + m] = x + pp[P_TRANS] * pp[P_TRW0 + m] * signed_qty
+    ist[I_TRANS_TS] = now
+    fs[F_PERM] += pp[P_PERM] * signed_qty
+
+
+@njit(cache=True)
 def depletion(fs, ist, pp, now):
     """Units of the opposite side the agent took that have not recovered at ``now``."""
     tau = pp[P_RESIL_NS]
