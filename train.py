@@ -32,7 +32,7 @@ class Args:
     exp_name: str = field(default="ppo", metadata={"help": "name of this experiment (part of the run folder)"})
     seed: int = field(default=1, metadata={"help": "seed of training environments, PPO and evaluation episodes"})
     total_timesteps: int = field(default=1_000_000, metadata={"help": "environment steps of PPO training"})
-    n_envs: int = field(default=8, metadata={"help": "number of parallel training environments"})
+    n_envs: int = field(default=64, metadata={"help": "number of parallel training environments (one batched env)"})
     vec: str = field(
         default="batched",
         metadata={"help": "'batched' (one compiled call for all envs, fastest), 'dummy' (single envs) or 'subproc'"},
@@ -75,7 +75,9 @@ class Args:
         },
     )
     learning_rate: float = field(default=3e-4, metadata={"help": "PPO learning rate"})
-    n_steps: int = field(default=512, metadata={"help": "PPO rollout length per environment"})
+    n_steps: int = field(
+        default=64, metadata={"help": "PPO rollout length per environment (n_steps * n_envs per update)"}
+    )
     batch_size: int = field(default=256, metadata={"help": "PPO minibatch size"})
     torch_threads: int = field(default=1, metadata={"help": "torch CPU threads"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar during training"})

@@ -20,9 +20,16 @@ __version__ = "0.1.0"
 
 ENV_IDS = ("exec_env/Execution-v0", "exec_env/ExecutionDiscrete-v0")
 
-gymnasium.register(id="exec_env/Execution-v0", entry_point="exec_env.env:ExecutionEnv")
 gymnasium.register(
-    id="exec_env/ExecutionDiscrete-v0", entry_point="exec_env.env:ExecutionEnv", kwargs={"action_mode": "discrete"}
+    id="exec_env/Execution-v0",
+    entry_point="exec_env.env:ExecutionEnv",
+    vector_entry_point="exec_env.vector:ExecutionVectorEnv",
+)
+gymnasium.register(
+    id="exec_env/ExecutionDiscrete-v0",
+    entry_point="exec_env.env:ExecutionEnv",
+    vector_entry_point="exec_env.vector:ExecutionVectorEnv",
+    kwargs={"action_mode": "discrete"},
 )
 
 from exec_env.routing_env import register_routing  # noqa: E402

@@ -197,6 +197,54 @@ class _Episode:
         }
 
 
+def _picture(ep: _Episode, height: int = 240, width: int = 480) -> np.ndarray:
+    img = np.full((height, width, 3), 255, dtype=np.uint8)
+    if not hasattr(ep, "data"):
+        return img
+    d, sim = ep.data, ep.sim
+    half = width // 2
+    rows = 21  # price rows: the touch +- 10 ticks
+    row_h = height // rows
+    tick = d.tick
+    off = sim.impact_offset()
+    r = sim.book_row
+    center = round(sim.mid() / tick)
+    sizes = []
+    for sz in (d.bid_sz[r], d.ask_sz[r]):
+        sizes.extend(float(x) for x in sz[sz > 0])
+    scale = max(sizes, default=1.0)
+    for side_px, side_sz, color in (
+        (d.bid_px[r], d.bid_sz[r], (40, 160, 60)),
+        (d.ask_px[r], d.ask_sz[r], (200, 50, 50)),
+    ):
+        for px, sz in zip(side_px, side_sz, strict=True):
+            if sz <= 0:
+                continue
+            k = center - round((px + off) / tick) + rows // 2
+            if 0 <= k < rows:
+                length = int((half - 10) * float(sz) / scale)
+                img[k * row_h + 1 : (k + 1) * row_h - 1, 5 : 5 + length] = color
+    if sim.resting_qty > 0:
+        k = center - round(sim.resting_px / tick) + rows // 2
+        if 0 <= k < rows:
+            img[k * row_h : (k + 1) * row_h, half - 12 : half - 4] = (40, 80, 220)
+    # executed fraction against the schedule
+    n = ep.n_steps
+    x0, x1, y0, y1 = half + 10, width - 10, height - 10, 10
+    for j in range(n + 1):
+        x = x0 + (x1 - x0) * j // n
+        y = y0 + (y1 - y0) * j // n
+        img[y - 1 : y + 1, x - 1 : x + 1] = (150, 150, 150)
+    fills = sim.fill_records()
+    done = np.bincount(fills["step"], weights=fills["qty"], minlength=n)[:n].cumsum() / ep.quantity
+    for j in range(min(ep.step_index, n)):
+        x = x0 + (x1 - x0) * (j + 1) // n
+        y = y0 + int((y1 - y0) * min(max(done[j], 0.0), 1.0))
+        img[y - 2 : y + 2, x - 2 : x + 2] = (40, 80, 220)
+    img[:, half - 1 : half + 1] = 0
+    return img
+
+
 class ExecutionEnv(gym.Env):
     """Work a parent order (buy or sell ``quantity`` within ``horizon_s``) against a replayed
     limit order book with market impact.
@@ -275,7 +323,7 @@ class ExecutionEnv(gym.Env):
     * v0: initial version.
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 1}
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(self, config: ExecutionConfig | None = None, render_mode: str | None = None, **overrides: Any) -> None:
         config = config if config is not None else ExecutionConfig()
@@ -496,15 +544,20 @@ class ExecutionEnv(gym.Env):
         Variable-length records are kept out of ``info`` so that vector envs can stack it."""
         return self._episode.sim.fill_records()
 
-    def render(self) -> str | None:
-        if self.render_mode != "ansi":
+    def render(self) -> str | np.ndarray | None:
+        """``ansi``: one line of text. ``rgb_array``: a 240 x 480 picture: left, the book the agent
+        sees around the touch (bids green, asks red, bar length = size, the agent's resting order
+        blue); right, the executed fraction (blue) against the linear schedule (grey)."""
+        if self.render_mode is None:
             return None
         ep = self._episode
-        return (
-            f"step {ep.step_index}/{ep.n_steps} side {'buy' if ep.side > 0 else 'sell'} "
-            f"executed {ep.sim.filled:.0f}/{ep.quantity:.0f} mid {ep.sim.mid():.4f} "
-            f"shortfall {ep.shortfall_bps():.2f} bps"
-        )
+        if self.render_mode == "ansi":
+            return (
+                f"step {ep.step_index}/{ep.n_steps} side {'buy' if ep.side > 0 else 'sell'} "
+                f"executed {ep.sim.filled:.0f}/{ep.quantity:.0f} mid {ep.sim.mid():.4f} "
+                f"shortfall {ep.shortfall_bps():.2f} bps"
+            )
+        return _picture(ep)
 
     # -- pickling: days are re-opened from the catalogue, never copied --------------------------
     def __getstate__(self) -> dict:

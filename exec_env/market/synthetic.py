@@ -726,6 +726,21 @@ def synthetic_catalogue(
         tmp.write_text(key)
         tmp.replace(description)
     paths = []
+    missing = [i for i in range(n_days) if not (folder / f"day_{i:03d}" / "meta.json").is_file()]
+    bar = None
+    if missing:
+        import sys
+
+        from tqdm import tqdm
+
+        mb = 30 * len(missing) * params.session_seconds / 23_400
+        print(
+            f"exec_env: generating {len(missing)} synthetic market day(s) into {folder} (about {mb:.0f} MB, once; "
+            f"set EXEC_ENV_CACHE to choose the folder)",
+            file=sys.stderr,
+            flush=True,
+        )
+        bar = tqdm(total=len(missing), unit="day", file=sys.stderr, disable=None)
     for i in range(n_days):
         path = folder / f"day_{i:03d}"
         if not (path / "meta.json").is_file():
@@ -741,7 +756,11 @@ def synthetic_catalogue(
                         raise
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
+            if bar is not None:
+                bar.update(1)
         paths.append(path)
+    if bar is not None:
+        bar.close()
     return MarketCatalogue(paths, n_test=n_test, name="synthetic", sim_defaults=dict(SIM_DEFAULTS))
 
 
