@@ -70,7 +70,7 @@ class Args:
     reward_baseline: str = field(
         default="twap",
         metadata={
-            "help": "training reward: 'twap' (shortfall relative to TWAP on the same episode: same optimum, far less "
+            "help": "training reward: 'twap' or 'passive_twap' (shortfall relative to that baseline on the same episode: same optimum, far less "
             "price noise) or 'none' (minus own shortfall); evaluation always uses absolute shortfall"
         },
     )

@@ -12,6 +12,7 @@ _TAGS = {
     "fill_rate": "exec/fill_rate",
     "maker_fraction": "exec/maker_fraction",
     "vs_twap_bps": "exec/vs_twap_bps",
+    "vs_passive_twap_bps": "exec/vs_passive_twap_bps",
     "fees_bps": "exec/fees_bps",
     "n_child_orders": "exec/n_child_orders",
 }

@@ -13,7 +13,9 @@ __all__ = ["ACTION_MODES", "REWARD_BASELINES", "REWARD_MODES", "SIDES", "Executi
 SIDES = ("buy", "sell", "random")
 ACTION_MODES = ("continuous", "discrete")
 REWARD_MODES = ("mark_to_market", "arrival")
-REWARD_BASELINES = ("none", "twap")
+REWARD_BASELINES = ("none", "twap", "passive_twap")
+SHADOW_ACTIONS = {"twap": (0.0, 1.0), "passive_twap": (0.0, -0.5)}
+"""The constant (pace, aggressiveness) of each baseline a relative reward can be measured against."""
 SPLITS = ("train", "test", "all")
 
 
@@ -46,8 +48,9 @@ class ExecutionConfig:
     """Most aggressive price: this many ticks through the far touch (aggressiveness +1)."""
     reward_mode: Literal["mark_to_market", "arrival"] = "mark_to_market"
     """How the shortfall is split over steps (both sum to minus the shortfall, see env docs)."""
-    reward_baseline: Literal["none", "twap"] = "none"
-    """``twap``: reward is relative to TWAP run on the same episode (return = IS_twap - IS)."""
+    reward_baseline: Literal["none", "twap", "passive_twap"] = "none"
+    """``twap`` / ``passive_twap``: reward is relative to that baseline run on the same episode
+    (return = IS_baseline - IS; same optimum, far less price noise)."""
     terminal_penalty_bps: float = 0.0
     """Extra penalty, bps per unit fraction of the order left for the forced liquidation."""
     compare_twap: bool = False

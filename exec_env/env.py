@@ -13,7 +13,7 @@ import numpy as np
 from gymnasium import spaces
 
 from exec_env import stepper as ST
-from exec_env.config import ExecutionConfig
+from exec_env.config import SHADOW_ACTIONS, ExecutionConfig
 from exec_env.features import FEATURE_NAMES, OBS_DIM, OBS_HIGH, OBS_LOW, DayFeatureArrays
 from exec_env.market import MarketCatalogue, resolve_market
 from exec_env.sim import DayArrays, ExecutionSimulator, SimConfig
@@ -62,9 +62,10 @@ class _Episode:
         self.cum_vol: np.ndarray | None = None
         self.es = np.zeros(ST.N_ESTATE)
         self.ei = np.zeros(ST.N_EISTATE, dtype=np.int64)
+        shadow = SHADOW_ACTIONS.get(config.reward_baseline, SHADOW_ACTIONS["twap"])
         self.ec = np.array(
             [config.passive_ticks, config.cross_ticks, 1.0 if config.reward_mode == "mark_to_market" else 0.0,
-             sim_config.participation_cap, config.terminal_penalty_bps],
+             sim_config.participation_cap, config.terminal_penalty_bps, shadow[0], shadow[1]],
             dtype=np.float64,
         )  # fmt: skip
         self.ei[ST.EI_NSTEPS] = self.n_steps
@@ -296,8 +297,8 @@ class ExecutionEnv(gym.Env):
     notional (``quantity * arrival mid``), negated. ``mark_to_market`` (default): fills are
     charged against the mid at the decision and the inventory still to trade is charged the mid
     move over the step; ``arrival``: fills are charged against the arrival mid. Both sum exactly
-    to ``-shortfall_bps`` over the episode (fees included). ``reward_baseline="twap"`` subtracts
-    TWAP's reward on the same episode step by step; ``terminal_penalty_bps`` adds a penalty for
+    to ``-shortfall_bps`` over the episode (fees included). ``reward_baseline="twap"`` (or
+    ``"passive_twap"``) subtracts that baseline's reward on the same episode step by step; ``terminal_penalty_bps`` adds a penalty for
     the fraction left to the forced liquidation.
 
     ## Starting State
@@ -311,7 +312,8 @@ class ExecutionEnv(gym.Env):
     ``terminated`` after ``horizon_s / decision_interval_s`` decisions (the horizon), when the
     order is complete by construction. ``truncated`` is never set by the env.
     The final ``info["execution"]`` holds the episode metrics (shortfall_bps, vwap_slippage_bps,
-    fill_rate, maker_fraction, fees_bps, ..., and vs_twap_bps with ``compare_twap``) and
+    fill_rate, maker_fraction, fees_bps, ..., and ``vs_twap_bps`` with ``compare_twap``, or
+    ``vs_passive_twap_bps`` with that reward baseline) and
     ``env.unwrapped.fill_records()`` every fill (ts, step, px, qty, fee, limit_px, liq); ``info`` holds
     only scalars and the final metrics dict, so vector envs stack it.
 
@@ -390,7 +392,8 @@ class ExecutionEnv(gym.Env):
                     "allowed for them: 'conservative', 'power', 'log'"
                 )
         self._episode = _Episode(config, self.sim_config, self.levels)
-        twap_needed = config.compare_twap or config.reward_baseline == "twap"
+        twap_needed = config.compare_twap or config.reward_baseline != "none"
+        self._shadow_name = config.reward_baseline if config.reward_baseline != "none" else "twap"
         self._twap = _Episode(config, self.sim_config, self.levels) if twap_needed else None
         self._days: dict[int, tuple[DayArrays, DayFeatureArrays]] = {}
         self._obs = np.zeros(OBS_DIM, dtype=np.float32)
@@ -495,9 +498,9 @@ class ExecutionEnv(gym.Env):
             pace, aggr = DISCRETE_GRID[i], DISCRETE_GRID[k]
         reward = ep.step(pace, aggr, self._obs)
         if self._twap is not None:
-            twap_reward = self._twap.step(0.0, 1.0)
-            if self.config.reward_baseline == "twap":
-                reward -= twap_reward
+            shadow_reward = self._twap.step(*SHADOW_ACTIONS[self._shadow_name])
+            if self.config.reward_baseline != "none":
+                reward -= shadow_reward
         terminated = ep.done
         info = {
             "filled": float(ep.sim.fs[K.F_STEP_QTY]),
@@ -507,8 +510,9 @@ class ExecutionEnv(gym.Env):
         if terminated:
             metrics = ep.metrics()
             if self._twap is not None:
-                metrics["twap_shortfall_bps"] = self._twap.shortfall_bps()
-                metrics["vs_twap_bps"] = metrics["shortfall_bps"] - metrics["twap_shortfall_bps"]
+                name = self._shadow_name
+                metrics[f"{name}_shortfall_bps"] = self._twap.shortfall_bps()
+                metrics[f"vs_{name}_bps"] = metrics["shortfall_bps"] - metrics[f"{name}_shortfall_bps"]
             metrics["day"] = self._day_index
             metrics["date"] = ep.data.day.meta.date
             info["execution"] = metrics

@@ -45,7 +45,9 @@ C_CROSS = 1  # cross_ticks
 C_MTM = 2  # 1 mark to market, 0 arrival
 C_CAP = 3  # participation cap share (0 = none)
 C_PENALTY = 4  # terminal penalty, bps per unit fraction left
-N_CONFIG = 5
+C_SHADOW_PACE = 5  # constant action of the shadow baseline episode (relative reward)
+C_SHADOW_AGGR = 6
+N_CONFIG = 7
 
 STEP_OK = 0
 STEP_NEED_ROOM = 1  # grow the fill buffers to at least the returned ``need`` and call again

@@ -75,7 +75,7 @@ def batch_step(
                 trade_px[t0:t1], trade_sz[t0:t1], trade_side[t0:t1], halt_start[h0:h1], halt_end[h0:h1],
                 cancel_ts[x0:x1], cancel_px[x0:x1], cancel_sz[x0:x1], cancel_side[x0:x1], cancel_entry[x0:x1],
                 cum_buy[c0:c1], cum_sell[c0:c1], cum_vol[c0:c1], mid_ffill[b0:b1], tfs[e], tist[e], tpp[e],
-                tfills_f[e], tfills_i[e], tes[e], tei[e], ec, 0.0, 1.0, empty,
+                tfills_f[e], tfills_i[e], tes[e], tei[e], ec, ec[ST.C_SHADOW_PACE], ec[ST.C_SHADOW_AGGR], empty,
             )  # fmt: skip
         st, nd = ST.episode_step(
             ts[b0:b1], bid_px[b0:b1], bid_sz[b0:b1], ask_px[b0:b1], ask_sz[b0:b1], trade_ts[t0:t1],
@@ -101,8 +101,9 @@ class BatchedExecution:
         self.config = config
         self.num_envs = num_envs
         self.sampler = ExecutionEnv(replace(config, compare_twap=False, reward_baseline="none"))
-        self.shadow = config.reward_baseline == "twap" or config.compare_twap
-        self.relative = config.reward_baseline == "twap"
+        self.shadow = config.reward_baseline != "none" or config.compare_twap
+        self.relative = config.reward_baseline != "none"
+        self.shadow_name = config.reward_baseline if config.reward_baseline != "none" else "twap"
         raw = self.sampler
         self.sim_config = raw.sim_config
         self.calibration = raw.calibration
@@ -274,8 +275,9 @@ class BatchedExecution:
     def metrics(self, e: int) -> dict[str, Any]:
         out = self.episodes[e].metrics()
         if self.shadow:
-            out["twap_shortfall_bps"] = self.shadows[e].shortfall_bps()
-            out["vs_twap_bps"] = out["shortfall_bps"] - out["twap_shortfall_bps"]
+            name = self.shadow_name
+            out[f"{name}_shortfall_bps"] = self.shadows[e].shortfall_bps()
+            out[f"vs_{name}_bps"] = out["shortfall_bps"] - out[f"{name}_shortfall_bps"]
         out["day"] = self.specs[e]["day"]
         out["date"] = self.specs[e]["date"]
         return out
@@ -344,8 +346,8 @@ class ExecutionVectorEnv(VectorEnv):
                 vs = np.zeros(self.num_envs)
                 for e in np.flatnonzero(terminated):
                     vs[e] = final[e] - eng.shadows[e].shortfall_bps()
-                info["final_vs_twap_bps"] = vs
-                info["_final_vs_twap_bps"] = terminated.copy()
+                info[f"final_vs_{eng.shadow_name}_bps"] = vs
+                info[f"_final_vs_{eng.shadow_name}_bps"] = terminated.copy()
         self._autoreset = terminated
         return (
             eng.obs.copy(),

@@ -77,12 +77,19 @@ def test_episode_return_is_exactly_minus_the_shortfall(small_catalogue, reward_m
     assert rewards.sum() == pytest.approx(-m["shortfall_bps"], abs=1e-9)
 
 
-def test_relative_reward_sums_to_twap_shortfall_minus_shortfall(small_catalogue):
-    env = ExecutionEnv(ExecutionConfig(market=small_catalogue, reward_baseline="twap"))
+@pytest.mark.parametrize("baseline", ["twap", "passive_twap"])
+def test_relative_reward_sums_to_baseline_shortfall_minus_shortfall(small_catalogue, baseline):
+    env = ExecutionEnv(ExecutionConfig(market=small_catalogue, reward_baseline=baseline))
     _, rewards, info = run_episode(env, np.random.default_rng(5).uniform(-1, 1, (60, 2)), seed=5)
     m = info["execution"]
-    assert rewards.sum() == pytest.approx(m["twap_shortfall_bps"] - m["shortfall_bps"], abs=1e-9)
-    assert m["vs_twap_bps"] == pytest.approx(m["shortfall_bps"] - m["twap_shortfall_bps"], abs=1e-12)
+    assert rewards.sum() == pytest.approx(m[f"{baseline}_shortfall_bps"] - m["shortfall_bps"], abs=1e-9)
+    assert m[f"vs_{baseline}_bps"] == pytest.approx(m["shortfall_bps"] - m[f"{baseline}_shortfall_bps"], abs=1e-12)
+    # the shadow is the baseline itself: the same episode run by it alone gives its shortfall
+    plain = ExecutionEnv(ExecutionConfig(market=small_catalogue))
+    action = {"twap": (0.0, 1.0), "passive_twap": (0.0, -0.5)}[baseline]
+    _, _, alone = run_episode(plain, [action] * 60, options={"day": m["day"], "start_ns": m["start_ns"],
+                                                             "side": m["side"]})  # fmt: skip
+    assert alone["execution"]["shortfall_bps"] == m[f"{baseline}_shortfall_bps"]
 
 
 def test_twap_compared_with_itself_is_zero(small_catalogue):
