@@ -129,7 +129,7 @@ def train_routing(args: Args) -> dict[str, Any]:
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
 
-    from baselines.routing import ContKukanov, NaiveBestPrice, ProRata, TWAPRouted, VWAPRouted, volume_curve
+    from exec_env.baselines.routing import ContKukanov, NaiveBestPrice, ProRata, TWAPRouted, VWAPRouted, volume_curve
     from exec_env.market.synthetic_venues import synthetic_venue_catalogue
     from exec_env.routing_env import RoutingConfig, RoutingEnv
     from exec_env.routing_search import grid_search, run_policy, sample_episodes, save_choice, savings_table
@@ -197,9 +197,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from torch.utils.tensorboard import SummaryWriter
 
     import exec_env
-    from agents import ExecMetricsCallback, PPOSettings, make_ppo
-    from agents.ppo import make_vec_env
-    from baselines import DEFAULT_BASELINES, make_baseline
+    from exec_env.agents import ExecMetricsCallback, PPOSettings, make_ppo
+    from exec_env.agents.ppo import make_vec_env
+    from exec_env.baselines import DEFAULT_BASELINES, make_baseline
     from exec_env.config import ExecutionConfig
     from exec_env.evaluate import run as run_evaluation
     from exec_env.evaluation import episodes_frame, sample_episodes

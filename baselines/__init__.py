@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from baselines.almgren_chriss import AlmgrenChriss
-from baselines.base import ConstantActionPolicy, MarketPolicy
-from baselines.directional_change import DirectionalChange
-from baselines.immediate import Immediate
-from baselines.passive_twap import PassiveTWAP
-from baselines.pov import POV
-from baselines.submit_and_leave import SubmitAndLeave
-from baselines.twap import TWAP
-from baselines.vwap import VWAP
+from exec_env.baselines.almgren_chriss import AlmgrenChriss
+from exec_env.baselines.base import ConstantActionPolicy, MarketPolicy
+from exec_env.baselines.directional_change import DirectionalChange
+from exec_env.baselines.immediate import Immediate
+from exec_env.baselines.passive_twap import PassiveTWAP
+from exec_env.baselines.pov import POV
+from exec_env.baselines.submit_and_leave import SubmitAndLeave
+from exec_env.baselines.twap import TWAP
+from exec_env.baselines.vwap import VWAP
 
 __all__ = [
     "BASELINES",

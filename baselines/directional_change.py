@@ -8,7 +8,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from baselines.base import MarketPolicy
+from exec_env.baselines.base import MarketPolicy
 from exec_env.policy_context import split_windows
 
 __all__ = ["DirectionalChange", "choose_delta", "dc_scan"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gymnasium import spaces
 
-from baselines.base import ConstantActionPolicy
+from exec_env.baselines.base import ConstantActionPolicy
 
 
 class Immediate(ConstantActionPolicy):

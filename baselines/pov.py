@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from baselines.base import MarketPolicy
+from exec_env.baselines.base import MarketPolicy
 
 __all__ = ["POV"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from baselines.base import MarketPolicy, aggressiveness_for_ticks, spread_in_ticks
+from exec_env.baselines.base import MarketPolicy, aggressiveness_for_ticks, spread_in_ticks
 
 __all__ = ["SubmitAndLeave"]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.base import MarketPolicy
+from exec_env.baselines.base import MarketPolicy
 from exec_env.policy_context import split_windows
 
 __all__ = ["VWAP", "VolumeCurve", "estimate_volume_curve"]

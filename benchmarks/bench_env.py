@@ -14,8 +14,8 @@ import gymnasium as gym
 import numpy as np
 
 import exec_env  # noqa: F401  (registers the ids)
-from baselines import TWAP
 from exec_env import ExecutionConfig, ExecutionEnv
+from exec_env.baselines import TWAP
 from exec_env.market import MarketCatalogue
 from exec_env.market.synthetic import SyntheticParams, generate_day
 

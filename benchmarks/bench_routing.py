@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from baselines.routing import ContKukanov, NaiveBestPrice, ProRata, TWAPRouted, VWAPRouted, volume_curve
+from exec_env.baselines.routing import ContKukanov, NaiveBestPrice, ProRata, TWAPRouted, VWAPRouted, volume_curve
 from exec_env.market.venues import VenueCatalogue
 from exec_env.routing_env import RoutingConfig, RoutingEnv
 from exec_env.routing_search import grid_search, run_policy, sample_episodes, save_choice, savings_table

@@ -244,7 +244,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = _parser().parse_args(argv)
-    from baselines import DEFAULT_BASELINES, make_baseline, parse_spec
+    from exec_env.baselines import DEFAULT_BASELINES, make_baseline, parse_spec
     from exec_env.config import ExecutionConfig
     from exec_env.evaluation import episodes_frame, sample_episodes
 

@@ -65,7 +65,7 @@ def grid_search(
 ) -> tuple[dict[str, float], pd.DataFrame]:
     """Choose ``(lambda_over, lambda_under, theta_queue)`` on the training split: the lowest mean
     shortfall of ``ContKukanov`` over ``n_episodes`` training episodes (ties: first in grid order)."""
-    from baselines.routing import ContKukanov
+    from exec_env.baselines.routing import ContKukanov
 
     grid = dict(DEFAULT_GRID if grid is None else grid)
     if set(grid) != set(DEFAULT_GRID):

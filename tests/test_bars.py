@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from baselines.twap import TWAP
 from exec_env import ExecutionConfig, ExecutionEnv
+from exec_env.baselines.twap import TWAP
 from exec_env.market import MarketCatalogue, MarketDay, bars
 from exec_env.market.sources import detect_format, load_days
 from exec_env.market.synthetic import SyntheticParams, generate_day

@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from baselines import (
+from exec_env import ExecutionConfig, ExecutionEnv, SimConfig
+from exec_env.baselines import (
     BASELINES,
     DEFAULT_BASELINES,
     POV,
@@ -19,11 +20,10 @@ from baselines import (
     make_baseline,
     parse_spec,
 )
-from baselines.almgren_chriss import estimate_eta, estimate_sigma
-from baselines.base import pace_for_target
-from baselines.directional_change import DELTA_GRID, choose_delta
-from baselines.vwap import estimate_volume_curve
-from exec_env import ExecutionConfig, ExecutionEnv, SimConfig
+from exec_env.baselines.almgren_chriss import estimate_eta, estimate_sigma
+from exec_env.baselines.base import pace_for_target
+from exec_env.baselines.directional_change import DELTA_GRID, choose_delta
+from exec_env.baselines.vwap import estimate_volume_curve
 from exec_env.env import child_order
 from exec_env.evaluation import EpisodeSpec, evaluate, sample_episodes
 from exec_env.market import MarketCatalogue

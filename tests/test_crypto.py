@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baselines import TWAP
 from exec_env import ExecutionConfig, ExecutionEnv
+from exec_env.baselines import TWAP
 from exec_env.market import MarketCatalogue, crypto
 from exec_env.market.sources import detect_format, load_days
 from exec_env.market.synthetic import SyntheticParams, generate_day

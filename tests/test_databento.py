@@ -414,7 +414,7 @@ ESH4_MBO = "esh4-glbx-mdp3-20231224.mbo.dbn.zst"
 
 def run_episodes(day, horizon_s: float, interval_s: float, quantity: float) -> None:
     """One TWAP and one random episode; the return is minus the shortfall."""
-    from baselines import TWAP
+    from exec_env.baselines import TWAP
 
     for policy in ("twap", "random"):
         env = ExecutionEnv(

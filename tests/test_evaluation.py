@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from baselines import TWAP, ConstantActionPolicy, Immediate
 from exec_env import ExecutionConfig, ExecutionEnv
+from exec_env.baselines import TWAP, ConstantActionPolicy, Immediate
 from exec_env.evaluation import (
     EpisodeSpec,
     best_baseline,

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baselines import TWAP, Immediate, PassiveTWAP
 from exec_env import ExecutionConfig, ExecutionEnv, SimConfig
+from exec_env.baselines import TWAP, Immediate, PassiveTWAP
 from exec_env.broker import MarketHours, SimulatedBroker
 from exec_env.executor import CRASH_ENV, Executor, ExecutorConfig, Journal, RiskLimits
 from exec_env.market import MarketCatalogue, save_day
@@ -259,7 +259,7 @@ def test_horizon_liquidation_is_cut_into_max_order_qty_pieces(tmp_path):
     cfg = ExecutorConfig(side="sell", quantity=1000, horizon_s=20.0, start_ns=start,
                          risk=RiskLimits(max_order_qty=400))  # fmt: skip
     # a policy that never trades leaves everything to the horizon
-    from baselines.base import ConstantActionPolicy
+    from exec_env.baselines.base import ConstantActionPolicy
 
     report, _, requests = execute(SimulatedBroker(flat_day(), FLAT, -1, start), ConstantActionPolicy(-1.0, -1.0),
                                   cfg, tmp_path / "j.sqlite")  # fmt: skip

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baselines.twap import TWAP
 from exec_env import ExecutionConfig, ExecutionEnv, SimConfig
+from exec_env.baselines.twap import TWAP
 from exec_env.market import MarketCatalogue, MarketDay, fx
 from exec_env.market.sources import detect_format, load_days
 from exec_env.market.synthetic import SyntheticParams, generate_day

@@ -11,7 +11,15 @@ import gymnasium
 import numpy as np
 import pytest
 
-from baselines.routing import ContKukanov, NaiveBestPrice, ProRata, TWAPRouted, VWAPRouted, ck_allocate, volume_curve
+from exec_env.baselines.routing import (
+    ContKukanov,
+    NaiveBestPrice,
+    ProRata,
+    TWAPRouted,
+    VWAPRouted,
+    ck_allocate,
+    volume_curve,
+)
 from exec_env.market.synthetic import SIM_DEFAULTS
 from exec_env.market.synthetic_venues import DEFAULT_VENUES, generate_venue_day
 from exec_env.market.venues import VenueCatalogue, VenueSpec
@@ -168,7 +176,7 @@ def test_config_errors_name_field_value_and_range(venue_catalogue: VenueCatalogu
 def test_routers_route_where_they_say(env: RoutingEnv) -> None:
     """Naive sends everything marketable to the best-priced venue at the first decision; CK's
     action is the allocation of ck_allocate on the decoded observation."""
-    from baselines.routing.base import VenueView
+    from exec_env.baselines.routing.base import VenueView
 
     obs, _ = env.reset(seed=2, options={"side": "buy"})
     view = VenueView.decode(obs)

@@ -174,7 +174,7 @@ def test_train_runs_on_real_data(shared_data, tmp_path, monkeypatch):
         "--no-progress",
     ])  # fmt: skip
     summary = out["summary"].set_index("policy")
-    from baselines import DEFAULT_BASELINES
+    from exec_env.baselines import DEFAULT_BASELINES
 
     assert list(summary.index) == ["PPO", *DEFAULT_BASELINES] and (summary["n"] == 8).all()
     assert train.parse_options("crossed=drop,levels=10,x=1.5,y=true,z=none") == {

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from baselines import TWAP
 from exec_env import ExecutionConfig, ExecutionEnv
+from exec_env.baselines import TWAP
 from exec_env.market import MarketCatalogue, taq
 from exec_env.market.sources import detect_format, load_days
 from exec_env.market.synthetic import SyntheticParams, generate_day

@@ -8,7 +8,7 @@ import re
 import pytest
 
 import train
-from baselines import DEFAULT_BASELINES
+from exec_env.baselines import DEFAULT_BASELINES
 
 
 @pytest.mark.slow

@@ -41,7 +41,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from baselines.routing.base import RoutingPolicy, VenueView, action_from
+from exec_env.baselines.routing.base import RoutingPolicy, VenueView, action_from
 from exec_env.market.venues import VenueSpec
 
 __all__ = ["ContKukanov", "ck_allocate"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.routing.base import RoutingPolicy, VenueView, naive_best
+from exec_env.baselines.routing.base import RoutingPolicy, VenueView, naive_best
 
 
 class NaiveBestPrice(RoutingPolicy):

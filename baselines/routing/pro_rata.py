@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.routing.base import RoutingPolicy, VenueView, action_from
+from exec_env.baselines.routing.base import RoutingPolicy, VenueView, action_from
 
 
 class ProRata(RoutingPolicy):

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from baselines.routing.base import RoutingPolicy, VenueView, naive_best
+from exec_env.baselines.routing.base import RoutingPolicy, VenueView, naive_best
 from exec_env.market.venues import VenueCatalogue
 
 __all__ = ["TWAPRouted", "VWAPRouted", "volume_curve"]

@@ -14,7 +14,7 @@ def load_policy(spec: str) -> Any:
     A model must take the env's 16-feature observation; its action space (Box or
     MultiDiscrete) selects the action mapping.
     """
-    from baselines import BASELINES
+    from exec_env.baselines import BASELINES
 
     # the fixed policies that need nothing beyond the observation (the others read the env's
     # MarketView, which the executor does not have yet)
