@@ -10,6 +10,7 @@ from exec_env import ExecutionConfig, SimConfig, orderflow
 from exec_env.evaluation import EpisodeSpec, evaluate
 from exec_env.market import MarketCatalogue
 from exec_env.predictor import Predictor
+from exec_env.regimes import REGIMES
 from tests.books import T0, book, make_day
 
 NO_FRICTION = SimConfig(maker_fee_bps=0.0, taker_fee_bps=0.0, latency_ms=0.0, resilience_s=0.0)
@@ -76,3 +77,19 @@ def test_from_catalogue_trains_on_training_days_only(small_catalogue) -> None:
     policy = Adaptive.from_catalogue(small_catalogue, config)
     assert policy.predictor.trained_days == tuple(small_catalogue.indices("train"))
     assert policy.predictor.horizon_s == 10.0
+
+
+def test_walk_forward_backtest_pools_folds_with_unique_episodes_and_regimes(small_catalogue) -> None:
+    from exec_env.walkforward import predictor_tables, walk_forward_backtest
+
+    config = ExecutionConfig(market=small_catalogue, quantity=500, horizon_s=120, decision_interval_s=10)
+    results, smp = walk_forward_backtest(small_catalogue, config, ["TWAP"], min_train=1, episodes_per_day=2, seed=4)
+    assert sorted(results["fold"].unique()) == [1, 2]
+    assert results.groupby("fold")["day"].unique().map(list).to_dict() == {1: [1], 2: [2]}  # tests the day after
+    assert results.groupby("policy")["episode"].apply(sorted).map(list).to_dict() == {
+        "Adaptive": [0, 1, 2, 3], "TWAP": [0, 1, 2, 3]
+    }  # fmt: skip
+    assert results["regime"].isin(REGIMES).all() and smp["regime"].isin(REGIMES).all()
+    assert sorted(smp["day"].unique()) == [1, 2]
+    table = predictor_tables(smp)
+    assert table.loc[0, "regime"] == "all" and table.loc[0, "n"] == len(smp)

@@ -22,6 +22,7 @@ from exec_env.predictor import (
     samples,
     walk_forward,
 )
+from exec_env.regimes import RegimeThresholds, fit_regimes, window_stats
 from tests.books import T0, S, make_day
 from tests.conftest import SMALL
 from tests.test_orderflow import BOOKS, TRADES
@@ -112,3 +113,26 @@ def test_walk_forward_trains_on_earlier_days_only(small_catalogue) -> None:
     assert model.trained_days == (0, 1)
     x = frame[frame.day == 2][list(orderflow.FEATURE_NAMES)].to_numpy()
     np.testing.assert_array_equal(wf[wf.fold == 1]["p_up"], model.prob_up(x))
+
+
+def test_regime_window_stats_and_labels_by_hand() -> None:
+    day = make_day(BOOKS, TRADES)
+    flow = OrderflowArrays.compute(day)
+    stats = window_stats(day, flow, T0 + S * np.array([20, 75]))
+    # spreads by row (ticks): 1, 1, 2, 1, 2, and 2 carried over the one-sided row
+    np.testing.assert_allclose(stats[:, 1], [(1 + 1 + 2 + 1) / 4, (1 + 1 + 2 + 1 + 2 + 2) / 6], rtol=1e-6)
+    np.testing.assert_array_equal(stats[:, 0], flow.features[[3, 5], orderflow.FEATURE_NAMES.index("rv_300")])
+    thresholds = RegimeThresholds(vol_bps=float(stats[0, 0]), spread_ticks=1.3)
+    assert stats[1, 0] > stats[0, 0]
+    assert thresholds.label(stats) == ["calm/tight", "volatile/wide"]  # equal to the median is not above it
+
+
+def test_regime_thresholds_are_medians_of_the_given_days(small_catalogue) -> None:
+    t = fit_regimes(small_catalogue, [0, 1])
+    grid = []
+    for d in (0, 1):
+        day = small_catalogue.day(d)
+        times = np.arange(day.meta.session_open_ns + 300 * S, min(day.meta.session_close_ns, day.ts[-1]) + 1, 60 * S)
+        grid.append(window_stats(day, OrderflowArrays.compute(day), times))
+    vol, spread = np.median(np.vstack(grid), axis=0)
+    assert (t.vol_bps, t.spread_ticks, t.trained_days) == (vol, spread, (0, 1))
