@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from exec_env.baselines.adaptive import Adaptive
 from exec_env.baselines.almgren_chriss import AlmgrenChriss
 from exec_env.baselines.base import ConstantActionPolicy, MarketPolicy
 from exec_env.baselines.directional_change import DirectionalChange
@@ -28,6 +29,7 @@ __all__ = [
     "POV",
     "TWAP",
     "VWAP",
+    "Adaptive",
     "AlmgrenChriss",
     "ConstantActionPolicy",
     "DirectionalChange",
@@ -48,8 +50,10 @@ BASELINES = {
     "DC": DirectionalChange,
     "AC": AlmgrenChriss,
     "SubmitAndLeave": SubmitAndLeave,
+    "Adaptive": Adaptive,
 }
-"""Baseline names accepted by :func:`make_baseline`."""
+"""Baseline names accepted by :func:`make_baseline` (``Adaptive`` trains its predictor on the
+training data, so it is left out of the default table: ask for it by name)."""
 
 DEFAULT_BASELINES = ("TWAP", "PassiveTWAP", "Immediate", "VWAP", "POV", "DC", "AC", "SubmitAndLeave")
 """Every baseline with its default parameters (the final table of train.py)."""
@@ -63,6 +67,7 @@ _PARAMS = {
     "DC": ("delta", "n_slices", "aggressiveness"),
     "AC": ("risk_aversion", "sigma", "eta", "aggressiveness"),
     "SubmitAndLeave": ("offset_ticks",),
+    "Adaptive": ("max_ahead", "max_behind", "threshold", "saturation"),
 }
 
 AC_DEFAULT_RISK_AVERSION = 1e-6
@@ -123,4 +128,6 @@ def make_baseline(
         return AlmgrenChriss.from_catalogue(
             catalogue, config.decision_interval_s, risk_aversion, sim_config=sim_config, **split, **p
         )
+    if name == "Adaptive":
+        return Adaptive.from_catalogue(catalogue, config, **split, **p)
     return SubmitAndLeave(**p)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.base import MarketPolicy, aggressiveness_for_ticks, spread_in_ticks
+from exec_env.baselines.base import MarketPolicy, aggressiveness_for_ticks, spread_in_ticks
 from exec_env.orderflow import OrderflowArrays
 from exec_env.policy_context import split_windows
 from exec_env.predictor import Predictor, fit_predictor, samples

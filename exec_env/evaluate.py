@@ -217,7 +217,10 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m exec_env.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--policy", action="append", default=[], help="baseline spec, repeatable (default: all)")
+    p.add_argument("--policy", action="append", default=[],
+                   help="baseline spec, repeatable (default: all but Adaptive, which trains a predictor)")  # fmt: skip
+    p.add_argument("--by-regime", action="store_true",
+                   help="also report per volatility/spread regime (thresholds from training data)")  # fmt: skip
     p.add_argument("--model", action="append", default=[], help="run folder or model .zip, repeatable (seeds)")
     p.add_argument("--data", default="synthetic", help="'synthetic' or a file, folder or glob of market data")
     p.add_argument("--format", default="auto", help="format of --data files")
@@ -292,6 +295,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                   split="all" if args.test_share else args.split, seed=args.seed, progress=args.progress,
                   plots=args.plots, extra=extra)  # fmt: skip
     print(outcome["text"])
+    if args.by_regime:
+        from exec_env.policy_context import split_windows
+        from exec_env.regimes import fit_regimes, label_episodes
+        from exec_env.stats import format_table
+        from exec_env.walkforward import by_regime
+
+        train_days = [i for i, _, _ in split_windows(catalogue, "train", args.test_share, args.purge_s)]
+        thresholds = fit_regimes(catalogue, train_days, config.warmup_s)
+        results = outcome["results"]
+        results["regime"] = results["episode"].map(label_episodes(thresholds, catalogue, episodes))
+        baseline = outcome["summary"].attrs.get("baseline", "TWAP")
+        for regime, table in by_regime(results, baseline, args.seed).items():
+            print(f"\nregime {regime}:\n{format_table(table)}")
+        results.to_csv(out / "eval_episodes.csv", index=False)
     print(f"outputs in {out} ({time.perf_counter() - t0:.0f} s)" + "".join(f"\n  {p}" for p in outcome["plots"]))
     return outcome
 

@@ -151,6 +151,11 @@ class MarketView:
         return self.start_ns + self.step_index * self.interval_ns
 
     @property
+    def day_index(self) -> int:
+        """Catalogue index of the episode's day."""
+        return int(self._env._day_index)
+
+    @property
     def session_open_ns(self) -> int:
         return int(self._env._episode.data.day.meta.session_open_ns)
 

@@ -39,8 +39,8 @@ def run_fold(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
     """One fold: ``catalogue``'s training data trains, its test split is run. Returns the episode
     results (with ``regime``) and the predictor's out-of-sample samples (with ``p_up``, ``regime``)."""
-    from baselines import make_baseline
-    from baselines.adaptive import Adaptive, train_predictor
+    from exec_env.baselines import make_baseline
+    from exec_env.baselines.adaptive import Adaptive, train_predictor
     from exec_env.evaluation import evaluate, sample_episodes
     from exec_env.policy_context import split_windows
 
@@ -142,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = _parser().parse_args(argv)
-    from baselines import DEFAULT_BASELINES
+    from exec_env.baselines import DEFAULT_BASELINES
     from exec_env.config import ExecutionConfig
     from exec_env.evaluation import report
 

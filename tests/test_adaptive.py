@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from baselines.adaptive import Adaptive
 from exec_env import ExecutionConfig, SimConfig, orderflow
+from exec_env.baselines.adaptive import Adaptive
 from exec_env.evaluation import EpisodeSpec, evaluate
 from exec_env.market import MarketCatalogue
 from exec_env.predictor import Predictor

@@ -246,7 +246,7 @@ def _all_baselines(config, catalogue, test_share=0.0):
 
 def test_every_baseline_completes_the_order_on_the_synthetic_market(small_catalogue):
     config = ExecutionConfig(market=small_catalogue, horizon_s=300)
-    assert set(DEFAULT_BASELINES) == set(BASELINES)
+    assert set(DEFAULT_BASELINES) == set(BASELINES) - {"Adaptive"}  # Adaptive trains a model: by name only
     episodes = sample_episodes(config, 4, seed=2)
     results = evaluate(_all_baselines(config, small_catalogue), config, episodes)
     assert len(results) == 4 * len(DEFAULT_BASELINES)
