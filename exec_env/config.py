@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from exec_env.sim.config import SimConfig
@@ -81,6 +82,12 @@ class ExecutionConfig:
     Kyle's lambda as permanent impact, the measured resilience time, square-root liquidity for
     lifted sources). ``False``: only the mechanical impact of walking the book."""
 
+    predictor: str | None = None
+    """Path of a saved :class:`exec_env.predictor.Predictor` (JSON). When set, the observation gets
+    a 17th feature, ``predicted_move`` = side * (2 P(up) - 1) in [-1, 1] (+ = the mid is predicted to
+    move against the order over the next decision interval), from the order-flow features of the
+    book row in force at the decision time. Train it on the training days of the same catalogue."""
+
     def __post_init__(self) -> None:
         if self.side not in SIDES:
             raise _bad("side", self.side, f"one of {SIDES}")
@@ -117,6 +124,8 @@ class ExecutionConfig:
             raise _bad("test_share", self.test_share, "0 <= test_share < 1 (0: split by days)")
         if not (math.isfinite(self.purge_s) and 0.0 <= self.purge_s <= 86_400):
             raise _bad("purge_s", self.purge_s, "0 .. 86400 seconds")
+        if self.predictor is not None and not (isinstance(self.predictor, str) and Path(self.predictor).is_file()):
+            raise _bad("predictor", self.predictor, "None or the path of a file written by Predictor.save")
         if not isinstance(self.calibrate_impact, bool):
             raise _bad("calibrate_impact", self.calibrate_impact, "True or False")
         if self.sim is not None and not isinstance(self.sim, SimConfig):

@@ -369,8 +369,18 @@ class ExecutionEnv(gym.Env):
             self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
         else:
             self.action_space = spaces.MultiDiscrete([len(DISCRETE_GRID), len(DISCRETE_GRID)])
-        self.observation_space = spaces.Box(OBS_LOW, OBS_HIGH, shape=(OBS_DIM,), dtype=np.float32)
-        self.feature_names = FEATURE_NAMES
+        self._predictor = None
+        self._flows: dict[int, Any] = {}
+        low, high, names = OBS_LOW, OBS_HIGH, FEATURE_NAMES
+        if config.predictor is not None:
+            from exec_env.predictor import Predictor
+
+            self._predictor = Predictor.load(config.predictor)
+            low = np.append(OBS_LOW, np.float32(-1.0)).astype(np.float32)
+            high = np.append(OBS_HIGH, np.float32(1.0)).astype(np.float32)
+            names = (*FEATURE_NAMES, "predicted_move")
+        self.observation_space = spaces.Box(low, high, shape=(len(names),), dtype=np.float32)
+        self.feature_names = names
         self.calibration = None
         if config.sim is None and config.calibrate_impact and not (IMPACT_KEYS & set(self.catalogue.sim_defaults)):
             self.calibration = calibration_for(self.catalogue, config.test_share, config.purge_s)
@@ -396,7 +406,7 @@ class ExecutionEnv(gym.Env):
         self._shadow_name = config.reward_baseline if config.reward_baseline != "none" else "twap"
         self._twap = _Episode(config, self.sim_config, self.levels) if twap_needed else None
         self._days: dict[int, tuple[DayArrays, DayFeatureArrays]] = {}
-        self._obs = np.zeros(OBS_DIM, dtype=np.float32)
+        self._obs = np.zeros(len(self.feature_names), dtype=np.float32)
         self._day_index = -1
 
     # -- data ---------------------------------------------------------------------------------
@@ -496,7 +506,8 @@ class ExecutionEnv(gym.Env):
             if not (0 <= i < len(DISCRETE_GRID) and 0 <= k < len(DISCRETE_GRID)):
                 raise ValueError(f"action {action!r} is outside MultiDiscrete([5, 5])")
             pace, aggr = DISCRETE_GRID[i], DISCRETE_GRID[k]
-        reward = ep.step(pace, aggr, self._obs)
+        reward = ep.step(pace, aggr, self._obs[:OBS_DIM])
+        self._predicted_move()
         if self._twap is not None:
             shadow_reward = self._twap.step(*SHADOW_ACTIONS[self._shadow_name])
             if self.config.reward_baseline != "none":
@@ -531,13 +542,30 @@ class ExecutionEnv(gym.Env):
                 )
         return self._obs.copy(), reward, terminated, False, info
 
+    def _predicted_move(self) -> None:
+        if self._predictor is None:
+            return
+        ep = self._episode
+        flow = self._flows.get(self._day_index)
+        if flow is None:
+            from exec_env.orderflow import OrderflowArrays
+
+            item = self.catalogue.days[self._day_index]
+            flow = OrderflowArrays.for_day(ep.data.day, item if isinstance(item, Path) else None)
+            self._flows[self._day_index] = flow
+        row = ep.sim.book_row  # the replayed row in force at the decision time (stamped <= now)
+        p = float(self._predictor.prob_up(np.asarray(flow.features[row : row + 1], dtype=np.float64))[0])
+        self._obs[OBS_DIM] = np.float32(min(max(ep.side * (2.0 * p - 1.0), -1.0), 1.0)) if math.isfinite(p) else 0.0
+
     def _write_obs(self) -> None:
         ep = self._episode
         sim = ep.sim
-        ep.write_obs(self._obs)
-        inside = (self._obs >= OBS_LOW) & (self._obs <= OBS_HIGH)  # False for NaN too
+        ep.write_obs(self._obs[:OBS_DIM])
+        self._predicted_move()
+        obs = self._obs[:OBS_DIM]
+        inside = (obs >= OBS_LOW) & (obs <= OBS_HIGH)  # False for NaN too
         if not inside.all():
-            bad = {FEATURE_NAMES[i]: float(self._obs[i]) for i in np.flatnonzero(~inside)}
+            bad = {FEATURE_NAMES[i]: float(obs[i]) for i in np.flatnonzero(~inside)}
             raise RuntimeError(
                 f"observation features outside their bounds (or NaN) {bad} on {ep.data.day.meta.source} at {sim.now}"
             )
@@ -568,6 +596,7 @@ class ExecutionEnv(gym.Env):
         state = self.__dict__.copy()
         state["_days"] = {}
         state.pop("_feats", None)
+        state["_flows"] = {}
         return state
 
     def __setstate__(self, state: dict) -> None:

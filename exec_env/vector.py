@@ -98,6 +98,11 @@ class BatchedExecution:
         config = config if config is not None else ExecutionConfig()
         if overrides:
             config = replace(config, **overrides)
+        if config.predictor is not None:
+            raise ValueError(
+                f"ExecutionConfig.predictor = {config.predictor!r}: the batched env does not compute the predicted-move "
+                "feature; use the single env (e.g. train.py --vec dummy) or predictor=None"
+            )
         self.config = config
         self.num_envs = num_envs
         self.sampler = ExecutionEnv(replace(config, compare_twap=False, reward_baseline="none"))

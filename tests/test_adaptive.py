@@ -93,3 +93,28 @@ def test_walk_forward_backtest_pools_folds_with_unique_episodes_and_regimes(smal
     assert sorted(smp["day"].unique()) == [1, 2]
     table = predictor_tables(smp)
     assert table.loc[0, "regime"] == "all" and table.loc[0, "n"] == len(smp)
+
+
+def test_the_predicted_move_as_an_optional_observation_feature(small_catalogue, tmp_path):
+    from gymnasium.utils.env_checker import check_env
+
+    from exec_env import ExecutionConfig, ExecutionEnv
+    from exec_env.orderflow import OrderflowArrays
+    from exec_env.predictor import Predictor, fit_predictor, samples
+
+    frame = samples(small_catalogue, small_catalogue.indices("train"), horizon_s=10.0, interval_s=10.0)
+    path = fit_predictor(frame, 10.0, 10.0).save(tmp_path / "predictor.json")
+    env = ExecutionEnv(ExecutionConfig(market=small_catalogue, predictor=str(path)))
+    assert env.observation_space.shape == (17,) and env.feature_names[-1] == "predicted_move"
+    check_env(env, skip_render_check=True)
+    obs, info = env.reset(seed=3)
+    model = Predictor.load(path)
+    for _ in range(3):
+        ep = env.unwrapped._episode
+        row = ep.sim.book_row
+        flow = OrderflowArrays.for_day(small_catalogue.day(info["day"]))
+        p = float(model.prob_up(np.asarray(flow.features[row : row + 1], dtype=np.float64))[0])
+        assert obs[16] == np.float32(ep.side * (2 * p - 1))
+        obs, *_ = env.step(np.array([0.0, 1.0], dtype=np.float32))
+    with pytest.raises(ValueError, match=r"ExecutionConfig\.predictor = 'nope\.json' is invalid"):
+        ExecutionConfig(predictor="nope.json")
