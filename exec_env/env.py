@@ -322,7 +322,10 @@ class ExecutionEnv(gym.Env):
     fields, so ``gymnasium.make("exec_env/Execution-v0", quantity=2000, market=catalogue)`` works.
 
     ## Version History
-    * v0: initial version.
+    * v0: initial version (unreleased). Within v0, before any release: prices, features and rewards
+      moved into the impacted frame of the market model (``docs/market_model.md``); fills left
+      ``info`` for ``fill_records()``; ``predictor`` adds an optional 17th feature. The next change
+      of observation, action or reward meaning after a release bumps the id.
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
