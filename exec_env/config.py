@@ -84,7 +84,7 @@ class ExecutionConfig:
 
     predictor: str | None = None
     """Path of a saved :class:`exec_env.predictor.Predictor` (JSON). When set, the observation gets
-    a 17th feature, ``predicted_move`` = side * (2 P(up) - 1) in [-1, 1] (+ = the mid is predicted to
+    one more (last) feature, ``predicted_move`` = side * (2 P(up) - 1) in [-1, 1] (+ = the mid is predicted to
     move against the order over the next decision interval), from the order-flow features of the
     book row in force at the decision time. Train it on the training days of the same catalogue."""
 

@@ -274,7 +274,7 @@ class ExecutionEnv(gym.Env):
     TWAP (equal marketable slices) is the constant action (0, +1); Immediate is (+1, +1).
 
     ## Observation Space
-    ``Box(OBS_LOW, OBS_HIGH, (16,), float32)`` (``exec_env.features``); market features use data stamped at or before the
+    ``Box(OBS_LOW, OBS_HIGH, (18,), float32)`` (``exec_env.features``); market features use data stamped at or before the
     decision time only, and are side-oriented (+ = pressure against the order):
 
     | index | name                     | unit / range                                   |
@@ -291,6 +291,8 @@ class ExecutionEnv(gym.Env):
     | 12-13 | flow_30s / flow_300s     | (buy - sell)/(buy + sell) aggressor volume     |
     | 14    | far_depth_vs_slice       | log1p(opposite best size / schedule slice)     |
     | 15    | volume_300s_vs_remaining | log1p(market volume 300 s / quantity left)     |
+    | 16    | resting_fraction         | the agent's resting order / parent order, [0,1]|
+    | 17    | queue_ahead_vs_slice     | log1p(queue ahead of it / schedule slice), 0 without one, at most 50 |
 
     ## Rewards
     Per step, that step's contribution to the implementation shortfall in bps of the arrival

@@ -31,13 +31,15 @@ FEATURE_NAMES: tuple[str, ...] = (
     "flow_300s",  # same over 300 s
     "far_depth_vs_slice",  # log1p(opposite best size net of the agent's depletion / linear-schedule slice)
     "volume_300s_vs_remaining",  # log1p(market volume over 300 s / quantity left)
+    "resting_fraction",  # the agent's resting order, fraction of the parent order, [0, 1]
+    "queue_ahead_vs_slice",  # log1p(queue ahead of the resting order / schedule slice); 0 without one
 )
 OBS_DIM = len(FEATURE_NAMES)
 
 # Bounds of each feature. Most are exact by construction; returns and volatility are bounded by
 # |log return| <= 1 (a 170% move within 5 minutes), and depth/volume ratios by e^50.
-OBS_LOW = np.array([0, 0, -1, 0, -1, 0, -1, -1, -1, -1e3, -1e3, 0, -1, -1, 0, 0], dtype=np.float32)
-OBS_HIGH = np.array([1, 1, 1, 1, 1, 50, 1, 1, 1, 1e3, 1e3, 1e3, 1, 1, 50, 50], dtype=np.float32)
+OBS_LOW = np.array([0, 0, -1, 0, -1, 0, -1, -1, -1, -1e3, -1e3, 0, -1, -1, 0, 0, 0, 0], dtype=np.float32)
+OBS_HIGH = np.array([1, 1, 1, 1, 1, 50, 1, 1, 1, 1e3, 1e3, 1e3, 1, 1, 50, 50, 1, 50], dtype=np.float32)
 
 
 class DayFeatureArrays:
@@ -157,7 +159,7 @@ def _seen_mid(ts, mid_ffill, row, fills_f, fills_i, n_fills, pp, t, start):
 def write_observation(
     out, ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sell, mid_ffill,
     row, now, side, tick, time_left, inventory_left, schedule_deviation, last_fill_ratio, slice_qty, remaining,
-    fills_f, fills_i, n_fills, pp, start, depleted, n_trades,
+    fills_f, fills_i, n_fills, pp, start, depleted, n_trades, resting_fraction, queue_ahead,
 ):  # fmt: skip
     """Fill ``out`` (float32, OBS_DIM) with the observation at ``now`` (book row ``row``, ``n_trades``
     trades at or before ``now``). Prices are those the agent sees (replay plus the impact of its
@@ -202,3 +204,5 @@ def write_observation(
     far = ask_sz[row, 0] if side > 0 else bid_sz[row, 0]
     out[14] = np.log1p(max(far - depleted, 0.0) / slice_qty)
     out[15] = np.log1p((buy + sell) / max(remaining, slice_qty))
+    out[16] = resting_fraction
+    out[17] = min(np.log1p(queue_ahead / slice_qty), 50.0) if resting_fraction > 0.0 else 0.0

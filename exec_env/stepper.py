@@ -201,5 +201,5 @@ def write_obs(book_ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_se
         obs, book_ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sell, mid_ffill,
         ist[K.I_BOOK], ist[K.I_NOW], pp[K.P_SIDE], pp[K.P_TICK], (n - j) / n, rem / q, executed - j / n,
         es[E_FILL_RATIO], q / n, rem, fills_f, fills_i, ist[K.I_NFILLS], pp, ei[EI_START],
-        K.depletion(fs, ist, pp, ist[K.I_NOW]), ist[K.I_TRADE],
+        K.depletion(fs, ist, pp, ist[K.I_NOW]), ist[K.I_TRADE], min(fs[K.F_ORD_QTY] / q, 1.0), fs[K.F_ORD_QA],
     )  # fmt: skip

@@ -105,7 +105,7 @@ def test_the_predicted_move_as_an_optional_observation_feature(small_catalogue, 
     frame = samples(small_catalogue, small_catalogue.indices("train"), horizon_s=10.0, interval_s=10.0)
     path = fit_predictor(frame, 10.0, 10.0).save(tmp_path / "predictor.json")
     env = ExecutionEnv(ExecutionConfig(market=small_catalogue, predictor=str(path)))
-    assert env.observation_space.shape == (17,) and env.feature_names[-1] == "predicted_move"
+    assert env.observation_space.shape == (19,) and env.feature_names[-1] == "predicted_move"
     check_env(env, skip_render_check=True)
     obs, info = env.reset(seed=3)
     model = Predictor.load(path)
@@ -114,7 +114,7 @@ def test_the_predicted_move_as_an_optional_observation_feature(small_catalogue, 
         row = ep.sim.book_row
         flow = OrderflowArrays.for_day(small_catalogue.day(info["day"]))
         p = float(model.prob_up(np.asarray(flow.features[row : row + 1], dtype=np.float64))[0])
-        assert obs[16] == np.float32(ep.side * (2 * p - 1))
+        assert obs[18] == np.float32(ep.side * (2 * p - 1))
         obs, *_ = env.step(np.array([0.0, 1.0], dtype=np.float32))
     with pytest.raises(ValueError, match=r"ExecutionConfig\.predictor = 'nope\.json' is invalid"):
         ExecutionConfig(predictor="nope.json")

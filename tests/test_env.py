@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import pickle
 import warnings
 from dataclasses import replace
@@ -52,7 +53,7 @@ def test_gymnasium_and_sb3_checkers_pass_on_every_registered_id(env_id, small_ca
 def test_make_by_module_path_and_spaces(small_catalogue):
     env = gym.make("exec_env:exec_env/Execution-v0", market=small_catalogue)
     assert env.action_space == gym.spaces.Box(-1, 1, (2,), np.float32)
-    assert env.observation_space.shape == (16,) and env.observation_space.dtype == np.float32
+    assert env.observation_space.shape == (18,) and env.observation_space.dtype == np.float32
     discrete = gym.make("exec_env/ExecutionDiscrete-v0", market=small_catalogue)
     assert discrete.action_space == gym.spaces.MultiDiscrete([5, 5])
 
@@ -127,6 +128,20 @@ def test_terminal_penalty_is_charged_on_the_fraction_left():
     env = fixture_env(make_day(CONST, levels=2), terminal_penalty_bps=10.0)
     _, rewards, info = run_episode(env, [(-1.0, 0.0)] * 10, options={"start_ns": T0 + 100 * S, "side": "buy"})
     assert rewards.sum() == pytest.approx(-info["execution"]["shortfall_bps"] - 10.0, rel=1e-12)
+
+
+def test_the_observation_shows_the_resting_order_and_its_queue_place():
+    env = fixture_env(make_day(CONST, levels=2))
+    obs, _ = env.reset(options={"start_ns": T0 + 100 * S, "side": "buy"})
+    assert obs[16] == 0.0 and obs[17] == 0.0  # nothing rests yet
+    obs, *_ = env.step(np.array([0.0, -0.5], dtype=np.float32))  # joins the bid: 500 behind 4000
+    slice_qty = 5000 / 10
+    assert obs[16] == np.float32(500 / 5000)
+    assert obs[17] == np.float32(math.log1p(4000 / slice_qty))
+    obs, *_ = env.step(np.array([0.0, -0.5], dtype=np.float32))  # the same price, more quantity: re-queued
+    assert obs[16] == np.float32(1000 / 5000) and obs[17] == np.float32(math.log1p(4000 / slice_qty))
+    obs, *_ = env.step(np.array([0.0, 1.0], dtype=np.float32))  # crosses: nothing rests
+    assert obs[16] == 0.0 and obs[17] == 0.0
 
 
 def test_twap_on_a_constant_book_trades_equal_marketable_slices():

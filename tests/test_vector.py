@@ -23,7 +23,7 @@ def test_make_vec_with_four_envs_runs_through_several_episode_ends(small_catalog
     ends = 0
     for _ in range(20):  # 6 decisions per episode: three episode ends per env
         obs, reward, terminated, _truncated, _info = envs.step(envs.action_space.sample())
-        assert obs.shape == (4, 16) and np.isfinite(obs).all() and np.isfinite(reward).all()
+        assert obs.shape == (4, 18) and np.isfinite(obs).all() and np.isfinite(reward).all()
         ends += int(terminated.sum())
     envs.close()
     assert ends >= 8
@@ -54,7 +54,7 @@ def test_batched_episodes_equal_single_env_episodes(small_catalogue, reward_base
         eng.reset_episode(e, options=spec.options())
     actions = np.random.default_rng(0).uniform(-1, 1, (cfg.n_steps, 5, 2))
     rewards = np.zeros((cfg.n_steps, 5))
-    obs = np.zeros((cfg.n_steps, 5, 16), dtype=np.float32)
+    obs = np.zeros((cfg.n_steps, 5, 18), dtype=np.float32)
     for t in range(cfg.n_steps):
         rewards[t] = eng.step(actions[t])
         obs[t] = eng.obs
@@ -75,14 +75,14 @@ def test_sb3_vecenv_and_ppo_from_the_batched_env(small_catalogue):
 
     venv = ExecutionVecEnv(8, ExecutionConfig(market=small_catalogue, horizon_s=60), seed=0)
     obs = venv.reset()
-    assert obs.shape == (8, 16)
+    assert obs.shape == (8, 18)
     seen_end = False
     for _ in range(7):
         obs, _rewards, dones, infos = venv.step(np.tile([0.0, 1.0], (8, 1)))
         for d, info in zip(dones, infos, strict=True):
             if d:
                 seen_end = True
-                assert info["terminal_observation"].shape == (16,) and "shortfall_bps" in info["execution"]
+                assert info["terminal_observation"].shape == (18,) and "shortfall_bps" in info["execution"]
     assert seen_end
     PPO("MlpPolicy", venv, n_steps=16, batch_size=64, seed=0, device="cpu").learn(256)
 

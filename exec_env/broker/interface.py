@@ -116,6 +116,9 @@ class OwnImpact:
     params: np.ndarray
     start_ns: int
     depletion: float
+    resting_qty: float = 0.0
+    """The simulated venue's view of the executor's resting order (for the observation)."""
+    queue_ahead: float = 0.0
 
 
 @dataclass(frozen=True)

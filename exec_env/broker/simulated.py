@@ -390,7 +390,8 @@ class SimulatedBroker(BrokerAPI):
 
     def own_impact(self) -> OwnImpact:
         s = self.sim
-        return OwnImpact(s.fills_f, s.fills_i, s.n_fills, s.pp, self.start_ns, s.depletion())
+        return OwnImpact(s.fills_f, s.fills_i, s.n_fills, s.pp, self.start_ns, s.depletion(), s.resting_qty,
+                         s.queue_ahead)  # fmt: skip
 
     async def submit(self, order: OrderRequest) -> OrderState:
         if order.tif not in ("day", "ioc"):

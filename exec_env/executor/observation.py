@@ -69,15 +69,17 @@ class MarketRecorder:
             raise RuntimeError(f"MarketRecorder: no book snapshot at or before {now}")
         if own is None:
             fills_f, fills_i, n_fills, pp, start, depleted = _NO_FILLS_F, _NO_FILLS_I, 0, _NO_PARAMS, now, 0.0
+            resting, queue = 0.0, 0.0  # a real venue does not tell the queue: see OwnImpact
         else:
             fills_f, fills_i, n_fills, pp = own.fills_f, own.fills_i, own.n_fills, own.params
             start, depleted = own.start_ns, own.depletion
+            resting, queue = own.resting_qty, own.queue_ahead
         out = np.zeros(OBS_DIM, dtype=np.float32)
         executed = 1.0 - remaining / quantity
         write_observation(
             out, ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, f.cum_buy, f.cum_sell, f.mid_ffill,
             row, now, side, tick, (n_steps - step) / n_steps, remaining / quantity, executed - step / n_steps,
             last_fill_ratio, quantity / n_steps, remaining, fills_f, fills_i, n_fills, pp, start, depleted,
-            int(np.searchsorted(trade_ts, now, side="right")),
+            int(np.searchsorted(trade_ts, now, side="right")), min(resting / quantity, 1.0), queue,
         )  # fmt: skip
         return out

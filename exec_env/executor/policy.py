@@ -11,7 +11,7 @@ __all__ = ["load_policy"]
 def load_policy(spec: str) -> Any:
     """``TWAP``, ``PassiveTWAP``, ``Immediate`` (any case) or the path of an SB3 ``model.zip``.
 
-    A model must take the env's 16-feature observation; its action space (Box or
+    A model must take the env's observation (``exec_env.features.OBS_DIM`` features); its action space (Box or
     MultiDiscrete) selects the action mapping.
     """
     from exec_env.baselines import BASELINES
