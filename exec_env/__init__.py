@@ -9,11 +9,34 @@ Importing the package registers its environment ids with Gymnasium:
 ``gymnasium.make("exec_env:exec_env/Execution-v0")`` imports the package first.
 """
 
-import gymnasium
+import os as _os
 
-from exec_env.config import ExecutionConfig
-from exec_env.env import ExecutionEnv
-from exec_env.sim.config import SimConfig
+
+def _numba_cache_dir() -> None:
+    """Compiled kernels are cached per version of the package's sources: numba's own cache checks
+    only each function's file, so a kernel changed in one module would otherwise leave stale
+    machine code inlined in its callers in other modules."""
+    if "NUMBA_CACHE_DIR" in _os.environ:
+        return
+    import hashlib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha1()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    base = Path(_os.environ.get("EXEC_ENV_CACHE") or Path.home() / ".cache" / "exec_env")
+    _os.environ["NUMBA_CACHE_DIR"] = str(base / "numba" / digest.hexdigest()[:16])
+
+
+_numba_cache_dir()
+
+import gymnasium  # noqa: E402
+
+from exec_env.config import ExecutionConfig  # noqa: E402
+from exec_env.env import ExecutionEnv  # noqa: E402
+from exec_env.sim.config import SimConfig  # noqa: E402
 
 __all__ = ["ENV_IDS", "ROUTING_IDS", "ExecutionConfig", "ExecutionEnv", "SimConfig"]
 __version__ = "0.1.0"

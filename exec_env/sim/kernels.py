@@ -222,6 +222,13 @@ def _lots(q, lot):
 
 
 @njit(cache=True)
+def _left(qty, taken, lot):
+    """``qty - taken`` of whole-lot quantities, float residue below a millionth of a lot snapped to 0."""
+    left = qty - taken
+    return 0.0 if left < 1e-6 * lot else left
+
+
+@njit(cache=True)
 def _record_fill(fs, ist, pp, fills_f, fills_i, now, px, qty, limit_px, fee_bps, liq, impact):
     """Book one fill of ``qty`` at average price ``px``; ``impact`` applies its impact after."""
     side = pp[P_SIDE]
@@ -527,7 +534,7 @@ def _cross_resting(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, now):
         return
     _record_fill(fs, ist, pp, fills_f, fills_i, now, limit_px, take, limit_px, pp[P_MAKER_BPS], LIQ_MAKER, True)
     _deplete(fs, ist, pp, now, take)
-    fs[F_ORD_QTY] = rem - take
+    fs[F_ORD_QTY] = _left(rem, take, pp[P_LOT])
 
 
 @njit(cache=True)
@@ -561,7 +568,7 @@ def _match_trade(k, trade_ts, trade_px, trade_sz, trade_side, fs, ist, pp, fills
     if take <= 0.0:
         return
     _record_fill(fs, ist, pp, fills_f, fills_i, now, limit_px, take, limit_px, pp[P_MAKER_BPS], LIQ_MAKER, True)
-    fs[F_ORD_QTY] = rem - take
+    fs[F_ORD_QTY] = _left(rem, take, pp[P_LOT])
 
 
 @njit(cache=True)
@@ -699,7 +706,7 @@ def submit(own_px, own_sz, opp_px, opp_sz, fs, ist, pp, fills_f, fills_i, qty, l
     taken = 0.0
     if not halted:  # during a halt the order only joins the book
         taken = _take(opp_px, opp_sz, fs, ist, pp, fills_f, fills_i, qty, limit_px, LIQ_TAKER, now, True)
-        rem = qty - taken
+        rem = _left(qty, taken, pp[P_LOT])
     if rem > _EPS * qty:
         fs[F_ORD_PX] = limit_px
         fs[F_ORD_QTY] = rem
