@@ -148,6 +148,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -161,7 +162,7 @@ from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
 from exec_env.market.reader import excerpt
 
-__all__ = ["VERSION", "companions", "load", "sniff", "write_binance"]
+__all__ = ["VERSION", "companions", "load", "sniff", "stream_key", "write_binance"]
 
 VERSION = 3  # 2: levels default to the snapshots' depth (was 20); 3: notes counted per day
 DAY_NS = 86_400 * 1_000_000_000
@@ -684,8 +685,24 @@ def sniff(path: Path) -> bool:
 
 
 def companions(path: Path) -> list[Path]:
-    """A capture is self-contained."""
+    """A capture file is read alone or with the other files of its stream (see :func:`stream_key`)."""
     return []
+
+
+_STREAM_NAME = re.compile(rb'"stream":"([A-Za-z0-9]+)@')
+_SYMBOL_FIELD = re.compile(rb'"s":"([A-Za-z0-9]+)"')
+
+
+def stream_key(path: Path) -> tuple[str, int] | None:
+    """``(symbol, first local time)``: files with the same symbol are one capture stream, read together
+    oldest first by ``load_market`` (see "Captures in several files"); None if the head is unreadable."""
+    head = read_head(Path(path))
+    stamp = head.split(b" ", 1)[0]
+    if not stamp.isdigit():
+        return None
+    found = _STREAM_NAME.search(head) or _SYMBOL_FIELD.search(head)
+    symbol = found.group(1).decode().upper() if found else Path(path).name.split("_")[0].upper()
+    return symbol, int(stamp)
 
 
 @dataclass(frozen=True)
