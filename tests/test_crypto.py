@@ -14,7 +14,7 @@ import pytest
 from exec_env import ExecutionConfig, ExecutionEnv
 from exec_env.baselines import TWAP
 from exec_env.market import MarketCatalogue, crypto
-from exec_env.market.sources import detect_format, load_days
+from exec_env.market.sources import detect_format, load_days, load_market
 from exec_env.market.synthetic import SyntheticParams, generate_day
 
 T = 1_700_000_000_000_000_000  # 2023-11-14 22:13:20 UTC
@@ -350,3 +350,68 @@ def test_shared_binance_sample(shared_data, tmp_path):
             assert not truncated
         assert abs(total + info["execution"]["shortfall_bps"]) <= 1e-9
         assert info["execution"]["quantity"] == q and info["execution"]["fill_rate"] <= 1.0
+
+
+def split_sample(sample: Path, folder: Path) -> tuple[Path, Path, list[bytes]]:
+    """The sample cut in two gzip files just before a diff near its middle (the second has no snapshot)."""
+    lines = gzip.decompress(sample.read_bytes()).splitlines(keepends=True)
+    cut = len(lines) // 2
+    while b'"depthUpdate"' not in lines[cut]:
+        cut += 1
+    folder.mkdir()
+    first, second = folder / "btcusdt_20240808_a.gz", folder / "btcusdt_20240808_b.gz"
+    first.write_bytes(gzip.compress(b"".join(lines[:cut])))
+    second.write_bytes(gzip.compress(b"".join(lines[cut:])))
+    return first, second, lines[cut:]
+
+
+def test_capture_split_in_files_continues_the_book(shared_data, tmp_path):
+    sample = shared_data / "crypto" / "binance-spot" / "btcusdt_20240808.gz"
+    first, second, tail = split_sample(sample, tmp_path / "split")
+    (whole,) = crypto.load(sample)
+    for source in (tmp_path / "split", [second, first], str(tmp_path / "split" / "*.gz")):
+        (day,) = load_market(source, cache=False).days
+        for name in ARRAYS:
+            np.testing.assert_array_equal(getattr(day, name), getattr(whole, name), err_msg=name)
+        assert day.meta.source == f"{first}, {second}" and day.meta.notes["file"]["files"] == [str(first), str(second)]
+        assert day.meta.notes["depth_updates"] == whole.meta.notes["depth_updates"] and day.meta.notes["resyncs"] == 0
+    with pytest.raises(
+        ValueError, match=rf"{re.escape(str(second))}: row 1, .*is a depth snapshot.*load them together"
+    ):
+        crypto.load(second)
+
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    gap = cut / second.name
+    gap.write_bytes(gzip.compress(b"".join(tail[1:])))  # the boundary's diff is lost
+    (cut / first.name).write_bytes(first.read_bytes())
+    row = next(k for k, text in enumerate(tail[1:], 1) if b'"depthUpdate"' in text)  # the diff after the lost one
+    with pytest.raises(ValueError, match=rf"{re.escape(str(gap))}: row {row}, field 'U': sequence gap: this file has"):
+        load_market(cut, cache=False)
+    (day,) = load_market(cut, cache=False, on_gap="resync").days
+    assert day.meta.notes["resyncs"] == 1 and day.halts.shape == (1, 2)
+
+
+def test_later_files_bridge_overlap_or_restart_from_their_snapshot(tmp_path):
+    one = capture(tmp_path, [*BASE, (T + 1, diff(11, 12, b=[(100, 2)]))], "one.gz")
+    # overlap: the stale diff (u <= 12) is dropped, the next bridges 12 + 1
+    two = capture(tmp_path, [(T + 2, diff(11, 12, b=[(100, 7)])), (T + 3, diff(12, 14, a=[(101, 3)]))], "two.gz")
+    (day,) = crypto.load([one, two], levels=1)
+    assert day.ts.tolist() == [T, T + 1, T + 3] and day.ask_sz[:, 0].tolist() == [1, 1, 3]
+    assert day.bid_sz[:, 0].tolist() == [1, 2, 2] and day.meta.notes["stale_updates_dropped"] == 1
+    # a later file that does not continue the book but holds a snapshot starts afresh from it
+    three = capture(tmp_path, [(T + 5, diff(30, 31, b=[(99, 1)])), (T + 6, snap(31, [(99, 4)], [(102, 1)]))], "3.gz")
+    (day,) = crypto.load([one, three], levels=1)
+    assert day.ts.tolist() == [T, T + 1, T + 6] and day.bid_px[:, 0].tolist() == [100, 100, 99]
+    assert day.halts.tolist() == [[T + 5, T + 6]] and day.meta.notes["file_restarts"] == 1
+
+
+def test_notes_count_each_day(tmp_path):
+    midnight = (T // crypto.DAY_NS + 1) * crypto.DAY_NS
+    records = [*BASE, (T + 1, diff(11, 11, b=[(100, 2)])), (midnight + 1, diff(12, 12, b=[(100, 3)])),
+               (midnight + 2, diff(13, 13, a=[(101, 2)])), (midnight + 3, trade(1, 100, 1, True))]  # fmt: skip
+    first, second = crypto.load(capture(tmp_path, records))
+    assert (first.meta.notes["depth_updates"], second.meta.notes["depth_updates"]) == (1, 2)
+    assert (first.meta.notes["lines"], second.meta.notes["lines"]) == (2, 3)
+    assert (first.meta.notes["trade_messages"], second.meta.notes["trade_messages"]) == (0, 1)
+    assert first.meta.notes["file"] == second.meta.notes["file"] and first.meta.notes["file"]["depth_updates"] == 3

@@ -234,7 +234,9 @@ def test_midnight_and_size_rotation_each_file_loads_alone(tmp_path, timeline, or
     catalogue = load_market(whole, cache=False)
     assert [d.meta.date for d in catalogue.days] == ["2024-08-08", "2024-08-09"]
     first, second = catalogue.days
-    assert first.meta.notes["snapshots_unused"] == len(files) - 1  # the rotation snapshots, all consistent
+    # the rotation snapshots, all consistent: counted on the day each arrived, and over the capture in notes["file"]
+    assert first.meta.notes["file"]["snapshots_unused"] == len(files) - 1
+    assert first.meta.notes["snapshots_unused"] + second.meta.notes["snapshots_unused"] == len(files) - 1
     assert first.meta.notes["resyncs"] == 0
     lines = lines_of(files)
     orig_ids = row_ids(lines_of_sample(timeline), original.ts)

@@ -375,133 +375,134 @@ def _options(o: dict[str, Any]) -> dict[str, Any]:
     return opt
 
 
-def _lift(raw: _Raw, opt: dict[str, Any], symbol: str) -> list[MarketDay]:
-    origin = raw.origin
-    tz = opt["timezone"]
-    t, rows = raw.t, raw.rows
-    o, h, lo, c, v = raw.open, raw.high, raw.low, raw.close, raw.volume
-    notes: dict[str, Any] = {"format": "bars", **raw.notes}
+def _oldest_first(raw: _Raw, notes: dict[str, Any]) -> _Raw:
+    """Rows strictly oldest first or newest first (then reversed); a duplicate or out-of-order stamp is an error."""
+    t, rows, origin = raw.t, raw.rows, raw.origin
+    notes["row_order"] = "oldest first"
+    if t.size <= 1:
+        return raw
+    d = np.diff(t)
+    dup = first(d == 0)
+    if dup >= 0:
+        raise row_error(
+            origin, int(rows[dup + 1]), "datetime", f"duplicate timestamp {t[dup + 1]} (also on line {rows[dup]})"
+        )
+    direction = np.sign(d[0])
+    bad = first(np.sign(d) != direction)
+    if bad >= 0:
+        raise row_error(
+            origin, int(rows[bad + 1]), "datetime",
+            f"timestamp {t[bad + 1]} breaks the {'increasing' if direction > 0 else 'decreasing'} order of the "
+            "rows above (bars must be sorted, oldest or newest first)",
+        )  # fmt: skip
+    if direction > 0:
+        return raw
+    notes["row_order"] = "newest first (reversed on load)"
+    arrays = (a[::-1].copy() for a in (raw.t, raw.open, raw.high, raw.low, raw.close, raw.volume, raw.rows))
+    return _Raw(*arrays, raw.origin, raw.notes)
 
-    # row order: oldest first or newest first, strictly
-    order = "oldest first"
-    if t.size > 1:
-        d = np.diff(t)
-        dup = first(d == 0)
-        if dup >= 0:
-            raise row_error(
-                origin, int(rows[dup + 1]), "datetime", f"duplicate timestamp {t[dup + 1]} (also on line {rows[dup]})"
-            )
-        direction = np.sign(d[0])
-        bad = first(np.sign(d) != direction)
-        if bad >= 0:
-            raise row_error(
-                origin, int(rows[bad + 1]), "datetime",
-                f"timestamp {t[bad + 1]} breaks the {'increasing' if direction > 0 else 'decreasing'} order of the "
-                "rows above (bars must be sorted, oldest or newest first)",
-            )  # fmt: skip
-        if direction < 0:
-            order = "newest first (reversed on load)"
-            t, rows, o, h, lo, c, v = (a[::-1].copy() for a in (t, rows, o, h, lo, c, v))
-    notes["row_order"] = order
 
-    # bar consistency
+def _check_bars(bars: _Raw) -> None:
+    """Positive prices, non-negative volume, low <= open, close <= high."""
+    o, h, lo, c, v, rows = bars.open, bars.high, bars.low, bars.close, bars.volume, bars.rows
     for name, arr in (("open", o), ("high", h), ("low", lo), ("close", c)):
         bad = first(arr <= 0)
         if bad >= 0:
-            raise row_error(origin, int(rows[bad]), name, f"price must be > 0, got {float(arr[bad])!r}")
+            raise row_error(bars.origin, int(rows[bad]), name, f"price must be > 0, got {float(arr[bad])!r}")
     checks = (
         ("volume", v < 0, lambda i: f"negative volume {float(v[i])!r}"),
         ("high", h < lo, lambda i: f"high {float(h[i])!r} < low {float(lo[i])!r}"),
-        (
-            "open",
-            (o < lo) | (o > h),
-            lambda i: f"open {float(o[i])!r} outside [low {float(lo[i])!r}, high {float(h[i])!r}]",
-        ),
-        (
-            "close",
-            (c < lo) | (c > h),
-            lambda i: f"close {float(c[i])!r} outside [low {float(lo[i])!r}, high {float(h[i])!r}]",
-        ),
-    )
+        ("open", (o < lo) | (o > h),
+         lambda i: f"open {float(o[i])!r} outside [low {float(lo[i])!r}, high {float(h[i])!r}]"),
+        ("close", (c < lo) | (c > h),
+         lambda i: f"close {float(c[i])!r} outside [low {float(lo[i])!r}, high {float(h[i])!r}]"),
+    )  # fmt: skip
     for name, mask, message in checks:
         bad = first(mask)
         if bad >= 0:
-            raise row_error(origin, int(rows[bad]), name, message(bad))
+            raise row_error(bars.origin, int(rows[bad]), name, message(bad))
 
-    loc = local_ns(t, tz)
-    open_tod, close_tod = opt["open_s"] * NS, opt["close_s"] * NS
 
-    # bar length
-    if opt["bar_seconds"] is None:
-        same_day = (loc[1:] // DAY_NS) == (loc[:-1] // DAY_NS)
-        steps = np.diff(loc)[same_day]
-        if steps.size == 0:
-            raise ValueError(f"{origin}: cannot infer the bar length from one bar a day; pass bar_seconds=...")
-        values, counts = np.unique(steps, return_counts=True)
-        bar = int(values[np.argmax(counts)])
-        if bar < 60 * NS or bar % NS:
-            raise ValueError(
-                f"{origin}: inferred bar length {bar / NS:g} s; bars must be whole seconds and at least 60 s "
-                "(1-minute or coarser); pass bar_seconds=... if the inference is wrong"
-            )
-        notes["bar_seconds"] = f"{bar // NS} (inferred: most common step between bars)"
+def _bar_length(origin: str, loc: np.ndarray, opt: dict[str, Any], notes: dict[str, Any]) -> int:
+    """The bar length in ns: the option, or the most common step between bars of one day."""
+    if opt["bar_seconds"] is not None:
+        notes["bar_seconds"] = f"{opt['bar_seconds']} (option)"
+        return opt["bar_seconds"] * NS
+    same_day = (loc[1:] // DAY_NS) == (loc[:-1] // DAY_NS)
+    steps = np.diff(loc)[same_day]
+    if steps.size == 0:
+        raise ValueError(f"{origin}: cannot infer the bar length from one bar a day; pass bar_seconds=...")
+    values, counts = np.unique(steps, return_counts=True)
+    bar = int(values[np.argmax(counts)])
+    if bar < 60 * NS or bar % NS:
+        raise ValueError(
+            f"{origin}: inferred bar length {bar / NS:g} s; bars must be whole seconds and at least 60 s "
+            "(1-minute or coarser); pass bar_seconds=... if the inference is wrong"
+        )
+    notes["bar_seconds"] = f"{bar // NS} (inferred: most common step between bars)"
+    return bar
+
+
+def _label(origin: str, loc: np.ndarray, opt: dict[str, Any], notes: dict[str, Any]) -> str:
+    """Whether stamps label bar starts or ends: the option, or a bar stamped at the open xor the close."""
+    if opt["label"] != "auto":
+        notes["label"] = f"{opt['label']} (option)"
+        return opt["label"]
+    tod = loc % DAY_NS
+    has_open = bool((tod == opt["open_s"] * NS).any())
+    has_close = bool((tod == opt["close_s"] * NS).any())
+    if has_close and not has_open:
+        label, why = "end", f"a bar stamped at the close {opt['session'][1]} and none at the open {opt['session'][0]}"
+    elif has_open and not has_close:
+        label, why = "start", f"a bar stamped at the open {opt['session'][0]} and none at the close {opt['session'][1]}"
     else:
-        bar = opt["bar_seconds"] * NS
-        notes["bar_seconds"] = f"{bar // NS} (option)"
+        raise ValueError(
+            f"{origin}: cannot infer whether timestamps label bar starts or ends (bars stamped at the open: "
+            f"{has_open}, at the close: {has_close}); pass label='start' or label='end'"
+        )
+    notes["label"] = f"{label} (inferred: {why})"
+    return label
 
-    # labels
-    label = opt["label"]
-    if label == "auto":
-        tod = loc % DAY_NS
-        has_open, has_close = bool((tod == open_tod).any()), bool((tod == close_tod).any())
-        if has_close and not has_open:
-            label = "end"
-            why = f"a bar stamped at the close {opt['session'][1]} and none at the open {opt['session'][0]}"
-        elif has_open and not has_close:
-            label = "start"
-            why = f"a bar stamped at the open {opt['session'][0]} and none at the close {opt['session'][1]}"
-        else:
-            raise ValueError(
-                f"{origin}: cannot infer whether timestamps label bar starts or ends (bars stamped at the open: "
-                f"{has_open}, at the close: {has_close}); pass label='start' or label='end'"
-            )
-        notes["label"] = f"{label} (inferred: {why})"
-    else:
-        notes["label"] = f"{label} (option)"
-    start = t - bar if label == "end" else t
-    end = start + bar
-    loc_start = loc - bar if label == "end" else loc
 
-    # days and sessions
-    day_of = loc_start // DAY_NS
-    day_ids, inverse = np.unique(day_of, return_inverse=True)
-    reg_open = utc_ns_from_local(day_ids * DAY_NS + open_tod, tz)
-    reg_close = utc_ns_from_local(day_ids * DAY_NS + close_tod, tz)
-    if (reg_open == np.iinfo(np.int64).min).any() or (reg_close == np.iinfo(np.int64).min).any():
-        raise bad_option("session", opt["session"], f"wall-clock times that exist in {tz} on every day")
-    so, sc = reg_open[inverse], reg_close[inverse]
-    outside = (start < so) | (end > sc)
-    keep = np.ones(t.shape, dtype=bool)
-    if outside.any() and opt["outside"] == "raise":
-        i = first(outside)
-        raise row_error(
-            origin, int(rows[i]), "datetime",
-            f"bar {date_str(day_of[i] * DAY_NS)} {_interval(loc_start[i], loc_start[i] + bar)} is outside the session "
-            f"{opt['session'][0]}-{opt['session'][1]} {tz}; pass outside='drop' or outside='extend' (or session=...)",
-        )  # fmt: skip
-    if opt["outside"] == "drop":
-        keep = ~outside
-    off = (start - so) % bar != 0
-    bad = first(off & keep)
-    if bad >= 0:
-        raise row_error(
-            origin, int(rows[bad]), "datetime",
-            f"bar {_interval(loc_start[bad], loc_start[bad] + bar)} is not on the {bar // NS} s grid counted from the "
-            f"session open {opt['session'][0]}",
-        )  # fmt: skip
+class _Sessions:
+    """Bars placed in their days: start/end (UTC ns), the day of each bar and each day's regular session."""
 
-    tick, lot = opt["tick_size"], opt["lot_size"]
-    notes["timezone"] = tz
+    def __init__(self, bars: _Raw, loc: np.ndarray, bar: int, label: str, opt: dict[str, Any]) -> None:
+        tz, origin, rows = opt["timezone"], bars.origin, bars.rows
+        self.bar = bar
+        self.start = bars.t - bar if label == "end" else bars.t
+        self.end = self.start + bar
+        loc_start = loc - bar if label == "end" else loc
+        day_of = loc_start // DAY_NS
+        self.day_ids, self.inverse = np.unique(day_of, return_inverse=True)
+        self.reg_open = utc_ns_from_local(self.day_ids * DAY_NS + opt["open_s"] * NS, tz)
+        self.reg_close = utc_ns_from_local(self.day_ids * DAY_NS + opt["close_s"] * NS, tz)
+        if (self.reg_open == np.iinfo(np.int64).min).any() or (self.reg_close == np.iinfo(np.int64).min).any():
+            raise bad_option("session", opt["session"], f"wall-clock times that exist in {tz} on every day")
+        so, sc = self.reg_open[self.inverse], self.reg_close[self.inverse]
+        self.outside = (self.start < so) | (self.end > sc)
+        self.keep = ~self.outside if opt["outside"] == "drop" else np.ones(bars.t.shape, dtype=bool)
+        if self.outside.any() and opt["outside"] == "raise":
+            i = first(self.outside)
+            raise row_error(
+                origin, int(rows[i]), "datetime",
+                f"bar {date_str(day_of[i] * DAY_NS)} {_interval(loc_start[i], loc_start[i] + bar)} is outside the "
+                f"session {opt['session'][0]}-{opt['session'][1]} {tz}; pass outside='drop' or outside='extend' (or "
+                "session=...)",
+            )  # fmt: skip
+        bad = first(((self.start - so) % bar != 0) & self.keep)
+        if bad >= 0:
+            raise row_error(
+                origin, int(rows[bad]), "datetime",
+                f"bar {_interval(loc_start[bad], loc_start[bad] + bar)} is not on the {bar // NS} s grid counted "
+                f"from the session open {opt['session'][0]}",
+            )  # fmt: skip
+
+
+def _describe(opt: dict[str, Any], notes: dict[str, Any]) -> None:
+    """How the book and trades are made from the bars (notes of every day)."""
+    tick = opt["tick_size"]
+    notes["timezone"] = opt["timezone"]
     notes["book"] = (
         "one row per bar at its end: best bid/ask = the "
         + (f"{opt['spread_ticks']}-tick" if opt["spread_ticks"] else f"{opt['spread_bps']:g} bps (whole ticks, >= 1)")
@@ -519,135 +520,148 @@ def _lift(raw: _Raw, opt: dict[str, Any], symbol: str) -> list[MarketDay]:
     }[opt["trades"]]
     notes["high_low"] = "checked only (the price path inside a bar is unknown)"
 
-    days: list[MarketDay] = []
-    for k, d in enumerate(day_ids):
-        idx = np.flatnonzero((inverse == k) & keep)
-        n_out = int(((inverse == k) & outside).sum())
-        if idx.size == 0:
-            continue
-        dn = dict(notes)
-        open_ns, close_ns = int(reg_open[k]), int(reg_close[k])
-        dn["session"] = f"{opt['session'][0]}-{opt['session'][1]} {tz}"
-        if opt["outside"] == "drop":
-            dn["dropped_outside_session_bars"] = n_out
-        elif opt["outside"] == "extend":
-            dn["extended_hours_bars"] = n_out
-            open_ns, close_ns = min(open_ns, int(start[idx[0]])), max(close_ns, int(end[idx[-1]]))
-            if n_out:
-                dn["session"] += f", extended to the bars: {_interval(*local_ns(np.array([open_ns, close_ns]), tz))}"
-        midnight = int(d) * DAY_NS
-        # gaps inside the regular session
-        n_reg = int((reg_close[k] - reg_open[k]) // bar)
-        expected = reg_open[k] + bar * np.arange(n_reg, dtype=np.int64)
-        missing = np.setdiff1d(expected, start[idx])
 
-        def span(a: int, b: int) -> str:
-            return _interval(*local_ns(np.array([a, b], dtype=np.int64), tz))
+def _quality(bars: _Raw, s: _Sessions, k: int, idx: np.ndarray, opt: dict[str, Any], dn: dict[str, Any]) -> None:
+    """Notes of day ``k``: bars missing inside the regular session, zero-volume bars, volume outliers."""
+    tz, bar, v = opt["timezone"], s.bar, bars.volume
 
-        dn["missing_bars"] = int(missing.size)
-        dn["gaps"] = [span(a, b) for a, b in _runs(missing, bar)]
-        zero = idx[v[idx] == 0]
-        dn["zero_volume_bars"] = [span(start[i], end[i]) for i in zero]
-        if opt["volume_outliers"] is not None:
-            w = opt["outlier_window"]
-            med = pd.Series(v[idx]).rolling(w, center=True, min_periods=1).median().to_numpy()
-            flag = (med > 0) & (v[idx] > opt["volume_outliers"] * med)
-            dn["volume_outlier_rule"] = f"volume > {opt['volume_outliers']:g} x median of the {w} bars centred on it"
-            dn["volume_outliers"] = [
-                f"{span(start[i], end[i])}: volume {v[i]:,.0f} = {v[i] / m:.1f}x the median"
-                for i, m in zip(idx[flag], med[flag], strict=True)
-            ]
+    def span(a: int, b: int) -> str:
+        return _interval(*local_ns(np.array([a, b], dtype=np.int64), tz))
 
-        # rows: optional open snapshot, then one per bar end
-        snap = opt["open_snapshot"] and int(start[idx[0]]) == open_ns
-        px = c[idx]
-        ts = end[idx]
-        vol = v[idx]
-        book_rows = rows[idx]
-        ref = o[idx[0]]
-        if snap:
-            px = np.r_[o[idx[0]], px]
-            ts = np.r_[open_ns, ts]
-            vol = np.r_[v[idx[0]], vol]
-            book_rows = np.r_[rows[idx[0]], book_rows]
-        dn["open_snapshot"] = (
-            "a row at the open priced around the first bar's open"
-            if snap
-            else ("none (option)" if not opt["open_snapshot"] else "none: the first bar does not start at the open")
+    n_reg = int((s.reg_close[k] - s.reg_open[k]) // bar)
+    expected = s.reg_open[k] + bar * np.arange(n_reg, dtype=np.int64)
+    missing = np.setdiff1d(expected, s.start[idx])
+    dn["missing_bars"] = int(missing.size)
+    dn["gaps"] = [span(a, b) for a, b in _runs(missing, bar)]
+    dn["zero_volume_bars"] = [span(s.start[i], s.end[i]) for i in idx[v[idx] == 0]]
+    if opt["volume_outliers"] is not None:
+        w = opt["outlier_window"]
+        med = pd.Series(v[idx]).rolling(w, center=True, min_periods=1).median().to_numpy()
+        flag = (med > 0) & (v[idx] > opt["volume_outliers"] * med)
+        dn["volume_outlier_rule"] = f"volume > {opt['volume_outliers']:g} x median of the {w} bars centred on it"
+        dn["volume_outliers"] = [
+            f"{span(s.start[i], s.end[i])}: volume {v[i]:,.0f} = {v[i] / m:.1f}x the median"
+            for i, m in zip(idx[flag], med[flag], strict=True)
+        ]
+
+
+def _book(origin: str, px: np.ndarray, vol: np.ndarray, ref: float, rows: np.ndarray, opt: dict[str, Any]) -> tuple:
+    """Book rows around each price: best bid/ask from the spread rule, then the depth ladder."""
+    tick, lot = opt["tick_size"], opt["lot_size"]
+    if opt["spread_ticks"] is not None:
+        spread = np.full(px.shape, float(opt["spread_ticks"]))
+    else:
+        spread = np.maximum(1.0, np.round(px * opt["spread_bps"] / 1e4 / tick))
+    if opt["tie_break"] == "tick_rule":
+        sign = _tick_signs(np.round(px / tick, 6), np.round(ref / tick, 6))
+    else:
+        sign = np.full(px.shape, 1.0 if opt["tie_break"] == "ask" else -1.0)
+    b, a = _best_ticks(px, spread, sign, tick)
+    if (b <= 0).any():
+        i = first(b <= 0)
+        raise row_error(origin, int(rows[i]), "close", f"price {float(px[i])!r} leaves no positive bid for the spread")
+    if opt["level_size"] is not None:
+        size = np.full(px.shape, opt["level_size"])
+    else:
+        size = np.maximum(np.floor(opt["level_fraction"] * vol / lot + 1e-9) * lot, opt["min_level_size"])
+    L, step = opt["depth_levels"], opt["level_step_ticks"]
+    bid_px, bid_sz = ladder(to_price(b, tick), size, L, step, tick, -1)
+    ask_px, ask_sz = ladder(to_price(a, tick), size, L, step, tick, +1)
+    if (bid_px <= 0).any():
+        i = first((bid_px <= 0).any(axis=1))
+        raise row_error(
+            origin, int(rows[i]), "close", f"depth_levels={L} reach prices <= 0 below the bid {float(bid_px[i, 0])!r}"
         )
-        if opt["spread_ticks"] is not None:
-            spread = np.full(px.shape, float(opt["spread_ticks"]))
-        else:
-            spread = np.maximum(1.0, np.round(px * opt["spread_bps"] / 1e4 / tick))
-        if opt["tie_break"] == "tick_rule":
-            sign = _tick_signs(np.round(px / tick, 6), np.round(ref / tick, 6))
-        else:
-            sign = np.full(px.shape, 1.0 if opt["tie_break"] == "ask" else -1.0)
-        b, a = _best_ticks(px, spread, sign, tick)
-        if (b <= 0).any():
-            i = first(b <= 0)
-            raise row_error(
-                origin, int(book_rows[i]), "close", f"price {float(px[i])!r} leaves no positive bid for the spread"
-            )
-        if opt["level_size"] is not None:
-            size = np.full(px.shape, opt["level_size"])
-        else:
-            size = np.maximum(np.floor(opt["level_fraction"] * vol / lot + 1e-9) * lot, opt["min_level_size"])
-        L, step = opt["depth_levels"], opt["level_step_ticks"]
-        bid_px, bid_sz = ladder(to_price(b, tick), size, L, step, tick, -1)
-        ask_px, ask_sz = ladder(to_price(a, tick), size, L, step, tick, +1)
-        if (bid_px <= 0).any():
-            i = first((bid_px <= 0).any(axis=1))
-            raise row_error(
-                origin,
-                int(book_rows[i]),
-                "close",
-                f"depth_levels={L} reach prices <= 0 below the bid {float(bid_px[i, 0])!r}",
-            )
+    return bid_px, bid_sz, ask_px, ask_sz
 
-        # trades at bar ends (the open snapshot carries none)
-        bars_off = 1 if snap else 0
-        traded = np.flatnonzero(vol[bars_off:] > 0) + bars_off
-        if opt["trades"] == "split":
-            n = traded.size
-            trade_ts = np.repeat(ts[traded], 2)
-            trade_px = np.empty(2 * n)
-            trade_px[0::2] = ask_px[traded, 0]
-            trade_px[1::2] = bid_px[traded, 0]
-            trade_sz = np.repeat(vol[traded] / 2.0, 2)
-            trade_side = np.tile(np.array([1, -1], dtype=np.int8), n)
-            trade_rows = np.repeat(book_rows[traded], 2)
-        elif opt["trades"] == "close":
-            trade_ts, trade_px, trade_sz = ts[traded], px[traded], vol[traded]
-            trade_side = np.zeros(traded.size, dtype=np.int8)
-            trade_rows = book_rows[traded]
-        else:
-            trade_ts, trade_px, trade_sz = np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
-            trade_side, trade_rows = np.zeros(0, np.int8), np.zeros(0, np.int64)
-        day = MarketDay(
-            meta=MarketMeta(
-                symbol=symbol,
-                tick_size=tick,
-                lot_size=lot,
-                session_open_ns=open_ns,
-                session_close_ns=close_ns,
-                source=origin,
-                date=date_str(midnight),
-                notes=dn,
-            ),
-            ts=np.ascontiguousarray(ts, dtype=np.int64),
-            bid_px=bid_px,
-            bid_sz=bid_sz,
-            ask_px=ask_px,
-            ask_sz=ask_sz,
-            trade_ts=np.ascontiguousarray(trade_ts, dtype=np.int64),
-            trade_px=np.ascontiguousarray(trade_px, dtype=np.float64),
-            trade_sz=np.ascontiguousarray(trade_sz, dtype=np.float64),
-            trade_side=np.ascontiguousarray(trade_side, dtype=np.int8),
-        )
-        days.append(validate(day, origin=origin, book_rows=book_rows, trade_rows=trade_rows))
+
+def _bar_trades(mode: str, ts, px, vol, rows, bid_px, ask_px, skip: int) -> tuple:
+    """Trades at bar ends (rows from ``skip`` on: the open snapshot carries none): ts, px, sz, side, rows."""
+    traded = np.flatnonzero(vol[skip:] > 0) + skip
+    if mode == "split":
+        n = traded.size
+        trade_px = np.empty(2 * n)
+        trade_px[0::2] = ask_px[traded, 0]
+        trade_px[1::2] = bid_px[traded, 0]
+        side = np.tile(np.array([1, -1], dtype=np.int8), n)
+        return np.repeat(ts[traded], 2), trade_px, np.repeat(vol[traded] / 2.0, 2), side, np.repeat(rows[traded], 2)
+    if mode == "close":
+        return ts[traded], px[traded], vol[traded], np.zeros(traded.size, dtype=np.int8), rows[traded]
+    return np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int8), np.zeros(0, np.int64)
+
+
+def _session_notes(s: _Sessions, k: int, idx: np.ndarray, opt: dict[str, Any], dn: dict[str, Any]) -> tuple[int, int]:
+    """Day ``k``'s session (regular, or extended to its bars with ``outside="extend"``) and its notes."""
+    tz = opt["timezone"]
+    n_out = int(((s.inverse == k) & s.outside).sum())
+    open_ns, close_ns = int(s.reg_open[k]), int(s.reg_close[k])
+    dn["session"] = f"{opt['session'][0]}-{opt['session'][1]} {tz}"
+    if opt["outside"] == "drop":
+        dn["dropped_outside_session_bars"] = n_out
+    elif opt["outside"] == "extend":
+        dn["extended_hours_bars"] = n_out
+        open_ns, close_ns = min(open_ns, int(s.start[idx[0]])), max(close_ns, int(s.end[idx[-1]]))
+        if n_out:
+            dn["session"] += f", extended to the bars: {_interval(*local_ns(np.array([open_ns, close_ns]), tz))}"
+    return open_ns, close_ns
+
+
+def _lift_day(bars: _Raw, s: _Sessions, k: int, idx: np.ndarray, opt: dict, notes: dict, symbol: str) -> MarketDay:
+    """One day: its session, quality notes, book rows at bar ends (and at the open) and trades."""
+    o, c, v, rows = bars.open, bars.close, bars.volume, bars.rows
+    dn = dict(notes)
+    open_ns, close_ns = _session_notes(s, k, idx, opt, dn)
+    _quality(bars, s, k, idx, opt, dn)
+    snap = opt["open_snapshot"] and int(s.start[idx[0]]) == open_ns
+    px, ts, vol, book_rows = c[idx], s.end[idx], v[idx], rows[idx]
+    if snap:
+        px, ts = np.r_[o[idx[0]], px], np.r_[open_ns, ts]
+        vol, book_rows = np.r_[v[idx[0]], vol], np.r_[rows[idx[0]], book_rows]
+    dn["open_snapshot"] = (
+        "a row at the open priced around the first bar's open"
+        if snap
+        else ("none (option)" if not opt["open_snapshot"] else "none: the first bar does not start at the open")
+    )
+    bid_px, bid_sz, ask_px, ask_sz = _book(bars.origin, px, vol, o[idx[0]], book_rows, opt)
+    trade_ts, trade_px, trade_sz, trade_side, trade_rows = _bar_trades(
+        opt["trades"], ts, px, vol, book_rows, bid_px, ask_px, 1 if snap else 0
+    )
+    meta = MarketMeta(
+        symbol=symbol, tick_size=opt["tick_size"], lot_size=opt["lot_size"], session_open_ns=open_ns,
+        session_close_ns=close_ns, source=bars.origin, date=date_str(int(s.day_ids[k]) * DAY_NS), notes=dn,
+    )  # fmt: skip
+    day = MarketDay(
+        meta=meta,
+        ts=np.ascontiguousarray(ts, dtype=np.int64),
+        bid_px=bid_px,
+        bid_sz=bid_sz,
+        ask_px=ask_px,
+        ask_sz=ask_sz,
+        trade_ts=np.ascontiguousarray(trade_ts, dtype=np.int64),
+        trade_px=np.ascontiguousarray(trade_px, dtype=np.float64),
+        trade_sz=np.ascontiguousarray(trade_sz, dtype=np.float64),
+        trade_side=np.ascontiguousarray(trade_side, dtype=np.int8),
+    )
+    return validate(day, origin=bars.origin, book_rows=book_rows, trade_rows=trade_rows)
+
+
+def _lift(raw: _Raw, opt: dict[str, Any], symbol: str) -> list[MarketDay]:
+    """Bars -> one MarketDay per session date: row order, checks, bar length, labels, sessions, days."""
+    notes: dict[str, Any] = {"format": "bars", **raw.notes}
+    bars = _oldest_first(raw, notes)
+    _check_bars(bars)
+    loc = local_ns(bars.t, opt["timezone"])
+    bar = _bar_length(bars.origin, loc, opt, notes)
+    label = _label(bars.origin, loc, opt, notes)
+    sessions = _Sessions(bars, loc, bar, label, opt)
+    _describe(opt, notes)
+    days = []
+    for k in range(sessions.day_ids.size):
+        idx = np.flatnonzero((sessions.inverse == k) & sessions.keep)
+        if idx.size:
+            days.append(_lift_day(bars, sessions, k, idx, opt, notes, symbol))
     if not days:
-        raise ValueError(f"{origin}: no bars inside the session {opt['session']}")
+        raise ValueError(f"{bars.origin}: no bars inside the session {opt['session']}")
     return days
 
 

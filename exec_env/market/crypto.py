@@ -95,6 +95,35 @@ any kind of that date. ``session=("HH:MM:SS", "HH:MM:SS")`` sets both as UTC tim
 (``"24:00:00"`` allowed). A date with no book row, or with fewer than two distinct record times, gives
 no day; it is listed in ``notes["dates_without_day"]``.
 
+Captures in several files
+-------------------------
+A capture split in files (a recorder rotating at UTC midnight or on size) is read as one stream when
+the files are loaded together (``load([...])``, or a folder, glob or list given to ``load_market``,
+which groups the files of one symbol and orders them by their first line's time): lines are taken in
+file order and each later file continues the previous file's book. Its first diffs follow the rule
+of a snapshot's bridge, with the previous file's last ``u`` as ``lastUpdateId``: diffs with
+``u <= last u`` are stale, the first one applied must have ``U <= last u + 1 <= u``. A break there is
+a sequence gap, a ``ValueError`` naming the later file and its line (``on_gap="resync"``: rebuilt
+from the next snapshot, as within a file), except when that file holds a depth snapshot of its own:
+it is then a capture that starts afresh, rebuilt from that snapshot (``notes["file_restarts"]``,
+the interval without a book a halt). A file without a snapshot loaded alone is an error that says to
+load it with the earlier files. Error messages name the file and the line within it. Each UTC date
+still yields its own day (``meta.source`` lists the files read).
+
+Notes: per day and per capture
+------------------------------
+The counts in ``notes`` are about the day they are attached to, counted by the local time of the
+line: ``lines``, ``depth_snapshots``, ``depth_updates``, ``book_ticker_messages``,
+``trade_messages``, ``agg_trade_messages``, ``other_messages``, the rebuild's counts
+(``updates_before_first_snapshot``, ``stale_updates_dropped``, ``buffered_updates_applied``,
+``snapshots_used``, ``snapshots_unused``, ``resyncs``, ``file_restarts``,
+``updates_skipped_in_resync``, ``rows_merged_same_timestamp``), ``dropped_crossed_rows``,
+``trade_id_gaps``, ``trades_before_first_book_row``, ``book_ticker_check`` (rows of that day),
+``exchange_minus_local_ms`` and ``unsynced_intervals`` (those overlapping the day). The same keys
+over the whole capture are in ``notes["file"]``, with ``notes["file"]["files"]`` the files read.
+The other keys describe the capture and its options: ``format``, ``clock``, ``on_gap``, ``levels``,
+``trade_stream``, ``tick_size_inferred``, ``lot_size_inferred``, ``session``, ``dates_without_day``.
+
 Malformed input (each a ``ValueError`` naming the file, the 1-based line and the field): a line that is
 not ``<integer> <json>``, unparsable JSON or number, local timestamps going backwards, a level that is
 not a ``[price, qty]`` pair, a negative size, ``U > u``, a sequence gap, a crossed or locked book, a
@@ -119,8 +148,9 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,9 +162,9 @@ from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
 from exec_env.market.reader import excerpt
 
-__all__ = ["VERSION", "companions", "load", "sniff", "write_binance"]
+__all__ = ["VERSION", "companions", "load", "sniff", "stream_key", "write_binance"]
 
-VERSION = 2  # 2: levels default to the snapshots' depth (was 20)
+VERSION = 3  # 2: levels default to the snapshots' depth (was 20); 3: notes counted per day
 DAY_NS = 86_400 * 1_000_000_000
 ON_GAP = ("raise", "resync")
 ON_CROSSED = ("raise", "drop")
@@ -151,13 +181,15 @@ C_GAPS = 5  # sequence gaps (each starts a resync)
 C_SKIPPED_RESYNC = 6  # diffs received after a gap and never applied
 C_SKIPPED_NO_BOOK = 7  # tardis: updates before the first snapshot block (skipped, as documented)
 C_MERGED = 8  # rows merged into a later row with the same timestamp
-N_COUNTERS = 9
+C_FILE_RESTARTS = 9  # a later file of the stream whose diffs do not continue the book, rebuilt from its snapshot
+N_COUNTERS = 10
 
 ACT_APPLY = 0
 ACT_STALE = 1
 ACT_GAP = 2
 ERR_BRIDGE = 1  # first diff after a snapshot has U > lastUpdateId + 1
 ERR_CHAIN = 2  # U != previous u + 1
+ERR_FILE = 3  # the first diff of a later file without a snapshot does not continue the previous file's book
 
 
 # ----------------------------------------------------------------------------------------------
@@ -242,14 +274,16 @@ def infer_increment(values: np.ndarray, max_decimals: int = 12) -> float | None:
     return None
 
 
-def check_on_grid(path: Path, name: str, increment: float, values: np.ndarray, lines: np.ndarray, field: str) -> None:
+def check_on_grid(
+    path: Path | Capture, name: str, increment: float, values: np.ndarray, lines: np.ndarray, field: str
+) -> None:
     """A given ``tick_size`` must divide every price."""
     q = values / increment
     bad = np.flatnonzero(np.isfinite(q) & (np.abs(q - np.round(q)) > 1e-6))
     if bad.size:
         k = int(bad[0])
         raise ValueError(
-            f"{path}: row {int(lines[k])}, field '{field}': value {excerpt(values[k])} is not a multiple of the option "
+            f"{_where(path, int(lines[k]))}, field '{field}': value {excerpt(values[k])} is not a multiple of the option "
             f"{name}={increment!r}; pass {name}=None to infer it from the data"
         )
 
@@ -356,14 +390,20 @@ def _seq_action(state, lid, prev, first_id, final_id):
 
 
 @njit(cache=True)
-def rebuild_book(kind, ts, first_id, final_id, lo, hi, lv_side, lv_rank, lv_qty, grid, levels, mode, resync):
+def rebuild_book(kind, ts, first_id, final_id, lo, hi, lv_side, lv_rank, lv_qty, grid, levels, mode, resync, chain):
     """Replay snapshot (kind 0) and update (kind 1) events into top-``levels`` rows.
 
     ``mode`` 0: Binance (diffs buffered until a snapshot, sequence rules, snapshots while in sync unused);
     ``mode`` 1: Tardis (no sequence numbers; updates before the first snapshot skipped; every snapshot
-    event resets the book). Returns rows (ts, last event index, final update id, 4 level arrays),
-    unsynced intervals, counters, and an error (event index, code, expected value; index -1 if none).
+    event resets the book). ``chain`` is a pair of int64 arrays, one entry per event: ``chain[0]`` the
+    index of the day the event falls in (counters are kept per day), ``chain[1]`` the file boundary
+    flag: 1 on the first book event of a later file without a snapshot, 2 on that of a later file with
+    one (its diffs continue the book with the bridge rule; a gap there restarts from the file's own
+    snapshot), else 0. Returns rows (ts, last event index, final update id, 4 level arrays), unsynced
+    intervals, counters (days x counters), and an error (event index, code, expected value; index -1
+    if none).
     """
+    ev_day, boundary = chain[0], chain[1]
     n = kind.shape[0]
     n_grid = grid.shape[0]
     bid_q = np.zeros(n_grid)
@@ -379,11 +419,13 @@ def rebuild_book(kind, ts, first_id, final_id, lo, hi, lv_side, lv_rank, lv_qty,
     halts = np.empty((n + 1, 2), dtype=np.int64)
     nh = 0
     halt_open = False
-    cnt = np.zeros(N_COUNTERS, dtype=np.int64)
+    n_days = 1 if n == 0 else ev_day.max() + 1
+    cnt = np.zeros((n_days, N_COUNTERS), dtype=np.int64)
     buf = np.empty(n, dtype=np.int64)
     work = np.empty(n, dtype=np.int64)
     nbuf = 0
     state = 0  # 0 no book, 1 snapshot applied and waiting for the bridging diff, 2 in sync
+    at_file = 0  # boundary flag of the file whose first diff must bridge the previous file's book
     lid = 0
     prev = 0
     nr = 0
@@ -393,15 +435,21 @@ def rebuild_book(kind, ts, first_id, final_id, lo, hi, lv_side, lv_rank, lv_qty,
     err_expect = 0
     for i in range(n):
         publish = False
+        if mode == 0 and boundary[i] > 0:
+            at_file = boundary[i]
+            if state == 2:
+                state = 1
+                lid = prev
         if kind[i] == 0:
             if mode == 0 and state == 2:
-                cnt[C_SNAP_UNUSED] += 1
+                cnt[ev_day[i], C_SNAP_UNUSED] += 1
                 continue
             resyncing = seen_snap and state == 0
             seen_snap = True
+            at_file = 0
             _reset(bid_q, ask_q, st, n_grid)
             _apply(lo[i], hi[i], lv_side, lv_rank, lv_qty, bid_q, ask_q, st, n_grid)
-            cnt[C_SNAP_USED] += 1
+            cnt[ev_day[i], C_SNAP_USED] += 1
             if mode == 1:
                 state = 2
             else:
@@ -419,22 +467,22 @@ def rebuild_book(kind, ts, first_id, final_id, lo, hi, lv_side, lv_rank, lv_qty,
                         continue
                     act = _seq_action(state, lid, prev, first_id[j], final_id[j])
                     if act == ACT_STALE:
-                        cnt[C_STALE] += 1
+                        cnt[ev_day[j], C_STALE] += 1
                         if resyncing:
-                            cnt[C_SKIPPED_RESYNC] += 1
+                            cnt[ev_day[j], C_SKIPPED_RESYNC] += 1
                         continue
                     if act == ACT_GAP:
                         if not resync:
                             return (row_ts[:nr], row_ev[:nr], row_seq[:nr], bpx[:nr], bsz[:nr], apx[:nr],
                                     asz[:nr], halts[:nh], cnt, j, ERR_BRIDGE if state == 1 else ERR_CHAIN,
                                     lid + 1 if state == 1 else prev + 1)  # fmt: skip
-                        cnt[C_GAPS] += 1
+                        cnt[ev_day[j], C_GAPS] += 1
                         state = 0
                         buf[nbuf] = j
                         nbuf += 1
                         continue
                     _apply(lo[j], hi[j], lv_side, lv_rank, lv_qty, bid_q, ask_q, st, n_grid)
-                    cnt[C_BUFFERED_APPLIED] += 1
+                    cnt[ev_day[j], C_BUFFERED_APPLIED] += 1
                     prev = final_id[j]
                     state = 2
             publish = state != 0
@@ -444,21 +492,25 @@ def rebuild_book(kind, ts, first_id, final_id, lo, hi, lv_side, lv_rank, lv_qty,
                     buf[nbuf] = i
                     nbuf += 1
                     if not seen_snap:
-                        cnt[C_PRE_FIRST] += 1
+                        cnt[ev_day[i], C_PRE_FIRST] += 1
                 else:
-                    cnt[C_SKIPPED_NO_BOOK] += 1
+                    cnt[ev_day[i], C_SKIPPED_NO_BOOK] += 1
                 continue
             if mode == 0:
                 act = _seq_action(state, lid, prev, first_id[i], final_id[i])
                 if act == ACT_STALE:
-                    cnt[C_STALE] += 1
+                    cnt[ev_day[i], C_STALE] += 1
                     continue
                 if act == ACT_GAP:
-                    if not resync:
+                    if at_file == 1 and not resync:
+                        return (row_ts[:nr], row_ev[:nr], row_seq[:nr], bpx[:nr], bsz[:nr], apx[:nr], asz[:nr],
+                                halts[:nh], cnt, i, ERR_FILE, lid + 1)  # fmt: skip
+                    if at_file == 0 and not resync:
                         return (row_ts[:nr], row_ev[:nr], row_seq[:nr], bpx[:nr], bsz[:nr], apx[:nr], asz[:nr],
                                 halts[:nh], cnt, i, ERR_BRIDGE if state == 1 else ERR_CHAIN,
                                 lid + 1 if state == 1 else prev + 1)  # fmt: skip
-                    cnt[C_GAPS] += 1
+                    cnt[ev_day[i], C_FILE_RESTARTS if at_file == 2 and not resync else C_GAPS] += 1
+                    at_file = 0
                     state = 0
                     buf[0] = i
                     nbuf = 1
@@ -468,6 +520,7 @@ def rebuild_book(kind, ts, first_id, final_id, lo, hi, lv_side, lv_rank, lv_qty,
                     continue
                 prev = final_id[i]
                 state = 2
+                at_file = 0
             _apply(lo[i], hi[i], lv_side, lv_rank, lv_qty, bid_q, ask_q, st, n_grid)
             publish = True
         if publish:
@@ -478,7 +531,7 @@ def rebuild_book(kind, ts, first_id, final_id, lo, hi, lv_side, lv_rank, lv_qty,
                     nh += 1
             if nr > 0 and row_ts[nr - 1] == ts[i]:
                 r = nr - 1
-                cnt[C_MERGED] += 1
+                cnt[ev_day[i], C_MERGED] += 1
             else:
                 r = nr
                 nr += 1
@@ -487,7 +540,8 @@ def rebuild_book(kind, ts, first_id, final_id, lo, hi, lv_side, lv_rank, lv_qty,
             row_seq[r] = prev if mode == 0 else i
             _write_row(r, grid, bid_q, ask_q, st, levels, bpx, bsz, apx, asz)
     if mode == 0 and seen_snap and state == 0:
-        cnt[C_SKIPPED_RESYNC] += nbuf
+        for k in range(nbuf):
+            cnt[ev_day[buf[k]], C_SKIPPED_RESYNC] += 1
     if halt_open:
         halts[nh, 1] = -1
         nh += 1
@@ -508,10 +562,15 @@ class Book:
     ask_sz: np.ndarray
 
 
-def drop_crossed(path: Path, book: Book, crossed: str, notes: dict, what: str) -> Book:
-    """Raise at the first crossed/locked row, or drop such rows with ``crossed="drop"``."""
+def crossed_rows(book: Book) -> np.ndarray:
+    """Rows whose best bid is at or above the best ask."""
     both = (book.bid_sz[:, 0] > 0) & (book.ask_sz[:, 0] > 0)
-    bad = both & (book.bid_px[:, 0] >= book.ask_px[:, 0])
+    return both & (book.bid_px[:, 0] >= book.ask_px[:, 0])
+
+
+def drop_crossed(path: Path | Capture, book: Book, crossed: str, notes: dict, what: str) -> Book:
+    """Raise at the first crossed/locked row, or drop such rows with ``crossed="drop"``."""
+    bad = crossed_rows(book)
     notes["dropped_crossed_rows"] = 0
     if not bad.any():
         return book
@@ -520,7 +579,7 @@ def drop_crossed(path: Path, book: Book, crossed: str, notes: dict, what: str) -
         bid, ask = book.bid_px[k, 0], book.ask_px[k, 0]
         kind = "crossed" if bid > ask else "locked"
         raise ValueError(
-            f"{path}: row {int(book.line[k])}, field '{what}': {kind} book after this line: best bid {excerpt(bid)} >= "
+            f"{_where(path, int(book.line[k]))}, field '{what}': {kind} book after this line: best bid {excerpt(bid)} >= "
             f"best ask {excerpt(ask)}; pass crossed='drop' to drop such rows (counted in notes)"
         )
     keep = ~bad
@@ -529,7 +588,7 @@ def drop_crossed(path: Path, book: Book, crossed: str, notes: dict, what: str) -
 
 
 def make_days(
-    path: Path,
+    path: Path | Capture,
     book: Book,
     trades: dict[str, np.ndarray],
     record_ts: np.ndarray,
@@ -537,8 +596,10 @@ def make_days(
     meta: dict[str, Any],
     notes: dict[str, Any],
     session: tuple[int, int] | None,
+    day_notes: Callable[[int], dict[str, Any]] | None = None,
 ) -> list[MarketDay]:
-    """Split rows and trades by UTC date of the clock, build, validate."""
+    """Split rows and trades by UTC date of the clock, build, validate; ``day_notes(date)`` (days since
+    the epoch) gives the notes that are about one date, laid over ``notes``."""
     end_of_data = int(record_ts.max()) + 1 if record_ts.size else 0
     halts = halts.copy()
     halts[halts[:, 1] == -1, 1] = end_of_data
@@ -570,12 +631,12 @@ def make_days(
         if h.size:
             h[:, 0] = np.maximum(h[:, 0], day_start)
             h[:, 1] = np.minimum(h[:, 1], day_start + DAY_NS)
-        built.append((date, b0, b1, t0, t1, open_ns, close_ns, h))
+        built.append((d, date, b0, b1, t0, t1, open_ns, close_ns, h))
     if not built:
         raise ValueError(f"{path}: no day with a book: {'; '.join(missing)}")
     notes["dates_without_day"] = missing
     days = []
-    for date, b0, b1, t0, t1, open_ns, close_ns, h in built:
+    for d, date, b0, b1, t0, t1, open_ns, close_ns, h in built:
         day = MarketDay(
             meta=MarketMeta(
                 symbol=meta["symbol"],
@@ -585,7 +646,7 @@ def make_days(
                 session_close_ns=close_ns,
                 source=str(path),
                 date=date,
-                notes=dict(notes),
+                notes={**notes, **(day_notes(d) if day_notes else {})},
             ),
             ts=np.ascontiguousarray(book.ts[b0:b1]),
             bid_px=np.ascontiguousarray(book.bid_px[b0:b1]),
@@ -624,15 +685,59 @@ def sniff(path: Path) -> bool:
 
 
 def companions(path: Path) -> list[Path]:
-    """A capture is self-contained."""
+    """A capture file is read alone or with the other files of its stream (see :func:`stream_key`)."""
     return []
 
 
-def _fail(path: Path, line: int, field: str, problem: str) -> ValueError:
-    return ValueError(f"{path}: row {line}, field '{field}': {problem}")
+_STREAM_NAME = re.compile(rb'"stream":"([A-Za-z0-9]+)@')
+_SYMBOL_FIELD = re.compile(rb'"s":"([A-Za-z0-9]+)"')
 
 
-def _levels_array(path: Path, pairs: list, owner_line: np.ndarray, field: np.ndarray) -> np.ndarray:
+def stream_key(path: Path) -> tuple[str, int] | None:
+    """``(symbol, first local time)``: files with the same symbol are one capture stream, read together
+    oldest first by ``load_market`` (see "Captures in several files"); None if the head is unreadable."""
+    head = read_head(Path(path))
+    stamp = head.split(b" ", 1)[0]
+    if not stamp.isdigit():
+        return None
+    found = _STREAM_NAME.search(head) or _SYMBOL_FIELD.search(head)
+    symbol = found.group(1).decode().upper() if found else Path(path).name.split("_")[0].upper()
+    return symbol, int(stamp)
+
+
+@dataclass(frozen=True)
+class Capture:
+    """The files of one capture stream read as one sequence of lines, oldest first.
+
+    Lines are numbered 1.. across the files; :meth:`locate` turns such a number back into the file
+    and its own line number, which is what every error message quotes.
+    """
+
+    paths: tuple[Path, ...]
+    offsets: np.ndarray  # lines before each file, then the total
+
+    def locate(self, line: int) -> tuple[Path, int]:
+        k = min(max(int(np.searchsorted(self.offsets, line, side="left")) - 1, 0), len(self.paths) - 1)
+        return self.paths[k], int(line - self.offsets[k])
+
+    def file_starts(self) -> np.ndarray:
+        """The (global) number of each later file's first line."""
+        return self.offsets[1:-1] + 1
+
+    def __str__(self) -> str:
+        return ", ".join(map(str, self.paths))
+
+
+def _where(src: Path | Capture, line: int) -> str:
+    path, line = src.locate(line) if isinstance(src, Capture) else (src, line)
+    return f"{path}: row {line}"
+
+
+def _fail(src: Path | Capture, line: int, field: str, problem: str) -> ValueError:
+    return ValueError(f"{_where(src, line)}, field '{field}': {problem}")
+
+
+def _levels_array(src: Path | Capture, pairs: list, owner_line: np.ndarray, field: np.ndarray) -> np.ndarray:
     """``[[price, qty], ...]`` strings -> float (n, 2); errors name the line and the field."""
     if not pairs:
         return np.zeros((0, 2))
@@ -644,16 +749,16 @@ def _levels_array(path: Path, pairs: list, owner_line: np.ndarray, field: np.nda
         pass
     for k, pair in enumerate(pairs):
         if not (isinstance(pair, list) and len(pair) == 2):
-            raise _fail(path, int(owner_line[k]), str(field[k]), f"a level must be a [price, qty] pair, got {pair!r}")
+            raise _fail(src, int(owner_line[k]), str(field[k]), f"a level must be a [price, qty] pair, got {pair!r}")
         for x in pair:
             try:
                 float(x)
             except (ValueError, TypeError):
-                raise _fail(path, int(owner_line[k]), str(field[k]), f"unparsable number {x!r} in {pair!r}") from None
-    raise _fail(path, int(owner_line[0]), str(field[0]), "unparsable levels")  # pragma: no cover
+                raise _fail(src, int(owner_line[k]), str(field[k]), f"unparsable number {x!r} in {pair!r}") from None
+    raise _fail(src, int(owner_line[0]), str(field[0]), "unparsable levels")  # pragma: no cover
 
 
-def _floats(path: Path, values: list, lines: np.ndarray, field: str) -> np.ndarray:
+def _floats(src: Path | Capture, values: list, lines: np.ndarray, field: str) -> np.ndarray:
     try:
         return np.array(values, dtype=np.float64).reshape(len(values))
     except (ValueError, TypeError):
@@ -661,19 +766,334 @@ def _floats(path: Path, values: list, lines: np.ndarray, field: str) -> np.ndarr
             try:
                 float(x)
             except (ValueError, TypeError):
-                raise _fail(path, int(lines[k]), field, f"unparsable number {x!r}") from None
+                raise _fail(src, int(lines[k]), field, f"unparsable number {x!r}") from None
         raise
 
 
-def _ints(path: Path, values: list, lines: np.ndarray, field: str) -> np.ndarray:
+def _ints(src: Path | Capture, values: list, lines: np.ndarray, field: str) -> np.ndarray:
     for k, x in enumerate(values):
         if not (isinstance(x, int) and not isinstance(x, bool)):
-            raise _fail(path, int(lines[k]), field, f"expected an integer, got {x!r}")
+            raise _fail(src, int(lines[k]), field, f"expected an integer, got {x!r}")
     return np.array(values, dtype=np.int64)
 
 
+def _first_bad(src: Path | Capture, bad: np.ndarray, lines: np.ndarray, field: Any, problem: Any) -> None:
+    """Raise for the first true entry of ``bad`` (``field``/``problem``: a value or a function of the index)."""
+    idx = np.flatnonzero(bad)
+    if idx.size:
+        k = int(idx[0])
+        name = field(k) if callable(field) else field
+        raise _fail(src, int(lines[k]), name, problem(k))
+
+
+# ----------------------------------------------------------------------------------------------
+# Binance: one pass over the lines
+
+
+class _Scan:
+    """What one pass over a capture's lines collects, message kind by message kind."""
+
+    def __init__(self, n_lines: int, skip_ticker: bool) -> None:
+        self.line_ts = np.empty(n_lines, dtype=np.int64)
+        self.skip_ticker = skip_ticker
+        # book events: line, kind (0 snapshot, 1 diff), U, u, level counts, E; their [price, qty] pairs
+        self.ev: tuple[list, ...] = ([], [], [], [], [], [], [])
+        self.pairs: list = []
+        # trades by stream: line, p, q, m, id, E
+        self.tr: dict[str, tuple[list, ...]] = {"trade": ([], [], [], [], [], []), "aggTrade": ([], [], [], [], [], [])}
+        self.bt_line: list[int] = []  # every bookTicker line
+        self.bt_vals: list = []  # (u, b, B, a, A) of those parsed
+        self.other: list[tuple[int, str]] = []  # (line, stream) of messages not used
+        self.symbols: Counter = Counter()
+
+    def book_event(self, no: int, kind: int, ids: tuple[Any, Any], b: Any, a: Any, lag: Any) -> None:
+        for col, x in zip(self.ev, (no, kind, ids[0], ids[1], len(b), len(a), lag), strict=True):
+            col.append(x)
+        self.pairs += b
+        self.pairs += a
+
+    def message(self, src: Path | Capture, no: int, msg: dict) -> None:
+        """File one decoded line (the Binance message kinds of the module docstring)."""
+        data = msg.get("data", msg) if "stream" in msg else msg
+        if not isinstance(data, dict):
+            self.other.append((no, str(msg.get("stream", "?"))))
+            return
+        e = data.get("e")
+        try:
+            if e == "depthUpdate":
+                if "pu" in data:
+                    raise _fail(src, no, "pu", "futures depth diffs (field 'pu') are not supported, only spot")
+                self.book_event(no, 1, (data["U"], data["u"]), data["b"], data["a"], data.get("E"))
+                self.symbols[data.get("s")] += 1
+            elif "lastUpdateId" in data and "bids" in data and "asks" in data:
+                lid = data["lastUpdateId"]
+                self.book_event(no, 0, (lid, lid), data["bids"], data["asks"], None)
+            elif e == "trade" or e == "aggTrade":
+                values = (no, data["p"], data["q"], data["m"], data["t"] if e == "trade" else data["a"], data.get("E"))
+                for col, x in zip(self.tr[e], values, strict=True):
+                    col.append(x)
+                self.symbols[data.get("s")] += 1
+            elif e == "bookTicker" or (e is None and {"u", "b", "B", "a", "A"} <= data.keys()):
+                self.bt_line.append(no)
+                if not self.skip_ticker:
+                    self.bt_vals.append((data["u"], data["b"], data["B"], data["a"], data["A"]))
+                self.symbols[data.get("s")] += 1
+            else:
+                self.other.append((no, str(msg.get("stream", e if e is not None else "?"))))
+        except KeyError as exc:
+            raise _fail(
+                src, no, str(exc.args[0]), f"missing field {excerpt(exc.args[0])} in a {e or 'snapshot'} message"
+            ) from None
+        except TypeError as exc:
+            raise _fail(src, no, "json", f"malformed message ({exc})") from None
+
+
+def _read_capture(paths: Sequence[Path]) -> tuple[list[str], Capture]:
+    lines: list[str] = []
+    offsets = [0]
+    for path in paths:
+        part = read_bytes(path).decode("utf-8").split("\n")
+        if part and part[-1] == "":
+            part.pop()
+        lines += part
+        offsets.append(len(lines))
+    return lines, Capture(tuple(paths), np.array(offsets, dtype=np.int64))
+
+
+def _scan(src: Capture, lines: list[str], skip_ticker: bool) -> _Scan:
+    """Parse every ``<local_ts_ns> <json>`` line; local times must not go backwards."""
+    scan = _Scan(len(lines), skip_ticker)
+    loads = json.JSONDecoder().decode
+    for no, text in enumerate(lines, 1):
+        stamp, sep, body = text.partition(" ")
+        if not sep:
+            raise _fail(src, no, "local_ts", f"expected '<local_ts_ns> <json>' (2 fields), got {excerpt(text[:80])}")
+        try:
+            scan.line_ts[no - 1] = int(stamp)
+        except (ValueError, OverflowError):
+            raise _fail(src, no, "local_ts", f"not an integer ns timestamp: {excerpt(stamp[:40])}") from None
+        if skip_ticker and "bookTicker" in body[:64]:
+            scan.bt_line.append(no)
+            continue
+        try:
+            msg = loads(body)
+        except ValueError as exc:
+            raise _fail(src, no, "json", f"unparsable JSON ({exc})") from None
+        if not isinstance(msg, dict):
+            raise _fail(src, no, "json", f"expected a JSON object, got {type(msg).__name__}")
+        scan.message(src, no, msg)
+    ts = scan.line_ts
+    back = (np.diff(ts) < 0) if ts.size > 1 else np.zeros(0, dtype=bool)
+    _first_bad(
+        src, back, np.arange(2, ts.size + 1), "local_ts",
+        lambda k: f"timestamp {ts[k + 1]} is before the previous line's {ts[k]} (lines must be in receive order)",
+    )  # fmt: skip
+    return scan
+
+
+def _symbol(src: Capture, scan: _Scan, symbol: str | None) -> str:
+    """One symbol per capture: the option, else the messages' ``s``, else the file name's first part."""
+    symbols = Counter({k: v for k, v in scan.symbols.items() if k is not None})
+    if len(symbols) > 1:
+        raise ValueError(f"{src}: the capture mixes symbols {sorted(symbols)}; this loader reads one symbol per file")
+    data_symbol = next(iter(symbols), None)
+    if symbol is not None and data_symbol is not None and symbol != data_symbol:
+        raise ValueError(f"option symbol={symbol!r} does not match the capture's symbol {data_symbol!r} ({src})")
+    return symbol or data_symbol or src.paths[0].name.split("_")[0].upper()
+
+
+@dataclass
+class _Events:
+    """Book events (snapshots and diffs) as arrays, with their levels flattened."""
+
+    line: np.ndarray
+    kind: np.ndarray
+    first: np.ndarray
+    final: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    lv_side: np.ndarray
+    lv_line: np.ndarray
+    lv_px: np.ndarray
+    lv_qty: np.ndarray
+    depth: int  # the largest side of any snapshot
+
+
+def _events(src: Capture, scan: _Scan, n_lines: int) -> _Events:
+    line_l, kind_l, first_l, final_l, nb_l, na_l, _ = scan.ev
+    if 0 not in kind_l:
+        raise _fail(
+            src,
+            1,
+            "lastUpdateId",
+            f"none of the {n_lines:,} lines is a depth snapshot, so diffs make no book; "
+            "a capture split in files (e.g. at midnight): load them together, oldest first",
+        )
+    line = np.array(line_l, dtype=np.int64)
+    kind = np.array(kind_l, dtype=np.int8)
+    first = _ints(src, first_l, line, "U")
+    final = _ints(src, final_l, line, "u")
+    _first_bad(
+        src, first > final, line, "U", lambda k: f"first update id U={first[k]} is after the final id u={final[k]}"
+    )
+    nb = np.array(nb_l, dtype=np.int64)
+    na = np.array(na_l, dtype=np.int64)
+    counts = np.empty(2 * line.size, dtype=np.int64)
+    counts[0::2] = nb
+    counts[1::2] = na
+    lv_side = np.repeat(np.tile(np.array([0, 1], dtype=np.int8), line.size), counts)
+    lv_line = np.repeat(np.repeat(line, 2), counts)
+    is_snap = np.repeat(np.repeat(kind == 0, 2), counts)
+    lv_field = np.where(is_snap, np.where(lv_side == 0, "bids", "asks"), np.where(lv_side == 0, "b", "a"))
+    lv = _levels_array(src, scan.pairs, lv_line, lv_field)
+    px, qty = np.ascontiguousarray(lv[:, 0]), np.ascontiguousarray(lv[:, 1])
+    field = lambda k: str(lv_field[k])  # noqa: E731
+    _first_bad(src, ~np.isfinite(qty) | (qty < 0), lv_line, field,
+               lambda k: f"size must be finite and >= 0, got {excerpt(qty[k])}")  # fmt: skip
+    _first_bad(src, ~np.isfinite(px) | (px <= 0), lv_line, field,
+               lambda k: f"price must be finite and > 0, got {excerpt(px[k])}")  # fmt: skip
+    hi = np.cumsum(nb + na)
+    depth = int(max(1, nb[kind == 0].max(), na[kind == 0].max()))
+    return _Events(line, kind, first, final, hi - (nb + na), hi, lv_side, lv_line, px, qty, depth)
+
+
+def _file_boundaries(src: Capture, ev: _Events) -> np.ndarray:
+    """Per event: 1 or 2 on the first book event of a later file (2 if that file holds a snapshot), else 0."""
+    flag = np.zeros(ev.line.size, dtype=np.int64)
+    for start, end in zip(src.file_starts().tolist(), src.offsets[2:].tolist(), strict=True):
+        lo, hi = np.searchsorted(ev.line, [start, end + 1])
+        if hi > lo:
+            flag[lo] = 2 if (ev.kind[lo:hi] == 0).any() else 1
+    return flag
+
+
+def _gap_error(src: Capture, ev: _Events, j: int, code: int, expect: int) -> ValueError:
+    U, u = ev.first[j], ev.final[j]
+    if code == ERR_BRIDGE:
+        problem = f"the first diff after the snapshot must have U <= lastUpdateId+1 = {expect} <= u, got U={U}, u={u}"
+    elif code == ERR_FILE:
+        problem = (
+            f"this file has no depth snapshot, so its first diff must continue the previous file's book: "
+            f"U <= last u + 1 = {expect} <= u, got U={U}, u={u}"
+        )
+    else:
+        problem = f"expected U == previous u + 1 = {expect}, got U={U} (u={u})"
+    return _fail(
+        src, int(ev.line[j]), "U", f"sequence gap: {problem}; pass on_gap='resync' to rebuild from the next snapshot"
+    )
+
+
+def _rebuild(src: Capture, ev: _Events, e_ts: np.ndarray, e_day: np.ndarray, levels: int, resync: bool) -> tuple:
+    """The Binance book rebuild over every file of the capture: rows, unsynced intervals, counters per day."""
+    grid, rank = np.unique(ev.lv_px, return_inverse=True)
+    chain = np.stack([e_day.astype(np.int64), _file_boundaries(src, ev)])
+    out = rebuild_book(
+        ev.kind, e_ts, ev.first, ev.final, ev.lo, ev.hi, ev.lv_side, rank.astype(np.int64), ev.lv_qty, grid, levels,
+        0, resync, chain,
+    )  # fmt: skip
+    row_ts, row_ev, row_seq, bpx, bsz, apx, asz, halts, cnt, err_ev, err_code, err_expect = out
+    if err_ev >= 0:
+        raise _gap_error(src, ev, int(err_ev), int(err_code), int(err_expect))
+    return Book(row_ts, ev.line[row_ev], row_seq, bpx, bsz, apx, asz), halts.copy(), cnt
+
+
+def _trades(src: Capture, scan: _Scan, trade_stream: str) -> tuple[dict[str, np.ndarray], str]:
+    """The trades of one stream (``auto``: ``trade`` if the capture has any, else ``aggTrade``)."""
+    if trade_stream == "auto":
+        stream = "trade" if scan.tr["trade"][0] or not scan.tr["aggTrade"][0] else "aggTrade"
+    else:
+        stream = trade_stream
+    line_l, p, q, m, ids, lag = scan.tr[stream]
+    line = np.array(line_l, dtype=np.int64)
+    px = _floats(src, p, line, "p")
+    sz = _floats(src, q, line, "q")
+    for k, x in enumerate(m):
+        if not isinstance(x, bool):
+            raise _fail(src, int(line[k]), "m", f"expected true or false, got {x!r}")
+    side = np.where(np.array(m, dtype=bool), -1, 1).astype(np.int8)
+    _first_bad(src, ~(sz > 0), line, "q", lambda k: f"trade size must be > 0, got {excerpt(sz[k])}")
+    trade_id = _ints(src, ids, line, "t" if stream == "trade" else "a")
+    ts = scan.line_ts[line - 1]
+    return {"ts": ts, "px": px, "sz": sz, "side": side, "line": line, "id": trade_id, "lag": lag}, stream
+
+
+def _increment(src: Capture, name: str, given: float | None, values: np.ndarray, notes: dict) -> float:
+    """A given increment, or the one inferred from ``values`` (``notes[name + "_inferred"]`` says which)."""
+    notes[f"{name}_inferred"] = given is None
+    if given is not None:
+        return given
+    inferred = infer_increment(values)
+    if inferred is None:
+        what = "prices" if name == "tick_size" else "sizes"
+        raise ValueError(f"{src}: cannot infer the {name.replace('_', ' ')} from the {what}; pass {name}=")
+    return inferred
+
+
+class _PerDay:
+    """The per-event counts of a capture's notes, by UTC date of the events' local receive time."""
+
+    COUNTERS = {
+        "updates_before_first_snapshot": C_PRE_FIRST,
+        "stale_updates_dropped": C_STALE,
+        "buffered_updates_applied": C_BUFFERED_APPLIED,
+        "snapshots_used": C_SNAP_USED,
+        "snapshots_unused": C_SNAP_UNUSED,
+        "resyncs": C_GAPS,
+        "file_restarts": C_FILE_RESTARTS,
+        "updates_skipped_in_resync": C_SKIPPED_RESYNC,
+        "rows_merged_same_timestamp": C_MERGED,
+    }
+
+    def __init__(self, days: np.ndarray, cnt: np.ndarray) -> None:
+        self.days = days  # every date with a line, sorted (the row index of ``cnt``)
+        self.cnt = cnt
+        self.events: dict[str, np.ndarray] = {}  # key -> the date of every event it counts
+        self.other: list[tuple[int, str]] = []
+        self.halts = np.zeros((0, 2), dtype=np.int64)
+        self.lag = (np.zeros(0, dtype=np.int64), np.zeros(0))
+        self.ticker: tuple[np.ndarray, ...] | None = None  # row date, checked, price mismatch, size mismatch
+
+    def count(self, key: str, ts: np.ndarray) -> None:
+        self.events[key] = np.asarray(ts, dtype=np.int64) // DAY_NS
+
+    def of(self, d: int | None) -> dict[str, Any]:
+        """The counts of date ``d`` (days since the epoch), or of the whole capture with ``None``."""
+        sel = (lambda x: x == d) if d is not None else (lambda x: np.ones(np.shape(x), dtype=bool))
+        out: dict[str, Any] = {key: int(sel(days).sum()) for key, days in self.events.items()}
+        rows = self.cnt[sel(self.days)].sum(axis=0)
+        out.update({key: int(rows[c]) for key, c in self.COUNTERS.items()})
+        out["other_messages"] = dict(Counter(s for dd, s in self.other if sel(dd)))
+        if d is None:
+            out["unsynced_intervals"] = self.halts.tolist()
+        else:
+            h = self.halts[(self.halts[:, 1] > d * DAY_NS) & (self.halts[:, 0] < (d + 1) * DAY_NS)]
+            out["unsynced_intervals"] = h.tolist()
+        lag_ts, lag_ms = self.lag
+        out["exchange_minus_local_ms"] = minmax_median(lag_ms[sel(lag_ts // DAY_NS)])
+        if self.ticker is not None:
+            row_day, has, price_bad, size_bad = self.ticker
+            s = sel(row_day)
+            out["book_ticker_check"] = {
+                "rows_checked": int((has & s).sum()),
+                "price_mismatches": int((price_bad & s).sum()),
+                "size_mismatches": int((size_bad & s).sum()),
+            }
+        return out
+
+
+def _check_options(**options: Any) -> tuple[float | None, float | None, tuple[int, int] | None]:
+    check_choice("on_gap", options["on_gap"], ON_GAP)
+    check_choice("crossed", options["crossed"], ON_CROSSED)
+    check_choice("book_ticker", options["book_ticker"], BOOK_TICKER)
+    check_choice("trade_stream", options["trade_stream"], TRADE_STREAMS)
+    symbol = options["symbol"]
+    if symbol is not None and not (isinstance(symbol, str) and symbol):
+        raise ValueError(f"option symbol={symbol!r} is invalid; allowed values: None (from the data) or a string")
+    return parse_session(options["session"])
+
+
 def load(
-    path: Path,
+    path: Path | Sequence[Path],
     *,
     levels: int | None = None,
     tick_size: float | None = None,
@@ -687,6 +1107,8 @@ def load(
 ) -> list[MarketDay]:
     """Parse a Binance spot capture (see the module docstring) into one validated day per UTC date.
 
+    ``path`` is one file or the files of one capture stream, oldest first (a capture split in files:
+    each later file continues the previous file's book, see "Captures in several files").
     Options: ``levels`` price levels per side in the output (1..50; default None: the depth of the
     capture's snapshots, at most 50); ``tick_size`` /
     ``lot_size`` (None: inferred, see the docstring); ``symbol`` (None: from the data);
@@ -694,287 +1116,79 @@ def load(
     "strict" | "ignore"; ``trade_stream`` "auto" | "trade" | "aggTrade"; ``session`` None or a pair
     of UTC times ("HH:MM:SS", "HH:MM:SS").
     """
-    path = Path(path)
+    paths = [Path(p) for p in path] if isinstance(path, (list, tuple)) else [Path(path)]
     levels = None if levels is None else check_levels(levels)
     tick_opt = check_increment("tick_size", tick_size)
     lot_opt = check_increment("lot_size", lot_size)
-    check_choice("on_gap", on_gap, ON_GAP)
-    check_choice("crossed", crossed, ON_CROSSED)
-    check_choice("book_ticker", book_ticker, BOOK_TICKER)
-    check_choice("trade_stream", trade_stream, TRADE_STREAMS)
-    if symbol is not None and not (isinstance(symbol, str) and symbol):
-        raise ValueError(f"option symbol={symbol!r} is invalid; allowed values: None (from the data) or a string")
-    session_ns = parse_session(session)
-
-    lines = read_bytes(path).decode("utf-8").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-
-    line_ts = np.empty(len(lines), dtype=np.int64)
-    # book events
-    ev_line: list[int] = []
-    ev_kind: list[int] = []
-    ev_first: list[Any] = []
-    ev_final: list[Any] = []
-    ev_nb: list[int] = []
-    ev_na: list[int] = []
-    ev_lag: list[Any] = []
-    pairs: list = []
-    # trades by stream
-    tr = {"trade": ([], [], [], [], [], []), "aggTrade": ([], [], [], [], [], [])}  # line, p, q, m, id, E
-    bt_line: list[int] = []
-    bt_vals: list = []
-    symbols: Counter = Counter()
-    other: Counter = Counter()
-    n_book_ticker = 0
-    loads = json.JSONDecoder().decode
-    skip_ticker = book_ticker == "ignore"
-    for no, text in enumerate(lines, 1):
-        stamp, sep, body = text.partition(" ")
-        if not sep:
-            raise _fail(path, no, "local_ts", f"expected '<local_ts_ns> <json>' (2 fields), got {excerpt(text[:80])}")
-        try:
-            line_ts[no - 1] = int(stamp)
-        except (ValueError, OverflowError):
-            raise _fail(path, no, "local_ts", f"not an integer ns timestamp: {excerpt(stamp[:40])}") from None
-        if skip_ticker and "bookTicker" in body[:64]:
-            n_book_ticker += 1
-            continue
-        try:
-            msg = loads(body)
-        except ValueError as exc:
-            raise _fail(path, no, "json", f"unparsable JSON ({exc})") from None
-        if not isinstance(msg, dict):
-            raise _fail(path, no, "json", f"expected a JSON object, got {type(msg).__name__}")
-        data = msg.get("data", msg) if "stream" in msg else msg
-        if not isinstance(data, dict):
-            other[str(msg.get("stream", "?"))] += 1
-            continue
-        e = data.get("e")
-        try:
-            if e == "depthUpdate":
-                if "pu" in data:
-                    raise _fail(path, no, "pu", "futures depth diffs (field 'pu') are not supported, only spot")
-                b, a = data["b"], data["a"]
-                ev_line.append(no)
-                ev_kind.append(1)
-                ev_first.append(data["U"])
-                ev_final.append(data["u"])
-                ev_nb.append(len(b))
-                ev_na.append(len(a))
-                ev_lag.append(data.get("E"))
-                pairs += b
-                pairs += a
-                symbols[data.get("s")] += 1
-            elif "lastUpdateId" in data and "bids" in data and "asks" in data:
-                b, a = data["bids"], data["asks"]
-                ev_line.append(no)
-                ev_kind.append(0)
-                ev_first.append(data["lastUpdateId"])
-                ev_final.append(data["lastUpdateId"])
-                ev_nb.append(len(b))
-                ev_na.append(len(a))
-                ev_lag.append(None)
-                pairs += b
-                pairs += a
-            elif e == "trade" or e == "aggTrade":
-                cols = tr[e]
-                cols[0].append(no)
-                cols[1].append(data["p"])
-                cols[2].append(data["q"])
-                cols[3].append(data["m"])
-                cols[4].append(data["t"] if e == "trade" else data["a"])
-                cols[5].append(data.get("E"))
-                symbols[data.get("s")] += 1
-            elif e == "bookTicker" or (e is None and {"u", "b", "B", "a", "A"} <= data.keys()):
-                n_book_ticker += 1
-                if not skip_ticker:
-                    bt_line.append(no)
-                    bt_vals.append((data["u"], data["b"], data["B"], data["a"], data["A"]))
-                symbols[data.get("s")] += 1
-            else:
-                other[str(msg.get("stream", e if e is not None else "?"))] += 1
-        except KeyError as exc:
-            raise _fail(
-                path, no, str(exc.args[0]), f"missing field {excerpt(exc.args[0])} in a {e or 'snapshot'} message"
-            ) from None
-        except TypeError as exc:
-            raise _fail(path, no, "json", f"malformed message ({exc})") from None
-
-    if line_ts.size > 1:
-        bad = np.flatnonzero(np.diff(line_ts) < 0)
-        if bad.size:
-            k = int(bad[0]) + 1
-            raise _fail(
-                path,
-                k + 1,
-                "local_ts",
-                f"timestamp {line_ts[k]} is before the previous line's {line_ts[k - 1]} (lines must be in "
-                "receive order)",
-            )
-
-    symbols.pop(None, None)
-    if len(symbols) > 1:
-        raise ValueError(f"{path}: the capture mixes symbols {sorted(symbols)}; this loader reads one symbol per file")
-    data_symbol = next(iter(symbols), None)
-    if symbol is not None and data_symbol is not None and symbol != data_symbol:
-        raise ValueError(f"option symbol={symbol!r} does not match the capture's symbol {data_symbol!r} ({path})")
-    sym = symbol or data_symbol or path.name.split("_")[0].upper()
-
-    # --- book events -> arrays
-    n_ev = len(ev_line)
-    if 0 not in ev_kind:
-        raise _fail(
-            path,
-            1,
-            "lastUpdateId",
-            f"none of the {len(lines):,} lines is a depth snapshot, so diffs make no book; "
-            "a capture split in files (e.g. at midnight): load them together, oldest first",
-        )
-    e_line = np.array(ev_line, dtype=np.int64)
-    e_kind = np.array(ev_kind, dtype=np.int8)
-    e_first = _ints(path, ev_first, e_line, "U")
-    e_final = _ints(path, ev_final, e_line, "u")
-    bad = np.flatnonzero(e_first > e_final)
-    if bad.size:
-        k = int(bad[0])
-        raise _fail(path, int(e_line[k]), "U", f"first update id U={e_first[k]} is after the final id u={e_final[k]}")
-    nb = np.array(ev_nb, dtype=np.int64)
-    na = np.array(ev_na, dtype=np.int64)
-    counts = np.empty(2 * n_ev, dtype=np.int64)
-    counts[0::2] = nb
-    counts[1::2] = na
-    lv_side = np.repeat(np.tile(np.array([0, 1], dtype=np.int8), n_ev), counts)
-    lv_line = np.repeat(np.repeat(e_line, 2), counts)
-    is_snap = np.repeat(np.repeat(e_kind == 0, 2), counts)
-    lv_field = np.where(is_snap, np.where(lv_side == 0, "bids", "asks"), np.where(lv_side == 0, "b", "a"))
-    lv = _levels_array(path, pairs, lv_line, lv_field)
-    lv_px, lv_qty = np.ascontiguousarray(lv[:, 0]), np.ascontiguousarray(lv[:, 1])
-    bad = np.flatnonzero(~np.isfinite(lv_qty) | (lv_qty < 0))
-    if bad.size:
-        k = int(bad[0])
-        raise _fail(path, int(lv_line[k]), str(lv_field[k]), f"size must be finite and >= 0, got {excerpt(lv_qty[k])}")
-    bad = np.flatnonzero(~np.isfinite(lv_px) | (lv_px <= 0))
-    if bad.size:
-        k = int(bad[0])
-        raise _fail(path, int(lv_line[k]), str(lv_field[k]), f"price must be finite and > 0, got {excerpt(lv_px[k])}")
-    ends = np.cumsum(nb + na)
-    e_lo = ends - (nb + na)
-    grid, rank = np.unique(lv_px, return_inverse=True)
-    e_ts = line_ts[e_line - 1]
-    if levels is None:  # the depth the capture's snapshots hold, up to the canonical form's maximum
-        snap = e_kind == 0
-        levels = int(min(MAX_LEVELS, max(1, nb[snap].max(), na[snap].max())))
-
-    out = rebuild_book(
-        e_kind, e_ts, e_first, e_final, e_lo, ends, lv_side, rank.astype(np.int64), lv_qty, grid, levels, 0,
-        on_gap == "resync",
+    session_ns = _check_options(
+        on_gap=on_gap, crossed=crossed, book_ticker=book_ticker, trade_stream=trade_stream, symbol=symbol,
+        session=session,
     )  # fmt: skip
-    row_ts, row_ev, row_seq, bpx, bsz, apx, asz, halts, cnt, err_ev, err_code, err_expect = out
-    if err_ev >= 0:
-        j = int(err_ev)
-        if err_code == ERR_BRIDGE:
-            problem = (
-                f"sequence gap: the first diff after the snapshot must have U <= lastUpdateId+1 = {err_expect} <= u, "
-                f"got U={e_first[j]}, u={e_final[j]}"
-            )
-        else:
-            problem = f"sequence gap: expected U == previous u + 1 = {err_expect}, got U={e_first[j]} (u={e_final[j]})"
-        raise _fail(path, int(e_line[j]), "U", problem + "; pass on_gap='resync' to rebuild from the next snapshot")
-    book = Book(row_ts, e_line[row_ev], row_seq, bpx, bsz, apx, asz)
-    halts = halts.copy()
+
+    lines, src = _read_capture(paths)
+    scan = _scan(src, lines, book_ticker == "ignore")
+    sym = _symbol(src, scan, symbol)
+    ev = _events(src, scan, len(lines))
+    levels = levels or min(MAX_LEVELS, ev.depth)  # by default the depth of the capture's snapshots
+    line_ts = scan.line_ts
+    days, line_day = np.unique(line_ts // DAY_NS, return_inverse=True)
+    e_ts = line_ts[ev.line - 1]
+    book, halts, cnt = _rebuild(src, ev, e_ts, line_day[ev.line - 1], levels, on_gap == "resync")
     halts[halts[:, 1] == -1, 1] = int(line_ts[-1]) + 1  # never resynced: unknown to the end of the capture
 
     notes: dict[str, Any] = {
         "format": "binance raw websocket capture: '<local_ts_ns> <json>' lines",
         "clock": "local receive timestamp of each line (ns); Binance event time E is not the clock",
-        "lines": len(lines),
-        "depth_snapshots": int((e_kind == 0).sum()),
-        "depth_updates": int((e_kind == 1).sum()),
-        "book_ticker_messages": n_book_ticker,
-        "trade_messages": len(tr["trade"][0]),
-        "agg_trade_messages": len(tr["aggTrade"][0]),
-        "other_messages": dict(other),
-        "updates_before_first_snapshot": int(cnt[C_PRE_FIRST]),
-        "stale_updates_dropped": int(cnt[C_STALE]),
-        "buffered_updates_applied": int(cnt[C_BUFFERED_APPLIED]),
-        "snapshots_used": int(cnt[C_SNAP_USED]),
-        "snapshots_unused": int(cnt[C_SNAP_UNUSED]),
         "on_gap": on_gap,
-        "resyncs": int(cnt[C_GAPS]),
-        "updates_skipped_in_resync": int(cnt[C_SKIPPED_RESYNC]),
-        "unsynced_intervals": halts.tolist(),
-        "rows_merged_same_timestamp": int(cnt[C_MERGED]),
         "levels": levels,
     }
-    book = drop_crossed(path, book, crossed, notes, "b")
+    per_day = _PerDay(days, cnt)
+    per_day.halts = halts
+    per_day.other = [(int(line_ts[no - 1] // DAY_NS), s) for no, s in scan.other]
+    per_day.count("lines", line_ts)
+    per_day.count("depth_snapshots", e_ts[ev.kind == 0])
+    per_day.count("depth_updates", e_ts[ev.kind == 1])
+    per_day.count("book_ticker_messages", line_ts[np.array(scan.bt_line, dtype=np.int64) - 1])
+    for key, stream in (("trade_messages", "trade"), ("agg_trade_messages", "aggTrade")):
+        per_day.count(key, line_ts[np.array(scan.tr[stream][0], dtype=np.int64) - 1])
+    per_day.count("dropped_crossed_rows", book.ts[crossed_rows(book)])
+    book = drop_crossed(src, book, crossed, notes, "b")
 
-    # --- trades
-    if trade_stream == "auto":
-        stream = "trade" if tr["trade"][0] or not tr["aggTrade"][0] else "aggTrade"
-    else:
-        stream = trade_stream
-    t_line_l, t_p, t_q, t_m, t_id, t_e = tr[stream]
-    t_line = np.array(t_line_l, dtype=np.int64)
-    t_px = _floats(path, t_p, t_line, "p")
-    t_sz = _floats(path, t_q, t_line, "q")
-    for k, m in enumerate(t_m):
-        if not isinstance(m, bool):
-            raise _fail(path, int(t_line[k]), "m", f"expected true or false, got {m!r}")
-    t_side = np.where(np.array(t_m, dtype=bool), -1, 1).astype(np.int8)
-    bad = np.flatnonzero(~(t_sz > 0))
-    if bad.size:
-        k = int(bad[0])
-        raise _fail(path, int(t_line[k]), "q", f"trade size must be > 0, got {excerpt(t_sz[k])}")
-    ids = _ints(path, t_id, t_line, "t" if stream == "trade" else "a")
-    trades = {"ts": line_ts[t_line - 1], "px": t_px, "sz": t_sz, "side": t_side, "line": t_line}
-    notes["trade_stream"] = stream
-    notes["trade_id_gaps"] = int((np.diff(ids) != 1).sum()) if ids.size > 1 else 0
-    notes["trades_before_first_book_row"] = int((trades["ts"] < book.ts[0]).sum()) if book.ts.size else 0
-    lag = [(line_ts[ln - 1], x) for ln, x in zip(e_line.tolist(), ev_lag, strict=True) if isinstance(x, int)]
-    lag += [(line_ts[ln - 1], x) for ln, x in zip(t_line_l, t_e, strict=True) if isinstance(x, int)]
-    lag_ms = np.array([x - t / 1e6 for t, x in lag], dtype=np.float64)
-    notes["exchange_minus_local_ms"] = minmax_median(lag_ms)
+    trades, notes["trade_stream"] = _trades(src, scan, trade_stream)
+    per_day.count("trade_id_gaps", trades["ts"][1:][np.diff(trades["id"]) != 1])
+    per_day.count("trades_before_first_book_row", trades["ts"][trades["ts"] < book.ts[0]] if book.ts.size else [])
+    lag = [(t, x) for t, x in zip(e_ts.tolist(), scan.ev[6], strict=True) if isinstance(x, int)]
+    lag += [(t, x) for t, x in zip(trades["ts"].tolist(), trades["lag"], strict=True) if isinstance(x, int)]
+    per_day.lag = (np.array([t for t, _ in lag], dtype=np.int64), np.array([x - t / 1e6 for t, x in lag]))
 
-    # --- bookTicker check
     if book_ticker != "ignore":
-        notes["book_ticker_check"] = _check_book_ticker(path, book, bt_line, bt_vals, book_ticker == "strict")
+        has, price_bad, size_bad = _book_ticker_masks(src, book, scan.bt_line, scan.bt_vals, book_ticker == "strict")
+        per_day.ticker = (book.ts // DAY_NS, has, price_bad, size_bad)
 
-    # --- instrument
-    prices = np.concatenate([lv_px, t_px])
-    price_lines = np.concatenate([lv_line, t_line])
-    if tick_opt is None:
-        tick = infer_increment(prices)
-        if tick is None:
-            raise ValueError(f"{path}: cannot infer the tick size from the prices; pass tick_size=")
-        notes["tick_size_inferred"] = True
-    else:
-        check_on_grid(path, "tick_size", tick_opt, prices, price_lines, "price")
-        tick = tick_opt
-        notes["tick_size_inferred"] = False
-    if lot_opt is None:
-        lot = infer_increment(t_sz if t_sz.size else lv_qty)
-        if lot is None:
-            raise ValueError(f"{path}: cannot infer the lot size from the sizes; pass lot_size=")
-        notes["lot_size_inferred"] = True
-    else:
-        lot = lot_opt
-        notes["lot_size_inferred"] = False
+    prices = np.concatenate([ev.lv_px, trades["px"]])
+    if tick_opt is not None:
+        check_on_grid(src, "tick_size", tick_opt, prices, np.concatenate([ev.lv_line, trades["line"]]), "price")
+    tick = _increment(src, "tick_size", tick_opt, prices, notes)
+    lot = _increment(src, "lot_size", lot_opt, trades["sz"] if trades["sz"].size else ev.lv_qty, notes)
     notes["session"] = (
         "UTC date; open = first book row of the date, close = last line of the date"
         if session_ns is None
         else f"UTC {session[0]}-{session[1]} of every date (option session)"
     )
+    notes.update(per_day.of(None))
+    notes["file"] = {"files": [str(p) for p in paths], **per_day.of(None)}
     meta = {"symbol": sym, "tick_size": tick, "lot_size": lot}
-    return make_days(path, book, trades, line_ts, halts, meta, notes, session_ns)
+    return make_days(src, book, trades, line_ts, halts, meta, notes, session_ns, day_notes=per_day.of)
 
 
-def _check_book_ticker(path: Path, book: Book, bt_line: list[int], bt_vals: list, strict: bool) -> dict[str, int]:
-    """Compare each row's best bid/ask with the last bookTicker at or before its final update id."""
+def _book_ticker_masks(src: Capture, book: Book, bt_line: list[int], bt_vals: list, strict: bool) -> tuple:
+    """Rows checked, and those whose best prices / sizes differ from the last bookTicker at or before
+    the row's final update id."""
+    none = np.zeros(book.ts.size, dtype=bool)
     if not bt_vals or book.ts.size == 0:
-        return {"rows_checked": 0, "price_mismatches": 0, "size_mismatches": 0}
+        return none, none, none
     line = np.array(bt_line, dtype=np.int64)
-    u = _ints(path, [v[0] for v in bt_vals], line, "u")
+    u = _ints(src, [v[0] for v in bt_vals], line, "u")
     px = np.array([v[1:] for v in bt_vals], dtype=np.float64)  # b, B, a, A
     order = np.argsort(u, kind="stable")
     u, px, line = u[order], px[order], line[order]
@@ -986,17 +1200,14 @@ def _check_book_ticker(path: Path, book: Book, bt_line: list[int], bt_vals: list
     if strict and (price_bad | size_bad).any():
         r = int(np.flatnonzero(price_bad | size_bad)[0])
         raise _fail(
-            path,
+            src,
             int(book.line[r]),
             "b",
             f"best bid/ask after this line ({book.bid_px[r, 0]} x {book.bid_sz[r, 0]}, {book.ask_px[r, 0]} x "
-            f"{book.ask_sz[r, 0]}) differs from the bookTicker on line {int(line[kk[r]])} ({px[kk[r]].tolist()})",
+            f"{book.ask_sz[r, 0]}) differs from the bookTicker on line {src.locate(int(line[kk[r]]))[1]} "
+            f"({px[kk[r]].tolist()})",
         )
-    return {
-        "rows_checked": int(has.sum()),
-        "price_mismatches": int(price_bad.sum()),
-        "size_mismatches": int(size_bad.sum()),
-    }
+    return has, price_bad, size_bad
 
 
 # ----------------------------------------------------------------------------------------------

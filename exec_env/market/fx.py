@@ -281,6 +281,174 @@ def _session_option(value: Any) -> str | tuple[int, int]:
     raise bad_option("session", value, "'ticks', 'roll' or a pair of wall-clock times ('HH:MM', 'HH:MM')")
 
 
+def _detect_style(path: Path, style: str) -> str:
+    if style != "auto":
+        return style
+    head = head_lines(path, 1)
+    detected = _style_of(head[0]) if head else None
+    if detected is None:
+        raise ValueError(
+            f"{path}: row 1: not an FX tick file in a known style ({', '.join(STYLES)}): "
+            f"{head[0] if head else ''!r}; pass style=..."
+        )
+    return detected
+
+
+def _sizes(origin: str, cols: dict, lines: np.ndarray, style: str, opt: dict[str, Any]) -> tuple:
+    """Best bid/ask sizes: the file's volumes x ``volume_scale``, else ``default_size``; and their note."""
+    if "bid_volume" in cols:
+        scale = opt["volume_scale"]
+        bid_sz, ask_sz = cols["bid_volume"] * scale, cols["ask_volume"] * scale
+        for name, sz in (("bid_volume", bid_sz), ("ask_volume", ask_sz)):
+            bad = first(sz < 0)
+            if bad >= 0:
+                raise row_error(origin, int(lines[bad]), name, f"negative size {float(sz[bad])!r}")
+            bad = first(sz == 0)
+            if bad >= 0:
+                raise row_error(origin, int(lines[bad]), name, "zero size at a quoted price (a quote needs size > 0)")
+        return bid_sz, ask_sz, f"bid_volume/ask_volume x volume_scale={scale:g}"
+    default_size = opt["default_size"]
+    if default_size is None:
+        what = "HistData's volume column is always 0" if style == "histdata" else "the file has no volume columns"
+        raise ValueError(
+            f"{origin}: {what}: pass default_size=<units quoted at each best price> "
+            f"(option default_size is required for {style} ticks)"
+        )
+    note = f"default_size={default_size:g} at each best price (the file has no volumes)"
+    if style == "histdata":
+        note += "; HistData's volume column (always 0) is ignored"
+    bid_sz = np.full(cols["bid"].shape, default_size)
+    return bid_sz, bid_sz.copy(), note
+
+
+def _kept_rows(origin: str, t, bid, ask, lines, opt: dict[str, Any], notes: dict[str, Any]) -> np.ndarray:
+    """Rows kept: time order checked, crossed/locked quotes and duplicate times raised or dropped."""
+    back = first(np.diff(t) < 0)  # before any repair, so the line is the file's own order
+    if back >= 0:
+        raise row_error(
+            origin, int(lines[back + 1]), "time",
+            f"timestamp {t[back + 1]} is before the previous row's {t[back]} (rows must be in time order)",
+        )  # fmt: skip
+    keep = np.ones(t.shape, dtype=bool)
+    crossed_mask = bid > ask
+    locked_mask = bid == ask
+    if opt["crossed"] == "raise":
+        bad = first(crossed_mask | locked_mask)
+        if bad >= 0:
+            what = "crossed" if crossed_mask[bad] else "locked"
+            raise row_error(
+                origin, int(lines[bad]), "bid",
+                f"{what} quote: bid {float(bid[bad])!r} >= ask {float(ask[bad])!r}; pass crossed='drop' to drop crossed and "
+                "locked quotes (counted in meta.notes)",
+            )  # fmt: skip
+    else:
+        notes["dropped_crossed_rows"] = int(crossed_mask.sum())
+        notes["dropped_locked_rows"] = int(locked_mask.sum())
+        keep &= ~(crossed_mask | locked_mask)
+    kept = np.flatnonzero(keep)
+    same = np.zeros(t.shape, dtype=bool)
+    same[kept[:-1]] = t[kept[:-1]] == t[kept[1:]]  # a kept row followed by a kept row of the same time
+    if opt["duplicate_ts"] == "raise":
+        bad = first(same)
+        if bad >= 0:
+            nxt = kept[np.searchsorted(kept, bad) + 1]
+            raise row_error(
+                origin, int(lines[nxt]), "time",
+                f"duplicate timestamp {t[nxt]} (also on line {lines[bad]}); pass duplicate_ts='last' to keep the last "
+                "quote of each time",
+            )  # fmt: skip
+    else:
+        notes["collapsed_duplicate_ts_rows"] = int(same.sum())
+        keep &= ~same
+    idx = np.flatnonzero(keep)
+    if idx.size == 0:
+        raise ValueError(f"{origin}: no quotes left after dropping crossed/locked rows")
+    return idx
+
+
+def _tick(origin: str, bid, ask, lines, tick_size: float | None, notes: dict[str, Any]) -> float:
+    if tick_size is None:
+        tick = infer_tick(np.concatenate([bid, ask]))
+        notes["tick_size"] = f"inferred {tick:g}: the coarsest power-of-ten grid of every bid and ask"
+        return tick
+    check_grid(origin, bid, tick_size, lines, "bid")
+    check_grid(origin, ask, tick_size, lines, "ask")
+    notes["tick_size"] = f"option tick_size={tick_size:g}"
+    return tick_size
+
+
+def _depth_note(opt: dict[str, Any]) -> str:
+    extra, step, size = opt["extra_levels"], opt["level_step_ticks"], opt["level_size"]
+    if extra == 0:
+        return "1 level: L1 quotes"
+    return f"best quote + {extra} assumed levels per side, {step} tick(s) apart, " + (
+        f"{size:g} units each" if size is not None else "each the size of that side's best quote"
+    )
+
+
+def _day_rows(origin: str, t, lines, lo: int, hi: int, d: int, opt: dict[str, Any], dn: dict[str, Any]) -> tuple:
+    """Rows lo..hi of day ``d`` (days since the epoch, roll-shifted) inside its session: rows, open, close."""
+    sess, roll_tz, date = opt["sess"], opt["roll_timezone"], date_str(d * DAY_NS)
+    sel = np.arange(lo, hi)
+    if sess == "ticks":
+        open_ns, close_ns = int(t[lo]), int(t[hi - 1])
+        if close_ns <= open_ns:
+            raise ValueError(
+                f"{origin}: day {date} has quotes at a single time {open_ns} (line {lines[lo]}): no session can "
+                "be formed from first/last tick; pass session='roll' or session=('HH:MM', 'HH:MM')"
+            )
+        dn["session"] = "first .. last tick of the day"
+        return sel, open_ns, close_ns
+    if sess == "roll":
+        start_local = d * DAY_NS - opt["shift"]
+        o_c = np.array([start_local, start_local + DAY_NS], dtype=np.int64)
+        dn["session"] = f"roll to roll ({opt['roll']} {roll_tz})"
+    else:
+        o_c = np.array([d * DAY_NS + sess[0] * NS, d * DAY_NS + sess[1] * NS], dtype=np.int64)
+        dn["session"] = f"{clock_str(o_c[0])} .. {clock_str(o_c[1])} {roll_tz} (option)"
+    utc = utc_ns_from_local(o_c, roll_tz)
+    if (utc == np.iinfo(np.int64).min).any():
+        raise bad_option("session", opt["session"], f"wall-clock times that exist in {roll_tz} on {date}")
+    open_ns, close_ns = int(utc[0]), int(utc[1])
+    out = (t[sel] < open_ns) | (t[sel] > close_ns)
+    if out.any():
+        if opt["outside"] == "raise":
+            bad = int(sel[first(out)])
+            raise row_error(
+                origin, int(lines[bad]), "time",
+                f"quote at {t[bad]} is outside the session [{open_ns}, {close_ns}] of {date}; pass "
+                "outside='drop' to drop such quotes (counted in meta.notes)",
+            )  # fmt: skip
+        sel = sel[~out]
+    dn["dropped_outside_session_rows"] = int(out.sum())
+    return sel, open_ns, close_ns
+
+
+def _check_options(opt: dict[str, Any]) -> dict[str, Any]:
+    """The options of :func:`load`, checked and normalised (``sess``: the parsed session)."""
+    check_choice("style", opt["style"], ("auto", *STYLES))
+    if opt["symbol"] is not None and not (isinstance(opt["symbol"], str) and opt["symbol"]):
+        raise bad_option("symbol", opt["symbol"], "a non-empty string or None")
+    opt["tick_size"] = check_number("tick_size", opt["tick_size"], low=0, low_open=True, none=True)
+    opt["lot_size"] = check_number("lot_size", opt["lot_size"], low=0, low_open=True)
+    opt["default_size"] = check_number("default_size", opt["default_size"], low=0, low_open=True, none=True)
+    opt["volume_scale"] = check_number("volume_scale", opt["volume_scale"], low=0, low_open=True)
+    opt["extra_levels"] = check_number("extra_levels", opt["extra_levels"], low=0, high=49, integer=True)
+    opt["level_step_ticks"] = check_number(
+        "level_step_ticks", opt["level_step_ticks"], low=1, high=10_000, integer=True
+    )
+    opt["level_size"] = check_number("level_size", opt["level_size"], low=0, low_open=True, none=True)
+    check_choice("crossed", opt["crossed"], ("raise", "drop"))
+    check_choice("duplicate_ts", opt["duplicate_ts"], ("raise", "last"))
+    opt["roll_s"] = parse_clock("roll", opt["roll"], allow_24=False)
+    opt["roll_timezone"] = check_timezone("roll_timezone", opt["roll_timezone"])
+    opt["sess"] = _session_option(opt["session"])
+    check_choice("outside", opt["outside"], ("raise", "drop"))
+    check_choice("trades", opt["trades"], ("none",))
+    opt["shift"] = (DAY_NS - opt["roll_s"] * NS) % DAY_NS
+    return opt
+
+
 def load(
     path: Path,
     *,
@@ -305,33 +473,8 @@ def load(
     """Parse an FX tick file into one validated MarketDay per day (see the module docstring)."""
     path = Path(path)
     origin = str(path)
-    check_choice("style", style, ("auto", *STYLES))
-    if symbol is not None and not (isinstance(symbol, str) and symbol):
-        raise bad_option("symbol", symbol, "a non-empty string or None")
-    tick_size = check_number("tick_size", tick_size, low=0, low_open=True, none=True)
-    lot_size = check_number("lot_size", lot_size, low=0, low_open=True)
-    default_size = check_number("default_size", default_size, low=0, low_open=True, none=True)
-    volume_scale = check_number("volume_scale", volume_scale, low=0, low_open=True)
-    extra_levels = check_number("extra_levels", extra_levels, low=0, high=49, integer=True)
-    level_step_ticks = check_number("level_step_ticks", level_step_ticks, low=1, high=10_000, integer=True)
-    level_size = check_number("level_size", level_size, low=0, low_open=True, none=True)
-    check_choice("crossed", crossed, ("raise", "drop"))
-    check_choice("duplicate_ts", duplicate_ts, ("raise", "last"))
-    roll_s = parse_clock("roll", roll, allow_24=False)
-    roll_timezone = check_timezone("roll_timezone", roll_timezone)
-    sess = _session_option(session)
-    check_choice("outside", outside, ("raise", "drop"))
-    check_choice("trades", trades, ("none",))
-
-    if style == "auto":
-        head = head_lines(path, 1)
-        detected = _style_of(head[0]) if head else None
-        if detected is None:
-            raise ValueError(
-                f"{origin}: row 1: not an FX tick file in a known style ({', '.join(STYLES)}): "
-                f"{head[0] if head else ''!r}; pass style=..."
-            )
-        style = detected
+    opt = _check_options({k: v for k, v in locals().items() if k not in ("path", "origin")})
+    style = _detect_style(path, style)
     tz = check_timezone("timezone", timezone if timezone is not None else DEFAULT_TIMEZONE[style])
 
     cols, lines, file_symbol = _read(path, style)
@@ -341,161 +484,42 @@ def load(
         bad = first(px <= 0)
         if bad >= 0:
             raise row_error(origin, int(lines[bad]), name, f"price must be > 0, got {float(px[bad])!r}")
-    if "bid_volume" in cols:
-        bid_sz = cols["bid_volume"] * volume_scale
-        ask_sz = cols["ask_volume"] * volume_scale
-        for name, sz in (("bid_volume", bid_sz), ("ask_volume", ask_sz)):
-            bad = first(sz < 0)
-            if bad >= 0:
-                raise row_error(origin, int(lines[bad]), name, f"negative size {float(sz[bad])!r}")
-            bad = first(sz == 0)
-            if bad >= 0:
-                raise row_error(origin, int(lines[bad]), name, "zero size at a quoted price (a quote needs size > 0)")
-        sizes_note = f"bid_volume/ask_volume x volume_scale={volume_scale:g}"
-    else:
-        if default_size is None:
-            what = "HistData's volume column is always 0" if style == "histdata" else "the file has no volume columns"
-            raise ValueError(
-                f"{origin}: {what}: pass default_size=<units quoted at each best price> "
-                f"(option default_size is required for {style} ticks)"
-            )
-        bid_sz = np.full(t.shape, default_size)
-        ask_sz = bid_sz.copy()
-        sizes_note = f"default_size={default_size:g} at each best price (the file has no volumes)"
-        if style == "histdata":
-            sizes_note += "; HistData's volume column (always 0) is ignored"
-
+    bid_sz, ask_sz, sizes_note = _sizes(origin, cols, lines, style, opt)
     notes: dict[str, Any] = {"format": "fx_ticks", "style": style, "timezone": tz_note, "sizes": sizes_note}
-
-    # unsorted times always raise (before any repair, so the line is the file's own order)
-    back = first(np.diff(t) < 0)
-    if back >= 0:
-        raise row_error(
-            origin, int(lines[back + 1]), "time",
-            f"timestamp {t[back + 1]} is before the previous row's {t[back]} (rows must be in time order)",
-        )  # fmt: skip
-
-    keep = np.ones(t.shape, dtype=bool)
-    crossed_mask = bid > ask
-    locked_mask = bid == ask
-    if crossed == "raise":
-        bad = first(crossed_mask | locked_mask)
-        if bad >= 0:
-            what = "crossed" if crossed_mask[bad] else "locked"
-            raise row_error(
-                origin, int(lines[bad]), "bid",
-                f"{what} quote: bid {float(bid[bad])!r} >= ask {float(ask[bad])!r}; pass crossed='drop' to drop crossed and "
-                "locked quotes (counted in meta.notes)",
-            )  # fmt: skip
-    else:
-        notes["dropped_crossed_rows"] = int(crossed_mask.sum())
-        notes["dropped_locked_rows"] = int(locked_mask.sum())
-        keep &= ~(crossed_mask | locked_mask)
-
-    kept = np.flatnonzero(keep)
-    same = np.zeros(t.shape, dtype=bool)
-    same[kept[:-1]] = t[kept[:-1]] == t[kept[1:]]  # a kept row followed by a kept row of the same time
-    if duplicate_ts == "raise":
-        bad = first(same)
-        if bad >= 0:
-            nxt = kept[np.searchsorted(kept, bad) + 1]
-            raise row_error(
-                origin, int(lines[nxt]), "time",
-                f"duplicate timestamp {t[nxt]} (also on line {lines[bad]}); pass duplicate_ts='last' to keep the last "
-                "quote of each time",
-            )  # fmt: skip
-    else:
-        notes["collapsed_duplicate_ts_rows"] = int(same.sum())
-        keep &= ~same
-
-    idx = np.flatnonzero(keep)
-    if idx.size == 0:
-        raise ValueError(f"{origin}: no quotes left after dropping crossed/locked rows")
+    idx = _kept_rows(origin, t, bid, ask, lines, opt, notes)
     t, bid, ask, bid_sz, ask_sz, lines = t[idx], bid[idx], ask[idx], bid_sz[idx], ask_sz[idx], lines[idx]
+    tick = _tick(origin, bid, ask, lines, opt["tick_size"], notes)
 
-    if tick_size is None:
-        tick = infer_tick(np.concatenate([bid, ask]))
-        notes["tick_size"] = f"inferred {tick:g}: the coarsest power-of-ten grid of every bid and ask"
-    else:
-        tick = tick_size
-        check_grid(origin, bid, tick, lines, "bid")
-        check_grid(origin, ask, tick, lines, "ask")
-        notes["tick_size"] = f"option tick_size={tick:g}"
-
-    levels = 1 + extra_levels
-    bid_px, bid_szs = ladder(bid, bid_sz, levels, level_step_ticks, tick, -1, level_size)
-    ask_px, ask_szs = ladder(ask, ask_sz, levels, level_step_ticks, tick, +1, level_size)
-    notes["depth"] = (
-        "1 level: L1 quotes"
-        if extra_levels == 0
-        else f"best quote + {extra_levels} assumed levels per side, {level_step_ticks} tick(s) apart, "
-        + (f"{level_size:g} units each" if level_size is not None else "each the size of that side's best quote")
-    )
+    levels, step, size = 1 + opt["extra_levels"], opt["level_step_ticks"], opt["level_size"]
+    bid_px, bid_szs = ladder(bid, bid_sz, levels, step, tick, -1, size)
+    ask_px, ask_szs = ladder(ask, ask_sz, levels, step, tick, +1, size)
+    notes["depth"] = _depth_note(opt)
     notes["trades"] = (
         "none: quote data has no trade prints and nothing is derived; resting orders fill only when the "
         "opposite quote reaches their price"
     )
 
     # days: local date (roll_timezone) of t + (24h - roll) mod 24h
-    local = local_ns(t, roll_timezone)
-    shift = (DAY_NS - roll_s * NS) % DAY_NS
-    day_index = (local + shift) // DAY_NS
-    notes["day_roll"] = f"{roll} {roll_timezone}"
+    day_index = (local_ns(t, opt["roll_timezone"]) + opt["shift"]) // DAY_NS
+    notes["day_roll"] = f"{roll} {opt['roll_timezone']}"
     sym = symbol or file_symbol or path.stem.split("_")[0] or path.stem
     days: list[MarketDay] = []
     bounds = np.flatnonzero(np.diff(day_index)) + 1
     for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, t.size], strict=True):
         d = int(day_index[lo])
-        date = date_str(d * DAY_NS)
-        sel = np.arange(lo, hi)
         day_notes = dict(notes)
-        if sess == "ticks":
-            open_ns, close_ns = int(t[lo]), int(t[hi - 1])
-            if close_ns <= open_ns:
-                raise ValueError(
-                    f"{origin}: day {date} has quotes at a single time {open_ns} (line {lines[lo]}): no session can "
-                    "be formed from first/last tick; pass session='roll' or session=('HH:MM', 'HH:MM')"
-                )
-            day_notes["session"] = "first .. last tick of the day"
-        else:
-            if sess == "roll":
-                start_local = d * DAY_NS - shift
-                o_c = np.array([start_local, start_local + DAY_NS], dtype=np.int64)
-                day_notes["session"] = f"roll to roll ({roll} {roll_timezone})"
-            else:
-                o_c = np.array([d * DAY_NS + sess[0] * NS, d * DAY_NS + sess[1] * NS], dtype=np.int64)
-                day_notes["session"] = f"{clock_str(o_c[0])} .. {clock_str(o_c[1])} {roll_timezone} (option)"
-            utc = utc_ns_from_local(o_c, roll_timezone)
-            if (utc == np.iinfo(np.int64).min).any():
-                raise bad_option("session", session, f"wall-clock times that exist in {roll_timezone} on {date}")
-            open_ns, close_ns = int(utc[0]), int(utc[1])
-            out = (t[sel] < open_ns) | (t[sel] > close_ns)
-            if out.any():
-                if outside == "raise":
-                    bad = int(sel[first(out)])
-                    raise row_error(
-                        origin, int(lines[bad]), "time",
-                        f"quote at {t[bad]} is outside the session [{open_ns}, {close_ns}] of {date}; pass "
-                        "outside='drop' to drop such quotes (counted in meta.notes)",
-                    )  # fmt: skip
-                sel = sel[~out]
-            day_notes["dropped_outside_session_rows"] = int(out.sum())
-            if sel.size == 0:
-                continue
+        sel, open_ns, close_ns = _day_rows(origin, t, lines, lo, hi, d, opt, day_notes)
+        if sel.size == 0:
+            continue
         tt = t[sel]
         day_notes["n_quotes"] = int(sel.size)
         day_notes["max_quote_gap_s"] = float(np.diff(tt).max() / NS) if sel.size > 1 else 0.0
+        meta = MarketMeta(
+            symbol=sym, tick_size=tick, lot_size=opt["lot_size"], session_open_ns=open_ns, session_close_ns=close_ns,
+            source=origin, date=date_str(d * DAY_NS), notes=day_notes,
+        )  # fmt: skip
         day = MarketDay(
-            meta=MarketMeta(
-                symbol=sym,
-                tick_size=tick,
-                lot_size=lot_size,
-                session_open_ns=open_ns,
-                session_close_ns=close_ns,
-                source=origin,
-                date=date,
-                notes=day_notes,
-            ),
+            meta=meta,
             ts=np.ascontiguousarray(tt, dtype=np.int64),
             bid_px=np.ascontiguousarray(bid_px[sel]),
             bid_sz=np.ascontiguousarray(bid_szs[sel]),

@@ -740,6 +740,58 @@ def _halts(
     return np.array(intervals, dtype=np.int64).reshape(-1, 2), notes
 
 
+def _kept_messages(t_local: np.ndarray, same_time: str) -> np.ndarray:
+    """Messages that give a book row: all, or (``same_time="last"``) the last of each timestamp."""
+    if same_time != "last":
+        return np.ones(t_local.shape[0], dtype=np.bool_)
+    keep = np.empty(t_local.shape[0], dtype=np.bool_)
+    keep[:-1] = t_local[1:] != t_local[:-1]
+    keep[-1] = True
+    return keep
+
+
+def _read_book(msg_path: Path, book_path: Path, keep: np.ndarray, tick_int: int, levels: int) -> tuple:
+    """The orderbook file's rows of the kept messages (bid_px, bid_sz, ask_px, ask_sz) and the count of
+    best quotes off the tick grid; the file must have one row per message."""
+    shape = (int(keep.sum()), levels)
+    bid_px, ask_px = np.empty(shape), np.empty(shape)
+    bid_sz, ask_sz = np.empty(shape), np.empty(shape)
+    buf, end = _read(book_path)
+    status, rows, pos, off_tick = _fast_book(buf, end, keep, tick_int, bid_px, bid_sz, ask_px, ask_sz)
+    if status in (_TOO_FEW, _TOO_MANY):
+        n_book = rows + _count_lines(buf, pos, end)
+        raise ValueError(
+            f"{msg_path} has {keep.shape[0]} rows but {book_path} has {n_book} rows; "
+            f"orderbook row k must be the book after message k"
+        )
+    if status != _OK:
+        raise _line_error(book_path, buf, pos, end, rows, "orderbook", levels)
+    return (bid_px, bid_sz, ask_px, ask_sz), off_tick
+
+
+def _drop_crossed(book_path: Path, book_idx: np.ndarray, book: tuple, crossed: str, notes: dict) -> tuple:
+    """Raise at the first crossed or locked row, or drop such rows (counted in ``notes``)."""
+    bid_px, bid_sz, ask_px, ask_sz = book
+    both = (bid_sz[:, 0] > 0) & (ask_sz[:, 0] > 0)
+    is_crossed = both & (bid_px[:, 0] > ask_px[:, 0])
+    locked = both & (bid_px[:, 0] == ask_px[:, 0])
+    bad_rows = is_crossed | locked
+    if crossed == "drop":
+        notes["dropped_crossed_rows"] = int(is_crossed.sum())
+        notes["dropped_locked_rows"] = int(locked.sum())
+    if not bad_rows.any():
+        return book_idx, book
+    if crossed == "raise":
+        r = _first(bad_rows)
+        what = "crossed" if is_crossed[r] else "locked"
+        raise ValueError(
+            f"{book_path}: row {book_idx[r] + 1}, field 'bid_price_1': {what} book: best bid {bid_px[r, 0]} "
+            f"{'>' if is_crossed[r] else '=='} best ask {ask_px[r, 0]} (crossed='drop' drops such rows)"
+        )
+    good = ~bad_rows
+    return book_idx[good], tuple(a[good] for a in book)
+
+
 def load(
     path: Path,
     *,
@@ -772,53 +824,15 @@ def load(
     open_ns = midnight + info["start_ms"] * 1_000_000
     close_ns = midnight + info["end_ms"] * 1_000_000
 
-    if same_time == "last":
-        keep = np.empty(n, dtype=np.bool_)
-        keep[:-1] = t_local[1:] != t_local[:-1]
-        keep[-1] = True
-    else:
-        keep = np.ones(n, dtype=np.bool_)
+    keep = _kept_messages(t_local, same_time)
     n_keep = int(keep.sum())
-    shape = (n_keep, levels)
-    bid_px, ask_px = np.empty(shape), np.empty(shape)
-    bid_sz, ask_sz = np.empty(shape), np.empty(shape)
     tick_units = tick_size * PRICE_SCALE
     tick_int = round(tick_units) if abs(tick_units - round(tick_units)) < 1e-9 and tick_units >= 1 else 0
-    buf, end = _read(book_path)
-    status, rows, pos, off_tick = _fast_book(buf, end, keep, tick_int, bid_px, bid_sz, ask_px, ask_sz)
-    if status in (_TOO_FEW, _TOO_MANY):
-        n_book = rows + _count_lines(buf, pos, end)
-        raise ValueError(
-            f"{msg_path} has {n} rows but {book_path} has {n_book} rows; "
-            f"orderbook row k must be the book after message k"
-        )
-    if status != _OK:
-        raise _line_error(book_path, buf, pos, end, rows, "orderbook", levels)
-    del buf
+    book, off_tick = _read_book(msg_path, book_path, keep, tick_int, levels)
     book_idx = np.flatnonzero(keep)
-    ts = ts_all[book_idx]
-
     notes: dict[str, Any] = {}
-    both = (bid_sz[:, 0] > 0) & (ask_sz[:, 0] > 0)
-    is_crossed = both & (bid_px[:, 0] > ask_px[:, 0])
-    locked = both & (bid_px[:, 0] == ask_px[:, 0])
-    bad_rows = is_crossed | locked
-    if bad_rows.any():
-        if crossed == "raise":
-            r = _first(bad_rows)
-            what = "crossed" if is_crossed[r] else "locked"
-            raise ValueError(
-                f"{book_path}: row {book_idx[r] + 1}, field 'bid_price_1': {what} book: best bid {bid_px[r, 0]} "
-                f"{'>' if is_crossed[r] else '=='} best ask {ask_px[r, 0]} (crossed='drop' drops such rows)"
-            )
-        good = ~bad_rows
-        ts, book_idx = ts[good], book_idx[good]
-        bid_px, bid_sz, ask_px, ask_sz = bid_px[good], bid_sz[good], ask_px[good], ask_sz[good]
-        notes["dropped_crossed_rows"] = int(is_crossed.sum())
-        notes["dropped_locked_rows"] = int(locked.sum())
-    elif crossed == "drop":
-        notes["dropped_crossed_rows"] = 0
-        notes["dropped_locked_rows"] = 0
+    book_idx, (bid_px, bid_sz, ask_px, ask_sz) = _drop_crossed(book_path, book_idx, book, crossed, notes)
+    ts = ts_all[book_idx]
 
     typ = m[:, 1]
     trade_types = (4, 5, 6) if cross_trades == "include" else (4, 5)

@@ -100,43 +100,56 @@ def _cache_key(inputs: list[Path], fmt: str, version: int, options: dict[str, An
 _UNEXPECTED = (IndexError, KeyError, EOFError, UnicodeError, OverflowError, struct.error, zlib.error)
 
 
-def _parse(module: ModuleType, fmt: str, path: Path, options: dict[str, Any]) -> list[MarketDay]:
+def _parse(module: ModuleType, fmt: str, path: Path | list[Path], options: dict[str, Any]) -> list[MarketDay]:
     """``module.load``; when it fails on a file the reader layer refuses (empty, truncated, binary),
     the reader's error is raised instead, and an unexpected exception becomes a short ValueError."""
+    files = path if isinstance(path, list) else [path]
     try:
         return module.load(path, **options)
     except reader.DataFileError:
         raise
     except ValueError as exc:
-        reader.diagnose(path)  # the file itself is unreadable: say that, not what the parser tripped on
+        for f in files:
+            reader.diagnose(f)  # the file itself is unreadable: say that, not what the parser tripped on
         if len(str(exc)) > 600:
             raise ValueError(f"{reader.excerpt(str(exc), 500)} [message cut]") from exc
         raise
     except _UNEXPECTED as exc:
-        reader.diagnose(path)
+        for f in files:
+            reader.diagnose(f)
         raise reader.DataFileError(
-            f"{path}: cannot be read as {fmt}: {type(exc).__name__} {reader.excerpt(str(exc), 80)} "
+            f"{', '.join(map(str, files))}: cannot be read as {fmt}: {type(exc).__name__} {reader.excerpt(str(exc), 80)} "
             "(a case the loader does not name yet: please report it)"
         ) from exc
 
 
 def load_days(
-    path: str | Path, format: str = "auto", cache: bool = True, cache_dir: str | Path | None = None, **options: Any
+    path: str | Path | Sequence[str | Path],
+    format: str = "auto",
+    cache: bool = True,
+    cache_dir: str | Path | None = None,
+    **options: Any,
 ) -> list[MarketDay]:
-    """Parse one input (a file, with its companions) into validated days, through the cache.
+    """Parse one input (a file with its companions, or a list of the files of one stream, oldest
+    first, for a format with ``stream_key``) into validated days, through the cache.
 
     With ``cache=True`` the first load parses and saves; later loads memory-map the saved days
     (``.npy``), which is what makes a second load fast.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+    paths = [Path(p) for p in path] if isinstance(path, (list, tuple)) else [Path(path)]
+    for p in paths:
+        if not p.is_file():
+            raise FileNotFoundError(f"{p}: no such file")
+    path = paths[0]
     fmt = detect_format(path) if format == "auto" else format
     module = _module(fmt)
     reader.check_option_names(fmt, module.load, options)
-    inputs = [path, *getattr(module, "companions", lambda p: [])(path)]
+    if len(paths) > 1 and not hasattr(module, "stream_key"):
+        raise ValueError(f"format {fmt!r} reads one file at a time; got {len(paths)} files")
+    inputs = [q for p in paths for q in (p, *getattr(module, "companions", lambda p: [])(p))]
+    target: Path | list[Path] = paths if len(paths) > 1 else path
     if not cache:
-        return _parse(module, fmt, path, options)
+        return _parse(module, fmt, target, options)
     # files named by options (e.g. trades=...) are inputs too: their changes must invalidate the cache
     inputs += [Path(v) for v in options.values() if isinstance(v, (str, Path)) and Path(v).is_file()]
     key = _cache_key(inputs, fmt, getattr(module, "VERSION", 1), options)
@@ -144,7 +157,7 @@ def load_days(
     index = folder / "days.json"
     if index.is_file():
         return [load_day(folder / name) for name in json.loads(index.read_text())]
-    days = _parse(module, fmt, path, options)
+    days = _parse(module, fmt, target, options)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
     try:
@@ -204,6 +217,25 @@ def _expand(source: str | Path | Sequence[str | Path], format: str) -> tuple[lis
     return files, skipped
 
 
+def _streams(files: list[Path], format: str) -> list[tuple[str, list[Path]]]:
+    """``files`` as (format, files read together): one file each, except for a format with a
+    ``stream_key(path) -> (stream, start) | None``, whose files of one stream go together, by start."""
+    out: list[tuple[str, list]] = []
+    streams: dict[tuple[str, str], list] = {}
+    for f in files:
+        fmt = detect_format(f) if format == "auto" else format
+        key_of = getattr(_module(fmt), "stream_key", None)
+        key = key_of(f) if key_of is not None else None
+        if key is None:
+            out.append((fmt, [(0, f)]))
+            continue
+        if (fmt, key[0]) not in streams:
+            streams[(fmt, key[0])] = []
+            out.append((fmt, streams[(fmt, key[0])]))
+        streams[(fmt, key[0])].append((key[1], f))
+    return [(fmt, [f for _, f in sorted(group, key=lambda x: x[0])]) for fmt, group in out]
+
+
 _DOC_NAMES = ("readme", "license", "licence", "copying", "notice", "changelog")
 _DOC_SUFFIXES = (".txt", ".md", ".rst", ".html", ".pdf")
 
@@ -237,7 +269,9 @@ def load_market(
 ) -> MarketCatalogue:
     """A catalogue of every day in ``source`` (file, folder, glob, or a list), oldest first.
 
-    The newest ``n_test`` days are the test split. Files in a folder that no format recognizes
+    The newest ``n_test`` days are the test split. The files of one capture stream (a format's
+    ``stream_key``: Binance captures of one symbol, e.g. split at midnight) are read together, oldest
+    first, so each continues the previous one's book. Files in a folder that no format recognizes
     as data are sorted in two: documentation (README, LICENSE, ``*.txt``/``*.md`` text no format
     claims) is listed in ``catalogue.notes["skipped"]``; any other such file (empty, truncated,
     binary, an unknown layout) is *unreadable*: ``ValueError`` listing them, unless
@@ -263,12 +297,14 @@ def load_market(
     if not files:
         raise ValueError(f"{source}: no market data file found (skipped: {skipped})")
     days: list[MarketDay | Path] = []
-    origin: dict[tuple, Path] = {}
+    origin: dict[tuple, str] = {}
     formats: set[str] = set()
     looks_off: list[str] = []
-    for f in files:
-        formats.add(detect_format(f) if format == "auto" else format)
-        for day in load_days(f, format=format, cache=cache, cache_dir=cache_dir, **options):
+    for fmt, group in _streams(files, format):
+        formats.add(fmt)
+        f = ", ".join(map(str, group))
+        source_of = group if len(group) > 1 else group[0]
+        for day in load_days(source_of, format=fmt, cache=cache, cache_dir=cache_dir, **options):
             looks_off += facts.check_day(day)
             key = (day.meta.symbol, day.meta.session_open_ns, day.meta.session_close_ns)
             if key in origin:

@@ -297,9 +297,10 @@ def _incremental(path, df, lines, levels, notes) -> tuple[Book, np.ndarray, np.n
     ids = np.zeros(starts.shape[0], dtype=np.int64)
     out = rebuild_book(
         kind, ts[starts], ids, ids, starts.astype(np.int64), ends.astype(np.int64), side, rank.astype(np.int64),
-        amt, grid, levels, 1, False,
+        amt, grid, levels, 1, False, np.zeros((2, starts.shape[0]), dtype=np.int64),
     )  # fmt: skip
     row_ts, row_ev, _, bpx, bsz, apx, asz, _, cnt, _, _, _ = out
+    cnt = cnt.sum(axis=0)
     notes["updates_before_first_snapshot"] = int(cnt[C_SKIPPED_NO_BOOK])
     notes["snapshots"] = int((kind == 0).sum())
     notes["rows_merged_same_timestamp"] = int(cnt[C_MERGED])
