@@ -81,14 +81,28 @@ def grid_search(
         )
     table = pd.DataFrame(rows)
     best = table.iloc[int(np.argmin(table["mean_bps"].to_numpy()))]
-    return {k: float(best[k]) for k in ("lambda_over", "lambda_under", "theta_queue")}, table
+    chosen = {k: float(best[k]) for k in ("lambda_over", "lambda_under", "theta_queue")}
+    # a choice on the boundary of an axis that was searched may lie outside the grid: say so
+    edge = [k for k, values in grid.items() if len(values) > 1 and chosen[k] in (min(values), max(values))]
+    table.attrs["at_edge"] = edge
+    if edge:
+        import warnings
+
+        warnings.warn(
+            f"grid_search: the chosen {', '.join(f'{k}={chosen[k]:g}' for k in edge)} lie(s) at the edge of the grid "
+            f"{ {k: tuple(grid[k]) for k in edge} }: widen the grid there",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return chosen, table
 
 
 def save_choice(path: str | Path, chosen: dict[str, float], table: pd.DataFrame, notes: dict | None = None) -> Path:
     """Write the chosen parameters, the whole grid and ``notes`` as JSON."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"chosen": chosen, "grid": table.to_dict("records"), **(notes or {})}, indent=1))
+    payload = {"chosen": chosen, "at_edge": list(table.attrs.get("at_edge", [])), "grid": table.to_dict("records")}
+    path.write_text(json.dumps({**payload, **(notes or {})}, indent=1))
     return path
 
 

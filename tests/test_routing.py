@@ -210,7 +210,9 @@ def test_vwap_follows_the_training_curve(venue_catalogue: VenueCatalogue, env: R
 def test_grid_search_uses_training_days_and_picks_the_minimum(venue_catalogue: VenueCatalogue) -> None:
     cfg = RoutingConfig(market=venue_catalogue, quantity=2000.0, horizon_s=120.0, split="test")
     grid = {"lambda_over": (1.0,), "lambda_under": (0.0, 8.0), "theta_queue": (0.5,)}
-    chosen, table = grid_search(cfg, n_episodes=3, seed=1, grid=grid)
+    with pytest.warns(RuntimeWarning, match="lambda_under=.* at the edge of the grid"):
+        chosen, table = grid_search(cfg, n_episodes=3, seed=1, grid=grid)
+    assert table.attrs["at_edge"] == ["lambda_under"]  # a two-value axis: any choice is an edge
     assert len(table) == 2
     best = table.loc[table["mean_bps"].idxmin()]
     assert chosen == {"lambda_over": 1.0, "lambda_under": float(best["lambda_under"]), "theta_queue": 0.5}
