@@ -16,9 +16,10 @@ from exec_env import stepper as ST
 from exec_env.config import SHADOW_ACTIONS, ExecutionConfig
 from exec_env.features import FEATURE_NAMES, OBS_DIM, OBS_HIGH, OBS_LOW, DayFeatureArrays
 from exec_env.market import MarketCatalogue, resolve_market
+from exec_env.market.catalogue import intraday_cut
 from exec_env.sim import DayArrays, ExecutionSimulator, SimConfig
 from exec_env.sim import kernels as K
-from exec_env.sim.calibrate import IMPACT_KEYS, calibration_for, intraday_cut
+from exec_env.sim.calibrate import IMPACT_KEYS, calibration_for
 
 __all__ = ["DISCRETE_GRID", "ExecutionEnv", "child_order"]
 
@@ -50,6 +51,26 @@ def child_order(
     return float(qty), float(px)
 
 
+def episode_side(value: Any, rng: np.random.Generator) -> int:
+    """The side of a new episode from the config or a reset option: buy, sell or random."""
+    if value in ("buy", 1):
+        return 1
+    if value in ("sell", -1):
+        return -1
+    if value == "random":
+        return 1 if rng.integers(2) == 0 else -1
+    raise ValueError(f"reset option side={value!r}; allowed: 'buy', 'sell', 1, -1")
+
+
+def episode_quantity(value: Any, lot: float, source: str) -> float:
+    """A parent order size: a positive whole number of lots."""
+    quantity = float(value)
+    lots = quantity / lot
+    if not (math.isfinite(quantity) and quantity > 0 and abs(lots - round(lots)) <= 1e-9 * max(lots, 1.0)):
+        raise ValueError(f"quantity={quantity!r} must be a positive multiple of the lot size {lot} of {source}")
+    return quantity
+
+
 class _Episode:
     """One parent order worked by one policy: simulator, schedule and reward accounting. The step
     itself is one compiled call (:func:`exec_env.stepper.episode_step`)."""
@@ -59,7 +80,6 @@ class _Episode:
         self.sim = ExecutionSimulator(sim_config, levels)
         self.n_steps = config.n_steps
         self.interval_ns = int(round(config.decision_interval_s * _NS))
-        self.cum_vol: np.ndarray | None = None
         self.es = np.zeros(ST.N_ESTATE)
         self.ei = np.zeros(ST.N_EISTATE, dtype=np.int64)
         shadow = SHADOW_ACTIONS.get(config.reward_baseline, SHADOW_ACTIONS["twap"])
@@ -77,13 +97,11 @@ class _Episode:
         state = self.__dict__.copy()
         for key in ("data", "feats", "_args"):
             state.pop(key, None)  # the day's arrays are re-opened from the catalogue
-        state["cum_vol"] = None
         return state
 
     def bind(self, data: DayArrays, feats: DayFeatureArrays) -> None:
         self.data = data
         self.feats = feats
-        self.cum_vol = feats.cum_vol
         self._args = (
             data.ts, data.bid_px, data.bid_sz, data.ask_px, data.ask_sz, data.trade_ts, data.trade_px, data.trade_sz,
             data.trade_side, data.halt_start, data.halt_end, data.cancel_ts, data.cancel_px, data.cancel_sz,
@@ -132,16 +150,13 @@ class _Episode:
         while True:
             status, need = ST.episode_step(
                 *self._args, sim.fs, sim.ist, sim.pp, sim.fills_f, sim.fills_i, self.es, self.ei, self.ec,
-                pace, aggressiveness, out,
+                pace, aggressiveness, out, False,
             )  # fmt: skip
             if status != ST.STEP_NEED_ROOM:
                 break
             sim._ensure_room(int(need) - sim.n_fills)
         if status == ST.STEP_BAD_OBS:
-            bad = {FEATURE_NAMES[i]: float(out[i]) for i in range(OBS_DIM) if not (OBS_LOW[i] <= out[i] <= OBS_HIGH[i])}
-            raise RuntimeError(
-                f"observation features outside their bounds (or NaN) {bad} on {self.data.day.meta.source} at {sim.now}"
-            )
+            raise _bad_observation(out, self)
         return float(self.es[ST.E_REWARD])
 
     def remaining(self) -> float:
@@ -168,7 +183,7 @@ class _Episode:
         d = self.data
         end_ns = self.start_ns + self.n_steps * self.interval_ns
         k0, k1 = np.searchsorted(d.trade_ts, [self.start_ns, end_ns], side="right")
-        mkt_vol = float(self.cum_vol[k1] - self.cum_vol[k0])
+        mkt_vol = float(self.feats.cum_vol[k1] - self.feats.cum_vol[k0])
         mkt_vwap = float((d.trade_px[k0:k1] * d.trade_sz[k0:k1]).sum() / mkt_vol) if mkt_vol > 0 else None
         filled = float(fs[K.F_FILLED])
         if abs(filled - self.quantity) <= 1e-9 * self.quantity:
@@ -196,6 +211,14 @@ class _Episode:
             "start_ns": self.start_ns,
             "end_ns": end_ns,
         }
+
+
+def _bad_observation(obs: np.ndarray, ep: _Episode) -> RuntimeError:
+    inside = (obs >= OBS_LOW) & (obs <= OBS_HIGH)  # False for NaN too
+    bad = {FEATURE_NAMES[i]: float(obs[i]) for i in np.flatnonzero(~inside)}
+    return RuntimeError(
+        f"observation features outside their bounds (or NaN) {bad} on {ep.data.day.meta.source} at {ep.sim.now}"
+    )
 
 
 def _picture(ep: _Episode, height: int = 240, width: int = 480) -> np.ndarray:
@@ -462,21 +485,8 @@ class ExecutionEnv(gym.Env):
             day_index = self._day_indices[int(rng.integers(len(self._day_indices)))]
         data, feats = self._load(day_index)
         meta = data.day.meta
-        side_opt = opts.get("side", cfg.side)
-        if side_opt in ("buy", 1):
-            side = 1
-        elif side_opt in ("sell", -1):
-            side = -1
-        elif side_opt == "random":
-            side = 1 if rng.integers(2) == 0 else -1
-        else:
-            raise ValueError(f"reset option side={side_opt!r}; allowed: 'buy', 'sell', 1, -1")
-        quantity = float(opts.get("quantity", cfg.quantity))
-        lots = quantity / meta.lot_size
-        if not (math.isfinite(quantity) and quantity > 0 and abs(lots - round(lots)) <= 1e-9 * max(lots, 1.0)):
-            raise ValueError(
-                f"quantity={quantity!r} must be a positive multiple of the lot size {meta.lot_size} of {meta.source}"
-            )
+        side = episode_side(opts.get("side", cfg.side), rng)
+        quantity = episode_quantity(opts.get("quantity", cfg.quantity), meta.lot_size, meta.source)
         horizon_ns = self._horizon_ns
         if opts.get("start_ns") is not None:
             start_ns = int(opts["start_ns"])
@@ -564,16 +574,11 @@ class ExecutionEnv(gym.Env):
 
     def _write_obs(self) -> None:
         ep = self._episode
-        sim = ep.sim
         ep.write_obs(self._obs[:OBS_DIM])
         self._predicted_move()
         obs = self._obs[:OBS_DIM]
-        inside = (obs >= OBS_LOW) & (obs <= OBS_HIGH)  # False for NaN too
-        if not inside.all():
-            bad = {FEATURE_NAMES[i]: float(obs[i]) for i in np.flatnonzero(~inside)}
-            raise RuntimeError(
-                f"observation features outside their bounds (or NaN) {bad} on {ep.data.day.meta.source} at {sim.now}"
-            )
+        if not ((obs >= OBS_LOW) & (obs <= OBS_HIGH)).all():  # False for NaN too
+            raise _bad_observation(obs, ep)
 
     def fill_records(self) -> np.ndarray:
         """Every fill of the current (or just finished) episode: a structured array with fields

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from exec_env.market.data import arrays_beside
 from exec_env.sim.kernels import impact_at
 
 __all__ = ["FEATURE_NAMES", "OBS_DIM", "OBS_HIGH", "OBS_LOW", "DayFeatureArrays", "write_observation"]
@@ -52,24 +53,15 @@ class DayFeatureArrays:
     @classmethod
     def for_day(cls, data, day_dir=None) -> DayFeatureArrays:
         """The feature arrays of ``data`` (a DayArrays), read from / saved to ``day_dir`` when given."""
-        from pathlib import Path
 
-        if day_dir is not None:
-            paths = {k: Path(day_dir) / f"features_v{cls.VERSION}_{k}.npy" for k in cls.__slots__}
-            if all(p.exists() for p in paths.values()):
-                out = cls.__new__(cls)
-                for k, p in paths.items():
-                    setattr(out, k, np.load(p, mmap_mode="r"))
-                return out
-        out = cls(data.bid_px, data.bid_sz, data.ask_px, data.ask_sz, data.trade_sz, data.trade_side)
-        if day_dir is not None:
-            try:
-                for k, p in paths.items():
-                    tmp = p.with_suffix(".tmp.npy")
-                    np.save(tmp, getattr(out, k))
-                    tmp.replace(p)
-            except OSError:
-                pass  # a read-only cache: compute again next time
+        def compute() -> dict:
+            out = cls(data.bid_px, data.bid_sz, data.ask_px, data.ask_sz, data.trade_sz, data.trade_side)
+            return {k: getattr(out, k) for k in cls.__slots__}
+
+        arrays = arrays_beside(day_dir, f"features_v{cls.VERSION}", cls.__slots__, compute)
+        out = cls.__new__(cls)
+        for k, v in arrays.items():
+            setattr(out, k, v)
         return out
 
     def __init__(self, bid_px, bid_sz, ask_px, ask_sz, trade_sz, trade_side) -> None:

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from exec_env.market.data import arrays_beside
+
 __all__ = ["FEATURE_NAMES", "N_FEATURES", "VERSION", "WINDOWS_S", "OrderflowArrays", "features_at", "row_at"]
 
 VERSION = 1
@@ -195,20 +197,13 @@ class OrderflowArrays:
     @classmethod
     def for_day(cls, day: Any, day_dir: str | Path | None = None) -> OrderflowArrays:
         """The arrays of ``day``, read from / saved to ``day_dir`` (``orderflow_v1_*.npy``) when given."""
-        paths = {}
-        if day_dir is not None:
-            paths = {k: Path(day_dir) / f"orderflow_v{VERSION}_{k}.npy" for k in cls.__slots__}
-            if all(p.exists() for p in paths.values()):
-                return cls(*(np.load(paths[k], mmap_mode="r") for k in cls.__slots__))
-        out = cls.compute(day)
-        try:
-            for k, p in paths.items():
-                tmp = p.with_suffix(".tmp.npy")
-                np.save(tmp, getattr(out, k))
-                tmp.replace(p)
-        except OSError:
-            pass  # a read-only cache: compute again next time
-        return out
+
+        def compute() -> dict:
+            out = cls.compute(day)
+            return {k: getattr(out, k) for k in cls.__slots__}
+
+        arrays = arrays_beside(day_dir, f"orderflow_v{VERSION}", cls.__slots__, compute)
+        return cls(*(arrays[k] for k in cls.__slots__))
 
     @classmethod
     def for_catalogue_day(cls, catalogue: Any, index: int) -> OrderflowArrays:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from exec_env.env import child_order
+from exec_env.market.catalogue import intraday_cut
 
 __all__ = ["MarketView", "split_windows", "start_range"]
 
@@ -68,7 +69,7 @@ def split_windows(
         day = catalogue.day(i)
         open_ns = max(int(day.meta.session_open_ns), int(day.ts[0]))
         close_ns = min(int(day.meta.session_close_ns), int(day.ts[-1]))
-        cut = close_ns - round(test_share * (close_ns - open_ns))
+        cut = intraday_cut(day, test_share)
         if split == "test":
             out.append((i, cut, close_ns))
         elif split == "train":

@@ -11,6 +11,7 @@ import numpy as np
 from gymnasium import spaces
 
 from exec_env import stepper as ST
+from exec_env.env import episode_quantity, episode_side
 from exec_env.market.venues import MultiVenueDay, VenueCatalogue, VenueSpec
 from exec_env.sim import DayArrays, ExecutionSimulator, SimConfig
 from exec_env.sim import kernels as K
@@ -407,20 +408,8 @@ class RoutingEnv(gym.Env):
         else:
             day_index = self._day_indices[int(rng.integers(len(self._day_indices)))]
         data = self._load(day_index)
-        side_opt = opts.get("side", cfg.side)
-        if side_opt in ("buy", 1):
-            side = 1
-        elif side_opt in ("sell", -1):
-            side = -1
-        elif side_opt == "random":
-            side = 1 if rng.integers(2) == 0 else -1
-        else:
-            raise ValueError(f"reset option side={side_opt!r}; allowed: 'buy', 'sell', 1, -1")
-        qty = float(opts.get("quantity", cfg.quantity))
-        lot = data.day.meta.lot_size
-        lots = qty / lot
-        if not (math.isfinite(qty) and qty > 0 and abs(lots - round(lots)) <= 1e-9 * max(lots, 1.0)):
-            raise ValueError(f"quantity={qty!r} must be a positive multiple of the lot size {lot}")
+        side = episode_side(opts.get("side", cfg.side), rng)
+        qty = episode_quantity(opts.get("quantity", cfg.quantity), data.day.meta.lot_size, data.day.meta.source)
         lo, hi = self._ranges[day_index]
         if opts.get("start_ns") is not None:
             start = int(opts["start_ns"])

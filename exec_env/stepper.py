@@ -105,14 +105,15 @@ def fill_bound(book_ts, trade_ts, ist, ei, levels):
 def episode_step(
     book_ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, trade_px, trade_sz, trade_side, halt_start, halt_end,
     cancel_ts, cancel_px, cancel_sz, cancel_side, cancel_entry,
-    cum_buy, cum_sell, cum_vol, mid_ffill, fs, ist, pp, fills_f, fills_i, es, ei, ec, pace, aggr, obs,
+    cum_buy, cum_sell, cum_vol, mid_ffill, fs, ist, pp, fills_f, fills_i, es, ei, ec, pace, aggr, obs, room_checked,
 ):  # fmt: skip
     """One decision of one episode. Returns (status, need): STEP_OK, or STEP_NEED_ROOM with the
-    number of fill records needed (nothing was done), or STEP_BAD_OBS (the step was done)."""
-    levels = bid_px.shape[1]
-    need = ist[K.I_NFILLS] + fill_bound(book_ts, trade_ts, ist, ei, levels)
-    if need > fills_f.shape[0]:
-        return STEP_NEED_ROOM, need
+    number of fill records needed (nothing was done), or STEP_BAD_OBS (the step was done).
+    ``room_checked``: the caller already made sure the fill buffers hold :func:`fill_bound` more."""
+    if not room_checked:
+        need = ist[K.I_NFILLS] + fill_bound(book_ts, trade_ts, ist, ei, bid_px.shape[1])
+        if need > fills_f.shape[0]:
+            return STEP_NEED_ROOM, need
     side = pp[K.P_SIDE]
     if side > 0:
         own_px, own_sz, opp_px, opp_sz = bid_px, bid_sz, ask_px, ask_sz

@@ -75,14 +75,14 @@ def batch_step(
                 trade_px[t0:t1], trade_sz[t0:t1], trade_side[t0:t1], halt_start[h0:h1], halt_end[h0:h1],
                 cancel_ts[x0:x1], cancel_px[x0:x1], cancel_sz[x0:x1], cancel_side[x0:x1], cancel_entry[x0:x1],
                 cum_buy[c0:c1], cum_sell[c0:c1], cum_vol[c0:c1], mid_ffill[b0:b1], tfs[e], tist[e], tpp[e],
-                tfills_f[e], tfills_i[e], tes[e], tei[e], ec, ec[ST.C_SHADOW_PACE], ec[ST.C_SHADOW_AGGR], empty,
+                tfills_f[e], tfills_i[e], tes[e], tei[e], ec, ec[ST.C_SHADOW_PACE], ec[ST.C_SHADOW_AGGR], empty, True,
             )  # fmt: skip
         st, nd = ST.episode_step(
             ts[b0:b1], bid_px[b0:b1], bid_sz[b0:b1], ask_px[b0:b1], ask_sz[b0:b1], trade_ts[t0:t1],
             trade_px[t0:t1], trade_sz[t0:t1], trade_side[t0:t1], halt_start[h0:h1], halt_end[h0:h1],
             cancel_ts[x0:x1], cancel_px[x0:x1], cancel_sz[x0:x1], cancel_side[x0:x1], cancel_entry[x0:x1],
             cum_buy[c0:c1], cum_sell[c0:c1], cum_vol[c0:c1], mid_ffill[b0:b1], fs[e], ist[e], pp[e],
-            fills_f[e], fills_i[e], es[e], ei[e], ec, actions[e, 0], actions[e, 1], obs[e],
+            fills_f[e], fills_i[e], es[e], ei[e], ec, actions[e, 0], actions[e, 1], obs[e], True,
         )  # fmt: skip
         status[e] = st
         need[e] = nd
@@ -134,7 +134,8 @@ class BatchedExecution:
             self.tfs, self.tist, self.tpp = self.fs[:0], self.ist[:0], self.pp[:0]
             self.tfills_f, self.tfills_i = self.fills_f[:0], self.fills_i[:0]
             self.tes, self.tei = self.es[:0], self.ei[:0]
-        self._bind_views()
+        self._bind_state()
+        self._bind_fills()
         self.ec = self.episodes[0].ec
         self.day_of = np.zeros(n, dtype=np.int64)
         self.specs: list[dict] = [{} for _ in range(n)]
@@ -195,24 +196,24 @@ class BatchedExecution:
         self.cancel_off = offsets([d.cancel_ts.size for d, _ in loaded])
         self._loaded = loaded
 
-    def _bind_views(self) -> None:
-        for e, ep in enumerate(self.episodes):
-            self._bind(ep, e, self.fs, self.ist, self.pp, self.fills_f, self.fills_i, self.es, self.ei)
-        for e, ep in enumerate(self.shadows):
-            self._bind(ep, e, self.tfs, self.tist, self.tpp, self.tfills_f, self.tfills_i, self.tes, self.tei)
+    def _groups(self):
+        yield self.episodes, self.fs, self.ist, self.pp, self.es, self.ei, self.fills_f, self.fills_i
+        if self.shadow:
+            yield self.shadows, self.tfs, self.tist, self.tpp, self.tes, self.tei, self.tfills_f, self.tfills_i
 
-    @staticmethod
-    def _bind(ep, e, fs, ist, pp, fills_f, fills_i, es, ei) -> None:
-        sim = ep.sim
-        if sim.fs is not fs[e]:
-            fs[e] = sim.fs
-            ist[e] = sim.ist
-            pp[e] = sim.pp
-            es[e] = ep.es
-            ei[e] = ep.ei
-        sim.fs, sim.ist, sim.pp = fs[e], ist[e], pp[e]
-        sim.fills_f, sim.fills_i = fills_f[e], fills_i[e]
-        ep.es, ep.ei = es[e], ei[e]
+    def _bind_state(self) -> None:
+        """Once: every episode's state arrays become rows of the batch arrays (as initialised)."""
+        for episodes, fs, ist, pp, es, ei, _, _ in self._groups():
+            for e, ep in enumerate(episodes):
+                sim = ep.sim
+                fs[e], ist[e], pp[e], es[e], ei[e] = sim.fs, sim.ist, sim.pp, ep.es, ep.ei
+                sim.fs, sim.ist, sim.pp, ep.es, ep.ei = fs[e], ist[e], pp[e], es[e], ei[e]
+
+    def _bind_fills(self) -> None:
+        """The episodes' fill buffers are rows of the batch buffers (again after they grow)."""
+        for episodes, *_, fills_f, fills_i in self._groups():
+            for e, ep in enumerate(episodes):
+                ep.sim.fills_f, ep.sim.fills_i = fills_f[e], fills_i[e]
 
     def _grow(self, need: int) -> None:
         cap = max(2 * self.fills_f.shape[1], need)
@@ -221,7 +222,7 @@ class BatchedExecution:
             new = np.zeros((old.shape[0], cap, old.shape[2]), dtype=old.dtype)
             new[:, : old.shape[1]] = old
             setattr(self, name, new)
-        self._bind_views()
+        self._bind_fills()
 
     # -- episodes -----------------------------------------------------------------------------
     def reset_episode(self, e: int, seed: int | None = None, options: dict | None = None) -> None:

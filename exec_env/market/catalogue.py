@@ -11,36 +11,44 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from exec_env.market.data import MarketDay, load_day
 
-__all__ = ["MarketCatalogue", "Split"]
+__all__ = ["DayCatalogue", "MarketCatalogue", "Split", "intraday_cut"]
 
 Split = Literal["train", "test", "all"]
 
 
 @dataclass(eq=False)
-class MarketCatalogue:
-    """Ordered days (oldest first) and how many of the newest are held out for testing."""
+class DayCatalogue:
+    """Ordered days (oldest first) of any day type, held in memory or as saved directories (loaded
+    on demand, memory-mapped, in a small LRU), and how many of the newest are held out for testing.
+    Subclasses name their day type and how a saved directory is loaded."""
 
-    days: list[MarketDay | Path]
+    days: list
     n_test: int = 0
     name: str = "catalogue"
     notes: dict = field(default_factory=dict)
     """Facts about where the days came from (files read, files skipped)."""
     sim_defaults: dict = field(default_factory=dict)
     """SimConfig fields this market is calibrated for (used when the env's ``sim`` is None)."""
-    _cache: OrderedDict[int, MarketDay] = field(default_factory=OrderedDict, repr=False)
+    _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _cache_size: int = 4
 
+    DAY_TYPE: ClassVar[type] = MarketDay
+
+    @staticmethod
+    def load_saved(path: Path):
+        return load_day(path)
+
     def __post_init__(self) -> None:
-        self.days = [d if isinstance(d, MarketDay) else Path(d) for d in self.days]
+        self.days = [d if isinstance(d, self.DAY_TYPE) else Path(d) for d in self.days]
         if not self.days:
             raise ValueError(f"{self.name}: a catalogue needs at least one day")
-        if not 0 <= self.n_test < len(self.days):
+        if not (isinstance(self.n_test, int) and 0 <= self.n_test < len(self.days)):
             raise ValueError(
-                f"{self.name}: n_test={self.n_test} must be in 0..{len(self.days) - 1} "
+                f"{self.name}: n_test={self.n_test!r} must be in 0..{len(self.days) - 1} "
                 f"(at least one training day of {len(self.days)})"
             )
 
@@ -58,20 +66,33 @@ class MarketCatalogue:
             return list(range(n))
         raise ValueError(f"{self.name}: split must be 'train', 'test' or 'all', got {split!r}")
 
-    def day(self, index: int) -> MarketDay:
+    def day(self, index: int):
         """The day at ``index`` (loaded memory-mapped and kept in a small LRU)."""
         item = self.days[index]
-        if isinstance(item, MarketDay):
+        if isinstance(item, self.DAY_TYPE):
             return item
         cached = self._cache.get(index)
         if cached is not None:
             self._cache.move_to_end(index)
             return cached
-        loaded = load_day(item)
+        loaded = self.load_saved(item)
         self._cache[index] = loaded
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return loaded
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_cache"] = OrderedDict()  # memory maps are re-opened in the receiving process
+        return state
+
+
+@dataclass(eq=False)
+class MarketCatalogue(DayCatalogue):
+    """Ordered :class:`MarketDay` s (oldest first) and how many of the newest are held out for testing."""
+
+    def day(self, index: int) -> MarketDay:
+        return super().day(index)
 
     def skipped_message(self) -> str | None:
         """One line saying which input files were not loaded, or None (for a command to print)."""
@@ -83,7 +104,10 @@ class MarketCatalogue:
         what = f"{len(unreadable)} unreadable, {len(skipped) - len(unreadable)} documentation"
         return f"{self.name}: skipped {len(skipped)} file(s) ({what}): {names}"
 
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["_cache"] = OrderedDict()  # memory maps are re-opened in the receiving process
-        return state
+
+def intraday_cut(day: MarketDay, test_share: float) -> int:
+    """Where an intraday split cuts ``day`` (ns): the last ``test_share`` of its data inside the
+    session (``max(open, first row)`` .. ``min(close, last row)``) is test time."""
+    first = max(int(day.meta.session_open_ns), int(day.ts[0]))
+    last = min(int(day.meta.session_close_ns), int(day.ts[-1]))
+    return last - round(test_share * (last - first))

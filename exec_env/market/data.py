@@ -441,3 +441,21 @@ def mirror_day(day: MarketDay, center: float) -> MarketDay:
         trade_side=(-day.trade_side).astype(np.int8),
         **cancels,
     )
+
+
+def arrays_beside(day_dir, prefix: str, names: tuple[str, ...], compute) -> dict[str, np.ndarray]:
+    """Arrays derived from a day, kept beside its saved directory as ``<prefix>_<name>.npy`` and
+    memory-mapped from there; ``compute()`` (a dict of them) runs when they are missing, and its
+    result is saved when ``day_dir`` is given and writable (a read-only cache computes again)."""
+    paths = {k: Path(day_dir) / f"{prefix}_{k}.npy" for k in names} if day_dir is not None else {}
+    if paths and all(p.exists() for p in paths.values()):
+        return {k: np.load(p, mmap_mode="r") for k, p in paths.items()}
+    arrays = compute()
+    try:
+        for k, p in paths.items():
+            tmp = p.with_suffix(".tmp.npy")
+            np.save(tmp, arrays[k])
+            tmp.replace(p)
+    except OSError:
+        pass
+    return arrays

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections import OrderedDict
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from exec_env.market.catalogue import DayCatalogue
 from exec_env.market.data import MarketDay, MarketMeta, load_day, save_day, validate
 
 __all__ = [
@@ -212,59 +212,24 @@ def load_multi(directory: str | Path, mmap: bool = True) -> MultiVenueDay:
 
 
 @dataclass(eq=False)
-class VenueCatalogue:
+class VenueCatalogue(DayCatalogue):
     """Multi-venue days (oldest first); the newest ``n_test`` are the test split.
 
     ``venue_specs`` are the market's default fee schedule and latency per venue (used when the
     env's ``venues`` is None); ``sim_defaults`` the SimConfig fields of its impact model.
     """
 
-    days: list[MultiVenueDay | Path]
-    n_test: int = 0
     name: str = "venues"
     venue_specs: tuple[VenueSpec, ...] = ()
-    sim_defaults: dict = field(default_factory=dict)
-    notes: dict = field(default_factory=dict)
-    _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
 
-    def __post_init__(self) -> None:
-        self.days = [d if isinstance(d, MultiVenueDay) else Path(d) for d in self.days]
-        if not self.days:
-            raise ValueError(f"{self.name}: a catalogue needs at least one day")
-        if not (isinstance(self.n_test, int) and 0 <= self.n_test < len(self.days)):
-            raise ValueError(
-                f"{self.name}: n_test = {self.n_test!r} is outside the allowed range 0..{len(self.days) - 1}"
-            )
+    DAY_TYPE: ClassVar[type] = MultiVenueDay
 
-    def __len__(self) -> int:
-        return len(self.days)
-
-    def indices(self, split: str) -> list[int]:
-        n = len(self.days)
-        if split == "train":
-            return list(range(n - self.n_test))
-        if split == "test":
-            return list(range(n - self.n_test, n))
-        if split == "all":
-            return list(range(n))
-        raise ValueError(f"{self.name}: split = {split!r} is invalid; allowed: 'train', 'test', 'all'")
+    @staticmethod
+    def load_saved(path: Path) -> MultiVenueDay:
+        return load_multi(path)
 
     def day(self, index: int) -> MultiVenueDay:
-        item = self.days[index]
-        if isinstance(item, MultiVenueDay):
-            return item
-        hit = self._cache.get(index)
-        if hit is None:
-            hit = load_multi(item)
-            self._cache[index] = hit
-            while len(self._cache) > 4:
-                self._cache.popitem(last=False)
-        return hit
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["_cache"] = OrderedDict()
-        return state
+        return super().day(index)
 
 
 # ----------------------------------------------------------------------------------------------

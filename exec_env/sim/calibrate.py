@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from exec_env.market.catalogue import MarketCatalogue
+from exec_env.market.catalogue import MarketCatalogue, intraday_cut
 from exec_env.market.data import MarketDay
 
-__all__ = ["IMPACT_KEYS", "MarketCalibration", "calibrate", "calibration_for", "intraday_cut", "is_lifted"]
+__all__ = ["IMPACT_KEYS", "MarketCalibration", "calibrate", "calibration_for", "is_lifted"]
 
 IMPACT_KEYS = frozenset({"permanent_impact", "transient_impact", "liquidity"})
 """A market whose ``sim_defaults`` set any of these carries its own impact model (no calibration)."""
@@ -159,14 +159,6 @@ def _through_origin(x: np.ndarray, y: np.ndarray) -> float | None:
         return None
     sxx = float((x[ok] ** 2).sum())
     return float((x[ok] * y[ok]).sum() / sxx) if sxx > 0 else None
-
-
-def intraday_cut(day: MarketDay, test_share: float) -> int:
-    """Time (ns) where an intraday split cuts ``day``: ``test_share`` of its data inside the
-    session is test time, from the cut to the end."""
-    first = max(day.meta.session_open_ns, int(day.ts[0]))
-    last = min(day.meta.session_close_ns, int(day.ts[-1]))
-    return last - round(test_share * (last - first))
 
 
 def _before(day: MarketDay, t_ns: int) -> MarketDay:

@@ -46,7 +46,7 @@ F_ORD_QA = 6  # resting order queue ahead
 F_PERM = 7  # permanent impact offset (price units, signed)
 F_ORD_LVL = 8  # displayed size at the resting order's level at the last book row, less trades there since
 F_LAST_MID = 9  # last valid replay-frame mid
-F_STEP_NOTIONAL = 10  # sum of price * qty since the last reset_step_accumulators
+F_STEP_NOTIONAL = 10  # sum of price * qty since the start of the decision step
 F_STEP_QTY = 11
 F_STEP_FEES = 12
 F_NOTIONAL = 13  # sum of price * qty in the episode
@@ -55,9 +55,8 @@ F_TAKER_QTY = 15
 F_MAKER_QTY = 16
 F_DEP = 17  # opposite-side depletion (units) at I_DEP_TS
 F_CAP = 18  # fills still allowed by the participation cap in this step (inf without a cap)
-F_TAIL_D = 19  # unused (kept for index stability)
-F_BEYOND_SWEEPS = 20  # number of sweeps that went past the recorded levels
-F_TR0 = 21  # transient components at I_TRANS_TS, F_TR0 .. F_TR0 + MAX_TRANSIENT - 1
+F_BEYOND_SWEEPS = 19  # number of sweeps that went past the recorded levels
+F_TR0 = 20  # transient components at I_TRANS_TS, F_TR0 .. F_TR0 + MAX_TRANSIENT - 1
 N_FSTATE = F_TR0 + MAX_TRANSIENT
 
 # --- int state -------------------------------------------------------------------------------
@@ -277,7 +276,7 @@ def in_halt(halt_start, halt_end, t):
 
 
 @njit(cache=True)
-def _tail_depth(opp_sz, row, fs, lot):
+def _tail_depth(opp_sz, row, lot):
     """Depth per tick beyond the recorded levels: the mean recorded level size of this row (of
     the last row where the side was not empty), at least one lot."""
     total = 0.0
@@ -291,7 +290,7 @@ def _tail_depth(opp_sz, row, fs, lot):
         return max(total / n, lot)
     for r in range(row - 1, -1, -1):  # an empty side (rare): the last row that had one
         if opp_sz[r, 0] > 0.0:
-            return _tail_depth(opp_sz, r, fs, lot)
+            return _tail_depth(opp_sz, r, lot)
     return lot
 
 
@@ -350,7 +349,7 @@ def _sweep_book(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, qty, limit_p
             break
     if rem > 0.0 and not blocked:
         # the profile tail: levels on the tick grid past the deepest recorded price
-        depth = _tail_depth(opp_sz, row, fs, lot)
+        depth = _tail_depth(opp_sz, row, lot)
         if np.isnan(last_px):  # empty side: the tail starts one tick past the last valid mid
             mid = fs[F_LAST_MID]
             if side > 0:

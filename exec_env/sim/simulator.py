@@ -147,7 +147,6 @@ class ExecutionSimulator:
             mid = self._last_valid_mid(row)
         self.fs[K.F_LAST_MID] = mid
         self.fs[K.F_CAP] = math.inf
-        self.fs[K.F_TAIL_D] = float(data.day.meta.lot_size)
         self.arrival_mid = mid
 
         pp = self.pp
@@ -236,11 +235,6 @@ class ExecutionSimulator:
         self.fs[K.F_STEP_FEES] = 0.0
         self.fs[K.F_CAP] = cap
         self.ist[K.I_STEP] = step
-
-    def reset_step_accumulators(self) -> None:
-        self.fs[K.F_STEP_NOTIONAL] = 0.0
-        self.fs[K.F_STEP_QTY] = 0.0
-        self.fs[K.F_STEP_FEES] = 0.0
 
     # -- read-outs ----------------------------------------------------------------------------
     @property
