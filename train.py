@@ -79,6 +79,24 @@ class Args:
         default=64, metadata={"help": "PPO rollout length per environment (n_steps * n_envs per update)"}
     )
     batch_size: int = field(default=256, metadata={"help": "PPO minibatch size"})
+    n_epochs: int = field(default=10, metadata={"help": "PPO epochs over each rollout"})
+    ent_coef: float = field(default=0.0, metadata={"help": "PPO entropy bonus"})
+    net_arch: str = field(default="64,64", metadata={"help": "hidden layer sizes of policy and value networks"})
+    normalize: bool = field(
+        default=False,
+        metadata={"help": "normalise observations with SB3 VecNormalize (statistics saved with the model)"},
+    )
+    tune: int = field(
+        default=0,
+        metadata={
+            "help": "first run this many Optuna trials on the training days (newest 4 validate), then train the best"
+        },
+    )
+    tune_timesteps: int = field(default=300_000, metadata={"help": "PPO steps per tuning trial"})
+    tune_storage: str = field(
+        default="sqlite:///runs/tune.db", metadata={"help": "SQLAlchemy URL of the Optuna study (resumed if it exists)"}
+    )
+    tune_study: str = field(default="train", metadata={"help": "name of the Optuna study"})
     torch_threads: int = field(default=1, metadata={"help": "torch CPU threads"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar during training"})
 
@@ -109,6 +127,40 @@ def check_args(args: Args) -> None:
         raise SystemExit(f"--eval-overlap {args.eval_overlap!r}: allowed 'auto', 'yes', 'no'")
     if args.eval_episodes < 2:
         raise SystemExit(f"--eval-episodes {args.eval_episodes}: allowed >= 2 (paired statistics)")
+
+
+def settings_from_args(args: Args):
+    """The PPO settings that ``args`` asks for (``--net-arch "128,128"`` -> (128, 128))."""
+    from exec_env.agents import PPOSettings
+
+    try:
+        net_arch = tuple(int(x) for x in args.net_arch.split(",") if x.strip())
+    except ValueError:
+        raise SystemExit(f"--net-arch {args.net_arch!r}: allowed comma-separated layer sizes, e.g. '64,64'") from None
+    return PPOSettings(
+        learning_rate=args.learning_rate, n_steps=args.n_steps, batch_size=args.batch_size,
+        n_epochs=args.n_epochs, ent_coef=args.ent_coef, net_arch=net_arch, normalize=args.normalize,
+    )  # fmt: skip
+
+
+def run_tuning(args: Args, config: Any) -> tuple[Any, Any, dict[str, Any]]:
+    """Search PPO settings on the training days (``exec_env.agents.tune``); the best trial's
+    settings and env overrides, and a record of the study for ``config.json``."""
+    from exec_env.agents.tune import TuneSettings, study_best, tune
+
+    tune_settings = TuneSettings(
+        n_trials=args.tune, trial_timesteps=args.tune_timesteps, n_envs=args.n_envs, storage=args.tune_storage,
+        study_name=args.tune_study, seed=args.seed,
+    )  # fmt: skip
+    print(f"tuning: {args.tune} trials of {args.tune_timesteps} steps -> {args.tune_storage} ({args.tune_study})")
+    study = tune(config, tune_settings, log=lambda line: print(line, flush=True))
+    settings, env_overrides = study_best(study)
+    print(f"tuning: best trial {study.best_trial.number}, {study.best_value:.3f} bps on validation days: "
+          f"{study.best_trial.params}", flush=True)  # fmt: skip
+    record = {"storage": args.tune_storage, "study": args.tune_study, "best_trial": study.best_trial.number,
+              "best_validation_bps": study.best_value, "params": study.best_trial.params,
+              "validation_baselines": study.user_attrs.get("baselines")}  # fmt: skip
+    return settings, dataclasses.replace(config, **env_overrides), record
 
 
 def parse_args(argv: list[str] | None = None) -> Args:
@@ -197,7 +249,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from torch.utils.tensorboard import SummaryWriter
 
     import exec_env
-    from exec_env.agents import ExecMetricsCallback, PPOSettings, make_ppo
+    from exec_env.agents import ExecMetricsCallback, TrainedPolicy, make_ppo, save_trained
     from exec_env.agents.ppo import make_vec_env
     from exec_env.baselines import DEFAULT_BASELINES, make_baseline
     from exec_env.config import ExecutionConfig
@@ -240,7 +292,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     n_test_days = len(catalogue.indices("test"))
     if not args.test_share and n_test_days == 0:
         raise SystemExit(f"{catalogue.name} has no test day (--test-days {args.test_days}); nothing to evaluate on")
-    settings = PPOSettings(learning_rate=args.learning_rate, n_steps=args.n_steps, batch_size=args.batch_size)
+    settings = settings_from_args(args)
+    tuned = None
+    if args.tune > 0:
+        settings, config, tuned = run_tuning(args, config)
     print(f"market: {catalogue.name}, {len(catalogue.indices('train'))} train days, "
           f"{len(catalogue.indices('test'))} test days ({time.perf_counter() - t_start:.1f} s)", flush=True)  # fmt: skip
 
@@ -251,7 +306,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     calibration = dataclasses.asdict(probe.calibration) if probe.calibration is not None else None
     resolved = {"args": dataclasses.asdict(args), "env": config.describe(), "sim_resolved": sim_resolved,
                 "calibration": calibration,
-                "ppo": dataclasses.asdict(settings),
+                "ppo": dataclasses.asdict(settings), "tuning": tuned,
                 "exec_env_version": exec_env.__version__, "command": " ".join(sys.argv)}  # fmt: skip
     (run_dir / "config.json").write_text(json.dumps(resolved, indent=2, default=str))
     writer = SummaryWriter(str(run_dir / "tb"))
@@ -259,19 +314,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     writer.add_text("hyperparameters", table)
     writer.add_text("config", "```\n" + json.dumps(resolved, indent=2, default=str) + "\n```")
 
-    vec_env = make_vec_env(config, args.n_envs, args.seed, vec=args.vec)  # type: ignore[arg-type]
+    vec_env = make_vec_env(config, args.n_envs, args.seed, vec=args.vec, normalize=settings.normalize)  # type: ignore[arg-type]
     model = make_ppo(vec_env, settings, seed=args.seed)
     model.set_logger(configure(str(run_dir / "tb"), ["tensorboard", "csv"]))
     print(f"training PPO for {args.total_timesteps} steps on {args.n_envs} envs -> {run_dir}", flush=True)
     t_train = time.perf_counter()
     model.learn(total_timesteps=args.total_timesteps, callback=ExecMetricsCallback(), progress_bar=args.progress)
     train_s = time.perf_counter() - t_train
-    model.save(run_dir / "model.zip")
+    save_trained(run_dir, model, vec_env)
+    trained = TrainedPolicy.from_training(model, vec_env)
     vec_env.close()
 
     sim_config = probe.sim_config
     split_args = {"test_share": args.test_share, "purge_s": args.purge_s}
-    policies = {"PPO": model}
+    policies = {"PPO": trained}
     policies.update({b: make_baseline(b, config, catalogue, sim_config, **split_args) for b in DEFAULT_BASELINES})
     print(
         f"evaluating PPO and {len(DEFAULT_BASELINES)} baselines on {args.eval_episodes} test episodes ...", flush=True

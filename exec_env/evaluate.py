@@ -31,15 +31,14 @@ __all__ = ["load_model", "main", "parse_options", "plot_results", "run"]
 
 
 def load_model(path: str | Path) -> Any:
-    """A saved SB3 PPO model from a run folder (its ``model.zip``) or a ``.zip`` file."""
-    from stable_baselines3 import PPO
+    """A saved PPO policy from a run folder (its ``model.zip``, and ``vecnormalize.pkl`` when it
+    was trained with normalised observations) or a ``.zip`` file."""
+    from exec_env.agents import load_trained
 
-    p = Path(path)
-    if p.is_dir():
-        p = p / "model.zip"
-    if not p.is_file():
-        raise ValueError(f"--model {path}: no model file (a run folder with model.zip, or a .zip file)")
-    return PPO.load(str(p), device="cpu")
+    try:
+        return load_trained(path)
+    except ValueError as exc:
+        raise ValueError(f"--model {exc}") from None
 
 
 def _model_name(path: str | Path) -> str:

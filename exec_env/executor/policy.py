@@ -27,12 +27,11 @@ def load_policy(spec: str) -> Any:
         raise ValueError(f"--policy {spec!r}; allowed: {', '.join(names)} or the path of a model .zip file")
     if not path.is_file():
         raise ValueError(f"--policy {spec!r}: no such file")
-    from stable_baselines3 import PPO
-
+    from exec_env.agents import load_trained
     from exec_env.features import OBS_DIM
 
-    model = PPO.load(path, device="cpu")
-    shape = tuple(model.observation_space.shape or ())
+    policy = load_trained(path)  # with the observation normalisation saved beside it, if any
+    shape = tuple(policy.model.observation_space.shape or ())
     if shape != (OBS_DIM,):
         raise ValueError(f"--policy {spec!r}: observation shape {shape}; allowed: ({OBS_DIM},) (the env's)")
-    return model
+    return policy
