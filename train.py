@@ -322,8 +322,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     model.learn(total_timesteps=args.total_timesteps, callback=ExecMetricsCallback(), progress_bar=args.progress)
     train_s = time.perf_counter() - t_train
     save_trained(run_dir, model, vec_env)
-    trained = TrainedPolicy.from_training(model, vec_env)
+    trained = TrainedPolicy.from_training(model, vec_env).continuous()
     vec_env.close()
+    # baselines act in the continuous mode; a discrete model sends the grid values it stands for
+    config = dataclasses.replace(config, action_mode="continuous")
 
     sim_config = probe.sim_config
     split_args = {"test_share": args.test_share, "purge_s": args.purge_s}

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import gymnasium as gym
+import numpy as np
 
 from exec_env.config import ExecutionConfig
 
@@ -134,15 +135,34 @@ class TrainedPolicy:
         self.epsilon = epsilon
 
     def normalize(self, obs: Any) -> Any:
-        import numpy as np
-
         if self.obs_rms is None:
             return obs
         scaled = (np.asarray(obs) - self.obs_rms.mean) / np.sqrt(self.obs_rms.var + self.epsilon)
         return np.clip(scaled, -self.clip_obs, self.clip_obs).astype(np.float32)
 
     def predict(self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = True):
-        return self.model.predict(self.normalize(observation), state, episode_start, deterministic)
+        action, state = self.model.predict(self.normalize(observation), state, episode_start, deterministic)
+        if self.grid is not None:
+            action = self.grid[np.asarray(action, dtype=np.int64)].astype(np.float32)
+        return action, state
+
+    grid: Any = None
+    """Set by :meth:`continuous`: the grid values that discrete actions stand for."""
+
+    def continuous(self) -> TrainedPolicy:
+        """This policy acting in the continuous action mode: a model trained on
+        ``ExecutionDiscrete-v0`` sends the grid values its indices stand for, which the continuous
+        env maps to the very same child orders (so it can be evaluated beside the baselines)."""
+        import copy
+
+        from gymnasium import spaces
+
+        from exec_env.env import DISCRETE_GRID
+
+        out = copy.copy(self)
+        if isinstance(self.model.action_space, spaces.MultiDiscrete):
+            out.grid = np.asarray(DISCRETE_GRID, dtype=np.float64)
+        return out
 
     @classmethod
     def from_training(cls, model: Any, vec_env: Any) -> TrainedPolicy:

@@ -81,7 +81,10 @@ def sample_trial(trial: Any) -> tuple[PPOSettings, dict[str, Any]]:
         net_arch=tuple(int(x) for x in arch.split(",")),
         normalize=trial.suggest_categorical("normalize", [False, True]),
     )
-    env = {"reward_baseline": trial.suggest_categorical("reward_baseline", ["twap", "passive_twap"])}
+    env = {
+        "reward_baseline": trial.suggest_categorical("reward_baseline", ["twap", "passive_twap"]),
+        "action_mode": trial.suggest_categorical("action_mode", ["continuous", "discrete"]),
+    }
     return settings, env
 
 
@@ -131,9 +134,9 @@ def tune(config: ExecutionConfig, settings: TuneSettings, log: Any = print) -> A
     study.set_user_attr("baselines", baseline_means)
 
     class Checkpoint(BaseCallback):
-        def __init__(self, trial: Any, vec_env: Any) -> None:
+        def __init__(self, trial: Any, vec_env: Any, config: ExecutionConfig) -> None:
             super().__init__()
-            self.trial, self.vec_env = trial, vec_env
+            self.trial, self.vec_env, self.config = trial, vec_env, config
             self.every = max(settings.trial_timesteps // settings.checkpoints, 1)
             self.next_at = self.every
             self.k = 0
@@ -143,7 +146,7 @@ def tune(config: ExecutionConfig, settings: TuneSettings, log: Any = print) -> A
             if self.num_timesteps < self.next_at:
                 return True
             self.next_at += self.every
-            self.score = _score(TrainedPolicy.from_training(self.model, self.vec_env), val, episodes)
+            self.score = _score(TrainedPolicy.from_training(self.model, self.vec_env), self.config, episodes)
             self.trial.report(self.score, self.k)
             self.k += 1
             return not self.trial.should_prune()
@@ -153,12 +156,12 @@ def tune(config: ExecutionConfig, settings: TuneSettings, log: Any = print) -> A
         train_config = dataclasses.replace(val, **env_overrides)
         vec_env = make_vec_env(train_config, settings.n_envs, settings.seed + trial.number, normalize=ppo.normalize)
         model = make_ppo(vec_env, ppo, seed=settings.seed + trial.number)
-        checkpoint = Checkpoint(trial, vec_env)
+        checkpoint = Checkpoint(trial, vec_env, train_config)
         model.learn(total_timesteps=settings.trial_timesteps, callback=checkpoint)
         vec_env.close()
         if trial.should_prune():
             raise optuna.TrialPruned()
-        score = _score(TrainedPolicy.from_training(model, vec_env), val, episodes)
+        score = _score(TrainedPolicy.from_training(model, vec_env), train_config, episodes)
         trial.set_user_attr("vs_best_baseline_bps", score - baseline_means[best])
         log(f"trial {trial.number}: {score:.3f} bps ({score - baseline_means[best]:+.3f} vs {best}) {trial.params}")
         return score

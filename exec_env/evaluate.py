@@ -32,11 +32,12 @@ __all__ = ["load_model", "main", "parse_options", "plot_results", "run"]
 
 def load_model(path: str | Path) -> Any:
     """A saved PPO policy from a run folder (its ``model.zip``, and ``vecnormalize.pkl`` when it
-    was trained with normalised observations) or a ``.zip`` file."""
+    was trained with normalised observations) or a ``.zip`` file. A model trained on the discrete
+    grid acts through the grid values its indices stand for."""
     from exec_env.agents import load_trained
 
     try:
-        return load_trained(path)
+        return load_trained(path).continuous()  # the harness runs the continuous action mode
     except ValueError as exc:
         raise ValueError(f"--model {exc}") from None
 

@@ -107,3 +107,27 @@ def test_the_oracle_reads_the_next_interval_and_waits_for_a_favourable_move(smal
     assert len(seen) == 3  # every branch was taken on these episodes
     with pytest.raises(ValueError, match=r"cross_ticks=0; allowed: > 0 or None"):
         NextMoveOracle(cross_ticks=0)
+
+
+def test_behaviour_records_where_each_child_order_sits_against_the_touch(small_catalogue):
+    from exec_env.agents.behaviour import decisions, describe
+    from exec_env.baselines import PassiveTWAP, TWAP
+
+    config = _config(small_catalogue)
+    episodes = sample_episodes(config, n=3, seed=4, split="test")
+    twap = decisions(TWAP(), config, episodes)
+    passive = decisions(PassiveTWAP(), config, episodes)
+    assert len(twap) == len(passive) == 3 * 12  # 120 s / 10 s decisions
+    ordered = twap[twap.child_qty > 0]
+    assert len(ordered) > 0 and ordered.crosses.all()
+    # TWAP's limit is 5 ticks through the far touch: spread + 5 ticks from the near one
+    np.testing.assert_array_equal(ordered.limit_ticks_from_near, ordered.spread_ticks.clip(lower=1) + 5)
+    rest = passive[passive.child_qty > 0]
+    assert not rest.crosses.any()
+    # aggressiveness -0.5 on the grid [-2 ticks, spread + 5]: -2 + floor((7 + spread) / 4 + 1/2) ticks
+    expected = -2 + np.floor((7 + rest.spread_ticks.clip(lower=1)) / 4 + 0.5)
+    np.testing.assert_array_equal(rest.limit_ticks_from_near, expected)
+    assert (rest.limit_ticks_from_near[rest.spread_ticks <= 2] == 0).all()  # joins the near touch
+    assert (rest.spread_ticks <= 2).any() and (rest.spread_ticks >= 3).any()  # both cases were seen
+    text = describe(passive)
+    assert text.startswith(f"36 decisions, {len(rest)} with an order; crossing the far touch in 0.0% of them")
