@@ -111,7 +111,7 @@ def test_the_oracle_reads_the_next_interval_and_waits_for_a_favourable_move(smal
 
 def test_behaviour_records_where_each_child_order_sits_against_the_touch(small_catalogue):
     from exec_env.agents.behaviour import decisions, describe
-    from exec_env.baselines import PassiveTWAP, TWAP
+    from exec_env.baselines import TWAP, PassiveTWAP
 
     config = _config(small_catalogue)
     episodes = sample_episodes(config, n=3, seed=4, split="test")
