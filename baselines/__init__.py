@@ -15,6 +15,7 @@ from typing import Any
 from exec_env.baselines.adaptive import Adaptive
 from exec_env.baselines.almgren_chriss import AlmgrenChriss
 from exec_env.baselines.base import ConstantActionPolicy, MarketPolicy
+from exec_env.baselines.best_constant import BestConstant
 from exec_env.baselines.directional_change import DirectionalChange
 from exec_env.baselines.immediate import Immediate
 from exec_env.baselines.passive_twap import PassiveTWAP
@@ -31,6 +32,7 @@ __all__ = [
     "VWAP",
     "Adaptive",
     "AlmgrenChriss",
+    "BestConstant",
     "ConstantActionPolicy",
     "DirectionalChange",
     "Immediate",
@@ -50,12 +52,13 @@ BASELINES = {
     "DC": DirectionalChange,
     "AC": AlmgrenChriss,
     "SubmitAndLeave": SubmitAndLeave,
+    "BestConstant": BestConstant,
     "Adaptive": Adaptive,
 }
 """Baseline names accepted by :func:`make_baseline` (``Adaptive`` trains its predictor on the
 training data, so it is left out of the default table: ask for it by name)."""
 
-DEFAULT_BASELINES = ("TWAP", "PassiveTWAP", "Immediate", "VWAP", "POV", "DC", "AC", "SubmitAndLeave")
+DEFAULT_BASELINES = ("TWAP", "PassiveTWAP", "Immediate", "VWAP", "POV", "DC", "AC", "SubmitAndLeave", "BestConstant")
 """Every baseline with its default parameters (the final table of train.py)."""
 
 _PARAMS = {
@@ -67,6 +70,7 @@ _PARAMS = {
     "DC": ("delta", "n_slices", "aggressiveness"),
     "AC": ("risk_aversion", "sigma", "eta", "aggressiveness"),
     "SubmitAndLeave": ("offset_ticks",),
+    "BestConstant": ("episodes", "seed"),
     "Adaptive": ("max_ahead", "max_behind", "threshold", "saturation"),
 }
 
@@ -90,7 +94,7 @@ def parse_spec(spec: str) -> tuple[str, dict[str, float]]:
             value = float(raw)
         except ValueError:
             raise ValueError(f"baseline {name}: {key}={raw!r} is not a number") from None
-        params[key] = int(value) if key in ("n_slices", "offset_ticks") and value == int(value) else value
+        params[key] = int(value) if key in ("n_slices", "offset_ticks", "episodes", "seed") and value == int(value) else value
     return name, params
 
 
@@ -108,6 +112,8 @@ def make_baseline(
     training data of ``catalogue`` (training days, or the session before the cut of an intraday
     split with ``test_share`` > 0); ``sim_config`` gives AC's impact when set.
     """
+    from dataclasses import replace
+
     import gymnasium as gym
 
     name, p = parse_spec(spec)
@@ -130,4 +136,6 @@ def make_baseline(
         )
     if name == "Adaptive":
         return Adaptive.from_catalogue(catalogue, config, **split, **p)
+    if name == "BestConstant":
+        return BestConstant.from_catalogue(replace(config, market=catalogue), **split, space=space, **p)
     return SubmitAndLeave(**p)

@@ -293,3 +293,25 @@ def test_every_baseline_completes_the_order_on_every_real_sample(shared_data, tm
     results = evaluate(policies, config, episodes, split=split)
     assert len(results) == 2 * len(policies)
     np.testing.assert_allclose(results["fill_rate"] * results["quantity"] + results["forced_qty"], lot * 20)
+
+
+def test_best_constant_picks_the_grid_action_cheapest_on_training_episodes_only(small_catalogue):
+    from exec_env.baselines import BestConstant
+    from exec_env.baselines.base import ConstantActionPolicy
+    from exec_env.config import ExecutionConfig
+    from exec_env.evaluation import evaluate, sample_episodes
+
+    config = ExecutionConfig(market=small_catalogue, quantity=2_000, horizon_s=120, decision_interval_s=10,
+                             warmup_s=60, split="train")  # fmt: skip
+    best = BestConstant.from_catalogue(config, episodes=6, seed=3)
+    assert len(best.table) == 25 and min(best.table, key=best.table.get) == tuple(best._action.tolist())
+    # the table is what the grid actions cost on those training episodes, checked independently
+    train = sample_episodes(config, n=6, seed=3, split="train", overlap=True)
+    assert {spec.day for spec in train} <= set(small_catalogue.indices("train"))
+    check = evaluate({"twap": ConstantActionPolicy(0.0, 1.0), "passive": ConstantActionPolicy(0.0, -0.5)}, config,
+                     train, split="train")  # fmt: skip
+    means = check.groupby("policy")["shortfall_bps"].mean()
+    assert best.table[(0.0, 1.0)] == pytest.approx(means["twap"], abs=1e-12)
+    assert best.table[(0.0, -0.5)] == pytest.approx(means["passive"], abs=1e-12)
+    with pytest.raises(ValueError, match=r"BestConstant: episodes=0; allowed: an integer >= 1"):
+        BestConstant.from_catalogue(config, episodes=0)
