@@ -28,7 +28,10 @@ from typing import Any
 
 @dataclass
 class Args:
-    env_id: str = field(default="exec_env/Execution-v0", metadata={"help": "registered environment id"})
+    env_id: str = field(
+        default="exec_env/ExecutionDiscrete-v0",
+        metadata={"help": "registered environment id (the discrete 5 x 5 action grid trains best; see README)"},
+    )
     exp_name: str = field(default="ppo", metadata={"help": "name of this experiment (part of the run folder)"})
     seed: int = field(default=1, metadata={"help": "seed of training environments, PPO and evaluation episodes"})
     total_timesteps: int = field(default=1_000_000, metadata={"help": "environment steps of PPO training"})
@@ -68,7 +71,7 @@ class Args:
     horizon_s: float = field(default=600.0, metadata={"help": "execution horizon in seconds"})
     decision_interval_s: float = field(default=10.0, metadata={"help": "seconds between decisions"})
     reward_baseline: str = field(
-        default="twap",
+        default="passive_twap",
         metadata={
             "help": "training reward: 'twap' or 'passive_twap' (shortfall relative to that baseline on the same episode: same optimum, far less "
             "price noise) or 'none' (minus own shortfall); evaluation always uses absolute shortfall"
@@ -78,8 +81,8 @@ class Args:
     n_steps: int = field(
         default=64, metadata={"help": "PPO rollout length per environment (n_steps * n_envs per update)"}
     )
-    batch_size: int = field(default=256, metadata={"help": "PPO minibatch size"})
-    n_epochs: int = field(default=10, metadata={"help": "PPO epochs over each rollout"})
+    batch_size: int = field(default=2048, metadata={"help": "PPO minibatch size"})
+    n_epochs: int = field(default=5, metadata={"help": "PPO epochs over each rollout"})
     ent_coef: float = field(default=0.0, metadata={"help": "PPO entropy bonus"})
     net_arch: str = field(default="64,64", metadata={"help": "hidden layer sizes of policy and value networks"})
     normalize: bool = field(

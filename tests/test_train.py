@@ -20,13 +20,14 @@ def test_train_writes_model_config_tensorboard_and_a_paired_evaluation(tmp_path,
         "--no-progress", "--seed", "7", "--warmup-s", "120",
     ])  # fmt: skip
     run = tmp_path / "runs" / out["run_dir"].split("/")[-1]
-    assert re.fullmatch(r"exec_env-Execution-v0__ppo__7__\d+", run.name)
+    assert re.fullmatch(r"exec_env-ExecutionDiscrete-v0__ppo__7__\d+", run.name)
     for name in ("model.zip", "config.json", "eval_summary.json", "eval_summary.csv", "eval_episodes.csv",
                  "eval_episodes_spec.csv", "eval_table.txt", "timing.json", "eval_child_orders.csv",
                  "inventory_paths.png", "shortfall_distribution.png", "paired_differences.png"):  # fmt: skip
         assert (run / name).is_file(), name
     config = json.loads((run / "config.json").read_text())
-    assert config["env"]["split"] == "train" and config["env"]["reward_baseline"] == "twap"
+    assert config["env"]["split"] == "train" and config["env"]["reward_baseline"] == "passive_twap"
+    assert config["env"]["action_mode"] == "discrete"  # the default id is the discrete grid
     assert config["env"]["warmup_s"] == 120
     summary = json.loads((run / "eval_summary.json").read_text())
     assert [r["policy"] for r in summary["summary"]] == ["PPO", *DEFAULT_BASELINES]
@@ -44,7 +45,7 @@ def test_train_writes_model_config_tensorboard_and_a_paired_evaluation(tmp_path,
         acc.Reload()
         tags |= set(acc.Tags()["scalars"])
         texts |= set(acc.Tags().get("tensors", []))
-    assert {"exec/shortfall_bps", "exec/fill_rate", "exec/vs_twap_bps", "rollout/ep_rew_mean",
+    assert {"exec/shortfall_bps", "exec/fill_rate", "exec/vs_passive_twap_bps", "rollout/ep_rew_mean",
             "train/value_loss", "eval/PPO_vs_TWAP_bps", "eval/PPO_vs_best_baseline_bps"} <= tags  # fmt: skip
     assert any("hyperparameters" in t for t in texts)
 
