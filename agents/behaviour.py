@@ -106,7 +106,8 @@ def describe(frame: pd.DataFrame) -> str:
 
 
 def plot(frame: pd.DataFrame, path: Path) -> Path:
-    """Three panels: crossing rate and order size against time left, imbalance, schedule deviation."""
+    """Three panels: crossing rate, mean pace and order size (in schedule slices) against time
+    left, best-level imbalance and schedule deviation."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -119,14 +120,19 @@ def plot(frame: pd.DataFrame, path: Path) -> Path:
     for ax, (feature, edges) in zip(axes, specs, strict=True):
         g = data.groupby(pd.cut(data[feature], edges), observed=True)
         centres = [iv.mid for iv in g.size().index]
-        ax.plot(centres, g.crosses.mean().to_numpy(), "o-", label="crossing rate")
-        ax.plot(centres, g.slices.mean().to_numpy() / max(data.slices.max(), 1e-9), "s--",
-                label="order size (share of max)")  # fmt: skip
+        ax.plot(centres, g.crosses.mean().to_numpy(), "o-", color="C0", label="crossing rate")
+        ax.plot(centres, g.pace.mean().to_numpy(), "^:", color="C2", label="mean pace")
         ax.set_xlabel(feature)
-        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylim(-1.05, 1.05)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("rate / share")
-    axes[0].legend(fontsize=8)
+        right = ax.twinx()
+        right.plot(centres, g.slices.mean().to_numpy(), "s--", color="C1", label="order (schedule slices)")
+        right.set_ylim(bottom=0)
+        if feature == specs[-1][0]:
+            right.set_ylabel("order size, schedule slices", color="C1")
+    axes[0].set_ylabel("crossing rate / pace")
+    axes[0].legend(fontsize=8, loc="lower left")
+    fig.legend(handles=[right.lines[0]], loc="lower right", fontsize=8)
     fig.suptitle("What the policy does, by state (test episodes)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -149,7 +155,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     saved = json.loads((run / "config.json").read_text())
     train_args = saved["args"]
     if train_args.get("data", "synthetic") != "synthetic":
-        raise SystemExit(f"{run}: behaviour analysis reads synthetic-market runs only for now (data={train_args['data']!r})")
+        raise SystemExit(
+            f"{run}: behaviour analysis reads synthetic-market runs only for now (data={train_args['data']!r})"
+        )
     from exec_env.market.synthetic import synthetic_catalogue
 
     catalogue = synthetic_catalogue(n_days=train_args["days"], n_test=train_args["test_days"], seed=0)
@@ -157,7 +165,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                              horizon_s=train_args["horizon_s"], decision_interval_s=train_args["decision_interval_s"],
                              warmup_s=train_args["warmup_s"])  # fmt: skip
     episodes = sample_episodes(config, n=args.episodes, seed=args.seed, split="test")
-    frame = decisions(load_trained(run), config, episodes)
+    frame = decisions(load_trained(run).continuous(), config, episodes)  # discrete models act through the grid
     out = Path(args.out) if args.out else run
     out.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out / "decisions.csv", index=False)
