@@ -91,7 +91,7 @@ EXPECTED: dict[str, dict[str, tuple | str]] = {
         "nan": (12, "bid", "value is NaN: 'nan'"),
         "negative_size": (12, "bid_volume", "negative size -900000.0"),
         "unsorted": (13, "time", "is before the previous row's"),
-        "crossed": (12, "bid", "crossed quote: bid 2.14279 >= ask 1.14279"),
+        "crossed": (12, "bid", "crossed quote: best bid 2.14279 > best ask 1.14279; pass crossed='drop'"),
         "duplicate_ts": (13, "time", "duplicate timestamp"),
     },
     "bars": {

@@ -119,7 +119,6 @@ docstring for what round-trips exactly.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from pathlib import Path
 from typing import Any
@@ -130,7 +129,7 @@ from numba import njit
 
 from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, UNKNOWN_ENTRY, MarketDay, MarketMeta, validate
-from exec_env.market.reader import excerpt
+from exec_env.market.reader import bad_option, check_choice, check_number, crossed_rows, excerpt, field_error
 
 __all__ = ["VERSION", "companions", "load", "parse_name", "sniff", "write_lobster"]
 
@@ -536,32 +535,24 @@ def _line_error(path: Path, buf: np.ndarray, start: int, end: int, row: int, kin
         np.frombuffer(raw, dtype=np.uint8), len(raw), ncols, 0 if message else -1, 0 if message else levels
     )
     text = raw.decode("utf-8", errors="replace")
-    shown = text if len(text) <= 160 else text[:157] + "..."
     name = _message_field(col) if message else _book_field(col, levels)
-    where = f"{path}: row {row + 1}, field '{name}'"
-    parts = text.split(",")
-    value = parts[col] if 0 <= col < len(parts) else ""
-    if status == _EMPTY_LINE:
-        return ValueError(f"{where}: empty line")
+    parts = [*text.split(","), ""]
+    value, before = parts[col] if col >= 0 else "", parts[col - 1] if col > 0 else ""
     if status == _COLUMNS:
         expected = "LOBSTER message file" if message else f"4 x level {levels} from the file name"
-        return ValueError(
-            f"{path}: row {row + 1}, field 'columns': expected {ncols} columns ({expected}), got {got}: {shown!r}"
+        return field_error(
+            path, row + 1, "columns", f"expected {ncols} columns ({expected}), got {got}: {excerpt(text, 80)}"
         )
-    if status == _UNPARSABLE:
-        what = "seconds after midnight with at most 9 decimals" if name == "time" else "an integer"
-        return ValueError(f"{where}: cannot parse {value!r} as {what}: {shown!r}")
-    if status == _NEG_SIZE:
-        return ValueError(f"{where}: negative size {value}")
-    if status == _DUMMY_SIZE:
-        return ValueError(f"{where}: size {value} at an empty level (dummy price {parts[col - 1]})")
-    if status == _ZERO_SIZE:
-        return ValueError(
-            f"{where}: size 0 at price {parts[col - 1]} (only empty levels, with the dummy price, have size 0)"
-        )
-    if status == _BAD_PRICE:
-        return ValueError(f"{where}: price {value} is not positive (and not the dummy price)")
-    return ValueError(f"{where}: unreadable line {shown!r}")  # pragma: no cover - diagnoser disagrees
+    what = "seconds after midnight with at most 9 decimals" if name == "time" else "an integer"
+    problems = {
+        _EMPTY_LINE: "empty line",
+        _UNPARSABLE: f"cannot parse {excerpt(value)} as {what}",
+        _NEG_SIZE: f"negative size {value}",
+        _DUMMY_SIZE: f"size {value} at an empty level (dummy price {before})",
+        _ZERO_SIZE: f"size 0 at price {before} (only empty levels, with the dummy price, have size 0)",
+        _BAD_PRICE: f"price {value} is not positive (and not the dummy price)",
+    }
+    return field_error(path, row + 1, name, problems.get(status, f"unreadable line {excerpt(text, 80)}"))
 
 
 # -- loading ----------------------------------------------------------------------------------------
@@ -569,18 +560,13 @@ def _check_options(
     tick_size: float, lot_size: float, symbol: str | None, timezone: str, same_time: str, cross_trades: str,
     crossed: str,
 ) -> ZoneInfo:  # fmt: skip
-    for name, value in (("tick_size", tick_size), ("lot_size", lot_size)):
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-            raise ValueError(f"lobster option {name}={value!r} is invalid; allowed: a finite number > 0")
+    check_number("tick_size", tick_size, low=0, low_open=True)
+    check_number("lot_size", lot_size, low=0, low_open=True)
     if symbol is not None and not (isinstance(symbol, str) and symbol.strip()):
-        raise ValueError(f"lobster option symbol={symbol!r} is invalid; allowed: None or a non-empty string")
-    for name, value, allowed in (
-        ("same_time", same_time, SAME_TIME),
-        ("cross_trades", cross_trades, CROSS_TRADES),
-        ("crossed", crossed, CROSSED_ROWS),
-    ):
-        if value not in allowed:
-            raise ValueError(f"lobster option {name}={value!r} is invalid; allowed: {', '.join(map(repr, allowed))}")
+        raise bad_option("symbol", symbol, "None or a non-empty string")
+    check_choice("same_time", same_time, SAME_TIME)
+    check_choice("cross_trades", cross_trades, CROSS_TRADES)
+    check_choice("crossed", crossed, CROSSED_ROWS)
     return _zone(timezone)
 
 
@@ -588,10 +574,7 @@ def _zone(timezone: str) -> ZoneInfo:
     try:
         return ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValueError(
-            f"lobster option timezone={timezone!r} is invalid; allowed: an IANA time zone name such as "
-            f"'America/New_York'"
-        ) from None
+        raise bad_option("timezone", timezone, "an IANA time zone name such as 'America/New_York'") from None
 
 
 def _midnight_utc_ns(date: str, start_ms: int, zone: ZoneInfo) -> tuple[int, int]:
@@ -630,7 +613,7 @@ def _read_messages(path: Path) -> np.ndarray:
     t, typ, oid, size, price, direction = m.T
 
     def fail(row: int, field: str, problem: str) -> None:
-        raise ValueError(f"{path}: row {row + 1}, field '{field}': {problem}")
+        raise field_error(path, row + 1, field, problem)
 
     bad = _first((typ < 1) | (typ > 7))
     if bad >= 0:
@@ -772,24 +755,9 @@ def _read_book(msg_path: Path, book_path: Path, keep: np.ndarray, tick_int: int,
 def _drop_crossed(book_path: Path, book_idx: np.ndarray, book: tuple, crossed: str, notes: dict) -> tuple:
     """Raise at the first crossed or locked row, or drop such rows (counted in ``notes``)."""
     bid_px, bid_sz, ask_px, ask_sz = book
-    both = (bid_sz[:, 0] > 0) & (ask_sz[:, 0] > 0)
-    is_crossed = both & (bid_px[:, 0] > ask_px[:, 0])
-    locked = both & (bid_px[:, 0] == ask_px[:, 0])
-    bad_rows = is_crossed | locked
-    if crossed == "drop":
-        notes["dropped_crossed_rows"] = int(is_crossed.sum())
-        notes["dropped_locked_rows"] = int(locked.sum())
-    if not bad_rows.any():
-        return book_idx, book
-    if crossed == "raise":
-        r = _first(bad_rows)
-        what = "crossed" if is_crossed[r] else "locked"
-        raise ValueError(
-            f"{book_path}: row {book_idx[r] + 1}, field 'bid_price_1': {what} book: best bid {bid_px[r, 0]} "
-            f"{'>' if is_crossed[r] else '=='} best ask {ask_px[r, 0]} (crossed='drop' drops such rows)"
-        )
-    good = ~bad_rows
-    return book_idx[good], tuple(a[good] for a in book)
+    top = (bid_px[:, 0], bid_sz[:, 0], ask_px[:, 0], ask_sz[:, 0])
+    keep = crossed_rows(book_path, book_idx + 1, top, crossed, notes, "bid_price_1")
+    return book_idx[keep], tuple(a[keep] for a in book)
 
 
 def load(
