@@ -41,7 +41,7 @@ EXPECTED: dict[str, dict[str, tuple | str]] = {
         "nan": (12, "price", "unparsable value 'nan'"),
         "negative_size": (12, "amount", "amount must be finite and >= 0, got -"),
         "unsorted": (13, "local_timestamp", "is before the previous row's"),
-        "crossed": (15, "price", "crossed book after this line: best bid 1000000.0 >= best ask"),
+        "crossed": (15, "price", "crossed book: best bid 1000000.0 > best ask"),
         "duplicate_ts": ACCEPT,  # several updates per microsecond are normal
     },
     "lobster": {
@@ -71,7 +71,7 @@ EXPECTED: dict[str, dict[str, tuple | str]] = {
         "nan": (54, "b", "price must be finite and > 0, got nan"),
         "negative_size": (54, "b", "size must be finite and >= 0, got -1.0"),
         "unsorted": (55, "local_ts", "is before the previous line's"),
-        "crossed": (8, "b", "crossed book after this line: best bid 70000.0 >= best ask 61837.64"),
+        "crossed": (8, "b", "crossed book: best bid 70000.0 > best ask 61837.64; pass crossed='drop'"),
         "duplicate_ts": ACCEPT,  # two messages received in the same nanosecond
     },
     "taq": {
