@@ -285,7 +285,10 @@ def test_malformed_header_and_dataframes(tmp_path):
         from_dataframe_open(df.reset_index(drop=True))
     with pytest.raises(ValueError) as err:
         from_dataframe_open(df.iloc[[1, 0, 2]].fillna(1.0), session=SESSION)
-    assert str(err.value) == f"DataFrame: row 2, field 'datetime': timestamp {ns('2019-02-11T14:32')} breaks the decreasing order {SORTED}"
+    assert (
+        str(err.value)
+        == f"DataFrame: row 2, field 'datetime': timestamp {ns('2019-02-11T14:32')} breaks the decreasing order {SORTED}"
+    )
 
 
 # ----------------------------------------------------------------------------------------------

@@ -144,7 +144,10 @@ def test_crossed_and_locked_quotes_raise_or_are_dropped_with_counts(tmp_path):
     lines = [*GOOD[:2], "2026-07-13 12:00:00.300,1.14275,1.14275,1,1", "2026-07-13 12:00:00.310,1.14276,1.14275,1,1"]
     lines += GOOD[2:]
     path = write(tmp_path, lines)
-    with pytest.raises(ValueError, match=r"EURUSD_test.csv: line 4, field 'bid': locked quote: best bid 1.14275 == best ask 1.14275; pass crossed='drop'"):
+    with pytest.raises(
+        ValueError,
+        match=r"EURUSD_test.csv: line 4, field 'bid': locked quote: best bid 1.14275 == best ask 1.14275; pass crossed='drop'",
+    ):
         fx.load(path)
     (day,) = fx.load(path, crossed="drop")
     assert day.n_books == 4

@@ -290,7 +290,9 @@ def test_crossed_and_locked_rows_can_be_dropped(tmp_path: Path) -> None:
     msg = [*BASE_MSG, "34200.4,1,3,100,1001000,1", "34200.5,1,4,100,1002000,1", "34200.6,3,4,100,1002000,1"]
     book = [*BASE_BOOK, "1001000,90,1001000,100", "1001000,90,1002000,100", "1001000,90,1000000,100"]
     path = write_pair(tmp_path, msg, book)
-    with pytest.raises(ValueError, match=r"line 4, field 'bid_price_1': locked book: best bid 100.1 == best ask 100.1; pass"):
+    with pytest.raises(
+        ValueError, match=r"line 4, field 'bid_price_1': locked book: best bid 100.1 == best ask 100.1; pass"
+    ):
         lobster.load(path)
     (day,) = lobster.load(path, crossed="drop")
     assert day.n_books == 4

@@ -123,7 +123,7 @@ from exec_env.market.reader import (
 
 __all__ = ["STYLES", "VERSION", "companions", "load", "sniff", "write_fx_ticks"]
 
-VERSION = 1
+VERSION = 2  # 2: crossed and locked counts always in notes
 STYLES = ("dukascopy", "truefx", "histdata")
 DEFAULT_TIMEZONE = {"dukascopy": "UTC", "truefx": "UTC", "histdata": "Etc/GMT+5"}
 

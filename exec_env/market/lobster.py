@@ -59,6 +59,8 @@ How the canonical form is built
 * **Session**: ``session_open_ns``/``session_close_ns`` are ``STARTMS``/``ENDMS`` of the file
   name. A file may cover only part of it (the AAPL sample stops 49 s after the open):
   ``notes["first_event"]``, ``notes["last_event"]`` and ``notes["session_coverage"]`` say how much.
+  With the default time zone ``notes["calendar"]`` is ``"us_equities"`` (09:30-16:00 New York,
+  :mod:`exec_env.market.hours`): loading warns when a file's session reaches outside it.
 * **Checks** (errors name the file, the 1-based row -- the same in both files -- and the field):
   column count, unparsable values, empty lines (trailing blank lines at the end of a file are
   ignored), event type, direction, negative sizes, executions with size or price <= 0, halt
@@ -133,7 +135,7 @@ from exec_env.market.reader import bad_option, check_choice, check_number, cross
 
 __all__ = ["VERSION", "companions", "load", "parse_name", "sniff", "write_lobster"]
 
-VERSION = 2  # 2: order-level cancellations (cancel_* arrays)
+VERSION = 3  # 2: order-level cancellations (cancel_* arrays); 3: calendar and crossed counts in notes
 
 NAME_RE = re.compile(
     r"^(?P<ticker>.+)_(?P<date>\d{4}-\d{2}-\d{2})_(?P<start>\d+)_(?P<end>\d+)_(?P<kind>message|orderbook)_(?P<levels>\d+)\.csv$"
@@ -817,6 +819,7 @@ def load(
     notes.update(
         {
             "format": "LOBSTER",
+            **({"calendar": "us_equities"} if timezone == "America/New_York" else {}),
             "message_file": str(msg_path),
             "orderbook_file": str(book_path),
             "levels": levels,

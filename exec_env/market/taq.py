@@ -115,6 +115,8 @@ per date with quotes), both ends included, and give ``meta.session_open_ns``/``c
 Records outside the session (after the close, or before the open when not carried) are excluded
 and counted in ``notes``; so are trades with a non-regular condition, corrected trades (with
 ``corrected="exclude"``), quotes of venues not in ``venues``, and rows of other symbols.
+In New York time ``notes["calendar"]`` is ``"us_equities"`` (:mod:`exec_env.market.hours`):
+loading warns when a session reaches outside 09:30-16:00 (``"extended"`` does) or falls on a weekend.
 
 Options (keyword arguments of :func:`load` and :func:`load_venue_books`)
 -----------------------------------------------------------------------
@@ -208,7 +210,7 @@ __all__ = [
     "write_taq",
 ]
 
-VERSION = 1
+VERSION = 2  # 2: the US equities calendar named in notes
 """Bumped whenever the same files and options would parse differently (invalidates caches)."""
 
 EXCHANGES: dict[str, str] = {
@@ -1063,6 +1065,7 @@ def _common_notes(p: _Parsed, s: _Session) -> dict[str, Any]:
     opt = p.opt
     return {
         "format": "taq",
+        **({"calendar": "us_equities"} if opt.timezone == "America/New_York" else {}),
         "session": opt.session_name,
         "session_local": f"{opt.open_time.isoformat()}-{opt.close_time.isoformat()} {opt.timezone} (both included)",
         "quote_size_unit": opt.quote_size_unit,
