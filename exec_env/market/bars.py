@@ -116,6 +116,7 @@ from exec_env.market.lift import (
     read_columns,
     to_price,
     utc_ns_from_local,
+    utc_ns_of_wall_times,
 )
 from exec_env.market.reader import InMemory, bad_option, check_choice, check_number, excerpt, field_error, first
 
@@ -171,19 +172,6 @@ class _Raw:
         self.rows, self.origin, self.notes = rows, origin, notes
 
 
-def _localize(origin: str, wall: np.ndarray, rows: np.ndarray, raw: Any, timezone: str) -> np.ndarray:
-    ns = utc_ns_from_local(wall, timezone)
-    bad = first(ns == np.iinfo(np.int64).min)
-    if bad >= 0:
-        raise field_error(
-            origin,
-            int(rows[bad]),
-            "datetime",
-            f"local time {excerpt(raw[bad])} does not exist or is ambiguous in {timezone}",
-        )
-    return ns
-
-
 def _read_csv(path: Path, timezone: str) -> _Raw:
     origin = str(path)
     head = head_lines(path, 1, limit=65_536)
@@ -215,7 +203,7 @@ def _read_csv(path: Path, timezone: str) -> _Raw:
         t = parsed.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64)
     else:
         wall = parsed.to_numpy().astype("datetime64[ns]").view(np.int64)
-        t = _localize(origin, wall, rows, s.to_numpy(), timezone)
+        t = utc_ns_of_wall_times(origin, wall, rows, s.to_numpy(), timezone, "datetime")
     notes = {"adj_close": "column present and ignored (unadjusted prices are used)"} if "adjclose" in roles else {}
     return _Raw(t, cols["open"], cols["high"], cols["low"], cols["close"], cols["volume"], rows, origin, notes)
 
@@ -258,7 +246,7 @@ def _read_frame(df: pd.DataFrame, timezone: str, origin: InMemory) -> tuple[_Raw
         t = index.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64)
     else:
         wall = index.to_numpy().astype("datetime64[ns]").view(np.int64)
-        t = _localize(origin, wall, rows, index.astype(str).to_numpy(), timezone)
+        t = utc_ns_of_wall_times(origin, wall, rows, index.astype(str).to_numpy(), timezone, "datetime")
     vals = {}
     for f in FIELDS:
         col = df.iloc[:, roles[f]]

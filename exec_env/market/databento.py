@@ -862,35 +862,29 @@ def _mbo_cancels(action, side, price, size, oid, flags, clock):  # pragma: no co
     return out[:k], lost
 
 
+_MBO_ERRORS = {
+    _E_CANCEL_UNKNOWN: ("order_id", "cancel (C) of unknown order id {oid} (no Add since the last Clear/snapshot)"),
+    _E_MODIFY_UNKNOWN: ("order_id", "modify (M) of unknown order id {oid} (no Add since the last Clear/snapshot)"),
+    _E_DUPLICATE_ADD: ("order_id", "add (A) of order id {oid}, which is already resting"),
+    _E_CANCEL_TOO_LARGE: ("size", "cancel of {size} from order {oid}, which rests with size {detail}"),
+    _E_SIDE_MISMATCH: ("side", "{act} record on side {side} for order {oid} resting on side {detail_char}"),
+    _E_PRICE_MISMATCH: ("price", "cancel at price {price} for order {oid} resting at {detail_price}"),
+    _E_ADD_SIDE: ("side", "{act} record with side {side}: an order rests on side B or A"),
+    _E_NO_PRICE: ("price", "{act} record without a price (UNDEF_PRICE)"),
+    _E_TOB: ("flags", "top-of-book MBO (F_TOB) is not supported: load the venue's MBP-1 data instead"),
+    _E_ADD_SIZE: ("size", "add (A) of size {size}: an order needs a positive size"),
+    _E_LEVEL: ("size", "the aggregated level went negative (inconsistent order state)"),
+}
+"""The field and message of each error code of :func:`_rebuild_mbo`."""
+
+
 def _mbo_error(rec: _Records, code: int, i: int, detail: int) -> ValueError:
-    oid = int(rec.order_id[i]) & (2**64 - 1)
-    act, side, size = chr(rec.action[i]), chr(rec.side[i]), int(rec.size[i])
-    messages = {
-        _E_CANCEL_UNKNOWN: lambda: (
-            "order_id",
-            f"cancel (C) of unknown order id {oid} (no Add since the last Clear/snapshot)",
-        ),
-        _E_MODIFY_UNKNOWN: lambda: (
-            "order_id",
-            f"modify (M) of unknown order id {oid} (no Add since the last Clear/snapshot)",
-        ),
-        _E_DUPLICATE_ADD: lambda: ("order_id", f"add (A) of order id {oid}, which is already resting"),
-        _E_CANCEL_TOO_LARGE: lambda: ("size", f"cancel of {size} from order {oid}, which rests with size {detail}"),
-        _E_SIDE_MISMATCH: lambda: (
-            "side",
-            f"{act} record on side {side} for order {oid} resting on side {chr(detail)}",
-        ),
-        _E_PRICE_MISMATCH: lambda: (
-            "price",
-            f"cancel at price {rec.price[i] / _SCALE} for order {oid} resting at {detail / _SCALE}",
-        ),
-        _E_ADD_SIDE: lambda: ("side", f"{act} record with side {side}: an order rests on side B or A"),
-        _E_NO_PRICE: lambda: ("price", f"{act} record without a price (UNDEF_PRICE)"),
-        _E_TOB: lambda: ("flags", "top-of-book MBO (F_TOB) is not supported: load the venue's MBP-1 data instead"),
-        _E_ADD_SIZE: lambda: ("size", f"add (A) of size {size}: an order needs a positive size"),
-        _E_LEVEL: lambda: ("size", "the aggregated level went negative (inconsistent order state)"),
-    }
-    name, problem = messages[code]()
+    name, text = _MBO_ERRORS[code]
+    problem = text.format(
+        oid=int(rec.order_id[i]) & (2**64 - 1), act=chr(rec.action[i]), side=chr(rec.side[i]), size=int(rec.size[i]),
+        price=rec.price[i] / _SCALE, detail=detail, detail_char=chr(detail) if 0 <= detail < 128 else "?",
+        detail_price=detail / _SCALE,
+    )  # fmt: skip
     return rec.fail(i, name, problem)
 
 

@@ -109,6 +109,7 @@ from exec_env.market.lift import (
     parse_clock,
     read_columns,
     utc_ns_from_local,
+    utc_ns_of_wall_times,
 )
 from exec_env.market.reader import (
     bad_option,
@@ -224,15 +225,7 @@ def _parse_times(origin: str, s: pd.Series, lines: np.ndarray, style: str, timez
     wall = parsed.to_numpy().astype("datetime64[ns]").view(np.int64)
     if timezone == "UTC":
         return wall, "UTC"
-    ns = utc_ns_from_local(wall, timezone)
-    bad = first(ns == np.iinfo(np.int64).min)
-    if bad >= 0:
-        raise field_error(
-            origin,
-            int(lines[bad]),
-            "time",
-            f"local time {excerpt(s.iloc[bad])} does not exist or is ambiguous in {timezone}",
-        )
+    ns = utc_ns_of_wall_times(origin, wall, lines, s.to_numpy(), timezone, "time")
     return ns, timezone
 
 

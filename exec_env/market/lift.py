@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from exec_env.market import reader
-from exec_env.market.reader import bad_option, field_error, first
+from exec_env.market.reader import bad_option, fail_first, field_error, first
 
 __all__ = [
     "NS",
@@ -45,6 +45,7 @@ __all__ = [
     "to_float",
     "to_price",
     "utc_ns_from_local",
+    "utc_ns_of_wall_times",
 ]
 
 NS = 1_000_000_000
@@ -246,6 +247,17 @@ def utc_ns_from_local(local: np.ndarray, timezone: str) -> np.ndarray:
     aware = idx.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
     out = aware.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64)
     return out
+
+
+def utc_ns_of_wall_times(
+    src: Any, wall: np.ndarray, lines: np.ndarray, raw: Any, timezone: str, field: str
+) -> np.ndarray:
+    """:func:`utc_ns_from_local`, a wall time that does not exist or is ambiguous in ``timezone`` an
+    error naming its line (``raw``: the times as written, for the message)."""
+    ns = utc_ns_from_local(wall, timezone)
+    fail_first(ns == np.iinfo(np.int64).min, src, lines, field,
+               lambda k: f"local time {reader.excerpt(raw[k])} does not exist or is ambiguous in {timezone}")  # fmt: skip
+    return ns
 
 
 def date_str(local_midnight_ns: int) -> str:

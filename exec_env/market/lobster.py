@@ -388,21 +388,21 @@ def _fast_book(buf, end, keep, tick_units, bid_px, bid_sz, ask_px, ask_sz):
 
 
 @njit(cache=True, inline="always")
+def _digit_run(buf, pos, n):
+    """The run of decimal digits at ``pos`` (bounds-checked against ``n``): (value, digits, new pos)."""
+    val = 0
+    start = pos
+    while pos < n and 48 <= buf[pos] <= 57:
+        val = val * 10 + (buf[pos] - 48)
+        pos += 1
+    return val, pos - start, pos
+
+
+@njit(cache=True, inline="always")
 def _int_field(buf, pos, n):
     """Parse an optionally negative integer at ``pos`` (bounds-checked): (value, new pos, ok)."""
-    neg = False
-    if pos < n and buf[pos] == 45:  # '-'
-        neg = True
-        pos += 1
-    val = 0
-    nd = 0
-    while pos < n:
-        c = buf[pos]
-        if c < 48 or c > 57:
-            break
-        val = val * 10 + (c - 48)
-        nd += 1
-        pos += 1
+    neg = pos < n and buf[pos] == 45  # '-'
+    val, nd, pos = _digit_run(buf, pos + 1 if neg else pos, n)
     if nd == 0 or nd > 18:
         return 0, pos, False
     return (-val if neg else val), pos, True
@@ -411,31 +411,13 @@ def _int_field(buf, pos, n):
 @njit(cache=True, inline="always")
 def _time_field(buf, pos, n):
     """Parse ``seconds[.fraction]`` (at most 9 decimals) into integer ns: (value, new pos, ok)."""
-    sec = 0
-    nd = 0
-    while pos < n:
-        c = buf[pos]
-        if c < 48 or c > 57:
-            break
-        sec = sec * 10 + (c - 48)
-        nd += 1
-        pos += 1
+    sec, nd, pos = _digit_run(buf, pos, n)
     if nd == 0 or nd > 9:
         return 0, pos, False
-    frac = 0
-    nf = 0
+    frac, nf = 0, 0
     if pos < n and buf[pos] == 46:  # '.'
-        pos += 1
-        while pos < n:
-            c = buf[pos]
-            if c < 48 or c > 57:
-                break
-            if nf == 9:
-                return 0, pos, False
-            frac = frac * 10 + (c - 48)
-            nf += 1
-            pos += 1
-        if nf == 0:
+        frac, nf, pos = _digit_run(buf, pos + 1, n)
+        if nf == 0 or nf > 9:
             return 0, pos, False
     return sec * 1_000_000_000 + frac * _POW10[9 - nf], pos, True
 

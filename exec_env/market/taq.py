@@ -1086,6 +1086,19 @@ def _common_notes(p: _Parsed, s: _Session) -> dict[str, Any]:
     }
 
 
+def _day(
+    p: _Parsed, s: _Session, notes: dict, book: _Book, venue: np.ndarray, keep: np.ndarray, side: np.ndarray
+) -> MarketDay:
+    """A validated day of ``book`` (rows of ``venue``) and the trades ``keep`` with their ``side``."""
+    t = p.trades
+    trades = None if t is None else (t.ts[keep], t.price[keep], t.size[keep], side)
+    day = MarketDay.build(_meta(p, s, notes), (book.ts, book.bid_px, book.bid_sz, book.ask_px, book.ask_sz), trades,
+                          venue=venue.astype(np.int16))  # fmt: skip
+    if t is None:
+        return validate(day, p.path, book.lines)
+    return validate(day, p.path, book.lines, t.lines[keep], trade_origin=t.path)
+
+
 def load(path: Path, **options: Any) -> list[MarketDay]:
     """The consolidated multi-venue book and trades, one MarketDay per New York date (see module docs)."""
     opt = _options(options)
@@ -1119,21 +1132,7 @@ def load(path: Path, **options: Any) -> list[MarketDay]:
             **tnotes,
             "trade_side_counts": _counts(side),
         }
-        day = MarketDay(
-            meta=_meta(p, s, notes), ts=book.ts.astype(np.int64), bid_px=book.bid_px, bid_sz=book.bid_sz,
-            ask_px=book.ask_px, ask_sz=book.ask_sz, trade_ts=trade_ts.astype(np.int64),
-            trade_px=trade_px.astype(np.float64), trade_sz=(t.size[keep] if t is not None else np.zeros(0)),
-            trade_side=side, venue=book.venue.astype(np.int16),
-        )  # fmt: skip
-        days.append(
-            validate(
-                day,
-                p.path,
-                book.lines,
-                t.lines[keep] if t is not None else None,
-                trade_origin=t.path if t is not None else None,
-            )
-        )
+        days.append(_day(p, s, notes, book, book.venue, keep, side))
     return days
 
 
@@ -1183,17 +1182,8 @@ def load_venue_books(path: Path, **options: Any) -> dict[str, list[MarketDay]]:
                 "venue_trades": int(mine.sum()),
                 "trade_side_counts": _counts(side[mine]),
             }
-            day = MarketDay(
-                meta=_meta(p, s, notes), ts=book.ts.astype(np.int64), bid_px=book.bid_px, bid_sz=book.bid_sz,
-                ask_px=book.ask_px, ask_sz=book.ask_sz, trade_ts=trade_ts[mine].astype(np.int64),
-                trade_px=trade_px[mine].astype(np.float64),
-                trade_sz=(t.size[keep][mine] if t is not None else np.zeros(0)), trade_side=side[mine],
-                venue=np.full(book.ts.size, VENUE_CODES[e], dtype=np.int16),
-            )  # fmt: skip
-            rows = t.lines[keep][mine] if t is not None else None
-            out.setdefault(e, []).append(
-                validate(day, p.path, book.lines, rows, trade_origin=t.path if t is not None else None)
-            )
+            venue = np.full(book.ts.size, VENUE_CODES[e], dtype=np.int16)
+            out.setdefault(e, []).append(_day(p, s, notes, book, venue, keep[mine], side[mine]))
     return out
 
 
