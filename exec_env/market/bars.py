@@ -109,7 +109,7 @@ from exec_env.market.lift import (
     check_timezone,
     clock_str,
     date_str,
-    head_lines,
+    header_roles,
     ladder,
     local_ns,
     parse_clock,
@@ -118,35 +118,32 @@ from exec_env.market.lift import (
     utc_ns_from_local,
     utc_ns_of_wall_times,
 )
-from exec_env.market.reader import InMemory, bad_option, check_choice, check_number, excerpt, field_error, first
+from exec_env.market.reader import (
+    InMemory,
+    bad_option,
+    check_choice,
+    check_number,
+    excerpt,
+    field_error,
+    first,
+    head_lines,
+)
 
 __all__ = ["VERSION", "bars_from_day", "companions", "from_dataframe", "load", "sniff", "volume_curve", "write_bars"]
 
 VERSION = 1
 FIELDS = ("open", "high", "low", "close", "volume")
-_TIME_NAMES = {"datetime", "date", "time", "timestamp", "ts"}
 _YF_EXTRAS = frozenset({"dividends", "stocksplits", "capitalgains"})  # yfinance Ticker.history extras, ignored
 _OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 
 
-def _norm(name: Any) -> str:
-    return re.sub(r"[^a-z0-9]", "", str(name).strip().strip('"').lower())
+_ROLES = {"time": {"datetime", "date", "time", "timestamp", "ts"}, **{f: {f} for f in (*FIELDS, "adjclose")}}
 
 
 def _roles(names: Sequence[Any], need_time: bool = True, extras: frozenset[str] = frozenset()) -> dict[str, int] | None:
     """Column index of each role (time, open, high, low, close, adjclose, volume), or None;
     columns named in ``extras`` are allowed and ignored."""
-    roles: dict[str, int] = {}
-    for i, raw in enumerate(names):
-        n = _norm(raw)
-        if n in extras:
-            continue
-        role = "time" if n in _TIME_NAMES else n if n in (*FIELDS, "adjclose") else None
-        if role is None or role in roles:
-            return None
-        roles[role] = i
-    needed = set(FIELDS) | ({"time"} if need_time else set())
-    return roles if needed <= roles.keys() else None
+    return header_roles(names, _ROLES, set(FIELDS) | ({"time"} if need_time else set()), extras)
 
 
 def sniff(path: Path) -> bool:

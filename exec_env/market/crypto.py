@@ -149,7 +149,7 @@ import gzip
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -1143,6 +1143,23 @@ def _book_ticker_masks(src: Capture, book: Book, bt_line: list[int], bt_vals: li
 # writer
 
 
+def level_changes(day: MarketDay, fmt: Callable[[float, str], Any]) -> Iterator[dict[str, list[list]]]:
+    """Per book row, each side's ``[price, size]`` levels that differ from the previous row's (a level
+    that left with size 0); the first row's are all its levels. Values pass through ``fmt(x, "price"
+    | "size")``."""
+    prev: dict[str, dict] = {"bid": {}, "ask": {}}
+    for r in range(day.n_books):
+        cur = {
+            s: {fmt(p, "price"): fmt(q, "size") for p, q in zip(getattr(day, f"{s}_px")[r], getattr(day, f"{s}_sz")[r],
+                                                                 strict=True) if q > 0}
+            for s in ("bid", "ask")
+        }  # fmt: skip
+        gone = fmt(0.0, "size")
+        yield {s: [[p, q] for p, q in cur[s].items() if prev[s].get(p) != q] + [[p, gone] for p in prev[s] if p not in cur[s]]
+               for s in ("bid", "ask")}  # fmt: skip
+        prev = cur
+
+
 def _fmt(x: float, what: str) -> str:
     s = f"{x:.8f}"
     if float(s) != x:
@@ -1169,32 +1186,19 @@ def write_binance(
         raise ValueError(f"{day.meta.source}: trades with unknown side (0) cannot be written as Binance trades")
     recs: list[tuple[int, int, int, str]] = []  # (ts, order, seq, text)
 
-    def levels_of(r: int, side: str) -> dict[str, str]:
-        px, sz = getattr(day, f"{side}_px")[r], getattr(day, f"{side}_sz")[r]
-        return {_fmt(p, "price"): _fmt(q, "size") for p, q in zip(px, sz, strict=True) if q > 0}
-
     update_id = first_update_id
-    prev = {"bid": levels_of(0, "bid"), "ask": levels_of(0, "ask")}
-    snap = {"lastUpdateId": update_id, "bids": [list(x) for x in prev["bid"].items()],
-            "asks": [list(x) for x in prev["ask"].items()]}  # fmt: skip
-    recs.append((int(day.ts[0]), 1, 0, json.dumps(snap, separators=(",", ":"))))
-    zero = "0.00000000"
-    for r in range(day.n_books):
+    for r, diff in enumerate(level_changes(day, _fmt)):
         t = int(day.ts[r])
-        if r > 0:
-            cur = {"bid": levels_of(r, "bid"), "ask": levels_of(r, "ask")}
-            diff = {}
-            for side in ("bid", "ask"):
-                changes = [[p, q] for p, q in cur[side].items() if prev[side].get(p) != q]
-                changes += [[p, zero] for p in prev[side] if p not in cur[side]]
-                diff[side] = changes
+        if r == 0:
+            snap = {"lastUpdateId": update_id, "bids": diff["bid"], "asks": diff["ask"]}
+            recs.append((t, 1, 0, json.dumps(snap, separators=(",", ":"))))
+        else:
             update_id += 1
             msg = {"e": "depthUpdate", "E": t // 1_000_000, "s": sym, "U": update_id, "u": update_id,
                    "b": diff["bid"], "a": diff["ask"]}  # fmt: skip
             recs.append(
                 (t, 1, 2 * r, json.dumps({"stream": f"{stream}@depth@100ms", "data": msg}, separators=(",", ":")))
             )
-            prev = cur
         if book_ticker and day.bid_sz[r, 0] > 0 and day.ask_sz[r, 0] > 0:
             bt = {"u": update_id, "s": sym, "b": _fmt(day.bid_px[r, 0], "price"), "B": _fmt(day.bid_sz[r, 0], "size"),
                   "a": _fmt(day.ask_px[r, 0], "price"), "A": _fmt(day.ask_sz[r, 0], "size")}  # fmt: skip

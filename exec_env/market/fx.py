@@ -102,7 +102,7 @@ from exec_env.market.lift import (
     check_timezone,
     clock_str,
     date_str,
-    head_lines,
+    header_roles,
     infer_tick,
     ladder,
     local_ns,
@@ -120,6 +120,7 @@ from exec_env.market.reader import (
     fail_first,
     field_error,
     first,
+    head_lines,
 )
 
 __all__ = ["STYLES", "VERSION", "companions", "load", "sniff", "write_fx_ticks"]
@@ -140,22 +141,10 @@ _HISTDATA = re.compile(r"^\d{8} \d{9},[^,]+,[^,]+,[^,]*$")
 _OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.strip().strip('"').lower())
-
-
 def _header_roles(line: str) -> dict[str, int] | None:
     """Column index of each role if ``line`` is a Dukascopy-style header, else None."""
-    roles: dict[str, int] = {}
-    for i, raw in enumerate(line.split(",")):
-        name = _norm(raw)
-        role = next((r for r, names in _ROLES.items() if name in names), None)
-        if role is None or role in roles:
-            return None
-        roles[role] = i
-    if not {"time", "bid", "ask"} <= roles.keys():
-        return None
-    if ("bid_volume" in roles) != ("ask_volume" in roles):
+    roles = header_roles(line.split(","), _ROLES, {"time", "bid", "ask"})
+    if roles is None or ("bid_volume" in roles) != ("ask_volume" in roles):
         return None
     return roles
 

@@ -36,6 +36,7 @@ __all__ = [
     "NS",
     "check_grid",
     "check_timezone",
+    "header_roles",
     "infer_tick",
     "ladder",
     "local_ns",
@@ -85,6 +86,24 @@ def parse_clock(name: str, value: Any, allow_24: bool = True) -> int:
 # ----------------------------------------------------------------------------------------------
 # Parsing
 # ----------------------------------------------------------------------------------------------
+
+
+def header_roles(
+    names: Sequence[Any], roles: dict[str, set[str]], needed: set[str], ignore: frozenset[str] = frozenset()
+) -> dict[str, int] | None:
+    """Column index of each role of a header (``roles``: role -> accepted names, compared lower-case
+    without punctuation), or None unless every column is one role (at most once) or an ``ignore``d
+    name and the ``needed`` roles are there."""
+    out: dict[str, int] = {}
+    for i, raw in enumerate(names):
+        name = re.sub(r"[^a-z0-9]", "", str(raw).strip().strip('"').lower())
+        if name in ignore:
+            continue
+        role = next((r for r, accepted in roles.items() if name in accepted), None)
+        if role is None or role in out:
+            return None
+        out[role] = i
+    return out if needed <= out.keys() else None
 
 
 def split_lines(
@@ -277,13 +296,3 @@ def _text_lines(data: bytes) -> list[str]:
     while lines and not lines[-1].strip():
         lines.pop()
     return lines
-
-
-def read_text_lines(path: Path) -> list[str]:
-    """The file's lines (decompressed, transcoded to UTF-8, trailing blank lines removed)."""
-    return _text_lines(reader.read_bytes(path))
-
-
-def head_lines(path: Path, n: int = 3, limit: int = 4096) -> list[str]:
-    """Up to ``n`` complete first lines of ``path`` (reads at most ``limit`` bytes)."""
-    return reader.head_lines(path, n, limit)

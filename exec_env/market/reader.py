@@ -218,47 +218,41 @@ def _truncated(path: Path, kind: str, out: bytes) -> DataFileError:
     )
 
 
-def _gunzip(path: Path, raw: bytes) -> bytes:
-    parts: list[bytes] = []
-    rest = raw
-    while rest:
-        d = zlib.decompressobj(wbits=31)
-        try:
-            parts.append(d.decompress(rest))
-        except zlib.error as exc:
-            done = b"".join(parts)
-            raise DataFileError(
-                f"{path}: corrupt gzip data near line {_line_of(done, len(done))} of the text ({excerpt(str(exc))})"
-            ) from None
-        if not d.eof:
-            raise _truncated(path, "gzip", b"".join(parts))
-        rest = d.unused_data.lstrip(b"\x00")  # padding after the last member is allowed
-        if rest and rest[:2] != GZIP_MAGIC:
-            raise DataFileError(f"{path}: trailing garbage after the gzip data ({len(rest):,} bytes)")
-    return b"".join(parts)
-
-
-def _unzstd(path: Path, raw: bytes) -> bytes:
+def _zstandard(path: Path) -> Any:
     try:
         import zstandard
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(f"{path}: reading zstd files needs the 'zstandard' package (pip install zstandard)") from exc
+    return zstandard
+
+
+def _inflate(path: Path, raw: bytes, kind: str) -> bytes:
+    """Every member (frame) of a gzip or zstd stream, decompressed; a corrupt or truncated stream
+    or trailing garbage is a :class:`DataFileError`."""
+    if kind == "gzip":
+        new, error, magic = (lambda: zlib.decompressobj(wbits=31)), zlib.error, GZIP_MAGIC
+    else:
+        zstandard = _zstandard(path)
+        new, error, magic = (lambda: zstandard.ZstdDecompressor().decompressobj()), zstandard.ZstdError, ZSTD_MAGIC
     parts: list[bytes] = []
     rest = raw
     while rest:
-        d = zstandard.ZstdDecompressor().decompressobj()
+        d = new()
         try:
             parts.append(d.decompress(rest))
-        except zstandard.ZstdError as exc:
+        except error as exc:
             done = b"".join(parts)
-            raise DataFileError(
-                f"{path}: corrupt zstd data after {len(done):,} decompressed bytes ({excerpt(str(exc))})"
-            ) from None
+            where = (
+                f"near line {_line_of(done, len(done))} of the text"
+                if kind == "gzip"
+                else f"after {len(done):,} decompressed bytes"
+            )
+            raise DataFileError(f"{path}: corrupt {kind} data {where} ({excerpt(str(exc))})") from None
         if not d.eof:
-            raise _truncated(path, "zstd", b"".join(parts))
-        rest = d.unused_data
-        if rest and rest[:4] != ZSTD_MAGIC:
-            raise DataFileError(f"{path}: trailing garbage after the zstd data ({len(rest):,} bytes)")
+            raise _truncated(path, kind, b"".join(parts))
+        rest = d.unused_data.lstrip(b"\x00") if kind == "gzip" else d.unused_data  # gzip: padding allowed
+        if rest and rest[: len(magic)] != magic:
+            raise DataFileError(f"{path}: trailing garbage after the {kind} data ({len(rest):,} bytes)")
     return b"".join(parts)
 
 
@@ -351,7 +345,7 @@ def decompress(path: str | Path) -> bytes:
     path = Path(path)
     raw = path.read_bytes()
     kind = compression(raw[:4])
-    data = _gunzip(path, raw) if kind == "gzip" else _unzstd(path, raw) if kind == "zstd" else raw
+    data = _inflate(path, raw, kind) if kind else raw
     if not data.strip():
         after = f" after {kind} decompression" if kind else ""
         raise DataFileError(f"{path}: line 1: the file is empty ({len(data)} bytes{after}); expected market data")

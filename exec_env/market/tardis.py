@@ -92,6 +92,7 @@ from exec_env.market.crypto import (
     check_symbol,
     check_tick,
     increment,
+    level_changes,
     make_days,
     minmax_median,
     parse_session,
@@ -520,23 +521,14 @@ def write_tardis(
     m = re.fullmatch(r"book_snapshot_(\d+)", dataset)
     if dataset == "incremental_book_L2":
         lines.append(",".join(INCREMENTAL))
-        prev: dict[str, dict[float, float]] = {"bid": {}, "ask": {}}
-        for r in range(day.n_books):
-            cur = {
-                s: {float(p): float(q) for p, q in zip(getattr(day, f"{s}_px")[r], getattr(day, f"{s}_sz")[r],
-                                                        strict=True) if q > 0}
-                for s in ("bid", "ask")
-            }  # fmt: skip
+        for r, diff in enumerate(level_changes(day, lambda x, _: float(x))):
             flag = "true" if r == 0 else "false"
-            rows = []
-            for s in ("bid", "ask"):
-                changed = [(p, q) for p, q in cur[s].items() if prev[s].get(p) != q]
-                changed += [(p, 0.0) for p in prev[s] if p not in cur[s]]
-                rows += [f"{exchange},{sym},{ts[r]},{ts[r]},{flag},{s},{p!r},{q!r}" for p, q in changed]
+            rows = [
+                f"{exchange},{sym},{ts[r]},{ts[r]},{flag},{s},{p!r},{q!r}" for s in ("bid", "ask") for p, q in diff[s]
+            ]
             if not rows:
                 raise ValueError(f"{src}: book row {r} equals row {r - 1}; incremental_book_L2 cannot express it")
             lines += rows
-            prev = cur
     elif m and int(m.group(1)) >= day.levels:
         n = int(m.group(1))
         lines.append(",".join(_snapshot_columns(n)))
