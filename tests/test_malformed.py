@@ -243,3 +243,22 @@ def test_every_book_format_takes_crossed_by_keyword(fmt):
         from exec_env.market.taq import _options
 
         assert _options({}).crossed == "raise" and _options({"crossed": "drop"}).crossed == "drop"
+
+
+def test_the_one_vocabulary_of_places():
+    """``line N`` of a text file, ``record N`` of a binary one, the file of a line numbered across a
+    stream's files, ``row N`` only for data in memory; never longer than 300 characters."""
+    from exec_env.market.reader import Capture, InMemory, field_error
+
+    assert str(field_error("a.csv", 12, "price", "unparsable value 'abc'")) == (
+        "a.csv: line 12, field 'price': unparsable value 'abc'"
+    )
+    assert str(field_error("a.dbn", 3, "action", "b'X' is not one of A, C", unit="record")) == (
+        "a.dbn: record 3, field 'action': b'X' is not one of A, C"
+    )
+    assert str(field_error(InMemory("yf"), 0, "close", "value is NaN")) == "yf: row 0, field 'close': value is NaN"
+    stream = Capture.of([Path("one.gz"), Path("two.gz")], [10, 5])  # lines 1..10, then 11..15
+    assert str(field_error(stream, 12, "U", "sequence gap")) == "two.gz: line 2, field 'U': sequence gap"
+    assert str(field_error(stream, 10, None, "bad")) == "one.gz: line 10: bad"
+    long = str(field_error("a.csv", 2, "x", "y" * 1000))
+    assert len(long) == 300 and long.startswith("a.csv: line 2, field 'x': yyy") and long.endswith("y...")

@@ -61,7 +61,7 @@ How the canonical form is built
   ``notes["first_event"]``, ``notes["last_event"]`` and ``notes["session_coverage"]`` say how much.
   With the default time zone ``notes["calendar"]`` is ``"us_equities"`` (09:30-16:00 New York,
   :mod:`exec_env.market.hours`): loading warns when a file's session reaches outside it.
-* **Checks** (errors name the file, the 1-based row -- the same in both files -- and the field):
+* **Checks** (errors name the file, the 1-based line -- the same in both files -- and the field):
   column count, unparsable values, empty lines (trailing blank lines at the end of a file are
   ignored), event type, direction, negative sizes, executions with size or price <= 0, halt
   messages with a price other than -1/0/1, time going backwards or beyond 24 h, a real price
