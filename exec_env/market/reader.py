@@ -380,11 +380,6 @@ def diagnose(path: str | Path) -> None:
         as_text(path, data)
 
 
-def text_encoding(path: str | Path) -> str:
-    """The encoding :func:`read_bytes` detects (for notes), e.g. ``"UTF-8"`` or ``"UTF-16-LE"``."""
-    return _transcode(Path(path), head_bytes(path, 4096))[1]
-
-
 def head_bytes(path: str | Path, n: int = 8192, text: bool = True) -> bytes:
     """At most ``n`` decompressed bytes from the start of ``path`` (UTF-8 when ``text``; a UTF-16
     head is transcoded); ``b""`` if the file cannot be read. For ``sniff`` functions."""
