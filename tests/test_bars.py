@@ -185,7 +185,7 @@ def test_labels_sessions_and_outside_bars(tmp_path):
     with pytest.raises(ValueError, match="cannot infer whether timestamps label bar starts or ends"):
         load_open(write(tmp_path, starts), session=SESSION)
     path = write(tmp_path, [*SMALL, "2019-02-11 09:36:00,100.03,100.03,100.03,100.03,7"])
-    with pytest.raises(ValueError, match=r"row 6, field 'datetime': bar 2019-02-11 09:35:00-09:36:00 is outside the "
+    with pytest.raises(ValueError, match=r"line 6, field 'datetime': bar 2019-02-11 09:35:00-09:36:00 is outside the "
                                          r"session 09:30-09:35 America/New_York; pass outside='drop'"):  # fmt: skip
         load_open(path, session=SESSION)
     (d,) = load_open(path, session=SESSION, outside="drop")
@@ -197,7 +197,7 @@ def test_labels_sessions_and_outside_bars(tmp_path):
     assert d.ts[0] == ns("2019-02-11T14:32") and d.meta.notes["label"] == "start (option)"
     assert d.meta.notes["gaps"] == ["09:30:00-09:31:00", "09:33:00-09:34:00"]
     assert d.meta.notes["open_snapshot"].startswith("none: the first bar does not start")
-    with pytest.raises(ValueError, match=r"row 2, field 'datetime': bar 09:30:30-09:31:30 is not on the 60 s grid"):
+    with pytest.raises(ValueError, match=r"line 2, field 'datetime': bar 09:30:30-09:31:30 is not on the 60 s grid"):
         load_open(write(tmp_path, ["2019-02-11 09:31:30,1,1,1,1,1", "2019-02-11 09:32:30,1,1,1,1,1"]),
                   session=SESSION, label="end")  # fmt: skip
     with pytest.raises(ValueError, match="bars must be whole seconds and at least 60 s"):
@@ -237,46 +237,58 @@ def test_bad_options_name_the_option_value_and_allowed_values(tmp_path):
 # ----------------------------------------------------------------------------------------------
 
 
+COLUMNS = "expected 6 (time, open, high, low, close, volume)"
+SORTED = "of the rows above (bars must be sorted, oldest or newest first)"
+
+
 @pytest.mark.parametrize(
-    "line, message",
+    "line, field, message",
     [
-        ("2019-02-11 09:33:00,100,100,100,100", r"row 4, field 'volume': wrong column count: 5 fields"),
-        ("2019-02-11 09:33:00,100,100,100,100,1,2", r"row 4, field 'volume': wrong column count: 7 fields"),
-        ("2019-02-11 09:33:00,100,1o0,100,100,1", r"row 4, field 'high': unparsable number '1o0'"),
-        ("2019-02-11 09:33:00,100,100,nan,100,1", r"row 4, field 'low': value is NaN"),
-        ("2019-02-11 9h33,100,100,100,100,1", r"row 4, field 'datetime': unparsable timestamp '2019-02-11 9h33'"),
-        ("2019-02-11 09:31:30,100,100,100,100,1", r"row 4, field 'datetime': timestamp .* breaks the increasing order"),
-        ("2019-02-11 09:32:00,100,100,100,100,1", r"row 4, field 'datetime': duplicate timestamp .*also on line 3"),
-        ("2019-02-11 09:33:00,100,99,100,100,1", r"row 4, field 'high': high 99.0 < low 100.0"),
-        (
-            "2019-02-11 09:33:00,100,101,100,101.5,1",
-            r"row 4, field 'close': close 101.5 outside \[low 100.0, high 101.0\]",
-        ),
-        ("2019-02-11 09:33:00,99,101,100,100,1", r"row 4, field 'open': open 99.0 outside"),
-        ("2019-02-11 09:33:00,100,100,100,100,-1", r"row 4, field 'volume': negative volume -1.0"),
-        ("2019-02-11 09:33:00,0,0,0,0,1", r"row 4, field 'open': price must be > 0"),
+        ("2019-02-11 09:33:00,100,100,100,100", "volume",
+         f"wrong column count: 5 fields, {COLUMNS}; 'volume' is missing from here on: '2019-02-11 09:33:00,100,100,100,100'"),
+        ("2019-02-11 09:33:00,100,100,100,100,1,2", "volume",
+         f"wrong column count: 7 fields, {COLUMNS}; 'volume' is followed by extra fields: '2019-02-11 09:33:00,100,100,100,100,1,2'"),
+        ("2019-02-11 09:33:00,100,1o0,100,100,1", "high", "unparsable number '1o0'"),
+        ("2019-02-11 09:33:00,100,100,nan,100,1", "low", "value is NaN: 'nan'"),
+        ("2019-02-11 9h33,100,100,100,100,1", "datetime", "unparsable timestamp '2019-02-11 9h33'"),
+        ("2019-02-11 09:31:30,100,100,100,100,1", "datetime",
+         f"timestamp {ns('2019-02-11T14:31:30')} breaks the increasing order {SORTED}"),
+        ("2019-02-11 09:32:00,100,100,100,100,1", "datetime",
+         f"duplicate timestamp {ns('2019-02-11T14:32')} (also on line 3)"),
+        ("2019-02-11 09:33:00,100,99,100,100,1", "high", "high 99.0 < low 100.0"),
+        ("2019-02-11 09:33:00,100,101,100,101.5,1", "close", "close 101.5 outside [low 100.0, high 101.0]"),
+        ("2019-02-11 09:33:00,99,101,100,100,1", "open", "open 99.0 outside [low 100.0, high 101.0]"),
+        ("2019-02-11 09:33:00,100,100,100,100,-1", "volume", "negative volume -1.0"),
+        ("2019-02-11 09:33:00,0,0,0,0,1", "open", "price must be > 0, got 0.0"),
     ],
-)
-def test_malformed_rows_name_file_line_and_field(tmp_path, line, message):
+)  # fmt: skip
+def test_malformed_rows_name_file_line_and_field(tmp_path, line, field, message):
     path = write(tmp_path, [*SMALL[:2], line, *SMALL[2:]])
-    with pytest.raises(ValueError, match=r"TEST_1min\.csv: " + message):
+    with pytest.raises(ValueError) as err:
         load_open(path, session=SESSION)
+    assert str(err.value) == f"{path}: line 4, field '{field}': {message}"
 
 
 def test_malformed_header_and_dataframes(tmp_path):
     path = write(tmp_path, SMALL, header="datetime,open,high,low,close")
     assert not bars.sniff(path)
-    with pytest.raises(ValueError, match=r"row 1, field 'header': not an OHLCV header"):
+    with pytest.raises(ValueError, match=r"line 1, field 'header': not an OHLCV header"):
         load_open(path)
     index = pd.date_range("2019-02-11 09:30", periods=3, freq="min", tz="America/New_York")
     df = pd.DataFrame({"Open": [1.0, 1, 1], "High": [1.0, 1, 1], "Low": [1.0, 1, 1], "Close": [1.0, np.nan, 1],
                        "Volume": [1, 1, 1]}, index=index)  # fmt: skip
-    with pytest.raises(ValueError, match=r"yf: row 2, field 'close': value is NaN"):
+    # a data frame has no lines: its places are 0-based rows (df.iloc[1])
+    with pytest.raises(ValueError) as err:
         from_dataframe_open(df, source="yf", session=SESSION)
+    assert str(err.value) == "yf: row 1, field 'close': value is NaN"
     with pytest.raises(ValueError, match="the index must be a DatetimeIndex"):
         from_dataframe_open(df.reset_index(drop=True))
-    with pytest.raises(ValueError, match=r"row 3, field 'datetime': timestamp .* breaks the decreasing order"):
+    with pytest.raises(ValueError) as err:
         from_dataframe_open(df.iloc[[1, 0, 2]].fillna(1.0), session=SESSION)
+    assert (
+        str(err.value)
+        == f"DataFrame: row 2, field 'datetime': timestamp {ns('2019-02-11T14:32')} breaks the decreasing order {SORTED}"
+    )
 
 
 # ----------------------------------------------------------------------------------------------

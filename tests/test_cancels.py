@@ -93,7 +93,7 @@ def test_validate_names_cancel_row_and_field(day, change, message):
 
 def test_validate_maps_cancel_rows_to_file_lines(day):
     bad = edit(day, cancel_sz=np.array([30.0, 50.0, -1.0]))
-    with pytest.raises(ValueError, match=r"^f.csv: cancel row 17, field 'sz'"):
+    with pytest.raises(ValueError, match=r"^f.csv: line 17, field 'cancel_sz'"):
         validate(bad, origin="f.csv", cancel_rows=np.array([5, 9, 17]))
 
 
@@ -172,8 +172,8 @@ def test_lobster_cancel_of_size_0_removes_nothing(tmp_path):
 @pytest.mark.parametrize(
     ("row", "message", "expected"),
     [
-        (4, "34201.5,3,99,20,0,1", r"row 4, field 'price': a cancellation \(type 3\) needs a price > 0, got 0"),
-        (4, "34201.5,3,99,20,999950,1", r"cancel row 4, field 'px': price 99.995 is not on the tick grid"),
+        (4, "34201.5,3,99,20,0,1", r": line 4, field 'price': a cancellation \(type 3\) needs a price > 0, got 0$"),
+        (4, "34201.5,3,99,20,999950,1", r": line 4, field 'cancel_px': price 99.995 is not on the tick grid \(0.01\)$"),
     ],
 )
 def test_lobster_bad_cancels_name_file_row_and_field(tmp_path, row, message, expected):

@@ -67,7 +67,7 @@ BASE = [(T, snap(10, [(100, 1)], [(101, 1)]))]
 
 
 def error(path: Path, line: int, field: str) -> str:
-    return re.escape(f"{path}: row {line}, field '{field}'")
+    return re.escape(f"{path}: line {line}, field '{field}'")
 
 
 # -- round trip ---------------------------------------------------------------------------------
@@ -202,10 +202,18 @@ def test_resync_rebuilds_from_next_snapshot_and_halts_the_gap(tmp_path):
 def test_crossed_or_locked_book_raises_or_is_dropped(tmp_path, price, what):
     path = capture(tmp_path, [*BASE, (T + 1, diff(11, 11, b=[(price, 1)])),
                               (T + 2, diff(12, 12, a=[(101, 0), (102, 1)]))])  # fmt: skip
-    with pytest.raises(ValueError, match=error(path, 2, "b") + f": {what} book"):
+    with pytest.raises(ValueError) as err:
         crypto.load(path)
+    sign = ">" if what == "crossed" else "=="
+    assert str(err.value) == (
+        f"{path}: line 2, field 'b': {what} book: best bid {price} {sign} best ask 101.0; pass crossed='drop' to "
+        "drop crossed and locked rows (counted in notes)"
+    )
     (day,) = crypto.load(path, crossed="drop")
-    assert day.ts.tolist() == [T, T + 2] and day.meta.notes["dropped_crossed_rows"] == 1
+    assert day.ts.tolist() == [T, T + 2]
+    assert (day.meta.notes["dropped_crossed_rows"], day.meta.notes["dropped_locked_rows"]) == (
+        (1, 0) if what == "crossed" else (0, 1)
+    )
     assert day.bid_px[1, 0] == price and day.ask_px[1, 0] == 102
 
 
@@ -273,7 +281,7 @@ def test_unsorted_timestamps(tmp_path):
 
 def test_no_snapshot_and_non_integer_stamp(tmp_path):
     path = capture(tmp_path, [(T, diff(11, 11, b=[(100, 1)]))])
-    with pytest.raises(ValueError, match=re.escape(f"{path}: row 1, field 'lastUpdateId': none of the 1 lines")):
+    with pytest.raises(ValueError, match=re.escape(f"{path}: line 1, field 'lastUpdateId': none of the 1 lines")):
         crypto.load(path)
     path = tmp_path / "bad_stamp.txt"
     path.write_text(f"12x {json.dumps(snap(1, [(1, 1)], [(2, 1)]))}\n")
@@ -376,7 +384,7 @@ def test_capture_split_in_files_continues_the_book(shared_data, tmp_path):
         assert day.meta.source == f"{first}, {second}" and day.meta.notes["file"]["files"] == [str(first), str(second)]
         assert day.meta.notes["depth_updates"] == whole.meta.notes["depth_updates"] and day.meta.notes["resyncs"] == 0
     with pytest.raises(
-        ValueError, match=rf"{re.escape(str(second))}: row 1, .*is a depth snapshot.*load them together"
+        ValueError, match=rf"{re.escape(str(second))}: line 1, .*is a depth snapshot.*load them together"
     ):
         crypto.load(second)
 
@@ -386,7 +394,7 @@ def test_capture_split_in_files_continues_the_book(shared_data, tmp_path):
     gap.write_bytes(gzip.compress(b"".join(tail[1:])))  # the boundary's diff is lost
     (cut / first.name).write_bytes(first.read_bytes())
     row = next(k for k, text in enumerate(tail[1:], 1) if b'"depthUpdate"' in text)  # the diff after the lost one
-    with pytest.raises(ValueError, match=rf"{re.escape(str(gap))}: row {row}, field 'U': sequence gap: this file has"):
+    with pytest.raises(ValueError, match=rf"{re.escape(str(gap))}: line {row}, field 'U': sequence gap: this file has"):
         load_market(cut, cache=False)
     (day,) = load_market(cut, cache=False, on_gap="resync").days
     assert day.meta.notes["resyncs"] == 1 and day.halts.shape == (1, 2)

@@ -80,8 +80,14 @@ def test_validate_names_the_row_and_the_field(day, change, message):
 
 def test_validate_reports_file_line_numbers_when_given(day):
     bad = col(day, "ask_sz", 2, 0, -1.0)
-    with pytest.raises(ValueError, match=r"^data.csv: book row 17, field 'ask_sz'"):
+    with pytest.raises(ValueError) as err:
         validate(bad, origin="data.csv", book_rows=np.array([3, 9, 17]))
+    assert str(err.value) == "data.csv: line 17, field 'ask_sz': negative size: [-1.0, 250.0]"
+    # trades from another file, as binary records: the trade arrays' names, that file, its record
+    bad = edit(day, trade_sz=np.array([10.0, 0.0]))
+    with pytest.raises(ValueError) as err:
+        validate(bad, "book.dbn", np.arange(3), np.array([4, 8]), trade_origin="trades.dbn", unit="record")
+    assert str(err.value) == "trades.dbn: record 8, field 'trade_sz': size must be finite and > 0, got 0.0"
 
 
 def test_meta_is_validated():

@@ -14,6 +14,7 @@ from exec_env.config import ExecutionConfig
 from exec_env.env import ExecutionEnv
 from exec_env.market import MarketCatalogue
 from exec_env.market import databento as db
+from exec_env.market.facts import check_day
 from exec_env.market.sources import detect_format, load_days
 from exec_env.market.synthetic import SyntheticParams, generate_day
 
@@ -159,17 +160,20 @@ def test_several_instruments_need_a_selection(tmp_path, synth):
 def test_bad_option_values_name_the_option_and_the_allowed_values(tmp_path, synth):
     path = db.write_databento(synth, tmp_path / "d.csv")
     for kwargs, text in (
-        ({"crossed": "fix"}, r"crossed='fix' is invalid; allowed: 'raise' \| 'drop'"),
-        ({"clock": "now"}, r"clock='now' is invalid"),
-        ({"levels": 0}, r"levels=0 is invalid"),
-        ({"levels": 11}, r"levels=11 is invalid; allowed: None or 1..10"),
-        ({"tick_size": -1.0}, r"tick_size=-1.0 is invalid"),
-        ({"session_open": "yesterday-ish"}, r"session_open='yesterday-ish' is invalid"),
-        ({"price_format": "hex"}, r"price_format='hex' is invalid"),
-        ({"trades": "both"}, r"trades='both' is invalid"),
-    ):
-        with pytest.raises(ValueError, match=text):
+        ({"crossed": "fix"}, "crossed='fix' is invalid; allowed: one of 'raise', 'drop'"),
+        ({"clock": "now"}, "clock='now' is invalid; allowed: one of 'ts_recv', 'ts_event'"),
+        ({"levels": 0}, "levels=0 is invalid; allowed: an integer >= 1 and <= 50 or None"),
+        ({"levels": 11}, "levels=11 is invalid; allowed: None or 1..10 (the file's mbp-10 depth)"),
+        ({"tick_size": -1.0}, "tick_size=-1.0 is invalid; allowed: a finite number > 0 or None"),
+        ({"session_open": "yesterday-ish"}, "session_open='yesterday-ish' is invalid; allowed: an ISO-8601 time "
+         "string (naive = UTC) or int ns since the epoch, or None"),
+        ({"price_format": "hex"}, "price_format='hex' is invalid; allowed: one of 'auto', 'decimal', 'fixed'"),
+        ({"trades": "both"}, "trades='both' is invalid; allowed: one of 'auto', 'records'"),
+        ({"session": "day"}, "session='day' is invalid; allowed: one of 'calendar', 'records'"),
+    ):  # fmt: skip
+        with pytest.raises(ValueError) as err:
             db.load(path, **kwargs)
+        assert str(err.value) == f"option {text}"
 
 
 def test_session_options_accept_iso_strings(tmp_path, synth):
@@ -183,6 +187,58 @@ def test_session_options_accept_iso_strings(tmp_path, synth):
     assert day.meta.session_open_ns == pd.Timestamp("2024-01-02T14:30Z").value
     assert day.meta.session_close_ns == pd.Timestamp("2024-01-02T15:00Z").value
     assert day.levels == 3 and day.meta.notes["session"] == "options" and "tick_size" not in day.meta.notes
+
+
+def moved(day, start: str, symbol: str = "ESU4"):
+    """``day`` moved to open at UTC time ``start``, as instrument ``symbol``."""
+    shift = int(pd.Timestamp(start, tz="UTC").value) - day.meta.session_open_ns
+    m = dataclasses.replace(day.meta, symbol=symbol, session_open_ns=day.meta.session_open_ns + shift,
+                            session_close_ns=day.meta.session_close_ns + shift)  # fmt: skip
+    return dataclasses.replace(day, meta=m, ts=day.ts + shift, trade_ts=day.trade_ts + shift)
+
+
+def test_a_cme_session_starts_at_the_reopen_by_the_calendar(tmp_path, synth):
+    """CME Globex equity index futures reopen Sunday 17:00 Chicago (22:00 UTC in July): a Sunday file whose
+    data starts before that opens at the reopen; its earlier rows stay the initial book."""
+    path = db.write_databento(moved(synth, "2024-07-07 21:59"), tmp_path / "ESU4_glbx-mdp3_mbp-10.csv")
+    (day,) = db.load(path, tick_size=0.01)
+    reopen = int(pd.Timestamp("2024-07-07 22:00", tz="UTC").value)
+    assert (day.meta.session_open_ns, day.meta.session_close_ns) == (reopen, int(day.ts[-1]))
+    assert day.ts[0] < reopen and day.halts is None
+    assert day.meta.notes["calendar"] == "cme_equity_index"
+    assert day.meta.notes["session"] == (
+        "first/last record time inside the hours of CME Globex equity index futures (Sun-Fri 17:00-16:00 "
+        "America/Chicago, daily halt 16:00-17:00; calendar)"
+    )
+    assert check_day(day) == []
+    (raw,) = db.load(path, tick_size=0.01, session="records")
+    assert raw.meta.session_open_ns == raw.ts[0] and raw.meta.notes["session"] == "first/last record time"
+    assert check_day(raw) == [
+        f"{path} (2024-07-07): the declared session (2024-07-07 21:59:00 to {str(pd.Timestamp(int(raw.ts[-1])))[:19]} UTC) "
+        "includes 1 min outside the regular hours of the venue (CME Globex equity index futures: Sun-Fri 17:00-16:00 "
+        "America/Chicago, daily halt 16:00-17:00), e.g. 2024-07-07 21:59:00 to 2024-07-07 22:00:00 UTC: the market "
+        "is halted or closed (pre-open orders may change the book, nothing trades); episodes could start in a "
+        "frozen book there: narrow the session"
+    ]  # fmt: skip
+
+
+def test_the_daily_cme_halt_inside_a_file_becomes_a_trading_halt(tmp_path):
+    day = moved(generate_day(SyntheticParams(session_seconds=3720.0), seed=4), "2024-07-08 20:59")  # a Monday
+    path = db.write_databento(day, tmp_path / "x.dbn", schema="mbp-1", dataset="GLBX.MDP3")
+    (loaded,) = db.load(path, tick_size=0.01)
+    halt = [int(pd.Timestamp(t, tz="UTC").value) for t in ("2024-07-08 21:00", "2024-07-08 22:00")]
+    assert loaded.halts.tolist() == [halt]
+    assert (loaded.meta.session_open_ns, loaded.meta.session_close_ns) == (day.ts[0], day.ts[-1])
+    assert check_day(loaded) == [
+        f"{path} (2024-07-08): trading halts cover 1.0 h of the declared session (e.g. 2024-07-08 21:00:00 to "
+        "2024-07-08 22:00:00 UTC, when the venue is closed by its calendar (CME Globex equity index futures: Sun-Fri "
+        "17:00-16:00 America/Chicago, daily halt 16:00-17:00)): nothing fills there, but an episode can start in one "
+        "and wait for the reopen"
+    ]
+    # another CME product keeps other hours: no calendar is assumed
+    zn = db.write_databento(moved(day, "2024-07-08 20:59", "ZNU4"), tmp_path / "zn.dbn", dataset="GLBX.MDP3")
+    (other,) = db.load(zn, tick_size=0.01)
+    assert "calendar" not in other.meta.notes and other.halts is None and other.meta.session_open_ns == day.ts[0]
 
 
 def test_cache_gives_identical_arrays(tmp_path, synth):
@@ -278,23 +334,25 @@ def test_mbo_clear_empties_the_book(tmp_path):
 @pytest.mark.parametrize(
     "bad, field, text",
     [
-        ((1, "C", "B", 100.00, 1, 77, LIVE), "order_id", "cancel (C) of unknown order id 77"),
-        ((1, "M", "B", 100.00, 1, 77, LIVE), "order_id", "modify (M) of unknown order id 77"),
+        ((1, "C", "B", 100.00, 1, 77, LIVE), "order_id",
+         "cancel (C) of unknown order id 77 (no Add since the last Clear/snapshot)"),
+        ((1, "M", "B", 100.00, 1, 77, LIVE), "order_id",
+         "modify (M) of unknown order id 77 (no Add since the last Clear/snapshot)"),
         ((1, "A", "B", 99.00, 1, 1, LIVE), "order_id", "add (A) of order id 1, which is already resting"),
         ((1, "C", "B", 100.00, 9, 1, LIVE), "size", "cancel of 9 from order 1, which rests with size 5"),
-        ((1, "C", "A", 100.00, 1, 1, LIVE), "side", "resting on side B"),
-        ((1, "C", "B", 99.00, 1, 1, LIVE), "price", "resting at 100.0"),
-        ((1, "A", "N", 99.00, 1, 8, LIVE), "side", "an order rests on side B or A"),
-        ((1, "A", "B", None, 1, 8, LIVE), "price", "without a price"),
-        ((1, "A", "B", 99.00, 1, 8, LIVE | db.F_TOB), "flags", "top-of-book MBO"),
+        ((1, "C", "A", 100.00, 1, 1, LIVE), "side", "C record on side A for order 1 resting on side B"),
+        ((1, "C", "B", 99.00, 1, 1, LIVE), "price", "cancel at price 99.0 for order 1 resting at 100.0"),
+        ((1, "A", "N", 99.00, 1, 8, LIVE), "side", "A record with side N: an order rests on side B or A"),
+        ((1, "A", "B", None, 1, 8, LIVE), "price", "A record without a price (UNDEF_PRICE)"),
+        ((1, "A", "B", 99.00, 1, 8, LIVE | db.F_TOB), "flags",
+         "top-of-book MBO (F_TOB) is not supported: load the venue's MBP-1 data instead"),
     ],
-)
+)  # fmt: skip
 def test_mbo_inconsistencies_raise_naming_file_row_and_field(tmp_path, bad, field, text):
     path = write_mbo(tmp_path / "bad.csv", [*MBO_EVENTS[:4], bad])
     with pytest.raises(ValueError) as err:
         db.load(path)
-    msg = str(err.value)
-    assert msg.startswith(f"{path}: row 6, field '{field}': ") and text in msg
+    assert str(err.value) == f"{path}: line 6, field '{field}': {text}"
 
 
 # -- malformed CSV -------------------------------------------------------------------------------
@@ -319,11 +377,10 @@ def _edit(path: Path, lines: list[str], i: int, column: str, value: str) -> Path
     return path
 
 
-def _raises(path: Path, row: int, field: str, text: str, **kwargs) -> None:
+def _raises(path: Path, line: int, field: str, text: str, **kwargs) -> None:
     with pytest.raises(ValueError) as err:
         db.load(path, **kwargs)
-    msg = str(err.value)
-    assert msg.startswith(f"{path}: ") and f"row {row}, field '{field}'" in msg and text in msg, msg
+    assert str(err.value) == f"{path}: line {line}, field '{field}': {text}"
 
 
 def test_wrong_column_count(csv_lines):
@@ -342,15 +399,17 @@ def test_unparsable_values(csv_lines):
         _edit(path, lines, i, "bid_px_00", "100.2x"), i + 1, "bid_px_00", "cannot parse '100.2x' as a decimal price"
     )
     _raises(_edit(path, lines, i, "ask_sz_03", "7.5"), i + 1, "ask_sz_03", "cannot parse '7.5' as an integer")
-    _raises(_edit(path, lines, i, "ts_recv", "2024-13-45T00:00:00Z"), i + 1, "ts_recv", "ISO-8601")
-    _raises(_edit(path, lines, i, "action", "X"), i + 1, "action", "is not one of A, C, M, R, T, F, N")
+    _raises(_edit(path, lines, i, "ts_recv", "2024-13-45T00:00:00Z"), i + 1, "ts_recv",
+            "cannot parse '2024-13-45T00:00:00Z' as an ISO-8601 timestamp")  # fmt: skip
+    _raises(_edit(path, lines, i, "action", "X"), i + 1, "action", "'X' is not one of A, C, M, R, T, F, N")
 
 
 def test_unsorted_ts_recv(csv_lines):
     path, lines = csv_lines
     i = _book_line(lines, 20)
-    earlier = lines[2].split(",")[0]
-    _raises(_edit(path, lines, i, "ts_recv", earlier), i + 1, "ts_recv", "is before the previous record's")
+    earlier, previous = (int(pd.Timestamp(lines[k].split(",")[0]).value) for k in (2, i - 1))
+    _raises(_edit(path, lines, i, "ts_recv", lines[2].split(",")[0]), i + 1, "ts_recv",
+            f"timestamp {earlier} is before the previous record's {previous} (Databento files are sorted by ts_recv)")  # fmt: skip
 
 
 def test_crossed_row_raises_or_is_dropped_with_a_count(csv_lines):
@@ -358,9 +417,10 @@ def test_crossed_row_raises_or_is_dropped_with_a_count(csv_lines):
     i = _book_line(lines)
     ask = lines[i].split(",")[lines[0].split(",").index("ask_px_00")]
     _edit(path, lines, i, "bid_px_00", ask)
-    _raises(path, i + 1, "bid_px_00", "locked book: best bid", crossed="raise")
+    _raises(path, i + 1, "bid_px_00", f"locked book: best bid {float(ask)} == best ask {float(ask)}; pass "
+            "crossed='drop' to drop crossed and locked rows (counted in notes)", crossed="raise")  # fmt: skip
     (day,) = db.load(path, crossed="drop")
-    assert day.meta.notes["dropped_crossed_rows"] == 1 and day.meta.notes["dropped_locked_rows"] == 1
+    assert day.meta.notes["dropped_crossed_rows"] == 0 and day.meta.notes["dropped_locked_rows"] == 1
     assert day.n_books == len([x for x in lines[1:] if x.split(",")[5] == "N"]) - 1
 
 
@@ -373,7 +433,25 @@ def test_negative_size(csv_lines):
 def test_level_size_without_a_price(csv_lines):
     path, lines = csv_lines
     i = _book_line(lines)
-    _raises(_edit(path, lines, i, "ask_px_02", ""), i + 1, "ask_px_02", "a level of size")
+    size = lines[i].split(",")[lines[0].split(",").index("ask_sz_02")]
+    _raises(_edit(path, lines, i, "ask_px_02", ""), i + 1, "ask_px_02", f"a level of size {size} has no price")
+
+
+def test_dbn_errors_name_the_record(tmp_path, synth):
+    """A binary file has no lines: errors name its 1-based record."""
+    path = db.write_databento(synth, tmp_path / "x.dbn")
+    data = bytearray(path.read_bytes())
+    meta_end = 8 + int.from_bytes(data[4:8], "little")
+    size = data[meta_end] * 4  # every record has one length
+    import databento_dbn
+
+    action = meta_end + 2 * size + np.dtype(databento_dbn.MBP10Msg._dtypes).fields["action"][1]  # record 3's
+    assert data[action] in b"NT"
+    data[action] = ord("X")
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError) as err:
+        db.load(path)
+    assert str(err.value) == f"{path}: record 3, field 'action': b'X' is not one of A, C, M, R, T, F, N"
 
 
 def test_trades_file_alone_is_not_a_day_and_a_differing_companion_raises(tmp_path, synth):

@@ -136,7 +136,7 @@ def test_tick_size_is_inferred_or_checked(tmp_path):
         write(tmp_path, ["2026-07-13 12:00:00.093,1.1427,1.1428,1,1", "2026-07-13 12:00:01,1.1426,1.1428,1,1"])
     )
     assert day.meta.tick_size == 1e-04  # no price uses the fifth decimal
-    with pytest.raises(ValueError, match=r"row 2, field 'bid': price 1.14273 is not on the tick grid 0.0001"):
+    with pytest.raises(ValueError, match=r"line 2, field 'bid': price 1.14273 is not on the tick grid 0.0001$"):
         fx.load(write(tmp_path, GOOD), tick_size=0.0001)
 
 
@@ -144,7 +144,10 @@ def test_crossed_and_locked_quotes_raise_or_are_dropped_with_counts(tmp_path):
     lines = [*GOOD[:2], "2026-07-13 12:00:00.300,1.14275,1.14275,1,1", "2026-07-13 12:00:00.310,1.14276,1.14275,1,1"]
     lines += GOOD[2:]
     path = write(tmp_path, lines)
-    with pytest.raises(ValueError, match=r"EURUSD_test.csv: row 4, field 'bid': locked quote.*crossed='drop'"):
+    with pytest.raises(
+        ValueError,
+        match=r"EURUSD_test.csv: line 4, field 'bid': locked quote: best bid 1.14275 == best ask 1.14275; pass crossed='drop'",
+    ):
         fx.load(path)
     (day,) = fx.load(path, crossed="drop")
     assert day.n_books == 4
@@ -156,7 +159,7 @@ def test_duplicate_times_raise_or_keep_the_last_quote(tmp_path):
     lines = [*GOOD[:2], "2026-07-13 12:00:00.197,1.14270,1.14275,5,6", *GOOD[2:]]
     path = write(tmp_path, lines)
     with pytest.raises(
-        ValueError, match=r"row 4, field 'time': duplicate timestamp .*also on line 3.*duplicate_ts='last'"
+        ValueError, match=r"line 4, field 'time': duplicate timestamp .*also on line 3.*duplicate_ts='last'"
     ):
         fx.load(path)
     (day,) = fx.load(path, duplicate_ts="last")
@@ -182,7 +185,7 @@ def test_days_roll_and_sessions(tmp_path):
     assert ny[1].meta.session_open_ns == ns("2026-07-13T21:00") and ny[1].meta.session_close_ns == ns(
         "2026-07-14T21:00"
     )
-    with pytest.raises(ValueError, match=r"row 2, field 'time': quote at .* outside the session.*outside='drop'"):
+    with pytest.raises(ValueError, match=r"line 2, field 'time': quote at .* outside the session.*outside='drop'"):
         fx.load(path, session=("21:00", "23:00"))
     days = fx.load(path, session=("21:00", "23:00"), outside="drop")
     assert len(days) == 1 and days[0].n_books == 1 and days[0].meta.notes["dropped_outside_session_rows"] == 2
@@ -209,39 +212,47 @@ def test_bad_options_name_the_option_value_and_allowed_values(tmp_path):
 # ----------------------------------------------------------------------------------------------
 
 
+COLUMNS = "expected 5 (time, bid, ask, bid_volume, ask_volume)"
+CROSSED = "pass crossed='drop' to drop crossed and locked rows (counted in notes)"
+
+
 @pytest.mark.parametrize(
-    "line, message",
+    "line, field, message",
     [
-        ("2026-07-13 12:00:00.300,1.14272,1.14276,1", r"row 4, field 'ask_volume': wrong column count: 4 fields"),
-        ("2026-07-13 12:00:00.300,1.14272,1.14276,1,1,9", r"row 4, field 'ask_volume': wrong column count: 6 fields"),
-        ("2026-07-13 12:00:00.300,1.14x72,1.14276,1,1", r"row 4, field 'bid': unparsable number '1.14x72'"),
-        ("2026-07-13 12:00:00.300,1.14272,NaN,1,1", r"row 4, field 'ask': value is NaN"),
-        ("2026-07-13 12:00:00.300,1.14272,1.14276,,1", r"row 4, field 'bid_volume': unparsable number ''"),
-        ("2026-07-13 12:0x:00.300,1.14272,1.14276,1,1", r"row 4, field 'time': unparsable timestamp"),
-        ("2026-07-13 12:00:00.100,1.14272,1.14276,1,1", r"row 4, field 'time': timestamp .* is before the previous"),
-        ("2026-07-13 12:00:00.300,1.14272,1.14276,-5,1", r"row 4, field 'bid_volume': negative size -5.0"),
-        ("2026-07-13 12:00:00.300,1.14272,1.14276,1,0", r"row 4, field 'ask_volume': zero size"),
-        ("2026-07-13 12:00:00.300,0,1.14276,1,1", r"row 4, field 'bid': price must be > 0"),
-        ("2026-07-13 12:00:00.300,1.14276,1.14272,1,1", r"row 4, field 'bid': crossed quote"),
+        ("2026-07-13 12:00:00.300,1.14272,1.14276,1", "ask_volume",
+         f"wrong column count: 4 fields, {COLUMNS}; 'ask_volume' is missing from here on: '2026-07-13 12:00:00.300,1.14272,1.14276,1'"),
+        ("2026-07-13 12:00:00.300,1.14272,1.14276,1,1,9", "ask_volume",
+         f"wrong column count: 6 fields, {COLUMNS}; 'ask_volume' is followed by extra fields: '2026-07-13 12:00:00.300,1.14272,1.14276,1,1,9'"),
+        ("2026-07-13 12:00:00.300,1.14x72,1.14276,1,1", "bid", "unparsable number '1.14x72'"),
+        ("2026-07-13 12:00:00.300,1.14272,NaN,1,1", "ask", "value is NaN: 'NaN'"),
+        ("2026-07-13 12:00:00.300,1.14272,1.14276,,1", "bid_volume", "unparsable number ''"),
+        ("2026-07-13 12:0x:00.300,1.14272,1.14276,1,1", "time", "unparsable timestamp '2026-07-13 12:0x:00.300'"),
+        ("2026-07-13 12:00:00.100,1.14272,1.14276,1,1", "time",
+         f"timestamp {ns('2026-07-13T12:00:00.100')} is before the previous row's {ns('2026-07-13T12:00:00.197')} (rows must be in time order)"),
+        ("2026-07-13 12:00:00.300,1.14272,1.14276,-5,1", "bid_volume", "negative size -5.0"),
+        ("2026-07-13 12:00:00.300,1.14272,1.14276,1,0", "ask_volume", "zero size at a quoted price (a quote needs size > 0)"),
+        ("2026-07-13 12:00:00.300,0,1.14276,1,1", "bid", "price must be > 0, got 0.0"),
+        ("2026-07-13 12:00:00.300,1.14276,1.14272,1,1", "bid", f"crossed quote: best bid 1.14276 > best ask 1.14272; {CROSSED}"),
     ],
-)
-def test_malformed_rows_name_file_line_and_field(tmp_path, line, message):
+)  # fmt: skip
+def test_malformed_rows_name_file_line_and_field(tmp_path, line, field, message):
     path = write(tmp_path, [*GOOD[:2], line, *GOOD[2:]])
-    with pytest.raises(ValueError, match=r"EURUSD_test\.csv: " + message):
+    with pytest.raises(ValueError) as err:
         fx.load(path)
+    assert str(err.value) == f"{path}: line 4, field '{field}': {message}"
 
 
 def test_malformed_headerless_styles(tmp_path):
     path = write(tmp_path, ["EUR/USD,20260713 12:00:00.093,1.14273,1.14277", "GBP/USD,20260713 12:00:00.100,1.3,1.4"],
                  header=None)  # fmt: skip
-    with pytest.raises(ValueError, match=r"row 2, field 'symbol': symbol 'GBP/USD' differs"):
+    with pytest.raises(ValueError, match=r"line 2, field 'symbol': symbol 'GBP/USD' differs"):
         fx.load(path, default_size=1.0)
     path = write(tmp_path, ["20260713 120000093,1.14273,1.14277,0", "20260713 120000100,1.14273,1.14277"], header=None)
-    with pytest.raises(ValueError, match=r"row 2, field 'volume': wrong column count: 3 fields"):
+    with pytest.raises(ValueError, match=r"line 2, field 'volume': wrong column count: 3 fields"):
         fx.load(path, default_size=1.0)
     path = write(tmp_path, ["not,a,tick,file"], header=None)
     assert not fx.sniff(path)
-    with pytest.raises(ValueError, match=r"row 1: not an FX tick file"):
+    with pytest.raises(ValueError, match=r"line 1: not an FX tick file"):
         fx.load(path)
 
 

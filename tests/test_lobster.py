@@ -277,7 +277,7 @@ def test_malformed_files_name_file_row_and_field(tmp_path: Path, kind, row, line
         with pytest.raises(ValueError) as info:
             lobster.load(given)
         text = str(info.value)
-        assert text.startswith(f"{bad_file}: row {row}, field '{field}': "), text
+        assert text.startswith(f"{bad_file}: line {row}, field '{field}': "), text
         assert fragment in text, text
 
 
@@ -290,7 +290,9 @@ def test_crossed_and_locked_rows_can_be_dropped(tmp_path: Path) -> None:
     msg = [*BASE_MSG, "34200.4,1,3,100,1001000,1", "34200.5,1,4,100,1002000,1", "34200.6,3,4,100,1002000,1"]
     book = [*BASE_BOOK, "1001000,90,1001000,100", "1001000,90,1002000,100", "1001000,90,1000000,100"]
     path = write_pair(tmp_path, msg, book)
-    with pytest.raises(ValueError, match=r"row 4, field 'bid_price_1': locked book"):
+    with pytest.raises(
+        ValueError, match=r"line 4, field 'bid_price_1': locked book: best bid 100.1 == best ask 100.1; pass"
+    ):
         lobster.load(path)
     (day,) = lobster.load(path, crossed="drop")
     assert day.n_books == 4
@@ -354,17 +356,16 @@ def test_missing_partner(tmp_path: Path) -> None:
         ("lot_size", float("nan"), "a finite number > 0"),
         ("symbol", "", "None or a non-empty string"),
         ("timezone", "Mars/Olympus_Mons", "an IANA time zone name"),
-        ("same_time", "first", "'last', 'all'"),
-        ("cross_trades", "maybe", "'exclude', 'include'"),
-        ("crossed", "fix", "'raise', 'drop'"),
+        ("same_time", "first", "one of 'last', 'all'"),
+        ("cross_trades", "maybe", "one of 'exclude', 'include'"),
+        ("crossed", "fix", "one of 'raise', 'drop'"),
     ],
 )
 def test_bad_options(tmp_path: Path, option: str, value, allowed: str) -> None:
     path = write_pair(tmp_path, BASE_MSG, BASE_BOOK)
-    with pytest.raises(
-        ValueError, match=re.escape(f"lobster option {option}={value!r} is invalid; allowed: {allowed}")
-    ):
+    with pytest.raises(ValueError) as err:
         lobster.load(path, **{option: value})
+    assert str(err.value).startswith(f"option {option}={value!r} is invalid; allowed: {allowed}")
 
 
 # -- the real samples -----------------------------------------------------------------------------

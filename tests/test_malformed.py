@@ -41,7 +41,7 @@ EXPECTED: dict[str, dict[str, tuple | str]] = {
         "nan": (12, "price", "unparsable value 'nan'"),
         "negative_size": (12, "amount", "amount must be finite and >= 0, got -"),
         "unsorted": (13, "local_timestamp", "is before the previous row's"),
-        "crossed": (15, "price", "crossed book after this line: best bid 1000000.0 >= best ask"),
+        "crossed": (15, "price", "crossed book: best bid 1000000.0 > best ask"),
         "duplicate_ts": ACCEPT,  # several updates per microsecond are normal
     },
     "lobster": {
@@ -51,7 +51,7 @@ EXPECTED: dict[str, dict[str, tuple | str]] = {
         "nan": (11, "price", "cannot parse 'nan' as an integer"),
         "negative_size": (11, "size", "negative size -100"),
         "unsorted": (12, "time", "is before the previous row's"),
-        "crossed": (13, "bid_price_1", "crossed book: best bid 224.99 > best ask 223.99"),
+        "crossed": (13, "bid_price_1", "crossed book: best bid 224.99 > best ask 223.99; pass crossed='drop'"),
         "duplicate_ts": ACCEPT,  # events in the same nanosecond: the book after the last one is kept
     },
     "databento": {
@@ -61,7 +61,7 @@ EXPECTED: dict[str, dict[str, tuple | str]] = {
         "nan": (12, "price", "cannot parse 'nan' as a decimal price"),
         "negative_size": (12, "size", "negative size: '-1'"),
         "unsorted": (13, "ts_recv", "is before the previous record's"),
-        "crossed": (12, "bid_px_00", "crossed book: best bid 5529.75 >= best ask 5528.75"),
+        "crossed": (12, "bid_px_00", "crossed book: best bid 5529.75 > best ask 5528.75; pass crossed='drop'"),
         "duplicate_ts": ACCEPT,  # records of one event share ts_recv
     },
     "binance": {
@@ -71,7 +71,7 @@ EXPECTED: dict[str, dict[str, tuple | str]] = {
         "nan": (54, "b", "price must be finite and > 0, got nan"),
         "negative_size": (54, "b", "size must be finite and >= 0, got -1.0"),
         "unsorted": (55, "local_ts", "is before the previous line's"),
-        "crossed": (8, "b", "crossed book after this line: best bid 70000.0 >= best ask 61837.64"),
+        "crossed": (8, "b", "crossed book: best bid 70000.0 > best ask 61837.64; pass crossed='drop'"),
         "duplicate_ts": ACCEPT,  # two messages received in the same nanosecond
     },
     "taq": {
@@ -91,7 +91,7 @@ EXPECTED: dict[str, dict[str, tuple | str]] = {
         "nan": (12, "bid", "value is NaN: 'nan'"),
         "negative_size": (12, "bid_volume", "negative size -900000.0"),
         "unsorted": (13, "time", "is before the previous row's"),
-        "crossed": (12, "bid", "crossed quote: bid 2.14279 >= ask 1.14279"),
+        "crossed": (12, "bid", "crossed quote: best bid 2.14279 > best ask 1.14279; pass crossed='drop'"),
         "duplicate_ts": (13, "time", "duplicate timestamp"),
     },
     "bars": {
@@ -176,7 +176,7 @@ def test_malformed_file(fmt, case, corpus_bases, base_days, tmp_path):
     assert fragment in msg, msg
     assert "np." not in msg and "please report" not in msg, msg
     if line is not None:
-        assert re.search(rf"\b(line|row) {line}\b", msg), msg
+        assert re.search(rf": line {line}\b", msg), msg  # the one vocabulary: "line N" of a text file
     if field is not None:
         assert f"field '{field}'" in msg, msg
     if case in FILE_LEVEL or case in ("truncated_gzip", "long_line"):
@@ -243,3 +243,22 @@ def test_every_book_format_takes_crossed_by_keyword(fmt):
         from exec_env.market.taq import _options
 
         assert _options({}).crossed == "raise" and _options({"crossed": "drop"}).crossed == "drop"
+
+
+def test_the_one_vocabulary_of_places():
+    """``line N`` of a text file, ``record N`` of a binary one, the file of a line numbered across a
+    stream's files, ``row N`` only for data in memory; never longer than 300 characters."""
+    from exec_env.market.reader import Capture, InMemory, field_error
+
+    assert str(field_error("a.csv", 12, "price", "unparsable value 'abc'")) == (
+        "a.csv: line 12, field 'price': unparsable value 'abc'"
+    )
+    assert str(field_error("a.dbn", 3, "action", "b'X' is not one of A, C", unit="record")) == (
+        "a.dbn: record 3, field 'action': b'X' is not one of A, C"
+    )
+    assert str(field_error(InMemory("yf"), 0, "close", "value is NaN")) == "yf: row 0, field 'close': value is NaN"
+    stream = Capture.of([Path("one.gz"), Path("two.gz")], [10, 5])  # lines 1..10, then 11..15
+    assert str(field_error(stream, 12, "U", "sequence gap")) == "two.gz: line 2, field 'U': sequence gap"
+    assert str(field_error(stream, 10, None, "bad")) == "one.gz: line 10: bad"
+    long = str(field_error("a.csv", 2, "x", "y" * 1000))
+    assert len(long) == 300 and long.startswith("a.csv: line 2, field 'x': yyy") and long.endswith("y...")

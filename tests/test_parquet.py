@@ -1,10 +1,11 @@
 """Parquet export and import: every shared sample round-trips to identical arrays and metadata;
 files written by others (pandas) load with the documented columns; bad files give errors that
-name the file, the row and the column."""
+name the file, the record and the column."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -153,17 +154,21 @@ def test_own_files_without_metadata(tmp_path):
 @pytest.mark.parametrize(
     ("columns", "message"),
     [
-        ({"ask_px_0": [101.0, 99.5, 100.0]}, r"xyz_own.book.parquet: book row 1, field 'bid_px': locked book"),
-        ({"bid_sz_0": [5.0, -1.0, 2.0]}, r"book row 1, field 'bid_sz': negative size"),
-        ({"ask_sz_1": None}, r"column 'ask_sz': expected columns ask_sz_0..ask_sz_1, found levels \[0\]"),
-        ({"ts": ["a", "b", "c"]}, r"column 'ts': must be a timestamp or int64 ns since the epoch, got (large_)?string"),
-        ({"bid_px_0": ["x", "y", "z"]}, r"column 'bid_px_0': must be numeric, got (large_)?string"),
-        ({"ts": pd.to_datetime([T0 + 5, T0, T0 + 9], utc=True)}, r"book row 1, field 'ts': timestamp .* is before"),
+        ({"ask_px_0": [101.0, 99.5, 100.0]}, r"record 2, field 'bid_px': locked book: best bid 99.5 >= best ask 99.5"),
+        ({"bid_sz_0": [5.0, -1.0, 2.0]}, r"record 2, field 'bid_sz': negative size: \[-1.0, 0.0\]"),
+        ({"ask_sz_1": None}, r"field 'ask_sz': expected columns ask_sz_0..ask_sz_1, found levels \[0\]"),
+        ({"ts": ["a", "b", "c"]}, r"field 'ts': must be a timestamp or int64 ns since the epoch, got (large_)?string"),
+        ({"bid_px_0": ["x", "y", "z"]}, r"field 'bid_px_0': must be numeric, got (large_)?string \(.*\)"),
+        ({"ts": pd.to_datetime([T0 + 5, T0, T0 + 9], utc=True)},
+         rf"record 2, field 'ts': timestamp {T0} is before the previous row's {T0 + 5}"),
     ],
-)
-def test_bad_own_files_name_file_row_and_column(tmp_path, columns, message):
-    with pytest.raises(ValueError, match=message):
-        read_parquet(own_book(tmp_path, **columns), tick_size=0.5, lot_size=1.0)
+)  # fmt: skip
+def test_bad_own_files_name_file_record_and_column(tmp_path, columns, message):
+    """Parquet has no lines: its places are 1-based records."""
+    path = own_book(tmp_path, **columns)
+    with pytest.raises(ValueError) as err:
+        read_parquet(path, tick_size=0.5, lot_size=1.0)
+    assert re.fullmatch(re.escape(f"{path}: ") + message, str(err.value)), str(err.value)
 
 
 def test_registered_as_a_source(tmp_path, monkeypatch):

@@ -232,12 +232,12 @@ def test_locked_book_raises_by_default_and_drops_on_request(tmp_path):
     with pytest.raises(ValueError) as err:
         taq.load(qpath, corrected="exclude")
     message = str(err.value)
-    assert str(qpath) in message and "row 8, field 'OFR'" in message and "locked consolidated book" in message
+    assert str(qpath) in message and "line 8, field 'OFR'" in message and "locked consolidated book" in message
     (day,) = taq.load(qpath, corrected="exclude", crossed="drop")
     assert day.meta.notes["dropped_locked_rows"] == 1 and day.meta.notes["dropped_crossed_rows"] == 0
     assert day.n_books == 5 and day.ts[-1] == _ns("09:30:02.500")
     rows[6] = ("09:30:03.000", "Z", "99.75", "1", "100.00", "1")  # Z offers below N's bid: crossed
-    with pytest.raises(ValueError, match="row 8, field 'OFR': crossed consolidated book"):
+    with pytest.raises(ValueError, match="line 8, field 'OFR': crossed consolidated book"):
         taq.load(_write(tmp_path, quotes=_quote_lines(rows)), corrected="exclude")
 
 
@@ -292,7 +292,7 @@ def test_malformed_quotes_name_file_row_and_field(tmp_path, case):
     qpath = _write(tmp_path, quotes=lines)
     with pytest.raises(ValueError) as err:
         taq.load(qpath, corrected="exclude")
-    assert f"{qpath}: row {row}, field '{field}'" in str(err.value)
+    assert f"{qpath}: line {row}, field '{field}'" in str(err.value)
 
 
 @pytest.mark.parametrize(
@@ -321,13 +321,13 @@ def test_malformed_trades_name_file_row_and_field(tmp_path, case, row, field):
     qpath = _write(tmp_path, trades=t)
     with pytest.raises(ValueError) as err:
         taq.load(qpath, **options)
-    assert f"{tmp_path / 'smallTDataRaw.csv'}: row {row}, field '{field}'" in str(err.value)
+    assert f"{tmp_path / 'smallTDataRaw.csv'}: line {row}, field '{field}'" in str(err.value)
 
 
 def test_several_symbols_need_the_symbol_option(tmp_path):
     q = _quote_lines() + _quote_lines([("16:30:00.000", "N", "50.00", "1", "50.01", "1")], symbol="YYY")
     qpath = _write(tmp_path, quotes=q)
-    with pytest.raises(ValueError, match=r"row 2, field 'SYMBOL': the file holds 2 symbols \['XXX', 'YYY'\]"):
+    with pytest.raises(ValueError, match=r"line 2, field 'SYMBOL': the file holds 2 symbols \['XXX', 'YYY'\]"):
         taq.load(qpath, corrected="exclude")
     (day,) = taq.load(qpath, corrected="exclude", symbol="XXX")
     assert day.meta.notes["other_symbol_quote_rows"] == 1 and day.meta.notes["quote_records"] == 6
@@ -429,10 +429,10 @@ def test_sample_days_exact(sample_days, i):
 
 
 def test_sample_defaults_raise_on_the_first_locked_row(shared_data):
-    with pytest.raises(ValueError, match=r"sampleQDataRaw.csv: row 678, field 'BID': locked consolidated book after "
+    with pytest.raises(ValueError, match=r"sampleQDataRaw.csv: line 678, field 'BID': locked consolidated book after "
                                          r"this quote \(venue N\): best bid 158.39 >= best offer 158.39"):  # fmt: skip
         taq.load(shared_data / SAMPLE)
-    with pytest.raises(ValueError, match=r"sampleTDataRaw.csv: row 39520, field 'CORR': corrected/cancelled trade"):
+    with pytest.raises(ValueError, match=r"sampleTDataRaw.csv: line 39520, field 'CORR': corrected/cancelled trade"):
         taq.load(shared_data / SAMPLE, crossed="drop", session="extended")
 
 

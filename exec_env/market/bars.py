@@ -106,51 +106,44 @@ from exec_env.market.data import MarketDay, MarketMeta, validate
 from exec_env.market.lift import (
     DAY_NS,
     NS,
-    bad_option,
-    check_choice,
-    check_number,
     check_timezone,
     clock_str,
     date_str,
-    first,
-    head_lines,
+    header_roles,
     ladder,
     local_ns,
     parse_clock,
     read_columns,
-    row_error,
     to_price,
     utc_ns_from_local,
+    utc_ns_of_wall_times,
 )
-from exec_env.market.reader import excerpt
+from exec_env.market.reader import (
+    InMemory,
+    bad_option,
+    check_choice,
+    check_number,
+    excerpt,
+    field_error,
+    first,
+    head_lines,
+)
 
 __all__ = ["VERSION", "bars_from_day", "companions", "from_dataframe", "load", "sniff", "volume_curve", "write_bars"]
 
 VERSION = 1
 FIELDS = ("open", "high", "low", "close", "volume")
-_TIME_NAMES = {"datetime", "date", "time", "timestamp", "ts"}
 _YF_EXTRAS = frozenset({"dividends", "stocksplits", "capitalgains"})  # yfinance Ticker.history extras, ignored
 _OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 
 
-def _norm(name: Any) -> str:
-    return re.sub(r"[^a-z0-9]", "", str(name).strip().strip('"').lower())
+_ROLES = {"time": {"datetime", "date", "time", "timestamp", "ts"}, **{f: {f} for f in (*FIELDS, "adjclose")}}
 
 
 def _roles(names: Sequence[Any], need_time: bool = True, extras: frozenset[str] = frozenset()) -> dict[str, int] | None:
     """Column index of each role (time, open, high, low, close, adjclose, volume), or None;
     columns named in ``extras`` are allowed and ignored."""
-    roles: dict[str, int] = {}
-    for i, raw in enumerate(names):
-        n = _norm(raw)
-        if n in extras:
-            continue
-        role = "time" if n in _TIME_NAMES else n if n in (*FIELDS, "adjclose") else None
-        if role is None or role in roles:
-            return None
-        roles[role] = i
-    needed = set(FIELDS) | ({"time"} if need_time else set())
-    return roles if needed <= roles.keys() else None
+    return header_roles(names, _ROLES, set(FIELDS) | ({"time"} if need_time else set()), extras)
 
 
 def sniff(path: Path) -> bool:
@@ -176,19 +169,6 @@ class _Raw:
         self.rows, self.origin, self.notes = rows, origin, notes
 
 
-def _localize(origin: str, wall: np.ndarray, rows: np.ndarray, raw: Any, timezone: str) -> np.ndarray:
-    ns = utc_ns_from_local(wall, timezone)
-    bad = first(ns == np.iinfo(np.int64).min)
-    if bad >= 0:
-        raise row_error(
-            origin,
-            int(rows[bad]),
-            "datetime",
-            f"local time {excerpt(raw[bad])} does not exist or is ambiguous in {timezone}",
-        )
-    return ns
-
-
 def _read_csv(path: Path, timezone: str) -> _Raw:
     origin = str(path)
     head = head_lines(path, 1, limit=65_536)
@@ -197,7 +177,7 @@ def _read_csv(path: Path, timezone: str) -> _Raw:
         raise ValueError(f"{origin}: line 1: no header line found")
     roles = _roles(head[0].split(","))
     if roles is None:
-        raise row_error(
+        raise field_error(
             origin, 1, "header", f"not an OHLCV header (datetime, open, high, low, close[, adj close], volume): "
             f"{excerpt(head[0])}",
         )  # fmt: skip
@@ -206,7 +186,7 @@ def _read_csv(path: Path, timezone: str) -> _Raw:
         names[i] = role
     cols, rows = read_columns(path, names, [n for n in names if n in FIELDS], 1)
     if rows.size == 0:
-        raise row_error(origin, 2, names[0] or "datetime", "no bars after the header line")
+        raise field_error(origin, 2, names[0] or "datetime", "no bars after the header line")
     s = pd.Series(cols["time"]).reset_index(drop=True)
     aware = bool(_OFFSET.search(str(s.iloc[0]).strip()))
     parsed = pd.to_datetime(s, format="ISO8601", errors="coerce", utc=aware)
@@ -215,17 +195,17 @@ def _read_csv(path: Path, timezone: str) -> _Raw:
         parsed[miss] = pd.to_datetime(s[miss].astype(str).str.strip(), format="ISO8601", errors="coerce", utc=aware)
     bad = first(parsed.isna().to_numpy())
     if bad >= 0:
-        raise row_error(origin, int(rows[bad]), "datetime", f"unparsable timestamp {excerpt(s.iloc[bad])}")
+        raise field_error(origin, int(rows[bad]), "datetime", f"unparsable timestamp {excerpt(s.iloc[bad])}")
     if aware:
         t = parsed.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64)
     else:
         wall = parsed.to_numpy().astype("datetime64[ns]").view(np.int64)
-        t = _localize(origin, wall, rows, s.to_numpy(), timezone)
+        t = utc_ns_of_wall_times(origin, wall, rows, s.to_numpy(), timezone, "datetime")
     notes = {"adj_close": "column present and ignored (unadjusted prices are used)"} if "adjclose" in roles else {}
     return _Raw(t, cols["open"], cols["high"], cols["low"], cols["close"], cols["volume"], rows, origin, notes)
 
 
-def _read_frame(df: pd.DataFrame, timezone: str, origin: str) -> tuple[_Raw, str | None]:
+def _read_frame(df: pd.DataFrame, timezone: str, origin: InMemory) -> tuple[_Raw, str | None]:
     if not isinstance(df, pd.DataFrame):
         raise ValueError(f"from_dataframe: expected a pandas DataFrame, got {type(df).__name__}")
     ticker = None
@@ -253,17 +233,17 @@ def _read_frame(df: pd.DataFrame, timezone: str, origin: str) -> tuple[_Raw, str
     index = df.index
     if not isinstance(index, pd.DatetimeIndex):
         raise ValueError(f"{origin}: the index must be a DatetimeIndex (bar times), got {type(index).__name__}")
-    rows = np.arange(1, len(df) + 1, dtype=np.int64)
+    rows = np.arange(len(df), dtype=np.int64)
     if len(df) == 0:
         raise ValueError(f"{origin}: no bars")
     bad = first(np.asarray(index.isna()))
     if bad >= 0:
-        raise row_error(origin, int(rows[bad]), "datetime", "timestamp is NaT")
+        raise field_error(origin, int(rows[bad]), "datetime", "timestamp is NaT")
     if index.tz is not None:
         t = index.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64)
     else:
         wall = index.to_numpy().astype("datetime64[ns]").view(np.int64)
-        t = _localize(origin, wall, rows, index.astype(str).to_numpy(), timezone)
+        t = utc_ns_of_wall_times(origin, wall, rows, index.astype(str).to_numpy(), timezone, "datetime")
     vals = {}
     for f in FIELDS:
         col = df.iloc[:, roles[f]]
@@ -275,7 +255,7 @@ def _read_frame(df: pd.DataFrame, timezone: str, origin: str) -> tuple[_Raw, str
         if bad >= 0:
             raw = col.iloc[bad]
             what = "value is NaN" if pd.isna(raw) else f"unparsable or non-finite value {raw!r}"
-            raise row_error(origin, int(rows[bad]), f, what)
+            raise field_error(origin, int(rows[bad]), f, what)
         vals[f] = arr
     notes = {"adj_close": "column present and ignored (unadjusted prices are used)"} if "adjclose" in roles else {}
     raw = _Raw(t, vals["open"], vals["high"], vals["low"], vals["close"], vals["volume"], rows, origin, notes)
@@ -384,13 +364,16 @@ def _oldest_first(raw: _Raw, notes: dict[str, Any]) -> _Raw:
     d = np.diff(t)
     dup = first(d == 0)
     if dup >= 0:
-        raise row_error(
-            origin, int(rows[dup + 1]), "datetime", f"duplicate timestamp {t[dup + 1]} (also on line {rows[dup]})"
+        raise field_error(
+            origin,
+            int(rows[dup + 1]),
+            "datetime",
+            f"duplicate timestamp {t[dup + 1]} (also on {'row' if isinstance(origin, InMemory) else 'line'} {rows[dup]})",
         )
     direction = np.sign(d[0])
     bad = first(np.sign(d) != direction)
     if bad >= 0:
-        raise row_error(
+        raise field_error(
             origin, int(rows[bad + 1]), "datetime",
             f"timestamp {t[bad + 1]} breaks the {'increasing' if direction > 0 else 'decreasing'} order of the "
             "rows above (bars must be sorted, oldest or newest first)",
@@ -408,7 +391,7 @@ def _check_bars(bars: _Raw) -> None:
     for name, arr in (("open", o), ("high", h), ("low", lo), ("close", c)):
         bad = first(arr <= 0)
         if bad >= 0:
-            raise row_error(bars.origin, int(rows[bad]), name, f"price must be > 0, got {float(arr[bad])!r}")
+            raise field_error(bars.origin, int(rows[bad]), name, f"price must be > 0, got {float(arr[bad])!r}")
     checks = (
         ("volume", v < 0, lambda i: f"negative volume {float(v[i])!r}"),
         ("high", h < lo, lambda i: f"high {float(h[i])!r} < low {float(lo[i])!r}"),
@@ -420,7 +403,7 @@ def _check_bars(bars: _Raw) -> None:
     for name, mask, message in checks:
         bad = first(mask)
         if bad >= 0:
-            raise row_error(bars.origin, int(rows[bad]), name, message(bad))
+            raise field_error(bars.origin, int(rows[bad]), name, message(bad))
 
 
 def _bar_length(origin: str, loc: np.ndarray, opt: dict[str, Any], notes: dict[str, Any]) -> int:
@@ -484,7 +467,7 @@ class _Sessions:
         self.keep = ~self.outside if opt["outside"] == "drop" else np.ones(bars.t.shape, dtype=bool)
         if self.outside.any() and opt["outside"] == "raise":
             i = first(self.outside)
-            raise row_error(
+            raise field_error(
                 origin, int(rows[i]), "datetime",
                 f"bar {date_str(day_of[i] * DAY_NS)} {_interval(loc_start[i], loc_start[i] + bar)} is outside the "
                 f"session {opt['session'][0]}-{opt['session'][1]} {tz}; pass outside='drop' or outside='extend' (or "
@@ -492,7 +475,7 @@ class _Sessions:
             )  # fmt: skip
         bad = first(((self.start - so) % bar != 0) & self.keep)
         if bad >= 0:
-            raise row_error(
+            raise field_error(
                 origin, int(rows[bad]), "datetime",
                 f"bar {_interval(loc_start[bad], loc_start[bad] + bar)} is not on the {bar // NS} s grid counted "
                 f"from the session open {opt['session'][0]}",
@@ -559,7 +542,9 @@ def _book(origin: str, px: np.ndarray, vol: np.ndarray, ref: float, rows: np.nda
     b, a = _best_ticks(px, spread, sign, tick)
     if (b <= 0).any():
         i = first(b <= 0)
-        raise row_error(origin, int(rows[i]), "close", f"price {float(px[i])!r} leaves no positive bid for the spread")
+        raise field_error(
+            origin, int(rows[i]), "close", f"price {float(px[i])!r} leaves no positive bid for the spread"
+        )
     if opt["level_size"] is not None:
         size = np.full(px.shape, opt["level_size"])
     else:
@@ -569,7 +554,7 @@ def _book(origin: str, px: np.ndarray, vol: np.ndarray, ref: float, rows: np.nda
     ask_px, ask_sz = ladder(to_price(a, tick), size, L, step, tick, +1)
     if (bid_px <= 0).any():
         i = first((bid_px <= 0).any(axis=1))
-        raise row_error(
+        raise field_error(
             origin, int(rows[i]), "close", f"depth_levels={L} reach prices <= 0 below the bid {float(bid_px[i, 0])!r}"
         )
     return bid_px, bid_sz, ask_px, ask_sz
@@ -628,20 +613,9 @@ def _lift_day(bars: _Raw, s: _Sessions, k: int, idx: np.ndarray, opt: dict, note
     )
     meta = MarketMeta(
         symbol=symbol, tick_size=opt["tick_size"], lot_size=opt["lot_size"], session_open_ns=open_ns,
-        session_close_ns=close_ns, source=bars.origin, date=date_str(int(s.day_ids[k]) * DAY_NS), notes=dn,
+        session_close_ns=close_ns, source=str(bars.origin), date=date_str(int(s.day_ids[k]) * DAY_NS), notes=dn,
     )  # fmt: skip
-    day = MarketDay(
-        meta=meta,
-        ts=np.ascontiguousarray(ts, dtype=np.int64),
-        bid_px=bid_px,
-        bid_sz=bid_sz,
-        ask_px=ask_px,
-        ask_sz=ask_sz,
-        trade_ts=np.ascontiguousarray(trade_ts, dtype=np.int64),
-        trade_px=np.ascontiguousarray(trade_px, dtype=np.float64),
-        trade_sz=np.ascontiguousarray(trade_sz, dtype=np.float64),
-        trade_side=np.ascontiguousarray(trade_side, dtype=np.int8),
-    )
+    day = MarketDay.build(meta, (ts, bid_px, bid_sz, ask_px, ask_sz), (trade_ts, trade_px, trade_sz, trade_side))
     return validate(day, origin=bars.origin, book_rows=book_rows, trade_rows=trade_rows)
 
 
@@ -678,7 +652,7 @@ def from_dataframe(df: pd.DataFrame, source: str = "DataFrame", **options: Any) 
     """Lift a yfinance-shaped DataFrame (DatetimeIndex; Open, High, Low, Close, [Adj Close,]
     Volume) exactly as :func:`load` lifts a file; ``source`` names it in errors and metadata."""
     opt = _options(options)
-    raw, ticker = _read_frame(df, opt["timezone"], source)
+    raw, ticker = _read_frame(df, opt["timezone"], InMemory(source))
     return _lift(raw, opt, opt["symbol"] or ticker or "UNKNOWN")
 
 

@@ -48,8 +48,8 @@ Output rows: after every applied diff (and after a snapshot with its bridging di
 ``levels`` (default: the snapshots' depth, at most 50) price levels of each side of the *full* book make a row; rows with equal
 timestamps are merged into the state after the last of them (``notes["rows_merged_same_timestamp"]``).
 A crossed or locked full book (best bid >= best ask) after a row is a ``ValueError`` naming the line;
-``crossed="drop"`` drops such rows instead (``notes["dropped_crossed_rows"]``) while the book
-itself keeps being maintained.
+``crossed="drop"`` drops such rows instead (``notes["dropped_crossed_rows"]`` and
+``notes["dropped_locked_rows"]``) while the book itself keeps being maintained.
 
 Clock
 -----
@@ -147,10 +147,9 @@ from __future__ import annotations
 
 import gzip
 import json
-import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -160,11 +159,21 @@ from numba import njit
 
 from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
-from exec_env.market.reader import excerpt
+from exec_env.market.reader import (
+    Capture,
+    bad_option,
+    check_choice,
+    check_number,
+    crossed_locked,
+    crossed_rows,
+    excerpt,
+    fail_first,
+    field_error,
+)
 
 __all__ = ["VERSION", "companions", "load", "sniff", "stream_key", "write_binance"]
 
-VERSION = 3  # 2: levels default to the snapshots' depth (was 20); 3: notes counted per day
+VERSION = 4  # 2: levels default to the snapshots' depth (was 20); 3: notes counted per day; 4: locked rows apart
 DAY_NS = 86_400 * 1_000_000_000
 ON_GAP = ("raise", "resync")
 ON_CROSSED = ("raise", "drop")
@@ -196,38 +205,17 @@ ERR_FILE = 3  # the first diff of a later file without a snapshot does not conti
 # shared helpers (also used by exec_env.market.tardis)
 
 
-def read_bytes(path: Path) -> bytes:
-    """The file's text as UTF-8 bytes (gzip/zstd decompressed, truncation detected): see
-    :func:`exec_env.market.reader.read_bytes`."""
-    return reader.read_bytes(path)
-
-
-def read_head(path: Path, n: int = 8192) -> bytes:
-    """At most ``n`` (decompressed) bytes from the start of the file; b"" if unreadable."""
-    return reader.head_bytes(path, n)
-
-
-def check_choice(name: str, value: Any, allowed: Sequence[str]) -> None:
-    if value not in allowed:
-        raise ValueError(f"option {name}={value!r} is invalid; allowed values: {', '.join(map(repr, allowed))}")
-
-
 def check_levels(levels: Any) -> int:
-    if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or not 1 <= levels <= MAX_LEVELS:
-        raise ValueError(f"option levels={levels!r} is invalid; allowed values: an integer in 1..{MAX_LEVELS}")
-    return int(levels)
+    return check_number("levels", levels, low=1, high=MAX_LEVELS, integer=True)
 
 
 def check_increment(name: str, value: Any) -> float | None:
-    if value is None:
-        return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float, np.number))
-        or not (math.isfinite(value) and value > 0)
-    ):
-        raise ValueError(f"option {name}={value!r} is invalid; allowed values: None (inferred) or a finite number > 0")
-    return float(value)
+    return check_number(name, value, low=0, low_open=True, none=True)
+
+
+def check_symbol(symbol: Any) -> None:
+    if symbol is not None and not (isinstance(symbol, str) and symbol):
+        raise bad_option("symbol", symbol, "None (from the data) or a non-empty string")
 
 
 def parse_session(session: Any) -> tuple[int, int] | None:
@@ -236,7 +224,7 @@ def parse_session(session: Any) -> tuple[int, int] | None:
         return None
     allowed = "None (from the data) or a pair of UTC times ('HH:MM:SS', 'HH:MM:SS'), open < close <= '24:00:00'"
     if not (isinstance(session, (tuple, list)) and len(session) == 2 and all(isinstance(s, str) for s in session)):
-        raise ValueError(f"option session={session!r} is invalid; allowed values: {allowed}")
+        raise bad_option("session", session, allowed)
     out = []
     for text in session:
         parts = text.split(":")
@@ -245,12 +233,12 @@ def parse_session(session: Any) -> tuple[int, int] | None:
                 raise ValueError(text)
             h, m, s = int(parts[0]), int(parts[1]), float(parts[2])
         except ValueError:
-            raise ValueError(f"option session={session!r} is invalid; allowed values: {allowed}") from None
+            raise bad_option("session", session, allowed) from None
         if not (0 <= h <= 24 and 0 <= m < 60 and 0 <= s < 60):
-            raise ValueError(f"option session={session!r} is invalid; allowed values: {allowed}")
+            raise bad_option("session", session, allowed)
         out.append(round((h * 3600 + m * 60) * 1e9 + s * 1e9))
     if not 0 <= out[0] < out[1] <= DAY_NS:
-        raise ValueError(f"option session={session!r} is invalid; allowed values: {allowed}")
+        raise bad_option("session", session, allowed)
     return out[0], out[1]
 
 
@@ -274,105 +262,99 @@ def infer_increment(values: np.ndarray, max_decimals: int = 12) -> float | None:
     return None
 
 
-def check_on_grid(
-    path: Path | Capture, name: str, increment: float, values: np.ndarray, lines: np.ndarray, field: str
-) -> None:
-    """A given ``tick_size`` must divide every price."""
-    q = values / increment
-    bad = np.flatnonzero(np.isfinite(q) & (np.abs(q - np.round(q)) > 1e-6))
-    if bad.size:
-        k = int(bad[0])
-        raise ValueError(
-            f"{_where(path, int(lines[k]))}, field '{field}': value {excerpt(values[k])} is not a multiple of the option "
-            f"{name}={increment!r}; pass {name}=None to infer it from the data"
-        )
+def check_tick(src: Any, tick: float, values: np.ndarray, lines: np.ndarray) -> None:
+    """A given ``tick_size`` must divide every price (``lines[k]``: the place of ``values[k]`` in ``src``)."""
+    q = values / tick
+    fail_first(np.isfinite(q) & (np.abs(q - np.round(q)) > 1e-6), src, lines, "price",
+               lambda k: f"value {excerpt(values[k])} is not a multiple of the option tick_size={tick!r}; "
+               "pass tick_size=None to infer it from the data")  # fmt: skip
+
+
+def increment(src: Any, name: str, given: float | None, values: np.ndarray, notes: dict) -> float:
+    """A given tick or lot size, or the one inferred from ``values`` (:func:`infer_increment`);
+    ``notes[name + "_inferred"]`` says which."""
+    notes[f"{name}_inferred"] = given is None
+    if given is not None:
+        return given
+    inferred = infer_increment(values)
+    if inferred is None:
+        what = "prices" if name == "tick_size" else "sizes"
+        raise ValueError(f"{src}: cannot infer the {name.replace('_', ' ')} from the {what}; pass {name}=")
+    return inferred
 
 
 # ----------------------------------------------------------------------------------------------
 # the order book rebuild (compiled)
+#
+# The book is ``(bid_q, ask_q, st)``: the size at every price of the grid on each side, and ``st`` =
+# [best bid index, best ask index, bid level count, ask level count]. The rebuild's scalar state is
+# one int64 array indexed by the names below; its output rows are a tuple of arrays.
+
+_STATE, _AT_FILE, _LID, _PREV, _NR, _NH, _HALT_OPEN, _NBUF, _SEEN, _ERR_EV, _ERR_CODE, _ERR_EXPECT = range(12)
+# _STATE: 0 no book, 1 snapshot applied and waiting for the bridging diff, 2 in sync; _AT_FILE: the
+# boundary flag of the file whose first diff must bridge the previous file's book; _LID, _PREV: the
+# synced snapshot's lastUpdateId and the last applied u; _NR, _NH: rows and halts written;
+# _HALT_OPEN: an unsynced interval is open; _NBUF: diffs buffered; _SEEN: a snapshot was seen.
 
 
 @njit(cache=True)
 def _set_level(side, r, q, bid_q, ask_q, st, n_grid):
-    """Set one level; ``st`` = [best bid index, best ask index, bid level count, ask level count]."""
-    if side == 0:
-        old = bid_q[r]
-        bid_q[r] = q
-        if old > 0.0 and q == 0.0:
-            st[2] -= 1
-        elif old == 0.0 and q > 0.0:
-            st[2] += 1
-        if q > 0.0:
-            if r > st[0]:
-                st[0] = r
-        elif r == st[0]:
-            if st[2] == 0:
-                st[0] = -1
-            else:
-                j = r - 1
-                while bid_q[j] == 0.0:
-                    j -= 1
-                st[0] = j
-    else:
-        old = ask_q[r]
-        ask_q[r] = q
-        if old > 0.0 and q == 0.0:
-            st[3] -= 1
-        elif old == 0.0 and q > 0.0:
-            st[3] += 1
-        if q > 0.0:
-            if r < st[1]:
-                st[1] = r
-        elif r == st[1]:
-            if st[3] == 0:
-                st[1] = n_grid
-            else:
-                j = r + 1
-                while ask_q[j] == 0.0:
-                    j += 1
-                st[1] = j
+    """Set one level of ``side`` (0 bid, 1 ask) and keep its best index and level count."""
+    qs = bid_q if side == 0 else ask_q
+    away = -1 if side == 0 else 1  # towards worse prices
+    old = qs[r]
+    qs[r] = q
+    if old > 0.0 and q == 0.0:
+        st[2 + side] -= 1
+    elif old == 0.0 and q > 0.0:
+        st[2 + side] += 1
+    if q > 0.0:
+        if (r - st[side]) * away < 0:
+            st[side] = r
+    elif r == st[side]:
+        if st[2 + side] == 0:
+            st[side] = -1 if side == 0 else n_grid
+        else:
+            j = r + away
+            while qs[j] == 0.0:
+                j += away
+            st[side] = j
 
 
 @njit(cache=True)
-def _apply(lo, hi, lv_side, lv_rank, lv_qty, bid_q, ask_q, st, n_grid):
-    for k in range(lo, hi):
-        _set_level(lv_side[k], lv_rank[k], lv_qty[k], bid_q, ask_q, st, n_grid)
+def _apply(i, ev, book):
+    """Apply the levels of event ``i``."""
+    lo, hi, lv_side, lv_rank, lv_qty = ev[4], ev[5], ev[6], ev[7], ev[8]
+    bid_q, ask_q, st = book
+    for k in range(lo[i], hi[i]):
+        _set_level(lv_side[k], lv_rank[k], lv_qty[k], bid_q, ask_q, st, bid_q.shape[0])
 
 
 @njit(cache=True)
-def _reset(bid_q, ask_q, st, n_grid):
+def _reset(book):
+    bid_q, ask_q, st = book
     bid_q[:] = 0.0
     ask_q[:] = 0.0
     st[0] = -1
-    st[1] = n_grid
+    st[1] = bid_q.shape[0]
     st[2] = 0
     st[3] = 0
 
 
 @njit(cache=True)
-def _write_row(r, grid, bid_q, ask_q, st, levels, bpx, bsz, apx, asz):
+def _write_side(r, grid, qs, best, count, away, px, sz):
+    """The best ``px.shape[1]`` levels of one side into row ``r`` (empty levels NaN / 0)."""
     k = 0
-    j = st[0]
-    while k < levels and k < st[2]:
-        if bid_q[j] > 0.0:
-            bpx[r, k] = grid[j]
-            bsz[r, k] = bid_q[j]
+    j = best
+    while k < px.shape[1] and k < count:
+        if qs[j] > 0.0:
+            px[r, k] = grid[j]
+            sz[r, k] = qs[j]
             k += 1
-        j -= 1
-    for m in range(k, levels):
-        bpx[r, m] = np.nan
-        bsz[r, m] = 0.0
-    k = 0
-    j = st[1]
-    while k < levels and k < st[3]:
-        if ask_q[j] > 0.0:
-            apx[r, k] = grid[j]
-            asz[r, k] = ask_q[j]
-            k += 1
-        j += 1
-    for m in range(k, levels):
-        apx[r, m] = np.nan
-        asz[r, m] = 0.0
+        j += away
+    for m in range(k, px.shape[1]):
+        px[r, m] = np.nan
+        sz[r, m] = 0.0
 
 
 @njit(cache=True)
@@ -390,163 +372,199 @@ def _seq_action(state, lid, prev, first_id, final_id):
 
 
 @njit(cache=True)
-def rebuild_book(kind, ts, first_id, final_id, lo, hi, lv_side, lv_rank, lv_qty, grid, levels, mode, resync, chain):
+def _set_error(s, j, code, expect):
+    s[_ERR_EV] = j
+    s[_ERR_CODE] = code
+    s[_ERR_EXPECT] = expect
+
+
+@njit(cache=True)
+def _buffer(s, bufs, j):
+    bufs[0][s[_NBUF]] = j
+    s[_NBUF] += 1
+
+
+@njit(cache=True)
+def _replay_buffer(ev, book, s, cnt, bufs, resync, resyncing):
+    """Binance: after a snapshot, the diffs buffered before it: stale ones dropped, the first bridges
+    it, a gap raises (or, resyncing, keeps the rest for the next snapshot)."""
+    first_id, final_id, ev_day = ev[2], ev[3], ev[9]
+    buf, work = bufs
+    nw = s[_NBUF]
+    work[:nw] = buf[:nw]
+    s[_NBUF] = 0
+    for k in range(nw):
+        j = work[k]
+        if s[_STATE] == 0:  # a gap during the replay: keep the rest for the next snapshot
+            _buffer(s, bufs, j)
+            continue
+        act = _seq_action(s[_STATE], s[_LID], s[_PREV], first_id[j], final_id[j])
+        if act == ACT_STALE:
+            cnt[ev_day[j], C_STALE] += 1
+            if resyncing:
+                cnt[ev_day[j], C_SKIPPED_RESYNC] += 1
+        elif act == ACT_GAP:
+            if not resync:
+                bridge = s[_STATE] == 1
+                _set_error(s, j, ERR_BRIDGE if bridge else ERR_CHAIN, (s[_LID] if bridge else s[_PREV]) + 1)
+                return
+            cnt[ev_day[j], C_GAPS] += 1
+            s[_STATE] = 0
+            _buffer(s, bufs, j)
+        else:
+            _apply(j, ev, book)
+            cnt[ev_day[j], C_BUFFERED_APPLIED] += 1
+            s[_PREV] = final_id[j]
+            s[_STATE] = 2
+
+
+@njit(cache=True)
+def _on_snapshot(i, ev, book, s, cnt, bufs, mode, resync):
+    """A snapshot event: the book is set to it (Binance: unless in sync, then it is unused; then the
+    buffered diffs are replayed). Returns whether the book after it is a row."""
+    final_id, ev_day = ev[3], ev[9]
+    if mode == 0 and s[_STATE] == 2:
+        cnt[ev_day[i], C_SNAP_UNUSED] += 1
+        return False
+    resyncing = s[_SEEN] == 1 and s[_STATE] == 0
+    s[_SEEN] = 1
+    s[_AT_FILE] = 0
+    _reset(book)
+    _apply(i, ev, book)
+    cnt[ev_day[i], C_SNAP_USED] += 1
+    if mode == 1:
+        s[_STATE] = 2
+        return True
+    s[_LID] = final_id[i]
+    s[_PREV] = final_id[i]
+    s[_STATE] = 1
+    _replay_buffer(ev, book, s, cnt, bufs, resync, resyncing)
+    return s[_STATE] != 0
+
+
+@njit(cache=True)
+def _on_gap(i, ev, s, cnt, bufs, halts, resync):
+    """A Binance diff that does not continue the book: an error, or (resync, or a later file with its
+    own snapshot) the book is dropped until the next snapshot and an unsynced interval opens."""
+    at_file = s[_AT_FILE]
+    if not resync and at_file != 2:
+        bridge = s[_STATE] == 1
+        code = ERR_FILE if at_file == 1 else ERR_BRIDGE if bridge else ERR_CHAIN
+        _set_error(s, i, code, (s[_LID] if bridge or at_file == 1 else s[_PREV]) + 1)
+        return
+    cnt[ev[9][i], C_FILE_RESTARTS if at_file == 2 and not resync else C_GAPS] += 1
+    s[_AT_FILE] = 0
+    s[_STATE] = 0
+    s[_NBUF] = 0
+    _buffer(s, bufs, i)
+    if s[_NR] > 0 and s[_HALT_OPEN] == 0:
+        s[_HALT_OPEN] = 1
+        halts[s[_NH], 0] = ev[1][i]
+
+
+@njit(cache=True)
+def _on_diff(i, ev, book, s, cnt, bufs, halts, mode, resync):
+    """An update event: buffered (Binance) or skipped (Tardis) without a book, else applied after
+    Binance's sequence rules. Returns whether the book after it is a row."""
+    first_id, final_id, ev_day = ev[2], ev[3], ev[9]
+    if s[_STATE] == 0:
+        if mode == 1:
+            cnt[ev_day[i], C_SKIPPED_NO_BOOK] += 1
+            return False
+        _buffer(s, bufs, i)
+        if s[_SEEN] == 0:
+            cnt[ev_day[i], C_PRE_FIRST] += 1
+        return False
+    if mode == 0:
+        act = _seq_action(s[_STATE], s[_LID], s[_PREV], first_id[i], final_id[i])
+        if act == ACT_STALE:
+            cnt[ev_day[i], C_STALE] += 1
+            return False
+        if act == ACT_GAP:
+            _on_gap(i, ev, s, cnt, bufs, halts, resync)
+            return False
+        s[_PREV] = final_id[i]
+        s[_STATE] = 2
+        s[_AT_FILE] = 0
+    _apply(i, ev, book)
+    return True
+
+
+@njit(cache=True)
+def _publish(i, ev, book, grid, s, cnt, rows, halts, mode):
+    """The book after event ``i`` as a row (merged into the previous row at the same time); an open
+    unsynced interval ends here."""
+    ts, ev_day = ev[1], ev[9]
+    if s[_HALT_OPEN] == 1:
+        s[_HALT_OPEN] = 0
+        if ts[i] > halts[s[_NH], 0]:
+            halts[s[_NH], 1] = ts[i]
+            s[_NH] += 1
+    row_ts, row_ev, row_seq, bpx, bsz, apx, asz = rows
+    r = s[_NR]
+    if r > 0 and row_ts[r - 1] == ts[i]:
+        r -= 1
+        cnt[ev_day[i], C_MERGED] += 1
+    else:
+        s[_NR] += 1
+    row_ts[r] = ts[i]
+    row_ev[r] = i
+    row_seq[r] = s[_PREV] if mode == 0 else i
+    bid_q, ask_q, st = book
+    _write_side(r, grid, bid_q, st[0], st[2], -1, bpx, bsz)
+    _write_side(r, grid, ask_q, st[1], st[3], 1, apx, asz)
+
+
+@njit(cache=True)
+def rebuild_book(ev, grid, levels, mode, resync):
     """Replay snapshot (kind 0) and update (kind 1) events into top-``levels`` rows.
 
-    ``mode`` 0: Binance (diffs buffered until a snapshot, sequence rules, snapshots while in sync unused);
-    ``mode`` 1: Tardis (no sequence numbers; updates before the first snapshot skipped; every snapshot
-    event resets the book). ``chain`` is a pair of int64 arrays, one entry per event: ``chain[0]`` the
-    index of the day the event falls in (counters are kept per day), ``chain[1]`` the file boundary
-    flag: 1 on the first book event of a later file without a snapshot, 2 on that of a later file with
-    one (its diffs continue the book with the bridge rule; a gap there restarts from the file's own
-    snapshot), else 0. Returns rows (ts, last event index, final update id, 4 level arrays), unsynced
-    intervals, counters (days x counters), and an error (event index, code, expected value; index -1
-    if none).
+    ``ev`` is the tuple of per-event arrays ``(kind, ts, first_id, final_id, lo, hi, lv_side,
+    lv_rank, lv_qty, day, boundary)``: events ``lo[i]:hi[i]`` of the level arrays (side 0 bid / 1
+    ask, rank on ``grid``, new size), ``day`` the index of the day the event falls in (counters are
+    kept per day) and ``boundary`` the file boundary flag: 1 on the first book event of a later
+    file without a snapshot, 2 on that of a later file with one (its diffs continue the book with
+    the bridge rule; a gap there restarts from the file's own snapshot), else 0.
+
+    ``mode`` 0: Binance (diffs buffered until a snapshot, sequence rules, snapshots while in sync
+    unused); ``mode`` 1: Tardis (no sequence numbers; updates before the first snapshot skipped;
+    every snapshot event resets the book). Returns rows (ts, last event index, final update id, 4
+    level arrays), unsynced intervals (an open one ends at -1), counters (days x counters), and an
+    error (event index, code, expected value; index -1 if none).
     """
-    ev_day, boundary = chain[0], chain[1]
+    kind, ev_day, boundary = ev[0], ev[9], ev[10]
     n = kind.shape[0]
-    n_grid = grid.shape[0]
-    bid_q = np.zeros(n_grid)
-    ask_q = np.zeros(n_grid)
-    st = np.array([-1, n_grid, 0, 0], dtype=np.int64)
-    row_ts = np.empty(n, dtype=np.int64)
-    row_ev = np.empty(n, dtype=np.int64)
-    row_seq = np.empty(n, dtype=np.int64)
-    bpx = np.empty((n, levels))
-    bsz = np.empty((n, levels))
-    apx = np.empty((n, levels))
-    asz = np.empty((n, levels))
+    book = (np.zeros(grid.shape[0]), np.zeros(grid.shape[0]), np.array([-1, grid.shape[0], 0, 0], dtype=np.int64))
+    rows = (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64),
+            np.empty((n, levels)), np.empty((n, levels)), np.empty((n, levels)), np.empty((n, levels)))  # fmt: skip
     halts = np.empty((n + 1, 2), dtype=np.int64)
-    nh = 0
-    halt_open = False
-    n_days = 1 if n == 0 else ev_day.max() + 1
-    cnt = np.zeros((n_days, N_COUNTERS), dtype=np.int64)
-    buf = np.empty(n, dtype=np.int64)
-    work = np.empty(n, dtype=np.int64)
-    nbuf = 0
-    state = 0  # 0 no book, 1 snapshot applied and waiting for the bridging diff, 2 in sync
-    at_file = 0  # boundary flag of the file whose first diff must bridge the previous file's book
-    lid = 0
-    prev = 0
-    nr = 0
-    seen_snap = False
-    err_ev = -1
-    err_code = 0
-    err_expect = 0
+    cnt = np.zeros((1 if n == 0 else ev_day.max() + 1, N_COUNTERS), dtype=np.int64)
+    bufs = (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64))
+    s = np.zeros(12, dtype=np.int64)
+    s[_ERR_EV] = -1
     for i in range(n):
-        publish = False
         if mode == 0 and boundary[i] > 0:
-            at_file = boundary[i]
-            if state == 2:
-                state = 1
-                lid = prev
+            s[_AT_FILE] = boundary[i]
+            if s[_STATE] == 2:
+                s[_STATE] = 1
+                s[_LID] = s[_PREV]
         if kind[i] == 0:
-            if mode == 0 and state == 2:
-                cnt[ev_day[i], C_SNAP_UNUSED] += 1
-                continue
-            resyncing = seen_snap and state == 0
-            seen_snap = True
-            at_file = 0
-            _reset(bid_q, ask_q, st, n_grid)
-            _apply(lo[i], hi[i], lv_side, lv_rank, lv_qty, bid_q, ask_q, st, n_grid)
-            cnt[ev_day[i], C_SNAP_USED] += 1
-            if mode == 1:
-                state = 2
-            else:
-                lid = final_id[i]
-                prev = lid
-                state = 1
-                nw = nbuf
-                work[:nw] = buf[:nw]
-                nbuf = 0
-                for k in range(nw):
-                    j = work[k]
-                    if state == 0:  # a gap during the replay: keep the rest for the next snapshot
-                        buf[nbuf] = j
-                        nbuf += 1
-                        continue
-                    act = _seq_action(state, lid, prev, first_id[j], final_id[j])
-                    if act == ACT_STALE:
-                        cnt[ev_day[j], C_STALE] += 1
-                        if resyncing:
-                            cnt[ev_day[j], C_SKIPPED_RESYNC] += 1
-                        continue
-                    if act == ACT_GAP:
-                        if not resync:
-                            return (row_ts[:nr], row_ev[:nr], row_seq[:nr], bpx[:nr], bsz[:nr], apx[:nr],
-                                    asz[:nr], halts[:nh], cnt, j, ERR_BRIDGE if state == 1 else ERR_CHAIN,
-                                    lid + 1 if state == 1 else prev + 1)  # fmt: skip
-                        cnt[ev_day[j], C_GAPS] += 1
-                        state = 0
-                        buf[nbuf] = j
-                        nbuf += 1
-                        continue
-                    _apply(lo[j], hi[j], lv_side, lv_rank, lv_qty, bid_q, ask_q, st, n_grid)
-                    cnt[ev_day[j], C_BUFFERED_APPLIED] += 1
-                    prev = final_id[j]
-                    state = 2
-            publish = state != 0
+            publish = _on_snapshot(i, ev, book, s, cnt, bufs, mode, resync)
         else:
-            if state == 0:
-                if mode == 0:
-                    buf[nbuf] = i
-                    nbuf += 1
-                    if not seen_snap:
-                        cnt[ev_day[i], C_PRE_FIRST] += 1
-                else:
-                    cnt[ev_day[i], C_SKIPPED_NO_BOOK] += 1
-                continue
-            if mode == 0:
-                act = _seq_action(state, lid, prev, first_id[i], final_id[i])
-                if act == ACT_STALE:
-                    cnt[ev_day[i], C_STALE] += 1
-                    continue
-                if act == ACT_GAP:
-                    if at_file == 1 and not resync:
-                        return (row_ts[:nr], row_ev[:nr], row_seq[:nr], bpx[:nr], bsz[:nr], apx[:nr], asz[:nr],
-                                halts[:nh], cnt, i, ERR_FILE, lid + 1)  # fmt: skip
-                    if at_file == 0 and not resync:
-                        return (row_ts[:nr], row_ev[:nr], row_seq[:nr], bpx[:nr], bsz[:nr], apx[:nr], asz[:nr],
-                                halts[:nh], cnt, i, ERR_BRIDGE if state == 1 else ERR_CHAIN,
-                                lid + 1 if state == 1 else prev + 1)  # fmt: skip
-                    cnt[ev_day[i], C_FILE_RESTARTS if at_file == 2 and not resync else C_GAPS] += 1
-                    at_file = 0
-                    state = 0
-                    buf[0] = i
-                    nbuf = 1
-                    if nr > 0 and not halt_open:
-                        halt_open = True
-                        halts[nh, 0] = ts[i]
-                    continue
-                prev = final_id[i]
-                state = 2
-                at_file = 0
-            _apply(lo[i], hi[i], lv_side, lv_rank, lv_qty, bid_q, ask_q, st, n_grid)
-            publish = True
+            publish = _on_diff(i, ev, book, s, cnt, bufs, halts, mode, resync)
+        if s[_ERR_EV] >= 0:
+            break
         if publish:
-            if halt_open:
-                halt_open = False
-                if ts[i] > halts[nh, 0]:
-                    halts[nh, 1] = ts[i]
-                    nh += 1
-            if nr > 0 and row_ts[nr - 1] == ts[i]:
-                r = nr - 1
-                cnt[ev_day[i], C_MERGED] += 1
-            else:
-                r = nr
-                nr += 1
-            row_ts[r] = ts[i]
-            row_ev[r] = i
-            row_seq[r] = prev if mode == 0 else i
-            _write_row(r, grid, bid_q, ask_q, st, levels, bpx, bsz, apx, asz)
-    if mode == 0 and seen_snap and state == 0:
-        for k in range(nbuf):
-            cnt[ev_day[buf[k]], C_SKIPPED_RESYNC] += 1
-    if halt_open:
-        halts[nh, 1] = -1
-        nh += 1
-    return (row_ts[:nr], row_ev[:nr], row_seq[:nr], bpx[:nr], bsz[:nr], apx[:nr], asz[:nr], halts[:nh], cnt,
-            err_ev, err_code, err_expect)  # fmt: skip
+            _publish(i, ev, book, grid, s, cnt, rows, halts, mode)
+    if mode == 0 and s[_SEEN] == 1 and s[_STATE] == 0 and s[_ERR_EV] < 0:
+        for k in range(s[_NBUF]):
+            cnt[ev_day[bufs[0][k]], C_SKIPPED_RESYNC] += 1
+    if s[_HALT_OPEN] == 1:
+        halts[s[_NH], 1] = -1
+        s[_NH] += 1
+    nr = s[_NR]
+    out = (rows[0][:nr], rows[1][:nr], rows[2][:nr], rows[3][:nr], rows[4][:nr], rows[5][:nr], rows[6][:nr])
+    return out, halts[: s[_NH]], cnt, s[_ERR_EV], s[_ERR_CODE], s[_ERR_EXPECT]
 
 
 @dataclass
@@ -561,34 +579,25 @@ class Book:
     ask_px: np.ndarray
     ask_sz: np.ndarray
 
+    def take(self, keep: np.ndarray) -> Book:
+        return Book(*(getattr(self, f)[keep] for f in ("ts", "line", "seq", "bid_px", "bid_sz", "ask_px", "ask_sz")))
 
-def crossed_rows(book: Book) -> np.ndarray:
-    """Rows whose best bid is at or above the best ask."""
-    both = (book.bid_sz[:, 0] > 0) & (book.ask_sz[:, 0] > 0)
-    return both & (book.bid_px[:, 0] >= book.ask_px[:, 0])
+    def top(self) -> tuple[np.ndarray, ...]:
+        return self.bid_px[:, 0], self.bid_sz[:, 0], self.ask_px[:, 0], self.ask_sz[:, 0]
 
 
-def drop_crossed(path: Path | Capture, book: Book, crossed: str, notes: dict, what: str) -> Book:
-    """Raise at the first crossed/locked row, or drop such rows with ``crossed="drop"``."""
-    bad = crossed_rows(book)
-    notes["dropped_crossed_rows"] = 0
-    if not bad.any():
-        return book
-    if crossed == "raise":
-        k = int(np.flatnonzero(bad)[0])
-        bid, ask = book.bid_px[k, 0], book.ask_px[k, 0]
-        kind = "crossed" if bid > ask else "locked"
-        raise ValueError(
-            f"{_where(path, int(book.line[k]))}, field '{what}': {kind} book after this line: best bid {excerpt(bid)} >= "
-            f"best ask {excerpt(ask)}; pass crossed='drop' to drop such rows (counted in notes)"
-        )
-    keep = ~bad
-    notes["dropped_crossed_rows"] = int(bad.sum())
-    return Book(*(getattr(book, f)[keep] for f in ("ts", "line", "seq", "bid_px", "bid_sz", "ask_px", "ask_sz")))
+def _day_bounds(d: int, book_ts: np.ndarray, trade_ts: np.ndarray, record_ts: np.ndarray,
+                session: tuple[int, int] | None) -> tuple[int, int]:  # fmt: skip
+    """(open, close) of UTC date ``d`` (days since the epoch): the option's UTC times, else the first
+    book row of the date and its last record of any kind."""
+    if session is not None:
+        return d * DAY_NS + session[0], d * DAY_NS + session[1]
+    last = [int(book_ts[-1])] + [int(x[-1]) for x in (record_ts, trade_ts) if x.size]
+    return int(book_ts[0]), max(last)
 
 
 def make_days(
-    path: Path | Capture,
+    src: Any,
     book: Book,
     trades: dict[str, np.ndarray],
     record_ts: np.ndarray,
@@ -599,67 +608,35 @@ def make_days(
     day_notes: Callable[[int], dict[str, Any]] | None = None,
 ) -> list[MarketDay]:
     """Split rows and trades by UTC date of the clock, build, validate; ``day_notes(date)`` (days since
-    the epoch) gives the notes that are about one date, laid over ``notes``."""
-    end_of_data = int(record_ts.max()) + 1 if record_ts.size else 0
+    the epoch) gives the notes that are about one date, laid over ``notes``. ``src`` is the file or
+    the :class:`~exec_env.market.reader.Capture` the lines are numbered in."""
     halts = halts.copy()
-    halts[halts[:, 1] == -1, 1] = end_of_data
-    book_day = book.ts // DAY_NS
-    trade_day = trades["ts"] // DAY_NS
-    rec_day = record_ts // DAY_NS
-    all_days = np.unique(np.concatenate([book_day, trade_day, rec_day]))
-    built = []
-    missing = []
-    for d in all_days.tolist():
-        b0, b1 = np.searchsorted(book_day, [d, d + 1])
-        t0, t1 = np.searchsorted(trade_day, [d, d + 1])
-        r0, r1 = np.searchsorted(rec_day, [d, d + 1])
+    halts[halts[:, 1] == -1, 1] = int(record_ts.max()) + 1 if record_ts.size else 0
+    by_day = [x // DAY_NS for x in (book.ts, trades["ts"], record_ts)]
+    dates, missing = [], []
+    for d in np.unique(np.concatenate(by_day)).tolist():
+        (b0, b1), (t0, t1), (r0, r1) = (np.searchsorted(x, [d, d + 1]) for x in by_day)
         date = str(np.datetime64(d, "D"))
         if b1 == b0:
             missing.append(f"{date}: no book row")
             continue
-        day_start = d * DAY_NS
-        if session is None:
-            open_ns = int(book.ts[b0])
-            close_ns = int(record_ts[r1 - 1]) if r1 > r0 else int(book.ts[b1 - 1])
-            close_ns = max(close_ns, int(book.ts[b1 - 1]), int(trades["ts"][t1 - 1]) if t1 > t0 else 0)
-        else:
-            open_ns, close_ns = day_start + session[0], day_start + session[1]
+        open_ns, close_ns = _day_bounds(d, book.ts[b0:b1], trades["ts"][t0:t1], record_ts[r0:r1], session)
         if close_ns <= open_ns:
             missing.append(f"{date}: a single record time ({open_ns}); pass session=(open, close)")
             continue
-        h = halts[(halts[:, 1] > day_start) & (halts[:, 0] < day_start + DAY_NS)].copy()
-        if h.size:
-            h[:, 0] = np.maximum(h[:, 0], day_start)
-            h[:, 1] = np.minimum(h[:, 1], day_start + DAY_NS)
-        built.append((d, date, b0, b1, t0, t1, open_ns, close_ns, h))
-    if not built:
-        raise ValueError(f"{path}: no day with a book: {'; '.join(missing)}")
+        dates.append((d, date, slice(b0, b1), slice(t0, t1), open_ns, close_ns))
+    if not dates:
+        raise ValueError(f"{src}: no day with a book: {'; '.join(missing)}")
     notes["dates_without_day"] = missing
     days = []
-    for d, date, b0, b1, t0, t1, open_ns, close_ns, h in built:
-        day = MarketDay(
-            meta=MarketMeta(
-                symbol=meta["symbol"],
-                tick_size=meta["tick_size"],
-                lot_size=meta["lot_size"],
-                session_open_ns=open_ns,
-                session_close_ns=close_ns,
-                source=str(path),
-                date=date,
-                notes={**notes, **(day_notes(d) if day_notes else {})},
-            ),
-            ts=np.ascontiguousarray(book.ts[b0:b1]),
-            bid_px=np.ascontiguousarray(book.bid_px[b0:b1]),
-            bid_sz=np.ascontiguousarray(book.bid_sz[b0:b1]),
-            ask_px=np.ascontiguousarray(book.ask_px[b0:b1]),
-            ask_sz=np.ascontiguousarray(book.ask_sz[b0:b1]),
-            trade_ts=np.ascontiguousarray(trades["ts"][t0:t1]),
-            trade_px=np.ascontiguousarray(trades["px"][t0:t1]),
-            trade_sz=np.ascontiguousarray(trades["sz"][t0:t1]),
-            trade_side=np.ascontiguousarray(trades["side"][t0:t1]),
-            halts=h.astype(np.int64) if h.shape[0] else None,
-        )
-        days.append(validate(day, origin=str(path), book_rows=book.line[b0:b1], trade_rows=trades["line"][t0:t1]))
+    for d, date, b, t, open_ns, close_ns in dates:
+        h = halts[(halts[:, 1] > d * DAY_NS) & (halts[:, 0] < (d + 1) * DAY_NS)]
+        h = np.clip(h, d * DAY_NS, (d + 1) * DAY_NS).astype(np.int64)
+        m = MarketMeta(**meta, session_open_ns=open_ns, session_close_ns=close_ns, source=str(src), date=date,
+                       notes={**notes, **(day_notes(d) if day_notes else {})})  # fmt: skip
+        day = MarketDay.build(m, (book.ts[b], book.bid_px[b], book.bid_sz[b], book.ask_px[b], book.ask_sz[b]),
+                              tuple(trades[k][t] for k in ("ts", "px", "sz", "side")), halts=h if h.size else None)  # fmt: skip
+        days.append(validate(day, src, book.line[b], trades["line"][t], trade_origin=trades.get("src")))
     return days
 
 
@@ -675,7 +652,7 @@ def minmax_median(x: np.ndarray) -> dict[str, float] | None:
 
 def sniff(path: Path) -> bool:
     """A line ``<digits> {json}`` whose JSON looks like a Binance depth, trade or ticker message."""
-    head = read_head(Path(path))
+    head = reader.head_bytes(Path(path))
     first = head.split(b"\n", 1)[0]
     stamp, sep, body = first.partition(b" ")
     if not (sep and stamp.isdigit() and body.startswith(b"{")):
@@ -696,45 +673,13 @@ _SYMBOL_FIELD = re.compile(rb'"s":"([A-Za-z0-9]+)"')
 def stream_key(path: Path) -> tuple[str, int] | None:
     """``(symbol, first local time)``: files with the same symbol are one capture stream, read together
     oldest first by ``load_market`` (see "Captures in several files"); None if the head is unreadable."""
-    head = read_head(Path(path))
+    head = reader.head_bytes(Path(path))
     stamp = head.split(b" ", 1)[0]
     if not stamp.isdigit():
         return None
     found = _STREAM_NAME.search(head) or _SYMBOL_FIELD.search(head)
     symbol = found.group(1).decode().upper() if found else Path(path).name.split("_")[0].upper()
     return symbol, int(stamp)
-
-
-@dataclass(frozen=True)
-class Capture:
-    """The files of one capture stream read as one sequence of lines, oldest first.
-
-    Lines are numbered 1.. across the files; :meth:`locate` turns such a number back into the file
-    and its own line number, which is what every error message quotes.
-    """
-
-    paths: tuple[Path, ...]
-    offsets: np.ndarray  # lines before each file, then the total
-
-    def locate(self, line: int) -> tuple[Path, int]:
-        k = min(max(int(np.searchsorted(self.offsets, line, side="left")) - 1, 0), len(self.paths) - 1)
-        return self.paths[k], int(line - self.offsets[k])
-
-    def file_starts(self) -> np.ndarray:
-        """The (global) number of each later file's first line."""
-        return self.offsets[1:-1] + 1
-
-    def __str__(self) -> str:
-        return ", ".join(map(str, self.paths))
-
-
-def _where(src: Path | Capture, line: int) -> str:
-    path, line = src.locate(line) if isinstance(src, Capture) else (src, line)
-    return f"{path}: row {line}"
-
-
-def _fail(src: Path | Capture, line: int, field: str, problem: str) -> ValueError:
-    return ValueError(f"{_where(src, line)}, field '{field}': {problem}")
 
 
 def _levels_array(src: Path | Capture, pairs: list, owner_line: np.ndarray, field: np.ndarray) -> np.ndarray:
@@ -749,13 +694,17 @@ def _levels_array(src: Path | Capture, pairs: list, owner_line: np.ndarray, fiel
         pass
     for k, pair in enumerate(pairs):
         if not (isinstance(pair, list) and len(pair) == 2):
-            raise _fail(src, int(owner_line[k]), str(field[k]), f"a level must be a [price, qty] pair, got {pair!r}")
+            raise field_error(
+                src, int(owner_line[k]), str(field[k]), f"a level must be a [price, qty] pair, got {pair!r}"
+            )
         for x in pair:
             try:
                 float(x)
             except (ValueError, TypeError):
-                raise _fail(src, int(owner_line[k]), str(field[k]), f"unparsable number {x!r} in {pair!r}") from None
-    raise _fail(src, int(owner_line[0]), str(field[0]), "unparsable levels")  # pragma: no cover
+                raise field_error(
+                    src, int(owner_line[k]), str(field[k]), f"unparsable number {x!r} in {pair!r}"
+                ) from None
+    raise field_error(src, int(owner_line[0]), str(field[0]), "unparsable levels")  # pragma: no cover
 
 
 def _floats(src: Path | Capture, values: list, lines: np.ndarray, field: str) -> np.ndarray:
@@ -766,24 +715,15 @@ def _floats(src: Path | Capture, values: list, lines: np.ndarray, field: str) ->
             try:
                 float(x)
             except (ValueError, TypeError):
-                raise _fail(src, int(lines[k]), field, f"unparsable number {x!r}") from None
+                raise field_error(src, int(lines[k]), field, f"unparsable number {x!r}") from None
         raise
 
 
 def _ints(src: Path | Capture, values: list, lines: np.ndarray, field: str) -> np.ndarray:
     for k, x in enumerate(values):
         if not (isinstance(x, int) and not isinstance(x, bool)):
-            raise _fail(src, int(lines[k]), field, f"expected an integer, got {x!r}")
+            raise field_error(src, int(lines[k]), field, f"expected an integer, got {x!r}")
     return np.array(values, dtype=np.int64)
-
-
-def _first_bad(src: Path | Capture, bad: np.ndarray, lines: np.ndarray, field: Any, problem: Any) -> None:
-    """Raise for the first true entry of ``bad`` (``field``/``problem``: a value or a function of the index)."""
-    idx = np.flatnonzero(bad)
-    if idx.size:
-        k = int(idx[0])
-        name = field(k) if callable(field) else field
-        raise _fail(src, int(lines[k]), name, problem(k))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -822,7 +762,7 @@ class _Scan:
         try:
             if e == "depthUpdate":
                 if "pu" in data:
-                    raise _fail(src, no, "pu", "futures depth diffs (field 'pu') are not supported, only spot")
+                    raise field_error(src, no, "pu", "futures depth diffs (field 'pu') are not supported, only spot")
                 self.book_event(no, 1, (data["U"], data["u"]), data["b"], data["a"], data.get("E"))
                 self.symbols[data.get("s")] += 1
             elif "lastUpdateId" in data and "bids" in data and "asks" in data:
@@ -841,23 +781,23 @@ class _Scan:
             else:
                 self.other.append((no, str(msg.get("stream", e if e is not None else "?"))))
         except KeyError as exc:
-            raise _fail(
+            raise field_error(
                 src, no, str(exc.args[0]), f"missing field {excerpt(exc.args[0])} in a {e or 'snapshot'} message"
             ) from None
         except TypeError as exc:
-            raise _fail(src, no, "json", f"malformed message ({exc})") from None
+            raise field_error(src, no, "json", f"malformed message ({exc})") from None
 
 
 def _read_capture(paths: Sequence[Path]) -> tuple[list[str], Capture]:
     lines: list[str] = []
-    offsets = [0]
+    counts = []
     for path in paths:
-        part = read_bytes(path).decode("utf-8").split("\n")
+        part = reader.read_bytes(path).decode("utf-8").split("\n")
         if part and part[-1] == "":
             part.pop()
         lines += part
-        offsets.append(len(lines))
-    return lines, Capture(tuple(paths), np.array(offsets, dtype=np.int64))
+        counts.append(len(part))
+    return lines, Capture.of(paths, counts)
 
 
 def _scan(src: Capture, lines: list[str], skip_ticker: bool) -> _Scan:
@@ -867,25 +807,26 @@ def _scan(src: Capture, lines: list[str], skip_ticker: bool) -> _Scan:
     for no, text in enumerate(lines, 1):
         stamp, sep, body = text.partition(" ")
         if not sep:
-            raise _fail(src, no, "local_ts", f"expected '<local_ts_ns> <json>' (2 fields), got {excerpt(text[:80])}")
+            raise field_error(
+                src, no, "local_ts", f"expected '<local_ts_ns> <json>' (2 fields), got {excerpt(text[:80])}"
+            )
         try:
             scan.line_ts[no - 1] = int(stamp)
         except (ValueError, OverflowError):
-            raise _fail(src, no, "local_ts", f"not an integer ns timestamp: {excerpt(stamp[:40])}") from None
+            raise field_error(src, no, "local_ts", f"not an integer ns timestamp: {excerpt(stamp[:40])}") from None
         if skip_ticker and "bookTicker" in body[:64]:
             scan.bt_line.append(no)
             continue
         try:
             msg = loads(body)
         except ValueError as exc:
-            raise _fail(src, no, "json", f"unparsable JSON ({exc})") from None
+            raise field_error(src, no, "json", f"unparsable JSON ({exc})") from None
         if not isinstance(msg, dict):
-            raise _fail(src, no, "json", f"expected a JSON object, got {type(msg).__name__}")
+            raise field_error(src, no, "json", f"expected a JSON object, got {type(msg).__name__}")
         scan.message(src, no, msg)
     ts = scan.line_ts
     back = (np.diff(ts) < 0) if ts.size > 1 else np.zeros(0, dtype=bool)
-    _first_bad(
-        src, back, np.arange(2, ts.size + 1), "local_ts",
+    fail_first(back, src, np.arange(2, ts.size + 1), "local_ts",
         lambda k: f"timestamp {ts[k + 1]} is before the previous line's {ts[k]} (lines must be in receive order)",
     )  # fmt: skip
     return scan
@@ -922,7 +863,7 @@ class _Events:
 def _events(src: Capture, scan: _Scan, n_lines: int) -> _Events:
     line_l, kind_l, first_l, final_l, nb_l, na_l, _ = scan.ev
     if 0 not in kind_l:
-        raise _fail(
+        raise field_error(
             src,
             1,
             "lastUpdateId",
@@ -933,8 +874,8 @@ def _events(src: Capture, scan: _Scan, n_lines: int) -> _Events:
     kind = np.array(kind_l, dtype=np.int8)
     first = _ints(src, first_l, line, "U")
     final = _ints(src, final_l, line, "u")
-    _first_bad(
-        src, first > final, line, "U", lambda k: f"first update id U={first[k]} is after the final id u={final[k]}"
+    fail_first(
+        first > final, src, line, "U", lambda k: f"first update id U={first[k]} is after the final id u={final[k]}"
     )
     nb = np.array(nb_l, dtype=np.int64)
     na = np.array(na_l, dtype=np.int64)
@@ -948,9 +889,9 @@ def _events(src: Capture, scan: _Scan, n_lines: int) -> _Events:
     lv = _levels_array(src, scan.pairs, lv_line, lv_field)
     px, qty = np.ascontiguousarray(lv[:, 0]), np.ascontiguousarray(lv[:, 1])
     field = lambda k: str(lv_field[k])  # noqa: E731
-    _first_bad(src, ~np.isfinite(qty) | (qty < 0), lv_line, field,
+    fail_first(~np.isfinite(qty) | (qty < 0), src, lv_line, field,
                lambda k: f"size must be finite and >= 0, got {excerpt(qty[k])}")  # fmt: skip
-    _first_bad(src, ~np.isfinite(px) | (px <= 0), lv_line, field,
+    fail_first(~np.isfinite(px) | (px <= 0), src, lv_line, field,
                lambda k: f"price must be finite and > 0, got {excerpt(px[k])}")  # fmt: skip
     hi = np.cumsum(nb + na)
     depth = int(max(1, nb[kind == 0].max(), na[kind == 0].max()))
@@ -978,7 +919,7 @@ def _gap_error(src: Capture, ev: _Events, j: int, code: int, expect: int) -> Val
         )
     else:
         problem = f"expected U == previous u + 1 = {expect}, got U={U} (u={u})"
-    return _fail(
+    return field_error(
         src, int(ev.line[j]), "U", f"sequence gap: {problem}; pass on_gap='resync' to rebuild from the next snapshot"
     )
 
@@ -986,15 +927,13 @@ def _gap_error(src: Capture, ev: _Events, j: int, code: int, expect: int) -> Val
 def _rebuild(src: Capture, ev: _Events, e_ts: np.ndarray, e_day: np.ndarray, levels: int, resync: bool) -> tuple:
     """The Binance book rebuild over every file of the capture: rows, unsynced intervals, counters per day."""
     grid, rank = np.unique(ev.lv_px, return_inverse=True)
-    chain = np.stack([e_day.astype(np.int64), _file_boundaries(src, ev)])
-    out = rebuild_book(
-        ev.kind, e_ts, ev.first, ev.final, ev.lo, ev.hi, ev.lv_side, rank.astype(np.int64), ev.lv_qty, grid, levels,
-        0, resync, chain,
-    )  # fmt: skip
-    row_ts, row_ev, row_seq, bpx, bsz, apx, asz, halts, cnt, err_ev, err_code, err_expect = out
+    events = (ev.kind, e_ts, ev.first, ev.final, ev.lo, ev.hi, ev.lv_side, rank.astype(np.int64), ev.lv_qty,
+              e_day.astype(np.int64), _file_boundaries(src, ev))  # fmt: skip
+    rows, halts, cnt, err_ev, err_code, err_expect = rebuild_book(events, grid, levels, 0, resync)
     if err_ev >= 0:
         raise _gap_error(src, ev, int(err_ev), int(err_code), int(err_expect))
-    return Book(row_ts, ev.line[row_ev], row_seq, bpx, bsz, apx, asz), halts.copy(), cnt
+    row_ts, row_ev, *rest = rows
+    return Book(row_ts, ev.line[row_ev], *rest), halts.copy(), cnt
 
 
 def _trades(src: Capture, scan: _Scan, trade_stream: str) -> tuple[dict[str, np.ndarray], str]:
@@ -1009,24 +948,12 @@ def _trades(src: Capture, scan: _Scan, trade_stream: str) -> tuple[dict[str, np.
     sz = _floats(src, q, line, "q")
     for k, x in enumerate(m):
         if not isinstance(x, bool):
-            raise _fail(src, int(line[k]), "m", f"expected true or false, got {x!r}")
+            raise field_error(src, int(line[k]), "m", f"expected true or false, got {excerpt(x)}")
     side = np.where(np.array(m, dtype=bool), -1, 1).astype(np.int8)
-    _first_bad(src, ~(sz > 0), line, "q", lambda k: f"trade size must be > 0, got {excerpt(sz[k])}")
+    fail_first(~(sz > 0), src, line, "q", lambda k: f"trade size must be > 0, got {excerpt(sz[k])}")
     trade_id = _ints(src, ids, line, "t" if stream == "trade" else "a")
     ts = scan.line_ts[line - 1]
     return {"ts": ts, "px": px, "sz": sz, "side": side, "line": line, "id": trade_id, "lag": lag}, stream
-
-
-def _increment(src: Capture, name: str, given: float | None, values: np.ndarray, notes: dict) -> float:
-    """A given increment, or the one inferred from ``values`` (``notes[name + "_inferred"]`` says which)."""
-    notes[f"{name}_inferred"] = given is None
-    if given is not None:
-        return given
-    inferred = infer_increment(values)
-    if inferred is None:
-        what = "prices" if name == "tick_size" else "sizes"
-        raise ValueError(f"{src}: cannot infer the {name.replace('_', ' ')} from the {what}; pass {name}=")
-    return inferred
 
 
 class _PerDay:
@@ -1044,16 +971,16 @@ class _PerDay:
         "rows_merged_same_timestamp": C_MERGED,
     }
 
-    def __init__(self, days: np.ndarray, cnt: np.ndarray) -> None:
+    def __init__(self, days: np.ndarray, cnt: np.ndarray, halts: np.ndarray) -> None:
         self.days = days  # every date with a line, sorted (the row index of ``cnt``)
         self.cnt = cnt
+        self.halts = halts
         self.events: dict[str, np.ndarray] = {}  # key -> the date of every event it counts
         self.other: list[tuple[int, str]] = []
-        self.halts = np.zeros((0, 2), dtype=np.int64)
         self.lag = (np.zeros(0, dtype=np.int64), np.zeros(0))
         self.ticker: tuple[np.ndarray, ...] | None = None  # row date, checked, price mismatch, size mismatch
 
-    def count(self, key: str, ts: np.ndarray) -> None:
+    def count(self, key: str, ts: Any) -> None:
         self.events[key] = np.asarray(ts, dtype=np.int64) // DAY_NS
 
     def of(self, d: int | None) -> dict[str, Any]:
@@ -1080,16 +1007,43 @@ class _PerDay:
             }
         return out
 
+    def count_messages(self, scan: _Scan, ev: _Events, e_ts: np.ndarray) -> None:
+        """The capture's lines and messages of each kind."""
+        line_ts = scan.line_ts
+        self.other = [(int(line_ts[no - 1] // DAY_NS), s) for no, s in scan.other]
+        self.count("lines", line_ts)
+        self.count("depth_snapshots", e_ts[ev.kind == 0])
+        self.count("depth_updates", e_ts[ev.kind == 1])
+        self.count("book_ticker_messages", line_ts[np.array(scan.bt_line, dtype=np.int64) - 1])
+        for key, stream in (("trade_messages", "trade"), ("agg_trade_messages", "aggTrade")):
+            self.count(key, line_ts[np.array(scan.tr[stream][0], dtype=np.int64) - 1])
 
-def _check_options(**options: Any) -> tuple[float | None, float | None, tuple[int, int] | None]:
-    check_choice("on_gap", options["on_gap"], ON_GAP)
-    check_choice("crossed", options["crossed"], ON_CROSSED)
-    check_choice("book_ticker", options["book_ticker"], BOOK_TICKER)
-    check_choice("trade_stream", options["trade_stream"], TRADE_STREAMS)
-    symbol = options["symbol"]
-    if symbol is not None and not (isinstance(symbol, str) and symbol):
-        raise ValueError(f"option symbol={symbol!r} is invalid; allowed values: None (from the data) or a string")
-    return parse_session(options["session"])
+    def count_trades(self, trades: dict[str, np.ndarray], book: Book, scan: _Scan, e_ts: np.ndarray) -> None:
+        """Trade id gaps, trades before the first book row, and the exchange-minus-local clock lag."""
+        self.count("trade_id_gaps", trades["ts"][1:][np.diff(trades["id"]) != 1])
+        self.count("trades_before_first_book_row", trades["ts"][trades["ts"] < book.ts[0]] if book.ts.size else [])
+        lag = [(t, x) for t, x in zip(e_ts.tolist(), scan.ev[6], strict=True) if isinstance(x, int)]
+        lag += [(t, x) for t, x in zip(trades["ts"].tolist(), trades["lag"], strict=True) if isinstance(x, int)]
+        self.lag = (np.array([t for t, _ in lag], dtype=np.int64), np.array([x - t / 1e6 for t, x in lag]))
+
+
+def _check_options(o: dict[str, Any]) -> dict[str, Any]:
+    """:func:`load`'s options, checked; ``session_ns`` the parsed session."""
+    o["levels"] = None if o["levels"] is None else check_levels(o["levels"])
+    o["tick_size"] = check_increment("tick_size", o["tick_size"])
+    o["lot_size"] = check_increment("lot_size", o["lot_size"])
+    check_symbol(o["symbol"])
+    for name, allowed in (("on_gap", ON_GAP), ("crossed", ON_CROSSED), ("book_ticker", BOOK_TICKER),
+                          ("trade_stream", TRADE_STREAMS)):  # fmt: skip
+        check_choice(name, o[name], allowed)
+    o["session_ns"] = parse_session(o["session"])
+    return o
+
+
+def session_note(o: dict[str, Any], default: str) -> str:
+    if o["session_ns"] is None:
+        return default
+    return f"UTC {o['session'][0]}-{o['session'][1]} of every date (option session)"
 
 
 def load(
@@ -1117,68 +1071,43 @@ def load(
     of UTC times ("HH:MM:SS", "HH:MM:SS").
     """
     paths = [Path(p) for p in path] if isinstance(path, (list, tuple)) else [Path(path)]
-    levels = None if levels is None else check_levels(levels)
-    tick_opt = check_increment("tick_size", tick_size)
-    lot_opt = check_increment("lot_size", lot_size)
-    session_ns = _check_options(
-        on_gap=on_gap, crossed=crossed, book_ticker=book_ticker, trade_stream=trade_stream, symbol=symbol,
-        session=session,
-    )  # fmt: skip
-
+    o = _check_options({k: v for k, v in locals().items() if k not in ("path", "paths")})
     lines, src = _read_capture(paths)
     scan = _scan(src, lines, book_ticker == "ignore")
     sym = _symbol(src, scan, symbol)
     ev = _events(src, scan, len(lines))
-    levels = levels or min(MAX_LEVELS, ev.depth)  # by default the depth of the capture's snapshots
+    levels = o["levels"] or min(MAX_LEVELS, ev.depth)  # by default the depth of the capture's snapshots
     line_ts = scan.line_ts
     days, line_day = np.unique(line_ts // DAY_NS, return_inverse=True)
     e_ts = line_ts[ev.line - 1]
     book, halts, cnt = _rebuild(src, ev, e_ts, line_day[ev.line - 1], levels, on_gap == "resync")
     halts[halts[:, 1] == -1, 1] = int(line_ts[-1]) + 1  # never resynced: unknown to the end of the capture
-
     notes: dict[str, Any] = {
         "format": "binance raw websocket capture: '<local_ts_ns> <json>' lines",
         "clock": "local receive timestamp of each line (ns); Binance event time E is not the clock",
         "on_gap": on_gap,
         "levels": levels,
     }
-    per_day = _PerDay(days, cnt)
-    per_day.halts = halts
-    per_day.other = [(int(line_ts[no - 1] // DAY_NS), s) for no, s in scan.other]
-    per_day.count("lines", line_ts)
-    per_day.count("depth_snapshots", e_ts[ev.kind == 0])
-    per_day.count("depth_updates", e_ts[ev.kind == 1])
-    per_day.count("book_ticker_messages", line_ts[np.array(scan.bt_line, dtype=np.int64) - 1])
-    for key, stream in (("trade_messages", "trade"), ("agg_trade_messages", "aggTrade")):
-        per_day.count(key, line_ts[np.array(scan.tr[stream][0], dtype=np.int64) - 1])
-    per_day.count("dropped_crossed_rows", book.ts[crossed_rows(book)])
-    book = drop_crossed(src, book, crossed, notes, "b")
-
+    per_day = _PerDay(days, cnt, halts)
+    per_day.count_messages(scan, ev, e_ts)
+    for key, mask in zip(("dropped_crossed_rows", "dropped_locked_rows"), crossed_locked(book.top()), strict=True):
+        per_day.count(key, book.ts[mask])
+    book = book.take(crossed_rows(src, book.line, book.top(), crossed, notes, "b"))
     trades, notes["trade_stream"] = _trades(src, scan, trade_stream)
-    per_day.count("trade_id_gaps", trades["ts"][1:][np.diff(trades["id"]) != 1])
-    per_day.count("trades_before_first_book_row", trades["ts"][trades["ts"] < book.ts[0]] if book.ts.size else [])
-    lag = [(t, x) for t, x in zip(e_ts.tolist(), scan.ev[6], strict=True) if isinstance(x, int)]
-    lag += [(t, x) for t, x in zip(trades["ts"].tolist(), trades["lag"], strict=True) if isinstance(x, int)]
-    per_day.lag = (np.array([t for t, _ in lag], dtype=np.int64), np.array([x - t / 1e6 for t, x in lag]))
-
+    per_day.count_trades(trades, book, scan, e_ts)
     if book_ticker != "ignore":
         has, price_bad, size_bad = _book_ticker_masks(src, book, scan.bt_line, scan.bt_vals, book_ticker == "strict")
         per_day.ticker = (book.ts // DAY_NS, has, price_bad, size_bad)
-
     prices = np.concatenate([ev.lv_px, trades["px"]])
-    if tick_opt is not None:
-        check_on_grid(src, "tick_size", tick_opt, prices, np.concatenate([ev.lv_line, trades["line"]]), "price")
-    tick = _increment(src, "tick_size", tick_opt, prices, notes)
-    lot = _increment(src, "lot_size", lot_opt, trades["sz"] if trades["sz"].size else ev.lv_qty, notes)
-    notes["session"] = (
-        "UTC date; open = first book row of the date, close = last line of the date"
-        if session_ns is None
-        else f"UTC {session[0]}-{session[1]} of every date (option session)"
-    )
+    if o["tick_size"] is not None:
+        check_tick(src, o["tick_size"], prices, np.concatenate([ev.lv_line, trades["line"]]))
+    lot_from = trades["sz"] if trades["sz"].size else ev.lv_qty
+    meta = {"symbol": sym, "tick_size": increment(src, "tick_size", o["tick_size"], prices, notes),
+            "lot_size": increment(src, "lot_size", o["lot_size"], lot_from, notes)}  # fmt: skip
+    notes["session"] = session_note(o, "UTC date; open = first book row of the date, close = last line of the date")
     notes.update(per_day.of(None))
     notes["file"] = {"files": [str(p) for p in paths], **per_day.of(None)}
-    meta = {"symbol": sym, "tick_size": tick, "lot_size": lot}
-    return make_days(src, book, trades, line_ts, halts, meta, notes, session_ns, day_notes=per_day.of)
+    return make_days(src, book, trades, line_ts, halts, meta, notes, o["session_ns"], day_notes=per_day.of)
 
 
 def _book_ticker_masks(src: Capture, book: Book, bt_line: list[int], bt_vals: list, strict: bool) -> tuple:
@@ -1199,7 +1128,7 @@ def _book_ticker_masks(src: Capture, book: Book, bt_line: list[int], bt_vals: li
     size_bad = has & ((px[kk, 1] != book.bid_sz[:, 0]) | (px[kk, 3] != book.ask_sz[:, 0]))
     if strict and (price_bad | size_bad).any():
         r = int(np.flatnonzero(price_bad | size_bad)[0])
-        raise _fail(
+        raise field_error(
             src,
             int(book.line[r]),
             "b",
@@ -1212,6 +1141,23 @@ def _book_ticker_masks(src: Capture, book: Book, bt_line: list[int], bt_vals: li
 
 # ----------------------------------------------------------------------------------------------
 # writer
+
+
+def level_changes(day: MarketDay, fmt: Callable[[float, str], Any]) -> Iterator[dict[str, list[list]]]:
+    """Per book row, each side's ``[price, size]`` levels that differ from the previous row's (a level
+    that left with size 0); the first row's are all its levels. Values pass through ``fmt(x, "price"
+    | "size")``."""
+    prev: dict[str, dict] = {"bid": {}, "ask": {}}
+    for r in range(day.n_books):
+        cur = {
+            s: {fmt(p, "price"): fmt(q, "size") for p, q in zip(getattr(day, f"{s}_px")[r], getattr(day, f"{s}_sz")[r],
+                                                                 strict=True) if q > 0}
+            for s in ("bid", "ask")
+        }  # fmt: skip
+        gone = fmt(0.0, "size")
+        yield {s: [[p, q] for p, q in cur[s].items() if prev[s].get(p) != q] + [[p, gone] for p in prev[s] if p not in cur[s]]
+               for s in ("bid", "ask")}  # fmt: skip
+        prev = cur
 
 
 def _fmt(x: float, what: str) -> str:
@@ -1240,32 +1186,19 @@ def write_binance(
         raise ValueError(f"{day.meta.source}: trades with unknown side (0) cannot be written as Binance trades")
     recs: list[tuple[int, int, int, str]] = []  # (ts, order, seq, text)
 
-    def levels_of(r: int, side: str) -> dict[str, str]:
-        px, sz = getattr(day, f"{side}_px")[r], getattr(day, f"{side}_sz")[r]
-        return {_fmt(p, "price"): _fmt(q, "size") for p, q in zip(px, sz, strict=True) if q > 0}
-
     update_id = first_update_id
-    prev = {"bid": levels_of(0, "bid"), "ask": levels_of(0, "ask")}
-    snap = {"lastUpdateId": update_id, "bids": [list(x) for x in prev["bid"].items()],
-            "asks": [list(x) for x in prev["ask"].items()]}  # fmt: skip
-    recs.append((int(day.ts[0]), 1, 0, json.dumps(snap, separators=(",", ":"))))
-    zero = "0.00000000"
-    for r in range(day.n_books):
+    for r, diff in enumerate(level_changes(day, _fmt)):
         t = int(day.ts[r])
-        if r > 0:
-            cur = {"bid": levels_of(r, "bid"), "ask": levels_of(r, "ask")}
-            diff = {}
-            for side in ("bid", "ask"):
-                changes = [[p, q] for p, q in cur[side].items() if prev[side].get(p) != q]
-                changes += [[p, zero] for p in prev[side] if p not in cur[side]]
-                diff[side] = changes
+        if r == 0:
+            snap = {"lastUpdateId": update_id, "bids": diff["bid"], "asks": diff["ask"]}
+            recs.append((t, 1, 0, json.dumps(snap, separators=(",", ":"))))
+        else:
             update_id += 1
             msg = {"e": "depthUpdate", "E": t // 1_000_000, "s": sym, "U": update_id, "u": update_id,
                    "b": diff["bid"], "a": diff["ask"]}  # fmt: skip
             recs.append(
                 (t, 1, 2 * r, json.dumps({"stream": f"{stream}@depth@100ms", "data": msg}, separators=(",", ":")))
             )
-            prev = cur
         if book_ticker and day.bid_sz[r, 0] > 0 and day.ask_sz[r, 0] > 0:
             bt = {"u": update_id, "s": sym, "b": _fmt(day.bid_px[r, 0], "price"), "B": _fmt(day.bid_sz[r, 0], "size"),
                   "a": _fmt(day.ask_px[r, 0], "price"), "A": _fmt(day.ask_sz[r, 0], "size")}  # fmt: skip

@@ -57,6 +57,8 @@ from typing import Any
 
 import numpy as np
 
+from exec_env.market.reader import excerpt, field_error, first
+
 __all__ = [
     "BOOK_FIELDS",
     "CANCEL_FIELDS",
@@ -76,6 +78,8 @@ CANCEL_FIELDS = ("cancel_ts", "cancel_px", "cancel_sz", "cancel_side", "cancel_e
 UNKNOWN_ENTRY = int(np.iinfo(np.int64).min)
 """``cancel_entry_ts`` of an order that was already in the book when the data starts."""
 _CANCEL_DTYPES = (np.int64, np.float64, np.float64, np.int8, np.int64)
+_DTYPES = (np.int64, *(np.float64,) * 4, np.int64, np.float64, np.float64, np.int8)
+"""Of ts, the book fields and the trade fields."""
 _TICK_TOLERANCE = 1e-6
 MAX_LEVELS = 50
 _CACHE_VERSION = 1
@@ -132,6 +136,24 @@ class MarketDay:
     cancel_side: np.ndarray | None = None
     cancel_entry_ts: np.ndarray | None = None
 
+    @classmethod
+    def build(
+        cls, meta: MarketMeta, book: tuple[np.ndarray, ...], trades: tuple[np.ndarray, ...] | None = None,
+        **optional: np.ndarray | None,
+    ) -> MarketDay:  # fmt: skip
+        """A day of contiguous arrays in the canonical dtypes: ``book`` = (ts, bid_px, bid_sz, ask_px,
+        ask_sz), ``trades`` = (ts, px, sz, side) or None (no trades); ``optional``: ``venue``,
+        ``halts``, ``cancel_*``. Not validated (see :func:`validate`)."""
+        if trades is None:
+            trades = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int8))
+        arrays = {
+            name: np.ascontiguousarray(a, dtype=dtype)
+            for name, a, dtype in zip(
+                ("ts", *BOOK_FIELDS, *TRADE_FIELDS), (*book, *trades), _DTYPES[:9], strict=True
+            )
+        }  # fmt: skip
+        return cls(meta=meta, **arrays, **optional)
+
     @property
     def levels(self) -> int:
         return int(self.bid_px.shape[1])
@@ -161,218 +183,162 @@ class MarketDay:
         )
 
 
-def _fail(origin: str, kind: str, row: int, row_numbers: np.ndarray | None, field: str, problem: str) -> None:
-    where = int(row_numbers[row]) if row_numbers is not None else row
-    raise ValueError(f"{origin}: {kind} row {where}, field '{field}': {problem}")
+class _Places:
+    """Where rows of one kind of array come from: file lines (``line N, field '<array name>'``) or,
+    without them, the arrays themselves (``<kind> row N, field '<name>'``, 0-based)."""
+
+    PREFIX = {"book": "", "trade": "trade_", "cancel": "cancel_"}
+
+    def __init__(self, origin: Any, kind: str, lines: np.ndarray | None, unit: str) -> None:
+        self.origin, self.kind, self.lines, self.unit = origin, kind, lines, unit
+
+    def check(self, bad: np.ndarray, field: str, problem: Any) -> None:
+        """Raise at the first True row of ``bad``; ``problem`` is a text or a function of the row."""
+        row = first(bad)
+        if row < 0:
+            return
+        text = problem(row) if callable(problem) else problem
+        if self.lines is None:
+            raise ValueError(f"{self.origin}: {self.kind} row {row}, field '{field}': {text}")
+        raise field_error(self.origin, int(self.lines[row]), self.PREFIX[self.kind] + field, text, self.unit)
+
+    def order(self, ts: np.ndarray, field: str = "ts") -> None:
+        self.check(
+            np.concatenate([[False], np.diff(ts) < 0]), field,
+            lambda r: f"timestamp {ts[r]} is before the previous row's {ts[r - 1]}",
+        )  # fmt: skip
 
 
-def _first(mask: np.ndarray) -> int:
-    """Index of the first True in a 1-D or 2-D (row-wise) mask, or -1."""
-    if mask.ndim == 2:
-        mask = mask.any(axis=1)
-    idx = np.flatnonzero(mask)
-    return int(idx[0]) if idx.size else -1
+def _shape(origin: str, name: str, arr: np.ndarray, dtype: Any, shape: tuple, want: str) -> None:
+    if arr.dtype != dtype or arr.shape != shape:
+        raise ValueError(
+            f"{origin}: field '{name}' must be {np.dtype(dtype)} of shape {want}, got {arr.dtype} {arr.shape}"
+        )
 
 
 def validate(
     day: MarketDay,
-    origin: str | None = None,
+    origin: Any = None,
     book_rows: np.ndarray | None = None,
     trade_rows: np.ndarray | None = None,
     cancel_rows: np.ndarray | None = None,
+    *,
+    trade_origin: Any = None,
+    cancel_origin: Any = None,
+    unit: str = "line",
 ) -> MarketDay:
-    """Check every invariant of the canonical form; raise ``ValueError`` naming row and field.
+    """Check every invariant of the canonical form; raise ``ValueError`` naming the place and field.
 
-    ``origin`` names the file or source in the message (default: ``day.meta.source``).
-    ``book_rows``/``trade_rows``/``cancel_rows`` map array rows to the row numbers of the source file, so a
-    loader's error points at the line a user can open. Returns ``day`` for chaining.
+    ``origin`` names the file or source in the message (default: ``day.meta.source``; a
+    :class:`~exec_env.market.reader.Capture` for a stream of files). ``book_rows`` /
+    ``trade_rows`` / ``cancel_rows`` map array rows to the file lines (``unit="record"``: records)
+    they come from, so a loader's error points at the line a user can open; trades and
+    cancellations may come from other files (``trade_origin``, ``cancel_origin``). Without them
+    the message names the 0-based array row. Returns ``day`` for chaining.
     """
     origin = origin or day.meta.source
+    _check_arrays(day, origin)
+    _check_halts(day.halts, origin)
+    _check_book(day, _Places(origin, "book", book_rows, unit))
+    _check_trades(day, _Places(trade_origin or origin, "trade", trade_rows, unit))
+    _check_cancels(day, _Places(cancel_origin or origin, "cancel", cancel_rows, unit))
+    return day
+
+
+def _check_arrays(day: MarketDay, origin: str) -> None:
+    """Dtypes and shapes of every array."""
     n = day.ts.shape[0]
     if day.ts.dtype != np.int64 or day.ts.ndim != 1:
         raise ValueError(f"{origin}: field 'ts' must be a 1-D int64 array, got {day.ts.dtype} {day.ts.shape}")
     if n == 0:
         raise ValueError(f"{origin}: no book snapshots")
-    for name in BOOK_FIELDS:
-        arr = getattr(day, name)
-        if arr.ndim != 2 or arr.shape[0] != n or arr.dtype != np.float64:
-            raise ValueError(
-                f"{origin}: field '{name}' must be float64 of shape (N={n}, L), got {arr.dtype} {arr.shape}"
-            )
-    levels = day.bid_px.shape[1]
+    levels = day.bid_px.shape[1] if day.bid_px.ndim == 2 else 0
     if not 1 <= levels <= MAX_LEVELS:
         raise ValueError(f"{origin}: level count {levels} outside the allowed range 1..{MAX_LEVELS}")
-    for name in BOOK_FIELDS[1:]:
-        if getattr(day, name).shape[1] != levels:
-            raise ValueError(
-                f"{origin}: field '{name}' has {getattr(day, name).shape[1]} levels, 'bid_px' has {levels}"
-            )
-    if day.venue is not None and (day.venue.shape != (n,) or day.venue.dtype != np.int16):
-        raise ValueError(
-            f"{origin}: field 'venue' must be int16 of shape ({n},), got {day.venue.dtype} {day.venue.shape}"
-        )
-
-    if day.halts is not None:
-        h = day.halts
-        if h.ndim != 2 or h.shape[1] != 2 or h.dtype != np.int64:
-            raise ValueError(f"{origin}: field 'halts' must be int64 of shape (K, 2), got {h.dtype} {h.shape}")
-        bad = _first(h[:, 1] <= h[:, 0])
-        if bad >= 0:
-            raise ValueError(f"{origin}: halt {bad}: end {h[bad, 1]} is not after start {h[bad, 0]}")
-        bad = _first(h[1:, 0] < h[:-1, 1])
-        if bad >= 0:
-            raise ValueError(
-                f"{origin}: halt {bad + 1} starts at {h[bad + 1, 0]}, before halt {bad} ends ({h[bad, 1]})"
-            )
-
-    kind = "book"
-    bad = _first(np.diff(day.ts) < 0)
-    if bad >= 0:
-        _fail(
-            origin,
-            kind,
-            bad + 1,
-            book_rows,
-            "ts",
-            f"timestamp {day.ts[bad + 1]} is before the previous row's {day.ts[bad]}",
-        )
-
-    for side in ("bid", "ask"):
-        px = getattr(day, f"{side}_px")
-        sz = getattr(day, f"{side}_sz")
-        bad = _first(~np.isfinite(sz))
-        if bad >= 0:
-            _fail(origin, kind, bad, book_rows, f"{side}_sz", f"size is not finite: {sz[bad].tolist()}")
-        bad = _first(sz < 0)
-        if bad >= 0:
-            _fail(origin, kind, bad, book_rows, f"{side}_sz", f"negative size: {sz[bad].tolist()}")
-        filled = sz > 0
-        bad = _first(filled & ~(np.isfinite(px) & (px > 0)))
-        if bad >= 0:
-            _fail(
-                origin,
-                kind,
-                bad,
-                book_rows,
-                f"{side}_px",
-                f"a level with size > 0 needs a finite positive price: {px[bad].tolist()}",
-            )
-        bad = _first(~filled & ~np.isnan(px))
-        if bad >= 0:
-            _fail(
-                origin,
-                kind,
-                bad,
-                book_rows,
-                f"{side}_px",
-                f"an empty level (size 0) must have price NaN: {px[bad].tolist()}",
-            )
-        if levels > 1:
-            bad = _first(~filled[:, :-1] & filled[:, 1:])
-            if bad >= 0:
-                _fail(
-                    origin,
-                    kind,
-                    bad,
-                    book_rows,
-                    f"{side}_sz",
-                    f"an empty level comes before a non-empty one: {sz[bad].tolist()}",
-                )
-            step = np.diff(px, axis=1)
-            both = filled[:, :-1] & filled[:, 1:]
-            wrong = both & ((step >= 0) if side == "bid" else (step <= 0))
-            bad = _first(wrong)
-            if bad >= 0:
-                order = "strictly decrease" if side == "bid" else "strictly increase"
-                _fail(
-                    origin, kind, bad, book_rows, f"{side}_px", f"prices must {order} across levels: {px[bad].tolist()}"
-                )
-
-    both = (day.bid_sz[:, 0] > 0) & (day.ask_sz[:, 0] > 0)
-    bad = _first(both & (day.bid_px[:, 0] >= day.ask_px[:, 0]))
-    if bad >= 0:
-        what = "crossed" if day.bid_px[bad, 0] > day.ask_px[bad, 0] else "locked"
-        _fail(
-            origin,
-            kind,
-            bad,
-            book_rows,
-            "bid_px",
-            f"{what} book: best bid {day.bid_px[bad, 0]} >= best ask {day.ask_px[bad, 0]}",
-        )
-
-    kind = "trade"
+    for name in BOOK_FIELDS:
+        _shape(origin, name, getattr(day, name), np.float64, (n, levels), f"(N={n}, L={levels})")
+    if day.venue is not None:
+        _shape(origin, "venue", day.venue, np.int16, (n,), f"({n},)")
     m = day.trade_ts.shape[0]
-    for name, dtype in (
-        ("trade_ts", np.int64),
-        ("trade_px", np.float64),
-        ("trade_sz", np.float64),
-        ("trade_side", np.int8),
-    ):
-        arr = getattr(day, name)
-        if arr.shape != (m,) or arr.dtype != dtype:
-            raise ValueError(
-                f"{origin}: field '{name}' must be {np.dtype(dtype)} of shape ({m},), got {arr.dtype} {arr.shape}"
-            )
-    bad = _first(np.diff(day.trade_ts) < 0)
-    if bad >= 0:
-        _fail(
-            origin,
-            kind,
-            bad + 1,
-            trade_rows,
-            "ts",
-            f"timestamp {day.trade_ts[bad + 1]} is before the previous row's {day.trade_ts[bad]}",
-        )
-    bad = _first(~(np.isfinite(day.trade_px) & (day.trade_px > 0)))
-    if bad >= 0:
-        _fail(origin, kind, bad, trade_rows, "px", f"price must be finite and > 0, got {day.trade_px[bad]}")
-    bad = _first(~(np.isfinite(day.trade_sz) & (day.trade_sz > 0)))
-    if bad >= 0:
-        _fail(origin, kind, bad, trade_rows, "sz", f"size must be finite and > 0, got {day.trade_sz[bad]}")
-    bad = _first((day.trade_side != 1) & (day.trade_side != -1) & (day.trade_side != 0))
-    if bad >= 0:
-        _fail(origin, kind, bad, trade_rows, "side", f"side must be +1, -1 or 0, got {day.trade_side[bad]}")
-    _validate_cancels(day, origin, cancel_rows)
-    return day
-
-
-def _validate_cancels(day: MarketDay, origin: str, rows: np.ndarray | None) -> None:
+    for name, dtype in zip(TRADE_FIELDS, (np.int64, np.float64, np.float64, np.int8), strict=True):
+        _shape(origin, name, getattr(day, name), dtype, (m,), f"({m},)")
     present = [name for name in CANCEL_FIELDS if getattr(day, name) is not None]
-    if not present:
-        return
-    if len(present) != len(CANCEL_FIELDS):
+    if present and len(present) != len(CANCEL_FIELDS):
         missing = [name for name in CANCEL_FIELDS if name not in present]
         raise ValueError(f"{origin}: cancel fields come together; {', '.join(missing)} missing beside {present[0]}")
-    c = day.cancel_ts.shape[0] if day.cancel_ts.ndim == 1 else -1
-    for name, dtype in zip(CANCEL_FIELDS, _CANCEL_DTYPES, strict=True):
-        arr = getattr(day, name)
-        if arr.shape != (c,) or arr.dtype != dtype:
-            raise ValueError(
-                f"{origin}: field '{name}' must be {np.dtype(dtype)} of shape (C,) like 'cancel_ts', "
-                f"got {arr.dtype} {arr.shape}"
-            )
-    kind = "cancel"
+    if present:
+        c = day.cancel_ts.shape[0] if day.cancel_ts.ndim == 1 else -1
+        for name, dtype in zip(CANCEL_FIELDS, _CANCEL_DTYPES, strict=True):
+            _shape(origin, name, getattr(day, name), dtype, (c,), "(C,) like 'cancel_ts'")
+
+
+def _check_halts(h: np.ndarray | None, origin: str) -> None:
+    if h is None:
+        return
+    if h.ndim != 2 or h.shape[1] != 2 or h.dtype != np.int64:
+        raise ValueError(f"{origin}: field 'halts' must be int64 of shape (K, 2), got {h.dtype} {h.shape}")
+    bad = first(h[:, 1] <= h[:, 0])
+    if bad >= 0:
+        raise ValueError(f"{origin}: halt {bad}: end {h[bad, 1]} is not after start {h[bad, 0]}")
+    bad = first(h[1:, 0] < h[:-1, 1])
+    if bad >= 0:
+        raise ValueError(f"{origin}: halt {bad + 1} starts at {h[bad + 1, 0]}, before halt {bad} ends ({h[bad, 1]})")
+
+
+def _check_book(day: MarketDay, at: _Places) -> None:
+    """Time order, both sides' levels, no crossed or locked top of the book."""
+    at.order(day.ts)
+    _check_side(at, "bid", day.bid_px, day.bid_sz)
+    _check_side(at, "ask", day.ask_px, day.ask_sz)
+    bid, ask = day.bid_px[:, 0], day.ask_px[:, 0]
+    both = (day.bid_sz[:, 0] > 0) & (day.ask_sz[:, 0] > 0)
+    at.check(both & (bid >= ask), "bid_px",
+             lambda r: f"{'crossed' if bid[r] > ask[r] else 'locked'} book: best bid {bid[r]} >= best ask {ask[r]}")  # fmt: skip
+
+
+def _check_side(at: _Places, side: str, px: np.ndarray, sz: np.ndarray) -> None:
+    """Finite non-negative sizes, a price exactly where the size is > 0, empty levels last, prices in order."""
+
+    def shown(a: np.ndarray, problem: str) -> Any:
+        return lambda r: f"{problem}: {excerpt(a[r].tolist(), 120)}"
+
+    at.check(~np.isfinite(sz), f"{side}_sz", shown(sz, "size is not finite"))
+    at.check(sz < 0, f"{side}_sz", shown(sz, "negative size"))
+    filled = sz > 0
+    at.check(filled & ~(np.isfinite(px) & (px > 0)), f"{side}_px",
+             shown(px, "a level with size > 0 needs a finite positive price"))  # fmt: skip
+    at.check(~filled & ~np.isnan(px), f"{side}_px", shown(px, "an empty level (size 0) must have price NaN"))
+    if px.shape[1] > 1:
+        at.check(
+            ~filled[:, :-1] & filled[:, 1:], f"{side}_sz", shown(sz, "an empty level comes before a non-empty one")
+        )
+        step = np.diff(px, axis=1)
+        wrong = filled[:, :-1] & filled[:, 1:] & ((step >= 0) if side == "bid" else (step <= 0))
+        order = "strictly decrease" if side == "bid" else "strictly increase"
+        at.check(wrong, f"{side}_px", shown(px, f"prices must {order} across levels"))
+
+
+def _check_trades(day: MarketDay, at: _Places) -> None:
+    px, sz, side = day.trade_px, day.trade_sz, day.trade_side
+    at.order(day.trade_ts)
+    at.check(~(np.isfinite(px) & (px > 0)), "px", lambda r: f"price must be finite and > 0, got {px[r]}")
+    at.check(~(np.isfinite(sz) & (sz > 0)), "sz", lambda r: f"size must be finite and > 0, got {sz[r]}")
+    at.check((side != 1) & (side != -1) & (side != 0), "side", lambda r: f"side must be +1, -1 or 0, got {side[r]}")
+
+
+def _check_cancels(day: MarketDay, at: _Places) -> None:
+    if day.cancel_ts is None:
+        return
     ts, px, sz, side, entry = (getattr(day, name) for name in CANCEL_FIELDS)
-    bad = _first(np.diff(ts) < 0)
-    if bad >= 0:
-        _fail(origin, kind, bad + 1, rows, "ts", f"timestamp {ts[bad + 1]} is before the previous row's {ts[bad]}")
-    bad = _first(~(np.isfinite(px) & (px > 0)))
-    if bad >= 0:
-        _fail(origin, kind, bad, rows, "px", f"price must be finite and > 0, got {px[bad]}")
+    at.order(ts)
+    at.check(~(np.isfinite(px) & (px > 0)), "px", lambda r: f"price must be finite and > 0, got {px[r]}")
     units = px / day.meta.tick_size
-    bad = _first(np.abs(units - np.rint(units)) > _TICK_TOLERANCE)
-    if bad >= 0:
-        _fail(origin, kind, bad, rows, "px", f"price {px[bad]} is not on the tick grid ({day.meta.tick_size})")
-    bad = _first(~(np.isfinite(sz) & (sz > 0)))
-    if bad >= 0:
-        _fail(origin, kind, bad, rows, "sz", f"size must be finite and > 0, got {sz[bad]}")
-    bad = _first((side != 1) & (side != -1))
-    if bad >= 0:
-        _fail(origin, kind, bad, rows, "side", f"side must be +1 (bid) or -1 (ask), got {side[bad]}")
-    bad = _first((entry != UNKNOWN_ENTRY) & (entry > ts))
-    if bad >= 0:
-        _fail(origin, kind, bad, rows, "entry_ts", f"the order entered at {entry[bad]}, after its cancel at {ts[bad]}")
+    at.check(np.abs(units - np.rint(units)) > _TICK_TOLERANCE, "px",
+             lambda r: f"price {px[r]} is not on the tick grid ({day.meta.tick_size})")  # fmt: skip
+    at.check(~(np.isfinite(sz) & (sz > 0)), "sz", lambda r: f"size must be finite and > 0, got {sz[r]}")
+    at.check((side != 1) & (side != -1), "side", lambda r: f"side must be +1 (bid) or -1 (ask), got {side[r]}")
+    at.check((entry != UNKNOWN_ENTRY) & (entry > ts), "entry_ts",
+             lambda r: f"the order entered at {entry[r]}, after its cancel at {ts[r]}")  # fmt: skip
 
 
 def save_day(day: MarketDay, directory: str | Path) -> Path:

@@ -32,7 +32,7 @@ Conventions and assumptions
   on. ``ts_event`` (the venue's matching-engine time, not necessarily sorted across records,
   and on snapshot records an older reference time, days before) is available with
   ``clock="ts_event"``; a file without a ``ts_recv`` column falls back to ``ts_event`` (noted).
-  Records whose clock goes backwards raise (the message names the row and field).
+  Records whose clock goes backwards raise (the message names the line or record and the field).
 * Book rows: one per record carrying F_LAST (the last record of an event), never in the middle
   of an event, so no half-applied event is ever a snapshot. For MBP the row is the record's own
   levels; for MBO it is the rebuilt book's top ``levels`` levels. Rows keep their own ``ts``;
@@ -46,7 +46,7 @@ Conventions and assumptions
   and N leave the book unchanged, because every fill is followed by a C record removing the
   filled size. An unknown order id on C or M, a duplicate id on A, a cancel larger than the
   resting size, an Add on side N or without a price, and top-of-book MBO (F_TOB, IEX/NYSE
-  National style) raise, naming the file, row and field (Databento's example turns a Modify of
+  National style) raise, naming the file, line (record) and field (Databento's example turns a Modify of
   an unknown id into an Add; after a snapshot it means lost data, so it raises here). Files
   from Databento start with a
   snapshot (an R record and Adds flagged F_SNAPSHOT | F_BAD_TS_RECV, ts_recv = snapshot time),
@@ -77,15 +77,26 @@ Conventions and assumptions
   with a size but no price, a negative size and an unparsable value raise. Sizes are in the
   instrument's units (contracts, shares), so ``lot_size`` defaults to 1.
 * Crossed or locked books (best bid >= best ask, both sides present) raise by default;
-  ``crossed="drop"`` drops those rows and counts them in ``notes["dropped_crossed_rows"]``.
+  ``crossed="drop"`` drops those rows and counts them in ``notes["dropped_crossed_rows"]`` (bid >
+  ask) and ``notes["dropped_locked_rows"]`` (bid == ask).
 * Session: Databento files are cut by request time, not by session (the samples are minutes
   of CME's nearly 24-hour session), so the session defaults to the first and last record times
-  of the file (clock of the selected instrument's records; a file whose records all share one
-  time gets a 1 ns session, noted). ``session_open`` / ``session_close`` (ISO strings, naive
-  meaning UTC, or int ns) override. A file spanning more than 24 hours raises unless both are
-  given (one MarketDay per file). Rows outside ``[session_open, session_close]`` are kept (the
-  replay uses the last row before the start as the initial book). ``meta.date`` is the UTC
-  date of the session's last instant (the CME trade date for evening-to-afternoon sessions).
+  of the file (clock of the selected instrument's records), trimmed to the venue's calendar where
+  the data implies one (``session="calendar"``, the default; :mod:`exec_env.market.hours`): CME
+  Globex (dataset GLBX.MDP3, or publisher 1 in a CSV) equity index futures (ES, NQ, YM, RTY and
+  their micros) trade Sunday-Friday 17:00-16:00 America/Chicago with a daily 16:00-17:00 halt.
+  The session then opens at the first open instant at or after the first record and closes at
+  the last one at or before the last record (a Sunday file from 00:00 UTC opens at the 22:00 or
+  23:00 UTC reopen), and the closed stretches between are trading halts (``MarketDay.halts``);
+  ``notes["calendar"]`` names the calendar and :mod:`exec_env.market.facts` warns about a session
+  reaching into closed hours or a book frozen inside it. A file whose records all lie outside the
+  hours (a weekend or holiday snapshot) keeps the records' span, and ``session="records"`` always
+  does. A file whose records all share one time gets a 1 ns session, noted.
+  ``session_open`` / ``session_close`` (ISO strings, naive meaning UTC, or int ns) override. A
+  file spanning more than 24 hours raises unless both are given (one MarketDay per file). Rows
+  outside ``[session_open, session_close]`` are kept (the replay uses the last row before the
+  start as the initial book). ``meta.date`` is the UTC date of the session's last instant (the
+  CME trade date for evening-to-afternoon sessions).
 * Tick size: ``tick_size=None`` infers it as the greatest common divisor of the differences
   between the distinct prices of the file (every record price and book level, on the
   fixed-point 1e-9 grid), e.g. 0.25 for ES. With few distinct prices this is a multiple of the
@@ -98,12 +109,13 @@ Conventions and assumptions
 
 Options of :func:`load` (all keyword): ``instrument_id=None``, ``symbol=None``,
 ``publisher_id=None``, ``levels=None`` (MBO: 10; MBP: the file's depth, or fewer),
-``tick_size=None``, ``lot_size=1.0``, ``session_open=None``, ``session_close=None``,
+``tick_size=None``, ``lot_size=1.0``, ``session="calendar"`` | ``"records"``, ``session_open=None``,
+``session_close=None``,
 ``crossed="raise"`` | ``"drop"``, ``clock="ts_recv"`` | ``"ts_event"``,
 ``price_format="auto"`` | ``"decimal"`` | ``"fixed"`` (CSV: auto means decimal if any price
 contains a ``.``, else fixed-point integers), ``trades="auto"`` | ``"records"``.
-Rows in error messages are CSV line numbers (the header is line 1) and, for DBN, 1-based record
-numbers.
+Errors name the CSV line (``line N``, the header is line 1) or, for DBN, the 1-based record
+(``record N``), and the field.
 
 Measured on the real samples (CME Globex ES futures, ``../shared/data/databento``)
 ----------------------------------------------------------------------------------
@@ -137,9 +149,18 @@ import pandas as pd
 from numba import njit, types
 from numba.typed import Dict
 
-from exec_env.market import reader
+from exec_env.market import hours, reader
 from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
-from exec_env.market.reader import excerpt
+from exec_env.market.reader import (
+    bad_option,
+    check_choice,
+    check_number,
+    crossed_rows,
+    excerpt,
+    fail_first,
+    field_error,
+    first,
+)
 
 __all__ = [
     "F_BAD_TS_RECV",
@@ -156,7 +177,7 @@ __all__ = [
     "write_databento",
 ]
 
-VERSION = 2  # 2: order-level cancellations from MBO (cancel_* arrays)
+VERSION = 3  # 2: order-level cancellations from MBO (cancel_* arrays); 3: calendar session, locked rows apart
 UNDEF_PRICE = 2**63 - 1
 F_LAST = 0x80
 F_TOB = 0x40
@@ -192,18 +213,10 @@ def _zstd():
     return zstandard
 
 
-def _read_bytes(path: Path) -> bytes:
-    return reader.decompress(path)
-
-
-def _head(path: Path, n: int = 4096) -> bytes:
-    return reader.head_bytes(path, n, text=False)
-
-
 def sniff(path: Path) -> bool:
     """DBN by its magic bytes ``DBN`` (after zstd decompression), CSV by its header columns."""
     try:
-        head = _head(Path(path))
+        head = reader.head_bytes(Path(path), 4096, text=False)
     except (OSError, ImportError):
         return False
     if head[:3] == b"DBN":
@@ -249,6 +262,11 @@ class _Records:
     symbols: dict[int, str] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def unit(self) -> str:
+        """How places are named: CSV lines, DBN records."""
+        return "line" if self.encoding == "csv" else "record"
+
     def take(self, mask: np.ndarray) -> _Records:
         cols = ("clock", "publisher_id", "instrument_id", "action", "side", "price", "size", "flags", "rows")
         out = {c: getattr(self, c)[mask] for c in cols}
@@ -257,11 +275,10 @@ class _Records:
         return replace(self, **out)
 
     def fail(self, i: int, name: str, problem: str) -> ValueError:
-        return ValueError(f"{self.path}: row {int(self.rows[i])}, field '{name}': {problem}")
+        return field_error(self.path, int(self.rows[i]), name, problem, self.unit)
 
-
-def _err(path: Path, row: int, name: str, problem: str) -> ValueError:
-    return ValueError(f"{path}: row {int(row)}, field '{name}': {problem}")
+    def check(self, bad: np.ndarray, name: str, problem: Any) -> None:
+        fail_first(bad, self.path, self.rows, name, problem, self.unit)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -274,53 +291,33 @@ def _line_layout(path: Path, data: bytes) -> tuple[list[str], np.ndarray]:
     ends = nl if (buf.size and buf[-1] == 10) else np.append(nl, buf.size)
     starts = np.concatenate(([0], nl + 1))[: ends.size]
     stripped = ends - (np.asarray(buf[np.maximum(ends - 1, 0)] == 13, dtype=np.int64) * (ends > starts))
-    blank = stripped <= starts
-    lines = np.flatnonzero(~blank)
+    lines = np.flatnonzero(stripped > starts)
     if lines.size == 0:
         raise ValueError(f"{path}: empty file (no header row)")
     if lines[0] != 0:
-        raise _err(path, 1, "<header>", "the file must start with the header row, found a blank line")
+        raise field_error(path, 1, "<header>", "the file must start with the header row, found a blank line")
     header = data[starts[0] : stripped[0]].decode("utf-8", errors="replace").split(",")
     data_lines = lines[1:]
     if b'"' not in data:
         commas = np.flatnonzero(buf == 44)
-        count = np.searchsorted(commas, stripped) - np.searchsorted(commas, starts)
-        bad = np.flatnonzero(count[data_lines] != len(header) - 1)
-        if bad.size:
-            ln = int(data_lines[bad[0]])
-            raise _err(
-                path,
-                ln + 1,
-                "<columns>",
-                f"expected {len(header)} comma-separated fields (as in the header), found {int(count[ln]) + 1}",
-            )
+        count = (np.searchsorted(commas, stripped) - np.searchsorted(commas, starts))[data_lines]
+        fail_first(count != len(header) - 1, path, data_lines + 1, "<columns>",
+                   lambda k: f"expected {len(header)} comma-separated fields (as in the header), found {int(count[k]) + 1}")  # fmt: skip
     return header, data_lines + 1
-
-
-def _as_str(col: pd.Series) -> np.ndarray:
-    return col.to_numpy(dtype=object)
-
-
-def _first_bad(ok: np.ndarray) -> int:
-    idx = np.flatnonzero(~ok)
-    return int(idx[0]) if idx.size else -1
 
 
 def _parse_int(path: Path, rows: np.ndarray, name: str, col: pd.Series, lo: int | None = None) -> np.ndarray:
     num = pd.to_numeric(col, errors="coerce")
     if num.dtype.kind not in "iu":
         ok = col.str.fullmatch(r"-?\d+").fillna(False).to_numpy(dtype=bool)
-        i = _first_bad(ok)
-        raise _err(path, rows[i], name, f"cannot parse {excerpt(col.iloc[i])} as an integer")
+        fail_first(~ok, path, rows, name, lambda k: f"cannot parse {excerpt(col.iloc[k])} as an integer")
     out = num.to_numpy()
     if out.dtype == np.uint64:
         out = out.view(np.int64)
     out = out.astype(np.int64, copy=False)
     if lo is not None:
-        i = _first_bad(out >= lo)
-        if i >= 0:
-            what = "negative size" if lo == 0 else f"value below {lo}"
-            raise _err(path, rows[i], name, f"{what}: {excerpt(col.iloc[i])}")
+        what = "negative size" if lo == 0 else f"value below {lo}"
+        fail_first(out < lo, path, rows, name, lambda k: f"{what}: {excerpt(col.iloc[k])}")
     return out
 
 
@@ -375,17 +372,14 @@ def _parse_price(path: Path, rows: np.ndarray, name: str, col: pd.Series, fmt: s
             out[~empty] = _parse_int(path, rows[~empty], name, col[~empty])
         return out
     values = col.to_numpy(dtype=object)
+    problem = lambda k: f"cannot parse {excerpt(values[k])} as a decimal price"  # noqa: E731
     try:
         raw = values.astype(np.bytes_)
     except UnicodeEncodeError:
-        ok = np.array([v.isascii() for v in values], dtype=bool)
-        i = _first_bad(ok)
-        raise _err(path, rows[i], name, f"cannot parse {excerpt(values[i])} as a decimal price") from None
+        fail_first(np.array([not v.isascii() for v in values], dtype=bool), path, rows, name, problem)
     chars = raw.view(np.uint8).reshape(len(values), raw.dtype.itemsize)
     out, ok = _decimal_to_fixed(chars)
-    i = _first_bad(ok)
-    if i >= 0:
-        raise _err(path, rows[i], name, f"cannot parse {excerpt(values[i])} as a decimal price")
+    fail_first(~ok, path, rows, name, problem)
     return out
 
 
@@ -393,63 +387,60 @@ def _parse_ts(path: Path, rows: np.ndarray, name: str, col: pd.Series) -> np.nda
     first = col.iloc[0] if len(col) else ""
     if "T" in first or "-" in first[1:]:
         ts = pd.to_datetime(col, format="ISO8601", utc=True, errors="coerce")
-        bad = ts.isna().to_numpy(dtype=bool)
-        i = _first_bad(~bad)
-        if i >= 0:
-            raise _err(path, rows[i], name, f"cannot parse {excerpt(col.iloc[i])} as an ISO-8601 timestamp")
+        fail_first(ts.isna().to_numpy(dtype=bool), path, rows, name,
+                   lambda k: f"cannot parse {excerpt(col.iloc[k])} as an ISO-8601 timestamp")  # fmt: skip
         return ts.astype("datetime64[ns, UTC]").to_numpy(dtype="datetime64[ns]").view(np.int64)
     return _parse_int(path, rows, name, col, lo=0)
 
 
 def _parse_char(path: Path, rows: np.ndarray, name: str, col: pd.Series, allowed: bytes) -> np.ndarray:
-    ok = (col.str.len() == 1).to_numpy(dtype=bool)
-    i = _first_bad(ok)
-    if i < 0:
-        codes = np.frombuffer("".join(_as_str(col)).encode("latin-1", errors="replace"), dtype=np.uint8)
-        ok = np.isin(codes, np.frombuffer(allowed, dtype=np.uint8))
-        i = _first_bad(ok)
-        if i < 0:
-            return codes.copy()
-    raise _err(path, rows[i], name, f"{excerpt(col.iloc[i])} is not one of {', '.join(allowed.decode())}")
+    problem = lambda k: f"{excerpt(col.iloc[k])} is not one of {', '.join(allowed.decode())}"  # noqa: E731
+    fail_first((col.str.len() != 1).to_numpy(dtype=bool), path, rows, name, problem)
+    codes = np.frombuffer("".join(col.to_numpy(dtype=object)).encode("latin-1", errors="replace"), dtype=np.uint8)
+    fail_first(~np.isin(codes, np.frombuffer(allowed, dtype=np.uint8)), path, rows, name, problem)
+    return codes.copy()
 
 
-def _depth(header: list[str]) -> int:
-    d = 0
-    while f"bid_px_{d:02d}" in header:
-        d += 1
-    return d
-
-
-def _read_csv(path: Path, clock: str, price_format: str) -> _Records:
+def _csv_frame(path: Path) -> tuple[list[str], np.ndarray, pd.DataFrame]:
+    """The header, the data lines' numbers and the values (strings) of a Databento CSV export."""
     data = reader.read_bytes(path)
     header, rows = _line_layout(path, data)
     if rows.size == 0:
-        raise _err(path, 2, header[0], "no records after the header line")
+        raise field_error(path, 2, header[0], "no records after the header line")
     missing = [c for c in ("rtype", "publisher_id", "instrument_id", "action", "side", "price", "size", "flags")
                if c not in header]  # fmt: skip
     if "ts_event" not in header and "ts_recv" not in header:
         missing.insert(0, "ts_recv")
     if missing:
-        raise _err(path, 1, missing[0], f"missing column; the header has {', '.join(header)}")
+        raise field_error(path, 1, missing[0], f"missing column; the header has {excerpt(', '.join(header), 120)}")
     try:
-        df = pd.read_csv(
-            io.BytesIO(data), dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=True, engine="c"
-        )
+        df = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, na_filter=False, engine="c")
     except pd.errors.ParserError as exc:
         m = re.search(r"line (\d+), saw (\d+)", str(exc))
-        row = int(m.group(1)) if m else 0
-        raise _err(path, row, "<columns>", f"malformed CSV ({str(exc).strip()})") from None
+        raise field_error(
+            path, int(m.group(1)) if m else None, "<columns>", f"malformed CSV ({excerpt(str(exc).strip(), 80)})"
+        ) from None
     if len(df) != rows.size:
         raise ValueError(f"{path}: the CSV parser found {len(df)} data rows, the file has {rows.size} data lines")
-    notes: dict[str, Any] = {}
+    return header, rows, df
+
+
+def _csv_schema(path: Path, header: list[str]) -> str:
     if "order_id" in header:
-        schema = "mbo"
-    else:
-        depth = _depth(header)
-        schema = "trades" if depth == 0 else f"mbp-{depth}"
-        if depth not in (0, 1, 10):
-            raise _err(path, 1, "bid_px_00", f"a book of {depth} levels is not a Databento schema (mbp-1, mbp-10)")
+        return "mbo"
+    depth = 0
+    while f"bid_px_{depth:02d}" in header:
+        depth += 1
+    if depth not in (0, 1, 10):
+        raise field_error(path, 1, "bid_px_00", f"a book of {depth} levels is not a Databento schema (mbp-1, mbp-10)")
+    return "trades" if depth == 0 else f"mbp-{depth}"
+
+
+def _read_csv(path: Path, clock: str, price_format: str) -> _Records:
+    header, rows, df = _csv_frame(path)
+    schema = _csv_schema(path, header)
     clock_name = clock if clock in header else "ts_event"
+    notes: dict[str, Any] = {}
     if clock_name != clock:
         notes["clock_fallback"] = f"the file has no '{clock}' column: ts_event is the clock"
     price_cols = ["price"] + [c for c in header if c.startswith(("bid_px_", "ask_px_"))]
@@ -457,46 +448,36 @@ def _read_csv(path: Path, clock: str, price_format: str) -> _Records:
         dotted = any(df[c].str.contains(".", regex=False).any() for c in price_cols)
         price_format = "decimal" if dotted else "fixed"
     notes["price_format"] = price_format
-    rtype = _parse_int(path, rows, "rtype", df["rtype"])
+    ints = {c: _parse_int(path, rows, c, df[c], lo=None if c == "rtype" else 0)
+            for c in ("rtype", "publisher_id", "instrument_id", "size", "flags")}  # fmt: skip
     want = _SCHEMA_RTYPE[schema]
-    i = _first_bad(rtype == want)
-    if i >= 0:
-        raise _err(path, rows[i], "rtype", f"rtype {rtype[i]} in a {schema} file (expected {want})")
-    rec = _Records(
-        path=path,
-        encoding="csv",
-        schema=schema,
-        clock_name=clock_name,
-        clock=_parse_ts(path, rows, clock_name, df[clock_name]),
-        publisher_id=_parse_int(path, rows, "publisher_id", df["publisher_id"], lo=0),
-        instrument_id=_parse_int(path, rows, "instrument_id", df["instrument_id"], lo=0),
-        action=_parse_char(path, rows, "action", df["action"], _ACTIONS),
-        side=_parse_char(path, rows, "side", df["side"], _SIDES),
-        price=_parse_price(path, rows, "price", df["price"], price_format),
-        size=_parse_int(path, rows, "size", df["size"], lo=0),
-        flags=_parse_int(path, rows, "flags", df["flags"], lo=0),
-        rows=rows.astype(np.int64),
-        notes=notes,
+    fail_first(
+        ints["rtype"] != want,
+        path,
+        rows,
+        "rtype",
+        lambda k: f"rtype {ints['rtype'][k]} in a {schema} file (expected {want})",
     )
-    i = _first_bad(rec.flags <= 255)
-    if i >= 0:
-        raise rec.fail(i, "flags", f"flags {rec.flags[i]} do not fit in 8 bits")
+    fail_first(ints["flags"] > 255, path, rows, "flags", lambda k: f"flags {ints['flags'][k]} do not fit in 8 bits")
+    rec = _Records(
+        path=path, encoding="csv", schema=schema, clock_name=clock_name,
+        clock=_parse_ts(path, rows, clock_name, df[clock_name]), publisher_id=ints["publisher_id"],
+        instrument_id=ints["instrument_id"], action=_parse_char(path, rows, "action", df["action"], _ACTIONS),
+        side=_parse_char(path, rows, "side", df["side"], _SIDES),
+        price=_parse_price(path, rows, "price", df["price"], price_format), size=ints["size"], flags=ints["flags"],
+        rows=rows.astype(np.int64), notes=notes,
+    )  # fmt: skip
     if schema == "mbo":
         rec.order_id = _parse_int(path, rows, "order_id", df["order_id"])
     elif schema != "trades":
-        depth = int(schema.split("-")[1])
-        book = {}
-        for side in ("bid", "ask"):
-            book[f"{side}_px"] = np.column_stack(
-                [
-                    _parse_price(path, rows, f"{side}_px_{j:02d}", df[f"{side}_px_{j:02d}"], price_format)
-                    for j in range(depth)
-                ]
-            )
-            book[f"{side}_sz"] = np.column_stack(
-                [_parse_int(path, rows, f"{side}_sz_{j:02d}", df[f"{side}_sz_{j:02d}"], lo=0) for j in range(depth)]
-            )
-        rec.book = book
+        rec.book = {
+            f"{s}_{q}": np.column_stack([
+                _parse_price(path, rows, f"{s}_px_{j:02d}", df[f"{s}_px_{j:02d}"], price_format) if q == "px"
+                else _parse_int(path, rows, f"{s}_sz_{j:02d}", df[f"{s}_sz_{j:02d}"], lo=0)
+                for j in range(int(schema.split("-")[1]))
+            ])
+            for s in ("bid", "ask") for q in ("px", "sz")
+        }  # fmt: skip
     if "symbol" in header:
         pairs = pd.DataFrame({"i": rec.instrument_id, "s": df["symbol"].to_numpy(dtype=object)}).drop_duplicates("i")
         rec.symbols = {int(i): str(s) for i, s in zip(pairs["i"], pairs["s"], strict=True) if s}
@@ -546,108 +527,102 @@ def _dbn_symbols(meta: Any) -> dict[int, str]:
     return out
 
 
-def _read_dbn(path: Path, clock: str) -> _Records:
+def _dbn_stream(path: Path) -> tuple[Any, np.ndarray, dict[str, Any]]:
+    """A DBN file's metadata (decoded by ``databento_dbn``), its record bytes and notes."""
     try:
         import databento_dbn
     except ImportError as exc:
         raise ImportError(f"{path}: reading DBN files needs the 'databento-dbn' package: {_EXTRA}") from exc
-    raw = _read_bytes(path)
+    raw = reader.decompress(path)
     if raw[:3] != b"DBN" or len(raw) < 8:
         raise ValueError(f"{path}: not a DBN stream (no 'DBN' magic bytes after decompression)")
-    version = raw[3]
-    mlen = struct.unpack_from("<I", raw, 4)[0]
-    start = 8 + mlen
+    start = 8 + struct.unpack_from("<I", raw, 4)[0]
     if start > len(raw):
-        raise ValueError(f"{path}: DBN metadata length {mlen} runs past the end of the file ({len(raw)} bytes)")
+        raise ValueError(f"{path}: DBN metadata length {start - 8} runs past the end of the file ({len(raw)} bytes)")
     decoder = databento_dbn.DBNDecoder()
     decoder.write(raw[:start])
     meta = decoder.decode()[0]
     body = np.frombuffer(raw, dtype=np.uint8, offset=start)
-    notes: dict[str, Any] = {"dbn_version": int(version), "dataset": str(meta.dataset)}
-    schema_name = str(meta.schema.name).lower().replace("_", "-") if meta.schema is not None else None
     if body.size == 0:
         raise ValueError(f"{path}: the DBN file holds no records")
+    return meta, body, {"dbn_version": int(raw[3]), "dataset": str(meta.dataset)}
+
+
+def _dbn_rtype(path: Path, meta: Any, rtypes: np.ndarray) -> int:
+    """The book or trade rtype of the file: its metadata's schema, else the only one present."""
+    if meta.schema is not None:
+        name = str(meta.schema.name).lower().replace("_", "-")
+        if name not in _SCHEMA_RTYPE:
+            raise ValueError(f"{path}: DBN schema {name!r} is not supported (supported: {', '.join(_SCHEMA_RTYPE)})")
+        return _SCHEMA_RTYPE[name]
+    present = sorted({int(r) for r in np.unique(rtypes)} & set(_RTYPE_SCHEMA))
+    if len(present) != 1:
+        raise ValueError(f"{path}: mixed-schema DBN file with book/trade rtypes {present}; expected exactly one")
+    return present[0]
+
+
+def _dbn_offsets(path: Path, body: np.ndarray) -> tuple[np.ndarray, int]:
+    """The start of every record, and their common length in bytes (0 when they differ)."""
     size0 = int(body[0]) * 4
     uniform = size0 > 0 and body.size % size0 == 0 and bool(np.all(body[::size0] == body[0]))
     offsets = np.arange(0, body.size, size0, dtype=np.int64) if uniform else _record_offsets(body)
     if offsets.size == 0 or offsets[0] < 0:
         raise ValueError(f"{path}: corrupt DBN record stream (record lengths do not add up to the file size)")
-    rtypes = body[offsets + 1].astype(np.int64)
-    if schema_name is not None:
-        if schema_name not in _SCHEMA_RTYPE:
-            raise ValueError(
-                f"{path}: DBN schema {schema_name!r} is not supported (supported: {', '.join(_SCHEMA_RTYPE)})"
-            )
-        want = _SCHEMA_RTYPE[schema_name]
-    else:
-        present = sorted({int(r) for r in np.unique(rtypes)} & set(_RTYPE_SCHEMA))
-        if len(present) != 1:
-            raise ValueError(f"{path}: mixed-schema DBN file with book/trade rtypes {present}; expected exactly one")
-        want = present[0]
-    cls = getattr(databento_dbn, _DBN_CLASS[want])
-    dtype = np.dtype(cls._dtypes)
-    sel = rtypes == want
-    other = rtypes[~sel]
-    if other.size:
-        vals, counts = np.unique(other, return_counts=True)
-        notes["excluded_records"] = {f"rtype {int(v)}": int(c) for v, c in zip(vals, counts, strict=True)}
-    record_no = np.flatnonzero(sel) + 1
-    off = offsets[sel]
+    return offsets, size0 if uniform else 0
+
+
+def _dbn_array(path: Path, body: np.ndarray, offsets: np.ndarray, stride: int, sel: np.ndarray, dtype: np.dtype,
+               schema: str) -> tuple:  # fmt: skip
+    """The selected records viewed as ``dtype`` (in place when every record has one length ``stride``)
+    and their 1-based record numbers."""
+    record_no, off = np.flatnonzero(sel) + 1, offsets[sel]
     lengths = body[off].astype(np.int64) * 4
-    i = _first_bad(lengths >= dtype.itemsize)
-    if i >= 0:
-        raise _err(
-            path,
-            record_no[i],
-            "length",
-            f"record of {lengths[i]} bytes, a {_RTYPE_SCHEMA[want]} record has {dtype.itemsize}",
-        )
-    if uniform:
-        arr = np.ndarray(shape=(off.size,), dtype=dtype, buffer=body, offset=0, strides=(size0,))
-    else:
-        arr = _gather(body, off, dtype.itemsize).view(dtype)
+    fail_first(lengths < dtype.itemsize, path, record_no, "length",
+               lambda k: f"record of {lengths[k]} bytes, a {schema} record has {dtype.itemsize}", "record")  # fmt: skip
+    if stride:
+        return np.ndarray(shape=(off.size,), dtype=dtype, buffer=body, offset=0, strides=(stride,)), record_no
+    return _gather(body, off, dtype.itemsize).view(dtype), record_no
+
+
+def _read_dbn(path: Path, clock: str) -> _Records:
+    meta, body, notes = _dbn_stream(path)  # first: a missing databento_dbn is an error naming the extra
+    import databento_dbn
+
+    offsets, stride = _dbn_offsets(path, body)
+    rtypes = body[offsets + 1].astype(np.int64)
+    want = _dbn_rtype(path, meta, rtypes)
+    if (rtypes != want).any():
+        vals, counts = np.unique(rtypes[rtypes != want], return_counts=True)
+        notes["excluded_records"] = {f"rtype {int(v)}": int(c) for v, c in zip(vals, counts, strict=True)}
+    dtype = np.dtype(getattr(databento_dbn, _DBN_CLASS[want])._dtypes)
+    arr, record_no = _dbn_array(path, body, offsets, stride, rtypes == want, dtype, _RTYPE_SCHEMA[want])
     if clock not in dtype.names:
         raise ValueError(f"{path}: DBN records have no field {clock!r}")
     ts = arr[clock].astype(np.uint64)
-    i = _first_bad(ts != np.uint64(2**64 - 1))
-    if i >= 0:
-        raise _err(path, record_no[i], clock, "undefined timestamp (UNDEF_TIMESTAMP)")
+    fail_first(ts == np.uint64(2**64 - 1), path, record_no, clock, "undefined timestamp (UNDEF_TIMESTAMP)", "record")
     rec = _Records(
-        path=path,
-        encoding="dbn",
-        schema=_RTYPE_SCHEMA[want],
-        clock_name=clock,
-        clock=ts.astype(np.int64),
-        publisher_id=arr["publisher_id"].astype(np.int64),
-        instrument_id=arr["instrument_id"].astype(np.int64),
-        action=arr["action"].view(np.uint8).copy(),
-        side=arr["side"].view(np.uint8).copy(),
-        price=arr["price"].astype(np.int64),
-        size=arr["size"].astype(np.int64),
-        flags=arr["flags"].astype(np.int64),
-        rows=record_no.astype(np.int64),
-        symbols=_dbn_symbols(meta),
-        notes=notes,
-    )
+        path=path, encoding="dbn", schema=_RTYPE_SCHEMA[want], clock_name=clock, clock=ts.astype(np.int64),
+        publisher_id=arr["publisher_id"].astype(np.int64), instrument_id=arr["instrument_id"].astype(np.int64),
+        action=arr["action"].view(np.uint8).copy(), side=arr["side"].view(np.uint8).copy(),
+        price=arr["price"].astype(np.int64), size=arr["size"].astype(np.int64), flags=arr["flags"].astype(np.int64),
+        rows=record_no.astype(np.int64), symbols=_dbn_symbols(meta), notes=notes,
+    )  # fmt: skip
     for name, allowed in (("action", _ACTIONS), ("side", _SIDES)):
         codes = getattr(rec, name)
-        i = _first_bad(np.isin(codes, np.frombuffer(allowed, dtype=np.uint8)))
-        if i >= 0:
-            raise rec.fail(i, name, f"{bytes([codes[i]])!r} is not one of {', '.join(allowed.decode())}")
+        rec.check(~np.isin(codes, np.frombuffer(allowed, dtype=np.uint8)), name,
+                  lambda k: f"{bytes([codes[k]])!r} is not one of {', '.join(allowed.decode())}")  # noqa: B023  # fmt: skip
     if want == 160:
         rec.order_id = arr["order_id"].view(np.int64).copy()
     elif want in (1, 10):
-        depth = 1 if want == 1 else 10
         rec.book = {
-            f"{s}_{q}": np.column_stack([arr[f"{s}_{q}_{j:02d}"].astype(np.int64) for j in range(depth)])
-            for s in ("bid", "ask")
-            for q in ("px", "sz")
-        }
+            f"{s}_{q}": np.column_stack([arr[f"{s}_{q}_{j:02d}"].astype(np.int64) for j in range(1 if want == 1 else 10)])
+            for s in ("bid", "ask") for q in ("px", "sz")
+        }  # fmt: skip
     return rec
 
 
 def _read(path: Path, clock: str, price_format: str) -> _Records:
-    head = _head(path, 8)
+    head = reader.head_bytes(path, 8, text=False)
     if head[:3] == b"DBN":
         return _read_dbn(path, clock)
     return _read_csv(path, clock, price_format)
@@ -711,100 +686,119 @@ _E_LEVEL = 11
 
 
 @njit(cache=True)
+def _change(lv, n, s, price, delta):  # pragma: no cover - numba
+    """Add ``delta`` to the level at ``price`` of side ``s`` (0 bid, 1 ask). ``lv`` = (bid keys, bid
+    sizes, ask keys, ask sizes), each side ascending by its key (bids: price, asks: -price), best last,
+    ``n`` the level counts. Returns the arrays (grown when full) and whether the level stayed >= 0."""
+    if s == 0:
+        keys, sizes, m, ok = _level_change(lv[0], lv[1], n[0], price, delta)
+        n[0] = m
+        return (keys, sizes, lv[2], lv[3]), ok
+    keys, sizes, m, ok = _level_change(lv[2], lv[3], n[1], -price, delta)
+    n[1] = m
+    return (lv[0], lv[1], keys, sizes), ok
+
+
+@njit(cache=True)
+def _mbo_add(i, side, price, size, oid, flags, orders, lv, n):  # pragma: no cover - numba
+    """An Add record: (book arrays, error code)."""
+    s = side[i]
+    if flags[i] & 0x40:
+        return lv, _E_TOB
+    if s != _BID and s != _ASK:
+        return lv, _E_ADD_SIDE
+    if price[i] == UNDEF_PRICE:
+        return lv, _E_NO_PRICE
+    if size[i] <= 0:
+        return lv, _E_ADD_SIZE
+    if oid[i] in orders:
+        return lv, _E_DUPLICATE_ADD
+    orders[oid[i]] = (np.int64(s), price[i], size[i])
+    lv, ok = _change(lv, n, 0 if s == _BID else 1, price[i], size[i])
+    return lv, 0 if ok else _E_LEVEL
+
+
+@njit(cache=True)
+def _mbo_cancel_modify(i, a, side, price, size, oid, orders, lv, n):  # pragma: no cover - numba
+    """A Cancel (``size`` of the order) or Modify (new price and size) record: (book arrays, error
+    code, detail for the message)."""
+    key = oid[i]
+    if key not in orders:
+        return lv, _E_CANCEL_UNKNOWN if a == _C else _E_MODIFY_UNKNOWN, 0
+    os_, op, osz = orders[key]
+    if (side[i] == _BID or side[i] == _ASK) and side[i] != os_:
+        return lv, _E_SIDE_MISMATCH, os_
+    s = 0 if os_ == _BID else 1
+    if a == _C:
+        if price[i] != UNDEF_PRICE and price[i] != op:
+            return lv, _E_PRICE_MISMATCH, op
+        if size[i] > osz:
+            return lv, _E_CANCEL_TOO_LARGE, osz
+        if size[i] == osz:
+            del orders[key]
+        else:
+            orders[key] = (os_, op, osz - size[i])
+        lv, ok = _change(lv, n, s, op, -size[i])
+        return lv, 0 if ok else _E_LEVEL, 0
+    if price[i] == UNDEF_PRICE:
+        return lv, _E_NO_PRICE, 0
+    lv, ok = _change(lv, n, s, op, -osz)
+    if ok:
+        lv, ok = _change(lv, n, s, price[i], size[i])
+    if size[i] == 0:
+        del orders[key]
+    else:
+        orders[key] = (os_, price[i], size[i])
+    return lv, 0 if ok else _E_LEVEL, 0
+
+
+@njit(cache=True)
+def _emit(e, lv, n, rows):  # pragma: no cover - numba
+    """The book's best levels into row ``e`` of ``rows`` = (bid_px, bid_sz, ask_px, ask_sz)."""
+    bpx, bsz, apx, asz = rows
+    for j in range(min(bpx.shape[1], n[0])):
+        bpx[e, j] = lv[0][n[0] - 1 - j]
+        bsz[e, j] = lv[1][n[0] - 1 - j]
+    for j in range(min(apx.shape[1], n[1])):
+        apx[e, j] = -lv[2][n[1] - 1 - j]
+        asz[e, j] = lv[3][n[1] - 1 - j]
+
+
+@njit(cache=True)
 def _rebuild_mbo(action, side, price, size, oid, flags, levels):  # pragma: no cover - numba
-    n = action.size
+    """One publisher's book rebuilt from its MBO records, a row of its best ``levels`` at each F_LAST
+    record: (bid_px, bid_sz, ask_px, ask_sz, record of each row, error code, record index, detail);
+    on success the code is 0 and the detail the orders resting at the end."""
     n_emit = 0
-    for i in range(n):
-        if flags[i] & 0x80:
+    for i in range(action.size):
+        if flags[i] & F_LAST:
             n_emit += 1
-    bpx = np.full((n_emit, levels), 9223372036854775807, dtype=np.int64)
-    apx = np.full((n_emit, levels), 9223372036854775807, dtype=np.int64)
-    bsz = np.zeros((n_emit, levels), dtype=np.int64)
-    asz = np.zeros((n_emit, levels), dtype=np.int64)
+    rows = (np.full((n_emit, levels), UNDEF_PRICE, dtype=np.int64), np.zeros((n_emit, levels), dtype=np.int64),
+            np.full((n_emit, levels), UNDEF_PRICE, dtype=np.int64), np.zeros((n_emit, levels), dtype=np.int64))  # fmt: skip
     emit = np.empty(n_emit, dtype=np.int64)
     orders = Dict.empty(key_type=types.int64, value_type=_ORDER_T)
-    bk = np.empty(256, dtype=np.int64)
-    bs = np.empty(256, dtype=np.int64)
-    ak = np.empty(256, dtype=np.int64)
-    as_ = np.empty(256, dtype=np.int64)
-    nb = 0
-    na = 0
+    lv = (np.empty(256, dtype=np.int64), np.empty(256, dtype=np.int64), np.empty(256, dtype=np.int64),
+          np.empty(256, dtype=np.int64))  # fmt: skip
+    n = np.zeros(2, dtype=np.int64)
     e = 0
-    undef = 9223372036854775807
-    for i in range(n):
+    for i in range(action.size):
         a = action[i]
-        ok = True
-        if a == 65:  # A
-            if flags[i] & 0x40:
-                return bpx, bsz, apx, asz, emit, _E_TOB, i, 0
-            s = side[i]
-            if s != 66 and s != 65:
-                return bpx, bsz, apx, asz, emit, _E_ADD_SIDE, i, 0
-            if price[i] == undef:
-                return bpx, bsz, apx, asz, emit, _E_NO_PRICE, i, 0
-            if size[i] <= 0:
-                return bpx, bsz, apx, asz, emit, _E_ADD_SIZE, i, 0
-            if oid[i] in orders:
-                return bpx, bsz, apx, asz, emit, _E_DUPLICATE_ADD, i, 0
-            orders[oid[i]] = (np.int64(s), price[i], size[i])
-            if s == 66:
-                bk, bs, nb, ok = _level_change(bk, bs, nb, price[i], size[i])
-            else:
-                ak, as_, na, ok = _level_change(ak, as_, na, -price[i], size[i])
-        elif a == 67 or a == 77:  # C, M
-            if oid[i] not in orders:
-                return bpx, bsz, apx, asz, emit, (_E_CANCEL_UNKNOWN if a == 67 else _E_MODIFY_UNKNOWN), i, 0
-            o = orders[oid[i]]
-            os_ = o[0]
-            op = o[1]
-            osz = o[2]
-            if (side[i] == 66 or side[i] == 65) and side[i] != os_:
-                return bpx, bsz, apx, asz, emit, _E_SIDE_MISMATCH, i, os_
-            if a == 67:
-                if price[i] != undef and price[i] != op:
-                    return bpx, bsz, apx, asz, emit, _E_PRICE_MISMATCH, i, op
-                if size[i] > osz:
-                    return bpx, bsz, apx, asz, emit, _E_CANCEL_TOO_LARGE, i, osz
-                if size[i] == osz:
-                    del orders[oid[i]]
-                else:
-                    orders[oid[i]] = (os_, op, osz - size[i])
-                if os_ == 66:
-                    bk, bs, nb, ok = _level_change(bk, bs, nb, op, -size[i])
-                else:
-                    ak, as_, na, ok = _level_change(ak, as_, na, -op, -size[i])
-            else:
-                if price[i] == undef:
-                    return bpx, bsz, apx, asz, emit, _E_NO_PRICE, i, 0
-                if os_ == 66:
-                    bk, bs, nb, ok = _level_change(bk, bs, nb, op, -osz)
-                    if ok:
-                        bk, bs, nb, ok = _level_change(bk, bs, nb, price[i], size[i])
-                else:
-                    ak, as_, na, ok = _level_change(ak, as_, na, -op, -osz)
-                    if ok:
-                        ak, as_, na, ok = _level_change(ak, as_, na, -price[i], size[i])
-                if size[i] == 0:
-                    del orders[oid[i]]
-                else:
-                    orders[oid[i]] = (os_, price[i], size[i])
-        elif a == 82:  # R
+        code, detail = 0, 0
+        if a == _A:
+            lv, code = _mbo_add(i, side, price, size, oid, flags, orders, lv, n)
+        elif a == _C or a == _M:
+            lv, code, detail = _mbo_cancel_modify(i, a, side, price, size, oid, orders, lv, n)
+        elif a == _R:
             orders = Dict.empty(key_type=types.int64, value_type=_ORDER_T)
-            nb = 0
-            na = 0
+            n[:] = 0
         # T, F, N: no change to the book
-        if not ok:
-            return bpx, bsz, apx, asz, emit, _E_LEVEL, i, 0
-        if flags[i] & 0x80:
-            for j in range(min(levels, nb)):
-                bpx[e, j] = bk[nb - 1 - j]
-                bsz[e, j] = bs[nb - 1 - j]
-            for j in range(min(levels, na)):
-                apx[e, j] = -ak[na - 1 - j]
-                asz[e, j] = as_[na - 1 - j]
+        if code:
+            return rows[0], rows[1], rows[2], rows[3], emit, code, i, detail
+        if flags[i] & F_LAST:
+            _emit(e, lv, n, rows)
             emit[e] = i
             e += 1
-    return bpx, bsz, apx, asz, emit, 0, -1, len(orders)
+    return rows[0], rows[1], rows[2], rows[3], emit, 0, -1, len(orders)
 
 
 _ENTRY_T = types.UniTuple(types.int64, 4)  # (side, price, size, entry time) of a resting order
@@ -868,35 +862,29 @@ def _mbo_cancels(action, side, price, size, oid, flags, clock):  # pragma: no co
     return out[:k], lost
 
 
+_MBO_ERRORS = {
+    _E_CANCEL_UNKNOWN: ("order_id", "cancel (C) of unknown order id {oid} (no Add since the last Clear/snapshot)"),
+    _E_MODIFY_UNKNOWN: ("order_id", "modify (M) of unknown order id {oid} (no Add since the last Clear/snapshot)"),
+    _E_DUPLICATE_ADD: ("order_id", "add (A) of order id {oid}, which is already resting"),
+    _E_CANCEL_TOO_LARGE: ("size", "cancel of {size} from order {oid}, which rests with size {detail}"),
+    _E_SIDE_MISMATCH: ("side", "{act} record on side {side} for order {oid} resting on side {detail_char}"),
+    _E_PRICE_MISMATCH: ("price", "cancel at price {price} for order {oid} resting at {detail_price}"),
+    _E_ADD_SIDE: ("side", "{act} record with side {side}: an order rests on side B or A"),
+    _E_NO_PRICE: ("price", "{act} record without a price (UNDEF_PRICE)"),
+    _E_TOB: ("flags", "top-of-book MBO (F_TOB) is not supported: load the venue's MBP-1 data instead"),
+    _E_ADD_SIZE: ("size", "add (A) of size {size}: an order needs a positive size"),
+    _E_LEVEL: ("size", "the aggregated level went negative (inconsistent order state)"),
+}
+"""The field and message of each error code of :func:`_rebuild_mbo`."""
+
+
 def _mbo_error(rec: _Records, code: int, i: int, detail: int) -> ValueError:
-    oid = int(rec.order_id[i]) & (2**64 - 1)
-    act, side, size = chr(rec.action[i]), chr(rec.side[i]), int(rec.size[i])
-    messages = {
-        _E_CANCEL_UNKNOWN: lambda: (
-            "order_id",
-            f"cancel (C) of unknown order id {oid} (no Add since the last Clear/snapshot)",
-        ),
-        _E_MODIFY_UNKNOWN: lambda: (
-            "order_id",
-            f"modify (M) of unknown order id {oid} (no Add since the last Clear/snapshot)",
-        ),
-        _E_DUPLICATE_ADD: lambda: ("order_id", f"add (A) of order id {oid}, which is already resting"),
-        _E_CANCEL_TOO_LARGE: lambda: ("size", f"cancel of {size} from order {oid}, which rests with size {detail}"),
-        _E_SIDE_MISMATCH: lambda: (
-            "side",
-            f"{act} record on side {side} for order {oid} resting on side {chr(detail)}",
-        ),
-        _E_PRICE_MISMATCH: lambda: (
-            "price",
-            f"cancel at price {rec.price[i] / _SCALE} for order {oid} resting at {detail / _SCALE}",
-        ),
-        _E_ADD_SIDE: lambda: ("side", f"{act} record with side {side}: an order rests on side B or A"),
-        _E_NO_PRICE: lambda: ("price", f"{act} record without a price (UNDEF_PRICE)"),
-        _E_TOB: lambda: ("flags", "top-of-book MBO (F_TOB) is not supported: load the venue's MBP-1 data instead"),
-        _E_ADD_SIZE: lambda: ("size", f"add (A) of size {size}: an order needs a positive size"),
-        _E_LEVEL: lambda: ("size", "the aggregated level went negative (inconsistent order state)"),
-    }
-    name, problem = messages[code]()
+    name, text = _MBO_ERRORS[code]
+    problem = text.format(
+        oid=int(rec.order_id[i]) & (2**64 - 1), act=chr(rec.action[i]), side=chr(rec.side[i]), size=int(rec.size[i]),
+        price=rec.price[i] / _SCALE, detail=detail, detail_char=chr(detail) if 0 <= detail < 128 else "?",
+        detail_price=detail / _SCALE,
+    )  # fmt: skip
     return rec.fail(i, name, problem)
 
 
@@ -955,10 +943,6 @@ def _mbo_cancel_arrays(rec: _Records) -> tuple[dict[str, np.ndarray], np.ndarray
 # ---------------------------------------------------------------------------------------------
 # Options
 # ---------------------------------------------------------------------------------------------
-def _bad_option(name: str, value: Any, allowed: str) -> ValueError:
-    return ValueError(f"databento option {name}={value!r} is invalid; allowed: {allowed}")
-
-
 def _time_option(name: str, value: Any) -> int | None:
     if value is None:
         return None
@@ -972,12 +956,21 @@ def _time_option(name: str, value: Any) -> int | None:
         if ts is not None and ts is not pd.NaT:
             ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
             return int(ts.as_unit("ns").value)
-    raise _bad_option(name, value, "an ISO-8601 time string (naive = UTC) or int ns since the epoch, or None")
+    raise bad_option(name, value, "an ISO-8601 time string (naive = UTC) or int ns since the epoch, or None")
 
 
-def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise _bad_option(name, value, " | ".join(repr(a) for a in allowed))
+def _check_options(o: dict[str, Any]) -> dict[str, Any]:
+    """:func:`load`'s options, checked (session times as int ns)."""
+    for name, allowed in (("crossed", ("raise", "drop")), ("clock", ("ts_recv", "ts_event")),
+                          ("price_format", ("auto", "decimal", "fixed")), ("trades", ("auto", "records")),
+                          ("session", ("calendar", "records"))):  # fmt: skip
+        check_choice(name, o[name], allowed)
+    o["levels"] = check_number("levels", o["levels"], low=1, high=MAX_LEVELS, integer=True, none=True)
+    o["tick_size"] = check_number("tick_size", o["tick_size"], low=0, low_open=True, none=True)
+    o["lot_size"] = check_number("lot_size", o["lot_size"], low=0, low_open=True)
+    o["session_open"] = _time_option("session_open", o["session_open"])
+    o["session_close"] = _time_option("session_close", o["session_close"])
+    return o
 
 
 # ---------------------------------------------------------------------------------------------
@@ -989,14 +982,14 @@ def _select(rec: _Records, instrument_id: int | None, symbol: str | None, publis
     rec.notes["instruments_in_file"] = {str(int(i)): rec.symbols.get(int(i), "") for i in ids}
     if instrument_id is not None:
         if not isinstance(instrument_id, (int, np.integer)) or int(instrument_id) not in set(ids.tolist()):
-            raise _bad_option("instrument_id", instrument_id, f"an instrument id in the file: {listing}")
+            raise bad_option("instrument_id", instrument_id, f"an instrument id in the file: {listing}")
         chosen = int(instrument_id)
         if symbol is not None and rec.symbols.get(chosen) not in (None, symbol):
-            raise _bad_option("symbol", symbol, f"{rec.symbols.get(chosen)!r} (the symbol of instrument {chosen})")
+            raise bad_option("symbol", symbol, f"{rec.symbols.get(chosen)!r} (the symbol of instrument {chosen})")
     elif symbol is not None:
         match = [int(i) for i in ids if rec.symbols.get(int(i)) == symbol]
         if len(match) != 1:
-            raise _bad_option("symbol", symbol, f"a symbol in the file: {listing}")
+            raise bad_option("symbol", symbol, f"a symbol in the file: {listing}")
         chosen = match[0]
     elif ids.size > 1:
         raise ValueError(
@@ -1011,7 +1004,7 @@ def _select(rec: _Records, instrument_id: int | None, symbol: str | None, publis
     if publisher_id is not None:
         pubs = np.unique(out.publisher_id)
         if not isinstance(publisher_id, (int, np.integer)) or int(publisher_id) not in set(pubs.tolist()):
-            raise _bad_option("publisher_id", publisher_id, f"a publisher of instrument {chosen}: {pubs.tolist()}")
+            raise bad_option("publisher_id", publisher_id, f"a publisher of instrument {chosen}: {pubs.tolist()}")
         keep = out.publisher_id == int(publisher_id)
         out.notes["other_publisher_records"] = int((~keep).sum())
         out = out.take(keep)
@@ -1020,25 +1013,25 @@ def _select(rec: _Records, instrument_id: int | None, symbol: str | None, publis
 
 
 def _check_sorted(rec: _Records) -> None:
-    i = _first_bad(np.diff(rec.clock) >= 0)
-    if i >= 0:
-        raise rec.fail(
-            i + 1,
-            rec.clock_name,
-            f"timestamp {rec.clock[i + 1]} is before the previous record's {rec.clock[i]} "
-            f"(Databento files are sorted by ts_recv)",
-        )
+    c = rec.clock
+    rec.check(np.concatenate([[False], np.diff(c) < 0]), rec.clock_name,
+              lambda k: f"timestamp {c[k]} is before the previous record's {c[k - 1]} (Databento files are sorted by ts_recv)")  # fmt: skip
 
 
 def _trades(rec: _Records) -> dict[str, np.ndarray]:
     t = np.flatnonzero(rec.action == _T)
     px = rec.price[t]
-    i = _first_bad(px != UNDEF_PRICE)
-    if i >= 0:
-        raise rec.fail(int(t[i]), "price", "trade (T) record without a price (UNDEF_PRICE)")
-    i = _first_bad(rec.size[t] > 0)
-    if i >= 0:
-        raise rec.fail(int(t[i]), "size", f"trade (T) record with size {rec.size[t[i]]}")
+    fail_first(
+        px == UNDEF_PRICE, rec.path, rec.rows[t], "price", "trade (T) record without a price (UNDEF_PRICE)", rec.unit
+    )
+    fail_first(
+        rec.size[t] <= 0,
+        rec.path,
+        rec.rows[t],
+        "size",
+        lambda k: f"trade (T) record with size {rec.size[t[k]]}",
+        rec.unit,
+    )
     s = rec.side[t]
     side = np.where(s == _BID, 1, np.where(s == _ASK, -1, 0)).astype(np.int8)
     return {
@@ -1062,13 +1055,36 @@ def read_trades(
     """The trade (action T) records of any Databento file, as ``trade_ts``, ``trade_px``,
     ``trade_sz``, ``trade_side`` and ``rows`` (line or record numbers), with :func:`load`'s
     conventions (clock, aggressor side, instrument selection)."""
-    _check_choice("clock", clock, ("ts_recv", "ts_event"))
-    _check_choice("price_format", price_format, ("auto", "decimal", "fixed"))
+    check_choice("clock", clock, ("ts_recv", "ts_event"))
+    check_choice("price_format", price_format, ("auto", "decimal", "fixed"))
     rec = _select(_read(Path(path), clock, price_format), instrument_id, symbol, publisher_id)
     _check_sorted(rec)
     out = _trades(rec)
     out.pop("fixed_px")
     return out
+
+
+def _check_companion(path: Path, rec: _Records, tr: dict[str, np.ndarray], notes: dict[str, Any]) -> None:
+    """With ``trades="auto"``: the trades file beside ``path`` holds exactly its trade records."""
+    sibling = _sibling_trades(path)
+    if sibling is None:
+        return
+    try:
+        other = read_trades(sibling, instrument_id=notes["instrument_id"], clock=rec.clock_name)
+    except ValueError as exc:
+        raise ValueError(
+            f"{path}: the trades file beside it ({sibling}) cannot be checked against this file's trades ({exc}); "
+            f"pass trades='records' to use this file's own trades"
+        ) from exc
+    same = other["trade_ts"].size == tr["trade_ts"].size and all(
+        np.array_equal(other[k], tr[k]) for k in ("trade_ts", "trade_px", "trade_sz", "trade_side")
+    )
+    if not same:
+        raise ValueError(
+            f"{path}: its {tr['trade_ts'].size} trade records differ from the {other['trade_ts'].size} of the "
+            f"trades file beside it ({sibling}); pass trades='records' to use this file's own trades"
+        )
+    notes["trades_checked_against"] = sibling.name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1089,6 +1105,80 @@ def _levels_to_float(px: np.ndarray, sz: np.ndarray) -> tuple[np.ndarray, np.nda
     return np.where(empty, np.nan, px / _SCALE), np.where(empty, 0.0, sz.astype(np.float64))
 
 
+def _book_rows(rec: _Records, levels: int | None, notes: dict[str, Any]) -> tuple:
+    """The book (fixed point) after every F_LAST record, the index of that record, and (MBO) the
+    day's cancellation arrays with their places."""
+    last = np.flatnonzero(rec.flags & F_LAST)
+    if last.size == 0:
+        raise ValueError(f"{rec.path}: no record carries the F_LAST flag (0x80), so no event ever completes")
+    notes["records_after_last_F_LAST"] = int(rec.clock.size - 1 - last[-1])
+    if rec.schema == "mbo":
+        book, at, extra = _mbo_book(rec, 10 if levels is None else levels)
+        fills = rec.action == _F
+        notes.update(extra, fill_records=int(fills.sum()), fill_volume=int(rec.size[fills].sum()))
+        cancels, cancel_rows, extra = _mbo_cancel_arrays(rec)
+        notes.update(extra)
+        return book, at, cancels, cancel_rows
+    file_depth = rec.book["bid_px"].shape[1]
+    if levels is not None and levels > file_depth:
+        raise bad_option("levels", levels, f"None or 1..{file_depth} (the file's {rec.schema} depth)")
+    book = {k: v[last, : levels or file_depth] for k, v in rec.book.items()}
+    for s in ("bid", "ask"):
+        bad = (book[f"{s}_px"] == UNDEF_PRICE) & (book[f"{s}_sz"] > 0)
+        r = first(bad)
+        if r >= 0:
+            j = int(np.flatnonzero(bad[r])[0])
+            raise rec.fail(int(last[r]), f"{s}_px_{j:02d}", f"a level of size {book[f'{s}_sz'][r, j]} has no price")
+    return book, last, {}, None
+
+
+def _count(rec: _Records, notes: dict[str, Any]) -> None:
+    """Records by action and flag, and the publishers (which must fit ``MarketDay.venue``)."""
+    acts, counts = np.unique(rec.action, return_counts=True)
+    notes["records"] = int(rec.clock.size)
+    notes["records_by_action"] = {chr(a): int(c) for a, c in zip(acts, counts, strict=True)}
+    for name, bit in (("snapshot", F_SNAPSHOT), ("bad_ts_recv", F_BAD_TS_RECV), ("maybe_bad_book", F_MAYBE_BAD_BOOK)):
+        notes[f"{name}_records"] = int(((rec.flags & bit) != 0).sum())
+    pubs = np.unique(rec.publisher_id)
+    notes["publisher_ids"] = [int(p) for p in pubs]
+    if pubs.size > 1 and pubs[-1] > np.iinfo(np.int16).max:
+        rec.check(rec.publisher_id == pubs[-1], "publisher_id",
+                  f"publisher id {pubs[-1]} does not fit MarketDay.venue (int16)")  # fmt: skip
+
+
+def _session(rec: _Records, o: dict[str, Any], notes: dict[str, Any], symbol: str) -> tuple[int, int, Any]:
+    """(open, close, halts) of the day: the options; else the records' first and last times, trimmed
+    to the venue's calendar when one is known (``session="calendar"``), its closed stretches between
+    them then trading halts."""
+    first_t, last_t = int(rec.clock[0]), int(rec.clock[-1])
+    open_ns, close_ns = o["session_open"], o["session_close"]
+    if last_t - first_t > 86_400 * _SCALE and (open_ns is None or close_ns is None):
+        raise ValueError(
+            f"{rec.path}: the records span {(last_t - first_t) / 3.6e12:.1f} hours, more than one session; pass "
+            f"session_open= and session_close= (one MarketDay per file)"
+        )
+    key = hours.cme_calendar(rec.notes.get("dataset"), notes["publisher_ids"], symbol)
+    if key is not None:
+        notes["calendar"] = key
+    given = open_ns is not None or close_ns is not None
+    notes["session"] = "options" if given else "first/last record time"
+    if not given and key is not None and o["session"] == "calendar":
+        cal = hours.CALENDARS[key]
+        opened = cal.open_intervals(first_t, last_t)
+        if opened.size:
+            notes["session"] = f"first/last record time inside the hours of {cal.name} ({cal.text}; calendar)"
+            halts = np.column_stack([opened[:-1, 1], opened[1:, 0]])
+            return int(opened[0, 0]), int(opened[-1, 1]), halts if halts.size else None
+        notes["session"] += f" (every record lies outside the hours of {cal.name}: {cal.text})"
+    open_ns = first_t if open_ns is None else open_ns
+    if close_ns is None:
+        close_ns = last_t
+        if close_ns <= open_ns:
+            close_ns = open_ns + 1
+            notes["session"] += " (all records share one time: a 1 ns session)"
+    return open_ns, close_ns, None
+
+
 def load(
     path: Path,
     *,
@@ -1098,6 +1188,7 @@ def load(
     levels: int | None = None,
     tick_size: float | None = None,
     lot_size: float = 1.0,
+    session: str = "calendar",
     session_open: str | int | None = None,
     session_close: str | int | None = None,
     crossed: str = "raise",
@@ -1110,19 +1201,7 @@ def load(
     See the module docstring for the format, the conventions and every option.
     """
     path = Path(path)
-    _check_choice("crossed", crossed, ("raise", "drop"))
-    _check_choice("clock", clock, ("ts_recv", "ts_event"))
-    _check_choice("price_format", price_format, ("auto", "decimal", "fixed"))
-    _check_choice("trades", trades, ("auto", "records"))
-    if levels is not None and not (isinstance(levels, (int, np.integer)) and 1 <= levels <= MAX_LEVELS):
-        raise _bad_option("levels", levels, f"None or an int in 1..{MAX_LEVELS}")
-    if tick_size is not None and not (isinstance(tick_size, (int, float)) and np.isfinite(tick_size) and tick_size > 0):
-        raise _bad_option("tick_size", tick_size, "None (inferred) or a finite number > 0")
-    if not (isinstance(lot_size, (int, float)) and np.isfinite(lot_size) and lot_size > 0):
-        raise _bad_option("lot_size", lot_size, "a finite number > 0")
-    open_ns = _time_option("session_open", session_open)
-    close_ns = _time_option("session_close", session_close)
-
+    o = _check_options({k: v for k, v in locals().items() if k != "path"})
     rec = _select(_read(path, clock, price_format), instrument_id, symbol, publisher_id)
     if rec.schema == "trades":
         raise ValueError(
@@ -1133,145 +1212,43 @@ def load(
     if rec.clock.size == 0:
         raise ValueError(f"{path}: no records for the selected instrument")
     _check_sorted(rec)
-    notes = dict(rec.notes)
-    notes.update(format="databento", encoding=rec.encoding, schema=rec.schema, clock=rec.clock_name)
-
-    # Book rows.
-    last = np.flatnonzero(rec.flags & F_LAST)
-    if last.size == 0:
-        raise ValueError(f"{path}: no record carries the F_LAST flag (0x80), so no event ever completes")
-    notes["records_after_last_F_LAST"] = int(rec.clock.size - 1 - last[-1])
-    if rec.schema == "mbo":
-        depth = 10 if levels is None else int(levels)
-        book, at, extra = _mbo_book(rec, depth)
-        notes.update(extra)
-        fills = rec.action == _F
-        notes["fill_records"] = int(fills.sum())
-        notes["fill_volume"] = int(rec.size[fills].sum())
-        cancels, cancel_rows, extra = _mbo_cancel_arrays(rec)
-        notes.update(extra)
-    else:
-        cancels, cancel_rows = {}, None
-        file_depth = rec.book["bid_px"].shape[1]
-        depth = file_depth if levels is None else int(levels)
-        if depth > file_depth:
-            raise _bad_option("levels", levels, f"None or 1..{file_depth} (the file's {rec.schema} depth)")
-        at = last
-        book = {k: v[last, :depth] for k, v in rec.book.items()}
-        for s in ("bid", "ask"):
-            px, sz = book[f"{s}_px"], book[f"{s}_sz"]
-            bad = np.flatnonzero(((px == UNDEF_PRICE) & (sz > 0)).any(axis=1))
-            if bad.size:
-                j = int(np.flatnonzero((px[bad[0]] == UNDEF_PRICE) & (sz[bad[0]] > 0))[0])
-                raise rec.fail(int(at[bad[0]]), f"{s}_px_{j:02d}", f"a level of size {sz[bad[0], j]} has no price")
+    notes = {
+        **rec.notes,
+        "format": "databento",
+        "encoding": rec.encoding,
+        "schema": rec.schema,
+        "clock": rec.clock_name,
+    }
+    book, at, cancels, cancel_rows = _book_rows(rec, o["levels"], notes)
     bid_px, bid_sz = _levels_to_float(book["bid_px"], book["bid_sz"])
     ask_px, ask_sz = _levels_to_float(book["ask_px"], book["ask_sz"])
-    ts = rec.clock[at]
-    venue = rec.publisher_id[at]
-    book_rows = rec.rows[at]
-
-    both = (bid_sz[:, 0] > 0) & (ask_sz[:, 0] > 0)
-    cross = both & (bid_px[:, 0] >= ask_px[:, 0])
-    if cross.any():
-        i = int(np.flatnonzero(cross)[0])
-        if crossed == "raise":
-            what = "crossed" if bid_px[i, 0] > ask_px[i, 0] else "locked"
-            raise _err(
-                path,
-                book_rows[i],
-                "bid_px_00",
-                f"{what} book: best bid {bid_px[i, 0]} >= best ask {ask_px[i, 0]} "
-                f"({int(cross.sum())} such rows; crossed='drop' drops them)",
-            )
-        keep = ~cross
-        notes["dropped_crossed_rows"] = int(cross.sum())
-        notes["dropped_locked_rows"] = int((cross & (bid_px[:, 0] == ask_px[:, 0])).sum())
-        ts, venue, book_rows = ts[keep], venue[keep], book_rows[keep]
-        bid_px, bid_sz, ask_px, ask_sz = bid_px[keep], bid_sz[keep], ask_px[keep], ask_sz[keep]
-        if ts.size == 0:
-            raise ValueError(f"{path}: every book row is crossed or locked; nothing is left")
-
+    keep = crossed_rows(path, rec.rows[at], (bid_px[:, 0], bid_sz[:, 0], ask_px[:, 0], ask_sz[:, 0]), crossed, notes,
+                        "bid_px_00", unit=rec.unit)  # fmt: skip
+    if not keep.any():
+        raise ValueError(f"{path}: every book row is crossed or locked; nothing is left")
     tr = _trades(rec)
     notes["trade_volume"] = int(rec.size[rec.action == _T].sum())
-    sibling = _sibling_trades(path)
-    if trades == "auto" and sibling is not None:
-        try:
-            other = read_trades(sibling, instrument_id=notes["instrument_id"], clock=rec.clock_name)
-        except ValueError as exc:
-            raise ValueError(
-                f"{path}: the trades file beside it ({sibling}) cannot be checked against this file's trades ({exc}); "
-                f"pass trades='records' to use this file's own trades"
-            ) from exc
-        same = other["trade_ts"].size == tr["trade_ts"].size and all(
-            np.array_equal(other[k], tr[k]) for k in ("trade_ts", "trade_px", "trade_sz", "trade_side")
-        )
-        if not same:
-            raise ValueError(
-                f"{path}: its {tr['trade_ts'].size} trade records differ from the {other['trade_ts'].size} of the "
-                f"trades file beside it ({sibling}); pass trades='records' to use this file's own trades"
-            )
-        notes["trades_checked_against"] = sibling.name
-
-    # Counts worth knowing.
-    acts, counts = np.unique(rec.action, return_counts=True)
-    notes["records"] = int(rec.clock.size)
-    notes["records_by_action"] = {chr(a): int(c) for a, c in zip(acts, counts, strict=True)}
-    for name, bit in (("snapshot", F_SNAPSHOT), ("bad_ts_recv", F_BAD_TS_RECV), ("maybe_bad_book", F_MAYBE_BAD_BOOK)):
-        notes[f"{name}_records"] = int(((rec.flags & bit) != 0).sum())
-    pubs = np.unique(rec.publisher_id)
-    notes["publisher_ids"] = [int(p) for p in pubs]
-    if pubs.size > 1 and pubs[-1] > np.iinfo(np.int16).max:
-        i = int(np.flatnonzero(rec.publisher_id == pubs[-1])[0])
-        raise rec.fail(i, "publisher_id", f"publisher id {pubs[-1]} does not fit MarketDay.venue (int16)")
-
-    # Session, tick, symbol.
-    first, last_t = int(rec.clock[0]), int(rec.clock[-1])
-    if last_t - first > 86_400 * _SCALE and (open_ns is None or close_ns is None):
-        raise ValueError(
-            f"{path}: the records span {(last_t - first) / 3.6e12:.1f} hours, more than one session; pass "
-            f"session_open= and session_close= (one MarketDay per file)"
-        )
-    notes["session"] = "options" if (open_ns is not None or close_ns is not None) else "first/last record time"
-    open_ns = first if open_ns is None else open_ns
-    if close_ns is None:
-        close_ns = last_t
-        if close_ns <= open_ns:
-            close_ns = open_ns + 1
-            notes["session"] += " (all records share one time: a 1 ns session)"
-    if tick_size is None:
+    if trades == "auto":
+        _check_companion(path, rec, tr, notes)
+    _count(rec, notes)
+    sym = rec.symbols.get(notes["instrument_id"], str(notes["instrument_id"]))
+    open_ns, close_ns, halts = _session(rec, o, notes, sym)
+    tick = o["tick_size"]
+    if tick is None:
         prices = [rec.price] + ([] if rec.book is None else [rec.book["bid_px"].ravel(), rec.book["ask_px"].ravel()])
         tick = _infer_tick(path, np.concatenate(prices))
         notes["tick_size"] = "inferred: gcd of the differences between distinct prices"
-    else:
-        tick = float(tick_size)
-    sym = rec.symbols.get(notes["instrument_id"], str(notes["instrument_id"]))
-    date = pd.Timestamp(close_ns - 1, unit="ns", tz="UTC").strftime("%Y-%m-%d")
-
     meta = MarketMeta(
-        symbol=sym,
-        tick_size=tick,
-        lot_size=float(lot_size),
-        session_open_ns=int(open_ns),
-        session_close_ns=int(close_ns),
-        source=str(path),
-        date=date,
-        notes=notes,
-    )
-    day = MarketDay(
-        meta=meta,
-        ts=np.ascontiguousarray(ts, dtype=np.int64),
-        bid_px=np.ascontiguousarray(bid_px),
-        bid_sz=np.ascontiguousarray(bid_sz),
-        ask_px=np.ascontiguousarray(ask_px),
-        ask_sz=np.ascontiguousarray(ask_sz),
-        trade_ts=tr["trade_ts"],
-        trade_px=tr["trade_px"],
-        trade_sz=tr["trade_sz"],
-        trade_side=tr["trade_side"],
-        venue=venue.astype(np.int16) if pubs.size > 1 else None,
-        **cancels,
-    )
-    return [validate(day, origin=str(path), book_rows=book_rows, trade_rows=tr["rows"], cancel_rows=cancel_rows)]
+        symbol=sym, tick_size=tick, lot_size=o["lot_size"],
+        session_open_ns=int(open_ns), session_close_ns=int(close_ns), source=str(path),
+        date=pd.Timestamp(close_ns - 1, unit="ns", tz="UTC").strftime("%Y-%m-%d"), notes=notes,
+    )  # fmt: skip
+    at = at[keep]
+    venue = rec.publisher_id[at].astype(np.int16) if len(notes["publisher_ids"]) > 1 else None
+    book_arrays = (rec.clock[at], bid_px[keep], bid_sz[keep], ask_px[keep], ask_sz[keep])
+    trade_arrays = (tr["trade_ts"], tr["trade_px"], tr["trade_sz"], tr["trade_side"])
+    day = MarketDay.build(meta, book_arrays, trade_arrays, venue=venue, halts=halts, **cancels)
+    return [validate(day, path, rec.rows[at], tr["rows"], cancel_rows, unit=rec.unit)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1301,6 +1278,90 @@ def _pretty_ts(ns: np.ndarray) -> np.ndarray:
     return secs + "." + frac + "Z"
 
 
+def _record_columns(day: MarketDay, depth: int, publisher_id: int) -> dict[str, np.ndarray]:
+    """The day as MBP records: a book record (action N, F_LAST) per row, a trade record (action T) per
+    trade holding the book before it, trades before the book row of the same time."""
+    nb, nt = day.n_books, day.n_trades
+    ts_all = np.concatenate([day.trade_ts, day.ts])
+    kind = np.concatenate([np.zeros(nt, np.int8), np.ones(nb, np.int8)])  # 0 trade, 1 book
+    order = np.lexsort((np.arange(nb + nt), kind, ts_all))
+    is_book = kind[order] == 1
+    src = np.concatenate([np.arange(nt), np.arange(nb)])[order]
+    row_of = np.cumsum(is_book)  # the book row shown by each record, + 1 (0: no row yet)
+    cols: dict[str, np.ndarray] = {"ts": ts_all[order]}
+    width = min(depth, day.levels)
+    for s in ("bid", "ask"):
+        px = np.full((nb + 1, depth), UNDEF_PRICE, dtype=np.int64)
+        sz = np.zeros((nb + 1, depth), dtype=np.int64)
+        px[1:, :width] = _fixed(getattr(day, f"{s}_px")[:, :width])
+        sz[1:, :width] = getattr(day, f"{s}_sz")[:, :width].astype(np.int64)
+        cols[f"{s}_px"], cols[f"{s}_sz"] = px[row_of], sz[row_of]
+    t_idx, tside = src[~is_book], day.trade_side[src[~is_book]]
+    cols["publisher_id"] = np.full(nb + nt, publisher_id, dtype=np.int64)
+    if day.venue is not None:
+        cols["publisher_id"][is_book] = day.venue[src[is_book]].astype(np.int64)
+    cols["price"] = np.full(nb + nt, UNDEF_PRICE, dtype=np.int64)
+    cols["price"][~is_book] = _fixed(day.trade_px[t_idx])
+    cols["size"] = np.zeros(nb + nt, dtype=np.int64)
+    cols["size"][~is_book] = day.trade_sz[t_idx].astype(np.int64)
+    cols["side"] = np.full(nb + nt, ord("N"), dtype=np.uint8)
+    cols["side"][~is_book] = np.where(tside > 0, ord("B"), np.where(tside < 0, ord("A"), ord("N")))
+    cols["action"] = np.where(is_book, ord("N"), ord("T")).astype(np.uint8)
+    cols["flags"] = np.where(is_book, F_LAST, 0).astype(np.int64)
+    return cols
+
+
+def _write_dbn(path: Path, day: MarketDay, cols: dict[str, np.ndarray], schema: str, ids: tuple[int, str]) -> None:
+    import databento_dbn
+
+    rtype, (instrument_id, dataset) = _SCHEMA_RTYPE[schema], ids
+    ts, n = cols["ts"], cols["ts"].size
+    dtype = np.dtype(getattr(databento_dbn, _DBN_CLASS[rtype])._dtypes)
+    arr = np.zeros(n, dtype=dtype)
+    arr["length"], arr["rtype"], arr["instrument_id"] = dtype.itemsize // 4, rtype, instrument_id
+    arr["ts_event"], arr["ts_recv"], arr["sequence"] = ts, ts, np.arange(n)
+    for key in ("publisher_id", "price", "size", "flags"):
+        arr[key] = cols[key]
+    arr["action"], arr["side"] = cols["action"].view("S1"), cols["side"].view("S1")
+    for j in range(cols["bid_px"].shape[1]):
+        for key in ("bid_px", "ask_px", "bid_sz", "ask_sz"):
+            arr[f"{key}_{j:02d}"] = cols[key][:, j]
+    d0 = pd.Timestamp(int(ts[0]), unit="ns", tz="UTC").date()
+    d1 = pd.Timestamp(int(ts[-1]), unit="ns", tz="UTC").date() + pd.Timedelta(days=1)
+    interval = type("Interval", (), {"start_date": d0, "end_date": d1, "symbol": str(instrument_id)})()
+    mapping = type("Mapping", (), {"raw_symbol": day.meta.symbol, "intervals": [interval]})()
+    meta = databento_dbn.Metadata(
+        dataset=dataset, start=int(ts[0]), end=int(ts[-1]) + 1, stype_in=databento_dbn.SType.RAW_SYMBOL,
+        stype_out=databento_dbn.SType.INSTRUMENT_ID, schema=databento_dbn.Schema.from_str(schema),
+        symbols=[day.meta.symbol], mappings=[mapping], version=int(databento_dbn.DBN_VERSION),
+    )  # fmt: skip
+    data = bytes(meta.encode()) + arr.tobytes()
+    if path.name.lower().endswith(".zst"):
+        data = _zstd().ZstdCompressor().compress(data)
+    path.write_bytes(data)
+
+
+def _write_csv(path: Path, day: MarketDay, cols: dict[str, np.ndarray], schema: str, instrument_id: int,
+               pretty: tuple[bool, bool]) -> None:  # fmt: skip
+    n = cols["ts"].size
+
+    def prices(v: np.ndarray) -> Any:
+        return _pretty_px(v) if pretty[0] else np.where(v == UNDEF_PRICE, "", v.astype(str))
+
+    out: dict[str, Any] = {"ts_recv": _pretty_ts(cols["ts"]) if pretty[1] else cols["ts"]}
+    out.update(ts_event=out["ts_recv"], rtype=_SCHEMA_RTYPE[schema], publisher_id=cols["publisher_id"],
+               instrument_id=instrument_id, action=cols["action"].view("S1").astype(str),
+               side=cols["side"].view("S1").astype(str), depth=0, price=prices(cols["price"]), size=cols["size"],
+               flags=cols["flags"], ts_in_delta=0, sequence=np.arange(n))  # fmt: skip
+    for j in range(cols["bid_px"].shape[1]):
+        for key in ("bid_px", "ask_px", "bid_sz", "ask_sz"):
+            out[f"{key}_{j:02d}"] = prices(cols[key][:, j]) if key.endswith("_px") else cols[key][:, j]
+        out[f"bid_ct_{j:02d}"] = (cols["bid_sz"][:, j] > 0).astype(np.int64)
+        out[f"ask_ct_{j:02d}"] = (cols["ask_sz"][:, j] > 0).astype(np.int64)
+    out["symbol"] = day.meta.symbol
+    pd.DataFrame(out).to_csv(path, index=False, lineterminator="\n")
+
+
 def write_databento(
     day: MarketDay,
     path: str | Path,
@@ -1322,105 +1383,10 @@ def write_databento(
     depth).
     """
     path = Path(path)
-    _check_choice("schema", schema, ("mbp-1", "mbp-10"))
-    depth = 1 if schema == "mbp-1" else 10
-    rtype = _SCHEMA_RTYPE[schema]
-    nb, nt = day.n_books, day.n_trades
-    n = nb + nt
-    # Trades first at equal times: sort by (ts, kind) with kind 0 = trade, 1 = book.
-    ts_all = np.concatenate([day.trade_ts, day.ts])
-    kind = np.concatenate([np.zeros(nt, np.int8), np.ones(nb, np.int8)])
-    order = np.lexsort((np.arange(n), kind, ts_all))
-    is_book = kind[order] == 1
-    src = np.concatenate([np.arange(nt), np.arange(nb)])[order]
-    # Book state shown by each record: its own row for book records, the last earlier row for trades.
-    row_of = np.cumsum(is_book) - 1
-    L = min(depth, day.levels)
-    lv = {}
-    for s in ("bid", "ask"):
-        px = np.full((nb + 1, depth), UNDEF_PRICE, dtype=np.int64)
-        sz = np.zeros((nb + 1, depth), dtype=np.int64)
-        px[1:, :L] = _fixed(getattr(day, f"{s}_px")[:, :L])
-        sz[1:, :L] = getattr(day, f"{s}_sz")[:, :L].astype(np.int64)
-        lv[f"{s}_px"] = px[row_of + 1]
-        lv[f"{s}_sz"] = sz[row_of + 1]
-    pub = np.full(n, publisher_id, dtype=np.int64)
-    if day.venue is not None:
-        pub[is_book] = day.venue[src[is_book]].astype(np.int64)
-    t_idx = src[~is_book]
-    price = np.full(n, UNDEF_PRICE, dtype=np.int64)
-    price[~is_book] = _fixed(day.trade_px[t_idx])
-    size = np.zeros(n, dtype=np.int64)
-    size[~is_book] = day.trade_sz[t_idx].astype(np.int64)
-    side = np.full(n, ord("N"), dtype=np.uint8)
-    tside = day.trade_side[t_idx]
-    side[~is_book] = np.where(tside > 0, ord("B"), np.where(tside < 0, ord("A"), ord("N")))
-    action = np.where(is_book, ord("N"), ord("T")).astype(np.uint8)
-    flags = np.where(is_book, F_LAST, 0).astype(np.int64)
-    ts = ts_all[order]
-    name = path.name.lower()
-    if name.endswith((".dbn", ".dbn.zst")):
-        import databento_dbn
-
-        dtype = np.dtype(getattr(databento_dbn, _DBN_CLASS[rtype])._dtypes)
-        arr = np.zeros(n, dtype=dtype)
-        arr["length"] = dtype.itemsize // 4
-        arr["rtype"] = rtype
-        arr["publisher_id"] = pub
-        arr["instrument_id"] = instrument_id
-        arr["ts_event"] = ts
-        arr["ts_recv"] = ts
-        arr["price"] = price
-        arr["size"] = size
-        arr["action"] = action.view("S1")
-        arr["side"] = side.view("S1")
-        arr["flags"] = flags
-        arr["sequence"] = np.arange(n)
-        for j in range(depth):
-            for key in ("bid_px", "ask_px", "bid_sz", "ask_sz"):
-                arr[f"{key}_{j:02d}"] = lv[key][:, j]
-        d0 = pd.Timestamp(int(ts[0]), unit="ns", tz="UTC").date()
-        d1 = pd.Timestamp(int(ts[-1]), unit="ns", tz="UTC").date() + pd.Timedelta(days=1)
-        interval = type("Interval", (), {"start_date": d0, "end_date": d1, "symbol": str(instrument_id)})()
-        mapping = type("Mapping", (), {"raw_symbol": day.meta.symbol, "intervals": [interval]})()
-        meta = databento_dbn.Metadata(
-            dataset=dataset,
-            start=int(ts[0]),
-            end=int(ts[-1]) + 1,
-            stype_in=databento_dbn.SType.RAW_SYMBOL,
-            stype_out=databento_dbn.SType.INSTRUMENT_ID,
-            schema=databento_dbn.Schema.from_str(schema),
-            symbols=[day.meta.symbol],
-            mappings=[mapping],
-            version=int(databento_dbn.DBN_VERSION),
-        )
-        data = bytes(meta.encode()) + arr.tobytes()
-        if name.endswith(".zst"):
-            data = _zstd().ZstdCompressor().compress(data)
-        path.write_bytes(data)
-        return path
-    cols: dict[str, Any] = {}
-    cols["ts_recv"] = _pretty_ts(ts) if pretty_ts else ts
-    cols["ts_event"] = cols["ts_recv"]
-    cols["rtype"] = rtype
-    cols["publisher_id"] = pub
-    cols["instrument_id"] = instrument_id
-    cols["action"] = action.view("S1").astype(str)
-    cols["side"] = side.view("S1").astype(str)
-    cols["depth"] = 0
-    cols["price"] = _pretty_px(price) if pretty_px else np.where(price == UNDEF_PRICE, "", price.astype(str))
-    cols["size"] = size
-    cols["flags"] = flags
-    cols["ts_in_delta"] = 0
-    cols["sequence"] = np.arange(n)
-    for j in range(depth):
-        for key in ("bid_px", "ask_px", "bid_sz", "ask_sz"):
-            v = lv[key][:, j]
-            if key.endswith("_px"):
-                v = _pretty_px(v) if pretty_px else np.where(v == UNDEF_PRICE, "", v.astype(str))
-            cols[f"{key}_{j:02d}"] = v
-        cols[f"bid_ct_{j:02d}"] = (lv["bid_sz"][:, j] > 0).astype(np.int64)
-        cols[f"ask_ct_{j:02d}"] = (lv["ask_sz"][:, j] > 0).astype(np.int64)
-    cols["symbol"] = day.meta.symbol
-    pd.DataFrame(cols).to_csv(path, index=False, lineterminator="\n")
+    check_choice("schema", schema, ("mbp-1", "mbp-10"))
+    cols = _record_columns(day, 1 if schema == "mbp-1" else 10, publisher_id)
+    if path.name.lower().endswith((".dbn", ".dbn.zst")):
+        _write_dbn(path, day, cols, schema, (instrument_id, dataset))
+    else:
+        _write_csv(path, day, cols, schema, instrument_id, (pretty_px, pretty_ts))
     return path

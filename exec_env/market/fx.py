@@ -98,28 +98,34 @@ from exec_env.market.data import MarketDay, MarketMeta, validate
 from exec_env.market.lift import (
     DAY_NS,
     NS,
-    bad_option,
-    check_choice,
     check_grid,
-    check_number,
     check_timezone,
     clock_str,
     date_str,
-    first,
-    head_lines,
+    header_roles,
     infer_tick,
     ladder,
     local_ns,
     parse_clock,
     read_columns,
-    row_error,
     utc_ns_from_local,
+    utc_ns_of_wall_times,
 )
-from exec_env.market.reader import excerpt
+from exec_env.market.reader import (
+    bad_option,
+    check_choice,
+    check_number,
+    crossed_rows,
+    excerpt,
+    fail_first,
+    field_error,
+    first,
+    head_lines,
+)
 
 __all__ = ["STYLES", "VERSION", "companions", "load", "sniff", "write_fx_ticks"]
 
-VERSION = 1
+VERSION = 2  # 2: crossed and locked counts always in notes
 STYLES = ("dukascopy", "truefx", "histdata")
 DEFAULT_TIMEZONE = {"dukascopy": "UTC", "truefx": "UTC", "histdata": "Etc/GMT+5"}
 
@@ -135,22 +141,10 @@ _HISTDATA = re.compile(r"^\d{8} \d{9},[^,]+,[^,]+,[^,]*$")
 _OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.strip().strip('"').lower())
-
-
 def _header_roles(line: str) -> dict[str, int] | None:
     """Column index of each role if ``line`` is a Dukascopy-style header, else None."""
-    roles: dict[str, int] = {}
-    for i, raw in enumerate(line.split(",")):
-        name = _norm(raw)
-        role = next((r for r, names in _ROLES.items() if name in names), None)
-        if role is None or role in roles:
-            return None
-        roles[role] = i
-    if not {"time", "bid", "ask"} <= roles.keys():
-        return None
-    if ("bid_volume" in roles) != ("ask_volume" in roles):
+    roles = header_roles(line.split(","), _ROLES, {"time", "bid", "ask"})
+    if roles is None or ("bid_volume" in roles) != ("ask_volume" in roles):
         return None
     return roles
 
@@ -188,7 +182,7 @@ def _parse_times(origin: str, s: pd.Series, lines: np.ndarray, style: str, timez
         values = pd.to_numeric(s, errors="coerce")
         if values.dtype != np.int64:
             bad = first(~pd.Series(s).astype(str).str.strip().str.fullmatch(r"\d+").to_numpy(dtype=bool))
-            raise row_error(
+            raise field_error(
                 origin, int(lines[max(bad, 0)]), "time", f"unparsable epoch timestamp {excerpt(s.iloc[max(bad, 0)])}"
             )
         n = len(first_value)
@@ -213,22 +207,14 @@ def _parse_times(origin: str, s: pd.Series, lines: np.ndarray, style: str, timez
         parsed[miss] = pd.to_datetime(s[miss].astype(str).str.strip(), format=fmt, errors="coerce", utc=aware)
     bad = first(parsed.isna().to_numpy())
     if bad >= 0:
-        raise row_error(origin, int(lines[bad]), "time", f"unparsable timestamp {excerpt(s.iloc[bad])}")
+        raise field_error(origin, int(lines[bad]), "time", f"unparsable timestamp {excerpt(s.iloc[bad])}")
     if aware:
         ns = parsed.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64)
         return ns, "explicit UTC offsets in the file"
     wall = parsed.to_numpy().astype("datetime64[ns]").view(np.int64)
     if timezone == "UTC":
         return wall, "UTC"
-    ns = utc_ns_from_local(wall, timezone)
-    bad = first(ns == np.iinfo(np.int64).min)
-    if bad >= 0:
-        raise row_error(
-            origin,
-            int(lines[bad]),
-            "time",
-            f"local time {excerpt(s.iloc[bad])} does not exist or is ambiguous in {timezone}",
-        )
+    ns = utc_ns_of_wall_times(origin, wall, lines, s.to_numpy(), timezone, "time")
     return ns, timezone
 
 
@@ -243,7 +229,7 @@ def _read(path: Path, style: str) -> tuple[dict[str, Any], np.ndarray, str | Non
     if style == "dukascopy":
         roles = _header_roles(head[0].strip())
         if roles is None:
-            raise row_error(
+            raise field_error(
                 origin, 1, "header", f"not a tick header (time, bid, ask[, bid_volume, ask_volume]): {excerpt(head[0])}"
             )
         names = [""] * len(roles)
@@ -252,7 +238,7 @@ def _read(path: Path, style: str) -> tuple[dict[str, Any], np.ndarray, str | Non
         numeric = [r for r in names if r != "time"]
         cols, numbers = read_columns(path, names, numeric, 1)
         if numbers.size == 0:
-            raise row_error(origin, 2, names[0], "no quotes after the header line")
+            raise field_error(origin, 2, names[0], "no quotes after the header line")
         return cols, numbers, None
     names = ["symbol", "time", "bid", "ask"] if style == "truefx" else ["time", "bid", "ask", "volume"]
     cols, numbers = read_columns(path, names, ["bid", "ask"], 0)
@@ -261,7 +247,7 @@ def _read(path: Path, style: str) -> tuple[dict[str, Any], np.ndarray, str | Non
         sym = pd.Series(cols["symbol"]).astype(str)
         bad = first((sym != sym.iloc[0]).to_numpy())
         if bad >= 0:
-            raise row_error(
+            raise field_error(
                 origin, int(numbers[bad]), "symbol", f"symbol {excerpt(sym.iloc[bad])} differs from the first row's "
                 f"{excerpt(sym.iloc[0])} (one instrument per file)",
             )  # fmt: skip
@@ -288,7 +274,7 @@ def _detect_style(path: Path, style: str) -> str:
     detected = _style_of(head[0]) if head else None
     if detected is None:
         raise ValueError(
-            f"{path}: row 1: not an FX tick file in a known style ({', '.join(STYLES)}): "
+            f"{path}: line 1: not an FX tick file in a known style ({', '.join(STYLES)}): "
             f"{head[0] if head else ''!r}; pass style=..."
         )
     return detected
@@ -302,10 +288,10 @@ def _sizes(origin: str, cols: dict, lines: np.ndarray, style: str, opt: dict[str
         for name, sz in (("bid_volume", bid_sz), ("ask_volume", ask_sz)):
             bad = first(sz < 0)
             if bad >= 0:
-                raise row_error(origin, int(lines[bad]), name, f"negative size {float(sz[bad])!r}")
+                raise field_error(origin, int(lines[bad]), name, f"negative size {float(sz[bad])!r}")
             bad = first(sz == 0)
             if bad >= 0:
-                raise row_error(origin, int(lines[bad]), name, "zero size at a quoted price (a quote needs size > 0)")
+                raise field_error(origin, int(lines[bad]), name, "zero size at a quoted price (a quote needs size > 0)")
         return bid_sz, ask_sz, f"bid_volume/ask_volume x volume_scale={scale:g}"
     default_size = opt["default_size"]
     if default_size is None:
@@ -321,30 +307,16 @@ def _sizes(origin: str, cols: dict, lines: np.ndarray, style: str, opt: dict[str
     return bid_sz, bid_sz.copy(), note
 
 
-def _kept_rows(origin: str, t, bid, ask, lines, opt: dict[str, Any], notes: dict[str, Any]) -> np.ndarray:
+def _kept_rows(origin: str, t, quotes: tuple, lines, opt: dict[str, Any], notes: dict[str, Any]) -> np.ndarray:
     """Rows kept: time order checked, crossed/locked quotes and duplicate times raised or dropped."""
+    bid, bid_sz, ask, ask_sz = quotes
     back = first(np.diff(t) < 0)  # before any repair, so the line is the file's own order
     if back >= 0:
-        raise row_error(
+        raise field_error(
             origin, int(lines[back + 1]), "time",
             f"timestamp {t[back + 1]} is before the previous row's {t[back]} (rows must be in time order)",
         )  # fmt: skip
-    keep = np.ones(t.shape, dtype=bool)
-    crossed_mask = bid > ask
-    locked_mask = bid == ask
-    if opt["crossed"] == "raise":
-        bad = first(crossed_mask | locked_mask)
-        if bad >= 0:
-            what = "crossed" if crossed_mask[bad] else "locked"
-            raise row_error(
-                origin, int(lines[bad]), "bid",
-                f"{what} quote: bid {float(bid[bad])!r} >= ask {float(ask[bad])!r}; pass crossed='drop' to drop crossed and "
-                "locked quotes (counted in meta.notes)",
-            )  # fmt: skip
-    else:
-        notes["dropped_crossed_rows"] = int(crossed_mask.sum())
-        notes["dropped_locked_rows"] = int(locked_mask.sum())
-        keep &= ~(crossed_mask | locked_mask)
+    keep = crossed_rows(origin, lines, (bid, bid_sz, ask, ask_sz), opt["crossed"], notes, "bid", "quote")
     kept = np.flatnonzero(keep)
     same = np.zeros(t.shape, dtype=bool)
     same[kept[:-1]] = t[kept[:-1]] == t[kept[1:]]  # a kept row followed by a kept row of the same time
@@ -352,7 +324,7 @@ def _kept_rows(origin: str, t, bid, ask, lines, opt: dict[str, Any], notes: dict
         bad = first(same)
         if bad >= 0:
             nxt = kept[np.searchsorted(kept, bad) + 1]
-            raise row_error(
+            raise field_error(
                 origin, int(lines[nxt]), "time",
                 f"duplicate timestamp {t[nxt]} (also on line {lines[bad]}); pass duplicate_ts='last' to keep the last "
                 "quote of each time",
@@ -414,7 +386,7 @@ def _day_rows(origin: str, t, lines, lo: int, hi: int, d: int, opt: dict[str, An
     if out.any():
         if opt["outside"] == "raise":
             bad = int(sel[first(out)])
-            raise row_error(
+            raise field_error(
                 origin, int(lines[bad]), "time",
                 f"quote at {t[bad]} is outside the session [{open_ns}, {close_ns}] of {date}; pass "
                 "outside='drop' to drop such quotes (counted in meta.notes)",
@@ -472,37 +444,45 @@ def load(
 ) -> list[MarketDay]:
     """Parse an FX tick file into one validated MarketDay per day (see the module docstring)."""
     path = Path(path)
-    origin = str(path)
-    opt = _check_options({k: v for k, v in locals().items() if k not in ("path", "origin")})
-    style = _detect_style(path, style)
-    tz = check_timezone("timezone", timezone if timezone is not None else DEFAULT_TIMEZONE[style])
-
-    cols, lines, file_symbol = _read(path, style)
-    t, tz_note = _parse_times(origin, cols["time"], lines, style, tz)
-    bid, ask = cols["bid"], cols["ask"]
-    for name, px in (("bid", bid), ("ask", ask)):
-        bad = first(px <= 0)
-        if bad >= 0:
-            raise row_error(origin, int(lines[bad]), name, f"price must be > 0, got {float(px[bad])!r}")
-    bid_sz, ask_sz, sizes_note = _sizes(origin, cols, lines, style, opt)
-    notes: dict[str, Any] = {"format": "fx_ticks", "style": style, "timezone": tz_note, "sizes": sizes_note}
-    idx = _kept_rows(origin, t, bid, ask, lines, opt, notes)
-    t, bid, ask, bid_sz, ask_sz, lines = t[idx], bid[idx], ask[idx], bid_sz[idx], ask_sz[idx], lines[idx]
-    tick = _tick(origin, bid, ask, lines, opt["tick_size"], notes)
-
-    levels, step, size = 1 + opt["extra_levels"], opt["level_step_ticks"], opt["level_size"]
-    bid_px, bid_szs = ladder(bid, bid_sz, levels, step, tick, -1, size)
-    ask_px, ask_szs = ladder(ask, ask_sz, levels, step, tick, +1, size)
-    notes["depth"] = _depth_note(opt)
+    opt = _check_options({k: v for k, v in locals().items() if k != "path"})
+    opt["style"] = _detect_style(path, style)
+    t, book, lines, notes, file_symbol = _quotes(path, opt)
     notes["trades"] = (
         "none: quote data has no trade prints and nothing is derived; resting orders fill only when the "
         "opposite quote reaches their price"
     )
-
-    # days: local date (roll_timezone) of t + (24h - roll) mod 24h
-    day_index = (local_ns(t, opt["roll_timezone"]) + opt["shift"]) // DAY_NS
     notes["day_roll"] = f"{roll} {opt['roll_timezone']}"
-    sym = symbol or file_symbol or path.stem.split("_")[0] or path.stem
+    days = _days(str(path), t, book, lines, opt, notes, symbol or file_symbol or path.stem.split("_")[0] or path.stem)
+    if not days:
+        raise ValueError(f"{path}: no quotes inside the session {session!r}")
+    return days
+
+
+def _quotes(path: Path, opt: dict[str, Any]) -> tuple:
+    """The file's quotes lifted to a book: UTC times, book arrays (bid_px, bid_sz, ask_px, ask_sz with the
+    assumed depth), their lines, the notes and TrueFX's symbol."""
+    origin, style = str(path), opt["style"]
+    tz = check_timezone("timezone", opt["timezone"] if opt["timezone"] is not None else DEFAULT_TIMEZONE[style])
+    cols, lines, file_symbol = _read(path, style)
+    t, tz_note = _parse_times(origin, cols["time"], lines, style, tz)
+    bid, ask = cols["bid"], cols["ask"]
+    for name, px in (("bid", bid), ("ask", ask)):
+        fail_first(px <= 0, origin, lines, name, lambda k: f"price must be > 0, got {float(px[k])!r}")  # noqa: B023
+    bid_sz, ask_sz, sizes_note = _sizes(origin, cols, lines, style, opt)
+    notes: dict[str, Any] = {"format": "fx_ticks", "style": style, "timezone": tz_note, "sizes": sizes_note}
+    idx = _kept_rows(origin, t, (bid, bid_sz, ask, ask_sz), lines, opt, notes)
+    t, bid, ask, bid_sz, ask_sz, lines = t[idx], bid[idx], ask[idx], bid_sz[idx], ask_sz[idx], lines[idx]
+    tick = _tick(origin, bid, ask, lines, opt["tick_size"], notes)
+    opt["tick"] = tick
+    levels, step, size = 1 + opt["extra_levels"], opt["level_step_ticks"], opt["level_size"]
+    book = (*ladder(bid, bid_sz, levels, step, tick, -1, size), *ladder(ask, ask_sz, levels, step, tick, +1, size))
+    notes["depth"] = _depth_note(opt)
+    return t, book, lines, notes, file_symbol
+
+
+def _days(origin: str, t, book: tuple, lines, opt: dict[str, Any], notes: dict[str, Any], sym: str) -> list[MarketDay]:
+    """One validated day per roll-to-roll day: local date (roll_timezone) of t + (24h - roll) mod 24h."""
+    day_index = (local_ns(t, opt["roll_timezone"]) + opt["shift"]) // DAY_NS
     days: list[MarketDay] = []
     bounds = np.flatnonzero(np.diff(day_index)) + 1
     for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, t.size], strict=True):
@@ -511,28 +491,14 @@ def load(
         sel, open_ns, close_ns = _day_rows(origin, t, lines, lo, hi, d, opt, day_notes)
         if sel.size == 0:
             continue
-        tt = t[sel]
         day_notes["n_quotes"] = int(sel.size)
-        day_notes["max_quote_gap_s"] = float(np.diff(tt).max() / NS) if sel.size > 1 else 0.0
+        day_notes["max_quote_gap_s"] = float(np.diff(t[sel]).max() / NS) if sel.size > 1 else 0.0
         meta = MarketMeta(
-            symbol=sym, tick_size=tick, lot_size=opt["lot_size"], session_open_ns=open_ns, session_close_ns=close_ns,
-            source=origin, date=date_str(d * DAY_NS), notes=day_notes,
+            symbol=sym, tick_size=opt["tick"], lot_size=opt["lot_size"], session_open_ns=open_ns,
+            session_close_ns=close_ns, source=origin, date=date_str(d * DAY_NS), notes=day_notes,
         )  # fmt: skip
-        day = MarketDay(
-            meta=meta,
-            ts=np.ascontiguousarray(tt, dtype=np.int64),
-            bid_px=np.ascontiguousarray(bid_px[sel]),
-            bid_sz=np.ascontiguousarray(bid_szs[sel]),
-            ask_px=np.ascontiguousarray(ask_px[sel]),
-            ask_sz=np.ascontiguousarray(ask_szs[sel]),
-            trade_ts=np.zeros(0, dtype=np.int64),
-            trade_px=np.zeros(0),
-            trade_sz=np.zeros(0),
-            trade_side=np.zeros(0, dtype=np.int8),
-        )
+        day = MarketDay.build(meta, (t[sel], *(a[sel] for a in book)))
         days.append(validate(day, origin=origin, book_rows=lines[sel], trade_rows=np.zeros(0, dtype=np.int64)))
-    if not days:
-        raise ValueError(f"{origin}: no quotes inside the session {session!r}")
     return days
 
 

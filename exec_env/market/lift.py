@@ -4,10 +4,10 @@ the canonical :class:`~exec_env.market.data.MarketDay`.
 Used by :mod:`exec_env.market.fx` (FX tick quotes) and :mod:`exec_env.market.bars` (OHLCV bars).
 What is shared:
 
-* option checks whose errors name the option, its value and the allowed values;
+* wall-clock and time zone option checks (the others are :mod:`exec_env.market.reader`'s);
 * a line-exact CSV splitter (:func:`split_lines`): every row keeps its 1-based line number in the
   file, wrong field counts and unparsable or non-finite values raise
-  ``ValueError("<file>: row <line>, field '<name>': ...")``;
+  ``ValueError("<file>: line <n>, field '<name>': ...")`` (:func:`reader.field_error`);
 * tick-grid helpers: :func:`infer_tick` (the coarsest power-of-ten grid every price lies on),
   :func:`check_grid`, :func:`to_price` (integer ticks to prices without float residue);
 * :func:`ladder`: the deterministic depth that a lifted book shows beyond its best level (levels
@@ -30,24 +30,23 @@ import numpy as np
 import pandas as pd
 
 from exec_env.market import reader
+from exec_env.market.reader import bad_option, fail_first, field_error, first
 
 __all__ = [
     "NS",
-    "bad_option",
-    "check_choice",
     "check_grid",
-    "check_number",
     "check_timezone",
+    "header_roles",
     "infer_tick",
     "ladder",
     "local_ns",
     "parse_clock",
     "read_columns",
-    "row_error",
     "split_lines",
     "to_float",
     "to_price",
     "utc_ns_from_local",
+    "utc_ns_of_wall_times",
 ]
 
 NS = 1_000_000_000
@@ -57,42 +56,6 @@ DAY_NS = 86_400 * NS
 # ----------------------------------------------------------------------------------------------
 # Options
 # ----------------------------------------------------------------------------------------------
-
-
-def bad_option(name: str, value: Any, allowed: str) -> ValueError:
-    return ValueError(f"option {name}={value!r} is invalid; allowed: {allowed}")
-
-
-def check_choice(name: str, value: Any, allowed: Sequence[Any]) -> Any:
-    if not isinstance(value, (str, bool, int, type(None))) or value not in allowed:
-        raise bad_option(name, value, "one of " + ", ".join(repr(a) for a in allowed))
-    return value
-
-
-def check_number(
-    name: str,
-    value: Any,
-    *,
-    low: float = -math.inf,
-    high: float = math.inf,
-    low_open: bool = False,
-    integer: bool = False,
-    none: bool = False,
-) -> Any:
-    """``value`` if it is a finite number in the range (``None`` too when ``none``), else ValueError."""
-    if value is None and none:
-        return None
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-    ok = ok and math.isfinite(float(value)) and (float(value) > low if low_open else float(value) >= low)
-    ok = ok and float(value) <= high
-    if integer:
-        ok = ok and float(value) == int(value)
-    if not ok:
-        lo = f"> {low:g}" if low_open else f">= {low:g}"
-        rng = lo if high == math.inf else f"{lo} and <= {high:g}"
-        kind = "an integer" if integer else "a finite number"
-        raise bad_option(name, value, f"{kind} {rng}" + (" or None" if none else ""))
-    return int(value) if integer else float(value)
 
 
 def check_timezone(name: str, value: Any) -> str:
@@ -125,8 +88,22 @@ def parse_clock(name: str, value: Any, allow_24: bool = True) -> int:
 # ----------------------------------------------------------------------------------------------
 
 
-def row_error(origin: str, line: int, field: str, problem: str) -> ValueError:
-    return ValueError(f"{origin}: row {line}, field '{field}': {problem}")
+def header_roles(
+    names: Sequence[Any], roles: dict[str, set[str]], needed: set[str], ignore: frozenset[str] = frozenset()
+) -> dict[str, int] | None:
+    """Column index of each role of a header (``roles``: role -> accepted names, compared lower-case
+    without punctuation), or None unless every column is one role (at most once) or an ``ignore``d
+    name and the ``needed`` roles are there."""
+    out: dict[str, int] = {}
+    for i, raw in enumerate(names):
+        name = re.sub(r"[^a-z0-9]", "", str(raw).strip().strip('"').lower())
+        if name in ignore:
+            continue
+        role = next((r for r, accepted in roles.items() if name in accepted), None)
+        if role is None or role in out:
+            return None
+        out[role] = i
+    return out if needed <= out.keys() else None
 
 
 def split_lines(
@@ -149,7 +126,7 @@ def split_lines(
         n = int(counts[i])
         field = names[n] if n < len(names) else names[-1]
         what = "missing from here on" if n < len(names) else "followed by extra fields"
-        raise row_error(
+        raise field_error(
             origin,
             int(numbers[i]),
             field,
@@ -180,7 +157,7 @@ def to_float(origin: str, values: pd.Series, lines: np.ndarray, field: str) -> n
             problem = f"value is not finite: {raw!r}"
         else:
             problem = f"unparsable number {raw!r}"
-        raise row_error(origin, int(lines[i]), field, problem)
+        raise field_error(origin, int(lines[i]), field, problem)
     return out
 
 
@@ -214,11 +191,6 @@ def read_columns(
     return cols, numbers
 
 
-def first(mask: np.ndarray) -> int:
-    idx = np.flatnonzero(mask)
-    return int(idx[0]) if idx.size else -1
-
-
 # ----------------------------------------------------------------------------------------------
 # Tick grid
 # ----------------------------------------------------------------------------------------------
@@ -246,7 +218,7 @@ def off_grid(px: np.ndarray, tick: float) -> np.ndarray:
 def check_grid(origin: str, px: np.ndarray, tick: float, lines: np.ndarray, field: str) -> None:
     bad = first(off_grid(px, tick))
     if bad >= 0:
-        raise row_error(origin, int(lines[bad]), field, f"price {float(px[bad])!r} is not on the tick grid {tick!r}")
+        raise field_error(origin, int(lines[bad]), field, f"price {float(px[bad])!r} is not on the tick grid {tick!r}")
 
 
 def to_price(ticks: np.ndarray, tick: float) -> np.ndarray:
@@ -296,6 +268,17 @@ def utc_ns_from_local(local: np.ndarray, timezone: str) -> np.ndarray:
     return out
 
 
+def utc_ns_of_wall_times(
+    src: Any, wall: np.ndarray, lines: np.ndarray, raw: Any, timezone: str, field: str
+) -> np.ndarray:
+    """:func:`utc_ns_from_local`, a wall time that does not exist or is ambiguous in ``timezone`` an
+    error naming its line (``raw``: the times as written, for the message)."""
+    ns = utc_ns_from_local(wall, timezone)
+    fail_first(ns == np.iinfo(np.int64).min, src, lines, field,
+               lambda k: f"local time {reader.excerpt(raw[k])} does not exist or is ambiguous in {timezone}")  # fmt: skip
+    return ns
+
+
 def date_str(local_midnight_ns: int) -> str:
     return str(np.datetime64(int(local_midnight_ns), "ns").astype("datetime64[D]"))
 
@@ -313,13 +296,3 @@ def _text_lines(data: bytes) -> list[str]:
     while lines and not lines[-1].strip():
         lines.pop()
     return lines
-
-
-def read_text_lines(path: Path) -> list[str]:
-    """The file's lines (decompressed, transcoded to UTF-8, trailing blank lines removed)."""
-    return _text_lines(reader.read_bytes(path))
-
-
-def head_lines(path: Path, n: int = 3, limit: int = 4096) -> list[str]:
-    """Up to ``n`` complete first lines of ``path`` (reads at most ``limit`` bytes)."""
-    return reader.head_lines(path, n, limit)

@@ -59,7 +59,9 @@ How the canonical form is built
 * **Session**: ``session_open_ns``/``session_close_ns`` are ``STARTMS``/``ENDMS`` of the file
   name. A file may cover only part of it (the AAPL sample stops 49 s after the open):
   ``notes["first_event"]``, ``notes["last_event"]`` and ``notes["session_coverage"]`` say how much.
-* **Checks** (errors name the file, the 1-based row -- the same in both files -- and the field):
+  With the default time zone ``notes["calendar"]`` is ``"us_equities"`` (09:30-16:00 New York,
+  :mod:`exec_env.market.hours`): loading warns when a file's session reaches outside it.
+* **Checks** (errors name the file, the 1-based line -- the same in both files -- and the field):
   column count, unparsable values, empty lines (trailing blank lines at the end of a file are
   ignored), event type, direction, negative sizes, executions with size or price <= 0, halt
   messages with a price other than -1/0/1, time going backwards or beyond 24 h, a real price
@@ -119,7 +121,6 @@ docstring for what round-trips exactly.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from pathlib import Path
 from typing import Any
@@ -130,11 +131,11 @@ from numba import njit
 
 from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, UNKNOWN_ENTRY, MarketDay, MarketMeta, validate
-from exec_env.market.reader import excerpt
+from exec_env.market.reader import bad_option, check_choice, check_number, crossed_rows, excerpt, field_error
 
 __all__ = ["VERSION", "companions", "load", "parse_name", "sniff", "write_lobster"]
 
-VERSION = 2  # 2: order-level cancellations (cancel_* arrays)
+VERSION = 3  # 2: order-level cancellations (cancel_* arrays); 3: calendar and crossed counts in notes
 
 NAME_RE = re.compile(
     r"^(?P<ticker>.+)_(?P<date>\d{4}-\d{2}-\d{2})_(?P<start>\d+)_(?P<end>\d+)_(?P<kind>message|orderbook)_(?P<levels>\d+)\.csv$"
@@ -387,21 +388,21 @@ def _fast_book(buf, end, keep, tick_units, bid_px, bid_sz, ask_px, ask_sz):
 
 
 @njit(cache=True, inline="always")
+def _digit_run(buf, pos, n):
+    """The run of decimal digits at ``pos`` (bounds-checked against ``n``): (value, digits, new pos)."""
+    val = 0
+    start = pos
+    while pos < n and 48 <= buf[pos] <= 57:
+        val = val * 10 + (buf[pos] - 48)
+        pos += 1
+    return val, pos - start, pos
+
+
+@njit(cache=True, inline="always")
 def _int_field(buf, pos, n):
     """Parse an optionally negative integer at ``pos`` (bounds-checked): (value, new pos, ok)."""
-    neg = False
-    if pos < n and buf[pos] == 45:  # '-'
-        neg = True
-        pos += 1
-    val = 0
-    nd = 0
-    while pos < n:
-        c = buf[pos]
-        if c < 48 or c > 57:
-            break
-        val = val * 10 + (c - 48)
-        nd += 1
-        pos += 1
+    neg = pos < n and buf[pos] == 45  # '-'
+    val, nd, pos = _digit_run(buf, pos + 1 if neg else pos, n)
     if nd == 0 or nd > 18:
         return 0, pos, False
     return (-val if neg else val), pos, True
@@ -410,31 +411,13 @@ def _int_field(buf, pos, n):
 @njit(cache=True, inline="always")
 def _time_field(buf, pos, n):
     """Parse ``seconds[.fraction]`` (at most 9 decimals) into integer ns: (value, new pos, ok)."""
-    sec = 0
-    nd = 0
-    while pos < n:
-        c = buf[pos]
-        if c < 48 or c > 57:
-            break
-        sec = sec * 10 + (c - 48)
-        nd += 1
-        pos += 1
+    sec, nd, pos = _digit_run(buf, pos, n)
     if nd == 0 or nd > 9:
         return 0, pos, False
-    frac = 0
-    nf = 0
+    frac, nf = 0, 0
     if pos < n and buf[pos] == 46:  # '.'
-        pos += 1
-        while pos < n:
-            c = buf[pos]
-            if c < 48 or c > 57:
-                break
-            if nf == 9:
-                return 0, pos, False
-            frac = frac * 10 + (c - 48)
-            nf += 1
-            pos += 1
-        if nf == 0:
+        frac, nf, pos = _digit_run(buf, pos + 1, n)
+        if nf == 0 or nf > 9:
             return 0, pos, False
     return sec * 1_000_000_000 + frac * _POW10[9 - nf], pos, True
 
@@ -536,32 +519,24 @@ def _line_error(path: Path, buf: np.ndarray, start: int, end: int, row: int, kin
         np.frombuffer(raw, dtype=np.uint8), len(raw), ncols, 0 if message else -1, 0 if message else levels
     )
     text = raw.decode("utf-8", errors="replace")
-    shown = text if len(text) <= 160 else text[:157] + "..."
     name = _message_field(col) if message else _book_field(col, levels)
-    where = f"{path}: row {row + 1}, field '{name}'"
-    parts = text.split(",")
-    value = parts[col] if 0 <= col < len(parts) else ""
-    if status == _EMPTY_LINE:
-        return ValueError(f"{where}: empty line")
+    parts = [*text.split(","), ""]
+    value, before = parts[col] if col >= 0 else "", parts[col - 1] if col > 0 else ""
     if status == _COLUMNS:
         expected = "LOBSTER message file" if message else f"4 x level {levels} from the file name"
-        return ValueError(
-            f"{path}: row {row + 1}, field 'columns': expected {ncols} columns ({expected}), got {got}: {shown!r}"
+        return field_error(
+            path, row + 1, "columns", f"expected {ncols} columns ({expected}), got {got}: {excerpt(text, 80)}"
         )
-    if status == _UNPARSABLE:
-        what = "seconds after midnight with at most 9 decimals" if name == "time" else "an integer"
-        return ValueError(f"{where}: cannot parse {value!r} as {what}: {shown!r}")
-    if status == _NEG_SIZE:
-        return ValueError(f"{where}: negative size {value}")
-    if status == _DUMMY_SIZE:
-        return ValueError(f"{where}: size {value} at an empty level (dummy price {parts[col - 1]})")
-    if status == _ZERO_SIZE:
-        return ValueError(
-            f"{where}: size 0 at price {parts[col - 1]} (only empty levels, with the dummy price, have size 0)"
-        )
-    if status == _BAD_PRICE:
-        return ValueError(f"{where}: price {value} is not positive (and not the dummy price)")
-    return ValueError(f"{where}: unreadable line {shown!r}")  # pragma: no cover - diagnoser disagrees
+    what = "seconds after midnight with at most 9 decimals" if name == "time" else "an integer"
+    problems = {
+        _EMPTY_LINE: "empty line",
+        _UNPARSABLE: f"cannot parse {excerpt(value)} as {what}",
+        _NEG_SIZE: f"negative size {value}",
+        _DUMMY_SIZE: f"size {value} at an empty level (dummy price {before})",
+        _ZERO_SIZE: f"size 0 at price {before} (only empty levels, with the dummy price, have size 0)",
+        _BAD_PRICE: f"price {value} is not positive (and not the dummy price)",
+    }
+    return field_error(path, row + 1, name, problems.get(status, f"unreadable line {excerpt(text, 80)}"))
 
 
 # -- loading ----------------------------------------------------------------------------------------
@@ -569,18 +544,13 @@ def _check_options(
     tick_size: float, lot_size: float, symbol: str | None, timezone: str, same_time: str, cross_trades: str,
     crossed: str,
 ) -> ZoneInfo:  # fmt: skip
-    for name, value in (("tick_size", tick_size), ("lot_size", lot_size)):
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-            raise ValueError(f"lobster option {name}={value!r} is invalid; allowed: a finite number > 0")
+    check_number("tick_size", tick_size, low=0, low_open=True)
+    check_number("lot_size", lot_size, low=0, low_open=True)
     if symbol is not None and not (isinstance(symbol, str) and symbol.strip()):
-        raise ValueError(f"lobster option symbol={symbol!r} is invalid; allowed: None or a non-empty string")
-    for name, value, allowed in (
-        ("same_time", same_time, SAME_TIME),
-        ("cross_trades", cross_trades, CROSS_TRADES),
-        ("crossed", crossed, CROSSED_ROWS),
-    ):
-        if value not in allowed:
-            raise ValueError(f"lobster option {name}={value!r} is invalid; allowed: {', '.join(map(repr, allowed))}")
+        raise bad_option("symbol", symbol, "None or a non-empty string")
+    check_choice("same_time", same_time, SAME_TIME)
+    check_choice("cross_trades", cross_trades, CROSS_TRADES)
+    check_choice("crossed", crossed, CROSSED_ROWS)
     return _zone(timezone)
 
 
@@ -588,10 +558,7 @@ def _zone(timezone: str) -> ZoneInfo:
     try:
         return ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValueError(
-            f"lobster option timezone={timezone!r} is invalid; allowed: an IANA time zone name such as "
-            f"'America/New_York'"
-        ) from None
+        raise bad_option("timezone", timezone, "an IANA time zone name such as 'America/New_York'") from None
 
 
 def _midnight_utc_ns(date: str, start_ms: int, zone: ZoneInfo) -> tuple[int, int]:
@@ -630,7 +597,7 @@ def _read_messages(path: Path) -> np.ndarray:
     t, typ, oid, size, price, direction = m.T
 
     def fail(row: int, field: str, problem: str) -> None:
-        raise ValueError(f"{path}: row {row + 1}, field '{field}': {problem}")
+        raise field_error(path, row + 1, field, problem)
 
     bad = _first((typ < 1) | (typ > 7))
     if bad >= 0:
@@ -772,24 +739,49 @@ def _read_book(msg_path: Path, book_path: Path, keep: np.ndarray, tick_int: int,
 def _drop_crossed(book_path: Path, book_idx: np.ndarray, book: tuple, crossed: str, notes: dict) -> tuple:
     """Raise at the first crossed or locked row, or drop such rows (counted in ``notes``)."""
     bid_px, bid_sz, ask_px, ask_sz = book
-    both = (bid_sz[:, 0] > 0) & (ask_sz[:, 0] > 0)
-    is_crossed = both & (bid_px[:, 0] > ask_px[:, 0])
-    locked = both & (bid_px[:, 0] == ask_px[:, 0])
-    bad_rows = is_crossed | locked
-    if crossed == "drop":
-        notes["dropped_crossed_rows"] = int(is_crossed.sum())
-        notes["dropped_locked_rows"] = int(locked.sum())
-    if not bad_rows.any():
-        return book_idx, book
-    if crossed == "raise":
-        r = _first(bad_rows)
-        what = "crossed" if is_crossed[r] else "locked"
-        raise ValueError(
-            f"{book_path}: row {book_idx[r] + 1}, field 'bid_price_1': {what} book: best bid {bid_px[r, 0]} "
-            f"{'>' if is_crossed[r] else '=='} best ask {ask_px[r, 0]} (crossed='drop' drops such rows)"
-        )
-    good = ~bad_rows
-    return book_idx[good], tuple(a[good] for a in book)
+    top = (bid_px[:, 0], bid_sz[:, 0], ask_px[:, 0], ask_sz[:, 0])
+    keep = crossed_rows(book_path, book_idx + 1, top, crossed, notes, "bid_price_1")
+    return book_idx[keep], tuple(a[keep] for a in book)
+
+
+def _tick_units(tick_size: float) -> int:
+    """The tick in LOBSTER price units (1e-4 dollars), or 0 when it is not a whole number of them."""
+    units = tick_size * PRICE_SCALE
+    return round(units) if abs(units - round(units)) < 1e-9 and units >= 1 else 0
+
+
+def _session(info: dict[str, Any], zone: ZoneInfo, t_local: np.ndarray, notes: dict[str, Any]) -> tuple[int, int, int]:
+    """(UTC ns of local midnight, session open, close) from the file name; the coverage notes."""
+    midnight, offset_s = _midnight_utc_ns(info["date"], info["start_ms"], zone)
+    open_ns, close_ns = midnight + info["start_ms"] * 1_000_000, midnight + info["end_ms"] * 1_000_000
+    ts = t_local + midnight
+    notes.update(
+        utc_offset_s=offset_s,
+        first_event=_clock(t_local[0]),
+        last_event=_clock(t_local[-1]),
+        session=f"{_clock(info['start_ms'] * 1_000_000)}..{_clock(info['end_ms'] * 1_000_000)}",
+        session_coverage=round(float(min(ts[-1], close_ns) - max(ts[0], open_ns)) / (close_ns - open_ns), 6),
+        events_before_open=int((ts < open_ns).sum()),
+        events_after_close=int((ts > close_ns).sum()),
+    )
+    return midnight, open_ns, close_ns
+
+
+def _event_notes(m: np.ndarray, ts: np.ndarray, trade_idx: np.ndarray, cancels: dict, halts: Any) -> dict[str, Any]:
+    """Counts of the message file: events by type, cross trades, cancellations, trades inside halts."""
+    typ, counts = m[:, 1], np.bincount(m[:, 1], minlength=8)
+    notes = {
+        "events": int(m.shape[0]),
+        "event_counts": {name: int(counts[code]) for code, name in EVENT_TYPES.items()},
+        "cross_trade_volume": int(m[typ == 6, 3].sum()),
+        "cancels": int(cancels["cancel_ts"].size),
+        "cancels_entry_unknown": int((cancels["cancel_entry_ts"] == UNKNOWN_ENTRY).sum()),
+        "cancels_of_size_0": int((((typ == 2) | (typ == 3)) & (m[:, 3] == 0)).sum()),
+    }
+    if halts is not None and halts.size:
+        tt = ts[trade_idx]
+        notes["trades_during_halts"] = int(sum(((tt >= a) & (tt < b)) for a, b in halts).astype(bool).sum())
+    return notes
 
 
 def load(
@@ -807,108 +799,40 @@ def load(
 
     Options are described in the module docstring. Returns a one-element list.
     """
-    path = Path(path)
     zone = _check_options(tick_size, lot_size, symbol, timezone, same_time, cross_trades, crossed)
-    info = parse_name(path)
-    msg_path, book_path = _pair(path)
-    levels = info["levels"]
-
+    info = parse_name(Path(path))
+    msg_path, book_path = _pair(Path(path))
     m = _read_messages(msg_path)
-    n = m.shape[0]
-    if n == 0:
+    if m.shape[0] == 0:
         raise ValueError(f"{msg_path}: no messages")
-
-    midnight, offset_s = _midnight_utc_ns(info["date"], info["start_ms"], zone)
-    t_local = m[:, 0]
-    ts_all = t_local + midnight
-    open_ns = midnight + info["start_ms"] * 1_000_000
-    close_ns = midnight + info["end_ms"] * 1_000_000
-
-    keep = _kept_messages(t_local, same_time)
-    n_keep = int(keep.sum())
-    tick_units = tick_size * PRICE_SCALE
-    tick_int = round(tick_units) if abs(tick_units - round(tick_units)) < 1e-9 and tick_units >= 1 else 0
-    book, off_tick = _read_book(msg_path, book_path, keep, tick_int, levels)
-    book_idx = np.flatnonzero(keep)
-    notes: dict[str, Any] = {}
-    book_idx, (bid_px, bid_sz, ask_px, ask_sz) = _drop_crossed(book_path, book_idx, book, crossed, notes)
-    ts = ts_all[book_idx]
-
-    typ = m[:, 1]
-    trade_types = (4, 5, 6) if cross_trades == "include" else (4, 5)
-    is_trade = np.isin(typ, trade_types)
-    trade_idx = np.flatnonzero(is_trade)
+    notes: dict[str, Any] = {"format": "LOBSTER", "message_file": str(msg_path), "orderbook_file": str(book_path),
+                             "levels": info["levels"], "timezone": timezone, "same_time": same_time,
+                             "cross_trades": cross_trades}  # fmt: skip
+    if timezone == "America/New_York":
+        notes["calendar"] = "us_equities"
+    midnight, open_ns, close_ns = _session(info, zone, m[:, 0], notes)
+    keep = _kept_messages(m[:, 0], same_time)
+    notes["book_rows_collapsed_same_time"] = int((~keep).sum())
+    tick_int = _tick_units(tick_size)
+    book, off_tick = _read_book(msg_path, book_path, keep, tick_int, info["levels"])
+    book_idx, book = _drop_crossed(book_path, np.flatnonzero(keep), book, crossed, notes)
+    ts_all = m[:, 0] + midnight
+    trade_idx = np.flatnonzero(np.isin(m[:, 1], (4, 5, 6) if cross_trades == "include" else (4, 5)))
     tm = m[trade_idx]
-    trade_px = tm[:, 4] / float(PRICE_SCALE)
-    trade_side = np.where(tm[:, 1] == 6, 0, -tm[:, 5]).astype(np.int8)
-    halts, halt_notes = _halts(m, ts_all, open_ns, close_ns, midnight)
+    halts, notes["halts"] = _halts(m, ts_all, open_ns, close_ns, midnight)
     cancels, cancel_idx = _cancels(m, ts_all)
-
-    counts = np.bincount(typ, minlength=8)
-    cross = typ == 6
-    notes.update(
-        {
-            "format": "LOBSTER",
-            "message_file": str(msg_path),
-            "orderbook_file": str(book_path),
-            "levels": levels,
-            "events": n,
-            "event_counts": {name: int(counts[code]) for code, name in EVENT_TYPES.items()},
-            "timezone": timezone,
-            "utc_offset_s": offset_s,
-            "same_time": same_time,
-            "book_rows_collapsed_same_time": n - n_keep,
-            "cross_trades": cross_trades,
-            "cross_trade_volume": int(m[cross, 3].sum()),
-            "first_event": _clock(t_local[0]),
-            "last_event": _clock(t_local[-1]),
-            "session": f"{_clock(info['start_ms'] * 1_000_000)}..{_clock(info['end_ms'] * 1_000_000)}",
-            "session_coverage": round(
-                float(min(ts_all[-1], close_ns) - max(ts_all[0], open_ns)) / (close_ns - open_ns), 6
-            ),
-            "events_before_open": int((ts_all < open_ns).sum()),
-            "events_after_close": int((ts_all > close_ns).sum()),
-            "off_tick_trade_prices": int((tm[:, 4] % tick_int != 0).sum()) if tick_int else None,
-            "off_tick_best_quotes": int(off_tick) if tick_int else None,
-            "halts": halt_notes,
-            "cancels": int(cancel_idx.size),
-            "cancels_entry_unknown": int((cancels["cancel_entry_ts"] == UNKNOWN_ENTRY).sum()),
-            "cancels_of_size_0": int((((typ == 2) | (typ == 3)) & (m[:, 3] == 0)).sum()),
-        }
-    )
-    if halts is not None and halts.size:
-        tt = ts_all[trade_idx]
-        inside = np.zeros(tt.shape[0], dtype=bool)
-        for a, b in halts:
-            inside |= (tt >= a) & (tt < b)
-        notes["trades_during_halts"] = int(inside.sum())
-
+    notes.update(_event_notes(m, ts_all, trade_idx, cancels, halts))
+    notes["off_tick_trade_prices"] = int((tm[:, 4] % tick_int != 0).sum()) if tick_int else None
+    notes["off_tick_best_quotes"] = int(off_tick) if tick_int else None
     meta = MarketMeta(
-        symbol=symbol if symbol is not None else info["ticker"],
-        tick_size=float(tick_size),
-        lot_size=float(lot_size),
-        session_open_ns=int(open_ns),
-        session_close_ns=int(close_ns),
-        source=str(msg_path),
-        date=info["date"],
+        symbol=symbol if symbol is not None else info["ticker"], tick_size=float(tick_size), lot_size=float(lot_size),
+        session_open_ns=int(open_ns), session_close_ns=int(close_ns), source=str(msg_path), date=info["date"],
         notes=notes,
-    )
-    day = MarketDay(
-        meta=meta,
-        ts=np.ascontiguousarray(ts),
-        bid_px=bid_px,
-        bid_sz=bid_sz,
-        ask_px=ask_px,
-        ask_sz=ask_sz,
-        trade_ts=np.ascontiguousarray(ts_all[trade_idx]),
-        trade_px=trade_px,
-        trade_sz=tm[:, 3].astype(np.float64),
-        trade_side=trade_side,
-        halts=halts,
-        **cancels,
-    )
-    rows = {"book_rows": book_idx + 1, "trade_rows": trade_idx + 1, "cancel_rows": cancel_idx + 1}
-    return [validate(day, origin=str(path), **rows)]
+    )  # fmt: skip
+    trades = (ts_all[trade_idx], tm[:, 4] / float(PRICE_SCALE), tm[:, 3], np.where(tm[:, 1] == 6, 0, -tm[:, 5]))
+    day = MarketDay.build(meta, (ts_all[book_idx], *book), trades, halts=halts, **cancels)
+    lines = {"trade_origin": msg_path, "cancel_origin": msg_path}
+    return [validate(day, book_path, book_idx + 1, trade_idx + 1, cancel_idx + 1, **lines)]
 
 
 # -- writing ----------------------------------------------------------------------------------------
@@ -1018,8 +942,35 @@ def write_lobster(
     trade or halt at a time without a book row adds a row there repeating the book in force.
     """
     folder = Path(folder)
-    meta = day.meta
-    zone = _zone(timezone)
+    stem, date, midnight = _file_stem(day, ticker, date, timezone)
+    parse_name(folder / f"{stem}_message_{day.levels}.csv")  # the name must load back
+    book = _book_matrix(day)
+    other_ts, other = _trade_and_halt_messages(day)
+    ev_ts = np.concatenate([other_ts, np.asarray(day.ts)])
+    msgs = np.vstack([other, _book_messages(book)])
+    rows = np.concatenate([np.searchsorted(day.ts, other_ts, side="right") - 1, np.arange(day.n_books)])
+    if other_ts.size and rows[: other_ts.size].min() < 0:
+        raise ValueError(
+            "write_lobster: a trade or halt precedes the first book row (each message needs a book after it)"
+        )
+    order = np.argsort(ev_ts, kind="stable")
+    msgs = msgs[order]
+    msgs[:, 0] = ev_ts[order] - midnight
+    msgs[:, 2] = np.arange(1, msgs.shape[0] + 1)
+    if msgs[:, 0].min() < 0 or msgs[:, 0].max() >= _DAY_NS:
+        raise ValueError(f"write_lobster: some times are not within {date} in {timezone}")
+    folder.mkdir(parents=True, exist_ok=True)
+    msg_path = folder / f"{stem}_message_{day.levels}.csv"
+    book_path = folder / f"{stem}_orderbook_{day.levels}.csv"
+    _format_rows(msgs, 0).tofile(msg_path)
+    _format_rows(book[rows[order]], -1).tofile(book_path)
+    return msg_path, book_path
+
+
+def _file_stem(day: MarketDay, ticker: str | None, date: str | None, timezone: str) -> tuple[str, str, int]:
+    """``TICKER_DATE_STARTMS_ENDMS`` of the day's files, the date and the UTC ns of its local midnight
+    (the offset in force at the open)."""
+    meta, zone = day.meta, _zone(timezone)
     ticker = ticker if ticker is not None else meta.symbol
     if not ticker or any(ch in ticker for ch in "/\\"):
         raise ValueError(f"write_lobster: ticker={ticker!r} must be a non-empty name without path separators")
@@ -1034,20 +985,23 @@ def write_lobster(
             f"within {date} in {timezone}"
         )
     start_ms, end_ms = start_ns // 1_000_000, end_ns // 1_000_000
-    midnight = _midnight_utc_ns(date, start_ms, zone)[0]
-    levels = day.levels
-    stem = f"{ticker}_{date}_{start_ms}_{end_ms}"
-    parse_name(folder / f"{stem}_message_{levels}.csv")  # the name must load back
+    return f"{ticker}_{date}_{start_ms}_{end_ms}", date, _midnight_utc_ns(date, start_ms, zone)[0]
 
-    n = day.n_books
-    book = np.empty((n, 4 * levels), dtype=np.int64)
+
+def _book_matrix(day: MarketDay) -> np.ndarray:
+    """The orderbook file's rows: ask price, ask size, bid price, bid size of every level (int64)."""
+    book = np.empty((day.n_books, 4 * day.levels), dtype=np.int64)
     book[:, 0::4] = _grid_prices(np.asarray(day.ask_px), "ask_px", DUMMY_ASK)
     book[:, 1::4] = _whole_sizes(np.asarray(day.ask_sz), "ask_sz")
     book[:, 2::4] = _grid_prices(np.asarray(day.bid_px), "bid_px", DUMMY_BID)
     book[:, 3::4] = _whole_sizes(np.asarray(day.bid_sz), "bid_sz")
+    return book
 
-    # One message per book row, labelled by its first changed column.
-    empty = np.zeros(4 * levels, dtype=np.int64)
+
+def _book_messages(book: np.ndarray) -> np.ndarray:
+    """One message per book row, labelled by its first changed level (see :func:`write_lobster`)."""
+    n = book.shape[0]
+    empty = np.zeros(book.shape[1], dtype=np.int64)
     empty[0::4], empty[2::4] = DUMMY_ASK, DUMMY_BID
     prev = np.vstack([empty[None, :], book[:-1]])
     j = (book != prev).argmax(axis=1)
@@ -1055,48 +1009,28 @@ def write_lobster(
     r = np.arange(n)
     new_p, old_p, new_s, old_s = book[r, pcol], prev[r, pcol], book[r, pcol + 1], prev[r, pcol + 1]
     same = new_p == old_p
-    book_msg = np.empty((n, 6), dtype=np.int64)
-    book_msg[:, 1] = np.where(same, np.where(new_s > old_s, 1, np.where(new_s == 0, 3, 2)), np.where(new_s > 0, 1, 3))
-    book_msg[:, 3] = np.where(same, np.abs(new_s - old_s), np.where(new_s > 0, new_s, old_s))
-    book_msg[:, 4] = np.where(same | (new_s > 0), new_p, old_p)
-    book_msg[:, 5] = np.where(pcol % 4 == 0, -1, 1)
+    msg = np.empty((n, 6), dtype=np.int64)
+    msg[:, 1] = np.where(same, np.where(new_s > old_s, 1, np.where(new_s == 0, 3, 2)), np.where(new_s > 0, 1, 3))
+    msg[:, 3] = np.where(same, np.abs(new_s - old_s), np.where(new_s > 0, new_s, old_s))
+    msg[:, 4] = np.where(same | (new_s > 0), new_p, old_p)
+    msg[:, 5] = np.where(pcol % 4 == 0, -1, 1)
+    return msg
 
-    m = day.n_trades
+
+def _trade_and_halt_messages(day: MarketDay) -> tuple[np.ndarray, np.ndarray]:
+    """Times and messages of the trades (type 4, direction -side) and halts (type 7, price -1 then 1)."""
     side = np.asarray(day.trade_side)
-    if m and not np.isin(side, (-1, 1)).all():
+    if day.n_trades and not np.isin(side, (-1, 1)).all():
         bad = int(np.flatnonzero(~np.isin(side, (-1, 1)))[0])
         raise ValueError(f"write_lobster: trade {bad} has side {side[bad]}; LOBSTER needs the aggressor side +1/-1")
-    trade_msg = np.empty((m, 6), dtype=np.int64)
+    trade_msg = np.zeros((day.n_trades, 6), dtype=np.int64)
     trade_msg[:, 1] = 4
     trade_msg[:, 3] = _whole_sizes(np.asarray(day.trade_sz), "trade_sz")
     trade_msg[:, 4] = _grid_prices(np.asarray(day.trade_px), "trade_px", 0)
     trade_msg[:, 5] = -side
-
     halts = np.asarray(day.halts if day.halts is not None else np.empty((0, 2), np.int64)).reshape(-1, 2)
-    halt_ts = halts.ravel()
-    halt_msg = np.zeros((halt_ts.shape[0], 6), dtype=np.int64)
+    halt_msg = np.zeros((halts.size, 6), dtype=np.int64)
     halt_msg[:, 1] = 7
     halt_msg[:, 4] = np.tile([-1, 1], halts.shape[0])
     halt_msg[:, 5] = -1
-
-    ev_ts = np.concatenate([np.asarray(day.trade_ts), halt_ts, np.asarray(day.ts)])
-    msgs = np.vstack([trade_msg, halt_msg, book_msg])
-    n_other = m + halt_ts.shape[0]
-    rows = np.concatenate([np.searchsorted(day.ts, ev_ts[:n_other], side="right") - 1, np.arange(n)])
-    if n_other and rows[:n_other].min() < 0:
-        raise ValueError(
-            "write_lobster: a trade or halt precedes the first book row (each message needs a book after it)"
-        )
-    order = np.argsort(ev_ts, kind="stable")
-    msgs = msgs[order]
-    msgs[:, 0] = ev_ts[order] - midnight
-    msgs[:, 2] = np.arange(1, msgs.shape[0] + 1)
-    if msgs[:, 0].min() < 0 or msgs[:, 0].max() >= _DAY_NS:
-        raise ValueError(f"write_lobster: some times are not within {date} in {timezone}")
-
-    folder.mkdir(parents=True, exist_ok=True)
-    msg_path = folder / f"{stem}_message_{levels}.csv"
-    book_path = folder / f"{stem}_orderbook_{levels}.csv"
-    _format_rows(msgs, 0).tofile(msg_path)
-    _format_rows(book[rows[order]], -1).tofile(book_path)
-    return msg_path, book_path
+    return np.concatenate([np.asarray(day.trade_ts), halts.ravel()]), np.vstack([trade_msg, halt_msg])

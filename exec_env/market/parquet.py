@@ -35,6 +35,7 @@ import numpy as np
 
 from exec_env.market.catalogue import MarketCatalogue
 from exec_env.market.data import BOOK_FIELDS, MAX_LEVELS, MarketDay, MarketMeta, validate
+from exec_env.market.reader import field_error
 
 __all__ = ["VERSION", "companions", "export_parquet", "load", "read_parquet", "sniff"]
 
@@ -142,8 +143,8 @@ def companions(path: Path) -> list[Path]:
 
 
 def _fail(path: Path, row: int | None, column: str, problem: str) -> ValueError:
-    where = f"row {row}, " if row is not None else ""
-    return ValueError(f"{path}: {where}column '{column}': {problem}")
+    """An error naming the file, the 1-based record of 0-based ``row`` (if any) and the column."""
+    return field_error(path, None if row is None else row + 1, column, problem, unit="record")
 
 
 def _ts_ns(pa: Any, path: Path, table: Any, notes: dict[str, Any]) -> np.ndarray:
@@ -287,7 +288,8 @@ def load(
         venue=venue,
         halts=halts,
     )
-    validate(day, origin=str(path), book_rows=np.arange(ts.size), trade_rows=np.arange(t_ts.size))
+    records = np.arange(1, max(ts.size, t_ts.size) + 1)
+    validate(day, path, records[: ts.size], records[: t_ts.size], trade_origin=_trades_path(path), unit="record")
     return [day]
 
 

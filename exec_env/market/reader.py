@@ -5,12 +5,27 @@
   (UTF-8 with or without BOM, UTF-16/32 with BOM or UTF-16 without one are transcoded to UTF-8),
   refuses binary data, empty files and absurdly long lines (:data:`MAX_LINE_BYTES`);
 * :func:`head_bytes`: the first few decompressed bytes, for ``sniff`` functions (never raises);
-* :func:`field_error` / :func:`excerpt`: every error names the file, the line and the field, and
-  quotes at most a short excerpt of a bad value (never a 16 MiB line, never a numpy repr);
-* :func:`options`: one vocabulary of loader options (e.g. ``crossed``), with the old names
-  refused with a pointer to the new one.
+* :func:`field_error` / :func:`fail_first` / :func:`excerpt`: every error about a place in a file
+  names the file, the place and the field, and quotes at most a short excerpt of a bad value
+  (never a 16 MiB line, never a numpy repr), in under :data:`MAX_MESSAGE` characters;
+* :class:`Capture`: the files of one stream read as one sequence of lines (errors still name the
+  file and its own line);
+* :func:`check_choice` / :func:`check_number` / :func:`bad_option`: one wording of option errors,
+  and :func:`check_option_names`: one vocabulary of loader options (e.g. ``crossed``), with the
+  old names refused with a pointer to the new one.
 
-Errors are :class:`DataFileError`, a ``ValueError``.
+The one vocabulary of places: ``<file>: line N, field 'name': <problem>``.
+
+* ``line N`` is a 1-based line of a text file as an editor shows it: a CSV's header line is line 1,
+  its first data line line 2 (a headerless file's first line is line 1);
+* ``record N`` is the 1-based record of a binary file (DBN records, Parquet rows), the only place
+  a binary format has;
+* ``row N`` only ever means a row of in-memory arrays (0-based, a :class:`MarketDay` checked
+  without file lines), never a place in a file.
+
+Errors of the file itself (empty, truncated, binary) are :class:`DataFileError`; errors about a
+place in a readable file are plain ``ValueError``s (the loader layer then checks the file itself
+first, so an unreadable file is reported as such, not by what a parser tripped on).
 """
 
 from __future__ import annotations
@@ -18,7 +33,8 @@ from __future__ import annotations
 import inspect
 import math
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +43,20 @@ from numba import njit
 
 __all__ = [
     "MAX_LINE_BYTES",
+    "MAX_MESSAGE",
+    "Capture",
     "DataFileError",
+    "InMemory",
     "as_text",
+    "bad_option",
+    "check_choice",
+    "check_number",
+    "crossed_rows",
     "decompress",
     "excerpt",
+    "fail_first",
     "field_error",
+    "first",
     "head_bytes",
     "read_bytes",
     "renamed_options",
@@ -42,6 +67,8 @@ MAX_LINE_BYTES = 4 << 20
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _EXCERPT = 40
+MAX_MESSAGE = 300
+"""Longest error message about a place in a file (a longer one is cut, never a whole line quoted)."""
 
 
 class DataFileError(ValueError):
@@ -68,14 +95,111 @@ def excerpt(value: Any, limit: int = _EXCERPT) -> str:
     return text if len(text) <= limit + 2 else text[:limit] + "..."
 
 
-def field_error(path: Path | str, line: int | None, field: str | None, problem: str) -> DataFileError:
-    """``DataFileError("<path>: line <n>, field '<field>': <problem>")`` (parts left out when None)."""
+def field_error(
+    src: Path | str | Capture, line: int | None, field: str | None, problem: str, unit: str = "line"
+) -> ValueError:
+    """``ValueError("<file>: line <n>, field '<field>': <problem>")`` (parts left out when None).
+
+    ``src`` is the file, or a :class:`Capture` whose line numbers run across its files (the
+    message then names the file the line is in and its own line number), or :class:`InMemory`
+    data (then ``row N``). ``unit`` is ``"line"`` (text files) or ``"record"`` (binary files).
+    The message is cut to :data:`MAX_MESSAGE`.
+    """
+    if isinstance(src, Capture) and line is not None:
+        src, line = src.locate(int(line))
+    if isinstance(src, InMemory):
+        unit = "row"
     where = []
     if line is not None:
-        where.append(f"line {int(line)}")
+        where.append(f"{unit} {int(line)}")
     if field is not None:
         where.append(f"field '{field}'")
-    return DataFileError(f"{path}: {', '.join(where)}: {problem}" if where else f"{path}: {problem}")
+    text = f"{src}: {', '.join(where)}: {problem}" if where else f"{src}: {problem}"
+    return ValueError(text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "...")
+
+
+def first(mask: np.ndarray) -> int:
+    """Index of the first True of a 1-D mask, or of the first row with one of a 2-D mask; -1 if none."""
+    mask = np.asarray(mask)
+    idx = np.flatnonzero(mask.any(axis=1) if mask.ndim == 2 else mask)
+    return int(idx[0]) if idx.size else -1
+
+
+def fail_first(
+    bad: np.ndarray, src: Path | str | Capture, lines: np.ndarray, field: Any, problem: Any, unit: str = "line"
+) -> None:
+    """Raise :func:`field_error` at the first True of ``bad`` (rows: ``lines[k]`` is the place of
+    row ``k``); ``field`` and ``problem`` are texts or functions of that index."""
+    k = first(bad)
+    if k >= 0:
+        name = field(k) if callable(field) else field
+        raise field_error(src, int(lines[k]), name, problem(k) if callable(problem) else problem, unit)
+
+
+@dataclass(frozen=True)
+class InMemory:
+    """Data given in memory (a data frame, arrays) named ``name``: its places are 0-based rows."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Capture:
+    """The files of one stream read as one sequence of lines, oldest first.
+
+    Lines are numbered 1.. across the files; :meth:`locate` turns such a number back into the file
+    and its own line number, which is what every error message quotes (see :func:`field_error`).
+    """
+
+    paths: tuple[Path, ...]
+    offsets: np.ndarray  # lines before each file, then the total
+
+    @classmethod
+    def of(cls, paths: Sequence[Path], line_counts: Sequence[int]) -> Capture:
+        return cls(tuple(paths), np.concatenate([[0], np.cumsum(line_counts)]).astype(np.int64))
+
+    def locate(self, line: int) -> tuple[Path, int]:
+        k = min(max(int(np.searchsorted(self.offsets, line, side="left")) - 1, 0), len(self.paths) - 1)
+        return self.paths[k], int(line - self.offsets[k])
+
+    def file_starts(self) -> np.ndarray:
+        """The (global) number of each later file's first line."""
+        return self.offsets[1:-1] + 1
+
+    def __str__(self) -> str:
+        return ", ".join(map(str, self.paths))
+
+
+def crossed_locked(top: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows whose best bid is above / equal to the best ask (both sides present) of ``top`` = (bid,
+    bid size, ask, ask size)."""
+    bid, bid_sz, ask, ask_sz = top
+    both = (bid_sz > 0) & (ask_sz > 0)
+    return both & (bid > ask), both & (bid == ask)
+
+
+def crossed_rows(
+    src: Any, lines: np.ndarray, top: tuple[np.ndarray, ...], policy: str, notes: dict[str, Any],
+    field: str = "bid_px", what: str = "book", unit: str = "line",
+) -> np.ndarray:  # fmt: skip
+    """The rows to keep of a book whose best levels are ``top`` = (bid, bid size, ask, ask size): all
+    but those whose best bid is at or above the best ask (both sides present). ``policy="raise"``:
+    the first such row is an error naming its line and ``field``; ``"drop"``: they are dropped,
+    counted in ``notes["dropped_crossed_rows"]`` (bid > ask) and ``notes["dropped_locked_rows"]``
+    (bid == ask)."""
+    bid, _, ask, _ = top
+    crossed, locked = crossed_locked(top)
+    if policy == "raise":
+        fail_first(crossed | locked, src, lines, field, lambda k: (
+            f"{'crossed' if crossed[k] else 'locked'} {what}: best bid {excerpt(bid[k])} {'>' if crossed[k] else '=='} "
+            f"best ask {excerpt(ask[k])}; pass crossed='drop' to drop crossed and locked rows (counted in notes)"
+        ), unit)  # fmt: skip
+    notes["dropped_crossed_rows"] = int(crossed.sum())
+    notes["dropped_locked_rows"] = int(locked.sum())
+    return ~(crossed | locked)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -94,47 +218,41 @@ def _truncated(path: Path, kind: str, out: bytes) -> DataFileError:
     )
 
 
-def _gunzip(path: Path, raw: bytes) -> bytes:
-    parts: list[bytes] = []
-    rest = raw
-    while rest:
-        d = zlib.decompressobj(wbits=31)
-        try:
-            parts.append(d.decompress(rest))
-        except zlib.error as exc:
-            done = b"".join(parts)
-            raise DataFileError(
-                f"{path}: corrupt gzip data near line {_line_of(done, len(done))} of the text ({excerpt(str(exc))})"
-            ) from None
-        if not d.eof:
-            raise _truncated(path, "gzip", b"".join(parts))
-        rest = d.unused_data.lstrip(b"\x00")  # padding after the last member is allowed
-        if rest and rest[:2] != GZIP_MAGIC:
-            raise DataFileError(f"{path}: trailing garbage after the gzip data ({len(rest):,} bytes)")
-    return b"".join(parts)
-
-
-def _unzstd(path: Path, raw: bytes) -> bytes:
+def _zstandard(path: Path) -> Any:
     try:
         import zstandard
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(f"{path}: reading zstd files needs the 'zstandard' package (pip install zstandard)") from exc
+    return zstandard
+
+
+def _inflate(path: Path, raw: bytes, kind: str) -> bytes:
+    """Every member (frame) of a gzip or zstd stream, decompressed; a corrupt or truncated stream
+    or trailing garbage is a :class:`DataFileError`."""
+    if kind == "gzip":
+        new, error, magic = (lambda: zlib.decompressobj(wbits=31)), zlib.error, GZIP_MAGIC
+    else:
+        zstandard = _zstandard(path)
+        new, error, magic = (lambda: zstandard.ZstdDecompressor().decompressobj()), zstandard.ZstdError, ZSTD_MAGIC
     parts: list[bytes] = []
     rest = raw
     while rest:
-        d = zstandard.ZstdDecompressor().decompressobj()
+        d = new()
         try:
             parts.append(d.decompress(rest))
-        except zstandard.ZstdError as exc:
+        except error as exc:
             done = b"".join(parts)
-            raise DataFileError(
-                f"{path}: corrupt zstd data after {len(done):,} decompressed bytes ({excerpt(str(exc))})"
-            ) from None
+            where = (
+                f"near line {_line_of(done, len(done))} of the text"
+                if kind == "gzip"
+                else f"after {len(done):,} decompressed bytes"
+            )
+            raise DataFileError(f"{path}: corrupt {kind} data {where} ({excerpt(str(exc))})") from None
         if not d.eof:
-            raise _truncated(path, "zstd", b"".join(parts))
-        rest = d.unused_data
-        if rest and rest[:4] != ZSTD_MAGIC:
-            raise DataFileError(f"{path}: trailing garbage after the zstd data ({len(rest):,} bytes)")
+            raise _truncated(path, kind, b"".join(parts))
+        rest = d.unused_data.lstrip(b"\x00") if kind == "gzip" else d.unused_data  # gzip: padding allowed
+        if rest and rest[: len(magic)] != magic:
+            raise DataFileError(f"{path}: trailing garbage after the {kind} data ({len(rest):,} bytes)")
     return b"".join(parts)
 
 
@@ -227,7 +345,7 @@ def decompress(path: str | Path) -> bytes:
     path = Path(path)
     raw = path.read_bytes()
     kind = compression(raw[:4])
-    data = _gunzip(path, raw) if kind == "gzip" else _unzstd(path, raw) if kind == "zstd" else raw
+    data = _inflate(path, raw, kind) if kind else raw
     if not data.strip():
         after = f" after {kind} decompression" if kind else ""
         raise DataFileError(f"{path}: line 1: the file is empty ({len(data)} bytes{after}); expected market data")
@@ -260,11 +378,6 @@ def diagnose(path: str | Path) -> None:
     data = decompress(path)
     if data[:3] != b"DBN":
         as_text(path, data)
-
-
-def text_encoding(path: str | Path) -> str:
-    """The encoding :func:`read_bytes` detects (for notes), e.g. ``"UTF-8"`` or ``"UTF-16-LE"``."""
-    return _transcode(Path(path), head_bytes(path, 4096))[1]
 
 
 def head_bytes(path: str | Path, n: int = 8192, text: bool = True) -> bytes:
@@ -309,6 +422,46 @@ def head_lines(path: str | Path, n: int = 3, limit: int = 4096) -> list[str]:
 # ----------------------------------------------------------------------------------------------
 # Options
 # ----------------------------------------------------------------------------------------------
+
+
+def bad_option(name: str, value: Any, allowed: str) -> ValueError:
+    """``ValueError("option <name>=<value> is invalid; allowed: <allowed>")``: every loader's wording."""
+    return ValueError(f"option {name}={excerpt(value, 60)} is invalid; allowed: {allowed}")
+
+
+def check_choice(name: str, value: Any, allowed: Sequence[Any]) -> Any:
+    """``value`` if it is one of ``allowed``, else :func:`bad_option` listing them."""
+    if not isinstance(value, (str, bool, int, type(None))) or value not in allowed:
+        raise bad_option(name, value, "one of " + ", ".join(repr(a) for a in allowed))
+    return value
+
+
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    low: float = -math.inf,
+    high: float = math.inf,
+    low_open: bool = False,
+    integer: bool = False,
+    none: bool = False,
+) -> Any:
+    """``value`` if it is a finite number in the range (``None`` too when ``none``), else
+    :func:`bad_option` saying the range; an int when ``integer``, else a float."""
+    if value is None and none:
+        return None
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    ok = ok and math.isfinite(float(value)) and (float(value) > low if low_open else float(value) >= low)
+    ok = ok and float(value) <= high
+    if integer:
+        ok = ok and float(value) == int(value)
+    if not ok:
+        lo = f"> {low:g}" if low_open else f">= {low:g}"
+        rng = lo if high == math.inf else f"{lo} and <= {high:g}"
+        kind = "an integer" if integer else "a finite number"
+        raise bad_option(name, value, f"{kind} {rng}" + (" or None" if none else ""))
+    return int(value) if integer else float(value)
+
 
 RENAMED: dict[str, str] = {"crossed_rows": "crossed", "on_crossed": "crossed"}
 """Old option names and their new name (refused with a pointer to the new one)."""

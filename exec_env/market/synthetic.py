@@ -260,9 +260,16 @@ def _zero(q, lo, hi, base):
         q[j] = 0
 
 
+# The book's scalar state in ``_simulate`` is the tuple ``s`` = (base, bid, ask, has_bid, has_ask): the
+# window's first tick, the best bid and ask ticks, whether each side has an order. Helpers take it
+# and return its new value (a value, so the compiled loop keeps it in registers).
+
+
 @njit(cache=True)
-def _snapshot(bq, aq, base, bid, ask, has_bid, has_ask, cut, bt, bc, at, ac):
-    """Fill the first L non-empty levels per side into bt/bc/at/ac (count 0 = empty)."""
+def _snapshot(bq, aq, s, cut, snap):
+    """Fill the first L non-empty levels per side into ``snap`` = (bt, bc, at, ac) (count 0 = empty)."""
+    bt, bc, at, ac = snap
+    base, bid, ask, has_bid, has_ask = s
     L = bt.shape[0]
     bt[:] = 0
     bc[:] = 0
@@ -303,18 +310,20 @@ def _shift(q, shift, scratch):
 
 
 @njit(cache=True)
-def _append_row(row_ts, row_bt, row_bc, row_at, row_ac, n_rows, ts, bt, bc, at, ac):
-    """Record the snapshot bt/bc/at/ac stamped ``ts`` unless it equals the previous row.
+def _append_row(rows, n_rows, ts, snap):
+    """Record the snapshot ``snap`` stamped ``ts`` unless it equals the previous row; ``rows`` = (ts,
+    bid ticks, bid counts, ask ticks, ask counts), grown when full. Returns (rows, count).
 
     A row with the same stamp as the previous one replaces it (only the open row can share a stamp
     with the first bucket's row).
     """
-    L = bt.shape[0]
+    row_ts, row_bt, row_bc, row_at, row_ac = rows
+    bt, bc, at, ac = snap
     if row_ts[n_rows - 1] == ts:
         n_rows -= 1
     else:
         same = True
-        for j in range(L):
+        for j in range(bt.shape[0]):
             if (
                 bt[j] != row_bt[n_rows - 1, j]
                 or bc[j] != row_bc[n_rows - 1, j]
@@ -324,7 +333,7 @@ def _append_row(row_ts, row_bt, row_bc, row_at, row_ac, n_rows, ts, bt, bc, at, 
                 same = False
                 break
         if same:
-            return row_ts, row_bt, row_bc, row_at, row_ac, n_rows
+            return rows, n_rows
     if n_rows >= row_ts.shape[0]:
         row_ts = _grow1(row_ts, n_rows + 1)
         row_bt = _grow2(row_bt, n_rows + 1)
@@ -336,82 +345,232 @@ def _append_row(row_ts, row_bt, row_bc, row_at, row_ac, n_rows, ts, bt, bc, at, 
     row_bc[n_rows] = bc
     row_at[n_rows] = at
     row_ac[n_rows] = ac
-    return row_ts, row_bt, row_bc, row_at, row_ac, n_rows + 1
+    return (row_ts, row_bt, row_bc, row_at, row_ac), n_rows + 1
 
 
 @njit(cache=True)
-def _simulate(seed, lam, th, mu, beta, p0, T, u_a, warmup, open_ns, interval_ns, L, record_events, window):
-    """Run the warm-up and one session; return the recorded rows and trades as integer ticks/counts.
+def _record(trades, n_tr, ns, tick, side):
+    """Append a trade to ``trades`` = (ts, tick, side), grown when full. Returns (trades, count)."""
+    tr_ts, tr_tick, tr_side = trades
+    if n_tr >= tr_ts.shape[0]:
+        tr_ts = _grow1(tr_ts, n_tr + 1)
+        tr_tick = _grow1(tr_tick, n_tr + 1)
+        tr_side = _grow1(tr_side, n_tr + 1)
+    tr_ts[n_tr] = ns
+    tr_tick[n_tr] = tick
+    tr_side[n_tr] = side
+    return (tr_ts, tr_tick, tr_side), n_tr + 1
 
-    The book lives in a window of ``window`` ticks (at least ``8 * cut + 8``) that is re-centred
-    when the price drifts near its edge; the window size never changes the result.
-    """
-    np.random.seed(seed)  # noqa: NPY002 (numba supports only the legacy API)
+
+@njit(cache=True, inline="always")
+def _new_best_bid(aq, s, p, cut):
+    """The bid side's best is now ``p``; orders of the ask side beyond the cutoff from it are removed."""
+    base, bid, ask, has_bid, has_ask = s
+    if not has_bid and p < bid:
+        _zero(aq, p + cut + 1, bid + cut, base)
+    return (base, p, ask, True, has_ask)
+
+
+@njit(cache=True, inline="always")
+def _new_best_ask(bq, s, p, cut):
+    """The ask side's best is now ``p``; orders of the bid side beyond the cutoff from it are removed."""
+    base, bid, ask, has_bid, has_ask = s
+    if not has_ask and p > ask:
+        _zero(bq, ask - cut, p - cut - 1, base)
+    return (base, bid, p, has_bid, True)
+
+
+@njit(cache=True, inline="always")
+def _bid_emptied(bq, aq, s, cut):
+    """The best bid queue emptied: the next bid within the cutoff is the best, else the side is empty."""
+    base, bid, ask, has_bid, has_ask = s
+    q = bid - 1
+    while q >= ask - cut and bq[q - base] == 0:
+        q -= 1
+    if q >= ask - cut:
+        _zero(aq, q + cut + 1, bid + cut, base)
+        return (base, q, ask, has_bid, has_ask)
+    return (base, bid, ask, False, has_ask)
+
+
+@njit(cache=True, inline="always")
+def _ask_emptied(bq, aq, s, cut):
+    """The best ask queue emptied: the next ask within the cutoff is the best, else the side is empty."""
+    base, bid, ask, has_bid, has_ask = s
+    q = ask + 1
+    while q <= bid + cut and aq[q - base] == 0:
+        q += 1
+    if q <= bid + cut:
+        _zero(bq, ask - cut, q - cut - 1, base)
+        return (base, bid, q, has_bid, has_ask)
+    return (base, bid, ask, has_bid, False)
+
+
+@njit(cache=True, inline="always")
+def _limit_order(r, lam, lam_tot, bq, aq, s, cut):
+    """A limit order at the distance drawn by ``r`` (a buy when ``r < lam_tot``): (changed, state)."""
+    base, bid, ask, has_bid, has_ask = s
     D = lam.shape[0] - 1
-    cut = th.shape[0] - 1
-    W = max(window, 8 * cut + 8)
-    margin = 2 * cut + 2
+    buy = r < lam_tot
+    v = r if buy else r - lam_tot
+    i = 1
+    acc = lam[1]
+    while acc <= v and i < D:
+        i += 1
+        acc += lam[i]
+    if buy:
+        p = ask - i
+        if p < 1:
+            return False, s
+        bq[p - base] += 1
+        if not has_bid or p > bid:
+            s = _new_best_bid(aq, s, p, cut)
+        return True, s
+    p = bid + i
+    aq[p - base] += 1
+    if not has_ask or p < ask:
+        s = _new_best_ask(bq, s, p, cut)
+    return True, s
+
+
+@njit(cache=True, inline="always")
+def _market_order(beta, bq, aq, s, cut):
+    """A market order, a buy with probability 0.5 (1 + beta I): (side +1/-1, price in ticks, state);
+    side 0 when the opposite side is empty."""
+    base, bid, ask, has_bid, has_ask = s
+    nb = bq[bid - base] if has_bid else 0
+    na = aq[ask - base] if has_ask else 0
+    imb = (nb - na) / (nb + na) if nb + na > 0 else 0.0
+    buy = np.random.random() < 0.5 * (1.0 + beta * imb)  # noqa: NPY002
+    if buy and has_ask:
+        aq[ask - base] -= 1
+        if aq[ask - base] == 0:
+            s = _ask_emptied(bq, aq, s, cut)
+        return 1, ask, s
+    if not buy and has_bid:
+        bq[bid - base] -= 1
+        if bq[bid - base] == 0:
+            s = _bid_emptied(bq, aq, s, cut)
+        return -1, bid, s
+    return 0, np.int64(0), s
+
+
+@njit(cache=True, inline="always")
+def _cancellation(v, th, c_bid, bq, aq, s, cut):
+    """The cancellation drawn by ``v`` (of a bid order when ``v < c_bid``): (changed, state)."""
+    base, bid, ask, _, _ = s
+    if v < c_bid:
+        d = 1
+        acc = th[1] * bq[ask - 1 - base]
+        while acc <= v and d < cut:
+            d += 1
+            acc += th[d] * bq[ask - d - base]
+        p = ask - d
+        if bq[p - base] == 0:  # guards against rounding at the end of the scan
+            return False, s
+        bq[p - base] -= 1
+        if p == bid and bq[p - base] == 0:
+            s = _bid_emptied(bq, aq, s, cut)
+        return True, s
+    v -= c_bid
+    d = 1
+    acc = th[1] * aq[bid + 1 - base]
+    while acc <= v and d < cut:
+        d += 1
+        acc += th[d] * aq[bid + d - base]
+    p = bid + d
+    if aq[p - base] == 0:
+        return False, s
+    aq[p - base] -= 1
+    if p == ask and aq[p - base] == 0:
+        s = _ask_emptied(bq, aq, s, cut)
+    return True, s
+
+
+@njit(cache=True, inline="always")
+def _cancel_rates(th, bq, aq, s, cut):
+    """Total cancellation rate of each side: every resting order at distance d from the opposite best."""
+    base, bid, ask, _, _ = s
+    c_bid = 0.0
+    for d in range(1, cut + 1):
+        c_bid += th[d] * bq[ask - d - base]
+    c_ask = 0.0
+    for d in range(1, cut + 1):
+        c_ask += th[d] * aq[bid + d - base]
+    return c_bid, c_ask
+
+
+@njit(cache=True)
+def _start_book(lam, th, p0, W):
+    """The window's two sides and state at the start: ``max(1, round(lambda(i) / theta(i)))`` orders at
+    distance ``i = 1..D`` on each side, best bid ``p0``, one-tick spread; and the total limit rate."""
     bq = np.zeros(W, np.int64)
     aq = np.zeros(W, np.int64)
-    scratch = np.zeros(W, np.int64)
-    base = p0 - W // 2
-    bid = p0
-    ask = p0 + 1
-    has_bid = True
-    has_ask = True
+    base, bid, ask = np.int64(p0 - W // 2), np.int64(p0), np.int64(p0 + 1)
     lam_tot = 0.0
-    for i in range(1, D + 1):
+    for i in range(1, lam.shape[0]):
         lam_tot += lam[i]
         n0 = max(1, int(lam[i] / th[i] + 0.5))
         bq[ask - i - base] = n0
         aq[bid + i - base] = n0
+    return bq, aq, (base, bid, ask, True, True), lam_tot
 
-    # output buffers (grown by doubling, rarely)
-    row_cap = 1024
-    if interval_ns > 0:
-        row_cap = int(T * 1e9 / interval_ns) + 4
+
+@njit(cache=True, inline="always")
+def _recenter(bq, aq, scratch, s, cut, margin):
+    """Keep the book inside the window (rare: the price has drifted far); returns the state."""
+    base, bid, ask, has_bid, has_ask = s
+    W = bq.shape[0]
+    if ask - cut - base < margin or bid + cut - base > W - margin:
+        new_base = (bid + ask) // 2 - W // 2
+        _shift(bq, new_base - base, scratch)
+        _shift(aq, new_base - base, scratch)
+        return (new_base, bid, ask, has_bid, has_ask)
+    return s
+
+
+@njit(cache=True)
+def _buffers(L, T, mu, interval_ns, record_events):
+    """Output buffers (grown by doubling, rarely): rows, trades, event times, the snapshot scratch."""
+    row_cap = int(T * 1e9 / interval_ns) + 4 if interval_ns > 0 else 1024
     trade_cap = int(2.0 * mu * T * 1.2) + 1024
-    row_ts = np.empty(row_cap, np.int64)
-    row_bt = np.empty((row_cap, L), np.int64)
-    row_bc = np.empty((row_cap, L), np.int64)
-    row_at = np.empty((row_cap, L), np.int64)
-    row_ac = np.empty((row_cap, L), np.int64)
-    tr_ts = np.empty(trade_cap, np.int64)
-    tr_tick = np.empty(trade_cap, np.int64)
-    tr_side = np.empty(trade_cap, np.int8)
-    ev_ts = np.empty(1024 if record_events else 0, np.int64)
-    n_rows = 0
-    n_tr = 0
-    n_ev = 0
-    bt = np.zeros(L, np.int64)
-    bc = np.zeros(L, np.int64)
-    at = np.zeros(L, np.int64)
-    ac = np.zeros(L, np.int64)
+    rows = (np.empty(row_cap, np.int64), np.empty((row_cap, L), np.int64), np.empty((row_cap, L), np.int64),
+            np.empty((row_cap, L), np.int64), np.empty((row_cap, L), np.int64))  # fmt: skip
+    trades = (np.empty(trade_cap, np.int64), np.empty(trade_cap, np.int64), np.empty(trade_cap, np.int8))
+    snap = (np.zeros(L, np.int64), np.zeros(L, np.int64), np.zeros(L, np.int64), np.zeros(L, np.int64))
+    return rows, trades, np.empty(1024 if record_events else 0, np.int64), snap
 
-    tau = -warmup
-    recording = False
-    t_clock = 0.0
-    cur_bucket = np.int64(-1)
-    last_ns = open_ns
-    pending = False
+
+@njit(cache=True)
+def _simulate(seed, model, session, L, record_events, window):
+    """Run the warm-up and one session; return the recorded rows and trades as integer ticks/counts.
+
+    ``model`` = (lambda(i) for i = 0..D, theta(i) for i = 0..cut, mu, beta); ``session`` = (initial
+    price in ticks, session seconds T, u_shape, warm-up seconds, open ns, snapshot interval ns). The
+    book lives in a window of ``window`` ticks (at least ``8 * cut + 8``) that is re-centred when the
+    price drifts near its edge; the window size never changes the result.
+    """
+    np.random.seed(seed)  # noqa: NPY002 (numba supports only the legacy API)
+    lam, th, mu, beta = model
+    p0, T, u_a, warmup, open_ns, interval_ns = session
+    cut = th.shape[0] - 1
+    W = max(window, 8 * cut + 8)
+    bq, aq, s, lam_tot = _start_book(lam, th, p0, W)
+    scratch = np.zeros(W, np.int64)
+    rows, trades, ev_ts, snap = _buffers(L, T, mu, interval_ns, record_events)
+    n_rows, n_tr, n_ev = 0, 0, 0
+    tau, t_clock = -warmup, 0.0
+    recording, pending = False, False
+    cur_bucket, last_ns = np.int64(-1), open_ns
     while True:
-        # total cancellation rate: every resting order at distance d from the opposite best
-        c_bid = 0.0
-        for d in range(1, cut + 1):
-            c_bid += th[d] * bq[ask - d - base]
-        c_ask = 0.0
-        for d in range(1, cut + 1):
-            c_ask += th[d] * aq[bid + d - base]
+        c_bid, c_ask = _cancel_rates(th, bq, aq, s, cut)
         rate = 2.0 * lam_tot + 2.0 * mu + c_bid + c_ask
         tau += -np.log(1.0 - np.random.random()) / rate  # noqa: NPY002
         if not recording and tau >= 0.0:
             # the warm-up is over: record the book at the open, restart the clock (memoryless)
-            _snapshot(bq, aq, base, bid, ask, has_bid, has_ask, cut, bt, bc, at, ac)
-            row_ts[0] = open_ns
-            row_bt[0] = bt
-            row_bc[0] = bc
-            row_at[0] = at
-            row_ac[0] = ac
+            _snapshot(bq, aq, s, cut, snap)
+            rows[0][0] = open_ns
+            rows[1][0], rows[2][0], rows[3][0], rows[4][0] = snap
             n_rows = 1
             recording = True
             tau = -np.log(1.0 - np.random.random()) / rate  # noqa: NPY002
@@ -421,135 +580,25 @@ def _simulate(seed, lam, th, mu, beta, p0, T, u_a, warmup, open_ns, interval_ns,
                 break
             t_clock = _clock_time(tau, t_clock, T, u_a)
             ns = open_ns + np.int64(t_clock * 1e9 + 0.5)
-            rel = ns - open_ns
-            bucket = rel // interval_ns if interval_ns > 0 else rel
+            bucket = (ns - open_ns) // interval_ns if interval_ns > 0 else ns - open_ns
             if bucket != cur_bucket:
                 if pending:
-                    _snapshot(bq, aq, base, bid, ask, has_bid, has_ask, cut, bt, bc, at, ac)
-                    row_ts, row_bt, row_bc, row_at, row_ac, n_rows = _append_row(
-                        row_ts, row_bt, row_bc, row_at, row_ac, n_rows, last_ns, bt, bc, at, ac
-                    )
+                    _snapshot(bq, aq, s, cut, snap)
+                    rows, n_rows = _append_row(rows, n_rows, last_ns, snap)
                     pending = False
                 cur_bucket = bucket
 
         # choose and apply one event
-        changed = False
         r = np.random.random() * rate  # noqa: NPY002
         if r < 2.0 * lam_tot:
-            buy = r < lam_tot
-            v = r if buy else r - lam_tot
-            i = 1
-            acc = lam[1]
-            while acc <= v and i < D:
-                i += 1
-                acc += lam[i]
-            if buy:
-                p = ask - i
-                if p >= 1:
-                    bq[p - base] += 1
-                    changed = True
-                    if not has_bid or p > bid:
-                        if not has_bid and p < bid:
-                            _zero(aq, p + cut + 1, bid + cut, base)
-                        bid = p
-                        has_bid = True
-            else:
-                p = bid + i
-                aq[p - base] += 1
-                changed = True
-                if not has_ask or p < ask:
-                    if not has_ask and p > ask:
-                        _zero(bq, ask - cut, p - cut - 1, base)
-                    ask = p
-                    has_ask = True
+            changed, s = _limit_order(r, lam, lam_tot, bq, aq, s, cut)
         elif r < 2.0 * lam_tot + 2.0 * mu:
-            nb = bq[bid - base] if has_bid else 0
-            na = aq[ask - base] if has_ask else 0
-            imb = (nb - na) / (nb + na) if nb + na > 0 else 0.0
-            buy = np.random.random() < 0.5 * (1.0 + beta * imb)  # noqa: NPY002
-            if buy and has_ask:
-                changed = True
-                if recording:
-                    if n_tr >= tr_ts.shape[0]:
-                        tr_ts = _grow1(tr_ts, n_tr + 1)
-                        tr_tick = _grow1(tr_tick, n_tr + 1)
-                        tr_side = _grow1(tr_side, n_tr + 1)
-                    tr_ts[n_tr] = ns
-                    tr_tick[n_tr] = ask
-                    tr_side[n_tr] = 1
-                    n_tr += 1
-                aq[ask - base] -= 1
-                if aq[ask - base] == 0:
-                    p = ask + 1
-                    while p <= bid + cut and aq[p - base] == 0:
-                        p += 1
-                    if p <= bid + cut:
-                        _zero(bq, ask - cut, p - cut - 1, base)
-                        ask = p
-                    else:
-                        has_ask = False
-            elif not buy and has_bid:
-                changed = True
-                if recording:
-                    if n_tr >= tr_ts.shape[0]:
-                        tr_ts = _grow1(tr_ts, n_tr + 1)
-                        tr_tick = _grow1(tr_tick, n_tr + 1)
-                        tr_side = _grow1(tr_side, n_tr + 1)
-                    tr_ts[n_tr] = ns
-                    tr_tick[n_tr] = bid
-                    tr_side[n_tr] = -1
-                    n_tr += 1
-                bq[bid - base] -= 1
-                if bq[bid - base] == 0:
-                    p = bid - 1
-                    while p >= ask - cut and bq[p - base] == 0:
-                        p -= 1
-                    if p >= ask - cut:
-                        _zero(aq, p + cut + 1, bid + cut, base)
-                        bid = p
-                    else:
-                        has_bid = False
+            side, tick, s = _market_order(beta, bq, aq, s, cut)
+            changed = side != 0
+            if changed and recording:
+                trades, n_tr = _record(trades, n_tr, ns, tick, side)
         else:
-            v = r - 2.0 * lam_tot - 2.0 * mu
-            if v < c_bid:
-                d = 1
-                acc = th[1] * bq[ask - 1 - base]
-                while acc <= v and d < cut:
-                    d += 1
-                    acc += th[d] * bq[ask - d - base]
-                p = ask - d
-                if bq[p - base] > 0:  # guards against rounding at the end of the scan
-                    changed = True
-                    bq[p - base] -= 1
-                    if p == bid and bq[p - base] == 0:
-                        q = bid - 1
-                        while q >= ask - cut and bq[q - base] == 0:
-                            q -= 1
-                        if q >= ask - cut:
-                            _zero(aq, q + cut + 1, bid + cut, base)
-                            bid = q
-                        else:
-                            has_bid = False
-            else:
-                v -= c_bid
-                d = 1
-                acc = th[1] * aq[bid + 1 - base]
-                while acc <= v and d < cut:
-                    d += 1
-                    acc += th[d] * aq[bid + d - base]
-                p = bid + d
-                if aq[p - base] > 0:
-                    changed = True
-                    aq[p - base] -= 1
-                    if p == ask and aq[p - base] == 0:
-                        q = ask + 1
-                        while q <= bid + cut and aq[q - base] == 0:
-                            q += 1
-                        if q <= bid + cut:
-                            _zero(bq, ask - cut, q - cut - 1, base)
-                            ask = q
-                        else:
-                            has_ask = False
+            changed, s = _cancellation(r - 2.0 * lam_tot - 2.0 * mu, th, c_bid, bq, aq, s, cut)
 
         if changed and recording:
             last_ns = ns
@@ -559,32 +608,16 @@ def _simulate(seed, lam, th, mu, beta, p0, T, u_a, warmup, open_ns, interval_ns,
                     ev_ts = _grow1(ev_ts, n_ev + 1)
                 ev_ts[n_ev] = ns
                 n_ev += 1
-
-        # keep the book inside the window (rare: the price has drifted far)
-        if ask - cut - base < margin or bid + cut - base > W - margin:
-            new_base = (bid + ask) // 2 - W // 2
-            shift = new_base - base
-            _shift(bq, shift, scratch)
-            _shift(aq, shift, scratch)
-            base = new_base
+        s = _recenter(bq, aq, scratch, s, cut, 2 * cut + 2)
 
     if pending:
-        _snapshot(bq, aq, base, bid, ask, has_bid, has_ask, cut, bt, bc, at, ac)
-        row_ts, row_bt, row_bc, row_at, row_ac, n_rows = _append_row(
-            row_ts, row_bt, row_bc, row_at, row_ac, n_rows, last_ns, bt, bc, at, ac
-        )
-
-    return (
-        row_ts[:n_rows].copy(),
-        row_bt[:n_rows].copy(),
-        row_bc[:n_rows].copy(),
-        row_at[:n_rows].copy(),
-        row_ac[:n_rows].copy(),
-        tr_ts[:n_tr].copy(),
-        tr_tick[:n_tr].copy(),
-        tr_side[:n_tr].copy(),
-        ev_ts[:n_ev].copy(),
-    )
+        _snapshot(bq, aq, s, cut, snap)
+        rows, n_rows = _append_row(rows, n_rows, last_ns, snap)
+    row_ts, row_bt, row_bc, row_at, row_ac = rows
+    tr_ts, tr_tick, tr_side = trades
+    return (row_ts[:n_rows].copy(), row_bt[:n_rows].copy(), row_bc[:n_rows].copy(), row_at[:n_rows].copy(),
+            row_ac[:n_rows].copy(), tr_ts[:n_tr].copy(), tr_tick[:n_tr].copy(), tr_side[:n_tr].copy(),
+            ev_ts[:n_ev].copy())  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------
@@ -613,22 +646,10 @@ def _run(params: SyntheticParams, seed: int, day_index: int, record_events: bool
     """The raw compiled run: (date, open_ns, close_ns, arrays...) with prices in integer ticks."""
     date, open_ns, close_ns = session_bounds(day_index, params.session_seconds)
     interval_ns = round(params.snapshot_interval_ms * 1e6)
-    out = _simulate(
-        _day_seed(seed, day_index),
-        params.limit_rates(),
-        params.cancel_rates(),
-        float(params.mu),
-        float(params.imbalance_feedback),
-        round(params.initial_price / params.tick_size),
-        float(params.session_seconds),
-        float(params.u_shape),
-        WARMUP_SECONDS,
-        np.int64(open_ns),
-        np.int64(interval_ns),
-        params.levels,
-        record_events,
-        window,
-    )
+    model = (params.limit_rates(), params.cancel_rates(), float(params.mu), float(params.imbalance_feedback))
+    session = (round(params.initial_price / params.tick_size), float(params.session_seconds), float(params.u_shape),
+               WARMUP_SECONDS, np.int64(open_ns), np.int64(interval_ns))  # fmt: skip
+    out = _simulate(_day_seed(seed, day_index), model, session, params.levels, record_events, window)
     return (date, open_ns, close_ns, *out)
 
 

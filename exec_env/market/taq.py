@@ -115,6 +115,8 @@ per date with quotes), both ends included, and give ``meta.session_open_ns``/``c
 Records outside the session (after the close, or before the open when not carried) are excluded
 and counted in ``notes``; so are trades with a non-regular condition, corrected trades (with
 ``corrected="exclude"``), quotes of venues not in ``venues``, and rows of other symbols.
+In New York time ``notes["calendar"]`` is ``"us_equities"`` (:mod:`exec_env.market.hours`):
+loading warns when a session reaches outside 09:30-16:00 (``"extended"`` does) or falls on a weekend.
 
 Options (keyword arguments of :func:`load` and :func:`load_venue_books`)
 -----------------------------------------------------------------------
@@ -193,7 +195,7 @@ import pandas as pd
 
 from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
-from exec_env.market.reader import excerpt
+from exec_env.market.reader import bad_option, check_choice, check_number, excerpt, field_error
 
 __all__ = [
     "EXCHANGES",
@@ -208,7 +210,7 @@ __all__ = [
     "write_taq",
 ]
 
-VERSION = 1
+VERSION = 2  # 2: the US equities calendar named in notes
 """Bumped whenever the same files and options would parse differently (invalidates caches)."""
 
 EXCHANGES: dict[str, str] = {
@@ -263,10 +265,12 @@ _DAY_NS = 86_400 * _NS
 _ON_GRID = 1e-6
 """Largest distance from the tick grid, in ticks, of a price counted as on the grid."""
 
-_OPTIONS = frozenset({
-    "symbol", "session", "timezone", "levels", "tick_size", "lot_size", "quote_size_unit", "crossed", "trades",
-    "side_rule", "trade_conditions", "corrected", "venues", "opening_state",
-})  # fmt: skip
+_DEFAULTS: dict[str, Any] = {
+    "symbol": None, "session": "regular", "timezone": "America/New_York", "levels": 10, "tick_size": 0.01,
+    "lot_size": 1.0, "quote_size_unit": 100.0, "crossed": "raise", "trades": None, "side_rule": "lee_ready",
+    "trade_conditions": None, "corrected": "raise", "venues": None, "opening_state": "carry",
+}  # fmt: skip
+_OPTIONS = frozenset(_DEFAULTS)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -337,10 +341,6 @@ class _Options:
     opening_state: str
 
 
-def _bad(name: str, value: Any, allowed: str) -> ValueError:
-    return ValueError(f"option {name}={value!r} is invalid; allowed: {allowed}")
-
-
 def _parse_clock(name: str, text: Any) -> time:
     if isinstance(text, time):
         return text
@@ -348,14 +348,28 @@ def _parse_clock(name: str, text: Any) -> time:
         parts = [int(p) for p in text.split(":")]
         if parts[0] <= 23 and parts[1] <= 59 and (len(parts) < 3 or parts[2] <= 59):
             return time(*parts)
-    raise _bad(name, text, "'regular', 'extended' or a pair of 'HH:MM[:SS]' times")
+    raise bad_option(name, text, "'regular', 'extended' or a pair of 'HH:MM[:SS]' times")
 
 
-def _number(name: str, value: Any, low: float, high: float) -> float:
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not (ok and np.isfinite(value) and low <= value <= high):
-        raise _bad(name, value, f"a number in [{low:g}, {high:g}]")
-    return float(value)
+def _session_option(session: Any) -> tuple[str, time, time]:
+    if isinstance(session, str) and session in SESSIONS:
+        return session, *SESSIONS[session]
+    if isinstance(session, (tuple, list)) and len(session) == 2:
+        open_t, close_t = _parse_clock("session", session[0]), _parse_clock("session", session[1])
+        if close_t <= open_t:
+            raise bad_option("session", session, "a pair of 'HH:MM[:SS]' times, the close after the open")
+        return f"{open_t.isoformat()}-{close_t.isoformat()}", open_t, close_t
+    raise bad_option("session", session, "'regular', 'extended' or a pair of 'HH:MM[:SS]' times")
+
+
+def _codes_option(name: str, value: Any, allowed: Any, what: str) -> frozenset[str] | None:
+    """None, or one-character codes (a string ``"NP"`` means N and P) from ``allowed`` (any when None)."""
+    if value is None:
+        return None
+    items = list(value) if isinstance(value, (str, Iterable)) else None
+    if not items or not all(isinstance(c, str) and len(c) == 1 and (allowed is None or c in allowed) for c in items):
+        raise bad_option(name, value, f"None or a non-empty iterable of {what}")
+    return frozenset(items)
 
 
 def _options(options: dict[str, Any], venue_books: bool = False) -> _Options:
@@ -365,82 +379,36 @@ def _options(options: dict[str, Any], venue_books: bool = False) -> _Options:
     if unknown:
         allowed = sorted(_OPTIONS - ({"levels"} if venue_books else set()))
         raise ValueError(f"unknown option(s) {sorted(unknown)} for the taq format; allowed: {allowed}")
-    symbol = options.get("symbol")
-    if symbol is not None and not (isinstance(symbol, str) and symbol.strip()):
-        raise _bad("symbol", symbol, "None or a non-empty string")
-    session = options.get("session", "regular")
-    if isinstance(session, str) and session in SESSIONS:
-        name = session
-        open_t, close_t = SESSIONS[session]
-    elif isinstance(session, (tuple, list)) and len(session) == 2:
-        open_t, close_t = _parse_clock("session", session[0]), _parse_clock("session", session[1])
-        if close_t <= open_t:
-            raise _bad("session", session, "a pair of 'HH:MM[:SS]' times, the close after the open")
-        name = f"{open_t.isoformat()}-{close_t.isoformat()}"
-    else:
-        raise _bad("session", session, "'regular', 'extended' or a pair of 'HH:MM[:SS]' times")
-    timezone = options.get("timezone", "America/New_York")
+    o = {**_DEFAULTS, **options}
+    if o["symbol"] is not None and not (isinstance(o["symbol"], str) and o["symbol"].strip()):
+        raise bad_option("symbol", o["symbol"], "None or a non-empty string")
+    name, open_t, close_t = _session_option(o["session"])
     try:
-        tz = ZoneInfo(timezone)
+        tz = ZoneInfo(o["timezone"])
     except Exception as exc:  # ZoneInfoNotFoundError, ValueError, TypeError
-        raise _bad("timezone", timezone, "an IANA time zone name such as 'America/New_York'") from exc
-    levels = options.get("levels", 10)
-    if not (isinstance(levels, (int, np.integer)) and not isinstance(levels, bool) and 1 <= levels <= MAX_LEVELS):
-        raise _bad("levels", levels, f"an integer in 1..{MAX_LEVELS}")
-    tick = _number("tick_size", options.get("tick_size", 0.01), 1e-8, 1e4)
-    if tick <= 0:
-        raise _bad("tick_size", tick, "a number > 0")
-    lot = _number("lot_size", options.get("lot_size", 1.0), 1e-8, 1e8)
-    if lot <= 0:
-        raise _bad("lot_size", lot, "a number > 0")
-    unit = _number("quote_size_unit", options.get("quote_size_unit", 100.0), 1e-8, 1e8)
-    if unit <= 0:
-        raise _bad("quote_size_unit", unit, "a number > 0")
-    crossed = options.get("crossed", "raise")
-    if crossed not in ("raise", "drop"):
-        raise _bad("crossed", crossed, "'raise' or 'drop'")
-    trades = options.get("trades")
-    if not (trades is None or trades is False or isinstance(trades, (str, Path))):
-        raise _bad("trades", trades, "None (the companion file), a path, or False (no trades)")
-    side_rule = options.get("side_rule", "lee_ready")
-    if side_rule not in SIDE_RULES:
-        raise _bad("side_rule", side_rule, f"one of {SIDE_RULES}")
-    conditions = options.get("trade_conditions")
-    if conditions is None:
-        conds = EXTENDED_CONDITIONS if name == "extended" else REGULAR_CONDITIONS
-    else:
-        items = list(conditions) if isinstance(conditions, (str, Iterable)) else conditions  # "@F": @ and F
-        if not isinstance(items, Iterable) or not all(isinstance(c, str) and len(c) == 1 for c in items):
-            raise _bad("trade_conditions", conditions, "None or an iterable of one-character sale condition codes")
-        conds = frozenset(items)
-    corrected = options.get("corrected", "raise")
-    if corrected not in ("raise", "exclude"):
-        raise _bad("corrected", corrected, "'raise' or 'exclude'")
-    venues = options.get("venues")
-    if venues is not None:
-        items = list(venues) if isinstance(venues, str) else venues  # "NP" means N and P
-        if not isinstance(items, Iterable):
-            raise _bad("venues", venues, f"None or an iterable of exchange codes from {''.join(EXCHANGES)}")
-        items = list(items)
-        if not items or not all(isinstance(v, str) and v in EXCHANGES for v in items):
-            raise _bad("venues", venues, f"None or a non-empty iterable of exchange codes from {''.join(EXCHANGES)}")
-        venues = frozenset(items)
-    opening = options.get("opening_state", "carry")
-    if opening not in ("carry", "empty"):
-        raise _bad("opening_state", opening, "'carry' or 'empty'")
-    return _Options(symbol=symbol.strip() if symbol else None, session_name=name, open_time=open_t,
-                    close_time=close_t, tz=tz, timezone=str(timezone), levels=int(levels), tick_size=tick,
-                    lot_size=lot, quote_size_unit=unit, crossed=crossed, trades=trades, side_rule=side_rule,
-                    conditions=conds, corrected=corrected, venues=venues, opening_state=opening)  # fmt: skip
+        raise bad_option("timezone", o["timezone"], "an IANA time zone name such as 'America/New_York'") from exc
+    if not (o["trades"] is None or o["trades"] is False or isinstance(o["trades"], (str, Path))):
+        raise bad_option("trades", o["trades"], "None (the companion file), a path, or False (no trades)")
+    for key, allowed in (("crossed", ("raise", "drop")), ("side_rule", SIDE_RULES), ("corrected", ("raise", "exclude")),
+                         ("opening_state", ("carry", "empty"))):  # fmt: skip
+        check_choice(key, o[key], allowed)
+    conds = _codes_option("trade_conditions", o["trade_conditions"], None, "one-character sale condition codes")
+    return _Options(
+        symbol=o["symbol"].strip() if o["symbol"] else None, session_name=name, open_time=open_t, close_time=close_t,
+        tz=tz, timezone=str(o["timezone"]), levels=check_number("levels", o["levels"], low=1, high=MAX_LEVELS, integer=True),
+        tick_size=check_number("tick_size", o["tick_size"], low=1e-8, high=1e4),
+        lot_size=check_number("lot_size", o["lot_size"], low=1e-8, high=1e8),
+        quote_size_unit=check_number("quote_size_unit", o["quote_size_unit"], low=1e-8, high=1e8),
+        crossed=o["crossed"], trades=o["trades"], side_rule=o["side_rule"],
+        conditions=conds if conds is not None else EXTENDED_CONDITIONS if name == "extended" else REGULAR_CONDITIONS,
+        corrected=o["corrected"], opening_state=o["opening_state"],
+        venues=_codes_option("venues", o["venues"], EXCHANGES, f"exchange codes from {''.join(EXCHANGES)}"),
+    )  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------
 # Parsing
 # ----------------------------------------------------------------------------------------------
-
-
-def _fail(path: Path, line: int, field: str, problem: str) -> ValueError:
-    return ValueError(f"{path}: row {line}, field '{field}': {problem}")
 
 
 def _read(path: Path, required: tuple[str, ...], kind: str) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
@@ -453,16 +421,16 @@ def _read(path: Path, required: tuple[str, ...], kind: str) -> tuple[pd.DataFram
     newlines = np.flatnonzero(buf == 10)
     n_lines = newlines.size + (1 if buf.size and buf[-1] != 10 else 0)
     if n_lines == 0:
-        raise _fail(path, 1, required[0], "empty file, expected a header row")
+        raise field_error(path, 1, required[0], "empty file, expected a header row")
     header_end = int(newlines[0]) if newlines.size else buf.size
     names = raw[:header_end].decode("utf-8", errors="replace").rstrip("\r").split(",")
     names = [_ALIASES.get(n.strip().strip('"'), n.strip().strip('"')) for n in names]
     for name in required:
         if name not in names:
-            raise _fail(path, 1, name, f"column missing from the {kind} header {names}")
+            raise field_error(path, 1, name, f"column missing from the {kind} header {names}")
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise _fail(path, 1, dupes[0], f"column appears more than once in the {kind} header {names}")
+        raise field_error(path, 1, dupes[0], f"column appears more than once in the {kind} header {names}")
     commas = np.bincount(np.searchsorted(newlines, np.flatnonzero(buf == 44)), minlength=n_lines)[:n_lines]
     wrong = np.flatnonzero(commas[1:] != len(names) - 1)
     if wrong.size:
@@ -472,7 +440,7 @@ def _read(path: Path, required: tuple[str, ...], kind: str) -> tuple[pd.DataFram
             field, what = names[found], f"only {found} fields, the header has {len(names)}: '{names[found]}' is missing"
         else:
             field, what = names[-1], f"{found} fields, the header has {len(names)}: extra field(s) after '{names[-1]}'"
-        raise _fail(path, line, field, f"wrong column count: {what}")
+        raise field_error(path, line, field, f"wrong column count: {what}")
     frame = _frame(raw, names)
     lines = np.arange(2, frame.shape[0] + 2, dtype=np.int64)
     ignored = [n for n in names if n not in required and n != _ET]
@@ -554,7 +522,7 @@ def _numbers(path: Path, frame: pd.DataFrame, lines: np.ndarray, name: str) -> n
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         i = int(bad[0])
-        raise _fail(path, int(lines[i]), name, f"unparsable number {frame[name].iloc[i]!r}")
+        raise field_error(path, int(lines[i]), name, f"unparsable number {frame[name].iloc[i]!r}")
     return values
 
 
@@ -565,7 +533,7 @@ def _epoch_ns(path: Path, frame: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
     back = np.flatnonzero(np.diff(ts) < 0)
     if back.size:
         i = int(back[0]) + 1
-        raise _fail(
+        raise field_error(
             path, int(lines[i]), _TIME,
             f"unsorted time: {frame[_TIME].iloc[i]} is before the previous row's {frame[_TIME].iloc[i - 1]}",
         )  # fmt: skip
@@ -580,7 +548,7 @@ def _careful_epoch_ns(path: Path, frame: pd.DataFrame, lines: np.ndarray) -> np.
     bad = np.flatnonzero(~(whole_ok & frac_ok))
     if bad.size:
         i = int(bad[0])
-        raise _fail(
+        raise field_error(
             path,
             int(lines[i]),
             _TIME,
@@ -597,13 +565,13 @@ def _check_et(path: Path, frame: pd.DataFrame, lines: np.ndarray, ts: np.ndarray
     bad = np.flatnonzero(np.asarray(pd.isna(et)))
     if bad.size:
         i = int(bad[0])
-        raise _fail(path, int(lines[i]), _ET, f"unparsable time {frame[_ET].iloc[i]!r} (expected {_ET_FORMAT})")
+        raise field_error(path, int(lines[i]), _ET, f"unparsable time {frame[_ET].iloc[i]!r} (expected {_ET_FORMAT})")
     local = pd.DatetimeIndex(pd.to_datetime(ts, unit="ns", utc=True)).tz_convert(tz).tz_localize(None)
     diff = local.as_unit("ns").asi8 - pd.DatetimeIndex(et).as_unit("ns").asi8
     bad = np.flatnonzero(np.abs(diff) > _ET_TOLERANCE_NS)
     if bad.size:
         i = int(bad[0])
-        raise _fail(
+        raise field_error(
             path, int(lines[i]), _ET,
             f"{frame[_ET].iloc[i]} disagrees with {_TIME}={frame[_TIME].iloc[i]} ({local[i]} in {tz.key}) by "
             f"{diff[i] / 1e6:g} ms (more than 1 ms)",
@@ -618,7 +586,9 @@ def _exchanges(path: Path, frame: pd.DataFrame, lines: np.ndarray) -> np.ndarray
     bad = np.flatnonzero(~known)
     if bad.size:
         i = int(bad[0])
-        raise _fail(path, int(lines[i]), "EX", f"unknown exchange code {excerpt(ex[i])}; known: {''.join(EXCHANGES)}")
+        raise field_error(
+            path, int(lines[i]), "EX", f"unknown exchange code {excerpt(ex[i])}; known: {''.join(EXCHANGES)}"
+        )
     return ex.astype("U1")
 
 
@@ -628,7 +598,7 @@ def _symbols(path: Path, frame: pd.DataFrame, lines: np.ndarray, symbol: str | N
     present = [str(x) for x in np.unique(sym)]
     if symbol is None:
         if len(present) != 1:
-            raise _fail(
+            raise field_error(
                 path, int(lines[0]) if lines.size else 2, "SYMBOL",
                 f"the file holds {len(present)} symbols {present[:10]}; pass symbol=... to select one",
             )  # fmt: skip
@@ -667,7 +637,7 @@ def _self_crossed(
     bad = np.flatnonzero(crossed)
     if bad.size and opt.crossed == "raise":
         i = int(bad[0])
-        raise _fail(
+        raise field_error(
             path, int(lines[i]), "BID",
             f"quote crossed at its own venue {ex[i]}: bid {values['BID'][i]:g} > offer {values['OFR'][i]:g}; "
             "pass crossed='drop' to drop such quotes (counted in notes)",
@@ -678,7 +648,7 @@ def _self_crossed(
 def _read_quotes(path: Path, opt: _Options) -> _Quotes:
     frame, lines, ignored = _read(path, _QUOTE_REQUIRED, "quotes")
     if frame.shape[0] == 0:
-        raise _fail(path, 2, _TIME, "no quote records after the header line")
+        raise field_error(path, 2, _TIME, "no quote records after the header line")
     ts = _epoch_ns(path, frame, lines)
     et_diff = _check_et(path, frame, lines, ts, opt.tz)
     ex = _exchanges(path, frame, lines)
@@ -688,11 +658,11 @@ def _read_quotes(path: Path, opt: _Options) -> _Quotes:
         bad = np.flatnonzero(v < 0)
         if bad.size:
             what = "size" if name.endswith("SIZ") else "price"
-            raise _fail(path, int(lines[bad[0]]), name, f"negative {what} {frame[name].iloc[int(bad[0])]!r}")
+            raise field_error(path, int(lines[bad[0]]), name, f"negative {what} {frame[name].iloc[int(bad[0])]!r}")
         if name.endswith("SIZ"):
             bad = np.flatnonzero(v != np.floor(v))
             if bad.size:
-                raise _fail(
+                raise field_error(
                     path, int(lines[bad[0]]), name,
                     f"quote size {frame[name].iloc[int(bad[0])]!r} is not a whole number of units "
                     f"(quote_size_unit={opt.quote_size_unit:g} shares)",
@@ -707,7 +677,7 @@ def _read_quotes(path: Path, opt: _Options) -> _Quotes:
         off = np.flatnonzero(~empty & (np.abs(ticks - np.round(ticks)) > _ON_GRID))
         if off.size:
             i = int(off[0])
-            raise _fail(
+            raise field_error(
                 path, int(lines[i]), name,
                 f"price {frame[name].iloc[i]} is not on the tick grid of {opt.tick_size:g} (pass tick_size=...)",
             )  # fmt: skip
@@ -752,12 +722,12 @@ def _read_trades(path: Path, opt: _Options, symbol: str) -> _Trades:
         if bad.size:
             i = int(bad[0])
             sign = "negative" if v[i] < 0 else "zero"
-            raise _fail(path, int(lines[i]), name, f"{sign} trade {what} {frame[name].iloc[i]!r} (must be > 0)")
+            raise field_error(path, int(lines[i]), name, f"{sign} trade {what} {frame[name].iloc[i]!r} (must be > 0)")
     corr_text = _text(frame, "CORR")
     bad = np.flatnonzero(~(np.char.isdigit(corr_text) & (np.char.str_len(corr_text) <= 2)))
     if bad.size:
         i = int(bad[0])
-        raise _fail(path, int(lines[i]), "CORR", f"unparsable correction indicator {frame['CORR'].iloc[i]!r}")
+        raise field_error(path, int(lines[i]), "CORR", f"unparsable correction indicator {frame['CORR'].iloc[i]!r}")
     corr = corr_text.astype(np.int64)
     cond = np.char.replace(frame["COND"].to_numpy(dtype=str), " ", "")
     sym = _text(frame, "SYMBOL")
@@ -897,7 +867,7 @@ def _crossed(path: Path, book: _Book, policy: str, what: str) -> tuple[_Book, in
         source = (
             "the opening state" if book.venue[i] == OPENING_VENUE else f"this quote (venue {chr(64 + book.venue[i])})"
         )
-        raise _fail(
+        raise field_error(
             path, int(book.lines[i]), str(book.field[i]),
             f"{kind} {what} after {source}: best bid {book.bid_px[i, 0]} >= best offer {book.ask_px[i, 0]}; "
             "pass crossed='drop' to drop such rows",
@@ -1040,7 +1010,7 @@ def _parse(path: Path, opt: _Options) -> _Parsed:
         bad = np.flatnonzero(~known)
         if bad.size:
             i = int(bad[0])
-            raise _fail(trades.path, int(trades.lines[i]), _TIME,
+            raise field_error(trades.path, int(trades.lines[i]), _TIME,
                         f"trade on a date with no quotes ({Date(1970, 1, 1) + timedelta(days=int(tdays[i]))})")  # fmt: skip
     return _Parsed(path=path, opt=opt, quotes=q, trades=trades, trades_note=trades_note, sessions=sessions,
                    trade_days=tdays)  # fmt: skip
@@ -1057,7 +1027,7 @@ def _select_trades(p: _Parsed, s: _Session) -> tuple[np.ndarray, dict[str, Any]]
     corrected = inside & (t.corr != 0)
     if corrected.any() and p.opt.corrected == "raise":
         i = int(np.flatnonzero(corrected)[0])
-        raise _fail(
+        raise field_error(
             t.path, int(t.lines[i]), "CORR",
             f"corrected/cancelled trade (CORR={t.corr[i]}); pass corrected='exclude' to exclude such trades",
         )  # fmt: skip
@@ -1095,6 +1065,7 @@ def _common_notes(p: _Parsed, s: _Session) -> dict[str, Any]:
     opt = p.opt
     return {
         "format": "taq",
+        **({"calendar": "us_equities"} if opt.timezone == "America/New_York" else {}),
         "session": opt.session_name,
         "session_local": f"{opt.open_time.isoformat()}-{opt.close_time.isoformat()} {opt.timezone} (both included)",
         "quote_size_unit": opt.quote_size_unit,
@@ -1113,6 +1084,19 @@ def _common_notes(p: _Parsed, s: _Session) -> dict[str, Any]:
         "dt_et_minus_ms_trades": p.trades.et_diff if p.trades is not None else {},
         **s.notes,
     }
+
+
+def _day(
+    p: _Parsed, s: _Session, notes: dict, book: _Book, venue: np.ndarray, keep: np.ndarray, side: np.ndarray
+) -> MarketDay:
+    """A validated day of ``book`` (rows of ``venue``) and the trades ``keep`` with their ``side``."""
+    t = p.trades
+    trades = None if t is None else (t.ts[keep], t.price[keep], t.size[keep], side)
+    day = MarketDay.build(_meta(p, s, notes), (book.ts, book.bid_px, book.bid_sz, book.ask_px, book.ask_sz), trades,
+                          venue=venue.astype(np.int16))  # fmt: skip
+    if t is None:
+        return validate(day, p.path, book.lines)
+    return validate(day, p.path, book.lines, t.lines[keep], trade_origin=t.path)
 
 
 def load(path: Path, **options: Any) -> list[MarketDay]:
@@ -1148,15 +1132,7 @@ def load(path: Path, **options: Any) -> list[MarketDay]:
             **tnotes,
             "trade_side_counts": _counts(side),
         }
-        day = MarketDay(
-            meta=_meta(p, s, notes), ts=book.ts.astype(np.int64), bid_px=book.bid_px, bid_sz=book.bid_sz,
-            ask_px=book.ask_px, ask_sz=book.ask_sz, trade_ts=trade_ts.astype(np.int64),
-            trade_px=trade_px.astype(np.float64), trade_sz=(t.size[keep] if t is not None else np.zeros(0)),
-            trade_side=side, venue=book.venue.astype(np.int16),
-        )  # fmt: skip
-        days.append(
-            validate(day, origin=str(p.path), book_rows=book.lines, trade_rows=t.lines[keep] if t is not None else None)
-        )
+        days.append(_day(p, s, notes, book, book.venue, keep, side))
     return days
 
 
@@ -1206,15 +1182,8 @@ def load_venue_books(path: Path, **options: Any) -> dict[str, list[MarketDay]]:
                 "venue_trades": int(mine.sum()),
                 "trade_side_counts": _counts(side[mine]),
             }
-            day = MarketDay(
-                meta=_meta(p, s, notes), ts=book.ts.astype(np.int64), bid_px=book.bid_px, bid_sz=book.bid_sz,
-                ask_px=book.ask_px, ask_sz=book.ask_sz, trade_ts=trade_ts[mine].astype(np.int64),
-                trade_px=trade_px[mine].astype(np.float64),
-                trade_sz=(t.size[keep][mine] if t is not None else np.zeros(0)), trade_side=side[mine],
-                venue=np.full(book.ts.size, VENUE_CODES[e], dtype=np.int16),
-            )  # fmt: skip
-            rows = t.lines[keep][mine] if t is not None else None
-            out.setdefault(e, []).append(validate(day, origin=str(p.path), book_rows=book.lines, trade_rows=rows))
+            venue = np.full(book.ts.size, VENUE_CODES[e], dtype=np.int16)
+            out.setdefault(e, []).append(_day(p, s, notes, book, venue, keep[mine], side[mine]))
     return out
 
 
@@ -1263,7 +1232,7 @@ def write_taq(
     if day.levels > len(WRITE_VENUES):
         raise ValueError(f"write_taq: day has {day.levels} levels, at most {len(WRITE_VENUES)} venues can carry them")
     if trade_venue not in EXCHANGES:
-        raise _bad("trade_venue", trade_venue, f"an exchange code from {''.join(EXCHANGES)}")
+        raise bad_option("trade_venue", trade_venue, f"an exchange code from {''.join(EXCHANGES)}")
     quotes_path = Path(quotes_path)
     n, levels = day.bid_px.shape
     cols = [day.bid_px, day.bid_sz, day.ask_px, day.ask_sz]

@@ -46,9 +46,24 @@ of other symbols are counted in ``notes["rows_other_symbols"]``); ``trades``; ``
 "drop" (a crossed or locked book row is an error naming the line unless dropped, counted in notes);
 ``session``. Amounts are as the exchange gives them (contracts for some derivatives).
 
+Captures in several files
+-------------------------
+Tardis serves one file per UTC date; a capture of one stream can also be split anywhere (at
+midnight, on size). The book files of one stream (same exchange, dataset and symbol: see
+:func:`stream_key`) are read as one capture when loaded together (``load([...])``, or a folder, glob
+or list given to ``load_market``, which groups them and orders them by their first row's time), as
+:mod:`exec_env.market.crypto` does for Binance: rows are taken in file order, ``local_timestamp``
+must not go back across files, and a later file continues the previous file's book: its updates
+apply to it, and a snapshot block at its start resets it (``notes["file_restarts"]``). A later file
+loaded alone has no book until its first snapshot block (an error when it has none, saying to load
+the files together). Each book file's paired trades file is read with it (``trades=`` names one
+file, so it is for a single book file). Errors name the file and its own line; each UTC date still
+yields its own day, ``meta.source`` and ``notes["files"]`` list the files read.
+
 Malformed input, each a ``ValueError`` naming the file, the 1-based line and the field: wrong column
 count, unparsable or missing value, ``is_snapshot`` or ``side`` out of its set, negative amount,
-``local_timestamp`` going backwards, crossed or locked book, mismatched trades file.
+``local_timestamp`` going backwards (within a file or across the files of a stream), crossed or
+locked book, mismatched trades file.
 
 No Tardis sample is in the shared data (their files are licensed); the tests write files from
 synthetic days with :func:`write_tardis`, in exactly the documented layout, and read them back.
@@ -59,36 +74,37 @@ from __future__ import annotations
 import gzip
 import io
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from exec_env.market import reader
 from exec_env.market.crypto import (
     C_MERGED,
     C_SKIPPED_NO_BOOK,
     ON_CROSSED,
     Book,
-    check_choice,
     check_increment,
     check_levels,
-    check_on_grid,
-    drop_crossed,
-    infer_increment,
+    check_symbol,
+    check_tick,
+    increment,
+    level_changes,
     make_days,
     minmax_median,
     parse_session,
-    read_bytes,
-    read_head,
     rebuild_book,
+    session_note,
 )
 from exec_env.market.data import MarketDay
-from exec_env.market.reader import excerpt
+from exec_env.market.reader import Capture, bad_option, check_choice, crossed_rows, excerpt, fail_first, field_error
 
-__all__ = ["VERSION", "companions", "load", "sniff", "write_tardis"]
+__all__ = ["VERSION", "companions", "load", "sniff", "stream_key", "write_tardis"]
 
-VERSION = 1
+VERSION = 2  # 2: files of one stream read together; dropped_locked_rows counted apart
 PREFIX = ["exchange", "symbol", "timestamp", "local_timestamp"]
 INCREMENTAL = [*PREFIX, "is_snapshot", "side", "price", "amount"]
 TRADES = [*PREFIX, "id", "side", "price", "amount"]
@@ -119,7 +135,7 @@ def _dataset(header: list[str]) -> tuple[str, int]:
 
 def sniff(path: Path) -> bool:
     """The first line is a Tardis CSV header of a supported dataset."""
-    first = read_head(Path(path), 4096).split(b"\n", 1)[0].rstrip(b"\r")
+    first = reader.head_bytes(Path(path), 4096).split(b"\n", 1)[0].rstrip(b"\r")
     try:
         _dataset(first.decode("ascii").split(","))
     except (ValueError, UnicodeDecodeError):
@@ -144,13 +160,23 @@ def companions(path: Path) -> list[Path]:
     return [partner] if partner is not None else []
 
 
-def _fail(path: Path, line: int, field: str, problem: str) -> ValueError:
-    return ValueError(f"{path}: row {line}, field '{field}': {problem}")
+def stream_key(path: Path) -> tuple[str, int] | None:
+    """``("<exchange> <dataset> <symbol>", first local time)`` of a book file: the book files of one
+    stream are read together, oldest first, by ``load_market`` (see "Captures in several files");
+    None for a trades file or an unreadable head."""
+    lines = reader.head_lines(Path(path), 2, limit=1 << 16)
+    try:
+        kind, depth = _dataset(lines[0].split(","))
+        exchange, symbol, _, local = lines[1].split(",")[:4]
+        start = int(local)
+    except (ValueError, IndexError):
+        return None
+    return None if kind == "trades" else (f"{exchange} {kind}{depth or ''} {symbol}", start)
 
 
 def _read_csv(path: Path, dtypes: dict[str, Any]) -> tuple[str, int, pd.DataFrame]:
     """Parse one Tardis CSV; data row k is file line k + 2. Checks the column count of every line."""
-    data = read_bytes(path)
+    data = reader.read_bytes(path)
     if data.endswith(b"\n"):
         data = data[:-1]
     header_end = data.find(b"\n")
@@ -159,7 +185,9 @@ def _read_csv(path: Path, dtypes: dict[str, Any]) -> tuple[str, int, pd.DataFram
     try:
         kind, depth = _dataset(header)
     except ValueError:
-        raise _fail(path, 1, "header", f"not a supported Tardis CSV header: {excerpt(','.join(header))}") from None
+        raise field_error(
+            path, 1, "header", f"not a supported Tardis CSV header: {excerpt(','.join(header))}"
+        ) from None
     n_cols = len(header)
     if header_end < 0:
         return kind, depth, pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, object)) for c in header})
@@ -167,10 +195,8 @@ def _read_csv(path: Path, dtypes: dict[str, Any]) -> tuple[str, int, pd.DataFram
     starts = np.concatenate([[0], np.flatnonzero(buf == 10) + 1])
     commas = np.add.reduceat((buf == 44).astype(np.uint8), starts, dtype=np.int64)
     # a start at the very end (empty last line) would be out of range for reduceat: not possible here
-    bad = np.flatnonzero(commas != n_cols - 1)
-    if bad.size:
-        k = int(bad[0])
-        raise _fail(path, k + 1, "columns", f"expected {n_cols} comma-separated fields, got {int(commas[k]) + 1}")
+    fail_first(commas != n_cols - 1, path, np.arange(1, commas.size + 1), "columns",
+               lambda k: f"expected {n_cols} comma-separated fields, got {int(commas[k]) + 1}")  # fmt: skip
     text = io.BytesIO(data)
     try:
         df = pd.read_csv(text, dtype=dtypes, skip_blank_lines=False, keep_default_na=False, na_values=[""])
@@ -183,59 +209,52 @@ def _read_csv(path: Path, dtypes: dict[str, Any]) -> tuple[str, int, pd.DataFram
             vals = raw[col]
             num = pd.to_numeric(vals, errors="coerce")
             bad_mask = num.isna() & (vals != "") if dt == np.float64 else num.isna() | (num % 1 != 0)
-            bad = np.flatnonzero(bad_mask.to_numpy())
-            if bad.size:
-                k = int(bad[0])
-                raise _fail(path, k + 2, col, f"unparsable value {excerpt(vals.iloc[k])}") from None
+            fail_first(bad_mask.to_numpy(), path, np.arange(2, len(vals) + 2), col,
+                       lambda k: f"unparsable value {excerpt(vals.iloc[k])}")  # noqa: B023  # fmt: skip
         raise
     return kind, depth, df
 
 
-def _required(path: Path, df: pd.DataFrame, cols: list[str]) -> None:
+def _required(src: Any, df: pd.DataFrame, lines: np.ndarray, cols: list[str]) -> None:
     for col in cols:
-        miss = np.flatnonzero(df[col].isna().to_numpy())
-        if miss.size:
-            raise _fail(path, int(miss[0]) + 2, col, "missing value")
+        fail_first(df[col].isna().to_numpy(), src, lines, col, "missing value")
 
 
-def _select_symbol(path: Path, df: pd.DataFrame, symbol: str | None, notes: dict) -> tuple[pd.DataFrame, np.ndarray]:
-    """Rows of one symbol and their file lines."""
-    lines = np.arange(2, len(df) + 2, dtype=np.int64)
+def _select_symbol(src: Any, df: pd.DataFrame, lines: np.ndarray, symbol: str | None, notes: dict) -> tuple:
+    """Rows of one symbol and their lines."""
     symbols = pd.unique(df["symbol"])
     if symbol is None:
         if len(symbols) > 1:
             raise ValueError(
-                f"{path}: the file holds {len(symbols)} symbols ({', '.join(map(str, symbols[:10]))}); pass "
+                f"{src}: the file holds {len(symbols)} symbols ({', '.join(map(str, symbols[:10]))}); pass "
                 "symbol= to pick one"
             )
         notes["rows_other_symbols"] = 0
         return df, lines
     keep = (df["symbol"] == symbol).to_numpy()
     if not keep.any():
-        raise ValueError(f"option symbol={symbol!r} matches no row of {path} (symbols: {', '.join(map(str, symbols))})")
+        raise ValueError(f"option symbol={symbol!r} matches no row of {src} (symbols: {', '.join(map(str, symbols))})")
     notes["rows_other_symbols"] = int((~keep).sum())
     return df[keep].reset_index(drop=True), lines[keep]
 
 
-def _local_ns(path: Path, df: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
+def _local_ns(src: Any, df: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
     local = df["local_timestamp"].to_numpy(dtype=np.int64)
-    bad = np.flatnonzero(np.diff(local) < 0)
-    if bad.size:
-        k = int(bad[0]) + 1
-        raise _fail(
-            path,
-            int(lines[k]),
-            "local_timestamp",
-            f"timestamp {local[k]} is before the previous row's {local[k - 1]} (Tardis files are ordered by it)",
-        )
+    fail_first(np.concatenate([[False], np.diff(local) < 0]), src, lines, "local_timestamp",
+               lambda k: f"timestamp {local[k]} is before the previous row's {local[k - 1]} (Tardis files are ordered by it)")  # fmt: skip
     return local * 1000
 
 
-def _one(path: Path, df: pd.DataFrame, col: str) -> str | None:
+def _one(src: Any, df: pd.DataFrame, col: str) -> str | None:
     vals = pd.unique(df[col])
     if len(vals) > 1:
-        raise ValueError(f"{path}: column '{col}' holds several values ({', '.join(map(str, vals[:10]))})")
+        raise ValueError(f"{src}: column '{col}' holds several values ({', '.join(map(str, vals[:10]))})")
     return str(vals[0]) if len(vals) else None
+
+
+def _check_values(src: Any, lines: np.ndarray, col: str, text: np.ndarray, allowed: tuple[str, ...]) -> None:
+    names = ", ".join(map(repr, allowed[:-1])) + f" or {allowed[-1]!r}"
+    fail_first(~np.isin(text, allowed), src, lines, col, lambda k: f"expected {names}, got {excerpt(text[k])}")
 
 
 _BOOK_DTYPES = {"exchange": str, "symbol": str, "timestamp": np.int64, "local_timestamp": np.int64,
@@ -251,140 +270,165 @@ def _snapshot_dtypes(n: int) -> dict[str, Any]:
 
 
 def _header_kind(path: Path) -> tuple[str, int]:
-    first = read_head(path, 1 << 16).split(b"\n", 1)[0].rstrip(b"\r")
+    first = reader.head_bytes(path, 1 << 16).split(b"\n", 1)[0].rstrip(b"\r")
     try:
         return _dataset(first.decode("ascii", errors="replace").split(","))
     except ValueError:
-        raise _fail(
+        raise field_error(
             path, 1, "header", f"not a supported Tardis CSV header: {excerpt(first.decode('utf-8', errors='replace'))}"
         ) from None
 
 
-def _incremental(path, df, lines, levels, notes) -> tuple[Book, np.ndarray, np.ndarray]:
-    """Rebuild the book of an incremental_book_L2 frame; returns rows, level prices and their lines."""
-    _required(path, df, ["price", "amount"])
-    snap_text = df["is_snapshot"].to_numpy(dtype=object)
-    is_snap = snap_text == "true"
-    bad = np.flatnonzero(~is_snap & (snap_text != "false"))
-    if bad.size:
-        k = int(bad[0])
-        raise _fail(path, int(lines[k]), "is_snapshot", f"expected 'true' or 'false', got {excerpt(snap_text[k])}")
-    side_text = df["side"].to_numpy(dtype=object)
-    side = np.where(side_text == "bid", 0, 1).astype(np.int8)
-    bad = np.flatnonzero((side_text != "bid") & (side_text != "ask"))
-    if bad.size:
-        k = int(bad[0])
-        raise _fail(path, int(lines[k]), "side", f"expected 'bid' or 'ask', got {excerpt(side_text[k])}")
-    px = df["price"].to_numpy(dtype=np.float64, copy=True)
-    amt = df["amount"].to_numpy(dtype=np.float64, copy=True)  # writable: one compiled signature
-    bad = np.flatnonzero(~np.isfinite(amt) | (amt < 0))
-    if bad.size:
-        k = int(bad[0])
-        raise _fail(path, int(lines[k]), "amount", f"amount must be finite and >= 0, got {excerpt(amt[k])}")
-    bad = np.flatnonzero(~np.isfinite(px) | (px <= 0))
-    if bad.size:
-        k = int(bad[0])
-        raise _fail(path, int(lines[k]), "price", f"price must be finite and > 0, got {excerpt(px[k])}")
-    ts = _local_ns(path, df, lines)
+def _read_files(paths: list[Path], dtypes: dict[str, Any]) -> tuple[Capture, pd.DataFrame, np.ndarray]:
+    """The CSV files of one stream as one frame; its rows' lines numbered across the files."""
+    frames = [_read_csv(p, dtypes)[2] for p in paths]
+    src = Capture.of(paths, [len(df) + 1 for df in frames])
+    lines = np.concatenate([np.arange(2, len(df) + 2) + src.offsets[k] for k, df in enumerate(frames)])
+    df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return src, df, lines.astype(np.int64)
+
+
+def _events(is_snap: np.ndarray, ts: np.ndarray, new_file: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows grouped into messages (a distinct ``local_timestamp`` or snapshot flag; a later file's
+    first row starts one): (starts, ends, kind). A run of snapshot rows after update rows, or at the
+    start of a file, is a snapshot event (kind 0): it resets the book."""
     n = ts.shape[0]
-    prev_snap = np.concatenate([[False], is_snap[:-1]])
     boundary = np.ones(n, dtype=bool)
-    boundary[1:] = (ts[1:] != ts[:-1]) | (is_snap[1:] != is_snap[:-1])
+    boundary[1:] = (ts[1:] != ts[:-1]) | (is_snap[1:] != is_snap[:-1]) | new_file[1:]
     starts = np.flatnonzero(boundary)
     ends = np.concatenate([starts[1:], [n]])
-    kind = np.where(is_snap[starts] & ~prev_snap[starts], 0, 1).astype(np.int8)
+    prev_snap = np.concatenate([[False], is_snap[:-1]])
+    kind = np.where(is_snap[starts] & (~prev_snap[starts] | new_file[starts]), 0, 1).astype(np.int8)
+    return starts, ends, kind
+
+
+def _incremental(src: Capture, df: pd.DataFrame, lines: np.ndarray, levels: int, notes: dict) -> tuple:
+    """Rebuild the book of incremental_book_L2 rows (a later file continues the previous file's
+    book); returns rows, level prices and their lines."""
+    _required(src, df, lines, ["price", "amount"])
+    snap_text, side_text = df["is_snapshot"].to_numpy(dtype=object), df["side"].to_numpy(dtype=object)
+    _check_values(src, lines, "is_snapshot", snap_text, ("true", "false"))
+    _check_values(src, lines, "side", side_text, ("bid", "ask"))
+    px = df["price"].to_numpy(dtype=np.float64, copy=True)
+    amt = df["amount"].to_numpy(dtype=np.float64, copy=True)  # writable: one compiled signature
+    fail_first(~np.isfinite(amt) | (amt < 0), src, lines, "amount",
+               lambda k: f"amount must be finite and >= 0, got {excerpt(amt[k])}")  # fmt: skip
+    fail_first(~np.isfinite(px) | (px <= 0), src, lines, "price",
+               lambda k: f"price must be finite and > 0, got {excerpt(px[k])}")  # fmt: skip
+    ts = _local_ns(src, df, lines)
+    file_of = np.searchsorted(src.offsets, lines, side="left") - 1
+    new_file = np.concatenate([[False], file_of[1:] != file_of[:-1]])
+    starts, ends, kind = _events(snap_text == "true", ts, new_file)
     grid, rank = np.unique(px, return_inverse=True)
-    ids = np.zeros(starts.shape[0], dtype=np.int64)
-    out = rebuild_book(
-        kind, ts[starts], ids, ids, starts.astype(np.int64), ends.astype(np.int64), side, rank.astype(np.int64),
-        amt, grid, levels, 1, False, np.zeros((2, starts.shape[0]), dtype=np.int64),
-    )  # fmt: skip
-    row_ts, row_ev, _, bpx, bsz, apx, asz, _, cnt, _, _, _ = out
+    ids, zeros = np.zeros(starts.shape[0], dtype=np.int64), np.zeros(starts.shape[0], dtype=np.int64)
+    events = (kind, ts[starts], ids, ids, starts.astype(np.int64), ends.astype(np.int64),
+              np.where(side_text == "bid", 0, 1).astype(np.int8), rank.astype(np.int64), amt, zeros, zeros)  # fmt: skip
+    (row_ts, row_ev, _, *levels_out), _, cnt, _, _, _ = rebuild_book(events, grid, levels, 1, False)
     cnt = cnt.sum(axis=0)
     notes["updates_before_first_snapshot"] = int(cnt[C_SKIPPED_NO_BOOK])
     notes["snapshots"] = int((kind == 0).sum())
+    notes["file_restarts"] = int(((kind == 0) & new_file[starts]).sum())
     notes["rows_merged_same_timestamp"] = int(cnt[C_MERGED])
-    row_line = lines[ends[row_ev] - 1]
-    return Book(row_ts, row_line, row_ev, bpx, bsz, apx, asz), px, lines
+    return Book(row_ts, lines[ends[row_ev] - 1], row_ev, *levels_out), px, lines
 
 
-def _snapshots(path, df, lines, depth, levels, notes) -> tuple[Book, np.ndarray, np.ndarray]:
-    ts = _local_ns(path, df, lines)
-    n = ts.shape[0]
-    out = {}
-    zero_levels = 0
-    for side, name in (("ask", "asks"), ("bid", "bids")):
-        px = np.column_stack([df[f"{name}[{i}].price"].to_numpy(dtype=np.float64) for i in range(levels)])
-        sz = np.column_stack([df[f"{name}[{i}].amount"].to_numpy(dtype=np.float64) for i in range(levels)])
-        for i in range(levels):
-            p, a = px[:, i], sz[:, i]
-            bad = np.flatnonzero(np.isnan(p) != np.isnan(a))
-            if bad.size:
-                k = int(bad[0])
-                col = f"{name}[{i}].{'amount' if np.isnan(a[k]) else 'price'}"
-                raise _fail(path, int(lines[k]), col, "missing value (a level needs both price and amount)")
-            bad = np.flatnonzero(a < 0)
-            if bad.size:
-                k = int(bad[0])
-                raise _fail(path, int(lines[k]), f"{name}[{i}].amount", f"amount must be >= 0, got {excerpt(a[k])}")
-        zero = sz == 0
-        zero_levels += int(zero.sum())
-        px = np.where(zero | np.isnan(sz), np.nan, px)
-        sz = np.where(np.isnan(sz), 0.0, sz)
-        out[side] = (px, sz)
-    notes["zero_amount_levels"] = zero_levels
-    last = np.ones(n, dtype=bool)
+def _snapshot_side(src: Any, df: pd.DataFrame, lines: np.ndarray, name: str, levels: int) -> tuple:
+    """Prices and amounts of one side of book_snapshot_N rows (empty or zero-amount levels: NaN / 0)."""
+    px = np.column_stack([df[f"{name}[{i}].price"].to_numpy(dtype=np.float64) for i in range(levels)])
+    sz = np.column_stack([df[f"{name}[{i}].amount"].to_numpy(dtype=np.float64) for i in range(levels)])
+    half = np.isnan(px) != np.isnan(sz)
+    fail_first(half, src, lines, lambda k: f"{name}[{int(np.flatnonzero(half[k])[0])}]."
+               + ("amount" if np.isnan(sz[k][half[k]][0]) else "price"), "missing value (a level needs both price and amount)")  # fmt: skip
+    fail_first(sz < 0, src, lines, lambda k: f"{name}[{int(np.flatnonzero(sz[k] < 0)[0])}].amount",
+               lambda k: f"amount must be >= 0, got {excerpt(sz[k][sz[k] < 0][0])}")  # fmt: skip
+    zero = sz == 0
+    return np.where(zero | np.isnan(sz), np.nan, px), np.where(np.isnan(sz), 0.0, sz), int(zero.sum())
+
+
+def _snapshots(src: Any, df: pd.DataFrame, lines: np.ndarray, levels: int, notes: dict) -> tuple:
+    ts = _local_ns(src, df, lines)
+    bid_px, bid_sz, zero_bids = _snapshot_side(src, df, lines, "bids", levels)
+    ask_px, ask_sz, zero_asks = _snapshot_side(src, df, lines, "asks", levels)
+    notes["zero_amount_levels"] = zero_bids + zero_asks
+    last = np.ones(ts.shape[0], dtype=bool)
     last[:-1] = ts[1:] != ts[:-1]
     notes["rows_merged_same_timestamp"] = int((~last).sum())
-    all_px = np.concatenate([out["bid"][0].ravel(), out["ask"][0].ravel()])
-    all_lines = np.tile(np.repeat(lines, levels), 2)
-    book = Book(ts[last], lines[last], np.flatnonzero(last), out["bid"][0][last], out["bid"][1][last],
-                out["ask"][0][last], out["ask"][1][last])  # fmt: skip
-    return book, all_px, all_lines
+    book = Book(ts, lines, np.arange(ts.shape[0]), bid_px, bid_sz, ask_px, ask_sz).take(last)
+    return book, np.concatenate([bid_px.ravel(), ask_px.ravel()]), np.tile(np.repeat(lines, levels), 2)
 
 
-def _trades(path: Path, trades_path: Path, exchange: str | None, symbol: str) -> dict[str, np.ndarray]:
-    kind, _ = _header_kind(trades_path)
-    if kind != "trades":
-        raise ValueError(f"option trades={str(trades_path)!r}: {trades_path} is a Tardis {kind} file, not trades")
-    _, _, df = _read_csv(trades_path, _TRADE_DTYPES)
-    lines = np.arange(2, len(df) + 2, dtype=np.int64)
-    if len(df):
-        ex = _one(trades_path, df, "exchange")
-        if exchange is not None and ex != exchange:
-            raise ValueError(f"{trades_path}: exchange {ex!r} differs from the book file's {exchange!r} ({path})")
+def _trade_files(paths: list[Path], trades: Any) -> list[Path]:
+    """The trades files of the book files: the option, else each book file's paired file."""
+    if trades is False:
+        return []
+    if trades is not None:
+        if len(paths) > 1:
+            raise bad_option("trades", trades, "None or False with several book files (each pairs its own trades file)")
+        if not Path(trades).is_file():
+            raise FileNotFoundError(f"option trades={str(trades)!r}: no such file")
+        kind, _ = _header_kind(Path(trades))
+        if kind != "trades":
+            raise ValueError(f"option trades={str(trades)!r}: {trades} is a Tardis {kind} file, not trades")
+        return [Path(trades)]
+    return [t for t in map(_paired_trades, paths) if t is not None]
+
+
+def _trades(files: list[Path], exchange: str | None, symbol: str, notes: dict) -> dict[str, Any]:
+    """The trades of ``symbol`` in ``files`` (one stream, lines numbered across them)."""
+    if not files:
+        notes["trades_file"] = None
+        return {"ts": np.zeros(0, np.int64), "px": np.zeros(0), "sz": np.zeros(0), "side": np.zeros(0, np.int8),
+                "line": np.zeros(0, np.int64), "exchange_ts": np.zeros(0, np.int64), "src": None}  # fmt: skip
+    src, df, lines = _read_files(files, _TRADE_DTYPES)
+    notes["trades_file"] = str(src)
+    if len(df) and exchange is not None and (ex := _one(src, df, "exchange")) != exchange:
+        raise ValueError(f"{src}: exchange {ex!r} differs from the book file's {exchange!r}")
     keep = (df["symbol"] == symbol).to_numpy()
     others = set(pd.unique(df["symbol"][~keep]))
     if others and keep.sum() == 0:
-        raise ValueError(f"{trades_path}: no trade of symbol {symbol!r} (the book file's); it holds {sorted(others)}")
+        raise ValueError(f"{src}: no trade of symbol {symbol!r} (the book file's); it holds {sorted(others)}")
+    notes["rows_other_symbols_trades"] = len(keep) - int(keep.sum())
     df, lines = df[keep].reset_index(drop=True), lines[keep]
-    _required(trades_path, df, ["price", "amount"])
-    ts = _local_ns(trades_path, df, lines)
+    _required(src, df, lines, ["price", "amount"])
+    ts = _local_ns(src, df, lines)
     side_text = df["side"].to_numpy(dtype=object)
+    _check_values(src, lines, "side", side_text, ("buy", "sell", "unknown"))
+    px, amt = df["price"].to_numpy(dtype=np.float64), df["amount"].to_numpy(dtype=np.float64)
+    fail_first(~(amt > 0), src, lines, "amount", lambda k: f"trade amount must be > 0, got {excerpt(amt[k])}")
+    fail_first(~(px > 0), src, lines, "price", lambda k: f"trade price must be > 0, got {excerpt(px[k])}")
     side = np.select([side_text == "buy", side_text == "sell"], [1, -1], 0).astype(np.int8)
-    bad = np.flatnonzero((side_text != "buy") & (side_text != "sell") & (side_text != "unknown"))
-    if bad.size:
-        k = int(bad[0])
-        raise _fail(
-            trades_path, int(lines[k]), "side", f"expected 'buy', 'sell' or 'unknown', got {excerpt(side_text[k])}"
+    return {"ts": ts, "px": px, "sz": amt, "side": side, "line": lines, "src": src,
+            "exchange_ts": df["timestamp"].to_numpy(dtype=np.int64) * 1000}  # fmt: skip
+
+
+def _check_options(o: dict[str, Any], paths: list[Path]) -> tuple[str, int]:
+    """:func:`load`'s options, checked; the dataset kind and snapshot depth of the files."""
+    o["tick_size"] = check_increment("tick_size", o["tick_size"])
+    o["lot_size"] = check_increment("lot_size", o["lot_size"])
+    check_choice("crossed", o["crossed"], ON_CROSSED)
+    o["session_ns"] = parse_session(o["session"])
+    check_symbol(o["symbol"])
+    if not (o["trades"] is None or o["trades"] is False or isinstance(o["trades"], (str, Path))):
+        raise bad_option("trades", o["trades"], "None (paired file), False, or a path")
+    kinds = [_header_kind(p) for p in paths]
+    kind, depth = kinds[0]
+    for p, other in zip(paths[1:], kinds[1:], strict=True):
+        if other != kinds[0]:
+            raise ValueError(f"{p}: a Tardis {other[0]} file in a stream of {kind} files ({paths[0]})")
+    if kind == "trades":
+        raise ValueError(
+            f"{paths[0]}: a Tardis trades file has no order book; load its book file (incremental_book_L2 or "
+            "book_snapshot_N), which pairs it, or pass it as trades= of the book file"
         )
-    px = df["price"].to_numpy(dtype=np.float64)
-    amt = df["amount"].to_numpy(dtype=np.float64)
-    bad = np.flatnonzero(~(amt > 0))
-    if bad.size:
-        k = int(bad[0])
-        raise _fail(trades_path, int(lines[k]), "amount", f"trade amount must be > 0, got {excerpt(amt[k])}")
-    bad = np.flatnonzero(~(px > 0))
-    if bad.size:
-        k = int(bad[0])
-        raise _fail(trades_path, int(lines[k]), "price", f"trade price must be > 0, got {excerpt(px[k])}")
-    exch = df["timestamp"].to_numpy(dtype=np.int64) * 1000
-    return {"ts": ts, "px": px, "sz": amt, "side": side, "line": lines, "exchange_ts": exch,
-            "other_symbols": np.array([len(keep) - int(keep.sum())])}  # fmt: skip
+    levels = check_levels(o["levels"] if o["levels"] is not None else depth if kind == "snapshot" else 20)
+    if kind == "snapshot" and levels > depth:
+        raise bad_option("levels", levels, f"1..{depth} (the depth of {paths[0]})")
+    o["levels"] = levels
+    return kind, depth
 
 
 def load(
-    path: Path,
+    path: Path | Sequence[Path],
     *,
     levels: int | None = None,
     tick_size: float | None = None,
@@ -394,88 +438,50 @@ def load(
     crossed: str = "raise",
     session: tuple[str, str] | None = None,
 ) -> list[MarketDay]:
-    """Parse a Tardis book CSV (and its trades) into one validated day per UTC date (see the module docstring)."""
-    path = Path(path)
-    tick_opt = check_increment("tick_size", tick_size)
-    lot_opt = check_increment("lot_size", lot_size)
-    check_choice("crossed", crossed, ON_CROSSED)
-    session_ns = parse_session(session)
-    if symbol is not None and not (isinstance(symbol, str) and symbol):
-        raise ValueError(f"option symbol={symbol!r} is invalid; allowed values: None (from the data) or a string")
-    if not (trades is None or trades is False or isinstance(trades, (str, Path))):
-        raise ValueError(f"option trades={trades!r} is invalid; allowed values: None (paired file), False, or a path")
-    kind, depth = _header_kind(path)
-    if kind == "trades":
-        raise ValueError(
-            f"{path}: a Tardis trades file has no order book; load its book file (incremental_book_L2 or "
-            "book_snapshot_N), which pairs it, or pass it as trades= of the book file"
-        )
-    if levels is None:
-        levels = depth if kind == "snapshot" else 20
-    levels = check_levels(levels)
-    if kind == "snapshot" and levels > depth:
-        raise ValueError(f"option levels={levels} is invalid for {path}; allowed values: 1..{depth} (the file's depth)")
+    """Parse a Tardis book CSV (and its trades) into one validated day per UTC date (see the module
+    docstring); ``path`` may be the book files of one stream, oldest first (each continues the
+    previous file's book, see "Captures in several files")."""
+    paths = [Path(p) for p in path] if isinstance(path, (list, tuple)) else [Path(path)]
+    o = {k: v for k, v in locals().items() if k not in ("path", "paths")}
+    kind, depth = _check_options(o, paths)
+    dataset = "incremental_book_L2" if kind == "incremental" else f"book_snapshot_{depth}"
     notes: dict[str, Any] = {
-        "format": f"tardis {'incremental_book_L2' if kind == 'incremental' else f'book_snapshot_{depth}'} CSV",
+        "format": f"tardis {dataset} CSV",
         "clock": "local_timestamp (message arrival, microseconds); the exchange timestamp is not the clock",
-        "levels": levels,
+        "levels": o["levels"],
+        "files": [str(p) for p in paths],
     }
-    _, _, df = _read_csv(path, _BOOK_DTYPES if kind == "incremental" else _snapshot_dtypes(depth))
+    src, df, lines = _read_files(paths, _BOOK_DTYPES if kind == "incremental" else _snapshot_dtypes(depth))
     if len(df) == 0:
-        raise _fail(path, 2, "exchange", "no data rows after the header line")
-    df, lines = _select_symbol(path, df, symbol, notes)
-    sym = str(df["symbol"].iloc[0])
-    exchange = _one(path, df, "exchange")
-    notes["exchange"] = exchange
-    if kind == "incremental":
-        book, book_px, px_lines = _incremental(path, df, lines, levels, notes)
-    else:
-        book, book_px, px_lines = _snapshots(path, df, lines, depth, levels, notes)
+        raise field_error(paths[0], 2, "exchange", "no data rows after the header line")
+    df, lines = _select_symbol(src, df, lines, symbol, notes)
+    notes["exchange"] = _one(src, df, "exchange")
+    read = _incremental if kind == "incremental" else _snapshots
+    book, book_px, px_lines = read(src, df, lines, o["levels"], notes)
     if book.ts.size == 0:
-        raise ValueError(f"{path}: no book row (no is_snapshot=true block to start the book from)")
+        raise ValueError(
+            f"{src}: no book row (no is_snapshot=true block to start the book from); a capture split in "
+            "files (e.g. at midnight): load them together, oldest first"
+        )
+    book = book.take(
+        crossed_rows(src, book.line, book.top(), crossed, notes, "price" if kind == "incremental" else "bids[0].price")
+    )
+    tr = _trades(_trade_files(paths, trades), notes["exchange"], str(df["symbol"].iloc[0]), notes)
     book_local = df["local_timestamp"].to_numpy(dtype=np.int64) * 1000
-    book_exch = df["timestamp"].to_numpy(dtype=np.int64) * 1000
-    book = drop_crossed(path, book, crossed, notes, "price" if kind == "incremental" else "bids[0].price")
-
-    trades_path = _paired_trades(path) if trades is None else (None if trades is False else Path(trades))
-    if trades_path is not None and not trades_path.is_file():
-        raise FileNotFoundError(f"option trades={str(trades_path)!r}: no such file")
-    if trades_path is not None:
-        tr = _trades(path, trades_path, exchange, sym)
-        notes["rows_other_symbols_trades"] = int(tr.pop("other_symbols")[0])
-    else:
-        tr = {"ts": np.zeros(0, np.int64), "px": np.zeros(0), "sz": np.zeros(0), "side": np.zeros(0, np.int8),
-              "line": np.zeros(0, np.int64), "exchange_ts": np.zeros(0, np.int64)}  # fmt: skip
-    notes["trades_file"] = str(trades_path) if trades_path is not None else None
-    lag = np.concatenate([book_exch - book_local, tr.pop("exchange_ts") - tr["ts"]]) / 1e6
-    notes["exchange_minus_local_ms"] = minmax_median(lag)
-
-    prices = np.concatenate([book_px, tr["px"]])
-    price_lines = np.concatenate([px_lines, tr["line"]])
-    if tick_opt is None:
-        tick = infer_increment(prices)
-        if tick is None:
-            raise ValueError(f"{path}: cannot infer the tick size from the prices; pass tick_size=")
-    else:
-        check_on_grid(path, "tick_size", tick_opt, prices, price_lines, "price")
-        tick = tick_opt
-    notes["tick_size_inferred"] = tick_opt is None
-    if lot_opt is None:
-        sizes = tr["sz"] if tr["sz"].size else np.concatenate([book.bid_sz.ravel(), book.ask_sz.ravel()])
-        lot = infer_increment(sizes)
-        if lot is None:
-            raise ValueError(f"{path}: cannot infer the lot size from the amounts; pass lot_size=")
-    else:
-        lot = lot_opt
-    notes["lot_size_inferred"] = lot_opt is None
-    notes["session"] = (
-        "UTC date; open = first book row of the date, close = last row of either file on the date"
-        if session_ns is None
-        else f"UTC {session[0]}-{session[1]} of every date (option session)"
+    lag = [df["timestamp"].to_numpy(dtype=np.int64) * 1000 - book_local, tr.pop("exchange_ts") - tr["ts"]]
+    notes["exchange_minus_local_ms"] = minmax_median(np.concatenate(lag) / 1e6)
+    if o["tick_size"] is not None:
+        check_tick(src, o["tick_size"], book_px, px_lines)
+        check_tick(tr["src"], o["tick_size"], tr["px"], tr["line"])
+    sizes = tr["sz"] if tr["sz"].size else np.concatenate([book.bid_sz.ravel(), book.ask_sz.ravel()])
+    meta = {"symbol": str(df["symbol"].iloc[0]),
+            "tick_size": increment(src, "tick_size", o["tick_size"], np.concatenate([book_px, tr["px"]]), notes),
+            "lot_size": increment(src, "lot_size", o["lot_size"], sizes, notes)}  # fmt: skip
+    notes["session"] = session_note(
+        o, "UTC date; open = first book row of the date, close = last row of either file on the date"
     )
     record_ts = np.sort(np.concatenate([book_local, tr["ts"]]))
-    meta = {"symbol": sym, "tick_size": tick, "lot_size": lot}
-    return make_days(path, book, tr, record_ts, np.zeros((0, 2), np.int64), meta, notes, session_ns)
+    return make_days(src, book, tr, record_ts, np.zeros((0, 2), np.int64), meta, notes, o["session_ns"])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -515,23 +521,14 @@ def write_tardis(
     m = re.fullmatch(r"book_snapshot_(\d+)", dataset)
     if dataset == "incremental_book_L2":
         lines.append(",".join(INCREMENTAL))
-        prev: dict[str, dict[float, float]] = {"bid": {}, "ask": {}}
-        for r in range(day.n_books):
-            cur = {
-                s: {float(p): float(q) for p, q in zip(getattr(day, f"{s}_px")[r], getattr(day, f"{s}_sz")[r],
-                                                        strict=True) if q > 0}
-                for s in ("bid", "ask")
-            }  # fmt: skip
+        for r, diff in enumerate(level_changes(day, lambda x, _: float(x))):
             flag = "true" if r == 0 else "false"
-            rows = []
-            for s in ("bid", "ask"):
-                changed = [(p, q) for p, q in cur[s].items() if prev[s].get(p) != q]
-                changed += [(p, 0.0) for p in prev[s] if p not in cur[s]]
-                rows += [f"{exchange},{sym},{ts[r]},{ts[r]},{flag},{s},{p!r},{q!r}" for p, q in changed]
+            rows = [
+                f"{exchange},{sym},{ts[r]},{ts[r]},{flag},{s},{p!r},{q!r}" for s in ("bid", "ask") for p, q in diff[s]
+            ]
             if not rows:
                 raise ValueError(f"{src}: book row {r} equals row {r - 1}; incremental_book_L2 cannot express it")
             lines += rows
-            prev = cur
     elif m and int(m.group(1)) >= day.levels:
         n = int(m.group(1))
         lines.append(",".join(_snapshot_columns(n)))
