@@ -20,6 +20,7 @@ Memory: the pooled copy holds every day of the split in RAM (about 30 MB per syn
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -30,7 +31,7 @@ from numba import njit
 
 from exec_env import stepper as ST
 from exec_env.config import ExecutionConfig
-from exec_env.env import DISCRETE_GRID, ExecutionEnv, _Episode
+from exec_env.env import _MS, DISCRETE_GRID, ExecutionEnv, _Episode, episode_quantity, episode_side
 from exec_env.features import OBS_DIM, OBS_HIGH, OBS_LOW
 from exec_env.sim import kernels as K
 
@@ -88,9 +89,90 @@ def batch_step(
         need[e] = nd
 
 
+START_OK = 0
+START_NO_BOOK = 1  # no book row at or before the start
+START_NO_MID = 2  # no two-sided book at or before the start: no arrival mid
+START_BAD_OBS = 3  # the first observation left its bounds
+
+
+@njit(cache=True)
+def _start_one(fs, ist, pp, es, ei, row, k, c, start, mid, side, quantity, tick, lot):
+    """``ExecutionSimulator.reset`` and ``_Episode.start`` of one episode, on its state rows."""
+    fs[:] = 0.0
+    ist[:] = 0
+    ist[K.I_BOOK] = row
+    ist[K.I_TRADE] = k
+    ist[K.I_CANCEL] = c
+    ist[K.I_NOW] = start
+    ist[K.I_TRANS_TS] = start
+    ist[K.I_DEP_TS] = start
+    fs[K.F_LAST_MID] = mid
+    fs[K.F_CAP] = np.inf
+    pp[K.P_SIDE] = side
+    pp[K.P_TICK] = tick
+    pp[K.P_LOT] = lot
+    es[:] = 0.0
+    es[ST.E_QTY] = quantity
+    es[ST.E_ARRIVAL] = mid
+    es[ST.E_SCALE] = 1e4 / (quantity * mid)
+    es[ST.E_MID] = mid
+    es[ST.E_SIDE] = side
+    es[ST.E_LOT] = lot
+    ei[ST.EI_STEP] = 0
+    ei[ST.EI_START] = start
+
+
+@njit(cache=True)
+def batch_start(
+    ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cancel_ts, cum_buy, cum_sell, mid_ffill,
+    book_off, trade_off, cum_off, cancel_off, tick_of, lot_of, day_of,
+    idx, days, starts, sides, quantities, sqrt_k, sqrt_den,
+    fs, ist, pp, fills_f, fills_i, es, ei, obs, tfs, tist, tpp, tes, tei, shadow, status,
+):  # fmt: skip
+    """Start episode ``idx[i]`` on pooled day ``days[i]`` at ``starts[i]`` (side, quantity) for
+    every ``i`` (and its shadow), and write its first observation; ``status[i]`` is START_*."""
+    for i in range(idx.shape[0]):
+        e = idx[i]
+        d = days[i]
+        b0, b1 = book_off[d], book_off[d + 1]
+        t0, t1 = trade_off[d], trade_off[d + 1]
+        c0, c1 = cum_off[d], cum_off[d + 1]
+        x0, x1 = cancel_off[d], cancel_off[d + 1]
+        start = starts[i]
+        row = np.searchsorted(ts[b0:b1], start, side="right") - 1
+        if row < 0:
+            status[i] = START_NO_BOOK
+            continue
+        mid = mid_ffill[b0 + row]
+        if not np.isfinite(mid):
+            status[i] = START_NO_MID
+            continue
+        k = np.searchsorted(trade_ts[t0:t1], start, side="right")
+        c = np.searchsorted(cancel_ts[x0:x1], start, side="right")
+        # square-root liquidity: as the simulator computes it, sqrt_coef * daily_vol * mid / sqrt(daily_volume)
+        sk = sqrt_k * mid / sqrt_den if not np.isnan(sqrt_k) else np.nan
+        day_of[e] = d
+        _start_one(fs[e], ist[e], pp[e], es[e], ei[e], row, k, c, start, mid, sides[i], quantities[i], tick_of[d],
+                   lot_of[d])  # fmt: skip
+        if not np.isnan(sk):
+            pp[e, K.P_SQRT_K] = sk
+        if shadow:
+            _start_one(tfs[e], tist[e], tpp[e], tes[e], tei[e], row, k, c, start, mid, sides[i], quantities[i],
+                       tick_of[d], lot_of[d])  # fmt: skip
+            if not np.isnan(sk):
+                tpp[e, K.P_SQRT_K] = sk
+        ST.write_obs(ts[b0:b1], bid_px[b0:b1], bid_sz[b0:b1], ask_px[b0:b1], ask_sz[b0:b1], trade_ts[t0:t1],
+                     cum_buy[c0:c1], cum_sell[c0:c1], mid_ffill[b0:b1], fs[e], ist[e], pp[e], fills_f[e], fills_i[e],
+                     es[e], ei[e], obs[e])  # fmt: skip
+        status[i] = START_OK
+        for j in range(obs.shape[1]):
+            if not (OBS_LOW[j] <= obs[e, j] <= OBS_HIGH[j]):
+                status[i] = START_BAD_OBS
+
+
 class BatchedExecution:
     """N execution episodes on one catalogue split, stepped together. The engine behind both
-    vector front ends; usable directly (``reset_episode``, ``step``)."""
+    vector front ends; usable directly (``reset_episodes`` / ``reset_episode``, ``step``)."""
 
     def __init__(self, num_envs: int, config: ExecutionConfig | None = None, **overrides: Any) -> None:
         if not (isinstance(num_envs, int) and num_envs >= 1):
@@ -137,15 +219,22 @@ class BatchedExecution:
         self._bind_state()
         self._bind_fills()
         self.ec = self.episodes[0].ec
-        self.day_of = np.zeros(n, dtype=np.int64)
-        self.specs: list[dict] = [{} for _ in range(n)]
+        self.day_of = np.zeros(n, dtype=np.int64)  # pooled day of each episode
+        self._bound = np.full(n, -1, dtype=np.int64)  # pooled day each _Episode object is bound to
         self._status = np.zeros(n, dtype=np.int64)
         self._need = np.zeros(n, dtype=np.int64)
         self._actions = np.zeros((n, 2))
+        self._all = np.ones(n, dtype=bool)
+        sim = self.sim_config
+        if sim.liquidity == "sqrt":  # ExecutionSimulator.reset's coefficient, split around the mid
+            self._sqrt_k, self._sqrt_den = sim.sqrt_coef * sim.daily_vol, math.sqrt(sim.daily_volume)
+        else:
+            self._sqrt_k, self._sqrt_den = math.nan, 1.0
 
     # -- pooled data --------------------------------------------------------------------------
     def _pool(self, raw: ExecutionEnv) -> None:
         days = raw._day_indices
+        self.days = np.asarray(days, dtype=np.int64)  # catalogue index of each pooled day
         self.day_index = {d: k for k, d in enumerate(days)}
         loaded = [raw._load(d) for d in days]
         self.levels = max(int(data.bid_px.shape[1]) for data, _ in loaded)
@@ -195,6 +284,22 @@ class BatchedExecution:
         self.halt_off = offsets([d.halt_start.size for d, _ in loaded])
         self.cancel_off = offsets([d.cancel_ts.size for d, _ in loaded])
         self._loaded = loaded
+        # what a new episode needs per day: its tick and lot, the sampler's start range (whole ms)
+        metas = [d.day.meta for d, _ in loaded]
+        self.tick_of = np.array([d.tick for d, _ in loaded], dtype=np.float64)
+        self.lot_of = np.array([float(m.lot_size) for m in metas], dtype=np.float64)
+        self.date_of = [m.date for m in metas]
+        ranges = [raw._start_ranges[d] for d in days]
+        self.start_lo_ms = np.array([lo // _MS for lo, _ in ranges], dtype=np.int64)
+        self.start_hi_ms = np.array([hi // _MS for _, hi in ranges], dtype=np.int64)
+
+        def quantity(meta):
+            try:
+                return episode_quantity(self.config.quantity, meta.lot_size, meta.source)
+            except ValueError:
+                return math.nan  # raised when an episode draws this day, as the single env does
+
+        self.qty_of = np.array([quantity(m) for m in metas], dtype=np.float64)
 
     def _groups(self):
         yield self.episodes, self.fs, self.ist, self.pp, self.es, self.ei, self.fills_f, self.fills_i
@@ -225,18 +330,79 @@ class BatchedExecution:
         self._bind_fills()
 
     # -- episodes -----------------------------------------------------------------------------
+    def reset_episodes(self, idx: np.ndarray | None = None) -> None:
+        """Start new episodes in the slots ``idx`` (default: every slot) at once, drawn from the
+        sampler's RNG with the single env's distribution: day uniform over the split, side per
+        ``config.side``, start uniform over the day's allowed whole milliseconds."""
+        idx = np.arange(self.num_envs) if idx is None else np.asarray(idx, dtype=np.int64).ravel()
+        m = idx.size
+        if m == 0:
+            return
+        rng = self.sampler.np_random
+        days = rng.integers(self.days.size, size=m)
+        side = self.config.side
+        if side == "random":
+            sides = np.where(rng.integers(2, size=m) == 0, 1.0, -1.0)
+        else:
+            sides = np.full(m, float(episode_side(side, rng)))
+        starts = rng.integers(self.start_lo_ms[days], self.start_hi_ms[days] + 1) * _MS
+        quantities = self.qty_of[days]
+        if np.isnan(quantities).any():  # the configured quantity is not a whole number of this day's lots
+            meta = self._loaded[int(days[np.isnan(quantities)][0])][0].day.meta
+            episode_quantity(self.config.quantity, meta.lot_size, meta.source)  # raises the single env's error
+        self._start(idx, days, starts, sides, quantities)
+
     def reset_episode(self, e: int, seed: int | None = None, options: dict | None = None) -> None:
-        """Start a new episode in slot ``e``: drawn by the sampler env (or pinned by ``options``)."""
+        """Start a new episode in slot ``e``: drawn by the sampler env (or pinned by ``options``),
+        exactly the episode the single env gives for that ``seed`` and ``options``."""
         _, info = self.sampler.reset(seed=seed, options=options)
-        d = info["day"]
-        data, feats = self.sampler._load(d)
-        self.day_of[e] = self.day_index[d]
-        self.episodes[e].start(data, info["side"], info["start_ns"], info["quantity"], feats)
-        if self.shadow:
-            self.shadows[e].start(data, info["side"], info["start_ns"], info["quantity"], feats)
-        self.specs[e] = info
-        ep = self.episodes[e]
-        ep.write_obs(self.obs[e])
+        self._start(
+            np.array([e], dtype=np.int64), np.array([self.day_index[info["day"]]], dtype=np.int64),
+            np.array([info["start_ns"]], dtype=np.int64), np.array([float(info["side"])]),
+            np.array([info["quantity"]], dtype=np.float64),
+        )  # fmt: skip
+
+    def _start(self, idx, days, starts, sides, quantities) -> None:
+        p = self.pool
+        status = np.zeros(idx.size, dtype=np.int64)
+        batch_start(
+            p["ts"], p["bid_px"], p["bid_sz"], p["ask_px"], p["ask_sz"], p["trade_ts"], p["cancel_ts"], p["cum_buy"],
+            p["cum_sell"], p["mid_ffill"], self.book_off, self.trade_off, self.cum_off, self.cancel_off, self.tick_of,
+            self.lot_of, self.day_of, idx, days, starts.astype(np.int64, copy=False), sides, quantities, self._sqrt_k,
+            self._sqrt_den, self.fs, self.ist, self.pp, self.fills_f, self.fills_i, self.es, self.ei, self.obs,
+            self.tfs, self.tist, self.tpp, self.tes, self.tei, self.shadow, status,
+        )  # fmt: skip
+        if status.any():
+            i = int(np.flatnonzero(status)[0])
+            e, d, start = int(idx[i]), int(days[i]), int(starts[i])
+            source = self._loaded[d][0].day.meta.source
+            if status[i] == START_NO_BOOK:
+                raise ValueError(f"{source}: no book snapshot at or before start {start}")
+            if status[i] == START_NO_MID:
+                row = int(np.searchsorted(self._loaded[d][0].ts, start, side="right")) - 1
+                raise ValueError(f"{source}: no two-sided book at or before row {row}: no arrival mid")
+            inside = (self.obs[e] >= OBS_LOW) & (self.obs[e] <= OBS_HIGH)
+            raise RuntimeError(f"episode {e}: observation features outside their bounds {self.obs[e][~inside]}")
+
+    def _sync(self, e: int) -> None:
+        """Bind slot ``e``'s episode objects to their day (for read-outs in Python: metrics, fills)."""
+        d = int(self.day_of[e])
+        if self._bound[e] == d:
+            return
+        data, feats = self._loaded[d]
+        for ep in (self.episodes[e], *(self.shadows[e : e + 1] if self.shadow else ())):
+            ep.bind(data, feats)
+            ep.sim.side = int(ep.es[ST.E_SIDE])
+            ep.sim.rebind(data)
+            ep.sim.arrival_mid = float(ep.es[ST.E_ARRIVAL])
+        self._bound[e] = d
+
+    def spec(self, e: int) -> dict[str, Any]:
+        """Slot ``e``'s episode as the single env's reset ``info`` gives it."""
+        d = int(self.day_of[e])
+        es = self.es[e]
+        return {"day": int(self.days[d]), "date": self.date_of[d], "start_ns": int(self.ei[e, ST.EI_START]),
+                "side": int(es[ST.E_SIDE]), "quantity": float(es[ST.E_QTY]), "arrival_mid": float(es[ST.E_ARRIVAL])}  # fmt: skip
 
     def step(self, actions: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
         """Step the ``active`` episodes with ``actions`` (N, 2) in [-1, 1] (pace, aggressiveness);
@@ -245,12 +411,12 @@ class BatchedExecution:
         acts[:] = actions
         if not ((acts >= -1.0) & (acts <= 1.0)).all():
             raise ValueError("actions outside Box(-1, 1): the env does not clip actions")
-        todo = np.ones(self.num_envs, dtype=bool) if active is None else np.asarray(active, dtype=bool).copy()
-        if (self.ei[todo, ST.EI_STEP] >= self.ei[todo, ST.EI_NSTEPS]).any():
+        todo = self._all if active is None else np.asarray(active, dtype=bool)
+        ended = self.ei[:, ST.EI_STEP] >= self.ei[:, ST.EI_NSTEPS]
+        if (ended & todo).any():
             raise RuntimeError("step() on an episode that ended: reset it first")
         p = self.pool
         while True:
-            self._status[:] = 0
             batch_step(
                 p["ts"], p["bid_px"], p["bid_sz"], p["ask_px"], p["ask_sz"], p["trade_ts"], p["trade_px"],
                 p["trade_sz"], p["trade_side"], p["halt_start"], p["halt_end"], p["cancel_ts"], p["cancel_px"],
@@ -271,24 +437,36 @@ class BatchedExecution:
                 break
             self._grow(int(self._need[room].max()))
             todo = room
-        stepped = np.ones(self.num_envs, dtype=bool) if active is None else np.asarray(active, dtype=bool)
-        rewards = self.es[:, ST.E_REWARD] - self.tes[:, ST.E_REWARD] if self.relative else self.es[:, ST.E_REWARD]
-        return np.where(stepped, rewards, 0.0)
+        rewards = self.es[:, ST.E_REWARD] - self.tes[:, ST.E_REWARD] if self.relative else self.es[:, ST.E_REWARD].copy()
+        if active is not None:
+            rewards[~np.asarray(active, dtype=bool)] = 0.0
+        return rewards
 
     def done(self) -> np.ndarray:
         return self.ei[:, ST.EI_STEP] >= self.ei[:, ST.EI_NSTEPS]
 
+    def shortfall_bps(self, shadow: bool = False) -> np.ndarray:
+        """Every slot's implementation shortfall so far (bps of the arrival notional), as
+        ``_Episode.shortfall_bps`` computes it; of the shadow episodes with ``shadow``."""
+        fs, es = (self.tfs, self.tes) if shadow else (self.fs, self.es)
+        return (
+            es[:, ST.E_SIDE] * (fs[:, K.F_NOTIONAL] - fs[:, K.F_FILLED] * es[:, ST.E_ARRIVAL]) + fs[:, K.F_FEES]
+        ) * es[:, ST.E_SCALE]
+
     def metrics(self, e: int) -> dict[str, Any]:
+        self._sync(e)
         out = self.episodes[e].metrics()
         if self.shadow:
             name = self.shadow_name
             out[f"{name}_shortfall_bps"] = self.shadows[e].shortfall_bps()
             out[f"vs_{name}_bps"] = out["shortfall_bps"] - out[f"{name}_shortfall_bps"]
-        out["day"] = self.specs[e]["day"]
-        out["date"] = self.specs[e]["date"]
+        d = int(self.day_of[e])
+        out["day"] = int(self.days[d])
+        out["date"] = self.date_of[d]
         return out
 
     def fill_records(self, e: int) -> np.ndarray:
+        self._sync(e)
         return self.episodes[e].sim.fill_records()
 
 
@@ -324,9 +502,14 @@ class ExecutionVectorEnv(VectorEnv):
         self._mode = self.engine.config.action_mode
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        """With ``seed`` (or ``options``) env ``i`` starts the single env's episode for ``seed + i``
+        (those ``options``); without, all episodes are drawn at once from the engine's RNG."""
         eng = self.engine
-        for e in range(self.num_envs):
-            eng.reset_episode(e, seed=(seed + e) if seed is not None else None, options=options)
+        if seed is None and options is None:
+            eng.reset_episodes()
+        else:
+            for e in range(self.num_envs):
+                eng.reset_episode(e, seed=(seed + e) if seed is not None else None, options=options)
         self._autoreset[:] = False
         return eng.obs.copy(), {}
 
@@ -334,24 +517,16 @@ class ExecutionVectorEnv(VectorEnv):
         eng = self.engine
         acts = _to_pace_aggr(actions, self._mode)
         active = ~self._autoreset
-        for e in np.flatnonzero(self._autoreset):
-            eng.reset_episode(int(e))
+        eng.reset_episodes(np.flatnonzero(self._autoreset))
         rewards = eng.step(acts, active) if active.any() else np.zeros(self.num_envs)
         terminated = eng.done() & active
-        info: dict[str, Any] = {
-            "executed": eng.fs[:, K.F_FILLED].copy(),
-            "shortfall_bps": np.array([ep.shortfall_bps() for ep in eng.episodes]),
-        }
+        shortfall = eng.shortfall_bps()
+        info: dict[str, Any] = {"executed": eng.fs[:, K.F_FILLED].copy(), "shortfall_bps": shortfall}
         if terminated.any():
-            final = np.zeros(self.num_envs)
-            for e in np.flatnonzero(terminated):
-                final[e] = eng.episodes[e].shortfall_bps()
-            info["final_shortfall_bps"] = final
+            info["final_shortfall_bps"] = np.where(terminated, shortfall, 0.0)
             info["_final_shortfall_bps"] = terminated.copy()
             if eng.shadow:
-                vs = np.zeros(self.num_envs)
-                for e in np.flatnonzero(terminated):
-                    vs[e] = final[e] - eng.shadows[e].shortfall_bps()
+                vs = np.where(terminated, shortfall - eng.shortfall_bps(shadow=True), 0.0)
                 info[f"final_vs_{eng.shadow_name}_bps"] = vs
                 info[f"_final_vs_{eng.shadow_name}_bps"] = terminated.copy()
         self._autoreset = terminated
@@ -390,8 +565,11 @@ class ExecutionVecEnv(_sb3_vecenv_base()):  # type: ignore[misc]
     def reset(self) -> np.ndarray:
         eng = self.engine
         seed, self._seed = self._seed, None
-        for e in range(self.num_envs):
-            eng.reset_episode(e, seed=(seed + e) if seed is not None else None)
+        if seed is None:
+            eng.reset_episodes()
+        else:  # env i starts the single env's episode for seed + i
+            for e in range(self.num_envs):
+                eng.reset_episode(e, seed=seed + e)
         return eng.obs.copy()
 
     def step_async(self, actions: np.ndarray) -> None:
@@ -403,13 +581,15 @@ class ExecutionVecEnv(_sb3_vecenv_base()):  # type: ignore[misc]
         dones = eng.done()
         infos: list[dict] = [{} for _ in range(self.num_envs)]
         obs = eng.obs.copy()
-        for e in np.flatnonzero(dones):
+        ended = np.flatnonzero(dones)
+        for e in ended:
             e = int(e)
             infos[e]["terminal_observation"] = obs[e].copy()
             infos[e]["execution"] = eng.metrics(e)
             infos[e]["TimeLimit.truncated"] = False
-            eng.reset_episode(e)
-            obs[e] = eng.obs[e]
+        if ended.size:
+            eng.reset_episodes(ended)
+            obs[ended] = eng.obs[ended]
         return obs, rewards.astype(np.float32), dones, infos
 
     def close(self) -> None:
