@@ -31,41 +31,43 @@ from numba import njit
 
 from exec_env import stepper as ST
 from exec_env.config import ExecutionConfig
-from exec_env.env import _MS, DISCRETE_GRID, ExecutionEnv, _Episode, episode_quantity, episode_side
+from exec_env.env import _MS, _NS, DISCRETE_GRID, ExecutionEnv, _Episode, episode_quantity, episode_side
 from exec_env.features import OBS_DIM, OBS_HIGH, OBS_LOW
 from exec_env.sim import kernels as K
 
 __all__ = ["BatchedExecution", "ExecutionVecEnv", "ExecutionVectorEnv"]
 
-_FIELDS_BOOK = ("ts", "bid_px", "bid_sz", "ask_px", "ask_sz")
-_FIELDS_TRADE = ("trade_ts", "trade_px", "trade_sz", "trade_side")
-_FIELDS_CUM = ("cum_buy", "cum_sell", "cum_vol")
+# per pooled day (``BatchedExecution.dayinfo`` rows, int64): slices of the pooled arrays, the time
+# indices of its book and trade times (slice of the pooled ``grid``, origin, cell), the fill bound
+D_B0, D_B1, D_T0, D_T1, D_C0, D_C1, D_H0, D_H1, D_X0, D_X1 = range(10)
+D_BG0, D_BG1, D_BGT, D_BGS, D_TG0, D_TG1, D_TGT, D_TGS, D_BOUND = range(10, 19)
+N_DAYINFO = 19
 
 
 @njit(cache=True)
 def batch_step(
     ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, trade_px, trade_sz, trade_side, halt_start, halt_end,
-    cancel_ts, cancel_px, cancel_sz, cancel_side, cancel_entry,
-    cum_buy, cum_sell, cum_vol, mid_ffill, book_off, trade_off, cum_off, halt_off, cancel_off, day_of,
-    fs, ist, pp, fills_f, fills_i, es, ei, ec, actions, obs, active, status, need,
+    cancel_ts, cancel_px, cancel_sz, cancel_side, cancel_entry, cum_buy, cum_sell, cum_vol, mid_ffill, grid,
+    dayinfo, day_of, fs, ist, pp, fills_f, fills_i, es, ei, ec, actions, obs, ring, period, active, status, need,
     tfs, tist, tpp, tfills_f, tfills_i, tes, tei, shadow,
 ):  # fmt: skip
-    """Step every active episode (and its TWAP shadow when ``shadow``); statuses per episode."""
+    """Step every active episode (and its shadow baseline episode when ``shadow``) with
+    :func:`exec_env.stepper.episode_step`, then write its observation; statuses per episode."""
     empty = np.zeros(0, dtype=np.float32)
     for e in range(fs.shape[0]):
         if not active[e]:
             continue
-        d = day_of[e]
-        b0, b1 = book_off[d], book_off[d + 1]
-        t0, t1 = trade_off[d], trade_off[d + 1]
-        c0, c1 = cum_off[d], cum_off[d + 1]
-        h0, h1 = halt_off[d], halt_off[d + 1]
-        x0, x1 = cancel_off[d], cancel_off[d + 1]
-        # room for both the episode and its shadow before either moves (a step cannot be undone)
-        bound = ST.fill_bound(ts[b0:b1], trade_ts[t0:t1], ist[e], ei[e], bid_px.shape[1])
-        nd = ist[e, K.I_NFILLS] + bound
+        di = dayinfo[day_of[e]]
+        b0, b1 = di[D_B0], di[D_B1]
+        t0, t1 = di[D_T0], di[D_T1]
+        c0, c1 = di[D_C0], di[D_C1]
+        h0, h1 = di[D_H0], di[D_H1]
+        x0, x1 = di[D_X0], di[D_X1]
+        # room for both the episode and its shadow before either moves (a step cannot be undone):
+        # the day's bound on the fill records of one step (>= stepper.fill_bound)
+        nd = ist[e, K.I_NFILLS] + di[D_BOUND]
         if shadow:
-            nd = max(nd, tist[e, K.I_NFILLS] + bound)
+            nd = max(nd, tist[e, K.I_NFILLS] + di[D_BOUND])
         if nd > fills_f.shape[1]:
             status[e] = ST.STEP_NEED_ROOM
             need[e] = nd
@@ -78,15 +80,30 @@ def batch_step(
                 cum_buy[c0:c1], cum_sell[c0:c1], cum_vol[c0:c1], mid_ffill[b0:b1], tfs[e], tist[e], tpp[e],
                 tfills_f[e], tfills_i[e], tes[e], tei[e], ec, ec[ST.C_SHADOW_PACE], ec[ST.C_SHADOW_AGGR], empty, True,
             )  # fmt: skip
-        st, nd = ST.episode_step(
+        ST.episode_step(
             ts[b0:b1], bid_px[b0:b1], bid_sz[b0:b1], ask_px[b0:b1], ask_sz[b0:b1], trade_ts[t0:t1],
             trade_px[t0:t1], trade_sz[t0:t1], trade_side[t0:t1], halt_start[h0:h1], halt_end[h0:h1],
             cancel_ts[x0:x1], cancel_px[x0:x1], cancel_sz[x0:x1], cancel_side[x0:x1], cancel_entry[x0:x1],
             cum_buy[c0:c1], cum_sell[c0:c1], cum_vol[c0:c1], mid_ffill[b0:b1], fs[e], ist[e], pp[e],
-            fills_f[e], fills_i[e], es[e], ei[e], ec, actions[e, 0], actions[e, 1], obs[e], True,
+            fills_f[e], fills_i[e], es[e], ei[e], ec, actions[e, 0], actions[e, 1], empty, True,
         )  # fmt: skip
-        status[e] = st
-        need[e] = nd
+        status[e] = _write_obs(ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sell, mid_ffill, grid, di,
+                               fs[e], ist[e], pp[e], fills_f[e], fills_i[e], es[e], ei[e], obs[e], ring[e],
+                               period)  # fmt: skip
+        need[e] = 0
+
+
+@njit(cache=True)
+def _write_obs(ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sell, mid_ffill, grid, di,
+               fs, ist, pp, fills_f, fills_i, es, ei, obs, ring, period):  # fmt: skip
+    b0, b1 = di[D_B0], di[D_B1]
+    t0, t1 = di[D_T0], di[D_T1]
+    c0, c1 = di[D_C0], di[D_C1]
+    return ST.write_obs_indexed(
+        ts[b0:b1], bid_px[b0:b1], bid_sz[b0:b1], ask_px[b0:b1], ask_sz[b0:b1], trade_ts[t0:t1], cum_buy[c0:c1],
+        cum_sell[c0:c1], mid_ffill[b0:b1], grid[di[D_BG0] : di[D_BG1]], di[D_BGT], di[D_BGS],
+        grid[di[D_TG0] : di[D_TG1]], di[D_TGT], di[D_TGS], fs, ist, pp, fills_f, fills_i, es, ei, obs, ring, period,
+    )  # fmt: skip
 
 
 START_OK = 0
@@ -124,20 +141,17 @@ def _start_one(fs, ist, pp, es, ei, row, k, c, start, mid, side, quantity, tick,
 
 @njit(cache=True)
 def batch_start(
-    ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cancel_ts, cum_buy, cum_sell, mid_ffill,
-    book_off, trade_off, cum_off, cancel_off, tick_of, lot_of, day_of,
-    idx, days, starts, sides, quantities, sqrt_k, sqrt_den,
-    fs, ist, pp, fills_f, fills_i, es, ei, obs, tfs, tist, tpp, tes, tei, shadow, status,
+    ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cancel_ts, cum_buy, cum_sell, mid_ffill, grid, dayinfo,
+    tick_of, lot_of, day_of, idx, days, starts, sides, quantities, sqrt_k, sqrt_den,
+    fs, ist, pp, fills_f, fills_i, es, ei, obs, ring, period, tfs, tist, tpp, tes, tei, shadow, status,
 ):  # fmt: skip
     """Start episode ``idx[i]`` on pooled day ``days[i]`` at ``starts[i]`` (side, quantity) for
     every ``i`` (and its shadow), and write its first observation; ``status[i]`` is START_*."""
     for i in range(idx.shape[0]):
         e = idx[i]
         d = days[i]
-        b0, b1 = book_off[d], book_off[d + 1]
-        t0, t1 = trade_off[d], trade_off[d + 1]
-        c0, c1 = cum_off[d], cum_off[d + 1]
-        x0, x1 = cancel_off[d], cancel_off[d + 1]
+        di = dayinfo[d]
+        b0, b1 = di[D_B0], di[D_B1]
         start = starts[i]
         row = np.searchsorted(ts[b0:b1], start, side="right") - 1
         if row < 0:
@@ -147,8 +161,8 @@ def batch_start(
         if not np.isfinite(mid):
             status[i] = START_NO_MID
             continue
-        k = np.searchsorted(trade_ts[t0:t1], start, side="right")
-        c = np.searchsorted(cancel_ts[x0:x1], start, side="right")
+        k = np.searchsorted(trade_ts[di[D_T0] : di[D_T1]], start, side="right")
+        c = np.searchsorted(cancel_ts[di[D_X0] : di[D_X1]], start, side="right")
         # square-root liquidity: as the simulator computes it, sqrt_coef * daily_vol * mid / sqrt(daily_volume)
         sk = sqrt_k * mid / sqrt_den if not np.isnan(sqrt_k) else np.nan
         day_of[e] = d
@@ -161,13 +175,10 @@ def batch_start(
                        tick_of[d], lot_of[d])  # fmt: skip
             if not np.isnan(sk):
                 tpp[e, K.P_SQRT_K] = sk
-        ST.write_obs(ts[b0:b1], bid_px[b0:b1], bid_sz[b0:b1], ask_px[b0:b1], ask_sz[b0:b1], trade_ts[t0:t1],
-                     cum_buy[c0:c1], cum_sell[c0:c1], mid_ffill[b0:b1], fs[e], ist[e], pp[e], fills_f[e], fills_i[e],
-                     es[e], ei[e], obs[e])  # fmt: skip
-        status[i] = START_OK
-        for j in range(obs.shape[1]):
-            if not (OBS_LOW[j] <= obs[e, j] <= OBS_HIGH[j]):
-                status[i] = START_BAD_OBS
+        ST.clear_ring(ring[e])
+        st = _write_obs(ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sell, mid_ffill, grid, di,
+                        fs[e], ist[e], pp[e], fills_f[e], fills_i[e], es[e], ei[e], obs[e], ring[e], period)  # fmt: skip
+        status[i] = START_BAD_OBS if st == ST.STEP_BAD_OBS else START_OK
 
 
 class BatchedExecution:
@@ -206,6 +217,9 @@ class BatchedExecution:
         self.es = np.zeros((n, ST.N_ESTATE))
         self.ei = np.zeros((n, ST.N_EISTATE), dtype=np.int64)
         self.obs = np.zeros((n, OBS_DIM), dtype=np.float32)
+        # what the observation keeps of past decision times (stepper.write_obs_indexed), a cache line a row
+        self.period = ST.ring_period(int(round(config.decision_interval_s * _NS)))
+        self.ring = _aligned((n, 10 * self.period + 1 if self.period else 1, ST.N_RING))
         self.episodes = [_Episode(config, self.sim_config, levels) for _ in range(n)]
         self.shadows = [_Episode(config, self.sim_config, levels) for _ in range(n)] if self.shadow else []
         if self.shadow:
@@ -278,11 +292,29 @@ class BatchedExecution:
         def offsets(sizes):
             return np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
 
-        self.book_off = offsets([d.ts.size for d, _ in loaded])
-        self.trade_off = offsets([d.trade_ts.size for d, _ in loaded])
-        self.cum_off = offsets([f.cum_vol.size for _, f in loaded])
-        self.halt_off = offsets([d.halt_start.size for d, _ in loaded])
-        self.cancel_off = offsets([d.cancel_ts.size for d, _ in loaded])
+        book_off = offsets([d.ts.size for d, _ in loaded])
+        trade_off = offsets([d.trade_ts.size for d, _ in loaded])
+        cum_off = offsets([f.cum_vol.size for _, f in loaded])
+        halt_off = offsets([d.halt_start.size for d, _ in loaded])
+        cancel_off = offsets([d.cancel_ts.size for d, _ in loaded])
+        info = np.zeros((len(loaded), N_DAYINFO), dtype=np.int64)
+        grids = []
+        used = 0
+        interval = int(round(self.config.decision_interval_s * _NS))
+        for k, (data, _) in enumerate(loaded):
+            info[k, D_B0 : D_X1 + 1] = (book_off[k], book_off[k + 1], trade_off[k], trade_off[k + 1], cum_off[k],
+                                        cum_off[k + 1], halt_off[k], halt_off[k + 1], cancel_off[k], cancel_off[k + 1])  # fmt: skip
+            for cols, arr in (((D_BG0, D_BG1, D_BGT, D_BGS), data.ts), ((D_TG0, D_TG1, D_TGT, D_TGS), data.trade_ts)):
+                grid, g0, gstep = ST.time_index(np.asarray(arr, dtype=np.int64))
+                info[k, list(cols)] = (used, used + grid.size, g0, gstep)
+                grids.append(grid)
+                used += grid.size
+            # fill records one step can write, at most (stepper.fill_bound at its worst on this day):
+            # one per book row and per trade in any decision interval, the row in force, two sweeps
+            info[k, D_BOUND] = (_most_in_window(data.ts, interval) + 1 + _most_in_window(data.trade_ts, interval)
+                                + 2 * (lv + 2) + 2)  # fmt: skip
+        self.dayinfo = info
+        self.grid = np.concatenate(grids)
         self._loaded = loaded
         # what a new episode needs per day: its tick and lot, the sampler's start range (whole ms)
         metas = [d.day.meta for d, _ in loaded]
@@ -367,10 +399,9 @@ class BatchedExecution:
         status = np.zeros(idx.size, dtype=np.int64)
         batch_start(
             p["ts"], p["bid_px"], p["bid_sz"], p["ask_px"], p["ask_sz"], p["trade_ts"], p["cancel_ts"], p["cum_buy"],
-            p["cum_sell"], p["mid_ffill"], self.book_off, self.trade_off, self.cum_off, self.cancel_off, self.tick_of,
-            self.lot_of, self.day_of, idx, days, starts.astype(np.int64, copy=False), sides, quantities, self._sqrt_k,
+            p["cum_sell"], p["mid_ffill"], self.grid, self.dayinfo, self.tick_of, self.lot_of, self.day_of, idx, days, starts.astype(np.int64, copy=False), sides, quantities, self._sqrt_k,
             self._sqrt_den, self.fs, self.ist, self.pp, self.fills_f, self.fills_i, self.es, self.ei, self.obs,
-            self.tfs, self.tist, self.tpp, self.tes, self.tei, self.shadow, status,
+            self.ring, self.period, self.tfs, self.tist, self.tpp, self.tes, self.tei, self.shadow, status,
         )  # fmt: skip
         if status.any():
             i = int(np.flatnonzero(status)[0])
@@ -421,10 +452,9 @@ class BatchedExecution:
                 p["ts"], p["bid_px"], p["bid_sz"], p["ask_px"], p["ask_sz"], p["trade_ts"], p["trade_px"],
                 p["trade_sz"], p["trade_side"], p["halt_start"], p["halt_end"], p["cancel_ts"], p["cancel_px"],
                 p["cancel_sz"], p["cancel_side"], p["cancel_entry_ts"], p["cum_buy"], p["cum_sell"],
-                p["cum_vol"], p["mid_ffill"], self.book_off, self.trade_off, self.cum_off, self.halt_off,
-                self.cancel_off, self.day_of,
+                p["cum_vol"], p["mid_ffill"], self.grid, self.dayinfo, self.day_of,
                 self.fs, self.ist, self.pp, self.fills_f, self.fills_i, self.es, self.ei, self.ec, acts, self.obs,
-                todo, self._status, self._need, self.tfs, self.tist, self.tpp, self.tfills_f, self.tfills_i,
+                self.ring, self.period, todo, self._status, self._need, self.tfs, self.tist, self.tpp, self.tfills_f, self.tfills_i,
                 self.tes, self.tei, self.shadow,
             )  # fmt: skip
             room = self._status == ST.STEP_NEED_ROOM
@@ -468,6 +498,22 @@ class BatchedExecution:
     def fill_records(self, e: int) -> np.ndarray:
         self._sync(e)
         return self.episodes[e].sim.fill_records()
+
+
+def _aligned(shape: tuple[int, ...], align: int = 64) -> np.ndarray:
+    """A zeroed float64 array whose data starts on an ``align``-byte boundary."""
+    size = int(np.prod(shape))
+    raw = np.zeros(size + align // 8, dtype=np.float64)
+    skip = (-raw.ctypes.data % align) // 8
+    return raw[skip : skip + size].reshape(shape)
+
+
+def _most_in_window(ts: np.ndarray, width: int) -> int:
+    """The most elements of the sorted ``ts`` inside any interval ``(t, t + width]``."""
+    if ts.size == 0:
+        return 0
+    ts = np.asarray(ts, dtype=np.int64)
+    return int((np.searchsorted(ts, ts + (width - 1), side="right") - np.arange(ts.size)).max())
 
 
 def _to_pace_aggr(actions: np.ndarray, mode: str) -> np.ndarray:
