@@ -54,7 +54,7 @@ STEP_NEED_ROOM = 1  # grow the fill buffers to at least the returned ``need`` an
 STEP_BAD_OBS = 2  # an observation feature left its bounds (or is NaN)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def child_order_nb(pace, aggressiveness, step, n_steps, quantity, executed, lot, side, bid, ask, tick,
                    passive_ticks, cross_ticks):  # fmt: skip
     """See :func:`exec_env.env.child_order`. Returns (qty, limit price or NaN)."""
@@ -84,13 +84,13 @@ def child_order_nb(pace, aggressiveness, step, n_steps, quantity, executed, lot,
     return qty, np.round((near + side * ticks * tick) / tick) * tick
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def remaining_qty(fs, es):
     left = es[E_QTY] - fs[K.F_FILLED]
     return 0.0 if abs(left) <= 1e-9 * es[E_QTY] else left
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def fill_bound(book_ts, trade_ts, ist, ei, levels):
     """Fill records a step can write at most: one per trade and per book row it replays, plus a
     sweep and a liquidation over every level and the tail."""
@@ -101,7 +101,7 @@ def fill_bound(book_ts, trade_ts, ist, ei, levels):
     return rows + trades + 2 * (levels + 2) + 2
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def episode_step(
     book_ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, trade_px, trade_sz, trade_side, halt_start, halt_end,
     cancel_ts, cancel_px, cancel_sz, cancel_side, cancel_entry,
@@ -190,7 +190,7 @@ def episode_step(
     return STEP_OK, 0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def write_obs(book_ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sell, mid_ffill, fs, ist, pp,
               fills_f, fills_i, es, ei, obs):  # fmt: skip
     n = ei[EI_NSTEPS]
@@ -211,7 +211,7 @@ def write_obs(book_ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_se
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def count_le(arr, grid, g0, gstep, t):
     """Number of elements of the sorted ``arr`` that are ``<= t``, read from its time index
     ``grid`` (``grid[k]`` = elements ``<= g0 + k * gstep``; see :func:`time_index`): O(1) plus a
@@ -272,7 +272,7 @@ def ring_period(interval_ns: int) -> int:
     return LOOKBACK_NS // interval_ns if LOOKBACK_NS % interval_ns == 0 else 0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def clear_ring(ring):
     for i in range(ring.shape[0]):
         ring[i, R_TU] = np.nan
@@ -280,7 +280,7 @@ def clear_ring(ring):
         ring[i, R_LRU] = np.nan
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def write_obs_indexed(book_ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sell, mid_ffill,
                       bgrid, bg0, bgstep, tgrid, tg0, tgstep, fs, ist, pp, fills_f, fills_i, es, ei, obs, ring, P):  # fmt: skip
     """:func:`write_obs` (``exec_env.features.write_observation``) for the batched env: the same

@@ -27,7 +27,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.core.extending import intrinsic
 
 from exec_env import stepper as ST
 from exec_env.config import ExecutionConfig
@@ -37,6 +40,33 @@ from exec_env.sim import kernels as K
 
 __all__ = ["BatchedExecution", "ExecutionVecEnv", "ExecutionVectorEnv"]
 
+@intrinsic
+def prefetch(typingctx, arr, i, offset):
+    """A hint to bring the cache line at byte ``offset`` of ``arr[i]`` (a row of a 2-D or 3-D
+    array) into the cache; it reads nothing and never faults (an address outside ``arr`` is
+    harmless), so results cannot depend on it."""
+    if not (isinstance(arr, types.Array) and isinstance(i, types.Integer) and isinstance(offset, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        aryty, ity, oty = signature.args
+        ary = context.make_array(aryty)(context, builder, args[0])
+        stride = builder.extract_value(ary.strides, 0)
+        idx = context.cast(builder, args[1], ity, types.intp)
+        off = context.cast(builder, args[2], oty, types.intp)
+        addr = builder.add(builder.ptrtoint(ary.data, ir.IntType(64)), builder.add(builder.mul(idx, stride), off))
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), "llvm.prefetch.p0i8"
+        )
+        # read, keep in all cache levels, data cache
+        builder.call(fn, [builder.inttoptr(addr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return types.void(arr, i, offset), codegen
+
+
 # per pooled day (``BatchedExecution.dayinfo`` rows, int64): slices of the pooled arrays, the time
 # indices of its book and trade times (slice of the pooled ``grid``, origin, cell), the fill bound
 D_B0, D_B1, D_T0, D_T1, D_C0, D_C1, D_H0, D_H1, D_X0, D_X1 = range(10)
@@ -44,17 +74,30 @@ D_BG0, D_BG1, D_BGT, D_BGS, D_TG0, D_TG1, D_TGT, D_TGS, D_BOUND = range(10, 19)
 N_DAYINFO = 19
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def batch_step(
     ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, trade_px, trade_sz, trade_side, halt_start, halt_end,
     cancel_ts, cancel_px, cancel_sz, cancel_side, cancel_entry, cum_buy, cum_sell, cum_vol, mid_ffill, grid,
     dayinfo, day_of, fs, ist, pp, fills_f, fills_i, es, ei, ec, actions, obs, ring, period, active, status, need,
-    tfs, tist, tpp, tfills_f, tfills_i, tes, tei, shadow,
+    tfs, tist, tpp, tfills_f, tfills_i, tes, tei, shadow, ahead,
 ):  # fmt: skip
     """Step every active episode (and its shadow baseline episode when ``shadow``) with
-    :func:`exec_env.stepper.episode_step`, then write its observation; statuses per episode."""
-    empty = np.zeros(0, dtype=np.float32)
-    for e in range(fs.shape[0]):
+    :func:`exec_env.stepper.episode_step`, then write its observation; statuses per episode.
+    ``ahead``: prefetch distances (episodes ahead) of the state rows, then of the rows in force and
+    the time-index cells of the step's end, then of the data at the step's end."""
+    empty = obs[0, :0]  # no observation from episode_step: written below
+    n = fs.shape[0]
+    a_state, a_rows, a_next = ahead[0], ahead[1], ahead[2]
+    for e in range(n):
+        # the data of episodes a few ahead is brought into the cache while this one computes
+        if e + a_state < n:
+            _warm_state(e + a_state, fs, ist, pp, es, ei, tfs, tist, tpp, tes, tei, shadow)
+        if e + a_rows < n and active[e + a_rows]:
+            _warm_rows(e + a_rows, ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sell, mid_ffill,
+                       grid, dayinfo, day_of, ist, ei, fills_f, fills_i, ring, period, tist, tfills_f, tfills_i, shadow)  # fmt: skip
+        if e + a_next < n and active[e + a_next]:
+            _warm_next(e + a_next, ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sell, mid_ffill,
+                       grid, dayinfo, day_of, ist, ei)  # fmt: skip
         if not active[e]:
             continue
         di = dayinfo[day_of[e]]
@@ -93,7 +136,97 @@ def batch_step(
         need[e] = 0
 
 
-@njit(cache=True)
+_AHEAD = (12, 8, 4)  # see batch_step (measured with benchmarks/bench_vector.py)
+
+
+@njit(cache=True, _nrt=False)
+def _warm_state(f, fs, ist, pp, es, ei, tfs, tist, tpp, tes, tei, shadow):
+    prefetch(ist, f, 0)
+    prefetch(ei, f, 0)
+    for off in range(0, fs.shape[1] * 8, 64):
+        prefetch(fs, f, off)
+    for off in range(0, pp.shape[1] * 8, 64):
+        prefetch(pp, f, off)
+    for off in range(0, es.shape[1] * 8, 64):
+        prefetch(es, f, off)
+    if shadow:
+        prefetch(tist, f, 0)
+        prefetch(tei, f, 0)
+        for off in range(0, tfs.shape[1] * 8, 64):
+            prefetch(tfs, f, off)
+        for off in range(0, tpp.shape[1] * 8, 64):
+            prefetch(tpp, f, off)
+        for off in range(0, tes.shape[1] * 8, 64):
+            prefetch(tes, f, off)
+
+
+@njit(cache=True, _nrt=False)
+def _warm_book_row(ts, bid_px, bid_sz, ask_px, ask_sz, mid_ffill, b):
+    prefetch(ts, b, 0)
+    prefetch(mid_ffill, b, 0)
+    for arr in (bid_px, bid_sz, ask_px, ask_sz):
+        prefetch(arr, b, 0)
+        prefetch(arr, b, arr.shape[1] * 8 - 8)
+
+
+@njit(cache=True, _nrt=False)
+def _warm_rows(f, ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sell, mid_ffill, grid, dayinfo, day_of,
+               ist, ei, fills_f, fills_i, ring, period, tist, tfills_f, tfills_i, shadow):  # fmt: skip
+    di = dayinfo[day_of[f]]
+    _warm_book_row(ts, bid_px, bid_sz, ask_px, ask_sz, mid_ffill, di[D_B0] + ist[f, K.I_BOOK])
+    prefetch(trade_ts, di[D_T0] + ist[f, K.I_TRADE], 0)
+    nf = ist[f, K.I_NFILLS]
+    prefetch(fills_f[f], nf, 0)
+    prefetch(fills_f[f], nf, 64)
+    prefetch(fills_i[f], nf, 0)
+    if nf > 0:
+        prefetch(fills_i[f], nf >> 1, 0)
+        prefetch(fills_i[f], nf - 1, 0)
+        prefetch(fills_f[f], nf - 1, 0)
+        prefetch(fills_f[f], nf - 1, 64)
+    if shadow:
+        nf = tist[f, K.I_NFILLS]
+        prefetch(tfills_f[f], nf, 0)
+        prefetch(tfills_f[f], nf, 64)
+        prefetch(tfills_i[f], nf, 0)
+    # the time-index cells of the step's end
+    t_next = ei[f, ST.EI_START] + (ei[f, ST.EI_STEP] + 1) * ei[f, ST.EI_INTERVAL]
+    prefetch(grid, di[D_BG0] + min(max((t_next - di[D_BGT]) // di[D_BGS], 0), di[D_BG1] - di[D_BG0] - 2), 0)
+    prefetch(grid, di[D_TG0] + min(max((t_next - di[D_TGT]) // di[D_TGS], 0), max(di[D_TG1] - di[D_TG0] - 2, 0)), 0)
+    if period > 0:
+        u = ei[f, ST.EI_STEP] + 1
+        size = ring.shape[1]
+        for i in range(11):
+            prefetch(ring[f], (u - i * period) % size, 0)
+
+
+@njit(cache=True, _nrt=False)
+def _warm_next(f, ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sell, mid_ffill, grid, dayinfo, day_of,
+               ist, ei):  # fmt: skip
+    """The book and trade times up to the step's end and the rows in force there (where the time
+    index says they are)."""
+    di = dayinfo[day_of[f]]
+    t_next = ei[f, ST.EI_START] + (ei[f, ST.EI_STEP] + 1) * ei[f, ST.EI_INTERVAL]
+    cells = di[D_BG1] - di[D_BG0]
+    kb = min(max((t_next - di[D_BGT]) // di[D_BGS], 0), cells - 2)
+    lo = di[D_B0] + ist[f, K.I_BOOK]
+    hi = di[D_B0] + grid[di[D_BG0] + kb + 1]  # rows at or before the end of its cell
+    for b in range(lo, min(hi, lo + 256), 8):
+        prefetch(ts, b, 0)
+    _warm_book_row(ts, bid_px, bid_sz, ask_px, ask_sz, mid_ffill, hi - 1)
+    _warm_book_row(ts, bid_px, bid_sz, ask_px, ask_sz, mid_ffill, di[D_B0] + grid[di[D_BG0] + kb] - 1)
+    cells = di[D_TG1] - di[D_TG0]
+    if cells >= 2:
+        kt = min(max((t_next - di[D_TGT]) // di[D_TGS], 0), cells - 2)
+        lo = di[D_T0] + ist[f, K.I_TRADE]
+        hi = di[D_T0] + grid[di[D_TG0] + kt + 1]
+        for k in range(lo, min(hi, lo + 256), 8):
+            prefetch(trade_ts, k, 0)
+        prefetch(cum_buy, di[D_C0] + hi - di[D_T0], 0)
+        prefetch(cum_sell, di[D_C0] + hi - di[D_T0], 0)
+
+
+@njit(cache=True, _nrt=False)
 def _write_obs(ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sell, mid_ffill, grid, di,
                fs, ist, pp, fills_f, fills_i, es, ei, obs, ring, period):  # fmt: skip
     b0, b1 = di[D_B0], di[D_B1]
@@ -112,7 +245,7 @@ START_NO_MID = 2  # no two-sided book at or before the start: no arrival mid
 START_BAD_OBS = 3  # the first observation left its bounds
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _start_one(fs, ist, pp, es, ei, row, k, c, start, mid, side, quantity, tick, lot):
     """``ExecutionSimulator.reset`` and ``_Episode.start`` of one episode, on its state rows."""
     fs[:] = 0.0
@@ -139,7 +272,7 @@ def _start_one(fs, ist, pp, es, ei, row, k, c, start, mid, side, quantity, tick,
     ei[ST.EI_START] = start
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def batch_start(
     ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cancel_ts, cum_buy, cum_sell, mid_ffill, grid, dayinfo,
     tick_of, lot_of, day_of, idx, days, starts, sides, quantities, sqrt_k, sqrt_den,
@@ -239,6 +372,7 @@ class BatchedExecution:
         self._need = np.zeros(n, dtype=np.int64)
         self._actions = np.zeros((n, 2))
         self._all = np.ones(n, dtype=bool)
+        self._ahead = np.array(_AHEAD, dtype=np.int64)
         sim = self.sim_config
         if sim.liquidity == "sqrt":  # ExecutionSimulator.reset's coefficient, split around the mid
             self._sqrt_k, self._sqrt_den = sim.sqrt_coef * sim.daily_vol, math.sqrt(sim.daily_volume)
@@ -455,7 +589,7 @@ class BatchedExecution:
                 p["cum_vol"], p["mid_ffill"], self.grid, self.dayinfo, self.day_of,
                 self.fs, self.ist, self.pp, self.fills_f, self.fills_i, self.es, self.ei, self.ec, acts, self.obs,
                 self.ring, self.period, todo, self._status, self._need, self.tfs, self.tist, self.tpp, self.tfills_f, self.tfills_i,
-                self.tes, self.tei, self.shadow,
+                self.tes, self.tei, self.shadow, self._ahead,
             )  # fmt: skip
             room = self._status == ST.STEP_NEED_ROOM
             bad = self._status == ST.STEP_BAD_OBS
