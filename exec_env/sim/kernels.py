@@ -138,8 +138,15 @@ def impact_at(fills_f, fills_i, n, pp, t):
     fill at or before ``t`` (the state after that fill's sweep), decayed to ``t``. O(log n)."""
     if n == 0 or fills_i[0, FILLI_TS] > t:
         return 0.0
-    lo, hi = 0, n  # last index with ts <= t
-    while hi - lo > 1:
+    # the last index with ts <= t, searched backwards from the newest fill (galloping: the times
+    # asked for are mostly recent, often after every fill)
+    lo, hi = n - 1, n
+    step = 1
+    while fills_i[lo, FILLI_TS] > t:  # fills_i[0] <= t stops it
+        hi = lo
+        lo = max(lo - step, 0)
+        step *= 2
+    while hi - lo > 1:  # fills_i[lo] <= t < fills_i[hi] (hi == n: none after)
         mid = (lo + hi) // 2
         if fills_i[mid, FILLI_TS] <= t:
             lo = mid
