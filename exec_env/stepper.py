@@ -330,7 +330,8 @@ def write_obs_indexed(book_ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy
     if P > 0:
         size = ring.shape[0]
         u_now = j
-        rec = ring[u_now % size]
+        slot_now = u_now % size  # rows of u_now - i * P: slot_now - i * P (mod size), without dividing
+        rec = ring[slot_now]
         rec[R_TU] = u_now
         rec[R_MR] = mr_now
         rec[R_CB] = cum_buy[k1]
@@ -338,7 +339,8 @@ def write_obs_indexed(book_ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy
         for i in range(1, 11):
             t = now - i * s
             u = u_now - i * P
-            rec = ring[u % size]
+            slot = slot_now - i * P
+            rec = ring[slot + size if slot < 0 else slot]
             if rec[R_TU] != u:
                 r = count_le(book_ts, bgrid, bg0, bgstep, t) - 1
                 k = count_le(trade_ts, tgrid, tg0, tgstep, t)
@@ -365,8 +367,8 @@ def write_obs_indexed(book_ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy
                 rec[R_LR] = lr
             acc += lr
             prev = m
-        r30 = ring[(u_now - P) % size]
-        r300 = ring[(u_now - 10 * P) % size]
+        r30 = ring[slot_now - P + size if slot_now < P else slot_now - P]
+        r300 = ring[slot_now - 10 * P + size if slot_now < 10 * P else slot_now - 10 * P]
         b30, s30 = r30[R_CB], r30[R_CS]
         b300, s300 = r300[R_CB], r300[R_CS]
     else:

@@ -194,10 +194,11 @@ def _warm_rows(f, ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sel
     prefetch(grid, di[D_BG0] + min(max((t_next - di[D_BGT]) // di[D_BGS], 0), di[D_BG1] - di[D_BG0] - 2), 0)
     prefetch(grid, di[D_TG0] + min(max((t_next - di[D_TGT]) // di[D_TGS], 0), max(di[D_TG1] - di[D_TG0] - 2, 0)), 0)
     if period > 0:
-        u = ei[f, ST.EI_STEP] + 1
         size = ring.shape[1]
+        slot = (ei[f, ST.EI_STEP] + 1) % size
         for i in range(11):
-            prefetch(ring[f], (u - i * period) % size, 0)
+            prefetch(ring[f], slot + size if slot < 0 else slot, 0)
+            slot -= period
 
 
 @njit(cache=True, _nrt=False)
