@@ -617,6 +617,24 @@ def _match_cancel(c, cancel_ts, cancel_px, cancel_sz, cancel_side, cancel_entry,
 
 
 @njit(cache=True, _nrt=False)
+def skip_to(book_ts, own_px, own_sz, opp_px, opp_sz, trade_ts, cancel_ts, fs, ist, until):
+    """:func:`advance` to ``until`` when no order rests: the events up to ``until`` can only move
+    the mid; jump there."""
+    row = ist[I_BOOK]
+    new_row = first_after(book_ts, row + 1, until) - 1
+    if new_row > row:
+        for r in range(new_row, row, -1):
+            if own_sz[r, 0] > 0.0 and opp_sz[r, 0] > 0.0:
+                fs[F_LAST_MID] = 0.5 * (own_px[r, 0] + opp_px[r, 0])
+                break
+        ist[I_BOOK] = new_row
+    ist[I_TRADE] = first_after(trade_ts, ist[I_TRADE], until)
+    ist[I_CANCEL] = first_after(cancel_ts, ist[I_CANCEL], until)
+    if until > ist[I_NOW]:
+        ist[I_NOW] = until
+
+
+@njit(cache=True, _nrt=False)
 def advance(
     book_ts, own_px, own_sz, opp_px, opp_sz,
     trade_ts, trade_px, trade_sz, trade_side, halt_start, halt_end,
@@ -638,17 +656,11 @@ def advance(
     imax = np.iinfo(np.int64).max
     while True:
         if fs[F_ORD_QTY] <= 0.0:
-            # nothing rests: the events up to ``until`` can only move the mid; jump there
-            new_row = first_after(book_ts, row + 1, until) - 1
-            if new_row > row:
-                for r in range(new_row, row, -1):
-                    if own_sz[r, 0] > 0.0 and opp_sz[r, 0] > 0.0:
-                        fs[F_LAST_MID] = 0.5 * (own_px[r, 0] + opp_px[r, 0])
-                        break
-                row = new_row
-            k = first_after(trade_ts, k, until)
-            c = first_after(cancel_ts, c, until)
-            break
+            ist[I_BOOK] = row
+            ist[I_TRADE] = k
+            ist[I_CANCEL] = c
+            skip_to(book_ts, own_px, own_sz, opp_px, opp_sz, trade_ts, cancel_ts, fs, ist, until)
+            return STATUS_DONE
         if ist[I_NFILLS] >= cap:
             ist[I_BOOK] = row
             ist[I_TRADE] = k
