@@ -54,7 +54,7 @@ STEP_NEED_ROOM = 1  # grow the fill buffers to at least the returned ``need`` an
 STEP_BAD_OBS = 2  # an observation feature left its bounds (or is NaN)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def child_order_nb(pace, aggressiveness, step, n_steps, quantity, executed, lot, side, bid, ask, tick,
                    passive_ticks, cross_ticks):  # fmt: skip
     """See :func:`exec_env.env.child_order`. Returns (qty, limit price or NaN)."""
@@ -84,7 +84,7 @@ def child_order_nb(pace, aggressiveness, step, n_steps, quantity, executed, lot,
     return qty, np.round((near + side * ticks * tick) / tick) * tick
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def remaining_qty(fs, es):
     left = es[E_QTY] - fs[K.F_FILLED]
     return 0.0 if abs(left) <= 1e-9 * es[E_QTY] else left
@@ -101,7 +101,7 @@ def fill_bound(book_ts, trade_ts, ist, ei, levels):
     return rows + trades + 2 * (levels + 2) + 2
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _advance(book_ts, own_px, own_sz, opp_px, opp_sz, trade_ts, trade_px, trade_sz, trade_side, halt_start, halt_end,
              cancel_ts, cancel_px, cancel_sz, cancel_side, cancel_entry, fs, ist, pp, fills_f, fills_i, until):  # fmt: skip
     """``K.advance`` (the caller made room for the fills); with nothing resting, its jump without
@@ -224,7 +224,7 @@ def write_obs(book_ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_se
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def count_le(arr, grid, g0, gstep, t):
     """Number of elements of the sorted ``arr`` that are ``<= t``, read from its time index
     ``grid`` (``grid[k]`` = elements ``<= g0 + k * gstep``; see :func:`time_index`): O(1) plus a
@@ -293,7 +293,7 @@ def clear_ring(ring):
         ring[i, R_LRU] = np.nan
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def write_obs_indexed(book_ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sell, mid_ffill,
                       bgrid, bg0, bgstep, tgrid, tg0, tgstep, fs, ist, pp, fills_f, fills_i, es, ei, obs, ring, P):  # fmt: skip
     """:func:`write_obs` (``exec_env.features.write_observation``) for the batched env: the same
@@ -413,7 +413,7 @@ def write_obs_indexed(book_ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy
     out[15] = np.log1p((buy + sell) / max(rem, slice_qty))
     out[16] = resting_fraction
     out[17] = min(np.log1p(fs[K.F_ORD_QA] / slice_qty), 50.0) if resting_fraction > 0.0 else 0.0
+    inside = True
     for i in range(obs.shape[0]):
-        if not (OBS_LOW[i] <= obs[i] <= OBS_HIGH[i]):
-            return STEP_BAD_OBS
-    return STEP_OK
+        inside &= OBS_LOW[i] <= obs[i] <= OBS_HIGH[i]  # False for NaN
+    return STEP_OK if inside else STEP_BAD_OBS

@@ -120,7 +120,7 @@ _BIG = 1e300
 _EPS = 1e-9
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def impact_offset(fs, ist, pp, now):
     """Signed price offset of the impact model at ``now``: permanent plus decayed transient."""
     total = fs[F_PERM]
@@ -132,7 +132,7 @@ def impact_offset(fs, ist, pp, now):
     return total
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def impact_at(fills_f, fills_i, n, pp, t):
     """The impact offset at an earlier time ``t``, exact: the impact state recorded with the last
     fill at or before ``t`` (the state after that fill's sweep), decayed to ``t``. O(log n)."""
@@ -161,7 +161,7 @@ def impact_at(fills_f, fills_i, n, pp, t):
     return total
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def instant_rate(pp):
     """``g``: the price move per unit traded at the instant of the trade."""
     g = pp[P_PERM]
@@ -170,7 +170,7 @@ def instant_rate(pp):
     return g
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _apply_impact(fs, ist, pp, now, signed_qty, fills_f, n):
     """Add the impact of ``signed_qty`` traded at ``now``; the resulting state is recorded with
     fill record ``n - 1`` (the last of the sweep) for :func:`impact_at`."""
@@ -201,7 +201,7 @@ def add_impact(fs, ist, pp, now, signed_qty):
     fs[F_PERM] += pp[P_PERM] * signed_qty
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def depletion(fs, ist, pp, now):
     """Units of the opposite side the agent took that have not recovered at ``now``."""
     tau = pp[P_RESIL_NS]
@@ -211,7 +211,7 @@ def depletion(fs, ist, pp, now):
     return d * np.exp(-float(now - ist[I_DEP_TS]) / tau)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _deplete(fs, ist, pp, now, take):
     if pp[P_RESIL_NS] <= 0.0 or take <= 0.0:
         return
@@ -219,7 +219,7 @@ def _deplete(fs, ist, pp, now, take):
     ist[I_DEP_TS] = now
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _lots(q, lot):
     """``q`` rounded down to whole lots (float residue of 1e-9 lot forgiven)."""
     if q <= 0.0:
@@ -227,14 +227,14 @@ def _lots(q, lot):
     return np.floor(q / lot + _EPS) * lot
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _left(qty, taken, lot):
     """``qty - taken`` of whole-lot quantities, float residue below a millionth of a lot snapped to 0."""
     left = qty - taken
     return 0.0 if left < 1e-6 * lot else left
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _record_fill(fs, ist, pp, fills_f, fills_i, now, px, qty, limit_px, fee_bps, liq, impact):
     """Book one fill of ``qty`` at average price ``px``; ``impact`` applies its impact after."""
     side = pp[P_SIDE]
@@ -267,7 +267,7 @@ def _record_fill(fs, ist, pp, fills_f, fills_i, now, px, qty, limit_px, fee_bps,
         _apply_impact(fs, ist, pp, now, side * qty, fills_f, n + 1)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def in_halt(halt_start, halt_end, t):
     """Is ``t`` inside a trading halt ``[start, end)``? (sorted, non-overlapping intervals)"""
     n = halt_start.shape[0]
@@ -301,7 +301,7 @@ def _tail_depth(opp_sz, row, lot):
     return lot
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _max_units(side, limit_px, price, g, u):
     """Units that can still be taken at a level of impacted price ``price`` when ``u`` units of
     this sweep went before, so that the marginal unit stays at or better than the limit."""
@@ -431,7 +431,7 @@ def _sweep_sqrt(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, qty, limit_p
     return take
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _take(opp_px, opp_sz, fs, ist, pp, fills_f, fills_i, qty, limit_px, liq, now, capped):
     """Marketable part of an order: take up to ``qty`` at prices no worse than ``limit_px``;
     deplete the side and apply the sweep's impact. Returns the quantity taken."""
@@ -577,7 +577,7 @@ def _match_trade(k, trade_ts, trade_px, trade_sz, trade_side, fs, ist, pp, fills
     fs[F_ORD_QTY] = _left(rem, take, pp[P_LOT])
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def first_after(arr, lo, t):
     """First index ``>= lo`` of the sorted ``arr`` whose value is ``> t`` (``arr[:lo] <= t``),
     searched forwards from ``lo`` (galloping: O(log distance), cache-local)."""
@@ -616,7 +616,7 @@ def _match_cancel(c, cancel_ts, cancel_px, cancel_sz, cancel_side, cancel_entry,
         fs[F_ORD_QA] = max(fs[F_ORD_QA] - cancel_sz[c], 0.0)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def skip_to(book_ts, own_px, own_sz, opp_px, opp_sz, trade_ts, cancel_ts, fs, ist, until):
     """:func:`advance` to ``until`` when no order rests: the events up to ``until`` can only move
     the mid; jump there."""
@@ -699,7 +699,7 @@ def advance(
     return STATUS_DONE
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def submit(own_px, own_sz, opp_px, opp_sz, fs, ist, pp, fills_f, fills_i, qty, limit_px, halted):
     """Send a limit order of ``qty`` at absolute price ``limit_px`` now, replacing the resting one.
 
