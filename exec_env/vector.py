@@ -139,7 +139,7 @@ def batch_step(
 _AHEAD = (12, 8, 4)  # see batch_step (measured with benchmarks/bench_vector.py)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _warm_state(f, fs, ist, pp, es, ei, tfs, tist, tpp, tes, tei, shadow):
     prefetch(ist, f, 0)
     prefetch(ei, f, 0)
@@ -160,7 +160,7 @@ def _warm_state(f, fs, ist, pp, es, ei, tfs, tist, tpp, tes, tei, shadow):
             prefetch(tes, f, off)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _warm_book_row(ts, bid_px, bid_sz, ask_px, ask_sz, mid_ffill, b):
     prefetch(ts, b, 0)
     prefetch(mid_ffill, b, 0)
@@ -169,7 +169,7 @@ def _warm_book_row(ts, bid_px, bid_sz, ask_px, ask_sz, mid_ffill, b):
         prefetch(arr, b, arr.shape[1] * 8 - 8)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _warm_rows(f, ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sell, mid_ffill, grid, dayinfo, day_of,
                ist, ei, fills_f, fills_i, ring, period, tist, tfills_f, tfills_i, shadow):  # fmt: skip
     di = dayinfo[day_of[f]]
@@ -201,7 +201,7 @@ def _warm_rows(f, ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sel
             slot -= period
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _warm_next(f, ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sell, mid_ffill, grid, dayinfo, day_of,
                ist, ei):  # fmt: skip
     """The book and trade times up to the step's end and the rows in force there (where the time
@@ -227,7 +227,7 @@ def _warm_next(f, ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sel
         prefetch(cum_sell, di[D_C0] + hi - di[D_T0], 0)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _write_obs(ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sell, mid_ffill, grid, di,
                fs, ist, pp, fills_f, fills_i, es, ei, obs, ring, period):  # fmt: skip
     b0, b1 = di[D_B0], di[D_B1]
