@@ -41,8 +41,8 @@ def single(env_id: str, steps: int, action) -> float:
 
 def batched(n: int, env_steps: int) -> float:
     eng = BatchedExecution(n, ExecutionConfig())
-    for e in range(n):
-        eng.reset_episode(e, seed=e)
+    eng.sampler.reset(seed=0)
+    eng.reset_episodes()
     act = np.tile([0.0, 1.0], (n, 1))
 
     def run(total: int) -> float:
@@ -51,8 +51,7 @@ def batched(n: int, env_steps: int) -> float:
         while done_steps < total:
             eng.step(act)
             done_steps += n
-            for e in np.flatnonzero(eng.done()):
-                eng.reset_episode(int(e))
+            eng.reset_episodes(np.flatnonzero(eng.done()))
         return done_steps / (time.perf_counter() - t0)
 
     run(min(env_steps, 10 * n))

@@ -120,7 +120,7 @@ _BIG = 1e300
 _EPS = 1e-9
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def impact_offset(fs, ist, pp, now):
     """Signed price offset of the impact model at ``now``: permanent plus decayed transient."""
     total = fs[F_PERM]
@@ -132,14 +132,21 @@ def impact_offset(fs, ist, pp, now):
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def impact_at(fills_f, fills_i, n, pp, t):
     """The impact offset at an earlier time ``t``, exact: the impact state recorded with the last
     fill at or before ``t`` (the state after that fill's sweep), decayed to ``t``. O(log n)."""
     if n == 0 or fills_i[0, FILLI_TS] > t:
         return 0.0
-    lo, hi = 0, n  # last index with ts <= t
-    while hi - lo > 1:
+    # the last index with ts <= t, searched backwards from the newest fill (galloping: the times
+    # asked for are mostly recent, often after every fill)
+    lo, hi = n - 1, n
+    step = 1
+    while fills_i[lo, FILLI_TS] > t:  # fills_i[0] <= t stops it
+        hi = lo
+        lo = max(lo - step, 0)
+        step *= 2
+    while hi - lo > 1:  # fills_i[lo] <= t < fills_i[hi] (hi == n: none after)
         mid = (lo + hi) // 2
         if fills_i[mid, FILLI_TS] <= t:
             lo = mid
@@ -154,7 +161,7 @@ def impact_at(fills_f, fills_i, n, pp, t):
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def instant_rate(pp):
     """``g``: the price move per unit traded at the instant of the trade."""
     g = pp[P_PERM]
@@ -163,7 +170,7 @@ def instant_rate(pp):
     return g
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def _apply_impact(fs, ist, pp, now, signed_qty, fills_f, n):
     """Add the impact of ``signed_qty`` traded at ``now``; the resulting state is recorded with
     fill record ``n - 1`` (the last of the sweep) for :func:`impact_at`."""
@@ -180,7 +187,7 @@ def _apply_impact(fs, ist, pp, now, signed_qty, fills_f, n):
     fills_f[n - 1, FILL_PERM_AFTER] = fs[F_PERM]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def add_impact(fs, ist, pp, now, signed_qty):
     """Add the impact of ``signed_qty`` traded elsewhere at ``now`` (e.g. on another venue) to the
     state, without a fill record: :func:`impact_at` sees it only after this simulator's next fill."""
@@ -194,7 +201,7 @@ def add_impact(fs, ist, pp, now, signed_qty):
     fs[F_PERM] += pp[P_PERM] * signed_qty
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def depletion(fs, ist, pp, now):
     """Units of the opposite side the agent took that have not recovered at ``now``."""
     tau = pp[P_RESIL_NS]
@@ -204,7 +211,7 @@ def depletion(fs, ist, pp, now):
     return d * np.exp(-float(now - ist[I_DEP_TS]) / tau)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def _deplete(fs, ist, pp, now, take):
     if pp[P_RESIL_NS] <= 0.0 or take <= 0.0:
         return
@@ -212,7 +219,7 @@ def _deplete(fs, ist, pp, now, take):
     ist[I_DEP_TS] = now
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def _lots(q, lot):
     """``q`` rounded down to whole lots (float residue of 1e-9 lot forgiven)."""
     if q <= 0.0:
@@ -220,14 +227,14 @@ def _lots(q, lot):
     return np.floor(q / lot + _EPS) * lot
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def _left(qty, taken, lot):
     """``qty - taken`` of whole-lot quantities, float residue below a millionth of a lot snapped to 0."""
     left = qty - taken
     return 0.0 if left < 1e-6 * lot else left
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def _record_fill(fs, ist, pp, fills_f, fills_i, now, px, qty, limit_px, fee_bps, liq, impact):
     """Book one fill of ``qty`` at average price ``px``; ``impact`` applies its impact after."""
     side = pp[P_SIDE]
@@ -260,7 +267,7 @@ def _record_fill(fs, ist, pp, fills_f, fills_i, now, px, qty, limit_px, fee_bps,
         _apply_impact(fs, ist, pp, now, side * qty, fills_f, n + 1)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def in_halt(halt_start, halt_end, t):
     """Is ``t`` inside a trading halt ``[start, end)``? (sorted, non-overlapping intervals)"""
     n = halt_start.shape[0]
@@ -275,7 +282,7 @@ def in_halt(halt_start, halt_end, t):
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _tail_depth(opp_sz, row, lot):
     """Depth per tick beyond the recorded levels: the mean recorded level size of this row (of
     the last row where the side was not empty), at least one lot."""
@@ -294,7 +301,7 @@ def _tail_depth(opp_sz, row, lot):
     return lot
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def _max_units(side, limit_px, price, g, u):
     """Units that can still be taken at a level of impacted price ``price`` when ``u`` units of
     this sweep went before, so that the marginal unit stays at or better than the limit."""
@@ -306,7 +313,7 @@ def _max_units(side, limit_px, price, g, u):
     return max((room + _EPS) / g - u, 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _sweep_book(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, qty, limit_px, liq, now, record):
     """Walk the shifted opposite book, then its profile tail, from depletion depth ``D``.
     Returns the quantity taken; with ``record`` False only counts it."""
@@ -387,7 +394,7 @@ def _sweep_book(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, qty, limit_p
     return u
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _sweep_sqrt(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, qty, limit_px, liq, now, record):
     """Square-root liquidity: marginal price ``touch + I0 + s*(k*sqrt(D + u) + g*u)``."""
     side = pp[P_SIDE]
@@ -424,7 +431,7 @@ def _sweep_sqrt(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, qty, limit_p
     return take
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def _take(opp_px, opp_sz, fs, ist, pp, fills_f, fills_i, qty, limit_px, liq, now, capped):
     """Marketable part of an order: take up to ``qty`` at prices no worse than ``limit_px``;
     deplete the side and apply the sweep's impact. Returns the quantity taken."""
@@ -448,7 +455,7 @@ def _take(opp_px, opp_sz, fs, ist, pp, fills_f, fills_i, qty, limit_px, liq, now
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _own_level_size(own_px, own_sz, row, replay_px, side, half):
     """Displayed own-side size at replay price ``replay_px``: -1 if it is better than the best
     (nobody ahead), -2 if deeper than the recorded levels (unknown), else the size (0 if none)."""
@@ -468,7 +475,7 @@ def _own_level_size(own_px, own_sz, row, replay_px, side, half):
     return 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _queue_prob(qa, behind, pp):
     """Probability that a cancellation at our level was ahead of us."""
     model = pp[P_QUEUE]
@@ -486,7 +493,7 @@ def _queue_prob(qa, behind, pp):
     return fa / (fa + fb)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _update_queue(own_px, own_sz, row, fs, ist, pp, now):
     """A new book row: cancellations ahead advance us (by model), and the queue ahead never
     exceeds the size displayed at our price."""
@@ -512,7 +519,7 @@ def _update_queue(own_px, own_sz, row, fs, ist, pp, now):
     fs[F_ORD_LVL] = size
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _cross_resting(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, now):
     """The shifted opposite side reaches the resting order's price: its sellers (buyers) at or
     through our limit trade with us at our limit. The quantity is what a sweep limited to our
@@ -536,7 +543,7 @@ def _cross_resting(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, now):
     fs[F_ORD_QTY] = _left(rem, take, pp[P_LOT])
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _match_trade(k, trade_ts, trade_px, trade_sz, trade_side, fs, ist, pp, fills_f, fills_i):
     """A market trade fills a resting order at its limit after the queue ahead when it prints at
     our (shifted) price, or at once when it prints through it. Only an aggressor on the other side
@@ -570,7 +577,7 @@ def _match_trade(k, trade_ts, trade_px, trade_sz, trade_side, fs, ist, pp, fills
     fs[F_ORD_QTY] = _left(rem, take, pp[P_LOT])
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def first_after(arr, lo, t):
     """First index ``>= lo`` of the sorted ``arr`` whose value is ``> t`` (``arr[:lo] <= t``),
     searched forwards from ``lo`` (galloping: O(log distance), cache-local)."""
@@ -597,7 +604,7 @@ def first_after(arr, lo, t):
     return b
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _match_cancel(c, cancel_ts, cancel_px, cancel_sz, cancel_side, cancel_entry, fs, ist, pp):
     """Order-level queue model: a cancellation at our price of an order that entered the book
     before we joined (or whose entry is unknown: it was there before the data) was ahead of us."""
@@ -609,7 +616,25 @@ def _match_cancel(c, cancel_ts, cancel_px, cancel_sz, cancel_side, cancel_entry,
         fs[F_ORD_QA] = max(fs[F_ORD_QA] - cancel_sz[c], 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
+def skip_to(book_ts, own_px, own_sz, opp_px, opp_sz, trade_ts, cancel_ts, fs, ist, until):
+    """:func:`advance` to ``until`` when no order rests: the events up to ``until`` can only move
+    the mid; jump there."""
+    row = ist[I_BOOK]
+    new_row = first_after(book_ts, row + 1, until) - 1
+    if new_row > row:
+        for r in range(new_row, row, -1):
+            if own_sz[r, 0] > 0.0 and opp_sz[r, 0] > 0.0:
+                fs[F_LAST_MID] = 0.5 * (own_px[r, 0] + opp_px[r, 0])
+                break
+        ist[I_BOOK] = new_row
+    ist[I_TRADE] = first_after(trade_ts, ist[I_TRADE], until)
+    ist[I_CANCEL] = first_after(cancel_ts, ist[I_CANCEL], until)
+    if until > ist[I_NOW]:
+        ist[I_NOW] = until
+
+
+@njit(cache=True, _nrt=False)
 def advance(
     book_ts, own_px, own_sz, opp_px, opp_sz,
     trade_ts, trade_px, trade_sz, trade_side, halt_start, halt_end,
@@ -631,17 +656,11 @@ def advance(
     imax = np.iinfo(np.int64).max
     while True:
         if fs[F_ORD_QTY] <= 0.0:
-            # nothing rests: the events up to ``until`` can only move the mid; jump there
-            new_row = first_after(book_ts, row + 1, until) - 1
-            if new_row > row:
-                for r in range(new_row, row, -1):
-                    if own_sz[r, 0] > 0.0 and opp_sz[r, 0] > 0.0:
-                        fs[F_LAST_MID] = 0.5 * (own_px[r, 0] + opp_px[r, 0])
-                        break
-                row = new_row
-            k = first_after(trade_ts, k, until)
-            c = first_after(cancel_ts, c, until)
-            break
+            ist[I_BOOK] = row
+            ist[I_TRADE] = k
+            ist[I_CANCEL] = c
+            skip_to(book_ts, own_px, own_sz, opp_px, opp_sz, trade_ts, cancel_ts, fs, ist, until)
+            return STATUS_DONE
         if ist[I_NFILLS] >= cap:
             ist[I_BOOK] = row
             ist[I_TRADE] = k
@@ -680,7 +699,7 @@ def advance(
     return STATUS_DONE
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def submit(own_px, own_sz, opp_px, opp_sz, fs, ist, pp, fills_f, fills_i, qty, limit_px, halted):
     """Send a limit order of ``qty`` at absolute price ``limit_px`` now, replacing the resting one.
 
@@ -724,7 +743,7 @@ def submit(own_px, own_sz, opp_px, opp_sz, fs, ist, pp, fills_f, fills_i, qty, l
     return taken
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def liquidate(opp_px, opp_sz, fs, ist, pp, fills_f, fills_i, qty):
     """Forced liquidation of ``qty`` now: cancel the resting order and sweep the opposite side
     with no limit (recorded levels, then the profile tail or the square-root curve); not subject
