@@ -309,7 +309,9 @@ def verdict(row: Mapping[str, Any], baseline: str, confidence: float = 0.95) -> 
         f"{row['policy']} {word} the best baseline {baseline}: mean difference {row['mean_diff']:+.2f} bps, "
         f"{pct} CI [{row['ci_low']:+.2f}, {row['ci_high']:+.2f}] over {int(row['n'])} episodes"
     )
-    if "day_ci_low" in row:
+    if "day_ci_low" in row and math.isnan(row["day_ci_low"]):
+        text += f"; {int(row['n_days'])} independent day(s): too few for a day-clustered interval"
+    elif "day_ci_low" in row:
         text += (
             f", day-clustered {pct} CI [{row['day_ci_low']:+.2f}, {row['day_ci_high']:+.2f}] "
             f"over {int(row['n_days'])} independent days"

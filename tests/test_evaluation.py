@@ -199,9 +199,9 @@ def test_verdict_words():
         {**base, "ci_low": -2, "ci_high": -1, "day_ci_low": -3, "day_ci_high": 1}, "X"
     )
     nan = float("nan")
-    assert "cannot be judged" in verdict(
-        {**base, "ci_low": -2, "ci_high": -1, "day_ci_low": nan, "day_ci_high": nan}, "X"
-    )
+    one_day = verdict({**base, "n_days": 1, "ci_low": -2, "ci_high": -1, "day_ci_low": nan, "day_ci_high": nan}, "X")
+    assert "cannot be judged" in one_day and "nan" not in one_day
+    assert one_day.endswith("1 independent day(s): too few for a day-clustered interval")
 
 
 def test_seed_summary_gives_the_mean_across_seeds_and_its_spread():
