@@ -10,6 +10,7 @@ Importing the package registers its environment ids with Gymnasium:
 """
 
 import os as _os
+import sys as _sys
 
 
 def _numba_cache_dir() -> None:
@@ -60,3 +61,8 @@ from exec_env.routing_env import register_routing  # noqa: E402
 register_routing()
 ROUTING_IDS = ("exec_env/Routing-v0",)
 """Smart order routing over several venues (``exec_env.routing_env.RoutingEnv``; multi-venue markets)."""
+
+if "ray" in _sys.modules:  # RLlib in this process: the plain ids also in Ray Tune's registry (exec_env.rllib)
+    from exec_env.rllib import register as _register_rllib
+
+    _register_rllib()
