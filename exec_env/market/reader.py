@@ -51,6 +51,8 @@ __all__ = [
     "bad_option",
     "check_choice",
     "check_number",
+    "check_options",
+    "check_text",
     "crossed_rows",
     "decompress",
     "excerpt",
@@ -461,6 +463,32 @@ def check_number(
         kind = "an integer" if integer else "a finite number"
         raise bad_option(name, value, f"{kind} {rng}" + (" or None" if none else ""))
     return int(value) if integer else float(value)
+
+
+POSITIVE: dict[str, Any] = {"low": 0, "low_open": True}
+"""A :func:`check_options` rule: a finite number > 0."""
+POSITIVE_OR_NONE: dict[str, Any] = {**POSITIVE, "none": True}
+
+
+def check_options(o: dict[str, Any], rules: Mapping[str, Any]) -> dict[str, Any]:
+    """``o`` with the options named in ``rules`` checked in order, in place: a tuple rule lists the
+    allowed values (:func:`check_choice`), a dict rule is :func:`check_number`'s range (the value
+    becomes an int or float), a function ``rule(name, value)`` returns the checked value."""
+    for name, rule in rules.items():
+        if isinstance(rule, tuple):
+            check_choice(name, o[name], rule)
+        elif isinstance(rule, dict):
+            o[name] = check_number(name, o[name], **rule)
+        else:
+            o[name] = rule(name, o[name])
+    return o
+
+
+def check_text(name: str, value: Any, allowed: str = "None or a non-empty string") -> str | None:
+    """``value`` if it is None or a non-empty string (not only blanks), else :func:`bad_option`."""
+    if value is not None and not (isinstance(value, str) and value.strip()):
+        raise bad_option(name, value, allowed)
+    return value
 
 
 RENAMED: dict[str, str] = {"crossed_rows": "crossed", "on_crossed": "crossed"}
