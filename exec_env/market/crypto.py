@@ -160,10 +160,12 @@ from numba import njit
 from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
 from exec_env.market.reader import (
+    POSITIVE_OR_NONE,
     Capture,
     bad_option,
-    check_choice,
     check_number,
+    check_options,
+    check_text,
     crossed_locked,
     crossed_rows,
     excerpt,
@@ -209,13 +211,11 @@ def check_levels(levels: Any) -> int:
     return check_number("levels", levels, low=1, high=MAX_LEVELS, integer=True)
 
 
-def check_increment(name: str, value: Any) -> float | None:
-    return check_number(name, value, low=0, low_open=True, none=True)
-
-
-def check_symbol(symbol: Any) -> None:
-    if symbol is not None and not (isinstance(symbol, str) and symbol):
-        raise bad_option("symbol", symbol, "None (from the data) or a non-empty string")
+CAPTURE_RULES: dict[str, Any] = {
+    "tick_size": POSITIVE_OR_NONE, "lot_size": POSITIVE_OR_NONE,
+    "symbol": lambda n, v: check_text(n, v, "None (from the data) or a non-empty string"), "crossed": ON_CROSSED,
+}  # fmt: skip
+"""The checks of the options Binance and Tardis captures share (:func:`reader.check_options`)."""
 
 
 def parse_session(session: Any) -> tuple[int, int] | None:
@@ -1027,15 +1027,13 @@ class _PerDay:
         self.lag = (np.array([t for t, _ in lag], dtype=np.int64), np.array([x - t / 1e6 for t, x in lag]))
 
 
+_RULES: dict[str, Any] = {"levels": lambda n, v: v if v is None else check_levels(v), **CAPTURE_RULES,
+                          "on_gap": ON_GAP, "book_ticker": BOOK_TICKER, "trade_stream": TRADE_STREAMS}  # fmt: skip
+
+
 def _check_options(o: dict[str, Any]) -> dict[str, Any]:
     """:func:`load`'s options, checked; ``session_ns`` the parsed session."""
-    o["levels"] = None if o["levels"] is None else check_levels(o["levels"])
-    o["tick_size"] = check_increment("tick_size", o["tick_size"])
-    o["lot_size"] = check_increment("lot_size", o["lot_size"])
-    check_symbol(o["symbol"])
-    for name, allowed in (("on_gap", ON_GAP), ("crossed", ON_CROSSED), ("book_ticker", BOOK_TICKER),
-                          ("trade_stream", TRADE_STREAMS)):  # fmt: skip
-        check_choice(name, o[name], allowed)
+    check_options(o, _RULES)
     o["session_ns"] = parse_session(o["session"])
     return o
 

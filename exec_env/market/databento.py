@@ -152,9 +152,11 @@ from numba.typed import Dict
 from exec_env.market import hours, reader
 from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
 from exec_env.market.reader import (
+    POSITIVE,
+    POSITIVE_OR_NONE,
     bad_option,
     check_choice,
-    check_number,
+    check_options,
     crossed_rows,
     excerpt,
     fail_first,
@@ -451,13 +453,8 @@ def _read_csv(path: Path, clock: str, price_format: str) -> _Records:
     ints = {c: _parse_int(path, rows, c, df[c], lo=None if c == "rtype" else 0)
             for c in ("rtype", "publisher_id", "instrument_id", "size", "flags")}  # fmt: skip
     want = _SCHEMA_RTYPE[schema]
-    fail_first(
-        ints["rtype"] != want,
-        path,
-        rows,
-        "rtype",
-        lambda k: f"rtype {ints['rtype'][k]} in a {schema} file (expected {want})",
-    )
+    rtype = ints["rtype"]
+    fail_first(rtype != want, path, rows, "rtype", lambda k: f"rtype {rtype[k]} in a {schema} file (expected {want})")
     fail_first(ints["flags"] > 255, path, rows, "flags", lambda k: f"flags {ints['flags'][k]} do not fit in 8 bits")
     rec = _Records(
         path=path, encoding="csv", schema=schema, clock_name=clock_name,
@@ -959,18 +956,13 @@ def _time_option(name: str, value: Any) -> int | None:
     raise bad_option(name, value, "an ISO-8601 time string (naive = UTC) or int ns since the epoch, or None")
 
 
-def _check_options(o: dict[str, Any]) -> dict[str, Any]:
-    """:func:`load`'s options, checked (session times as int ns)."""
-    for name, allowed in (("crossed", ("raise", "drop")), ("clock", ("ts_recv", "ts_event")),
-                          ("price_format", ("auto", "decimal", "fixed")), ("trades", ("auto", "records")),
-                          ("session", ("calendar", "records"))):  # fmt: skip
-        check_choice(name, o[name], allowed)
-    o["levels"] = check_number("levels", o["levels"], low=1, high=MAX_LEVELS, integer=True, none=True)
-    o["tick_size"] = check_number("tick_size", o["tick_size"], low=0, low_open=True, none=True)
-    o["lot_size"] = check_number("lot_size", o["lot_size"], low=0, low_open=True)
-    o["session_open"] = _time_option("session_open", o["session_open"])
-    o["session_close"] = _time_option("session_close", o["session_close"])
-    return o
+_RULES: dict[str, Any] = {
+    "crossed": ("raise", "drop"), "clock": ("ts_recv", "ts_event"), "price_format": ("auto", "decimal", "fixed"),
+    "trades": ("auto", "records"), "session": ("calendar", "records"),
+    "levels": {"low": 1, "high": MAX_LEVELS, "integer": True, "none": True}, "tick_size": POSITIVE_OR_NONE,
+    "lot_size": POSITIVE, "session_open": _time_option, "session_close": _time_option,
+}  # fmt: skip
+"""The checks of :func:`load`'s options (:func:`reader.check_options`; session times become int ns)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1021,17 +1013,10 @@ def _check_sorted(rec: _Records) -> None:
 def _trades(rec: _Records) -> dict[str, np.ndarray]:
     t = np.flatnonzero(rec.action == _T)
     px = rec.price[t]
-    fail_first(
-        px == UNDEF_PRICE, rec.path, rec.rows[t], "price", "trade (T) record without a price (UNDEF_PRICE)", rec.unit
-    )
-    fail_first(
-        rec.size[t] <= 0,
-        rec.path,
-        rec.rows[t],
-        "size",
-        lambda k: f"trade (T) record with size {rec.size[t[k]]}",
-        rec.unit,
-    )
+    bad_px, bad_sz = np.zeros(rec.clock.size, bool), np.zeros(rec.clock.size, bool)
+    bad_px[t], bad_sz[t] = px == UNDEF_PRICE, rec.size[t] <= 0
+    rec.check(bad_px, "price", "trade (T) record without a price (UNDEF_PRICE)")
+    rec.check(bad_sz, "size", lambda k: f"trade (T) record with size {rec.size[k]}")
     s = rec.side[t]
     side = np.where(s == _BID, 1, np.where(s == _ASK, -1, 0)).astype(np.int8)
     return {
@@ -1201,7 +1186,7 @@ def load(
     See the module docstring for the format, the conventions and every option.
     """
     path = Path(path)
-    o = _check_options({k: v for k, v in locals().items() if k != "path"})
+    o = check_options({k: v for k, v in locals().items() if k != "path"}, _RULES)
     rec = _select(_read(path, clock, price_format), instrument_id, symbol, publisher_id)
     if rec.schema == "trades":
         raise ValueError(

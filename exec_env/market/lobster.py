@@ -124,14 +124,23 @@ import datetime as dt
 import re
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from numba import njit
 
 from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, UNKNOWN_ENTRY, MarketDay, MarketMeta, validate
-from exec_env.market.reader import bad_option, check_choice, check_number, crossed_rows, excerpt, field_error
+from exec_env.market.reader import (
+    POSITIVE,
+    check_options,
+    check_text,
+    crossed_rows,
+    excerpt,
+    fail_first,
+    field_error,
+    zone_info,
+)
 
 __all__ = ["VERSION", "companions", "load", "parse_name", "sniff", "write_lobster"]
 
@@ -540,25 +549,9 @@ def _line_error(path: Path, buf: np.ndarray, start: int, end: int, row: int, kin
 
 
 # -- loading ----------------------------------------------------------------------------------------
-def _check_options(
-    tick_size: float, lot_size: float, symbol: str | None, timezone: str, same_time: str, cross_trades: str,
-    crossed: str,
-) -> ZoneInfo:  # fmt: skip
-    check_number("tick_size", tick_size, low=0, low_open=True)
-    check_number("lot_size", lot_size, low=0, low_open=True)
-    if symbol is not None and not (isinstance(symbol, str) and symbol.strip()):
-        raise bad_option("symbol", symbol, "None or a non-empty string")
-    check_choice("same_time", same_time, SAME_TIME)
-    check_choice("cross_trades", cross_trades, CROSS_TRADES)
-    check_choice("crossed", crossed, CROSSED_ROWS)
-    return _zone(timezone)
-
-
-def _zone(timezone: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise bad_option("timezone", timezone, "an IANA time zone name such as 'America/New_York'") from None
+_RULES = {"tick_size": POSITIVE, "lot_size": POSITIVE, "symbol": check_text, "same_time": SAME_TIME,
+          "cross_trades": CROSS_TRADES, "crossed": CROSSED_ROWS}  # fmt: skip
+"""The checks of :func:`load`'s options (:func:`reader.check_options`), in order."""
 
 
 def _midnight_utc_ns(date: str, start_ms: int, zone: ZoneInfo) -> tuple[int, int]:
@@ -581,11 +574,6 @@ def _seconds(ns_after_midnight: int) -> str:
     return f"{s}.{frac:09d}"
 
 
-def _first(mask: np.ndarray) -> int:
-    idx = np.flatnonzero(mask)
-    return int(idx[0]) if idx.size else -1
-
-
 def _read_messages(path: Path) -> np.ndarray:
     """Parse and check the message file: int64 (rows, 6), column 0 in ns after midnight."""
     buf, end = _read(path)
@@ -596,41 +584,25 @@ def _read_messages(path: Path) -> np.ndarray:
     m = out[:rows]
     t, typ, oid, size, price, direction = m.T
 
-    def fail(row: int, field: str, problem: str) -> None:
-        raise field_error(path, row + 1, field, problem)
-
-    bad = _first((typ < 1) | (typ > 7))
-    if bad >= 0:
-        fail(bad, "type", f"event type {typ[bad]} is not one of 1..7")
-    bad = _first((direction != 1) & (direction != -1))
-    if bad >= 0:
-        fail(bad, "direction", f"direction {direction[bad]} is not +1 or -1")
-    bad = _first(size < 0)
-    if bad >= 0:
-        fail(bad, "size", f"negative size {size[bad]}")
-    bad = _first(oid < 0)
-    if bad >= 0:
-        fail(bad, "order_id", f"negative order id {oid[bad]}")
-    bad = _first(t >= _DAY_NS)
-    if bad >= 0:
-        fail(bad, "time", f"{_seconds(t[bad])} s is not within the day (< 86400 s after midnight)")
-    bad = _first(t[1:] < t[:-1])
-    if bad >= 0:
-        fail(bad + 1, "time", f"time {_seconds(t[bad + 1])} is before the previous row's {_seconds(t[bad])}")
-    execution = (typ >= 4) & (typ <= 6)
-    bad = _first(execution & (size <= 0))
-    if bad >= 0:
-        fail(bad, "size", f"an execution (type {typ[bad]}) needs a size > 0, got {size[bad]}")
-    bad = _first(execution & (price <= 0))
-    if bad >= 0:
-        fail(bad, "price", f"an execution (type {typ[bad]}) needs a price > 0, got {price[bad]}")
-    cancel = (typ == 2) | (typ == 3)
-    bad = _first(cancel & (size > 0) & (price <= 0))
-    if bad >= 0:
-        fail(bad, "price", f"a cancellation (type {typ[bad]}) needs a price > 0, got {price[bad]}")
-    bad = _first((typ == 7) & (price != -1) & (price != 0) & (price != 1))
-    if bad >= 0:
-        fail(bad, "price", f"a trading halt message (type 7) has price -1, 0 or 1, got {price[bad]}")
+    execution, cancel = (typ >= 4) & (typ <= 6), (typ == 2) | (typ == 3)
+    checks = (
+        ((typ < 1) | (typ > 7), "type", lambda k: f"event type {typ[k]} is not one of 1..7"),
+        ((direction != 1) & (direction != -1), "direction", lambda k: f"direction {direction[k]} is not +1 or -1"),
+        (size < 0, "size", lambda k: f"negative size {size[k]}"),
+        (oid < 0, "order_id", lambda k: f"negative order id {oid[k]}"),
+        (t >= _DAY_NS, "time", lambda k: f"{_seconds(t[k])} s is not within the day (< 86400 s after midnight)"),
+        (np.r_[False, t[1:] < t[:-1]], "time",
+         lambda k: f"time {_seconds(t[k])} is before the previous row's {_seconds(t[k - 1])}"),
+        (execution & (size <= 0), "size", lambda k: f"an execution (type {typ[k]}) needs a size > 0, got {size[k]}"),
+        (execution & (price <= 0), "price", lambda k: f"an execution (type {typ[k]}) needs a price > 0, got {price[k]}"),
+        (cancel & (size > 0) & (price <= 0), "price",
+         lambda k: f"a cancellation (type {typ[k]}) needs a price > 0, got {price[k]}"),
+        ((typ == 7) & (price != -1) & (price != 0) & (price != 1), "price",
+         lambda k: f"a trading halt message (type 7) has price -1, 0 or 1, got {price[k]}"),
+    )  # fmt: skip
+    lines = np.arange(1, rows + 1)
+    for bad, field, problem in checks:
+        fail_first(bad, path, lines, field, problem)
     return m
 
 
@@ -799,7 +771,8 @@ def load(
 
     Options are described in the module docstring. Returns a one-element list.
     """
-    zone = _check_options(tick_size, lot_size, symbol, timezone, same_time, cross_trades, crossed)
+    check_options({k: v for k, v in locals().items() if k in _RULES}, _RULES)
+    zone = zone_info("timezone", timezone)
     info = parse_name(Path(path))
     msg_path, book_path = _pair(Path(path))
     m = _read_messages(msg_path)
@@ -970,7 +943,7 @@ def write_lobster(
 def _file_stem(day: MarketDay, ticker: str | None, date: str | None, timezone: str) -> tuple[str, str, int]:
     """``TICKER_DATE_STARTMS_ENDMS`` of the day's files, the date and the UTC ns of its local midnight
     (the offset in force at the open)."""
-    meta, zone = day.meta, _zone(timezone)
+    meta, zone = day.meta, zone_info("timezone", timezone)
     ticker = ticker if ticker is not None else meta.symbol
     if not ticker or any(ch in ticker for ch in "/\\"):
         raise ValueError(f"write_lobster: ticker={ticker!r} must be a non-empty name without path separators")

@@ -37,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from numba import njit
@@ -62,6 +63,7 @@ __all__ = [
     "head_bytes",
     "read_bytes",
     "renamed_options",
+    "zone_info",
 ]
 
 MAX_LINE_BYTES = 4 << 20
@@ -489,6 +491,14 @@ def check_text(name: str, value: Any, allowed: str = "None or a non-empty string
     if value is not None and not (isinstance(value, str) and value.strip()):
         raise bad_option(name, value, allowed)
     return value
+
+
+def zone_info(name: str, value: Any) -> ZoneInfo:
+    """The time zone named ``value``, else :func:`bad_option`."""
+    try:
+        return ZoneInfo(value)
+    except Exception:  # ZoneInfoNotFoundError, ValueError, TypeError
+        raise bad_option(name, value, "an IANA time zone name such as 'America/New_York'") from None
 
 
 RENAMED: dict[str, str] = {"crossed_rows": "crossed", "on_crossed": "crossed"}
