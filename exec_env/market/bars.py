@@ -111,7 +111,7 @@ from exec_env.market.lift import (
     header_roles,
     ladder,
     local_ns,
-    parse_clock,
+    parse_hours,
     parse_times,
     read_headed,
     to_price,
@@ -132,7 +132,7 @@ from exec_env.market.reader import (
     head_lines,
 )
 
-__all__ = ["VERSION", "bars_from_day", "companions", "from_dataframe", "load", "sniff", "volume_curve", "write_bars"]
+__all__ = ["VERSION", "bars_from_day", "from_dataframe", "load", "sniff", "volume_curve", "write_bars"]
 
 VERSION = 1
 FIELDS = ("open", "high", "low", "close", "volume")
@@ -152,10 +152,6 @@ def sniff(path: Path) -> bool:
     """A CSV header with a time column, open, high, low, close, volume (and optionally adj close)."""
     lines = head_lines(Path(path), 1)
     return bool(lines) and _roles(lines[0].split(",")) is not None
-
-
-def companions(path: Path) -> list[Path]:
-    return []
 
 
 # ----------------------------------------------------------------------------------------------
@@ -307,13 +303,7 @@ def _options(o: dict[str, Any]) -> dict[str, Any]:
         if opt[a] is not None and opt[b] is not None:
             raise bad_option(b, opt[b], f"None when {a} is given (one {rule} rule)")
     check_options(opt, _RULES)
-    sess = opt["session"]
-    if not (isinstance(sess, (tuple, list)) and len(sess) == 2):
-        raise bad_option("session", sess, "a pair of wall-clock times ('HH:MM', 'HH:MM')")
-    opt["open_s"] = parse_clock("session[0]", sess[0], allow_24=False)
-    opt["close_s"] = parse_clock("session[1]", sess[1])
-    if opt["close_s"] <= opt["open_s"]:
-        raise bad_option("session", sess, "open before close on the same day")
+    opt["open_s"], opt["close_s"] = parse_hours(opt["session"])
     if opt["spread_ticks"] is None and opt["spread_bps"] is None:
         opt["spread_ticks"] = 1
     if opt["level_size"] is None and opt["level_fraction"] is None:

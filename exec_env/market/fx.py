@@ -108,6 +108,7 @@ from exec_env.market.lift import (
     ladder,
     local_ns,
     parse_clock,
+    parse_hours,
     parse_times,
     read_columns,
     read_headed,
@@ -128,7 +129,7 @@ from exec_env.market.reader import (
     head_lines,
 )
 
-__all__ = ["STYLES", "VERSION", "companions", "load", "sniff", "write_fx_ticks"]
+__all__ = ["STYLES", "VERSION", "load", "sniff", "write_fx_ticks"]
 
 VERSION = 2  # 2: crossed and locked counts always in notes
 STYLES = ("dukascopy", "truefx", "histdata")
@@ -168,10 +169,6 @@ def sniff(path: Path) -> bool:
     """A Dukascopy-style header with time/bid/ask columns, or a TrueFX or HistData tick row."""
     lines = head_lines(Path(path), 1)
     return bool(lines) and _style_of(lines[0]) is not None
-
-
-def companions(path: Path) -> list[Path]:
-    return []
 
 
 # ----------------------------------------------------------------------------------------------
@@ -230,13 +227,7 @@ def _read(path: Path, style: str) -> tuple[dict[str, Any], np.ndarray, str | Non
 def _session_option(value: Any) -> str | tuple[int, int]:
     if isinstance(value, str) and value in ("ticks", "roll"):
         return value
-    if isinstance(value, (tuple, list)) and len(value) == 2:
-        o = parse_clock("session[0]", value[0], allow_24=False)
-        c = parse_clock("session[1]", value[1])
-        if c <= o:
-            raise bad_option("session", value, "open before close on the same day")
-        return (o, c)
-    raise bad_option("session", value, "'ticks', 'roll' or a pair of wall-clock times ('HH:MM', 'HH:MM')")
+    return parse_hours(value, "'ticks', 'roll' or a pair of wall-clock times ('HH:MM', 'HH:MM')")
 
 
 def _detect_style(path: Path, style: str) -> str:

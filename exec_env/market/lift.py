@@ -83,6 +83,17 @@ def parse_clock(name: str, value: Any, allow_24: bool = True) -> int:
     return secs
 
 
+def parse_hours(value: Any, allowed: str = "a pair of wall-clock times ('HH:MM', 'HH:MM')") -> tuple[int, int]:
+    """Seconds after midnight of a ``session=("HH:MM[:SS]", "HH:MM[:SS]")`` option, open before close;
+    else :func:`bad_option` saying ``allowed``."""
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        raise bad_option("session", value, allowed)
+    o, c = parse_clock("session[0]", value[0], allow_24=False), parse_clock("session[1]", value[1])
+    if c <= o:
+        raise bad_option("session", value, "open before close on the same day")
+    return o, c
+
+
 # ----------------------------------------------------------------------------------------------
 # Parsing
 # ----------------------------------------------------------------------------------------------

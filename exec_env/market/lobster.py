@@ -396,99 +396,36 @@ def _fast_book(buf, end, keep, tick_units, bid_px, bid_sz, ask_px, ask_sz):
     return _OK, nrows, -1, off_tick
 
 
-@njit(cache=True, inline="always")
-def _digit_run(buf, pos, n):
-    """The run of decimal digits at ``pos`` (bounds-checked against ``n``): (value, digits, new pos)."""
-    val = 0
-    start = pos
-    while pos < n and 48 <= buf[pos] <= 57:
-        val = val * 10 + (buf[pos] - 48)
-        pos += 1
-    return val, pos - start, pos
+_INT = re.compile(rb"-?[0-9]{1,18}")
+_TIME = re.compile(rb"[0-9]{1,9}(\.[0-9]{1,9})?")
 
 
-@njit(cache=True, inline="always")
-def _int_field(buf, pos, n):
-    """Parse an optionally negative integer at ``pos`` (bounds-checked): (value, new pos, ok)."""
-    neg = pos < n and buf[pos] == 45  # '-'
-    val, nd, pos = _digit_run(buf, pos + 1 if neg else pos, n)
-    if nd == 0 or nd > 18:
-        return 0, pos, False
-    return (-val if neg else val), pos, True
-
-
-@njit(cache=True, inline="always")
-def _time_field(buf, pos, n):
-    """Parse ``seconds[.fraction]`` (at most 9 decimals) into integer ns: (value, new pos, ok)."""
-    sec, nd, pos = _digit_run(buf, pos, n)
-    if nd == 0 or nd > 9:
-        return 0, pos, False
-    frac, nf = 0, 0
-    if pos < n and buf[pos] == 46:  # '.'
-        frac, nf, pos = _digit_run(buf, pos + 1, n)
-        if nf == 0 or nf > 9:
-            return 0, pos, False
-    return sec * 1_000_000_000 + frac * _POW10[9 - nf], pos, True
-
-
-@njit(cache=True, inline="always")
-def _end_of_field(buf, pos, n):
-    """After a field: 0 comma, 1 end of line (pos moved past it), -1 anything else."""
-    if pos >= n:
-        return 1, pos
-    c = buf[pos]
-    if c == 44:
-        return 0, pos + 1
-    if c == 10:
-        return 1, pos + 1
-    if c == 13 and (pos + 1 >= n or buf[pos + 1] == 10):
-        return 1, pos + 2
-    return -1, pos
-
-
-@njit(cache=True)
-def _diagnose_line(buf, n, ncols, time_col, levels):
-    """Why one line (``buf[:n]``, no line break) is bad: (status, column, number of columns).
-
-    ``time_col`` 0 for a message line (then ``levels`` is 0), -1 for an orderbook line.
-    """
-    if n == 0:
+def _diagnose_line(raw: bytes, ncols: int, message: bool, levels: int) -> tuple[int, int, int]:
+    """Why one line (no line break) of a message or orderbook file is bad: (status, column, number
+    of columns); ``levels`` is 0 for a message line."""
+    if not raw:
         return _EMPTY_LINE, 0, 0
-    vals = np.zeros(max(ncols, 1), dtype=np.int64)
-    pos = 0
-    col = 0
-    while True:
-        if col == time_col:
-            val, pos, ok = _time_field(buf, pos, n)
-        else:
-            val, pos, ok = _int_field(buf, pos, n)
-        if not ok:
+    fields = raw.split(b",")
+    for col, text in enumerate(fields):
+        if not (_TIME if message and col == 0 else _INT).fullmatch(text):
             return _UNPARSABLE, col, col
-        if col < ncols:
-            vals[col] = val
-        col += 1
-        what, pos = _end_of_field(buf, pos, n)
-        if what < 0:
-            return _UNPARSABLE, col - 1, col
-        if what == 1:
-            break
-    if col != ncols:
-        return _COLUMNS, col, col
+    if len(fields) != ncols:
+        return _COLUMNS, len(fields), len(fields)
+    vals = [int(f) for f in fields]
     for j in range(levels):
-        for s in range(2):  # 0 ask, 1 bid
+        for s, dummy in ((0, DUMMY_ASK), (1, DUMMY_BID)):
             c = 4 * j + 2 * s
-            px = vals[c]
-            sz = vals[c + 1]
+            px, sz = vals[c], vals[c + 1]
             if sz < 0:
-                return _NEG_SIZE, c + 1, col
-            if px == (DUMMY_ASK if s == 0 else DUMMY_BID):
+                return _NEG_SIZE, c + 1, ncols
+            if px == dummy:
                 if sz != 0:
-                    return _DUMMY_SIZE, c + 1, col
+                    return _DUMMY_SIZE, c + 1, ncols
             elif px <= 0:
-                return _BAD_PRICE, c, col
+                return _BAD_PRICE, c, ncols
             elif sz == 0:
-                return _ZERO_SIZE, c + 1, col
-    return _OK, -1, col
+                return _ZERO_SIZE, c + 1, ncols
+    return _OK, -1, ncols
 
 
 def _read(path: Path) -> tuple[np.ndarray, int]:
@@ -524,9 +461,7 @@ def _line_error(path: Path, buf: np.ndarray, start: int, end: int, row: int, kin
     raw = bytes(buf[start:stop]).rstrip(b"\r")
     message = kind == "message"
     ncols = len(MESSAGE_FIELDS) if message else 4 * levels
-    status, col, got = _diagnose_line(
-        np.frombuffer(raw, dtype=np.uint8), len(raw), ncols, 0 if message else -1, 0 if message else levels
-    )
+    status, col, got = _diagnose_line(raw, ncols, message, 0 if message else levels)
     text = raw.decode("utf-8", errors="replace")
     name = _message_field(col) if message else _book_field(col, levels)
     parts = [*text.split(","), ""]

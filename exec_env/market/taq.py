@@ -195,6 +195,7 @@ import pandas as pd
 
 from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
+from exec_env.market.lift import local_ns
 from exec_env.market.reader import (
     bad_option,
     check_choice,
@@ -704,14 +705,6 @@ def _utc_ns(day: Date, clock: time, tz: ZoneInfo) -> int:
     return calendar.timegm(local.utctimetuple()) * _NS + local.microsecond * 1000
 
 
-def _local_days(ts: np.ndarray, tz: ZoneInfo) -> np.ndarray:
-    """Local calendar day number (days since 1970-01-01 in ``tz``) of each timestamp."""
-    if ts.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    local = pd.DatetimeIndex(pd.to_datetime(ts, unit="ns", utc=True)).tz_convert(tz).tz_localize(None)
-    return local.as_unit("ns").asi8 // _DAY_NS
-
-
 def _aggregate(px: np.ndarray, sz: np.ndarray, levels: int, descending: bool) -> tuple[np.ndarray, np.ndarray]:
     """Aggregate (G, V) venue quotes by price into (G, levels), best first; empty: NaN / 0."""
     g, v = px.shape
@@ -930,8 +923,8 @@ def _parse(path: Path, opt: _Options) -> _Parsed:
             raise ValueError(f"{tpath}: not a TAQ trades file (the header needs {list(_TRADE_REQUIRED)})")
         trades, trades_note = _read_trades(tpath, opt, q.symbol), str(tpath)
 
-    qdays = _local_days(q.ts, opt.tz)
-    tdays = _local_days(trades.ts, opt.tz) if trades is not None else np.zeros(0, np.int64)
+    qdays = local_ns(q.ts, opt.timezone) // _DAY_NS
+    tdays = local_ns(trades.ts, opt.timezone) // _DAY_NS if trades is not None else np.zeros(0, np.int64)
     venue_ok = np.ones(q.ts.size, bool) if opt.venues is None else np.isin(q.ex, sorted(opt.venues))
     sessions = []
     for dn in np.unique(qdays):
@@ -1161,7 +1154,6 @@ def write_taq(
     *,
     quote_size_unit: float = 100.0,
     timezone: str = "America/New_York",
-    trade_venue: str = "N",
 ) -> tuple[Path, Path | None]:
     """Write ``day`` as TAQ quotes (and trades) CSV files that :func:`load` reads back.
 
@@ -1169,13 +1161,11 @@ def write_taq(
     a record for that venue whenever level ``k`` changes (both sides, 0 for an empty side), all
     stamped with the row's time. The consolidated book of the file is then exactly ``day``'s book.
     Book sizes must be whole multiples of ``quote_size_unit``. Trades are written on
-    ``trade_venue`` with a blank condition and ``CORR`` 0 (sides are not carried: TAQ has none).
+    venue ``N`` (NYSE) with a blank condition and ``CORR`` 0 (sides are not carried: TAQ has none).
     Prices are written with ``repr`` (they read back bit for bit), times with 9 decimals.
     """
     if day.levels > len(WRITE_VENUES):
         raise ValueError(f"write_taq: day has {day.levels} levels, at most {len(WRITE_VENUES)} venues can carry them")
-    if trade_venue not in EXCHANGES:
-        raise bad_option("trade_venue", trade_venue, f"an exchange code from {''.join(EXCHANGES)}")
     quotes_path = Path(quotes_path)
     n, levels = day.bid_px.shape
     cols = [day.bid_px, day.bid_sz, day.ask_px, day.ask_sz]
@@ -1206,7 +1196,7 @@ def write_taq(
     sz = np.asarray(day.trade_sz)
     size_text = [str(int(x)) if x == int(x) else repr(float(x)) for x in sz]
     trades = pd.DataFrame({
-        "DT_ET": _et_text(day.trade_ts, timezone), "DT_epoch_s": _epoch_text(day.trade_ts), "EX": trade_venue,
+        "DT_ET": _et_text(day.trade_ts, timezone), "DT_epoch_s": _epoch_text(day.trade_ts), "EX": "N",
         "SYMBOL": day.meta.symbol, "COND": "", "SIZE": size_text, "PRICE": _price_text(day.trade_px), "CORR": 0,
     }, columns=list(_TRADE_HEADER))  # fmt: skip
     trades.to_csv(trades_path, index=False)
