@@ -367,28 +367,15 @@ def _fast_book(buf, end, keep, tick_units, bid_px, bid_sz, ask_px, ask_sz):
                     if buf[pos] != 44:
                         return _UNPARSABLE, row, start, off_tick
                     pos += 1
-                if px == (DUMMY_ASK if s == 0 else DUMMY_BID):
-                    if sz != 0:
-                        return _UNPARSABLE, row, start, off_tick
-                    if kept:
-                        if s == 0:
-                            ask_px[k, j] = np.nan
-                            ask_sz[k, j] = 0.0
-                        else:
-                            bid_px[k, j] = np.nan
-                            bid_sz[k, j] = 0.0
-                else:
-                    if px <= 0 or sz <= 0:
-                        return _UNPARSABLE, row, start, off_tick
-                    if kept:
-                        if s == 0:
-                            ask_px[k, j] = px / 10_000.0
-                            ask_sz[k, j] = sz
-                        else:
-                            bid_px[k, j] = px / 10_000.0
-                            bid_sz[k, j] = sz
-                        if j == 0 and tick_units > 0 and px % tick_units != 0:
-                            off_tick += 1
+                empty = px == (DUMMY_ASK if s == 0 else DUMMY_BID)  # an empty level: size 0
+                if (sz != 0) if empty else (px <= 0 or sz <= 0):
+                    return _UNPARSABLE, row, start, off_tick
+                if kept:
+                    out_px, out_sz = (ask_px, ask_sz) if s == 0 else (bid_px, bid_sz)
+                    out_px[k, j] = np.nan if empty else px / 10_000.0
+                    out_sz[k, j] = 0.0 if empty else sz
+                    if not empty and j == 0 and tick_units > 0 and px % tick_units != 0:
+                        off_tick += 1
         if kept:
             k += 1
     if pos < end:
