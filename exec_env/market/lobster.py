@@ -243,11 +243,8 @@ _POW10 = np.array([10**i for i in range(10)], dtype=np.int64)
 
 
 @njit(cache=True, inline="always")
-def _fast_int(buf, pos):
-    """Optionally negative integer at ``pos`` (sentinel-terminated): (value, new pos, ok)."""
-    neg = buf[pos] == 45  # '-'
-    if neg:
-        pos += 1
+def _fast_digits(buf, pos):
+    """The run of decimal digits at ``pos`` (sentinel-terminated): (value, digits, new pos)."""
     start = pos
     val = 0
     while True:
@@ -256,8 +253,15 @@ def _fast_int(buf, pos):
             break
         val = val * 10 + (c - 48)
         pos += 1
-    ok = 0 < pos - start <= 18
-    return (-val if neg else val), pos, ok
+    return val, pos - start, pos
+
+
+@njit(cache=True, inline="always")
+def _fast_int(buf, pos):
+    """Optionally negative integer at ``pos`` (sentinel-terminated): (value, new pos, ok)."""
+    neg = buf[pos] == 45  # '-'
+    val, nd, pos = _fast_digits(buf, pos + 1 if neg else pos)
+    return (-val if neg else val), pos, 0 < nd <= 18
 
 
 @njit(cache=True, inline="always")
@@ -292,27 +296,12 @@ def _fast_messages(buf, end, out):
         if row >= n:
             return _TOO_MANY, row, pos
         start = pos
-        sec = 0
-        while True:
-            c = buf[pos]
-            if c < 48 or c > 57:
-                break
-            sec = sec * 10 + (c - 48)
-            pos += 1
-        if not 0 < pos - start <= 9:
+        sec, nd, pos = _fast_digits(buf, pos)
+        if not 0 < nd <= 9:
             return _UNPARSABLE, row, start
-        frac = 0
-        nf = 0
+        frac, nf = 0, 0
         if buf[pos] == 46:  # '.'
-            pos += 1
-            p1 = pos
-            while True:
-                c = buf[pos]
-                if c < 48 or c > 57:
-                    break
-                frac = frac * 10 + (c - 48)
-                pos += 1
-            nf = pos - p1
+            frac, nf, pos = _fast_digits(buf, pos + 1)
             if not 0 < nf <= 9:
                 return _UNPARSABLE, row, start
         out[row, 0] = sec * 1_000_000_000 + frac * _POW10[9 - nf]
