@@ -562,15 +562,14 @@ def _halts(
                 current = {"halt": _clock(t - midnight), "halt_row": int(r) + 1}
             else:
                 current.setdefault("repeated_halt_rows", []).append(int(r) + 1)
-        elif code == 0:
-            if start is None:
-                start = min(open_ns, int(ts[0]))
-                current = {"halt": None, "note": "quoting resumed without a halt message: halted from the open"}
+            continue
+        if start is None:
+            start = min(open_ns, int(ts[0]))
+            what = "quoting" if code == 0 else "trading"
+            current = {"halt": None, "note": f"{what} resumed without a halt message: halted from the open"}
+        if code == 0:
             current["quoting_resumed"] = _clock(t - midnight)
         else:
-            if start is None:
-                start = min(open_ns, int(ts[0]))
-                current = {"halt": None, "note": "trading resumed without a halt message: halted from the open"}
             current["trading_resumed"] = _clock(t - midnight)
             current["trading_resumed_row"] = int(r) + 1
             if t > start:
