@@ -93,7 +93,6 @@ is 7x the median of the next 30 bars (SPY 1,488,804; AAPL 619,925) like every da
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -101,7 +100,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from exec_env.market import reader
 from exec_env.market.data import MarketDay, MarketMeta, validate
 from exec_env.market.lift import (
     DAY_NS,
@@ -109,32 +107,36 @@ from exec_env.market.lift import (
     check_timezone,
     clock_str,
     date_str,
+    has_offset,
     header_roles,
     ladder,
     local_ns,
-    parse_clock,
-    read_columns,
+    parse_hours,
+    parse_times,
+    read_headed,
     to_price,
     utc_ns_from_local,
     utc_ns_of_wall_times,
 )
 from exec_env.market.reader import (
+    POSITIVE,
+    POSITIVE_OR_NONE,
     InMemory,
     bad_option,
     check_choice,
     check_number,
-    excerpt,
-    field_error,
+    check_options,
+    check_text,
+    fail_first,
     first,
     head_lines,
 )
 
-__all__ = ["VERSION", "bars_from_day", "companions", "from_dataframe", "load", "sniff", "volume_curve", "write_bars"]
+__all__ = ["VERSION", "bars_from_day", "from_dataframe", "load", "sniff", "volume_curve", "write_bars"]
 
 VERSION = 1
 FIELDS = ("open", "high", "low", "close", "volume")
 _YF_EXTRAS = frozenset({"dividends", "stocksplits", "capitalgains"})  # yfinance Ticker.history extras, ignored
-_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 
 
 _ROLES = {"time": {"datetime", "date", "time", "timestamp", "ts"}, **{f: {f} for f in (*FIELDS, "adjclose")}}
@@ -152,10 +154,6 @@ def sniff(path: Path) -> bool:
     return bool(lines) and _roles(lines[0].split(",")) is not None
 
 
-def companions(path: Path) -> list[Path]:
-    return []
-
-
 # ----------------------------------------------------------------------------------------------
 # Parsing into raw bars: UTC ns labels + OHLCV + row numbers
 # ----------------------------------------------------------------------------------------------
@@ -171,36 +169,10 @@ class _Raw:
 
 def _read_csv(path: Path, timezone: str) -> _Raw:
     origin = str(path)
-    head = head_lines(path, 1, limit=65_536)
-    if not head:
-        reader.read_bytes(path)  # raises naming what is wrong: empty, binary, truncated, ...
-        raise ValueError(f"{origin}: line 1: no header line found")
-    roles = _roles(head[0].split(","))
-    if roles is None:
-        raise field_error(
-            origin, 1, "header", f"not an OHLCV header (datetime, open, high, low, close[, adj close], volume): "
-            f"{excerpt(head[0])}",
-        )  # fmt: skip
-    names = [""] * len(roles)
-    for role, i in roles.items():
-        names[i] = role
-    cols, rows = read_columns(path, names, [n for n in names if n in FIELDS], 1)
-    if rows.size == 0:
-        raise field_error(origin, 2, names[0] or "datetime", "no bars after the header line")
-    s = pd.Series(cols["time"]).reset_index(drop=True)
-    aware = bool(_OFFSET.search(str(s.iloc[0]).strip()))
-    parsed = pd.to_datetime(s, format="ISO8601", errors="coerce", utc=aware)
-    miss = parsed.isna()
-    if miss.any():  # surrounding spaces
-        parsed[miss] = pd.to_datetime(s[miss].astype(str).str.strip(), format="ISO8601", errors="coerce", utc=aware)
-    bad = first(parsed.isna().to_numpy())
-    if bad >= 0:
-        raise field_error(origin, int(rows[bad]), "datetime", f"unparsable timestamp {excerpt(s.iloc[bad])}")
-    if aware:
-        t = parsed.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64)
-    else:
-        wall = parsed.to_numpy().astype("datetime64[ns]").view(np.int64)
-        t = utc_ns_of_wall_times(origin, wall, rows, s.to_numpy(), timezone, "datetime")
+    header = "an OHLCV header (datetime, open, high, low, close[, adj close], volume)"
+    cols, rows, roles = read_headed(path, lambda line: _roles(line.split(",")), header, FIELDS, "bars")
+    time = pd.Series(cols["time"])
+    t = parse_times(origin, time, rows, ["ISO8601"], has_offset(time.iloc[0]), timezone, "datetime")
     notes = {"adj_close": "column present and ignored (unadjusted prices are used)"} if "adjclose" in roles else {}
     return _Raw(t, cols["open"], cols["high"], cols["low"], cols["close"], cols["volume"], rows, origin, notes)
 
@@ -236,9 +208,7 @@ def _read_frame(df: pd.DataFrame, timezone: str, origin: InMemory) -> tuple[_Raw
     rows = np.arange(len(df), dtype=np.int64)
     if len(df) == 0:
         raise ValueError(f"{origin}: no bars")
-    bad = first(np.asarray(index.isna()))
-    if bad >= 0:
-        raise field_error(origin, int(rows[bad]), "datetime", "timestamp is NaT")
+    fail_first(np.asarray(index.isna()), origin, rows, "datetime", "timestamp is NaT")
     if index.tz is not None:
         t = index.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64)
     else:
@@ -251,11 +221,8 @@ def _read_frame(df: pd.DataFrame, timezone: str, origin: InMemory) -> tuple[_Raw
             arr = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
         except (TypeError, ValueError):
             raise ValueError(f"{origin}: column {df.columns[roles[f]]!r} is not numeric") from None
-        bad = first(~np.isfinite(arr))
-        if bad >= 0:
-            raw = col.iloc[bad]
-            what = "value is NaN" if pd.isna(raw) else f"unparsable or non-finite value {raw!r}"
-            raise field_error(origin, int(rows[bad]), f, what)
+        fail_first(~np.isfinite(arr), origin, rows, f, lambda k: "value is NaN" if pd.isna(col.iloc[k])  # noqa: B023
+                   else f"unparsable or non-finite value {col.iloc[k]!r}")  # noqa: B023  # fmt: skip
         vals[f] = arr
     notes = {"adj_close": "column present and ignored (unadjusted prices are used)"} if "adjclose" in roles else {}
     raw = _Raw(t, vals["open"], vals["high"], vals["low"], vals["close"], vals["volume"], rows, origin, notes)
@@ -300,6 +267,26 @@ def _best_ticks(price: np.ndarray, spread: np.ndarray, sign: np.ndarray, tick: f
     return b, b + spread
 
 
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise bad_option(name, value, "True or False")
+    return value
+
+
+_RULES: dict[str, Any] = {
+    "symbol": lambda n, v: check_text(n, v, "a non-empty string or None"), "timezone": check_timezone,
+    "label": ("auto", "start", "end"), "bar_seconds": {"low": 60, "integer": True, "none": True},
+    "outside": ("raise", "drop", "extend"), "tick_size": POSITIVE, "lot_size": POSITIVE,
+    "spread_ticks": {"low": 1, "high": 10_000, "integer": True, "none": True},
+    "spread_bps": {**POSITIVE_OR_NONE, "high": 10_000}, "tie_break": ("tick_rule", "bid", "ask"),
+    "depth_levels": {"low": 1, "high": 50, "integer": True}, "level_step_ticks": {"low": 1, "high": 10_000, "integer": True},
+    "level_size": POSITIVE_OR_NONE, "level_fraction": {**POSITIVE_OR_NONE, "high": 1}, "min_level_size": POSITIVE_OR_NONE,
+    "trades": ("split", "close", "none"), "open_snapshot": _flag, "volume_outliers": {"low": 1, "low_open": True, "none": True},
+    "outlier_window": {"low": 3, "high": 10_001, "integer": True},
+}  # fmt: skip
+"""The checks of the options (:func:`reader.check_options`), in order."""
+
+
 def _options(o: dict[str, Any]) -> dict[str, Any]:
     known = {
         "symbol": None, "timezone": "America/New_York", "session": ("09:30", "16:00"), "label": "auto",
@@ -312,46 +299,17 @@ def _options(o: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown option(s) {sorted(unknown)}; allowed: {sorted(known)}")
     opt = {**known, **o}
-    if opt["symbol"] is not None and not (isinstance(opt["symbol"], str) and opt["symbol"]):
-        raise bad_option("symbol", opt["symbol"], "a non-empty string or None")
-    check_timezone("timezone", opt["timezone"])
-    sess = opt["session"]
-    if not (isinstance(sess, (tuple, list)) and len(sess) == 2):
-        raise bad_option("session", sess, "a pair of wall-clock times ('HH:MM', 'HH:MM')")
-    opt["open_s"] = parse_clock("session[0]", sess[0], allow_24=False)
-    opt["close_s"] = parse_clock("session[1]", sess[1])
-    if opt["close_s"] <= opt["open_s"]:
-        raise bad_option("session", sess, "open before close on the same day")
-    check_choice("label", opt["label"], ("auto", "start", "end"))
-    opt["bar_seconds"] = check_number("bar_seconds", opt["bar_seconds"], low=60, integer=True, none=True)
-    check_choice("outside", opt["outside"], ("raise", "drop", "extend"))
-    opt["tick_size"] = check_number("tick_size", opt["tick_size"], low=0, low_open=True)
-    opt["lot_size"] = check_number("lot_size", opt["lot_size"], low=0, low_open=True)
-    if opt["spread_ticks"] is not None and opt["spread_bps"] is not None:
-        raise bad_option("spread_bps", opt["spread_bps"], "None when spread_ticks is given (one spread rule)")
-    opt["spread_ticks"] = check_number("spread_ticks", opt["spread_ticks"], low=1, high=10_000, integer=True, none=True)
-    opt["spread_bps"] = check_number("spread_bps", opt["spread_bps"], low=0, low_open=True, high=10_000, none=True)
+    for a, b, rule in (("spread_ticks", "spread_bps", "spread"), ("level_size", "level_fraction", "depth")):
+        if opt[a] is not None and opt[b] is not None:
+            raise bad_option(b, opt[b], f"None when {a} is given (one {rule} rule)")
+    check_options(opt, _RULES)
+    opt["open_s"], opt["close_s"] = parse_hours(opt["session"])
     if opt["spread_ticks"] is None and opt["spread_bps"] is None:
         opt["spread_ticks"] = 1
-    check_choice("tie_break", opt["tie_break"], ("tick_rule", "bid", "ask"))
-    opt["depth_levels"] = check_number("depth_levels", opt["depth_levels"], low=1, high=50, integer=True)
-    opt["level_step_ticks"] = check_number("level_step_ticks", opt["level_step_ticks"], low=1, high=10_000,
-                                           integer=True)  # fmt: skip
-    if opt["level_size"] is not None and opt["level_fraction"] is not None:
-        raise bad_option("level_fraction", opt["level_fraction"], "None when level_size is given (one depth rule)")
-    opt["level_size"] = check_number("level_size", opt["level_size"], low=0, low_open=True, none=True)
-    opt["level_fraction"] = check_number("level_fraction", opt["level_fraction"], low=0, low_open=True, high=1,
-                                         none=True)  # fmt: skip
     if opt["level_size"] is None and opt["level_fraction"] is None:
         opt["level_fraction"] = 0.01
-    opt["min_level_size"] = check_number("min_level_size", opt["min_level_size"], low=0, low_open=True, none=True)
     if opt["min_level_size"] is None:
         opt["min_level_size"] = opt["lot_size"]
-    check_choice("trades", opt["trades"], ("split", "close", "none"))
-    if not isinstance(opt["open_snapshot"], bool):
-        raise bad_option("open_snapshot", opt["open_snapshot"], "True or False")
-    opt["volume_outliers"] = check_number("volume_outliers", opt["volume_outliers"], low=1, low_open=True, none=True)
-    opt["outlier_window"] = check_number("outlier_window", opt["outlier_window"], low=3, high=10_001, integer=True)
     return opt
 
 
@@ -362,22 +320,14 @@ def _oldest_first(raw: _Raw, notes: dict[str, Any]) -> _Raw:
     if t.size <= 1:
         return raw
     d = np.diff(t)
-    dup = first(d == 0)
-    if dup >= 0:
-        raise field_error(
-            origin,
-            int(rows[dup + 1]),
-            "datetime",
-            f"duplicate timestamp {t[dup + 1]} (also on {'row' if isinstance(origin, InMemory) else 'line'} {rows[dup]})",
-        )
+    unit = "row" if isinstance(origin, InMemory) else "line"
+    fail_first(
+        d == 0, origin, rows[1:], "datetime", lambda k: f"duplicate timestamp {t[k + 1]} (also on {unit} {rows[k]})"
+    )
     direction = np.sign(d[0])
-    bad = first(np.sign(d) != direction)
-    if bad >= 0:
-        raise field_error(
-            origin, int(rows[bad + 1]), "datetime",
-            f"timestamp {t[bad + 1]} breaks the {'increasing' if direction > 0 else 'decreasing'} order of the "
-            "rows above (bars must be sorted, oldest or newest first)",
-        )  # fmt: skip
+    fail_first(np.sign(d) != direction, origin, rows[1:], "datetime", lambda k: f"timestamp {t[k + 1]} breaks the "
+               f"{'increasing' if direction > 0 else 'decreasing'} order of the rows above (bars must be sorted, "
+               "oldest or newest first)")  # fmt: skip
     if direction > 0:
         return raw
     notes["row_order"] = "newest first (reversed on load)"
@@ -389,9 +339,7 @@ def _check_bars(bars: _Raw) -> None:
     """Positive prices, non-negative volume, low <= open, close <= high."""
     o, h, lo, c, v, rows = bars.open, bars.high, bars.low, bars.close, bars.volume, bars.rows
     for name, arr in (("open", o), ("high", h), ("low", lo), ("close", c)):
-        bad = first(arr <= 0)
-        if bad >= 0:
-            raise field_error(bars.origin, int(rows[bad]), name, f"price must be > 0, got {float(arr[bad])!r}")
+        fail_first(arr <= 0, bars.origin, rows, name, lambda k: f"price must be > 0, got {float(arr[k])!r}")  # noqa: B023
     checks = (
         ("volume", v < 0, lambda i: f"negative volume {float(v[i])!r}"),
         ("high", h < lo, lambda i: f"high {float(h[i])!r} < low {float(lo[i])!r}"),
@@ -401,9 +349,7 @@ def _check_bars(bars: _Raw) -> None:
          lambda i: f"close {float(c[i])!r} outside [low {float(lo[i])!r}, high {float(h[i])!r}]"),
     )  # fmt: skip
     for name, mask, message in checks:
-        bad = first(mask)
-        if bad >= 0:
-            raise field_error(bars.origin, int(rows[bad]), name, message(bad))
+        fail_first(mask, bars.origin, rows, name, message)
 
 
 def _bar_length(origin: str, loc: np.ndarray, opt: dict[str, Any], notes: dict[str, Any]) -> int:
@@ -465,21 +411,13 @@ class _Sessions:
         so, sc = self.reg_open[self.inverse], self.reg_close[self.inverse]
         self.outside = (self.start < so) | (self.end > sc)
         self.keep = ~self.outside if opt["outside"] == "drop" else np.ones(bars.t.shape, dtype=bool)
-        if self.outside.any() and opt["outside"] == "raise":
-            i = first(self.outside)
-            raise field_error(
-                origin, int(rows[i]), "datetime",
-                f"bar {date_str(day_of[i] * DAY_NS)} {_interval(loc_start[i], loc_start[i] + bar)} is outside the "
-                f"session {opt['session'][0]}-{opt['session'][1]} {tz}; pass outside='drop' or outside='extend' (or "
-                "session=...)",
-            )  # fmt: skip
-        bad = first(((self.start - so) % bar != 0) & self.keep)
-        if bad >= 0:
-            raise field_error(
-                origin, int(rows[bad]), "datetime",
-                f"bar {_interval(loc_start[bad], loc_start[bad] + bar)} is not on the {bar // NS} s grid counted "
-                f"from the session open {opt['session'][0]}",
-            )  # fmt: skip
+        if opt["outside"] == "raise":
+            fail_first(self.outside, origin, rows, "datetime", lambda i: f"bar {date_str(day_of[i] * DAY_NS)} "
+                       f"{_interval(loc_start[i], loc_start[i] + bar)} is outside the session {opt['session'][0]}-"
+                       f"{opt['session'][1]} {tz}; pass outside='drop' or outside='extend' (or session=...)")  # fmt: skip
+        fail_first(((self.start - so) % bar != 0) & self.keep, origin, rows, "datetime", lambda i: f"bar "
+                   f"{_interval(loc_start[i], loc_start[i] + bar)} is not on the {bar // NS} s grid counted from the "
+                   f"session open {opt['session'][0]}")  # fmt: skip
 
 
 def _describe(opt: dict[str, Any], notes: dict[str, Any]) -> None:
@@ -540,11 +478,7 @@ def _book(origin: str, px: np.ndarray, vol: np.ndarray, ref: float, rows: np.nda
     else:
         sign = np.full(px.shape, 1.0 if opt["tie_break"] == "ask" else -1.0)
     b, a = _best_ticks(px, spread, sign, tick)
-    if (b <= 0).any():
-        i = first(b <= 0)
-        raise field_error(
-            origin, int(rows[i]), "close", f"price {float(px[i])!r} leaves no positive bid for the spread"
-        )
+    fail_first(b <= 0, origin, rows, "close", lambda i: f"price {float(px[i])!r} leaves no positive bid for the spread")
     if opt["level_size"] is not None:
         size = np.full(px.shape, opt["level_size"])
     else:
@@ -552,11 +486,8 @@ def _book(origin: str, px: np.ndarray, vol: np.ndarray, ref: float, rows: np.nda
     L, step = opt["depth_levels"], opt["level_step_ticks"]
     bid_px, bid_sz = ladder(to_price(b, tick), size, L, step, tick, -1)
     ask_px, ask_sz = ladder(to_price(a, tick), size, L, step, tick, +1)
-    if (bid_px <= 0).any():
-        i = first((bid_px <= 0).any(axis=1))
-        raise field_error(
-            origin, int(rows[i]), "close", f"depth_levels={L} reach prices <= 0 below the bid {float(bid_px[i, 0])!r}"
-        )
+    fail_first(bid_px <= 0, origin, rows, "close",
+               lambda i: f"depth_levels={L} reach prices <= 0 below the bid {float(bid_px[i, 0])!r}")  # fmt: skip
     return bid_px, bid_sz, ask_px, ask_sz
 
 

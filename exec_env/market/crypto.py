@@ -160,10 +160,12 @@ from numba import njit
 from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
 from exec_env.market.reader import (
+    POSITIVE_OR_NONE,
     Capture,
     bad_option,
-    check_choice,
     check_number,
+    check_options,
+    check_text,
     crossed_locked,
     crossed_rows,
     excerpt,
@@ -171,7 +173,7 @@ from exec_env.market.reader import (
     field_error,
 )
 
-__all__ = ["VERSION", "companions", "load", "sniff", "stream_key", "write_binance"]
+__all__ = ["VERSION", "load", "sniff", "stream_key", "write_binance"]
 
 VERSION = 4  # 2: levels default to the snapshots' depth (was 20); 3: notes counted per day; 4: locked rows apart
 DAY_NS = 86_400 * 1_000_000_000
@@ -209,13 +211,11 @@ def check_levels(levels: Any) -> int:
     return check_number("levels", levels, low=1, high=MAX_LEVELS, integer=True)
 
 
-def check_increment(name: str, value: Any) -> float | None:
-    return check_number(name, value, low=0, low_open=True, none=True)
-
-
-def check_symbol(symbol: Any) -> None:
-    if symbol is not None and not (isinstance(symbol, str) and symbol):
-        raise bad_option("symbol", symbol, "None (from the data) or a non-empty string")
+CAPTURE_RULES: dict[str, Any] = {
+    "tick_size": POSITIVE_OR_NONE, "lot_size": POSITIVE_OR_NONE,
+    "symbol": lambda n, v: check_text(n, v, "None (from the data) or a non-empty string"), "crossed": ON_CROSSED,
+}  # fmt: skip
+"""The checks of the options Binance and Tardis captures share (:func:`reader.check_options`)."""
 
 
 def parse_session(session: Any) -> tuple[int, int] | None:
@@ -661,11 +661,6 @@ def sniff(path: Path) -> bool:
     return any(m in head for m in markers)
 
 
-def companions(path: Path) -> list[Path]:
-    """A capture file is read alone or with the other files of its stream (see :func:`stream_key`)."""
-    return []
-
-
 _STREAM_NAME = re.compile(rb'"stream":"([A-Za-z0-9]+)@')
 _SYMBOL_FIELD = re.compile(rb'"s":"([A-Za-z0-9]+)"')
 
@@ -1027,15 +1022,13 @@ class _PerDay:
         self.lag = (np.array([t for t, _ in lag], dtype=np.int64), np.array([x - t / 1e6 for t, x in lag]))
 
 
+_RULES: dict[str, Any] = {"levels": lambda n, v: v if v is None else check_levels(v), **CAPTURE_RULES,
+                          "on_gap": ON_GAP, "book_ticker": BOOK_TICKER, "trade_stream": TRADE_STREAMS}  # fmt: skip
+
+
 def _check_options(o: dict[str, Any]) -> dict[str, Any]:
     """:func:`load`'s options, checked; ``session_ns`` the parsed session."""
-    o["levels"] = None if o["levels"] is None else check_levels(o["levels"])
-    o["tick_size"] = check_increment("tick_size", o["tick_size"])
-    o["lot_size"] = check_increment("lot_size", o["lot_size"])
-    check_symbol(o["symbol"])
-    for name, allowed in (("on_gap", ON_GAP), ("crossed", ON_CROSSED), ("book_ticker", BOOK_TICKER),
-                          ("trade_stream", TRADE_STREAMS)):  # fmt: skip
-        check_choice(name, o[name], allowed)
+    check_options(o, _RULES)
     o["session_ns"] = parse_session(o["session"])
     return o
 
@@ -1167,9 +1160,7 @@ def _fmt(x: float, what: str) -> str:
     return s
 
 
-def write_binance(
-    day: MarketDay, path: str | Path, symbol: str | None = None, book_ticker: bool = True, first_update_id: int = 1000
-) -> Path:
+def write_binance(day: MarketDay, path: str | Path, symbol: str | None = None, book_ticker: bool = True) -> Path:
     """Write ``day`` as a Binance spot capture that :func:`load` reads back exactly (gzip if ``.gz``).
 
     Row 0 becomes a REST snapshot line; every later row a ``depthUpdate`` diff against the previous
@@ -1186,30 +1177,29 @@ def write_binance(
         raise ValueError(f"{day.meta.source}: trades with unknown side (0) cannot be written as Binance trades")
     recs: list[tuple[int, int, int, str]] = []  # (ts, order, seq, text)
 
-    update_id = first_update_id
+    def record(t: int, order: int, seq: int, msg: dict, kind: str | None) -> None:
+        body = msg if kind is None else {"stream": f"{stream}@{kind}", "data": msg}
+        recs.append((t, order, seq, json.dumps(body, separators=(",", ":"))))
+
+    update_id = 1000
     for r, diff in enumerate(level_changes(day, _fmt)):
         t = int(day.ts[r])
         if r == 0:
-            snap = {"lastUpdateId": update_id, "bids": diff["bid"], "asks": diff["ask"]}
-            recs.append((t, 1, 0, json.dumps(snap, separators=(",", ":"))))
+            record(t, 1, 0, {"lastUpdateId": update_id, "bids": diff["bid"], "asks": diff["ask"]}, None)
         else:
             update_id += 1
             msg = {"e": "depthUpdate", "E": t // 1_000_000, "s": sym, "U": update_id, "u": update_id,
                    "b": diff["bid"], "a": diff["ask"]}  # fmt: skip
-            recs.append(
-                (t, 1, 2 * r, json.dumps({"stream": f"{stream}@depth@100ms", "data": msg}, separators=(",", ":")))
-            )
+            record(t, 1, 2 * r, msg, "depth@100ms")
         if book_ticker and day.bid_sz[r, 0] > 0 and day.ask_sz[r, 0] > 0:
             bt = {"u": update_id, "s": sym, "b": _fmt(day.bid_px[r, 0], "price"), "B": _fmt(day.bid_sz[r, 0], "size"),
                   "a": _fmt(day.ask_px[r, 0], "price"), "A": _fmt(day.ask_sz[r, 0], "size")}  # fmt: skip
-            recs.append(
-                (t, 1, 2 * r + 1, json.dumps({"stream": f"{stream}@bookTicker", "data": bt}, separators=(",", ":")))
-            )
+            record(t, 1, 2 * r + 1, bt, "bookTicker")
     for k in range(day.n_trades):
         t = int(day.trade_ts[k])
         msg = {"e": "trade", "E": t // 1_000_000, "s": sym, "t": k + 1, "p": _fmt(day.trade_px[k], "price"),
                "q": _fmt(day.trade_sz[k], "size"), "T": t // 1_000_000, "m": bool(day.trade_side[k] < 0), "M": True}  # fmt: skip
-        recs.append((t, 0, k, json.dumps({"stream": f"{stream}@trade", "data": msg}, separators=(",", ":"))))
+        record(t, 0, k, msg, "trade")
     recs.sort(key=lambda x: (x[0], x[1], x[2]))
     text = "".join(f"{t} {body}\n" for t, _, _, body in recs).encode()
     path.parent.mkdir(parents=True, exist_ok=True)

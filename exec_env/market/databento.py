@@ -150,11 +150,13 @@ from numba import njit, types
 from numba.typed import Dict
 
 from exec_env.market import hours, reader
-from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
+from exec_env.market.data import MAX_LEVELS, UNKNOWN_ENTRY, MarketDay, MarketMeta, validate
 from exec_env.market.reader import (
+    POSITIVE,
+    POSITIVE_OR_NONE,
     bad_option,
     check_choice,
-    check_number,
+    check_options,
     crossed_rows,
     excerpt,
     fail_first,
@@ -199,7 +201,7 @@ _SCHEMA_TOKEN = re.compile(r"(?<=[_.\-])(mbp-10|mbp-1|mbo)(?=[_.\-])", re.IGNORE
 
 _A, _C, _M, _R, _T, _F, _N = (ord(c) for c in "ACMRTFN")
 _BID, _ASK = ord("B"), ord("A")
-_ORDER_T = types.UniTuple(types.int64, 3)  # (side, price, size) of a resting order
+_ORDER_T = types.UniTuple(types.int64, 4)  # (side, price, size, entry time) of a resting order
 
 
 # ---------------------------------------------------------------------------------------------
@@ -451,13 +453,8 @@ def _read_csv(path: Path, clock: str, price_format: str) -> _Records:
     ints = {c: _parse_int(path, rows, c, df[c], lo=None if c == "rtype" else 0)
             for c in ("rtype", "publisher_id", "instrument_id", "size", "flags")}  # fmt: skip
     want = _SCHEMA_RTYPE[schema]
-    fail_first(
-        ints["rtype"] != want,
-        path,
-        rows,
-        "rtype",
-        lambda k: f"rtype {ints['rtype'][k]} in a {schema} file (expected {want})",
-    )
+    rtype = ints["rtype"]
+    fail_first(rtype != want, path, rows, "rtype", lambda k: f"rtype {rtype[k]} in a {schema} file (expected {want})")
     fail_first(ints["flags"] > 255, path, rows, "flags", lambda k: f"flags {ints['flags'][k]} do not fit in 8 bits")
     rec = _Records(
         path=path, encoding="csv", schema=schema, clock_name=clock_name,
@@ -700,8 +697,9 @@ def _change(lv, n, s, price, delta):  # pragma: no cover - numba
 
 
 @njit(cache=True)
-def _mbo_add(i, side, price, size, oid, flags, orders, lv, n):  # pragma: no cover - numba
-    """An Add record: (book arrays, error code)."""
+def _mbo_add(i, r, orders, lv, n):  # pragma: no cover - numba
+    """An Add record (``r``: the record columns of :func:`_rebuild_mbo`): (book arrays, error code)."""
+    side, price, size, oid, flags, clock = r[1], r[2], r[3], r[4], r[5], r[6]
     s = side[i]
     if flags[i] & 0x40:
         return lv, _E_TOB
@@ -713,95 +711,10 @@ def _mbo_add(i, side, price, size, oid, flags, orders, lv, n):  # pragma: no cov
         return lv, _E_ADD_SIZE
     if oid[i] in orders:
         return lv, _E_DUPLICATE_ADD
-    orders[oid[i]] = (np.int64(s), price[i], size[i])
+    entry = UNKNOWN_ENTRY if flags[i] & F_SNAPSHOT else clock[i]  # a snapshot order rested before the data
+    orders[oid[i]] = (np.int64(s), price[i], size[i], entry)
     lv, ok = _change(lv, n, 0 if s == _BID else 1, price[i], size[i])
     return lv, 0 if ok else _E_LEVEL
-
-
-@njit(cache=True)
-def _mbo_cancel_modify(i, a, side, price, size, oid, orders, lv, n):  # pragma: no cover - numba
-    """A Cancel (``size`` of the order) or Modify (new price and size) record: (book arrays, error
-    code, detail for the message)."""
-    key = oid[i]
-    if key not in orders:
-        return lv, _E_CANCEL_UNKNOWN if a == _C else _E_MODIFY_UNKNOWN, 0
-    os_, op, osz = orders[key]
-    if (side[i] == _BID or side[i] == _ASK) and side[i] != os_:
-        return lv, _E_SIDE_MISMATCH, os_
-    s = 0 if os_ == _BID else 1
-    if a == _C:
-        if price[i] != UNDEF_PRICE and price[i] != op:
-            return lv, _E_PRICE_MISMATCH, op
-        if size[i] > osz:
-            return lv, _E_CANCEL_TOO_LARGE, osz
-        if size[i] == osz:
-            del orders[key]
-        else:
-            orders[key] = (os_, op, osz - size[i])
-        lv, ok = _change(lv, n, s, op, -size[i])
-        return lv, 0 if ok else _E_LEVEL, 0
-    if price[i] == UNDEF_PRICE:
-        return lv, _E_NO_PRICE, 0
-    lv, ok = _change(lv, n, s, op, -osz)
-    if ok:
-        lv, ok = _change(lv, n, s, price[i], size[i])
-    if size[i] == 0:
-        del orders[key]
-    else:
-        orders[key] = (os_, price[i], size[i])
-    return lv, 0 if ok else _E_LEVEL, 0
-
-
-@njit(cache=True)
-def _emit(e, lv, n, rows):  # pragma: no cover - numba
-    """The book's best levels into row ``e`` of ``rows`` = (bid_px, bid_sz, ask_px, ask_sz)."""
-    bpx, bsz, apx, asz = rows
-    for j in range(min(bpx.shape[1], n[0])):
-        bpx[e, j] = lv[0][n[0] - 1 - j]
-        bsz[e, j] = lv[1][n[0] - 1 - j]
-    for j in range(min(apx.shape[1], n[1])):
-        apx[e, j] = -lv[2][n[1] - 1 - j]
-        asz[e, j] = lv[3][n[1] - 1 - j]
-
-
-@njit(cache=True)
-def _rebuild_mbo(action, side, price, size, oid, flags, levels):  # pragma: no cover - numba
-    """One publisher's book rebuilt from its MBO records, a row of its best ``levels`` at each F_LAST
-    record: (bid_px, bid_sz, ask_px, ask_sz, record of each row, error code, record index, detail);
-    on success the code is 0 and the detail the orders resting at the end."""
-    n_emit = 0
-    for i in range(action.size):
-        if flags[i] & F_LAST:
-            n_emit += 1
-    rows = (np.full((n_emit, levels), UNDEF_PRICE, dtype=np.int64), np.zeros((n_emit, levels), dtype=np.int64),
-            np.full((n_emit, levels), UNDEF_PRICE, dtype=np.int64), np.zeros((n_emit, levels), dtype=np.int64))  # fmt: skip
-    emit = np.empty(n_emit, dtype=np.int64)
-    orders = Dict.empty(key_type=types.int64, value_type=_ORDER_T)
-    lv = (np.empty(256, dtype=np.int64), np.empty(256, dtype=np.int64), np.empty(256, dtype=np.int64),
-          np.empty(256, dtype=np.int64))  # fmt: skip
-    n = np.zeros(2, dtype=np.int64)
-    e = 0
-    for i in range(action.size):
-        a = action[i]
-        code, detail = 0, 0
-        if a == _A:
-            lv, code = _mbo_add(i, side, price, size, oid, flags, orders, lv, n)
-        elif a == _C or a == _M:
-            lv, code, detail = _mbo_cancel_modify(i, a, side, price, size, oid, orders, lv, n)
-        elif a == _R:
-            orders = Dict.empty(key_type=types.int64, value_type=_ORDER_T)
-            n[:] = 0
-        # T, F, N: no change to the book
-        if code:
-            return rows[0], rows[1], rows[2], rows[3], emit, code, i, detail
-        if flags[i] & F_LAST:
-            _emit(e, lv, n, rows)
-            emit[e] = i
-            e += 1
-    return rows[0], rows[1], rows[2], rows[3], emit, 0, -1, len(orders)
-
-
-_ENTRY_T = types.UniTuple(types.int64, 4)  # (side, price, size, entry time) of a resting order
 
 
 @njit(cache=True)
@@ -818,48 +731,105 @@ def _take_fill(pending, oid, removed):  # pragma: no cover - numba
 
 
 @njit(cache=True)
-def _mbo_cancels(action, side, price, size, oid, flags, clock):  # pragma: no cover - numba
-    """Cancellations of one publisher's (already checked) MBO records: (record index, price,
-    size, side B/A, entry time) columns and how many Modify records lost priority."""
-    n = action.size
-    out = np.empty((n, 5), dtype=np.int64)
-    orders = Dict.empty(key_type=types.int64, value_type=_ENTRY_T)
-    pending = Dict.empty(key_type=types.int64, value_type=types.int64)
-    unknown = np.iinfo(np.int64).min
-    k = 0
-    lost = 0
-    for i in range(n):
+def _mbo_cancel_modify(i, r, orders, pending, lv, n, cancels, cnt):  # pragma: no cover - numba
+    """A Cancel (``size`` of the order) or Modify (new price and size) record: (book arrays, error
+    code, detail for the message). The size it takes from the order's place in the queue, less
+    what an earlier Fill of the order took (``pending``), is a cancellation: row ``cnt[0]`` of
+    ``cancels``; ``cnt[1]`` counts the Modify records that lose the order's place."""
+    a, side, price, size, oid, clock = r[0][i], r[1], r[2], r[3], r[4], r[6]
+    key = oid[i]
+    if key not in orders:
+        return lv, _E_CANCEL_UNKNOWN if a == _C else _E_MODIFY_UNKNOWN, 0
+    os_, op, osz, entry = orders[key]
+    if (side[i] == _BID or side[i] == _ASK) and side[i] != os_:
+        return lv, _E_SIDE_MISMATCH, os_
+    s = 0 if os_ == _BID else 1
+    if a == _C:
+        if price[i] != UNDEF_PRICE and price[i] != op:
+            return lv, _E_PRICE_MISMATCH, op
+        if size[i] > osz:
+            return lv, _E_CANCEL_TOO_LARGE, osz
+        removed, new_p, new_q, new_entry = size[i], op, osz - size[i], entry
+        lv, ok = _change(lv, n, s, op, -size[i])
+    else:
+        if price[i] == UNDEF_PRICE:
+            return lv, _E_NO_PRICE, 0
+        lv, ok = _change(lv, n, s, op, -osz)
+        if ok:
+            lv, ok = _change(lv, n, s, price[i], size[i])
+        moved = price[i] != op or size[i] > osz  # to the back of a queue (CME's priority rule)
+        removed, new_p, new_q = osz if moved else osz - size[i], price[i], size[i]
+        new_entry = clock[i] if moved else entry
+        cnt[1] += moved
+    gone = removed - _take_fill(pending, key, removed)
+    if gone > 0:
+        k = cnt[0]
+        cancels[k, 0], cancels[k, 1], cancels[k, 2], cancels[k, 3], cancels[k, 4] = i, op, gone, os_, entry
+        cnt[0] += 1
+    if new_q > 0:
+        orders[key] = (os_, new_p, new_q, new_entry)
+    else:
+        del orders[key]
+        if key in pending:
+            del pending[key]
+    return lv, 0 if ok else _E_LEVEL, 0
+
+
+@njit(cache=True)
+def _emit(e, lv, n, rows):  # pragma: no cover - numba
+    """The book's best levels into row ``e`` of ``rows`` = (bid_px, bid_sz, ask_px, ask_sz)."""
+    bpx, bsz, apx, asz = rows
+    for j in range(min(bpx.shape[1], n[0])):
+        bpx[e, j] = lv[0][n[0] - 1 - j]
+        bsz[e, j] = lv[1][n[0] - 1 - j]
+    for j in range(min(apx.shape[1], n[1])):
+        apx[e, j] = -lv[2][n[1] - 1 - j]
+        asz[e, j] = lv[3][n[1] - 1 - j]
+
+
+@njit(cache=True)
+def _rebuild_mbo(r, levels):  # pragma: no cover - numba
+    """One publisher's book rebuilt from its MBO records ``r`` = (action, side, price, size, order id,
+    flags, clock), a row of its best ``levels`` at each F_LAST record, and its cancellations
+    (record index, price, size, side B/A, entry time): (bid_px, bid_sz, ask_px, ask_sz, record of
+    each row, error code, record index, detail, cancellations, Modify records losing priority); on
+    success the code is 0 and the detail the orders resting at the end."""
+    action, size, oid, flags = r[0], r[3], r[4], r[5]
+    n_emit = 0
+    for i in range(action.size):
+        if flags[i] & F_LAST:
+            n_emit += 1
+    rows = (np.full((n_emit, levels), UNDEF_PRICE, dtype=np.int64), np.zeros((n_emit, levels), dtype=np.int64),
+            np.full((n_emit, levels), UNDEF_PRICE, dtype=np.int64), np.zeros((n_emit, levels), dtype=np.int64))  # fmt: skip
+    emit = np.empty(n_emit, dtype=np.int64)
+    orders = Dict.empty(key_type=types.int64, value_type=_ORDER_T)
+    pending = Dict.empty(key_type=types.int64, value_type=types.int64)  # filled sizes a C or M removes next
+    cancels, cnt = np.empty((action.size, 5), dtype=np.int64), np.zeros(2, dtype=np.int64)
+    lv = (np.empty(256, dtype=np.int64), np.empty(256, dtype=np.int64), np.empty(256, dtype=np.int64),
+          np.empty(256, dtype=np.int64))  # fmt: skip
+    n = np.zeros(2, dtype=np.int64)
+    e = 0
+    for i in range(action.size):
         a = action[i]
-        key = oid[i]
-        if a == 65:  # A
-            entry = unknown if flags[i] & 0x20 else clock[i]
-            orders[key] = (np.int64(side[i]), price[i], size[i], entry)
-        elif a == 70:  # F: the resting order's fill; the C or M removing it follows
-            if key in orders:
-                pending[key] = pending.get(key, 0) + size[i]
-        elif a == 82:  # R
-            orders = Dict.empty(key_type=types.int64, value_type=_ENTRY_T)
+        code, detail = 0, 0
+        if a == _A:
+            lv, code = _mbo_add(i, r, orders, lv, n)
+        elif a == _C or a == _M:
+            lv, code, detail = _mbo_cancel_modify(i, r, orders, pending, lv, n, cancels, cnt)
+        elif a == _F and oid[i] in orders:  # the resting order's fill; the C or M removing it follows
+            pending[oid[i]] = pending.get(oid[i], 0) + size[i]
+        elif a == _R:
+            orders = Dict.empty(key_type=types.int64, value_type=_ORDER_T)
             pending = Dict.empty(key_type=types.int64, value_type=types.int64)
-        elif (a == 67 or a == 77) and key in orders:
-            s, p, q, entry = orders[key]
-            if a == 67:
-                removed, new_p, new_q, new_entry = size[i], p, q - size[i], entry
-            elif price[i] != p or size[i] > q:  # moves to the back of a queue
-                removed, new_p, new_q, new_entry = q, price[i], size[i], clock[i]
-                lost += 1
-            else:
-                removed, new_p, new_q, new_entry = q - size[i], p, size[i], entry
-            gone = removed - _take_fill(pending, key, removed)
-            if gone > 0:
-                out[k, 0], out[k, 1], out[k, 2], out[k, 3], out[k, 4] = i, p, gone, s, entry
-                k += 1
-            if new_q > 0:
-                orders[key] = (s, new_p, new_q, new_entry)
-            else:
-                del orders[key]
-                if key in pending:
-                    del pending[key]
-    return out[:k], lost
+            n[:] = 0
+        # T, N: no change to the book
+        if code:
+            return rows[0], rows[1], rows[2], rows[3], emit, code, i, detail, cancels[:0], 0
+        if flags[i] & F_LAST:
+            _emit(e, lv, n, rows)
+            emit[e] = i
+            e += 1
+    return rows[0], rows[1], rows[2], rows[3], emit, 0, -1, len(orders), cancels[: cnt[0]], cnt[1]
 
 
 _MBO_ERRORS = {
@@ -888,56 +858,46 @@ def _mbo_error(rec: _Records, code: int, i: int, detail: int) -> ValueError:
     return rec.fail(i, name, problem)
 
 
-def _mbo_book(rec: _Records, levels: int) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any]]:
-    """Rebuilt L2 rows (fixed-point levels) and the record index of each row."""
-    pubs = np.unique(rec.publisher_id)
-    parts = []
-    resting = {}
-    for pub in pubs:
+def _mbo_book(rec: _Records, levels: int) -> tuple[dict[str, np.ndarray], np.ndarray, dict, np.ndarray, dict]:
+    """Rebuilt L2 rows (fixed-point levels), the record index of each row, the day's ``cancel_*``
+    arrays with their record rows, and notes."""
+    parts, cancels, resting, lost = [], [], {}, 0
+    cols = (rec.action, rec.side, rec.price, rec.size, rec.order_id, rec.flags, rec.clock)
+    for pub in np.unique(rec.publisher_id):
         idx = np.flatnonzero(rec.publisher_id == pub)
-        out = _rebuild_mbo(
-            rec.action[idx], rec.side[idx], rec.price[idx], rec.size[idx], rec.order_id[idx], rec.flags[idx], levels
-        )
-        bpx, bsz, apx, asz, emit, code, where, n_orders = out
+        bpx, bsz, apx, asz, emit, code, where, n_orders, c, n_lost = _rebuild_mbo(tuple(x[idx] for x in cols), levels)
         if code:
             raise _mbo_error(rec, int(code), int(idx[where]), int(n_orders))
         parts.append((idx[emit], bpx, bsz, apx, asz))
+        c[:, 0] = idx[c[:, 0]]
+        cancels.append(c)
         resting[str(int(pub))] = int(n_orders)
+        lost += int(n_lost)
     at = np.concatenate([p[0] for p in parts])
     order = np.argsort(at, kind="stable")
     book = {
         name: np.concatenate([p[k] for p in parts])[order]
         for k, name in ((1, "bid_px"), (2, "bid_sz"), (3, "ask_px"), (4, "ask_sz"))
     }
-    return book, at[order], {"orders_resting_at_end": resting}
-
-
-def _mbo_cancel_arrays(rec: _Records) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any]]:
-    """The day's ``cancel_*`` arrays from MBO records, their record rows, and notes."""
-    parts, lost = [], 0
-    for pub in np.unique(rec.publisher_id):
-        idx = np.flatnonzero(rec.publisher_id == pub)
-        cols = (rec.action, rec.side, rec.price, rec.size, rec.order_id, rec.flags, rec.clock)
-        out, n_lost = _mbo_cancels(*(c[idx] for c in cols))
-        out[:, 0] = idx[out[:, 0]]
-        parts.append(out)
-        lost += int(n_lost)
-    c = np.concatenate(parts) if parts else np.empty((0, 5), dtype=np.int64)
+    c = np.concatenate(cancels)
     c = c[np.argsort(c[:, 0], kind="stable")]
-    at = c[:, 0]
     arrays = {
-        "cancel_ts": rec.clock[at].astype(np.int64),
+        "cancel_ts": rec.clock[c[:, 0]].astype(np.int64),
         "cancel_px": c[:, 1] / _SCALE,
         "cancel_sz": c[:, 2].astype(np.float64),
         "cancel_side": np.where(c[:, 3] == _BID, 1, -1).astype(np.int8),
         "cancel_entry_ts": np.ascontiguousarray(c[:, 4]),
     }
+    fills = rec.action == _F
     notes = {
-        "cancels": int(at.size),
-        "cancels_entry_unknown": int((c[:, 4] == np.iinfo(np.int64).min).sum()),
+        "orders_resting_at_end": resting,
+        "fill_records": int(fills.sum()),
+        "fill_volume": int(rec.size[fills].sum()),
+        "cancels": int(c.shape[0]),
+        "cancels_entry_unknown": int((c[:, 4] == UNKNOWN_ENTRY).sum()),
         "modifies_losing_priority": lost,
     }
-    return arrays, rec.rows[at], notes
+    return book, at[order], arrays, rec.rows[c[:, 0]], notes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -959,18 +919,13 @@ def _time_option(name: str, value: Any) -> int | None:
     raise bad_option(name, value, "an ISO-8601 time string (naive = UTC) or int ns since the epoch, or None")
 
 
-def _check_options(o: dict[str, Any]) -> dict[str, Any]:
-    """:func:`load`'s options, checked (session times as int ns)."""
-    for name, allowed in (("crossed", ("raise", "drop")), ("clock", ("ts_recv", "ts_event")),
-                          ("price_format", ("auto", "decimal", "fixed")), ("trades", ("auto", "records")),
-                          ("session", ("calendar", "records"))):  # fmt: skip
-        check_choice(name, o[name], allowed)
-    o["levels"] = check_number("levels", o["levels"], low=1, high=MAX_LEVELS, integer=True, none=True)
-    o["tick_size"] = check_number("tick_size", o["tick_size"], low=0, low_open=True, none=True)
-    o["lot_size"] = check_number("lot_size", o["lot_size"], low=0, low_open=True)
-    o["session_open"] = _time_option("session_open", o["session_open"])
-    o["session_close"] = _time_option("session_close", o["session_close"])
-    return o
+_RULES: dict[str, Any] = {
+    "crossed": ("raise", "drop"), "clock": ("ts_recv", "ts_event"), "price_format": ("auto", "decimal", "fixed"),
+    "trades": ("auto", "records"), "session": ("calendar", "records"),
+    "levels": {"low": 1, "high": MAX_LEVELS, "integer": True, "none": True}, "tick_size": POSITIVE_OR_NONE,
+    "lot_size": POSITIVE, "session_open": _time_option, "session_close": _time_option,
+}  # fmt: skip
+"""The checks of :func:`load`'s options (:func:`reader.check_options`; session times become int ns)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1021,17 +976,10 @@ def _check_sorted(rec: _Records) -> None:
 def _trades(rec: _Records) -> dict[str, np.ndarray]:
     t = np.flatnonzero(rec.action == _T)
     px = rec.price[t]
-    fail_first(
-        px == UNDEF_PRICE, rec.path, rec.rows[t], "price", "trade (T) record without a price (UNDEF_PRICE)", rec.unit
-    )
-    fail_first(
-        rec.size[t] <= 0,
-        rec.path,
-        rec.rows[t],
-        "size",
-        lambda k: f"trade (T) record with size {rec.size[t[k]]}",
-        rec.unit,
-    )
+    bad_px, bad_sz = np.zeros(rec.clock.size, bool), np.zeros(rec.clock.size, bool)
+    bad_px[t], bad_sz[t] = px == UNDEF_PRICE, rec.size[t] <= 0
+    rec.check(bad_px, "price", "trade (T) record without a price (UNDEF_PRICE)")
+    rec.check(bad_sz, "size", lambda k: f"trade (T) record with size {rec.size[k]}")
     s = rec.side[t]
     side = np.where(s == _BID, 1, np.where(s == _ASK, -1, 0)).astype(np.int8)
     return {
@@ -1113,10 +1061,7 @@ def _book_rows(rec: _Records, levels: int | None, notes: dict[str, Any]) -> tupl
         raise ValueError(f"{rec.path}: no record carries the F_LAST flag (0x80), so no event ever completes")
     notes["records_after_last_F_LAST"] = int(rec.clock.size - 1 - last[-1])
     if rec.schema == "mbo":
-        book, at, extra = _mbo_book(rec, 10 if levels is None else levels)
-        fills = rec.action == _F
-        notes.update(extra, fill_records=int(fills.sum()), fill_volume=int(rec.size[fills].sum()))
-        cancels, cancel_rows, extra = _mbo_cancel_arrays(rec)
+        book, at, cancels, cancel_rows, extra = _mbo_book(rec, 10 if levels is None else levels)
         notes.update(extra)
         return book, at, cancels, cancel_rows
     file_depth = rec.book["bid_px"].shape[1]
@@ -1201,7 +1146,7 @@ def load(
     See the module docstring for the format, the conventions and every option.
     """
     path = Path(path)
-    o = _check_options({k: v for k, v in locals().items() if k != "path"})
+    o = check_options({k: v for k, v in locals().items() if k != "path"}, _RULES)
     rec = _select(_read(path, clock, price_format), instrument_id, symbol, publisher_id)
     if rec.schema == "trades":
         raise ValueError(

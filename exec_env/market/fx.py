@@ -93,7 +93,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from exec_env.market import reader
 from exec_env.market.data import MarketDay, MarketMeta, validate
 from exec_env.market.lift import (
     DAY_NS,
@@ -102,19 +101,26 @@ from exec_env.market.lift import (
     check_timezone,
     clock_str,
     date_str,
+    first_line,
+    has_offset,
     header_roles,
     infer_tick,
     ladder,
     local_ns,
     parse_clock,
+    parse_hours,
+    parse_times,
     read_columns,
+    read_headed,
     utc_ns_from_local,
-    utc_ns_of_wall_times,
 )
 from exec_env.market.reader import (
+    POSITIVE,
+    POSITIVE_OR_NONE,
     bad_option,
     check_choice,
-    check_number,
+    check_options,
+    check_text,
     crossed_rows,
     excerpt,
     fail_first,
@@ -123,7 +129,7 @@ from exec_env.market.reader import (
     head_lines,
 )
 
-__all__ = ["STYLES", "VERSION", "companions", "load", "sniff", "write_fx_ticks"]
+__all__ = ["STYLES", "VERSION", "load", "sniff", "write_fx_ticks"]
 
 VERSION = 2  # 2: crossed and locked counts always in notes
 STYLES = ("dukascopy", "truefx", "histdata")
@@ -138,7 +144,6 @@ _ROLES = {
 }
 _TRUEFX = re.compile(r"^[A-Za-z0-9]{3,}/?[A-Za-z0-9]{3,},\d{8} \d{2}:\d{2}:\d{2}(\.\d+)?,[^,]+,[^,]+$")
 _HISTDATA = re.compile(r"^\d{8} \d{9},[^,]+,[^,]+,[^,]*$")
-_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 
 
 def _header_roles(line: str) -> dict[str, int] | None:
@@ -166,10 +171,6 @@ def sniff(path: Path) -> bool:
     return bool(lines) and _style_of(lines[0]) is not None
 
 
-def companions(path: Path) -> list[Path]:
-    return []
-
-
 # ----------------------------------------------------------------------------------------------
 # Parsing
 # ----------------------------------------------------------------------------------------------
@@ -189,7 +190,7 @@ def _parse_times(origin: str, s: pd.Series, lines: np.ndarray, style: str, timez
         unit, scale = (("ns", 1) if n >= 18 else ("us", 1_000) if n >= 15 else ("ms", 1_000_000) if n >= 12
                        else ("s", NS))  # fmt: skip
         return values.to_numpy(dtype=np.int64) * scale, f"epoch {unit} (UTC)"
-    aware = style == "dukascopy" and bool(_OFFSET.search(first_value))
+    aware = style == "dukascopy" and has_offset(first_value)
     if style == "truefx":
         formats = ["%Y%m%d %H:%M:%S.%f", "%Y%m%d %H:%M:%S"]
     elif style == "histdata":
@@ -198,59 +199,27 @@ def _parse_times(origin: str, s: pd.Series, lines: np.ndarray, style: str, timez
         formats = ["%d.%m.%Y %H:%M:%S.%f", "%d.%m.%Y %H:%M:%S"]
     else:
         formats = ["ISO8601"]
-    s = pd.Series(s).reset_index(drop=True)
-    parsed = pd.to_datetime(s, format=formats[0], errors="coerce", utc=aware)
-    for fmt in [*formats[1:], *formats]:  # other layouts, then surrounding spaces
-        miss = parsed.isna()
-        if not miss.any():
-            break
-        parsed[miss] = pd.to_datetime(s[miss].astype(str).str.strip(), format=fmt, errors="coerce", utc=aware)
-    bad = first(parsed.isna().to_numpy())
-    if bad >= 0:
-        raise field_error(origin, int(lines[bad]), "time", f"unparsable timestamp {excerpt(s.iloc[bad])}")
-    if aware:
-        ns = parsed.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64)
-        return ns, "explicit UTC offsets in the file"
-    wall = parsed.to_numpy().astype("datetime64[ns]").view(np.int64)
-    if timezone == "UTC":
-        return wall, "UTC"
-    ns = utc_ns_of_wall_times(origin, wall, lines, s.to_numpy(), timezone, "time")
-    return ns, timezone
+    ns = parse_times(origin, s, lines, formats, aware, timezone, "time")
+    return ns, "explicit UTC offsets in the file" if aware else timezone
 
 
 def _read(path: Path, style: str) -> tuple[dict[str, Any], np.ndarray, str | None]:
     """Columns by role (prices and volumes as float64, times as strings), their line numbers,
     and TrueFX's symbol."""
     origin = str(path)
-    head = head_lines(path, 1, limit=65_536)
-    if not head:
-        reader.read_bytes(path)  # raises naming what is wrong: empty, binary, truncated, ...
-        raise ValueError(f"{origin}: line 1: no header line found")
     if style == "dukascopy":
-        roles = _header_roles(head[0].strip())
-        if roles is None:
-            raise field_error(
-                origin, 1, "header", f"not a tick header (time, bid, ask[, bid_volume, ask_volume]): {excerpt(head[0])}"
-            )
-        names = [""] * len(roles)
-        for role, i in roles.items():
-            names[i] = role
-        numeric = [r for r in names if r != "time"]
-        cols, numbers = read_columns(path, names, numeric, 1)
-        if numbers.size == 0:
-            raise field_error(origin, 2, names[0], "no quotes after the header line")
+        header = "a tick header (time, bid, ask[, bid_volume, ask_volume])"
+        cols, numbers, _ = read_headed(path, lambda line: _header_roles(line.strip()), header, set(_ROLES) - {"time"},
+                                       "quotes")  # fmt: skip
         return cols, numbers, None
+    first_line(path)
     names = ["symbol", "time", "bid", "ask"] if style == "truefx" else ["time", "bid", "ask", "volume"]
     cols, numbers = read_columns(path, names, ["bid", "ask"], 0)
     symbol = None
     if style == "truefx":
         sym = pd.Series(cols["symbol"]).astype(str)
-        bad = first((sym != sym.iloc[0]).to_numpy())
-        if bad >= 0:
-            raise field_error(
-                origin, int(numbers[bad]), "symbol", f"symbol {excerpt(sym.iloc[bad])} differs from the first row's "
-                f"{excerpt(sym.iloc[0])} (one instrument per file)",
-            )  # fmt: skip
+        fail_first((sym != sym.iloc[0]).to_numpy(), origin, numbers, "symbol", lambda k: f"symbol {excerpt(sym.iloc[k])} "
+                   f"differs from the first row's {excerpt(sym.iloc[0])} (one instrument per file)")  # fmt: skip
         symbol = str(sym.iloc[0]).strip().replace("/", "")
     return {r: cols[r] for r in ("time", "bid", "ask")}, numbers, symbol
 
@@ -258,13 +227,7 @@ def _read(path: Path, style: str) -> tuple[dict[str, Any], np.ndarray, str | Non
 def _session_option(value: Any) -> str | tuple[int, int]:
     if isinstance(value, str) and value in ("ticks", "roll"):
         return value
-    if isinstance(value, (tuple, list)) and len(value) == 2:
-        o = parse_clock("session[0]", value[0], allow_24=False)
-        c = parse_clock("session[1]", value[1])
-        if c <= o:
-            raise bad_option("session", value, "open before close on the same day")
-        return (o, c)
-    raise bad_option("session", value, "'ticks', 'roll' or a pair of wall-clock times ('HH:MM', 'HH:MM')")
+    return parse_hours(value, "'ticks', 'roll' or a pair of wall-clock times ('HH:MM', 'HH:MM')")
 
 
 def _detect_style(path: Path, style: str) -> str:
@@ -286,12 +249,8 @@ def _sizes(origin: str, cols: dict, lines: np.ndarray, style: str, opt: dict[str
         scale = opt["volume_scale"]
         bid_sz, ask_sz = cols["bid_volume"] * scale, cols["ask_volume"] * scale
         for name, sz in (("bid_volume", bid_sz), ("ask_volume", ask_sz)):
-            bad = first(sz < 0)
-            if bad >= 0:
-                raise field_error(origin, int(lines[bad]), name, f"negative size {float(sz[bad])!r}")
-            bad = first(sz == 0)
-            if bad >= 0:
-                raise field_error(origin, int(lines[bad]), name, "zero size at a quoted price (a quote needs size > 0)")
+            fail_first(sz < 0, origin, lines, name, lambda k: f"negative size {float(sz[k])!r}")  # noqa: B023
+            fail_first(sz == 0, origin, lines, name, "zero size at a quoted price (a quote needs size > 0)")
         return bid_sz, ask_sz, f"bid_volume/ask_volume x volume_scale={scale:g}"
     default_size = opt["default_size"]
     if default_size is None:
@@ -310,26 +269,19 @@ def _sizes(origin: str, cols: dict, lines: np.ndarray, style: str, opt: dict[str
 def _kept_rows(origin: str, t, quotes: tuple, lines, opt: dict[str, Any], notes: dict[str, Any]) -> np.ndarray:
     """Rows kept: time order checked, crossed/locked quotes and duplicate times raised or dropped."""
     bid, bid_sz, ask, ask_sz = quotes
-    back = first(np.diff(t) < 0)  # before any repair, so the line is the file's own order
-    if back >= 0:
-        raise field_error(
-            origin, int(lines[back + 1]), "time",
-            f"timestamp {t[back + 1]} is before the previous row's {t[back]} (rows must be in time order)",
-        )  # fmt: skip
+    # before any repair, so the line is the file's own order
+    fail_first(np.diff(t) < 0, origin, lines[1:], "time",
+               lambda k: f"timestamp {t[k + 1]} is before the previous row's {t[k]} (rows must be in time order)")  # fmt: skip
     keep = crossed_rows(origin, lines, (bid, bid_sz, ask, ask_sz), opt["crossed"], notes, "bid", "quote")
     kept = np.flatnonzero(keep)
     same = np.zeros(t.shape, dtype=bool)
     same[kept[:-1]] = t[kept[:-1]] == t[kept[1:]]  # a kept row followed by a kept row of the same time
-    if opt["duplicate_ts"] == "raise":
-        bad = first(same)
-        if bad >= 0:
-            nxt = kept[np.searchsorted(kept, bad) + 1]
-            raise field_error(
-                origin, int(lines[nxt]), "time",
-                f"duplicate timestamp {t[nxt]} (also on line {lines[bad]}); pass duplicate_ts='last' to keep the last "
-                "quote of each time",
-            )  # fmt: skip
-    else:
+    bad = first(same)
+    if opt["duplicate_ts"] == "raise" and bad >= 0:
+        nxt = kept[np.searchsorted(kept, bad) + 1]
+        raise field_error(origin, int(lines[nxt]), "time", f"duplicate timestamp {t[nxt]} (also on line {lines[bad]}); "
+                          "pass duplicate_ts='last' to keep the last quote of each time")  # fmt: skip
+    if opt["duplicate_ts"] != "raise":
         notes["collapsed_duplicate_ts_rows"] = int(same.sum())
         keep &= ~same
     idx = np.flatnonzero(keep)
@@ -385,38 +337,29 @@ def _day_rows(origin: str, t, lines, lo: int, hi: int, d: int, opt: dict[str, An
     out = (t[sel] < open_ns) | (t[sel] > close_ns)
     if out.any():
         if opt["outside"] == "raise":
-            bad = int(sel[first(out)])
-            raise field_error(
-                origin, int(lines[bad]), "time",
-                f"quote at {t[bad]} is outside the session [{open_ns}, {close_ns}] of {date}; pass "
-                "outside='drop' to drop such quotes (counted in meta.notes)",
-            )  # fmt: skip
+            fail_first(out, origin, lines[sel], "time", lambda k: f"quote at {t[sel[k]]} is outside the session "
+                       f"[{open_ns}, {close_ns}] of {date}; pass outside='drop' to drop such quotes (counted in meta.notes)")  # fmt: skip
         sel = sel[~out]
     dn["dropped_outside_session_rows"] = int(out.sum())
     return sel, open_ns, close_ns
 
 
+_RULES: dict[str, Any] = {
+    "style": ("auto", *STYLES), "symbol": lambda n, v: check_text(n, v, "a non-empty string or None"),
+    "tick_size": POSITIVE_OR_NONE, "lot_size": POSITIVE, "default_size": POSITIVE_OR_NONE, "volume_scale": POSITIVE,
+    "extra_levels": {"low": 0, "high": 49, "integer": True},
+    "level_step_ticks": {"low": 1, "high": 10_000, "integer": True}, "level_size": POSITIVE_OR_NONE,
+    "crossed": ("raise", "drop"), "duplicate_ts": ("raise", "last"), "roll_timezone": check_timezone,
+    "outside": ("raise", "drop"), "trades": ("none",),
+}  # fmt: skip
+"""The checks of :func:`load`'s options (:func:`reader.check_options`), in order."""
+
+
 def _check_options(opt: dict[str, Any]) -> dict[str, Any]:
     """The options of :func:`load`, checked and normalised (``sess``: the parsed session)."""
-    check_choice("style", opt["style"], ("auto", *STYLES))
-    if opt["symbol"] is not None and not (isinstance(opt["symbol"], str) and opt["symbol"]):
-        raise bad_option("symbol", opt["symbol"], "a non-empty string or None")
-    opt["tick_size"] = check_number("tick_size", opt["tick_size"], low=0, low_open=True, none=True)
-    opt["lot_size"] = check_number("lot_size", opt["lot_size"], low=0, low_open=True)
-    opt["default_size"] = check_number("default_size", opt["default_size"], low=0, low_open=True, none=True)
-    opt["volume_scale"] = check_number("volume_scale", opt["volume_scale"], low=0, low_open=True)
-    opt["extra_levels"] = check_number("extra_levels", opt["extra_levels"], low=0, high=49, integer=True)
-    opt["level_step_ticks"] = check_number(
-        "level_step_ticks", opt["level_step_ticks"], low=1, high=10_000, integer=True
-    )
-    opt["level_size"] = check_number("level_size", opt["level_size"], low=0, low_open=True, none=True)
-    check_choice("crossed", opt["crossed"], ("raise", "drop"))
-    check_choice("duplicate_ts", opt["duplicate_ts"], ("raise", "last"))
+    check_options(opt, _RULES)
     opt["roll_s"] = parse_clock("roll", opt["roll"], allow_24=False)
-    opt["roll_timezone"] = check_timezone("roll_timezone", opt["roll_timezone"])
     opt["sess"] = _session_option(opt["session"])
-    check_choice("outside", opt["outside"], ("raise", "drop"))
-    check_choice("trades", opt["trades"], ("none",))
     opt["shift"] = (DAY_NS - opt["roll_s"] * NS) % DAY_NS
     return opt
 

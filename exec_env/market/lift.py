@@ -21,7 +21,7 @@ from __future__ import annotations
 import io
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -83,6 +83,17 @@ def parse_clock(name: str, value: Any, allow_24: bool = True) -> int:
     return secs
 
 
+def parse_hours(value: Any, allowed: str = "a pair of wall-clock times ('HH:MM', 'HH:MM')") -> tuple[int, int]:
+    """Seconds after midnight of a ``session=("HH:MM[:SS]", "HH:MM[:SS]")`` option, open before close;
+    else :func:`bad_option` saying ``allowed``."""
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        raise bad_option("session", value, allowed)
+    o, c = parse_clock("session[0]", value[0], allow_24=False), parse_clock("session[1]", value[1])
+    if c <= o:
+        raise bad_option("session", value, "open before close on the same day")
+    return o, c
+
+
 # ----------------------------------------------------------------------------------------------
 # Parsing
 # ----------------------------------------------------------------------------------------------
@@ -104,6 +115,64 @@ def header_roles(
             return None
         out[role] = i
     return out if needed <= out.keys() else None
+
+
+def first_line(path: Path) -> str:
+    """The first line of a text file; an unreadable file or one without a line is an error."""
+    head = reader.head_lines(path, 1, limit=65_536)
+    if not head:
+        reader.read_bytes(path)  # raises naming what is wrong: empty, binary, truncated, ...
+        raise ValueError(f"{path}: line 1: no header line found")
+    return head[0]
+
+
+def read_headed(
+    path: Path, roles_of: Callable[[str], dict[str, int] | None], header: str, numeric: Collection[str], what: str
+) -> tuple[dict[str, Any], np.ndarray, dict[str, int]]:
+    """The columns of a CSV whose first line names them (:func:`read_columns`), their lines and the
+    column of each role: ``roles_of(line)`` maps the roles to columns, or is None for a line that is not
+    ``header`` (an error quoting it); the ``numeric`` roles are read as finite float64."""
+    line = first_line(path)
+    roles = roles_of(line)
+    if roles is None:
+        raise field_error(str(path), 1, "header", f"not {header}: {reader.excerpt(line)}")
+    names = [""] * len(roles)
+    for role, i in roles.items():
+        names[i] = role
+    cols, rows = read_columns(path, names, [n for n in names if n in numeric], 1)
+    if rows.size == 0:
+        raise field_error(str(path), 2, names[0], f"no {what} after the header line")
+    return cols, rows, roles
+
+
+_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+
+
+def has_offset(text: Any) -> bool:
+    """Whether a time string ends in an explicit UTC offset (``Z``, ``+hh:mm``, ``-hhmm``)."""
+    return bool(_OFFSET.search(str(text).strip()))
+
+
+def parse_times(
+    src: Any, s: Any, lines: np.ndarray, formats: Sequence[str], aware: bool, timezone: str, field: str
+) -> np.ndarray:
+    """UTC ns of the time strings ``s``, each read with the first of ``formats`` that fits (blanks
+    around it ignored): with ``aware`` their own UTC offsets, else wall-clock times in ``timezone``;
+    an unparsable, nonexistent or ambiguous time is an error naming its line."""
+    s = pd.Series(s).reset_index(drop=True)
+    parsed = pd.to_datetime(s, format=formats[0], errors="coerce", utc=aware)
+    for fmt in [*formats[1:], *formats]:  # other layouts, then surrounding spaces
+        miss = parsed.isna()
+        if not miss.any():
+            break
+        parsed[miss] = pd.to_datetime(s[miss].astype(str).str.strip(), format=fmt, errors="coerce", utc=aware)
+    fail_first(
+        parsed.isna().to_numpy(), src, lines, field, lambda k: f"unparsable timestamp {reader.excerpt(s.iloc[k])}"
+    )
+    if aware:
+        return parsed.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64)
+    wall = parsed.to_numpy().astype("datetime64[ns]").view(np.int64)
+    return wall if timezone == "UTC" else utc_ns_of_wall_times(src, wall, lines, s.to_numpy(), timezone, field)
 
 
 def split_lines(

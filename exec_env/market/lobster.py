@@ -124,14 +124,23 @@ import datetime as dt
 import re
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from numba import njit
 
 from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, UNKNOWN_ENTRY, MarketDay, MarketMeta, validate
-from exec_env.market.reader import bad_option, check_choice, check_number, crossed_rows, excerpt, field_error
+from exec_env.market.reader import (
+    POSITIVE,
+    check_options,
+    check_text,
+    crossed_rows,
+    excerpt,
+    fail_first,
+    field_error,
+    zone_info,
+)
 
 __all__ = ["VERSION", "companions", "load", "parse_name", "sniff", "write_lobster"]
 
@@ -234,11 +243,8 @@ _POW10 = np.array([10**i for i in range(10)], dtype=np.int64)
 
 
 @njit(cache=True, inline="always")
-def _fast_int(buf, pos):
-    """Optionally negative integer at ``pos`` (sentinel-terminated): (value, new pos, ok)."""
-    neg = buf[pos] == 45  # '-'
-    if neg:
-        pos += 1
+def _fast_digits(buf, pos):
+    """The run of decimal digits at ``pos`` (sentinel-terminated): (value, digits, new pos)."""
     start = pos
     val = 0
     while True:
@@ -247,8 +253,15 @@ def _fast_int(buf, pos):
             break
         val = val * 10 + (c - 48)
         pos += 1
-    ok = 0 < pos - start <= 18
-    return (-val if neg else val), pos, ok
+    return val, pos - start, pos
+
+
+@njit(cache=True, inline="always")
+def _fast_int(buf, pos):
+    """Optionally negative integer at ``pos`` (sentinel-terminated): (value, new pos, ok)."""
+    neg = buf[pos] == 45  # '-'
+    val, nd, pos = _fast_digits(buf, pos + 1 if neg else pos)
+    return (-val if neg else val), pos, 0 < nd <= 18
 
 
 @njit(cache=True, inline="always")
@@ -283,27 +296,12 @@ def _fast_messages(buf, end, out):
         if row >= n:
             return _TOO_MANY, row, pos
         start = pos
-        sec = 0
-        while True:
-            c = buf[pos]
-            if c < 48 or c > 57:
-                break
-            sec = sec * 10 + (c - 48)
-            pos += 1
-        if not 0 < pos - start <= 9:
+        sec, nd, pos = _fast_digits(buf, pos)
+        if not 0 < nd <= 9:
             return _UNPARSABLE, row, start
-        frac = 0
-        nf = 0
+        frac, nf = 0, 0
         if buf[pos] == 46:  # '.'
-            pos += 1
-            p1 = pos
-            while True:
-                c = buf[pos]
-                if c < 48 or c > 57:
-                    break
-                frac = frac * 10 + (c - 48)
-                pos += 1
-            nf = pos - p1
+            frac, nf, pos = _fast_digits(buf, pos + 1)
             if not 0 < nf <= 9:
                 return _UNPARSABLE, row, start
         out[row, 0] = sec * 1_000_000_000 + frac * _POW10[9 - nf]
@@ -358,28 +356,15 @@ def _fast_book(buf, end, keep, tick_units, bid_px, bid_sz, ask_px, ask_sz):
                     if buf[pos] != 44:
                         return _UNPARSABLE, row, start, off_tick
                     pos += 1
-                if px == (DUMMY_ASK if s == 0 else DUMMY_BID):
-                    if sz != 0:
-                        return _UNPARSABLE, row, start, off_tick
-                    if kept:
-                        if s == 0:
-                            ask_px[k, j] = np.nan
-                            ask_sz[k, j] = 0.0
-                        else:
-                            bid_px[k, j] = np.nan
-                            bid_sz[k, j] = 0.0
-                else:
-                    if px <= 0 or sz <= 0:
-                        return _UNPARSABLE, row, start, off_tick
-                    if kept:
-                        if s == 0:
-                            ask_px[k, j] = px / 10_000.0
-                            ask_sz[k, j] = sz
-                        else:
-                            bid_px[k, j] = px / 10_000.0
-                            bid_sz[k, j] = sz
-                        if j == 0 and tick_units > 0 and px % tick_units != 0:
-                            off_tick += 1
+                empty = px == (DUMMY_ASK if s == 0 else DUMMY_BID)  # an empty level: size 0
+                if (sz != 0) if empty else (px <= 0 or sz <= 0):
+                    return _UNPARSABLE, row, start, off_tick
+                if kept:
+                    out_px, out_sz = (ask_px, ask_sz) if s == 0 else (bid_px, bid_sz)
+                    out_px[k, j] = np.nan if empty else px / 10_000.0
+                    out_sz[k, j] = 0.0 if empty else sz
+                    if not empty and j == 0 and tick_units > 0 and px % tick_units != 0:
+                        off_tick += 1
         if kept:
             k += 1
     if pos < end:
@@ -387,99 +372,36 @@ def _fast_book(buf, end, keep, tick_units, bid_px, bid_sz, ask_px, ask_sz):
     return _OK, nrows, -1, off_tick
 
 
-@njit(cache=True, inline="always")
-def _digit_run(buf, pos, n):
-    """The run of decimal digits at ``pos`` (bounds-checked against ``n``): (value, digits, new pos)."""
-    val = 0
-    start = pos
-    while pos < n and 48 <= buf[pos] <= 57:
-        val = val * 10 + (buf[pos] - 48)
-        pos += 1
-    return val, pos - start, pos
+_INT = re.compile(rb"-?[0-9]{1,18}")
+_TIME = re.compile(rb"[0-9]{1,9}(\.[0-9]{1,9})?")
 
 
-@njit(cache=True, inline="always")
-def _int_field(buf, pos, n):
-    """Parse an optionally negative integer at ``pos`` (bounds-checked): (value, new pos, ok)."""
-    neg = pos < n and buf[pos] == 45  # '-'
-    val, nd, pos = _digit_run(buf, pos + 1 if neg else pos, n)
-    if nd == 0 or nd > 18:
-        return 0, pos, False
-    return (-val if neg else val), pos, True
-
-
-@njit(cache=True, inline="always")
-def _time_field(buf, pos, n):
-    """Parse ``seconds[.fraction]`` (at most 9 decimals) into integer ns: (value, new pos, ok)."""
-    sec, nd, pos = _digit_run(buf, pos, n)
-    if nd == 0 or nd > 9:
-        return 0, pos, False
-    frac, nf = 0, 0
-    if pos < n and buf[pos] == 46:  # '.'
-        frac, nf, pos = _digit_run(buf, pos + 1, n)
-        if nf == 0 or nf > 9:
-            return 0, pos, False
-    return sec * 1_000_000_000 + frac * _POW10[9 - nf], pos, True
-
-
-@njit(cache=True, inline="always")
-def _end_of_field(buf, pos, n):
-    """After a field: 0 comma, 1 end of line (pos moved past it), -1 anything else."""
-    if pos >= n:
-        return 1, pos
-    c = buf[pos]
-    if c == 44:
-        return 0, pos + 1
-    if c == 10:
-        return 1, pos + 1
-    if c == 13 and (pos + 1 >= n or buf[pos + 1] == 10):
-        return 1, pos + 2
-    return -1, pos
-
-
-@njit(cache=True)
-def _diagnose_line(buf, n, ncols, time_col, levels):
-    """Why one line (``buf[:n]``, no line break) is bad: (status, column, number of columns).
-
-    ``time_col`` 0 for a message line (then ``levels`` is 0), -1 for an orderbook line.
-    """
-    if n == 0:
+def _diagnose_line(raw: bytes, ncols: int, message: bool, levels: int) -> tuple[int, int, int]:
+    """Why one line (no line break) of a message or orderbook file is bad: (status, column, number
+    of columns); ``levels`` is 0 for a message line."""
+    if not raw:
         return _EMPTY_LINE, 0, 0
-    vals = np.zeros(max(ncols, 1), dtype=np.int64)
-    pos = 0
-    col = 0
-    while True:
-        if col == time_col:
-            val, pos, ok = _time_field(buf, pos, n)
-        else:
-            val, pos, ok = _int_field(buf, pos, n)
-        if not ok:
+    fields = raw.split(b",")
+    for col, text in enumerate(fields):
+        if not (_TIME if message and col == 0 else _INT).fullmatch(text):
             return _UNPARSABLE, col, col
-        if col < ncols:
-            vals[col] = val
-        col += 1
-        what, pos = _end_of_field(buf, pos, n)
-        if what < 0:
-            return _UNPARSABLE, col - 1, col
-        if what == 1:
-            break
-    if col != ncols:
-        return _COLUMNS, col, col
+    if len(fields) != ncols:
+        return _COLUMNS, len(fields), len(fields)
+    vals = [int(f) for f in fields]
     for j in range(levels):
-        for s in range(2):  # 0 ask, 1 bid
+        for s, dummy in ((0, DUMMY_ASK), (1, DUMMY_BID)):
             c = 4 * j + 2 * s
-            px = vals[c]
-            sz = vals[c + 1]
+            px, sz = vals[c], vals[c + 1]
             if sz < 0:
-                return _NEG_SIZE, c + 1, col
-            if px == (DUMMY_ASK if s == 0 else DUMMY_BID):
+                return _NEG_SIZE, c + 1, ncols
+            if px == dummy:
                 if sz != 0:
-                    return _DUMMY_SIZE, c + 1, col
+                    return _DUMMY_SIZE, c + 1, ncols
             elif px <= 0:
-                return _BAD_PRICE, c, col
+                return _BAD_PRICE, c, ncols
             elif sz == 0:
-                return _ZERO_SIZE, c + 1, col
-    return _OK, -1, col
+                return _ZERO_SIZE, c + 1, ncols
+    return _OK, -1, ncols
 
 
 def _read(path: Path) -> tuple[np.ndarray, int]:
@@ -515,9 +437,7 @@ def _line_error(path: Path, buf: np.ndarray, start: int, end: int, row: int, kin
     raw = bytes(buf[start:stop]).rstrip(b"\r")
     message = kind == "message"
     ncols = len(MESSAGE_FIELDS) if message else 4 * levels
-    status, col, got = _diagnose_line(
-        np.frombuffer(raw, dtype=np.uint8), len(raw), ncols, 0 if message else -1, 0 if message else levels
-    )
+    status, col, got = _diagnose_line(raw, ncols, message, 0 if message else levels)
     text = raw.decode("utf-8", errors="replace")
     name = _message_field(col) if message else _book_field(col, levels)
     parts = [*text.split(","), ""]
@@ -540,25 +460,9 @@ def _line_error(path: Path, buf: np.ndarray, start: int, end: int, row: int, kin
 
 
 # -- loading ----------------------------------------------------------------------------------------
-def _check_options(
-    tick_size: float, lot_size: float, symbol: str | None, timezone: str, same_time: str, cross_trades: str,
-    crossed: str,
-) -> ZoneInfo:  # fmt: skip
-    check_number("tick_size", tick_size, low=0, low_open=True)
-    check_number("lot_size", lot_size, low=0, low_open=True)
-    if symbol is not None and not (isinstance(symbol, str) and symbol.strip()):
-        raise bad_option("symbol", symbol, "None or a non-empty string")
-    check_choice("same_time", same_time, SAME_TIME)
-    check_choice("cross_trades", cross_trades, CROSS_TRADES)
-    check_choice("crossed", crossed, CROSSED_ROWS)
-    return _zone(timezone)
-
-
-def _zone(timezone: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise bad_option("timezone", timezone, "an IANA time zone name such as 'America/New_York'") from None
+_RULES = {"tick_size": POSITIVE, "lot_size": POSITIVE, "symbol": check_text, "same_time": SAME_TIME,
+          "cross_trades": CROSS_TRADES, "crossed": CROSSED_ROWS}  # fmt: skip
+"""The checks of :func:`load`'s options (:func:`reader.check_options`), in order."""
 
 
 def _midnight_utc_ns(date: str, start_ms: int, zone: ZoneInfo) -> tuple[int, int]:
@@ -581,11 +485,6 @@ def _seconds(ns_after_midnight: int) -> str:
     return f"{s}.{frac:09d}"
 
 
-def _first(mask: np.ndarray) -> int:
-    idx = np.flatnonzero(mask)
-    return int(idx[0]) if idx.size else -1
-
-
 def _read_messages(path: Path) -> np.ndarray:
     """Parse and check the message file: int64 (rows, 6), column 0 in ns after midnight."""
     buf, end = _read(path)
@@ -596,41 +495,25 @@ def _read_messages(path: Path) -> np.ndarray:
     m = out[:rows]
     t, typ, oid, size, price, direction = m.T
 
-    def fail(row: int, field: str, problem: str) -> None:
-        raise field_error(path, row + 1, field, problem)
-
-    bad = _first((typ < 1) | (typ > 7))
-    if bad >= 0:
-        fail(bad, "type", f"event type {typ[bad]} is not one of 1..7")
-    bad = _first((direction != 1) & (direction != -1))
-    if bad >= 0:
-        fail(bad, "direction", f"direction {direction[bad]} is not +1 or -1")
-    bad = _first(size < 0)
-    if bad >= 0:
-        fail(bad, "size", f"negative size {size[bad]}")
-    bad = _first(oid < 0)
-    if bad >= 0:
-        fail(bad, "order_id", f"negative order id {oid[bad]}")
-    bad = _first(t >= _DAY_NS)
-    if bad >= 0:
-        fail(bad, "time", f"{_seconds(t[bad])} s is not within the day (< 86400 s after midnight)")
-    bad = _first(t[1:] < t[:-1])
-    if bad >= 0:
-        fail(bad + 1, "time", f"time {_seconds(t[bad + 1])} is before the previous row's {_seconds(t[bad])}")
-    execution = (typ >= 4) & (typ <= 6)
-    bad = _first(execution & (size <= 0))
-    if bad >= 0:
-        fail(bad, "size", f"an execution (type {typ[bad]}) needs a size > 0, got {size[bad]}")
-    bad = _first(execution & (price <= 0))
-    if bad >= 0:
-        fail(bad, "price", f"an execution (type {typ[bad]}) needs a price > 0, got {price[bad]}")
-    cancel = (typ == 2) | (typ == 3)
-    bad = _first(cancel & (size > 0) & (price <= 0))
-    if bad >= 0:
-        fail(bad, "price", f"a cancellation (type {typ[bad]}) needs a price > 0, got {price[bad]}")
-    bad = _first((typ == 7) & (price != -1) & (price != 0) & (price != 1))
-    if bad >= 0:
-        fail(bad, "price", f"a trading halt message (type 7) has price -1, 0 or 1, got {price[bad]}")
+    execution, cancel = (typ >= 4) & (typ <= 6), (typ == 2) | (typ == 3)
+    checks = (
+        ((typ < 1) | (typ > 7), "type", lambda k: f"event type {typ[k]} is not one of 1..7"),
+        ((direction != 1) & (direction != -1), "direction", lambda k: f"direction {direction[k]} is not +1 or -1"),
+        (size < 0, "size", lambda k: f"negative size {size[k]}"),
+        (oid < 0, "order_id", lambda k: f"negative order id {oid[k]}"),
+        (t >= _DAY_NS, "time", lambda k: f"{_seconds(t[k])} s is not within the day (< 86400 s after midnight)"),
+        (np.r_[False, t[1:] < t[:-1]], "time",
+         lambda k: f"time {_seconds(t[k])} is before the previous row's {_seconds(t[k - 1])}"),
+        (execution & (size <= 0), "size", lambda k: f"an execution (type {typ[k]}) needs a size > 0, got {size[k]}"),
+        (execution & (price <= 0), "price", lambda k: f"an execution (type {typ[k]}) needs a price > 0, got {price[k]}"),
+        (cancel & (size > 0) & (price <= 0), "price",
+         lambda k: f"a cancellation (type {typ[k]}) needs a price > 0, got {price[k]}"),
+        ((typ == 7) & (price != -1) & (price != 0) & (price != 1), "price",
+         lambda k: f"a trading halt message (type 7) has price -1, 0 or 1, got {price[k]}"),
+    )  # fmt: skip
+    lines = np.arange(1, rows + 1)
+    for bad, field, problem in checks:
+        fail_first(bad, path, lines, field, problem)
     return m
 
 
@@ -679,15 +562,14 @@ def _halts(
                 current = {"halt": _clock(t - midnight), "halt_row": int(r) + 1}
             else:
                 current.setdefault("repeated_halt_rows", []).append(int(r) + 1)
-        elif code == 0:
-            if start is None:
-                start = min(open_ns, int(ts[0]))
-                current = {"halt": None, "note": "quoting resumed without a halt message: halted from the open"}
+            continue
+        if start is None:
+            start = min(open_ns, int(ts[0]))
+            what = "quoting" if code == 0 else "trading"
+            current = {"halt": None, "note": f"{what} resumed without a halt message: halted from the open"}
+        if code == 0:
             current["quoting_resumed"] = _clock(t - midnight)
         else:
-            if start is None:
-                start = min(open_ns, int(ts[0]))
-                current = {"halt": None, "note": "trading resumed without a halt message: halted from the open"}
             current["trading_resumed"] = _clock(t - midnight)
             current["trading_resumed_row"] = int(r) + 1
             if t > start:
@@ -799,7 +681,8 @@ def load(
 
     Options are described in the module docstring. Returns a one-element list.
     """
-    zone = _check_options(tick_size, lot_size, symbol, timezone, same_time, cross_trades, crossed)
+    check_options({k: v for k, v in locals().items() if k in _RULES}, _RULES)
+    zone = zone_info("timezone", timezone)
     info = parse_name(Path(path))
     msg_path, book_path = _pair(Path(path))
     m = _read_messages(msg_path)
@@ -970,7 +853,7 @@ def write_lobster(
 def _file_stem(day: MarketDay, ticker: str | None, date: str | None, timezone: str) -> tuple[str, str, int]:
     """``TICKER_DATE_STARTMS_ENDMS`` of the day's files, the date and the UTC ns of its local midnight
     (the offset in force at the open)."""
-    meta, zone = day.meta, _zone(timezone)
+    meta, zone = day.meta, zone_info("timezone", timezone)
     ticker = ticker if ticker is not None else meta.symbol
     if not ticker or any(ch in ticker for ch in "/\\"):
         raise ValueError(f"write_lobster: ticker={ticker!r} must be a non-empty name without path separators")

@@ -37,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from numba import njit
@@ -51,6 +52,8 @@ __all__ = [
     "bad_option",
     "check_choice",
     "check_number",
+    "check_options",
+    "check_text",
     "crossed_rows",
     "decompress",
     "excerpt",
@@ -60,6 +63,7 @@ __all__ = [
     "head_bytes",
     "read_bytes",
     "renamed_options",
+    "zone_info",
 ]
 
 MAX_LINE_BYTES = 4 << 20
@@ -461,6 +465,40 @@ def check_number(
         kind = "an integer" if integer else "a finite number"
         raise bad_option(name, value, f"{kind} {rng}" + (" or None" if none else ""))
     return int(value) if integer else float(value)
+
+
+POSITIVE: dict[str, Any] = {"low": 0, "low_open": True}
+"""A :func:`check_options` rule: a finite number > 0."""
+POSITIVE_OR_NONE: dict[str, Any] = {**POSITIVE, "none": True}
+
+
+def check_options(o: dict[str, Any], rules: Mapping[str, Any]) -> dict[str, Any]:
+    """``o`` with the options named in ``rules`` checked in order, in place: a tuple rule lists the
+    allowed values (:func:`check_choice`), a dict rule is :func:`check_number`'s range (the value
+    becomes an int or float), a function ``rule(name, value)`` returns the checked value."""
+    for name, rule in rules.items():
+        if isinstance(rule, tuple):
+            check_choice(name, o[name], rule)
+        elif isinstance(rule, dict):
+            o[name] = check_number(name, o[name], **rule)
+        else:
+            o[name] = rule(name, o[name])
+    return o
+
+
+def check_text(name: str, value: Any, allowed: str = "None or a non-empty string") -> str | None:
+    """``value`` if it is None or a non-empty string (not only blanks), else :func:`bad_option`."""
+    if value is not None and not (isinstance(value, str) and value.strip()):
+        raise bad_option(name, value, allowed)
+    return value
+
+
+def zone_info(name: str, value: Any) -> ZoneInfo:
+    """The time zone named ``value``, else :func:`bad_option`."""
+    try:
+        return ZoneInfo(value)
+    except Exception:  # ZoneInfoNotFoundError, ValueError, TypeError
+        raise bad_option(name, value, "an IANA time zone name such as 'America/New_York'") from None
 
 
 RENAMED: dict[str, str] = {"crossed_rows": "crossed", "on_crossed": "crossed"}

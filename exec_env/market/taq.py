@@ -195,7 +195,17 @@ import pandas as pd
 
 from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
-from exec_env.market.reader import bad_option, check_choice, check_number, excerpt, field_error
+from exec_env.market.lift import local_ns
+from exec_env.market.reader import (
+    bad_option,
+    check_choice,
+    check_number,
+    check_text,
+    excerpt,
+    fail_first,
+    field_error,
+    zone_info,
+)
 
 __all__ = [
     "EXCHANGES",
@@ -380,13 +390,9 @@ def _options(options: dict[str, Any], venue_books: bool = False) -> _Options:
         allowed = sorted(_OPTIONS - ({"levels"} if venue_books else set()))
         raise ValueError(f"unknown option(s) {sorted(unknown)} for the taq format; allowed: {allowed}")
     o = {**_DEFAULTS, **options}
-    if o["symbol"] is not None and not (isinstance(o["symbol"], str) and o["symbol"].strip()):
-        raise bad_option("symbol", o["symbol"], "None or a non-empty string")
+    check_text("symbol", o["symbol"])
     name, open_t, close_t = _session_option(o["session"])
-    try:
-        tz = ZoneInfo(o["timezone"])
-    except Exception as exc:  # ZoneInfoNotFoundError, ValueError, TypeError
-        raise bad_option("timezone", o["timezone"], "an IANA time zone name such as 'America/New_York'") from exc
+    tz = zone_info("timezone", o["timezone"])
     if not (o["trades"] is None or o["trades"] is False or isinstance(o["trades"], (str, Path))):
         raise bad_option("trades", o["trades"], "None (the companion file), a path, or False (no trades)")
     for key, allowed in (("crossed", ("raise", "drop")), ("side_rule", SIDE_RULES), ("corrected", ("raise", "exclude")),
@@ -471,16 +477,22 @@ def _frame(raw: bytes, names: list[str]) -> pd.DataFrame:
     return table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
 
 
-def _fast_epoch_ns(frame: pd.DataFrame) -> np.ndarray | None:
-    """Epoch seconds to exact int64 ns by pyarrow's decimal cast, or None (pyarrow missing, or a
-    value that is not plain digits with at most 9 decimals: the careful path names its line)."""
+def _arrow_text(frame: pd.DataFrame, name: str) -> tuple[Any, Any, Any]:
+    """(pyarrow, pyarrow.compute, the column as trimmed arrow strings), or Nones without pyarrow."""
     try:
         import pyarrow as pa
         import pyarrow.compute as pc
     except ImportError:  # pragma: no cover - depends on the environment
+        return None, None, None
+    return pa, pc, pc.utf8_trim_whitespace(pa.array(frame[name].array).cast(pa.string()))
+
+
+def _fast_epoch_ns(frame: pd.DataFrame) -> np.ndarray | None:
+    """Epoch seconds to exact int64 ns by pyarrow's decimal cast, or None (pyarrow missing, or a
+    value that is not plain digits with at most 9 decimals: the careful path names its line)."""
+    pa, pc, text = _arrow_text(frame, _TIME)
+    if pa is None:  # pragma: no cover - depends on the environment
         return None
-    col = pa.array(frame[_TIME].array).cast(pa.string())
-    text = pc.utf8_trim_whitespace(col)
     if not pc.all(pc.match_substring_regex(text, r"^[0-9]{1,12}(\.[0-9]{1,9})?$")).as_py():
         return None
     seconds = pc.cast(text, pa.decimal128(22, 9))
@@ -489,25 +501,20 @@ def _fast_epoch_ns(frame: pd.DataFrame) -> np.ndarray | None:
 
 def _text(frame: pd.DataFrame, name: str) -> np.ndarray:
     """A column as a numpy unicode array with surrounding blanks removed (C loops, no Python per row)."""
-    try:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-    except ImportError:  # pragma: no cover - depends on the environment
+    pa, _, text = _arrow_text(frame, name)
+    if pa is None:  # pragma: no cover - depends on the environment
         return np.char.strip(frame[name].to_numpy(dtype=str))
-    text = pc.utf8_trim_whitespace(pa.array(frame[name].array).cast(pa.string()))
     return text.to_numpy(zero_copy_only=False).astype(str)
 
 
 def _fast_numbers(frame: pd.DataFrame, name: str) -> np.ndarray | None:
     """A column as float64 by pyarrow's cast, or None (pyarrow missing, or a value it cannot read
     or that is not finite: the careful path names the line)."""
-    try:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-    except ImportError:  # pragma: no cover - depends on the environment
+    pa, pc, text = _arrow_text(frame, name)
+    if pa is None:  # pragma: no cover - depends on the environment
         return None
     try:
-        values = pc.cast(pc.utf8_trim_whitespace(pa.array(frame[name].array).cast(pa.string())), pa.float64())
+        values = pc.cast(text, pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     out = values.to_numpy(zero_copy_only=False)
@@ -519,10 +526,7 @@ def _numbers(path: Path, frame: pd.DataFrame, lines: np.ndarray, name: str) -> n
     if fast is not None:
         return fast
     values = pd.to_numeric(frame[name].to_numpy(dtype=object), errors="coerce").astype(np.float64)
-    bad = np.flatnonzero(~np.isfinite(values))
-    if bad.size:
-        i = int(bad[0])
-        raise field_error(path, int(lines[i]), name, f"unparsable number {frame[name].iloc[i]!r}")
+    fail_first(~np.isfinite(values), path, lines, name, lambda i: f"unparsable number {frame[name].iloc[i]!r}")
     return values
 
 
@@ -530,13 +534,8 @@ def _epoch_ns(path: Path, frame: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
     ts = _fast_epoch_ns(frame)
     if ts is None:
         ts = _careful_epoch_ns(path, frame, lines)
-    back = np.flatnonzero(np.diff(ts) < 0)
-    if back.size:
-        i = int(back[0]) + 1
-        raise field_error(
-            path, int(lines[i]), _TIME,
-            f"unsorted time: {frame[_TIME].iloc[i]} is before the previous row's {frame[_TIME].iloc[i - 1]}",
-        )  # fmt: skip
+    fail_first(np.diff(ts) < 0, path, lines[1:], _TIME, lambda i: f"unsorted time: {frame[_TIME].iloc[i + 1]} is before "
+               f"the previous row's {frame[_TIME].iloc[i]}")  # fmt: skip
     return ts
 
 
@@ -545,15 +544,8 @@ def _careful_epoch_ns(path: Path, frame: pd.DataFrame, lines: np.ndarray) -> np.
     whole, dot, frac = parts[:, 0], parts[:, 1], parts[:, 2]
     whole_ok = np.char.isdigit(whole) & (np.char.str_len(whole) <= 12)
     frac_ok = ((dot == "") & (frac == "")) | (np.char.isdigit(frac) & (np.char.str_len(frac) <= 9))
-    bad = np.flatnonzero(~(whole_ok & frac_ok))
-    if bad.size:
-        i = int(bad[0])
-        raise field_error(
-            path,
-            int(lines[i]),
-            _TIME,
-            f"unparsable time {frame[_TIME].iloc[i]!r} (expected seconds like 1514883853.125)",
-        )
+    fail_first(~(whole_ok & frac_ok), path, lines, _TIME,
+               lambda i: f"unparsable time {frame[_TIME].iloc[i]!r} (expected seconds like 1514883853.125)")  # fmt: skip
     return whole.astype(np.int64) * _NS + np.char.ljust(frac, 9, "0").astype(np.int64)
 
 
@@ -562,33 +554,20 @@ def _check_et(path: Path, frame: pd.DataFrame, lines: np.ndarray, ts: np.ndarray
     if _ET not in frame.columns:
         return {}
     et = pd.to_datetime(_text(frame, _ET), format=_ET_FORMAT, errors="coerce")
-    bad = np.flatnonzero(np.asarray(pd.isna(et)))
-    if bad.size:
-        i = int(bad[0])
-        raise field_error(path, int(lines[i]), _ET, f"unparsable time {frame[_ET].iloc[i]!r} (expected {_ET_FORMAT})")
+    fail_first(np.asarray(pd.isna(et)), path, lines, _ET,
+               lambda i: f"unparsable time {frame[_ET].iloc[i]!r} (expected {_ET_FORMAT})")  # fmt: skip
     local = pd.DatetimeIndex(pd.to_datetime(ts, unit="ns", utc=True)).tz_convert(tz).tz_localize(None)
     diff = local.as_unit("ns").asi8 - pd.DatetimeIndex(et).as_unit("ns").asi8
-    bad = np.flatnonzero(np.abs(diff) > _ET_TOLERANCE_NS)
-    if bad.size:
-        i = int(bad[0])
-        raise field_error(
-            path, int(lines[i]), _ET,
-            f"{frame[_ET].iloc[i]} disagrees with {_TIME}={frame[_TIME].iloc[i]} ({local[i]} in {tz.key}) by "
-            f"{diff[i] / 1e6:g} ms (more than 1 ms)",
-        )  # fmt: skip
+    fail_first(np.abs(diff) > _ET_TOLERANCE_NS, path, lines, _ET, lambda i: f"{frame[_ET].iloc[i]} disagrees with "
+               f"{_TIME}={frame[_TIME].iloc[i]} ({local[i]} in {tz.key}) by {diff[i] / 1e6:g} ms (more than 1 ms)")  # fmt: skip
     values, counts = np.unique(np.round(diff / 1e6).astype(np.int64), return_counts=True)
     return {str(int(v)): int(c) for v, c in zip(values, counts, strict=True)}
 
 
 def _exchanges(path: Path, frame: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
     ex = _text(frame, "EX")
-    known = np.isin(ex, list(EXCHANGES))
-    bad = np.flatnonzero(~known)
-    if bad.size:
-        i = int(bad[0])
-        raise field_error(
-            path, int(lines[i]), "EX", f"unknown exchange code {excerpt(ex[i])}; known: {''.join(EXCHANGES)}"
-        )
+    fail_first(~np.isin(ex, list(EXCHANGES)), path, lines, "EX",
+               lambda i: f"unknown exchange code {excerpt(ex[i])}; known: {''.join(EXCHANGES)}")  # fmt: skip
     return ex.astype("U1")
 
 
@@ -634,14 +613,10 @@ def _self_crossed(
 ) -> np.ndarray:
     """Quotes crossed at their own venue (bid > offer): an error, or dropped under ``crossed='drop'``."""
     crossed = ~empty & (values["BID"] > values["OFR"])
-    bad = np.flatnonzero(crossed)
-    if bad.size and opt.crossed == "raise":
-        i = int(bad[0])
-        raise field_error(
-            path, int(lines[i]), "BID",
-            f"quote crossed at its own venue {ex[i]}: bid {values['BID'][i]:g} > offer {values['OFR'][i]:g}; "
-            "pass crossed='drop' to drop such quotes (counted in notes)",
-        )  # fmt: skip
+    if opt.crossed == "raise":
+        fail_first(crossed, path, lines, "BID", lambda i: f"quote crossed at its own venue {ex[i]}: bid "
+                   f"{values['BID'][i]:g} > offer {values['OFR'][i]:g}; pass crossed='drop' to drop such quotes "
+                   "(counted in notes)")  # fmt: skip
     return crossed
 
 
@@ -654,19 +629,12 @@ def _read_quotes(path: Path, opt: _Options) -> _Quotes:
     ex = _exchanges(path, frame, lines)
     values = {}
     for name in ("BID", "BIDSIZ", "OFR", "OFRSIZ"):
-        v = _numbers(path, frame, lines, name)
-        bad = np.flatnonzero(v < 0)
-        if bad.size:
-            what = "size" if name.endswith("SIZ") else "price"
-            raise field_error(path, int(lines[bad[0]]), name, f"negative {what} {frame[name].iloc[int(bad[0])]!r}")
+        v, text = _numbers(path, frame, lines, name), frame[name]
+        what = "size" if name.endswith("SIZ") else "price"
+        fail_first(v < 0, path, lines, name, lambda i: f"negative {what} {text.iloc[i]!r}")  # noqa: B023
         if name.endswith("SIZ"):
-            bad = np.flatnonzero(v != np.floor(v))
-            if bad.size:
-                raise field_error(
-                    path, int(lines[bad[0]]), name,
-                    f"quote size {frame[name].iloc[int(bad[0])]!r} is not a whole number of units "
-                    f"(quote_size_unit={opt.quote_size_unit:g} shares)",
-                )  # fmt: skip
+            fail_first(v != np.floor(v), path, lines, name, lambda i: f"quote size {text.iloc[i]!r} is not a whole "  # noqa: B023
+                       f"number of units (quote_size_unit={opt.quote_size_unit:g} shares)")  # fmt: skip
         values[name] = v
     bid_empty = (values["BID"] == 0) | (values["BIDSIZ"] == 0)
     ask_empty = (values["OFR"] == 0) | (values["OFRSIZ"] == 0)
@@ -674,13 +642,8 @@ def _read_quotes(path: Path, opt: _Options) -> _Quotes:
     for name, empty in (("BID", bid_empty), ("OFR", ask_empty)):
         px = values[name]
         ticks = px / opt.tick_size
-        off = np.flatnonzero(~empty & (np.abs(ticks - np.round(ticks)) > _ON_GRID))
-        if off.size:
-            i = int(off[0])
-            raise field_error(
-                path, int(lines[i]), name,
-                f"price {frame[name].iloc[i]} is not on the tick grid of {opt.tick_size:g} (pass tick_size=...)",
-            )  # fmt: skip
+        fail_first(~empty & (np.abs(ticks - np.round(ticks)) > _ON_GRID), path, lines, name, lambda i: f"price "
+                   f"{frame[name].iloc[i]} is not on the tick grid of {opt.tick_size:g} (pass tick_size=...)")  # noqa: B023  # fmt: skip
     mask, symbol, other = _symbols(path, frame, lines, opt.symbol)
     self_crossed = _self_crossed(path, opt, values, bid_empty | ask_empty, lines, ex) & mask
     mask = mask & ~self_crossed
@@ -718,16 +681,11 @@ def _read_trades(path: Path, opt: _Options, symbol: str) -> _Trades:
     size = _numbers(path, frame, lines, "SIZE")
     price = _numbers(path, frame, lines, "PRICE")
     for name, v, what in (("SIZE", size, "size"), ("PRICE", price, "price")):
-        bad = np.flatnonzero(v <= 0)
-        if bad.size:
-            i = int(bad[0])
-            sign = "negative" if v[i] < 0 else "zero"
-            raise field_error(path, int(lines[i]), name, f"{sign} trade {what} {frame[name].iloc[i]!r} (must be > 0)")
+        fail_first(v <= 0, path, lines, name, lambda i: f"{'negative' if v[i] < 0 else 'zero'} trade {what} "  # noqa: B023
+                   f"{frame[name].iloc[i]!r} (must be > 0)")  # noqa: B023  # fmt: skip
     corr_text = _text(frame, "CORR")
-    bad = np.flatnonzero(~(np.char.isdigit(corr_text) & (np.char.str_len(corr_text) <= 2)))
-    if bad.size:
-        i = int(bad[0])
-        raise field_error(path, int(lines[i]), "CORR", f"unparsable correction indicator {frame['CORR'].iloc[i]!r}")
+    fail_first(~(np.char.isdigit(corr_text) & (np.char.str_len(corr_text) <= 2)), path, lines, "CORR",
+               lambda i: f"unparsable correction indicator {frame['CORR'].iloc[i]!r}")  # fmt: skip
     corr = corr_text.astype(np.int64)
     cond = np.char.replace(frame["COND"].to_numpy(dtype=str), " ", "")
     sym = _text(frame, "SYMBOL")
@@ -745,14 +703,6 @@ def _read_trades(path: Path, opt: _Options, symbol: str) -> _Trades:
 def _utc_ns(day: Date, clock: time, tz: ZoneInfo) -> int:
     local = datetime.combine(day, clock, tzinfo=tz)
     return calendar.timegm(local.utctimetuple()) * _NS + local.microsecond * 1000
-
-
-def _local_days(ts: np.ndarray, tz: ZoneInfo) -> np.ndarray:
-    """Local calendar day number (days since 1970-01-01 in ``tz``) of each timestamp."""
-    if ts.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    local = pd.DatetimeIndex(pd.to_datetime(ts, unit="ns", utc=True)).tz_convert(tz).tz_localize(None)
-    return local.as_unit("ns").asi8 // _DAY_NS
 
 
 def _aggregate(px: np.ndarray, sz: np.ndarray, levels: int, descending: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -973,8 +923,8 @@ def _parse(path: Path, opt: _Options) -> _Parsed:
             raise ValueError(f"{tpath}: not a TAQ trades file (the header needs {list(_TRADE_REQUIRED)})")
         trades, trades_note = _read_trades(tpath, opt, q.symbol), str(tpath)
 
-    qdays = _local_days(q.ts, opt.tz)
-    tdays = _local_days(trades.ts, opt.tz) if trades is not None else np.zeros(0, np.int64)
+    qdays = local_ns(q.ts, opt.timezone) // _DAY_NS
+    tdays = local_ns(trades.ts, opt.timezone) // _DAY_NS if trades is not None else np.zeros(0, np.int64)
     venue_ok = np.ones(q.ts.size, bool) if opt.venues is None else np.isin(q.ex, sorted(opt.venues))
     sessions = []
     for dn in np.unique(qdays):
@@ -1006,31 +956,25 @@ def _parse(path: Path, opt: _Options) -> _Parsed:
             )
         sessions.append(_Session(date=str(day), open_ns=open_ns, close_ns=close_ns, idx=idx, notes=notes))
     if trades is not None:
-        known = np.isin(tdays, np.unique(qdays))
-        bad = np.flatnonzero(~known)
-        if bad.size:
-            i = int(bad[0])
-            raise field_error(trades.path, int(trades.lines[i]), _TIME,
-                        f"trade on a date with no quotes ({Date(1970, 1, 1) + timedelta(days=int(tdays[i]))})")  # fmt: skip
+        fail_first(~np.isin(tdays, np.unique(qdays)), trades.path, trades.lines, _TIME,
+                   lambda i: f"trade on a date with no quotes ({Date(1970, 1, 1) + timedelta(days=int(tdays[i]))})")  # fmt: skip
     return _Parsed(path=path, opt=opt, quotes=q, trades=trades, trades_note=trades_note, sessions=sessions,
                    trade_days=tdays)  # fmt: skip
 
 
-def _select_trades(p: _Parsed, s: _Session) -> tuple[np.ndarray, dict[str, Any]]:
-    """Indices of the session's kept trades and the notes about the others."""
+def _select_trades(p: _Parsed, s: _Session, nbbo: _Book) -> tuple[np.ndarray, dict[str, Any], np.ndarray]:
+    """Indices of the session's kept trades, the notes about the others, and the kept trades' sides
+    inferred against ``nbbo`` (every state of the day)."""
     t = p.trades
     if t is None:
-        return np.zeros(0, np.int64), {"trades_file": p.trades_note}
+        return np.zeros(0, np.int64), {"trades_file": p.trades_note}, np.zeros(0, np.int8)
     dn = (np.datetime64(s.date, "D") - np.datetime64("1970-01-01", "D")).astype(np.int64)
     on_day = p.trade_days == dn
     inside = on_day & (t.ts >= s.open_ns) & (t.ts <= s.close_ns)
     corrected = inside & (t.corr != 0)
-    if corrected.any() and p.opt.corrected == "raise":
-        i = int(np.flatnonzero(corrected)[0])
-        raise field_error(
-            t.path, int(t.lines[i]), "CORR",
-            f"corrected/cancelled trade (CORR={t.corr[i]}); pass corrected='exclude' to exclude such trades",
-        )  # fmt: skip
+    if p.opt.corrected == "raise":
+        fail_first(corrected, t.path, t.lines, "CORR",
+                   lambda i: f"corrected/cancelled trade (CORR={t.corr[i]}); pass corrected='exclude' to exclude such trades")  # fmt: skip
     allowed = p.opt.conditions
     unique, inverse = np.unique(t.cond, return_inverse=True)
     unique_ok = np.array([all(c in allowed for c in (cond or "@")) for cond in unique], dtype=bool)  # a few dozen
@@ -1051,7 +995,7 @@ def _select_trades(p: _Parsed, s: _Session) -> tuple[np.ndarray, dict[str, Any]]
         "trades_kept_by_exchange": _counts(t.ex[keep]),
         "trade_conditions_kept": "".join(sorted(allowed)),
     }
-    return keep, notes
+    return keep, notes, _infer_sides(p.opt.side_rule, t.ts[keep], px, nbbo)
 
 
 def _meta(p: _Parsed, s: _Session, notes: dict[str, Any]) -> MarketMeta:
@@ -1110,11 +1054,7 @@ def load(path: Path, **options: Any) -> list[MarketDay]:
         every = _book_rows(q, s.idx, slots, len(present), opt.levels)
         book, opening = _session_book(every, s.open_ns, s.close_ns, opt.opening_state == "carry")
         book, n_crossed, n_locked = _crossed(p.path, book, opt.crossed, "consolidated book")
-        keep, tnotes = _select_trades(p, s)
-        t = p.trades
-        trade_ts = t.ts[keep] if t is not None else np.zeros(0, np.int64)
-        trade_px = t.price[keep] if t is not None else np.zeros(0)
-        side = _infer_sides(opt.side_rule, trade_ts, trade_px, every)
+        keep, tnotes, side = _select_trades(p, s, every)
         in_session = int(s.notes["quote_records_in_session"])
         groups_in = int(((every.ts >= s.open_ns) & (every.ts <= s.close_ns)).sum())
         notes = {
@@ -1148,12 +1088,8 @@ def load_venue_books(path: Path, **options: Any) -> dict[str, list[MarketDay]]:
     out: dict[str, list[MarketDay]] = {}
     for s in p.sessions:
         present, slots = _slots(q.ex[s.idx])
-        nbbo = _book_rows(q, s.idx, slots, len(present), 1)
-        keep, tnotes = _select_trades(p, s)
+        keep, tnotes, side = _select_trades(p, s, _book_rows(q, s.idx, slots, len(present), 1))
         t = p.trades
-        trade_ts = t.ts[keep] if t is not None else np.zeros(0, np.int64)
-        trade_px = t.price[keep] if t is not None else np.zeros(0)
-        side = _infer_sides(opt.side_rule, trade_ts, trade_px, nbbo)
         for e in present:
             own = s.idx[q.ex[s.idx] == e]
             every = _book_rows(q, own, np.zeros(own.size, np.int64), 1, 1)
@@ -1218,7 +1154,6 @@ def write_taq(
     *,
     quote_size_unit: float = 100.0,
     timezone: str = "America/New_York",
-    trade_venue: str = "N",
 ) -> tuple[Path, Path | None]:
     """Write ``day`` as TAQ quotes (and trades) CSV files that :func:`load` reads back.
 
@@ -1226,13 +1161,11 @@ def write_taq(
     a record for that venue whenever level ``k`` changes (both sides, 0 for an empty side), all
     stamped with the row's time. The consolidated book of the file is then exactly ``day``'s book.
     Book sizes must be whole multiples of ``quote_size_unit``. Trades are written on
-    ``trade_venue`` with a blank condition and ``CORR`` 0 (sides are not carried: TAQ has none).
+    venue ``N`` (NYSE) with a blank condition and ``CORR`` 0 (sides are not carried: TAQ has none).
     Prices are written with ``repr`` (they read back bit for bit), times with 9 decimals.
     """
     if day.levels > len(WRITE_VENUES):
         raise ValueError(f"write_taq: day has {day.levels} levels, at most {len(WRITE_VENUES)} venues can carry them")
-    if trade_venue not in EXCHANGES:
-        raise bad_option("trade_venue", trade_venue, f"an exchange code from {''.join(EXCHANGES)}")
     quotes_path = Path(quotes_path)
     n, levels = day.bid_px.shape
     cols = [day.bid_px, day.bid_sz, day.ask_px, day.ask_sz]
@@ -1263,7 +1196,7 @@ def write_taq(
     sz = np.asarray(day.trade_sz)
     size_text = [str(int(x)) if x == int(x) else repr(float(x)) for x in sz]
     trades = pd.DataFrame({
-        "DT_ET": _et_text(day.trade_ts, timezone), "DT_epoch_s": _epoch_text(day.trade_ts), "EX": trade_venue,
+        "DT_ET": _et_text(day.trade_ts, timezone), "DT_epoch_s": _epoch_text(day.trade_ts), "EX": "N",
         "SYMBOL": day.meta.symbol, "COND": "", "SIZE": size_text, "PRICE": _price_text(day.trade_px), "CORR": 0,
     }, columns=list(_TRADE_HEADER))  # fmt: skip
     trades.to_csv(trades_path, index=False)

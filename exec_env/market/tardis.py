@@ -85,11 +85,9 @@ from exec_env.market import reader
 from exec_env.market.crypto import (
     C_MERGED,
     C_SKIPPED_NO_BOOK,
-    ON_CROSSED,
+    CAPTURE_RULES,
     Book,
-    check_increment,
     check_levels,
-    check_symbol,
     check_tick,
     increment,
     level_changes,
@@ -100,7 +98,7 @@ from exec_env.market.crypto import (
     session_note,
 )
 from exec_env.market.data import MarketDay
-from exec_env.market.reader import Capture, bad_option, check_choice, crossed_rows, excerpt, fail_first, field_error
+from exec_env.market.reader import Capture, bad_option, check_options, crossed_rows, excerpt, fail_first, field_error
 
 __all__ = ["VERSION", "companions", "load", "sniff", "stream_key", "write_tardis"]
 
@@ -135,10 +133,9 @@ def _dataset(header: list[str]) -> tuple[str, int]:
 
 def sniff(path: Path) -> bool:
     """The first line is a Tardis CSV header of a supported dataset."""
-    first = reader.head_bytes(Path(path), 4096).split(b"\n", 1)[0].rstrip(b"\r")
     try:
-        _dataset(first.decode("ascii").split(","))
-    except (ValueError, UnicodeDecodeError):
+        _header_kind(Path(path))
+    except ValueError:
         return False
     return True
 
@@ -272,7 +269,7 @@ def _snapshot_dtypes(n: int) -> dict[str, Any]:
 def _header_kind(path: Path) -> tuple[str, int]:
     first = reader.head_bytes(path, 1 << 16).split(b"\n", 1)[0].rstrip(b"\r")
     try:
-        return _dataset(first.decode("ascii", errors="replace").split(","))
+        return _dataset(first.decode("ascii").split(","))
     except ValueError:
         raise field_error(
             path, 1, "header", f"not a supported Tardis CSV header: {excerpt(first.decode('utf-8', errors='replace'))}"
@@ -403,11 +400,8 @@ def _trades(files: list[Path], exchange: str | None, symbol: str, notes: dict) -
 
 def _check_options(o: dict[str, Any], paths: list[Path]) -> tuple[str, int]:
     """:func:`load`'s options, checked; the dataset kind and snapshot depth of the files."""
-    o["tick_size"] = check_increment("tick_size", o["tick_size"])
-    o["lot_size"] = check_increment("lot_size", o["lot_size"])
-    check_choice("crossed", o["crossed"], ON_CROSSED)
+    check_options(o, CAPTURE_RULES)
     o["session_ns"] = parse_session(o["session"])
-    check_symbol(o["symbol"])
     if not (o["trades"] is None or o["trades"] is False or isinstance(o["trades"], (str, Path))):
         raise bad_option("trades", o["trades"], "None (paired file), False, or a path")
     kinds = [_header_kind(p) for p in paths]
