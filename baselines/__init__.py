@@ -94,7 +94,9 @@ def parse_spec(spec: str) -> tuple[str, dict[str, float]]:
             value = float(raw)
         except ValueError:
             raise ValueError(f"baseline {name}: {key}={raw!r} is not a number") from None
-        params[key] = int(value) if key in ("n_slices", "offset_ticks", "episodes", "seed") and value == int(value) else value
+        params[key] = (
+            int(value) if key in ("n_slices", "offset_ticks", "episodes", "seed") and value == int(value) else value
+        )
     return name, params
 
 
