@@ -287,7 +287,9 @@ def batch_start(
         di = dayinfo[d]
         b0, b1 = di[D_B0], di[D_B1]
         start = starts[i]
-        row = np.searchsorted(ts[b0:b1], start, side="right") - 1
+        # the book row and the next trade at the start, through the day's time indices (what
+        # np.searchsorted(..., side="right") gives, without a binary search over the day in memory)
+        row = ST.count_le(ts[b0:b1], grid[di[D_BG0] : di[D_BG1]], di[D_BGT], di[D_BGS], start) - 1
         if row < 0:
             status[i] = START_NO_BOOK
             continue
@@ -295,7 +297,7 @@ def batch_start(
         if not np.isfinite(mid):
             status[i] = START_NO_MID
             continue
-        k = np.searchsorted(trade_ts[di[D_T0] : di[D_T1]], start, side="right")
+        k = ST.count_le(trade_ts[di[D_T0] : di[D_T1]], grid[di[D_TG0] : di[D_TG1]], di[D_TGT], di[D_TGS], start)
         c = np.searchsorted(cancel_ts[di[D_X0] : di[D_X1]], start, side="right")
         # square-root liquidity: as the simulator computes it, sqrt_coef * daily_vol * mid / sqrt(daily_volume)
         sk = sqrt_k * mid / sqrt_den if not np.isnan(sqrt_k) else np.nan
