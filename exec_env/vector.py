@@ -40,6 +40,7 @@ from exec_env.sim import kernels as K
 
 __all__ = ["BatchedExecution", "ExecutionVecEnv", "ExecutionVectorEnv"]
 
+
 @intrinsic
 def prefetch(typingctx, arr, i, offset):
     """A hint to bring the cache line at byte ``offset`` of ``arr[i]`` (a row of a 2-D or 3-D
@@ -196,7 +197,7 @@ def _warm_rows(f, ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sel
     if period > 0:
         size = ring.shape[1]
         slot = (ei[f, ST.EI_STEP] + 1) % size
-        for i in range(11):
+        for _i in range(11):
             prefetch(ring[f], slot + size if slot < 0 else slot, 0)
             slot -= period
 
@@ -648,7 +649,9 @@ class BatchedExecution:
                 break
             self._grow(int(self._need[room].max()))
             todo = room
-        rewards = self.es[:, ST.E_REWARD] - self.tes[:, ST.E_REWARD] if self.relative else self.es[:, ST.E_REWARD].copy()
+        rewards = (
+            self.es[:, ST.E_REWARD] - self.tes[:, ST.E_REWARD] if self.relative else self.es[:, ST.E_REWARD].copy()
+        )
         if active is not None:
             rewards[~np.asarray(active, dtype=bool)] = 0.0
         return rewards

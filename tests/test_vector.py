@@ -66,7 +66,7 @@ def _single_run(cfg, spec, actions):
 def _assert_same_episode(cfg, spec, obs0, actions, obs, rewards, fills, metrics):
     env, single_obs0, steps = _single_run(cfg, spec, actions)
     np.testing.assert_array_equal(single_obs0, obs0)
-    for t, (o, r, terminated, _, info) in enumerate(steps):
+    for t, (o, r, terminated, _, _info) in enumerate(steps):
         np.testing.assert_array_equal(o, obs[t])
         assert r == rewards[t]
         assert terminated == (t == len(actions) - 1)
