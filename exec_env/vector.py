@@ -622,11 +622,16 @@ class BatchedExecution:
         returns the rewards (N,) (0 where inactive). Observations are in ``self.obs``."""
         acts = self._actions
         acts[:] = actions
-        if not ((acts >= -1.0) & (acts <= 1.0)).all():
+        if not (acts.min() >= -1.0 and acts.max() <= 1.0):  # False with a NaN
             raise ValueError("actions outside Box(-1, 1): the env does not clip actions")
-        todo = self._all if active is None else np.asarray(active, dtype=bool)
         ended = self.ei[:, ST.EI_STEP] >= self.ei[:, ST.EI_NSTEPS]
-        if (ended & todo).any():
+        if active is None:
+            todo = self._all
+            stepped_ended = ended.any()
+        else:
+            todo = np.asarray(active, dtype=bool)
+            stepped_ended = (ended & todo).any()
+        if stepped_ended:
             raise RuntimeError("step() on an episode that ended: reset it first")
         p = self.pool
         while True:
@@ -639,14 +644,15 @@ class BatchedExecution:
                 self.ring, self.period, todo, self._status, self._need, self.tfs, self.tist, self.tpp, self.tfills_f, self.tfills_i,
                 self.tes, self.tei, self.shadow, self._ahead,
             )  # fmt: skip
-            room = self._status == ST.STEP_NEED_ROOM
-            bad = self._status == ST.STEP_BAD_OBS
+            status = self._status
+            if not status.any():  # STEP_OK everywhere (the usual case: one test)
+                break
+            bad = status == ST.STEP_BAD_OBS
             if bad.any():
                 e = int(np.flatnonzero(bad)[0])
                 inside = (self.obs[e] >= OBS_LOW) & (self.obs[e] <= OBS_HIGH)
                 raise RuntimeError(f"episode {e}: observation features outside their bounds {self.obs[e][~inside]}")
-            if not room.any():
-                break
+            room = status == ST.STEP_NEED_ROOM
             self._grow(int(self._need[room].max()))
             todo = room
         rewards = (

@@ -187,6 +187,26 @@ def test_a_start_before_the_data_or_a_bad_quantity_fails_like_the_single_env(sma
         BatchedExecution(2, replace(cfg, quantity=10.5)).reset_episodes()
 
 
+def test_step_refuses_actions_outside_the_box_and_ended_episodes_before_it_steps(small_catalogue):
+    eng = BatchedExecution(2, ExecutionConfig(market=small_catalogue, horizon_s=20))  # 2 decisions
+    eng.reset_episodes()
+    twap = np.tile([0.0, 1.0], (2, 1))
+    for bad in (1.5, -1.01, np.nan):
+        acts = twap.copy()
+        acts[1, 0] = bad
+        with pytest.raises(ValueError, match="outside Box"):
+            eng.step(acts)
+    assert (eng.ei[:, 0] == 0).all()  # nothing was stepped
+    eng.step(twap)
+    eng.step(twap, active=np.array([True, False]))
+    assert eng.done().tolist() == [True, False]
+    with pytest.raises(RuntimeError, match="ended"):
+        eng.step(twap)
+    assert eng.ei[1, 0] == 1  # the other episode was not stepped either
+    rewards = eng.step(twap, active=np.array([False, True]))
+    assert rewards[0] == 0.0 and eng.done().all()
+
+
 def test_sb3_vecenv_and_ppo_from_the_batched_env(small_catalogue):
     from stable_baselines3 import PPO
 
