@@ -324,9 +324,13 @@ def batch_start(
         if i + 1 < m:
             _warm_start_rows(ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sell, mid_ffill, grid,
                              dayinfo[days[i + 1]], starts[i + 1])  # fmt: skip
-            _warm_state(idx[i + 1], fs, ist, pp, es, ei, tfs, tist, tpp, tes, tei, shadow)
+            f = idx[i + 1]
             for off in range(0, ring.shape[1] * ring.shape[2] * 8, 64):
-                prefetch(ring, idx[i + 1], off)
+                prefetch(ring, f, off)
+            prefetch(ist, f, 0)
+            prefetch(fs, f, 0)
+            prefetch(pp, f, 0)
+            prefetch(es, f, 0)
         e = idx[i]
         d = days[i]
         di = dayinfo[d]
