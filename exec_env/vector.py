@@ -241,39 +241,6 @@ def _write_obs(ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sell, 
     )  # fmt: skip
 
 
-@njit(cache=True, _nrt=False, inline="always")
-def _cell(t, g0, gstep, cells):
-    """About the time-index cell of ``t`` (a float estimate: for prefetching only)."""
-    return min(max(int((t - g0) * (1.0 / gstep)), 0), cells - 1)
-
-
-@njit(cache=True, _nrt=False, inline="always")
-def _warm_start_cells(grid, di, start):
-    """The time-index cells of a new episode's first lookback times (``start - q * 30 s``)."""
-    for q in range(11):
-        t = start - q * ST.LOOKBACK_NS
-        prefetch(grid, di[D_BG0] + _cell(t, di[D_BGT], di[D_BGS], di[D_BG1] - di[D_BG0]), 0)
-        prefetch(grid, di[D_TG0] + _cell(t, di[D_TGT], di[D_TGS], di[D_TG1] - di[D_TG0]), 0)
-
-
-@njit(cache=True, _nrt=False, inline="always")
-def _warm_start_rows(ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sell, mid_ffill, grid, di, start):
-    """The book and trade rows near a new episode's first lookback times, where its time-index
-    cells point (brought in by :func:`_warm_start_cells`)."""
-    for q in range(11):
-        t = start - q * ST.LOOKBACK_NS
-        r = di[D_B0] + grid[di[D_BG0] + _cell(t, di[D_BGT], di[D_BGS], di[D_BG1] - di[D_BG0])]
-        prefetch(ts, r, 0)
-        prefetch(mid_ffill, r - 1, 0)
-        if q == 0:
-            _warm_book_row(ts, bid_px, bid_sz, ask_px, ask_sz, mid_ffill, r - 1)
-        if di[D_TG1] - di[D_TG0] >= 1:
-            k = grid[di[D_TG0] + _cell(t, di[D_TGT], di[D_TGS], di[D_TG1] - di[D_TG0])]
-            prefetch(trade_ts, di[D_T0] + k, 0)
-            prefetch(cum_buy, di[D_C0] + k, 0)
-            prefetch(cum_sell, di[D_C0] + k, 0)
-
-
 START_OK = 0
 START_NO_BOOK = 1  # no book row at or before the start
 START_NO_MID = 2  # no two-sided book at or before the start: no arrival mid
@@ -315,22 +282,7 @@ def batch_start(
 ):  # fmt: skip
     """Start episode ``idx[i]`` on pooled day ``days[i]`` at ``starts[i]`` (side, quantity) for
     every ``i`` (and its shadow), and write its first observation; ``status[i]`` is START_*."""
-    m = idx.shape[0]
-    for i in range(m):
-        # what the starts of the next episodes will read is brought into the cache meanwhile: the
-        # time-index cells of their lookback times two ahead, then the rows those cells point to
-        if i + 2 < m:
-            _warm_start_cells(grid, dayinfo[days[i + 2]], starts[i + 2])
-        if i + 1 < m:
-            _warm_start_rows(ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sell, mid_ffill, grid,
-                             dayinfo[days[i + 1]], starts[i + 1])  # fmt: skip
-            f = idx[i + 1]
-            for off in range(0, ring.shape[1] * ring.shape[2] * 8, 64):
-                prefetch(ring, f, off)
-            prefetch(ist, f, 0)
-            prefetch(fs, f, 0)
-            prefetch(pp, f, 0)
-            prefetch(es, f, 0)
+    for i in range(idx.shape[0]):
         e = idx[i]
         d = days[i]
         di = dayinfo[d]
