@@ -40,6 +40,7 @@ from exec_env.sim import kernels as K
 
 __all__ = ["BatchedExecution", "ExecutionVecEnv", "ExecutionVectorEnv"]
 
+
 @intrinsic
 def prefetch(typingctx, arr, i, offset):
     """A hint to bring the cache line at byte ``offset`` of ``arr[i]`` (a row of a 2-D or 3-D
@@ -196,7 +197,7 @@ def _warm_rows(f, ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sel
     if period > 0:
         size = ring.shape[1]
         slot = (ei[f, ST.EI_STEP] + 1) % size
-        for i in range(11):
+        for _i in range(11):
             prefetch(ring[f], slot + size if slot < 0 else slot, 0)
             slot -= period
 
@@ -287,7 +288,9 @@ def batch_start(
         di = dayinfo[d]
         b0, b1 = di[D_B0], di[D_B1]
         start = starts[i]
-        row = np.searchsorted(ts[b0:b1], start, side="right") - 1
+        # the book row and the next trade at the start, through the day's time indices (what
+        # np.searchsorted(..., side="right") gives, without a binary search over the day in memory)
+        row = ST.count_le(ts[b0:b1], grid[di[D_BG0] : di[D_BG1]], di[D_BGT], di[D_BGS], start) - 1
         if row < 0:
             status[i] = START_NO_BOOK
             continue
@@ -295,7 +298,7 @@ def batch_start(
         if not np.isfinite(mid):
             status[i] = START_NO_MID
             continue
-        k = np.searchsorted(trade_ts[di[D_T0] : di[D_T1]], start, side="right")
+        k = ST.count_le(trade_ts[di[D_T0] : di[D_T1]], grid[di[D_TG0] : di[D_TG1]], di[D_TGT], di[D_TGS], start)
         c = np.searchsorted(cancel_ts[di[D_X0] : di[D_X1]], start, side="right")
         # square-root liquidity: as the simulator computes it, sqrt_coef * daily_vol * mid / sqrt(daily_volume)
         sk = sqrt_k * mid / sqrt_den if not np.isnan(sqrt_k) else np.nan
@@ -575,11 +578,16 @@ class BatchedExecution:
         returns the rewards (N,) (0 where inactive). Observations are in ``self.obs``."""
         acts = self._actions
         acts[:] = actions
-        if not ((acts >= -1.0) & (acts <= 1.0)).all():
+        if not (acts.min() >= -1.0 and acts.max() <= 1.0):  # False with a NaN
             raise ValueError("actions outside Box(-1, 1): the env does not clip actions")
-        todo = self._all if active is None else np.asarray(active, dtype=bool)
         ended = self.ei[:, ST.EI_STEP] >= self.ei[:, ST.EI_NSTEPS]
-        if (ended & todo).any():
+        if active is None:
+            todo = self._all
+            stepped_ended = ended.any()
+        else:
+            todo = np.asarray(active, dtype=bool)
+            stepped_ended = (ended & todo).any()
+        if stepped_ended:
             raise RuntimeError("step() on an episode that ended: reset it first")
         p = self.pool
         while True:
@@ -592,17 +600,20 @@ class BatchedExecution:
                 self.ring, self.period, todo, self._status, self._need, self.tfs, self.tist, self.tpp, self.tfills_f, self.tfills_i,
                 self.tes, self.tei, self.shadow, self._ahead,
             )  # fmt: skip
-            room = self._status == ST.STEP_NEED_ROOM
-            bad = self._status == ST.STEP_BAD_OBS
+            status = self._status
+            if not status.any():  # STEP_OK everywhere (the usual case: one test)
+                break
+            bad = status == ST.STEP_BAD_OBS
             if bad.any():
                 e = int(np.flatnonzero(bad)[0])
                 inside = (self.obs[e] >= OBS_LOW) & (self.obs[e] <= OBS_HIGH)
                 raise RuntimeError(f"episode {e}: observation features outside their bounds {self.obs[e][~inside]}")
-            if not room.any():
-                break
+            room = status == ST.STEP_NEED_ROOM
             self._grow(int(self._need[room].max()))
             todo = room
-        rewards = self.es[:, ST.E_REWARD] - self.tes[:, ST.E_REWARD] if self.relative else self.es[:, ST.E_REWARD].copy()
+        rewards = (
+            self.es[:, ST.E_REWARD] - self.tes[:, ST.E_REWARD] if self.relative else self.es[:, ST.E_REWARD].copy()
+        )
         if active is not None:
             rewards[~np.asarray(active, dtype=bool)] = 0.0
         return rewards

@@ -66,7 +66,7 @@ def _single_run(cfg, spec, actions):
 def _assert_same_episode(cfg, spec, obs0, actions, obs, rewards, fills, metrics):
     env, single_obs0, steps = _single_run(cfg, spec, actions)
     np.testing.assert_array_equal(single_obs0, obs0)
-    for t, (o, r, terminated, _, info) in enumerate(steps):
+    for t, (o, r, terminated, _, _info) in enumerate(steps):
         np.testing.assert_array_equal(o, obs[t])
         assert r == rewards[t]
         assert terminated == (t == len(actions) - 1)
@@ -185,6 +185,26 @@ def test_a_start_before_the_data_or_a_bad_quantity_fails_like_the_single_env(sma
         eng._start(one, one, np.array([day.ts[0] - 1]), np.array([1.0]), np.array([100.0]))
     with pytest.raises(ValueError, match="must be a positive multiple of the lot size"):
         BatchedExecution(2, replace(cfg, quantity=10.5)).reset_episodes()
+
+
+def test_step_refuses_actions_outside_the_box_and_ended_episodes_before_it_steps(small_catalogue):
+    eng = BatchedExecution(2, ExecutionConfig(market=small_catalogue, horizon_s=20))  # 2 decisions
+    eng.reset_episodes()
+    twap = np.tile([0.0, 1.0], (2, 1))
+    for bad in (1.5, -1.01, np.nan):
+        acts = twap.copy()
+        acts[1, 0] = bad
+        with pytest.raises(ValueError, match="outside Box"):
+            eng.step(acts)
+    assert (eng.ei[:, 0] == 0).all()  # nothing was stepped
+    eng.step(twap)
+    eng.step(twap, active=np.array([True, False]))
+    assert eng.done().tolist() == [True, False]
+    with pytest.raises(RuntimeError, match="ended"):
+        eng.step(twap)
+    assert eng.ei[1, 0] == 1  # the other episode was not stepped either
+    rewards = eng.step(twap, active=np.array([False, True]))
+    assert rewards[0] == 0.0 and eng.done().all()
 
 
 def test_sb3_vecenv_and_ppo_from_the_batched_env(small_catalogue):
