@@ -82,7 +82,7 @@ def main() -> None:
     print(f"{'single env (gym.make, resets included)':44s} {sps:12,.0f} steps/s")
     print(f"{'Pendulum-v1 (gym.make)':44s} {pendulum:12,.0f} steps/s   single env / Pendulum = {sps / pendulum:.2f}")
     for n in (1, 64, 1024, 4096):
-        rate = batched(n, max(args.steps, 20 * n))
+        rate = batched(n, max(args.steps, 200 * n))  # at least 200 calls: one call at N = 1024 is ~1 ms
         print(f"{f'batched env, N = {n}':44s} {rate:12,.0f} env-steps/s")
     print(f"{'train.py PPO (64 batched envs, 64 steps each)':44s} {ppo(args.ppo_steps):12,.0f} steps/s")
 
