@@ -147,6 +147,19 @@ def _seen_mid(ts, mid_ffill, row, fills_f, fills_i, n_fills, pp, t, start):
     return m
 
 
+@njit(cache=True, inline="always")
+def write_book_features(out, bid_px, bid_sz, ask_px, ask_sz, row, tick, side):
+    """Features 5-8 of book row ``row``: log spread in ticks (0 on a one-sided book) and the
+    side-oriented depth imbalance at 1, 3 and all levels (the single and the batched env share it)."""
+    if bid_sz[row, 0] > 0.0 and ask_sz[row, 0] > 0.0:
+        out[5] = np.log(max(np.round((ask_px[row, 0] - bid_px[row, 0]) / tick), 1.0))
+    else:
+        out[5] = 0.0
+    out[6] = side * _imbalance(bid_sz, ask_sz, row, 1)
+    out[7] = side * _imbalance(bid_sz, ask_sz, row, 3)
+    out[8] = side * _imbalance(bid_sz, ask_sz, row, bid_sz.shape[1])
+
+
 @njit(cache=True)
 def write_observation(
     out, ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sell, mid_ffill,
@@ -162,13 +175,7 @@ def write_observation(
     out[2] = schedule_deviation
     out[3] = last_fill_ratio
     out[4] = side
-    if bid_sz[row, 0] > 0.0 and ask_sz[row, 0] > 0.0:
-        out[5] = np.log(max(np.round((ask_px[row, 0] - bid_px[row, 0]) / tick), 1.0))
-    else:
-        out[5] = 0.0
-    out[6] = side * _imbalance(bid_sz, ask_sz, row, 1)
-    out[7] = side * _imbalance(bid_sz, ask_sz, row, 3)
-    out[8] = side * _imbalance(bid_sz, ask_sz, row, bid_sz.shape[1])
+    write_book_features(out, bid_px, bid_sz, ask_px, ask_sz, row, tick, side)
     mid_now = _seen_mid(ts, mid_ffill, row, fills_f, fills_i, n_fills, pp, now, start)
     # the mid the agent saw 30, 60, ..., 300 s ago, each searched back from the previous one
     acc = 0.0

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from exec_env.features import OBS_HIGH, OBS_LOW, _imbalance, _log_ret, write_observation
+from exec_env.features import OBS_HIGH, OBS_LOW, _log_ret, write_book_features, write_observation
 from exec_env.sim import kernels as K
 
 E_QTY = 0  # parent quantity
@@ -324,13 +324,7 @@ def write_obs_indexed(book_ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy
     out[2] = executed - j / n
     out[3] = es[E_FILL_RATIO]
     out[4] = side
-    if bid_sz[row, 0] > 0.0 and ask_sz[row, 0] > 0.0:
-        out[5] = np.log(max(np.round((ask_px[row, 0] - bid_px[row, 0]) / tick), 1.0))
-    else:
-        out[5] = 0.0
-    out[6] = side * _imbalance(bid_sz, ask_sz, row, 1)
-    out[7] = side * _imbalance(bid_sz, ask_sz, row, 3)
-    out[8] = side * _imbalance(bid_sz, ask_sz, row, bid_sz.shape[1])
+    write_book_features(out, bid_px, bid_sz, ask_px, ask_sz, row, tick, side)
     # the mid the agent saw now and 30, 60, ..., 300 s ago
     mr_now = np.nan if row < 0 else mid_ffill[row]
     mid_now = mr_now

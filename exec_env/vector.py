@@ -141,7 +141,7 @@ _AHEAD = (12, 8, 4)  # see batch_step (measured with benchmarks/bench_vector.py)
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _warm_state(f, fs, ist, pp, es, ei, tfs, tist, tpp, tes, tei, shadow):
+def _warm_episode(f, fs, ist, pp, es, ei):
     prefetch(ist, f, 0)
     prefetch(ei, f, 0)
     for off in range(0, fs.shape[1] * 8, 64):
@@ -150,15 +150,13 @@ def _warm_state(f, fs, ist, pp, es, ei, tfs, tist, tpp, tes, tei, shadow):
         prefetch(pp, f, off)
     for off in range(0, es.shape[1] * 8, 64):
         prefetch(es, f, off)
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _warm_state(f, fs, ist, pp, es, ei, tfs, tist, tpp, tes, tei, shadow):
+    _warm_episode(f, fs, ist, pp, es, ei)
     if shadow:
-        prefetch(tist, f, 0)
-        prefetch(tei, f, 0)
-        for off in range(0, tfs.shape[1] * 8, 64):
-            prefetch(tfs, f, off)
-        for off in range(0, tpp.shape[1] * 8, 64):
-            prefetch(tpp, f, off)
-        for off in range(0, tes.shape[1] * 8, 64):
-            prefetch(tes, f, off)
+        _warm_episode(f, tfs, tist, tpp, tes, tei)
 
 
 @njit(cache=True, _nrt=False, inline="always")
