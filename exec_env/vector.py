@@ -36,6 +36,7 @@ from exec_env import stepper as ST
 from exec_env.config import ExecutionConfig
 from exec_env.env import _MS, _NS, DISCRETE_GRID, ExecutionEnv, _Episode, episode_quantity, episode_side
 from exec_env.features import OBS_DIM, OBS_HIGH, OBS_LOW
+from exec_env.market.data import frozen
 from exec_env.sim import kernels as K
 
 __all__ = ["BatchedExecution", "ExecutionVecEnv", "ExecutionVectorEnv"]
@@ -112,7 +113,8 @@ def batch_step(
         nd = ist[e, K.I_NFILLS] + di[D_BOUND]
         if shadow:
             nd = max(nd, tist[e, K.I_NFILLS] + di[D_BOUND])
-        if nd > fills_f.shape[1]:
+        room = nd <= fills_f.shape[1]  # a runtime bool: the single env's specialisation of episode_step
+        if not room:
             status[e] = ST.STEP_NEED_ROOM
             need[e] = nd
             continue
@@ -122,14 +124,14 @@ def batch_step(
                 trade_px[t0:t1], trade_sz[t0:t1], trade_side[t0:t1], halt_start[h0:h1], halt_end[h0:h1],
                 cancel_ts[x0:x1], cancel_px[x0:x1], cancel_sz[x0:x1], cancel_side[x0:x1], cancel_entry[x0:x1],
                 cum_buy[c0:c1], cum_sell[c0:c1], cum_vol[c0:c1], mid_ffill[b0:b1], tfs[e], tist[e], tpp[e],
-                tfills_f[e], tfills_i[e], tes[e], tei[e], ec, ec[ST.C_SHADOW_PACE], ec[ST.C_SHADOW_AGGR], empty, True,
+                tfills_f[e], tfills_i[e], tes[e], tei[e], ec, ec[ST.C_SHADOW_PACE], ec[ST.C_SHADOW_AGGR], empty, room,
             )  # fmt: skip
         ST.episode_step(
             ts[b0:b1], bid_px[b0:b1], bid_sz[b0:b1], ask_px[b0:b1], ask_sz[b0:b1], trade_ts[t0:t1],
             trade_px[t0:t1], trade_sz[t0:t1], trade_side[t0:t1], halt_start[h0:h1], halt_end[h0:h1],
             cancel_ts[x0:x1], cancel_px[x0:x1], cancel_sz[x0:x1], cancel_side[x0:x1], cancel_entry[x0:x1],
             cum_buy[c0:c1], cum_sell[c0:c1], cum_vol[c0:c1], mid_ffill[b0:b1], fs[e], ist[e], pp[e],
-            fills_f[e], fills_i[e], es[e], ei[e], ec, actions[e, 0], actions[e, 1], empty, True,
+            fills_f[e], fills_i[e], es[e], ei[e], ec, actions[e, 0], actions[e, 1], empty, room,
         )  # fmt: skip
         status[e] = _write_obs(ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, cum_buy, cum_sell, mid_ffill, grid, di,
                                fs[e], ist[e], pp[e], fills_f[e], fills_i[e], es[e], ei[e], obs[e], ring[e],
@@ -422,8 +424,8 @@ class BatchedExecution:
             "cum_vol": cat([f.cum_vol for _, f in loaded], np.float64),
             "mid_ffill": cat([f.mid_ffill for _, f in loaded], np.float64),
         }
-        for key in ("bid_px", "bid_sz", "ask_px", "ask_sz"):
-            self.pool[key] = np.ascontiguousarray(self.pool[key])
+        # read-only, like the single env's day arrays: the kernels they share compile once
+        self.pool = {key: frozen(arr) for key, arr in self.pool.items()}
 
         def offsets(sizes):
             return np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)

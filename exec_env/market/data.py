@@ -409,6 +409,17 @@ def mirror_day(day: MarketDay, center: float) -> MarketDay:
     )
 
 
+def frozen(arr) -> np.ndarray:
+    """``arr`` as a C-contiguous read-only view (no copy when it already is contiguous).
+
+    Every array a compiled kernel reads from a day goes through here: a memory map is read-only and
+    a freshly computed array is not, and numba compiles one specialisation per flavour, so mixing
+    them doubles the first compilation (about 30 s of the train command)."""
+    out = np.ascontiguousarray(arr).view()
+    out.flags.writeable = False
+    return out
+
+
 def arrays_beside(day_dir, prefix: str, names: tuple[str, ...], compute) -> dict[str, np.ndarray]:
     """Arrays derived from a day, kept beside its saved directory as ``<prefix>_<name>.npy`` and
     memory-mapped from there; ``compute()`` (a dict of them) runs when they are missing, and its
@@ -416,7 +427,7 @@ def arrays_beside(day_dir, prefix: str, names: tuple[str, ...], compute) -> dict
     paths = {k: Path(day_dir) / f"{prefix}_{k}.npy" for k in names} if day_dir is not None else {}
     if paths and all(p.exists() for p in paths.values()):
         return {k: np.load(p, mmap_mode="r") for k, p in paths.items()}
-    arrays = compute()
+    arrays = {k: frozen(v) for k, v in compute().items()}
     try:
         for k, p in paths.items():
             tmp = p.with_suffix(".tmp.npy")

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from exec_env.market.data import MarketDay
+from exec_env.market.data import MarketDay, frozen
 from exec_env.sim import kernels as K
 from exec_env.sim.config import SimConfig
 
@@ -26,7 +26,7 @@ FILL_DTYPE = np.dtype(
 
 
 class DayArrays:
-    """A day's arrays as contiguous ndarrays (memory maps stay memory maps), shared by episodes."""
+    """A day's arrays as contiguous read-only ndarrays (memory maps stay memory maps), shared by episodes."""
 
     FIELDS = ("ts", "bid_px", "bid_sz", "ask_px", "ask_sz", "trade_ts", "trade_px", "trade_sz", "trade_side")
     CANCELS = ("cancel_ts", "cancel_px", "cancel_sz", "cancel_side", "cancel_entry_ts")
@@ -37,16 +37,13 @@ class DayArrays:
     def __init__(self, day: MarketDay) -> None:
         self.day = day
         for name in self.FIELDS:
-            arr = np.asarray(getattr(day, name))
-            if not arr.flags.c_contiguous:
-                arr = np.ascontiguousarray(arr)
-            setattr(self, name, arr)
+            setattr(self, name, frozen(getattr(day, name)))
         for name in self.CANCELS:  # order-level cancellations (LOBSTER messages, MBO), else empty
             arr = getattr(day, name, None)
-            setattr(self, name, np.ascontiguousarray(arr) if arr is not None else np.zeros(0, self._EMPTY[name]))
+            setattr(self, name, frozen(arr if arr is not None else np.zeros(0, self._EMPTY[name])))
         halts = day.halts if day.halts is not None else np.zeros((0, 2), dtype=np.int64)
-        self.halt_start = np.ascontiguousarray(halts[:, 0])
-        self.halt_end = np.ascontiguousarray(halts[:, 1])
+        self.halt_start = frozen(halts[:, 0])
+        self.halt_end = frozen(halts[:, 1])
 
     @property
     def tick(self) -> float:
