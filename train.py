@@ -49,7 +49,10 @@ class Args:
     format: str = field(default="auto", metadata={"help": "format of --data files (auto-detected by default)"})
     data_options: str = field(
         default="",
-        metadata={"help": "loader options for --data, e.g. 'crossed=drop,levels=10' (see the format's docs)"},
+        metadata={
+            "help": "loader options for --data, e.g. 'crossed=drop,levels=10' (see the format's docs); with "
+            "the synthetic market its parameters, e.g. 'sign_persistence=0.6'"
+        },
     )
     days: int = field(default=24, metadata={"help": "synthetic market: number of days generated (oldest first)"})
     test_days: int = field(default=8, metadata={"help": "newest days held out for evaluation, never trained on"})
@@ -109,6 +112,24 @@ def parse_options(text: str) -> dict[str, Any]:
     from exec_env.evaluate import parse_options as parse
 
     return parse(text)
+
+
+def synthetic_params(text: str):
+    """The synthetic market's parameters with ``--data-options`` overrides, e.g. ``sign_persistence=0.6``."""
+    from dataclasses import fields
+
+    from exec_env.market.synthetic import SyntheticParams
+
+    options = parse_options(text)
+    names = [f.name for f in fields(SyntheticParams)]
+    if unknown := sorted(set(options) - set(names)):
+        raise SystemExit(
+            f"--data-options {', '.join(unknown)}: not a synthetic market parameter; allowed: {', '.join(names)}"
+        )
+    try:
+        return SyntheticParams(**options)
+    except ValueError as e:
+        raise SystemExit(f"--data-options: {e}") from None
 
 
 def check_args(args: Args) -> None:
@@ -277,7 +298,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         if args.test_days >= args.days:
             raise SystemExit(f"--test-days {args.test_days}: allowed 0 .. --days - 1 = {args.days - 1}")
-        catalogue = synthetic_catalogue(n_days=args.days, n_test=args.test_days, seed=0)
+        catalogue = synthetic_catalogue(
+            n_days=args.days, n_test=args.test_days, seed=0, params=synthetic_params(args.data_options)
+        )
     else:
         catalogue = load_market(
             args.data, format=args.format, n_test=args.test_days, **parse_options(args.data_options)

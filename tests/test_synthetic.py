@@ -264,6 +264,32 @@ def test_imbalance_feedback_strengthens_prediction() -> None:
     assert on["imb_accuracy"] > off["imb_accuracy"] + 0.02
 
 
+def sign_autocorrelation(day: MarketDay) -> float:
+    """Lag-1 autocorrelation of market-order signs (a run of trades with one time and side is one order)."""
+    ts, side = day.trade_ts, day.trade_side
+    new = np.ones(ts.size, bool)
+    new[1:] = (ts[1:] != ts[:-1]) | (side[1:] != side[:-1])
+    x = side[new] - side[new].mean()
+    return float((x[:-1] * x[1:]).mean() / (x * x).mean())
+
+
+def test_sign_persistence_sets_order_sign_memory() -> None:
+    # measured on 3 full days: lag-1 sign autocorrelation 0.022 (phi = 0), 0.609 (phi = 0.6);
+    # AMZN's LOBSTER day in ../shared/data: 0.607
+    params = replace(SyntheticParams(), session_seconds=7200.0)
+    memoryless = sign_autocorrelation(generate_day(params, seed=0))
+    persistent = sign_autocorrelation(generate_day(replace(params, sign_persistence=0.6), seed=0))
+    assert -0.05 < memoryless < 0.07
+    assert 0.55 < persistent < 0.67
+
+
+def test_memoryless_market_keeps_its_cache_key(tmp_path: Path) -> None:
+    # sign_persistence came after GENERATOR_VERSION 1's caches were made: the default market keeps
+    # its folder (users' 720 MB caches stay valid); a persistent market gets its own
+    synthetic_catalogue(n_days=1, n_test=0, cache_dir=tmp_path)
+    assert [f.name for f in tmp_path.iterdir()] == ["synthetic-e7c237b4f684443f"]
+
+
 @settings(max_examples=12, deadline=None)
 @given(
     seed=st.integers(0, 2**31),
@@ -271,13 +297,15 @@ def test_imbalance_feedback_strengthens_prediction() -> None:
     u_shape=st.floats(0, 2.9),
     interval=st.sampled_from([0.0, 1.0, 100.0, 1000.0]),
     levels=st.integers(1, 12),
+    phi=st.floats(0, 0.95),
 )
 def test_invariants_hold_for_any_parameters(
-    seed: int, beta: float, u_shape: float, interval: float, levels: int
+    seed: int, beta: float, u_shape: float, interval: float, levels: int, phi: float
 ) -> None:
     params = SyntheticParams(
         session_seconds=120.0,
         imbalance_feedback=beta,
+        sign_persistence=phi,
         u_shape=u_shape,
         snapshot_interval_ms=interval,
         levels=levels,
@@ -396,6 +424,8 @@ def test_catalogue_rejects_bad_sizes(tmp_path: Path, n_days: int, n_test: int, f
         ("u_shape", 3.0),
         ("u_shape", -0.5),
         ("imbalance_feedback", 1.5),
+        ("sign_persistence", 1.0),
+        ("sign_persistence", -0.1),
         ("snapshot_interval_ms", -1.0),
         ("symbol", ""),
     ],

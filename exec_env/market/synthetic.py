@@ -137,6 +137,10 @@ class SyntheticParams:
     correlation of I with the move is 0.279, 0.305, 0.324 and 0.360. 0.5 (a buy is 2.3x as likely
     as a sell when I = 0.8) adds a clearly measurable market-order response to the mechanical
     effect."""
+    sign_persistence: float = 0.0
+    """phi: a market order repeats the side of the previous market order with probability ``phi``
+    and otherwise follows the imbalance rule (order-sign persistence, as order splitting makes it
+    in real markets). 0 is memoryless."""
     snapshot_interval_ms: float = 250.0
     """Book snapshot bucket, milliseconds (0: a row after every distinct event time)."""
     symbol: str = "SYNTH"
@@ -183,6 +187,7 @@ class SyntheticParams:
         )
         check("u_shape", finite(self.u_shape) and 0 <= self.u_shape < 3, "0 <= u_shape < 3 (activity stays > 0)")
         check("imbalance_feedback", finite(self.imbalance_feedback) and -1 <= self.imbalance_feedback <= 1, "-1..1")
+        check("sign_persistence", finite(self.sign_persistence) and 0 <= self.sign_persistence < 1, "0..1 (1 excluded)")
         check(
             "snapshot_interval_ms",
             finite(self.snapshot_interval_ms) and 0 <= self.snapshot_interval_ms <= 3.6e6,
@@ -434,14 +439,17 @@ def _limit_order(r, lam, lam_tot, bq, aq, s, cut):
 
 
 @njit(cache=True, inline="always")
-def _market_order(beta, bq, aq, s, cut):
-    """A market order, a buy with probability 0.5 (1 + beta I): (side +1/-1, price in ticks, state);
-    side 0 when the opposite side is empty."""
+def _market_order(beta, phi, last, bq, aq, s, cut):
+    """A market order, a buy with probability ``phi [last was a buy] + (1 - phi) 0.5 (1 + beta I)``:
+    (side +1/-1, price in ticks, state); side 0 when the opposite side is empty."""
     base, bid, ask, has_bid, has_ask = s
     nb = bq[bid - base] if has_bid else 0
     na = aq[ask - base] if has_ask else 0
     imb = (nb - na) / (nb + na) if nb + na > 0 else 0.0
-    buy = np.random.random() < 0.5 * (1.0 + beta * imb)  # noqa: NPY002
+    p_buy = 0.5 * (1.0 + beta * imb)
+    if last != 0:
+        p_buy = phi * (last > 0) + (1.0 - phi) * p_buy
+    buy = np.random.random() < p_buy  # noqa: NPY002
     if buy and has_ask:
         aq[ask - base] -= 1
         if aq[ask - base] == 0:
@@ -551,7 +559,7 @@ def _simulate(seed, model, session, L, record_events, window):
     price drifts near its edge; the window size never changes the result.
     """
     np.random.seed(seed)  # noqa: NPY002 (numba supports only the legacy API)
-    lam, th, mu, beta = model
+    lam, th, mu, beta, phi = model
     p0, T, u_a, warmup, open_ns, interval_ns = session
     cut = th.shape[0] - 1
     W = max(window, 8 * cut + 8)
@@ -562,6 +570,7 @@ def _simulate(seed, model, session, L, record_events, window):
     tau, t_clock = -warmup, 0.0
     recording, pending = False, False
     cur_bucket, last_ns = np.int64(-1), open_ns
+    last_side = 0
     while True:
         c_bid, c_ask = _cancel_rates(th, bq, aq, s, cut)
         rate = 2.0 * lam_tot + 2.0 * mu + c_bid + c_ask
@@ -593,8 +602,10 @@ def _simulate(seed, model, session, L, record_events, window):
         if r < 2.0 * lam_tot:
             changed, s = _limit_order(r, lam, lam_tot, bq, aq, s, cut)
         elif r < 2.0 * lam_tot + 2.0 * mu:
-            side, tick, s = _market_order(beta, bq, aq, s, cut)
+            side, tick, s = _market_order(beta, phi, last_side, bq, aq, s, cut)
             changed = side != 0
+            if changed:
+                last_side = side
             if changed and recording:
                 trades, n_tr = _record(trades, n_tr, ns, tick, side)
         else:
@@ -646,7 +657,13 @@ def _run(params: SyntheticParams, seed: int, day_index: int, record_events: bool
     """The raw compiled run: (date, open_ns, close_ns, arrays...) with prices in integer ticks."""
     date, open_ns, close_ns = session_bounds(day_index, params.session_seconds)
     interval_ns = round(params.snapshot_interval_ms * 1e6)
-    model = (params.limit_rates(), params.cancel_rates(), float(params.mu), float(params.imbalance_feedback))
+    model = (
+        params.limit_rates(),
+        params.cancel_rates(),
+        float(params.mu),
+        float(params.imbalance_feedback),
+        float(params.sign_persistence),
+    )
     session = (round(params.initial_price / params.tick_size), float(params.session_seconds), float(params.u_shape),
                WARMUP_SECONDS, np.int64(open_ns), np.int64(interval_ns))  # fmt: skip
     out = _simulate(_day_seed(seed, day_index), model, session, params.levels, record_events, window)
@@ -708,6 +725,8 @@ def generate_day(params: SyntheticParams = SyntheticParams(), seed: int = 0, day
 def _params_dict(params: SyntheticParams) -> dict:
     d = asdict(params)
     d["theta"] = list(params.theta)
+    if d["sign_persistence"] == 0.0:  # added later: the memoryless market keeps its cache key
+        del d["sign_persistence"]
     return d
 
 
