@@ -4,10 +4,13 @@ Run from the repository root (with exec_env installed, or ``PYTHONPATH=.``)::
 
     python benchmarks/synthetic_facts.py                  # 5 full days with the defaults
     python benchmarks/synthetic_facts.py --days 3 --betas 0 0.25 0.5 1
+    python benchmarks/synthetic_facts.py --days 3 --persistence 0.6 --real ../shared/data/lobster/AMZN_2012-06-21_34200000_57600000_message_1.csv
 
 Prints the time to generate one 6.5 h day (after numba compilation, which is timed separately),
 rows and bytes on disk per day, and mean and standard deviation over the days of every stylized
-fact; ``--betas`` repeats the facts for other values of ``imbalance_feedback``.
+fact; ``--betas`` repeats the facts for other values of ``imbalance_feedback``, ``--persistence``
+for values of ``sign_persistence``; ``--real`` prints the same facts for real data files (any
+format ``load_days`` reads) beside them.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=5, help="days per setting")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--betas", type=float, nargs="*", default=[], help="extra imbalance_feedback values")
+    parser.add_argument("--persistence", type=float, nargs="*", default=[], help="extra sign_persistence values")
+    parser.add_argument("--real", nargs="*", default=[], help="real data files: their facts, day by day")
     args = parser.parse_args()
     params = SyntheticParams()
 
@@ -76,6 +81,18 @@ def main() -> None:
         facts, _, _, _ = facts_table(replace(params, imbalance_feedback=beta), args.days, args.seed)
         print(f"imbalance_feedback={beta:g}:")
         print_facts({k: v for k, v in facts.items() if k.startswith(("imb_", "spread_1", "realized"))})
+
+    for phi in args.persistence:
+        facts, _, _, _ = facts_table(replace(params, sign_persistence=phi), args.days, args.seed)
+        print(f"sign_persistence={phi:g}:")
+        print_facts({k: v for k, v in facts.items() if k.startswith(("sign_", "ret_", "imb_acc", "realized"))})
+
+    for path in args.real:
+        from exec_env.market.sources import load_days
+
+        for day in load_days(path):
+            print(f"{path} ({day.meta.symbol}, {day.n_trades} trades):")
+            print_facts({k: np.asarray([v]) for k, v in stylized_facts(day).items()})
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ from exec_env.market.synthetic import (
     SyntheticParams,
     _clock_time,
     _run,
+    autocorrelation,
     generate_day,
+    order_signs,
     session_bounds,
     stylized_facts,
     synthetic_catalogue,
@@ -264,23 +266,16 @@ def test_imbalance_feedback_strengthens_prediction() -> None:
     assert on["imb_accuracy"] > off["imb_accuracy"] + 0.02
 
 
-def sign_autocorrelation(day: MarketDay) -> float:
-    """Lag-1 autocorrelation of market-order signs (a run of trades with one time and side is one order)."""
-    ts, side = day.trade_ts, day.trade_side
-    new = np.ones(ts.size, bool)
-    new[1:] = (ts[1:] != ts[:-1]) | (side[1:] != side[:-1])
-    x = side[new] - side[new].mean()
-    return float((x[:-1] * x[1:]).mean() / (x * x).mean())
-
-
 def test_sign_persistence_sets_order_sign_memory() -> None:
     # measured on 3 full days: lag-1 sign autocorrelation 0.022 (phi = 0), 0.609 (phi = 0.6);
     # AMZN's LOBSTER day in ../shared/data: 0.607
     params = replace(SyntheticParams(), session_seconds=7200.0)
-    memoryless = sign_autocorrelation(generate_day(params, seed=0))
-    persistent = sign_autocorrelation(generate_day(replace(params, sign_persistence=0.6), seed=0))
-    assert -0.05 < memoryless < 0.07
-    assert 0.55 < persistent < 0.67
+    memoryless = stylized_facts(generate_day(params, seed=0))
+    persistent = stylized_facts(generate_day(replace(params, sign_persistence=0.6), seed=0))
+    assert -0.05 < memoryless["sign_acf_1"] < 0.07
+    assert 0.55 < persistent["sign_acf_1"] < 0.67
+    # a Markov chain: about phi**lag
+    assert 0.03 < persistent["sign_acf_5"] < 0.16 and abs(persistent["sign_acf_50"]) < 0.04
 
 
 def test_memoryless_market_keeps_its_cache_key(tmp_path: Path) -> None:
@@ -344,6 +339,17 @@ def test_stylized_facts_hand_computed() -> None:
     assert f["imb_corr_all"] == pytest.approx(-0.5)
     assert f["imb_accuracy"] == 1.0  # one-tick rows: only row 0 has I != 0
     assert np.isnan(f["imb_corr"])  # both one-tick rows move up: no variance
+    assert np.isnan(f["sign_acf_1"])  # two orders: too few for a lag-1 autocorrelation
+
+
+def test_order_signs_and_autocorrelation_hand_computed() -> None:
+    # a buy sweeping two resting orders at t=1 prints two trades: one order
+    ts = np.array([1, 1, 2, 3, 3, 4], np.int64)
+    side = np.array([1, 1, -1, -1, 1, 0], np.int8)
+    np.testing.assert_array_equal(order_signs(ts, side), [1.0, -1.0, -1.0, 1.0])
+    # x = [1, -1, -1, 1]: mean 0, var 1, lag-1 products -1, 1, -1 -> mean over the 3 pairs -1/3
+    assert autocorrelation(np.array([1.0, -1.0, -1.0, 1.0]), 1) == pytest.approx(-1 / 3)
+    assert np.isnan(autocorrelation(np.ones(5), 1)) and np.isnan(autocorrelation(np.ones(2), 1))
 
 
 # ---------------------------------------------------------------------------- catalogue

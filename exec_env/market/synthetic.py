@@ -827,7 +827,11 @@ def stylized_facts(day: MarketDay) -> dict[str, float]:
       and Bonart 2016);
     - ``imb_corr``: over rows with a one-tick spread and a later mid change, the correlation of I
       with the direction (+1/-1) of the next mid change;
-    - ``imb_accuracy_all``, ``imb_corr_all``: the same over all two-sided rows.
+    - ``imb_accuracy_all``, ``imb_corr_all``: the same over all two-sided rows;
+    - ``sign_acf_1``, ``sign_acf_5``, ``sign_acf_10``, ``sign_acf_50``: autocorrelation of
+      market-order signs at those lags, in orders (a run of trades with one time and one side is
+      one order: one order sweeping several resting orders or levels prints several trades);
+    - ``ret_acf_10s``: lag-1 autocorrelation of 10-second log mid returns (two-sided rows).
 
     Each snapshot row is one sample (the rows are what a consumer of the data sees).
     """
@@ -880,4 +884,29 @@ def stylized_facts(day: MarketDay) -> dict[str, float]:
         )
         ok = i_j.size > 2 and np.std(i_j) > 0 and np.std(d_j) > 0
         facts[f"imb_corr{suffix}"] = float(np.corrcoef(i_j, d_j)[0, 1]) if ok else float("nan")
+    signs = order_signs(day.trade_ts, day.trade_side)
+    for lag in (1, 5, 10, 50):
+        facts[f"sign_acf_{lag}"] = autocorrelation(signs, lag)
+    grid = np.arange(day.meta.session_open_ns, close + 1, 10 * 10**9)
+    at = np.searchsorted(mts, grid, side="right") - 1
+    facts["ret_acf_10s"] = autocorrelation(np.diff(np.log(m[at[at >= 0]])), 1)
     return facts
+
+
+def order_signs(trade_ts: np.ndarray, trade_side: np.ndarray) -> np.ndarray:
+    """The sign of each market order: trades with a side, consecutive ones with the same time and
+    side merged into one order."""
+    keep = trade_side != 0
+    ts, side = trade_ts[keep], trade_side[keep]
+    new = np.ones(ts.size, bool)
+    new[1:] = (ts[1:] != ts[:-1]) | (side[1:] != side[:-1])
+    return side[new].astype(np.float64)
+
+
+def autocorrelation(x: np.ndarray, lag: int) -> float:
+    """Sample autocorrelation of ``x`` at ``lag`` (NaN when too short or constant)."""
+    if x.size <= lag + 1:
+        return float("nan")
+    d = x - x.mean()
+    var = float(np.mean(d * d))
+    return float(np.mean(d[:-lag] * d[lag:]) / var) if var > 0 else float("nan")
