@@ -596,6 +596,11 @@ def _day_bounds(d: int, book_ts: np.ndarray, trade_ts: np.ndarray, record_ts: np
     return int(book_ts[0]), max(last)
 
 
+def _day_halts(halts: np.ndarray, d: int) -> np.ndarray:
+    """The intervals of ``halts`` overlapping UTC date ``d`` (days since the epoch)."""
+    return halts[(halts[:, 1] > d * DAY_NS) & (halts[:, 0] < (d + 1) * DAY_NS)]
+
+
 def make_days(
     src: Any,
     book: Book,
@@ -630,8 +635,7 @@ def make_days(
     notes["dates_without_day"] = missing
     days = []
     for d, date, b, t, open_ns, close_ns in dates:
-        h = halts[(halts[:, 1] > d * DAY_NS) & (halts[:, 0] < (d + 1) * DAY_NS)]
-        h = np.clip(h, d * DAY_NS, (d + 1) * DAY_NS).astype(np.int64)
+        h = np.clip(_day_halts(halts, d), d * DAY_NS, (d + 1) * DAY_NS).astype(np.int64)
         m = MarketMeta(**meta, session_open_ns=open_ns, session_close_ns=close_ns, source=str(src), date=date,
                        notes={**notes, **(day_notes(d) if day_notes else {})})  # fmt: skip
         day = MarketDay.build(m, (book.ts[b], book.bid_px[b], book.bid_sz[b], book.ask_px[b], book.ask_sz[b]),
@@ -985,11 +989,7 @@ class _PerDay:
         rows = self.cnt[sel(self.days)].sum(axis=0)
         out.update({key: int(rows[c]) for key, c in self.COUNTERS.items()})
         out["other_messages"] = dict(Counter(s for dd, s in self.other if sel(dd)))
-        if d is None:
-            out["unsynced_intervals"] = self.halts.tolist()
-        else:
-            h = self.halts[(self.halts[:, 1] > d * DAY_NS) & (self.halts[:, 0] < (d + 1) * DAY_NS)]
-            out["unsynced_intervals"] = h.tolist()
+        out["unsynced_intervals"] = (self.halts if d is None else _day_halts(self.halts, d)).tolist()
         lag_ts, lag_ms = self.lag
         out["exchange_minus_local_ms"] = minmax_median(lag_ms[sel(lag_ts // DAY_NS)])
         if self.ticker is not None:
@@ -1119,16 +1119,12 @@ def _book_ticker_masks(src: Capture, book: Book, bt_line: list[int], bt_vals: li
     kk = np.where(has, k, 0)
     price_bad = has & ((px[kk, 0] != book.bid_px[:, 0]) | (px[kk, 2] != book.ask_px[:, 0]))
     size_bad = has & ((px[kk, 1] != book.bid_sz[:, 0]) | (px[kk, 3] != book.ask_sz[:, 0]))
-    if strict and (price_bad | size_bad).any():
-        r = int(np.flatnonzero(price_bad | size_bad)[0])
-        raise field_error(
-            src,
-            int(book.line[r]),
-            "b",
+    if strict:
+        fail_first(price_bad | size_bad, src, book.line, "b", lambda r: (
             f"best bid/ask after this line ({book.bid_px[r, 0]} x {book.bid_sz[r, 0]}, {book.ask_px[r, 0]} x "
             f"{book.ask_sz[r, 0]}) differs from the bookTicker on line {src.locate(int(line[kk[r]]))[1]} "
-            f"({px[kk[r]].tolist()})",
-        )
+            f"({px[kk[r]].tolist()})"
+        ))  # fmt: skip
     return has, price_bad, size_bad
 
 

@@ -188,7 +188,6 @@ F_MBP = 0x10
 F_BAD_TS_RECV = 0x08
 F_MAYBE_BAD_BOOK = 0x04
 _SCALE = 1_000_000_000
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _EXTRA = "pip install 'exec_env[databento]'"
 
 _RTYPE_SCHEMA = {160: "mbo", 1: "mbp-1", 10: "mbp-10", 0: "trades"}
@@ -281,6 +280,13 @@ class _Records:
 
     def check(self, bad: np.ndarray, name: str, problem: Any) -> None:
         fail_first(bad, self.path, self.rows, name, problem, self.unit)
+
+
+def _levels(depth: int, column: Any) -> dict[str, np.ndarray]:
+    """The ``(n, depth)`` book levels ``bid_px``, ``bid_sz``, ``ask_px``, ``ask_sz`` of the record
+    fields ``<side>_<px|sz>_<jj>`` (``column(name)``: one field's values)."""
+    sides = [f"{s}_{q}" for s in ("bid", "ask") for q in ("px", "sz")]
+    return {k: np.column_stack([column(f"{k}_{j:02d}") for j in range(depth)]) for k in sides}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,14 +473,8 @@ def _read_csv(path: Path, clock: str, price_format: str) -> _Records:
     if schema == "mbo":
         rec.order_id = _parse_int(path, rows, "order_id", df["order_id"])
     elif schema != "trades":
-        rec.book = {
-            f"{s}_{q}": np.column_stack([
-                _parse_price(path, rows, f"{s}_px_{j:02d}", df[f"{s}_px_{j:02d}"], price_format) if q == "px"
-                else _parse_int(path, rows, f"{s}_sz_{j:02d}", df[f"{s}_sz_{j:02d}"], lo=0)
-                for j in range(int(schema.split("-")[1]))
-            ])
-            for s in ("bid", "ask") for q in ("px", "sz")
-        }  # fmt: skip
+        rec.book = _levels(int(schema.split("-")[1]), lambda c: _parse_price(path, rows, c, df[c], price_format)
+                           if "_px_" in c else _parse_int(path, rows, c, df[c], lo=0))  # fmt: skip
     if "symbol" in header:
         pairs = pd.DataFrame({"i": rec.instrument_id, "s": df["symbol"].to_numpy(dtype=object)}).drop_duplicates("i")
         rec.symbols = {int(i): str(s) for i, s in zip(pairs["i"], pairs["s"], strict=True) if s}
@@ -611,10 +611,7 @@ def _read_dbn(path: Path, clock: str) -> _Records:
     if want == 160:
         rec.order_id = arr["order_id"].view(np.int64).copy()
     elif want in (1, 10):
-        rec.book = {
-            f"{s}_{q}": np.column_stack([arr[f"{s}_{q}_{j:02d}"].astype(np.int64) for j in range(1 if want == 1 else 10)])
-            for s in ("bid", "ask") for q in ("px", "sz")
-        }  # fmt: skip
+        rec.book = _levels(1 if want == 1 else 10, lambda c: arr[c].astype(np.int64))
     return rec
 
 
@@ -1069,11 +1066,9 @@ def _book_rows(rec: _Records, levels: int | None, notes: dict[str, Any]) -> tupl
         raise bad_option("levels", levels, f"None or 1..{file_depth} (the file's {rec.schema} depth)")
     book = {k: v[last, : levels or file_depth] for k, v in rec.book.items()}
     for s in ("bid", "ask"):
-        bad = (book[f"{s}_px"] == UNDEF_PRICE) & (book[f"{s}_sz"] > 0)
-        r = first(bad)
-        if r >= 0:
-            j = int(np.flatnonzero(bad[r])[0])
-            raise rec.fail(int(last[r]), f"{s}_px_{j:02d}", f"a level of size {book[f'{s}_sz'][r, j]} has no price")
+        bad, sz = (book[f"{s}_px"] == UNDEF_PRICE) & (book[f"{s}_sz"] > 0), book[f"{s}_sz"]
+        fail_first(bad, rec.path, rec.rows[last], lambda r: f"{s}_px_{first(bad[r]):02d}",  # noqa: B023
+                   lambda r: f"a level of size {sz[r, first(bad[r])]} has no price", rec.unit)  # noqa: B023  # fmt: skip
     return book, last, {}, None
 
 

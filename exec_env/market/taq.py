@@ -265,7 +265,6 @@ _ET = "DT_ET"
 _QUOTE_REQUIRED = (_TIME, "EX", "BID", "BIDSIZ", "OFR", "OFRSIZ", "SYMBOL")
 _TRADE_REQUIRED = (_TIME, "EX", "SYMBOL", "COND", "SIZE", "PRICE", "CORR")
 _ALIASES = {"ASK": "OFR", "ASKSIZ": "OFRSIZ"}
-_QUOTE_HEADER = ("DT_ET", "DT_epoch_s", "EX", "BID", "BIDSIZ", "OFR", "OFRSIZ", "SYMBOL")
 _TRADE_HEADER = ("DT_ET", "DT_epoch_s", "EX", "SYMBOL", "COND", "SIZE", "PRICE", "CORR")
 _COMPANION_SWAPS = (("QData", "TData"), ("qdata", "tdata"), ("Quotes", "Trades"), ("quotes", "trades"),
                     ("QUOTES", "TRADES"), ("Quote", "Trade"), ("quote", "trade"))  # fmt: skip
@@ -289,16 +288,16 @@ _OPTIONS = frozenset(_DEFAULTS)
 # ----------------------------------------------------------------------------------------------
 
 
-def _header(path: Path) -> list[str]:
-    head = reader.head_bytes(path, 4096)
-    line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
-    return [_ALIASES.get(c.strip().strip('"'), c.strip().strip('"')) for c in line.split(",")]
+def _names(header: bytes) -> list[str]:
+    """The column names of a header line (``ASK``/``ASKSIZ`` read as ``OFR``/``OFRSIZ``)."""
+    names = [c.strip().strip('"') for c in header.decode("utf-8", errors="replace").rstrip("\r").split(",")]
+    return [_ALIASES.get(n, n) for n in names]
 
 
 def _kind(path: Path) -> str | None:
     """``"quotes"``, ``"trades"`` or None, from the header."""
     try:
-        cols = set(_header(path))
+        cols = set(_names(reader.head_bytes(path, 4096).split(b"\n", 1)[0]))
     except OSError:
         return None
     if set(_QUOTE_REQUIRED) <= cols:
@@ -416,8 +415,7 @@ def _read(path: Path, required: tuple[str, ...], kind: str) -> tuple[pd.DataFram
     if n_lines == 0:
         raise field_error(path, 1, required[0], "empty file, expected a header row")
     header_end = int(newlines[0]) if newlines.size else buf.size
-    names = raw[:header_end].decode("utf-8", errors="replace").rstrip("\r").split(",")
-    names = [_ALIASES.get(n.strip().strip('"'), n.strip().strip('"')) for n in names]
+    names = _names(raw[:header_end])
     for name in required:
         if name not in names:
             raise field_error(path, 1, name, f"column missing from the {kind} header {names}")

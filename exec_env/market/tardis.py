@@ -254,16 +254,13 @@ def _check_values(src: Any, lines: np.ndarray, col: str, text: np.ndarray, allow
     fail_first(~np.isin(text, allowed), src, lines, col, lambda k: f"expected {names}, got {excerpt(text[k])}")
 
 
-_BOOK_DTYPES = {"exchange": str, "symbol": str, "timestamp": np.int64, "local_timestamp": np.int64,
-                "is_snapshot": str, "side": str, "price": np.float64, "amount": np.float64}  # fmt: skip
-_TRADE_DTYPES = {"exchange": str, "symbol": str, "timestamp": np.int64, "local_timestamp": np.int64, "id": str,
-                 "side": str, "price": np.float64, "amount": np.float64}  # fmt: skip
+_NOT_FLOAT = {"exchange": str, "symbol": str, "timestamp": np.int64, "local_timestamp": np.int64, "is_snapshot": str,
+              "side": str, "id": str}  # fmt: skip
 
 
-def _snapshot_dtypes(n: int) -> dict[str, Any]:
-    d: dict[str, Any] = {"exchange": str, "symbol": str, "timestamp": np.int64, "local_timestamp": np.int64}
-    d.update({c: np.float64 for c in _snapshot_columns(n)[4:]})
-    return d
+def _dtypes(columns: list[str]) -> dict[str, Any]:
+    """The pandas dtype of each column (prices and amounts float64)."""
+    return {c: _NOT_FLOAT.get(c, np.float64) for c in columns}
 
 
 def _header_kind(path: Path) -> tuple[str, int]:
@@ -376,7 +373,7 @@ def _trades(files: list[Path], exchange: str | None, symbol: str, notes: dict) -
         notes["trades_file"] = None
         return {"ts": np.zeros(0, np.int64), "px": np.zeros(0), "sz": np.zeros(0), "side": np.zeros(0, np.int8),
                 "line": np.zeros(0, np.int64), "exchange_ts": np.zeros(0, np.int64), "src": None}  # fmt: skip
-    src, df, lines = _read_files(files, _TRADE_DTYPES)
+    src, df, lines = _read_files(files, _dtypes(TRADES))
     notes["trades_file"] = str(src)
     if len(df) and exchange is not None and (ex := _one(src, df, "exchange")) != exchange:
         raise ValueError(f"{src}: exchange {ex!r} differs from the book file's {exchange!r}")
@@ -445,7 +442,7 @@ def load(
         "levels": o["levels"],
         "files": [str(p) for p in paths],
     }
-    src, df, lines = _read_files(paths, _BOOK_DTYPES if kind == "incremental" else _snapshot_dtypes(depth))
+    src, df, lines = _read_files(paths, _dtypes(INCREMENTAL if kind == "incremental" else _snapshot_columns(depth)))
     if len(df) == 0:
         raise field_error(paths[0], 2, "exchange", "no data rows after the header line")
     df, lines = _select_symbol(src, df, lines, symbol, notes)
