@@ -147,7 +147,7 @@ __all__ = ["VERSION", "companions", "load", "parse_name", "sniff", "write_lobste
 VERSION = 3  # 2: order-level cancellations (cancel_* arrays); 3: calendar and crossed counts in notes
 
 NAME_RE = re.compile(
-    r"^(?P<ticker>.+)_(?P<date>\d{4}-\d{2}-\d{2})_(?P<start>\d+)_(?P<end>\d+)_(?P<kind>message|orderbook)_(?P<levels>\d+)\.csv$"
+    r"^(?P<ticker>.+)_(?P<date>\d{4}-\d{2}-\d{2})_(?P<start_ms>\d+)_(?P<end_ms>\d+)_(?P<kind>message|orderbook)_(?P<levels>\d+)\.csv$"
 )
 NAME_PATTERN = "TICKER_YYYY-MM-DD_STARTMS_ENDMS_{message|orderbook}_L.csv"
 MESSAGE_FIELDS = ("time", "type", "order_id", "size", "price", "direction")
@@ -183,14 +183,7 @@ def parse_name(path: str | Path) -> dict[str, Any]:
     m = NAME_RE.match(path.name)
     if m is None:
         raise ValueError(f"{path}: file name does not follow the LOBSTER pattern {NAME_PATTERN}")
-    out: dict[str, Any] = {
-        "ticker": m["ticker"],
-        "date": m["date"],
-        "start_ms": int(m["start"]),
-        "end_ms": int(m["end"]),
-        "kind": m["kind"],
-        "levels": int(m["levels"]),
-    }
+    out: dict[str, Any] = {**m.groupdict(), **{k: int(m[k]) for k in ("start_ms", "end_ms", "levels")}}
     try:
         dt.date.fromisoformat(out["date"])
     except ValueError:
