@@ -262,25 +262,26 @@ def infer_increment(values: np.ndarray, max_decimals: int = 12) -> float | None:
     return None
 
 
-def check_tick(src: Any, tick: float, values: np.ndarray, lines: np.ndarray) -> None:
-    """A given ``tick_size`` must divide every price (``lines[k]``: the place of ``values[k]`` in ``src``)."""
-    q = values / tick
-    fail_first(np.isfinite(q) & (np.abs(q - np.round(q)) > 1e-6), src, lines, "price",
-               lambda k: f"value {excerpt(values[k])} is not a multiple of the option tick_size={tick!r}; "
-               "pass tick_size=None to infer it from the data")  # fmt: skip
-
-
-def increment(src: Any, name: str, given: float | None, values: np.ndarray, notes: dict) -> float:
-    """A given tick or lot size, or the one inferred from ``values`` (:func:`infer_increment`);
-    ``notes[name + "_inferred"]`` says which."""
-    notes[f"{name}_inferred"] = given is None
-    if given is not None:
-        return given
-    inferred = infer_increment(values)
-    if inferred is None:
-        what = "prices" if name == "tick_size" else "sizes"
-        raise ValueError(f"{src}: cannot infer the {name.replace('_', ' ')} from the {what}; pass {name}=")
-    return inferred
+def capture_meta(symbol: str, o: dict[str, Any], prices: list[tuple], sizes: np.ndarray, notes: dict) -> dict:
+    """The symbol, tick size and lot size of a capture (``MarketMeta`` fields). A given ``tick_size``
+    must divide every price of ``prices`` (``(src, values, lines)`` each, ``lines[k]`` the place of
+    ``values[k]`` in ``src``), else it is inferred from them (:func:`infer_increment`); ``lot_size`` is
+    given, or inferred from ``sizes``; ``notes["<name>_inferred"]`` says which."""
+    tick = o["tick_size"]
+    if tick is not None:
+        for src, values, lines in prices:
+            q = values / tick
+            fail_first(np.isfinite(q) & (np.abs(q - np.round(q)) > 1e-6), src, lines, "price",
+                       lambda k: f"value {excerpt(values[k])} is not a multiple of the option tick_size={tick!r}; "  # noqa: B023
+                       "pass tick_size=None to infer it from the data")  # fmt: skip
+    meta = {"symbol": symbol}
+    for name, values in (("tick_size", np.concatenate([p[1] for p in prices])), ("lot_size", sizes)):
+        notes[f"{name}_inferred"] = o[name] is None
+        meta[name] = o[name] if o[name] is not None else infer_increment(values)
+        if meta[name] is None:
+            what = "prices" if name == "tick_size" else "sizes"
+            raise ValueError(f"{prices[0][0]}: cannot infer the {name.replace('_', ' ')} from the {what}; pass {name}=")
+    return meta
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1091,12 +1092,8 @@ def load(
     if book_ticker != "ignore":
         has, price_bad, size_bad = _book_ticker_masks(src, book, scan.bt_line, scan.bt_vals, book_ticker == "strict")
         per_day.ticker = (book.ts // DAY_NS, has, price_bad, size_bad)
-    prices = np.concatenate([ev.lv_px, trades["px"]])
-    if o["tick_size"] is not None:
-        check_tick(src, o["tick_size"], prices, np.concatenate([ev.lv_line, trades["line"]]))
-    lot_from = trades["sz"] if trades["sz"].size else ev.lv_qty
-    meta = {"symbol": sym, "tick_size": increment(src, "tick_size", o["tick_size"], prices, notes),
-            "lot_size": increment(src, "lot_size", o["lot_size"], lot_from, notes)}  # fmt: skip
+    prices = [(src, ev.lv_px, ev.lv_line), (src, trades["px"], trades["line"])]
+    meta = capture_meta(sym, o, prices, trades["sz"] if trades["sz"].size else ev.lv_qty, notes)
     notes["session"] = session_note(o, "UTC date; open = first book row of the date, close = last line of the date")
     notes.update(per_day.of(None))
     notes["file"] = {"files": [str(p) for p in paths], **per_day.of(None)}

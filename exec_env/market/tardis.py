@@ -87,9 +87,8 @@ from exec_env.market.crypto import (
     C_SKIPPED_NO_BOOK,
     CAPTURE_RULES,
     Book,
+    capture_meta,
     check_levels,
-    check_tick,
-    increment,
     level_changes,
     make_days,
     minmax_median,
@@ -461,13 +460,9 @@ def load(
     book_local = df["local_timestamp"].to_numpy(dtype=np.int64) * 1000
     lag = [df["timestamp"].to_numpy(dtype=np.int64) * 1000 - book_local, tr.pop("exchange_ts") - tr["ts"]]
     notes["exchange_minus_local_ms"] = minmax_median(np.concatenate(lag) / 1e6)
-    if o["tick_size"] is not None:
-        check_tick(src, o["tick_size"], book_px, px_lines)
-        check_tick(tr["src"], o["tick_size"], tr["px"], tr["line"])
     sizes = tr["sz"] if tr["sz"].size else np.concatenate([book.bid_sz.ravel(), book.ask_sz.ravel()])
-    meta = {"symbol": str(df["symbol"].iloc[0]),
-            "tick_size": increment(src, "tick_size", o["tick_size"], np.concatenate([book_px, tr["px"]]), notes),
-            "lot_size": increment(src, "lot_size", o["lot_size"], sizes, notes)}  # fmt: skip
+    prices = [(src, book_px, px_lines), (tr["src"], tr["px"], tr["line"])]
+    meta = capture_meta(str(df["symbol"].iloc[0]), o, prices, sizes, notes)
     notes["session"] = session_note(
         o, "UTC date; open = first book row of the date, close = last row of either file on the date"
     )
