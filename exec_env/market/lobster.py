@@ -582,16 +582,6 @@ def _halts(
     return np.array(intervals, dtype=np.int64).reshape(-1, 2), notes
 
 
-def _kept_messages(t_local: np.ndarray, same_time: str) -> np.ndarray:
-    """Messages that give a book row: all, or (``same_time="last"``) the last of each timestamp."""
-    if same_time != "last":
-        return np.ones(t_local.shape[0], dtype=np.bool_)
-    keep = np.empty(t_local.shape[0], dtype=np.bool_)
-    keep[:-1] = t_local[1:] != t_local[:-1]
-    keep[-1] = True
-    return keep
-
-
 def _read_book(msg_path: Path, book_path: Path, keep: np.ndarray, tick_int: int, levels: int) -> tuple:
     """The orderbook file's rows of the kept messages (bid_px, bid_sz, ask_px, ask_sz) and the count of
     best quotes off the tick grid; the file must have one row per message."""
@@ -687,7 +677,9 @@ def load(
     if timezone == "America/New_York":
         notes["calendar"] = "us_equities"
     midnight, open_ns, close_ns = _session(info, zone, m[:, 0], notes)
-    keep = _kept_messages(m[:, 0], same_time)
+    keep = np.ones(m.shape[0], dtype=np.bool_)  # the messages that give a book row: all, or the last of each time
+    if same_time == "last":
+        keep[:-1] = m[1:, 0] != m[:-1, 0]
     notes["book_rows_collapsed_same_time"] = int((~keep).sum())
     tick_int = _tick_units(tick_size)
     book, off_tick = _read_book(msg_path, book_path, keep, tick_int, info["levels"])
