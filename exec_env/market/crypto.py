@@ -288,8 +288,9 @@ def capture_meta(symbol: str, o: dict[str, Any], prices: list[tuple], sizes: np.
 # the order book rebuild (compiled)
 #
 # The book is ``(bid_q, ask_q, st)``: the size at every price of the grid on each side, and ``st`` =
-# [best bid index, best ask index, bid level count, ask level count]. The rebuild's scalar state is
-# one int64 array indexed by the names below; its output rows are a tuple of arrays.
+# [best bid index, best ask index, bid level count, ask level count] (set_level, write_side and
+# reset_book keep it; Databento's MBO rebuild uses them too). The rebuild's scalar state is one int64
+# array indexed by the names below; its output rows are a tuple of arrays.
 
 _STATE, _AT_FILE, _LID, _PREV, _NR, _NH, _HALT_OPEN, _NBUF, _SEEN, _ERR_EV, _ERR_CODE, _ERR_EXPECT = range(12)
 # _STATE: 0 no book, 1 snapshot applied and waiting for the bridging diff, 2 in sync; _AT_FILE: the
@@ -299,7 +300,7 @@ _STATE, _AT_FILE, _LID, _PREV, _NR, _NH, _HALT_OPEN, _NBUF, _SEEN, _ERR_EV, _ERR
 
 
 @njit(cache=True)
-def _set_level(side, r, q, bid_q, ask_q, st, n_grid):
+def set_level(side, r, q, bid_q, ask_q, st, n_grid):
     """Set one level of ``side`` (0 bid, 1 ask) and keep its best index and level count."""
     qs = bid_q if side == 0 else ask_q
     away = -1 if side == 0 else 1  # towards worse prices
@@ -328,11 +329,11 @@ def _apply(i, ev, book):
     lo, hi, lv_side, lv_rank, lv_qty = ev[4], ev[5], ev[6], ev[7], ev[8]
     bid_q, ask_q, st = book
     for k in range(lo[i], hi[i]):
-        _set_level(lv_side[k], lv_rank[k], lv_qty[k], bid_q, ask_q, st, bid_q.shape[0])
+        set_level(lv_side[k], lv_rank[k], lv_qty[k], bid_q, ask_q, st, bid_q.shape[0])
 
 
 @njit(cache=True)
-def _reset(book):
+def reset_book(book):
     bid_q, ask_q, st = book
     bid_q[:] = 0.0
     ask_q[:] = 0.0
@@ -343,7 +344,7 @@ def _reset(book):
 
 
 @njit(cache=True)
-def _write_side(r, grid, qs, best, count, away, px, sz):
+def write_side(r, grid, qs, best, count, away, px, sz):
     """The best ``px.shape[1]`` levels of one side into row ``r`` (empty levels NaN / 0)."""
     k = 0
     j = best
@@ -430,7 +431,7 @@ def _on_snapshot(i, ev, book, s, cnt, bufs, mode, resync):
     resyncing = s[_SEEN] == 1 and s[_STATE] == 0
     s[_SEEN] = 1
     s[_AT_FILE] = 0
-    _reset(book)
+    reset_book(book)
     _apply(i, ev, book)
     cnt[ev_day[i], C_SNAP_USED] += 1
     if mode == 1:
@@ -512,8 +513,8 @@ def _publish(i, ev, book, grid, s, cnt, rows, halts, mode):
     row_ev[r] = i
     row_seq[r] = s[_PREV] if mode == 0 else i
     bid_q, ask_q, st = book
-    _write_side(r, grid, bid_q, st[0], st[2], -1, bpx, bsz)
-    _write_side(r, grid, ask_q, st[1], st[3], 1, apx, asz)
+    write_side(r, grid, bid_q, st[0], st[2], -1, bpx, bsz)
+    write_side(r, grid, ask_q, st[1], st[3], 1, apx, asz)
 
 
 @njit(cache=True)

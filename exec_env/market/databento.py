@@ -150,7 +150,7 @@ from numba import njit, types
 from numba.typed import Dict
 
 from exec_env.market import hours, reader
-from exec_env.market.crypto import _reset, _set_level, _write_side
+from exec_env.market.crypto import reset_book, set_level, write_side
 from exec_env.market.data import MAX_LEVELS, UNKNOWN_ENTRY, MarketDay, MarketMeta, validate
 from exec_env.market.reader import (
     POSITIVE,
@@ -650,7 +650,7 @@ def _change(book, grid, s, price, delta):  # pragma: no cover - numba
     q = (bid_q if s == 0 else ask_q)[r] + delta
     if q < 0:
         return False
-    _set_level(s, r, q, bid_q, ask_q, st, grid.shape[0])
+    set_level(s, r, q, bid_q, ask_q, st, grid.shape[0])
     return True
 
 
@@ -763,13 +763,13 @@ def _rebuild_mbo(r, grid, levels):  # pragma: no cover - numba
         elif a == _R:
             orders = Dict.empty(key_type=types.int64, value_type=_ORDER_T)
             pending = Dict.empty(key_type=types.int64, value_type=types.int64)
-            _reset(book)
+            reset_book(book)
         # T, N: no change to the book
         if code:
             return rows[0], rows[1], rows[2], rows[3], emit, code, i, detail, cancels[:0], 0
         if flags[i] & F_LAST:
-            _write_side(e, grid, book[0], book[2][0], book[2][2], -1, rows[0], rows[1])
-            _write_side(e, grid, book[1], book[2][1], book[2][3], 1, rows[2], rows[3])
+            write_side(e, grid, book[0], book[2][0], book[2][2], -1, rows[0], rows[1])
+            write_side(e, grid, book[1], book[2][1], book[2][3], 1, rows[2], rows[3])
             emit[e] = i
             e += 1
     return rows[0], rows[1], rows[2], rows[3], emit, 0, -1, len(orders), cancels[: cnt[0]], cnt[1]
