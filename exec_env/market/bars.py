@@ -603,17 +603,17 @@ def volume_curve(days: Sequence[MarketDay], bins: int | Sequence[float] = 13) ->
     day without volume, raise. Nothing but the given days is used, so a VWAP schedule made from
     training days never sees a test day.
     """
+    edges = np.zeros(0)  # invalid unless set below
     if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
-        if not 1 <= int(bins) <= 100_000:
-            raise bad_option("bins", bins, "an integer 1 .. 100000 or increasing edges from 0 to 1")
-        edges = np.linspace(0.0, 1.0, int(bins) + 1)
+        if 1 <= int(bins) <= 100_000:
+            edges = np.linspace(0.0, 1.0, int(bins) + 1)
     else:
         try:
             edges = np.asarray(bins, dtype=np.float64)
         except (TypeError, ValueError):
-            raise bad_option("bins", bins, "an integer 1 .. 100000 or increasing edges from 0 to 1") from None
-        if edges.ndim != 1 or edges.size < 2 or edges[0] != 0.0 or edges[-1] != 1.0 or (np.diff(edges) <= 0).any():
-            raise bad_option("bins", bins, "an integer 1 .. 100000 or increasing edges from 0 to 1")
+            pass
+    if edges.ndim != 1 or edges.size < 2 or edges[0] != 0.0 or edges[-1] != 1.0 or (np.diff(edges) <= 0).any():
+        raise bad_option("bins", bins, "an integer 1 .. 100000 or increasing edges from 0 to 1")
     days = list(days)
     if not days:
         raise ValueError("volume_curve: no days given")
@@ -657,15 +657,8 @@ def bars_from_day(day: MarketDay, bar_seconds: int = 60, timezone: str = "Americ
     k = np.clip((ts - m.session_open_ns) // bar, 0, n_bars - 1)
     frame = pd.DataFrame({"k": k, "px": np.asarray(day.trade_px), "sz": np.asarray(day.trade_sz)})
     g = frame.groupby("k", sort=True)
-    agg = pd.DataFrame(
-        {
-            "open": g.px.first(),
-            "high": g.px.max(),
-            "low": g.px.min(),
-            "close": g.px.last(),
-            "volume": g.sz.sum(),
-        }
-    )
+    agg = g.px.agg(["first", "max", "min", "last"]).set_axis(["open", "high", "low", "close"], axis=1)
+    agg["volume"] = g.sz.sum()
     kk = agg.index.to_numpy(dtype=np.int64)
     stamp = m.session_open_ns + (kk + (1 if label == "end" else 0)) * bar
     wall = local_ns(stamp, timezone).view("datetime64[ns]")
@@ -690,8 +683,6 @@ def write_bars(bars: pd.DataFrame, path: str | Path, newest_first: bool = False)
             cols.append(pd.Series(vals.astype(np.int64)).astype(str))
         else:
             cols.append(pd.Series(vals).map(repr))
-    body = cols[0]
-    for col in cols[1:]:
-        body = body + "," + col
+    body = cols[0].str.cat(cols[1:], sep=",")
     path.write_text("datetime,open,high,low,close,volume\n" + "\n".join(body) + "\n")
     return path

@@ -262,33 +262,35 @@ def infer_increment(values: np.ndarray, max_decimals: int = 12) -> float | None:
     return None
 
 
-def check_tick(src: Any, tick: float, values: np.ndarray, lines: np.ndarray) -> None:
-    """A given ``tick_size`` must divide every price (``lines[k]``: the place of ``values[k]`` in ``src``)."""
-    q = values / tick
-    fail_first(np.isfinite(q) & (np.abs(q - np.round(q)) > 1e-6), src, lines, "price",
-               lambda k: f"value {excerpt(values[k])} is not a multiple of the option tick_size={tick!r}; "
-               "pass tick_size=None to infer it from the data")  # fmt: skip
-
-
-def increment(src: Any, name: str, given: float | None, values: np.ndarray, notes: dict) -> float:
-    """A given tick or lot size, or the one inferred from ``values`` (:func:`infer_increment`);
-    ``notes[name + "_inferred"]`` says which."""
-    notes[f"{name}_inferred"] = given is None
-    if given is not None:
-        return given
-    inferred = infer_increment(values)
-    if inferred is None:
-        what = "prices" if name == "tick_size" else "sizes"
-        raise ValueError(f"{src}: cannot infer the {name.replace('_', ' ')} from the {what}; pass {name}=")
-    return inferred
+def capture_meta(symbol: str, o: dict[str, Any], prices: list[tuple], sizes: np.ndarray, notes: dict) -> dict:
+    """The symbol, tick size and lot size of a capture (``MarketMeta`` fields). A given ``tick_size``
+    must divide every price of ``prices`` (``(src, values, lines)`` each, ``lines[k]`` the place of
+    ``values[k]`` in ``src``), else it is inferred from them (:func:`infer_increment`); ``lot_size`` is
+    given, or inferred from ``sizes``; ``notes["<name>_inferred"]`` says which."""
+    tick = o["tick_size"]
+    if tick is not None:
+        for src, values, lines in prices:
+            q = values / tick
+            fail_first(np.isfinite(q) & (np.abs(q - np.round(q)) > 1e-6), src, lines, "price",
+                       lambda k: f"value {excerpt(values[k])} is not a multiple of the option tick_size={tick!r}; "  # noqa: B023
+                       "pass tick_size=None to infer it from the data")  # fmt: skip
+    meta = {"symbol": symbol}
+    for name, values in (("tick_size", np.concatenate([p[1] for p in prices])), ("lot_size", sizes)):
+        notes[f"{name}_inferred"] = o[name] is None
+        meta[name] = o[name] if o[name] is not None else infer_increment(values)
+        if meta[name] is None:
+            what = "prices" if name == "tick_size" else "sizes"
+            raise ValueError(f"{prices[0][0]}: cannot infer the {name.replace('_', ' ')} from the {what}; pass {name}=")
+    return meta
 
 
 # ----------------------------------------------------------------------------------------------
 # the order book rebuild (compiled)
 #
 # The book is ``(bid_q, ask_q, st)``: the size at every price of the grid on each side, and ``st`` =
-# [best bid index, best ask index, bid level count, ask level count]. The rebuild's scalar state is
-# one int64 array indexed by the names below; its output rows are a tuple of arrays.
+# [best bid index, best ask index, bid level count, ask level count] (set_level, write_side and
+# reset_book keep it; Databento's MBO rebuild uses them too). The rebuild's scalar state is one int64
+# array indexed by the names below; its output rows are a tuple of arrays.
 
 _STATE, _AT_FILE, _LID, _PREV, _NR, _NH, _HALT_OPEN, _NBUF, _SEEN, _ERR_EV, _ERR_CODE, _ERR_EXPECT = range(12)
 # _STATE: 0 no book, 1 snapshot applied and waiting for the bridging diff, 2 in sync; _AT_FILE: the
@@ -298,7 +300,7 @@ _STATE, _AT_FILE, _LID, _PREV, _NR, _NH, _HALT_OPEN, _NBUF, _SEEN, _ERR_EV, _ERR
 
 
 @njit(cache=True)
-def _set_level(side, r, q, bid_q, ask_q, st, n_grid):
+def set_level(side, r, q, bid_q, ask_q, st, n_grid):
     """Set one level of ``side`` (0 bid, 1 ask) and keep its best index and level count."""
     qs = bid_q if side == 0 else ask_q
     away = -1 if side == 0 else 1  # towards worse prices
@@ -327,11 +329,11 @@ def _apply(i, ev, book):
     lo, hi, lv_side, lv_rank, lv_qty = ev[4], ev[5], ev[6], ev[7], ev[8]
     bid_q, ask_q, st = book
     for k in range(lo[i], hi[i]):
-        _set_level(lv_side[k], lv_rank[k], lv_qty[k], bid_q, ask_q, st, bid_q.shape[0])
+        set_level(lv_side[k], lv_rank[k], lv_qty[k], bid_q, ask_q, st, bid_q.shape[0])
 
 
 @njit(cache=True)
-def _reset(book):
+def reset_book(book):
     bid_q, ask_q, st = book
     bid_q[:] = 0.0
     ask_q[:] = 0.0
@@ -342,7 +344,7 @@ def _reset(book):
 
 
 @njit(cache=True)
-def _write_side(r, grid, qs, best, count, away, px, sz):
+def write_side(r, grid, qs, best, count, away, px, sz):
     """The best ``px.shape[1]`` levels of one side into row ``r`` (empty levels NaN / 0)."""
     k = 0
     j = best
@@ -429,7 +431,7 @@ def _on_snapshot(i, ev, book, s, cnt, bufs, mode, resync):
     resyncing = s[_SEEN] == 1 and s[_STATE] == 0
     s[_SEEN] = 1
     s[_AT_FILE] = 0
-    _reset(book)
+    reset_book(book)
     _apply(i, ev, book)
     cnt[ev_day[i], C_SNAP_USED] += 1
     if mode == 1:
@@ -511,8 +513,8 @@ def _publish(i, ev, book, grid, s, cnt, rows, halts, mode):
     row_ev[r] = i
     row_seq[r] = s[_PREV] if mode == 0 else i
     bid_q, ask_q, st = book
-    _write_side(r, grid, bid_q, st[0], st[2], -1, bpx, bsz)
-    _write_side(r, grid, ask_q, st[1], st[3], 1, apx, asz)
+    write_side(r, grid, bid_q, st[0], st[2], -1, bpx, bsz)
+    write_side(r, grid, ask_q, st[1], st[3], 1, apx, asz)
 
 
 @njit(cache=True)
@@ -596,6 +598,11 @@ def _day_bounds(d: int, book_ts: np.ndarray, trade_ts: np.ndarray, record_ts: np
     return int(book_ts[0]), max(last)
 
 
+def _day_halts(halts: np.ndarray, d: int) -> np.ndarray:
+    """The intervals of ``halts`` overlapping UTC date ``d`` (days since the epoch)."""
+    return halts[(halts[:, 1] > d * DAY_NS) & (halts[:, 0] < (d + 1) * DAY_NS)]
+
+
 def make_days(
     src: Any,
     book: Book,
@@ -630,8 +637,7 @@ def make_days(
     notes["dates_without_day"] = missing
     days = []
     for d, date, b, t, open_ns, close_ns in dates:
-        h = halts[(halts[:, 1] > d * DAY_NS) & (halts[:, 0] < (d + 1) * DAY_NS)]
-        h = np.clip(h, d * DAY_NS, (d + 1) * DAY_NS).astype(np.int64)
+        h = np.clip(_day_halts(halts, d), d * DAY_NS, (d + 1) * DAY_NS).astype(np.int64)
         m = MarketMeta(**meta, session_open_ns=open_ns, session_close_ns=close_ns, source=str(src), date=date,
                        notes={**notes, **(day_notes(d) if day_notes else {})})  # fmt: skip
         day = MarketDay.build(m, (book.ts[b], book.bid_px[b], book.bid_sz[b], book.ask_px[b], book.ask_sz[b]),
@@ -985,11 +991,7 @@ class _PerDay:
         rows = self.cnt[sel(self.days)].sum(axis=0)
         out.update({key: int(rows[c]) for key, c in self.COUNTERS.items()})
         out["other_messages"] = dict(Counter(s for dd, s in self.other if sel(dd)))
-        if d is None:
-            out["unsynced_intervals"] = self.halts.tolist()
-        else:
-            h = self.halts[(self.halts[:, 1] > d * DAY_NS) & (self.halts[:, 0] < (d + 1) * DAY_NS)]
-            out["unsynced_intervals"] = h.tolist()
+        out["unsynced_intervals"] = (self.halts if d is None else _day_halts(self.halts, d)).tolist()
         lag_ts, lag_ms = self.lag
         out["exchange_minus_local_ms"] = minmax_median(lag_ms[sel(lag_ts // DAY_NS)])
         if self.ticker is not None:
@@ -1091,12 +1093,8 @@ def load(
     if book_ticker != "ignore":
         has, price_bad, size_bad = _book_ticker_masks(src, book, scan.bt_line, scan.bt_vals, book_ticker == "strict")
         per_day.ticker = (book.ts // DAY_NS, has, price_bad, size_bad)
-    prices = np.concatenate([ev.lv_px, trades["px"]])
-    if o["tick_size"] is not None:
-        check_tick(src, o["tick_size"], prices, np.concatenate([ev.lv_line, trades["line"]]))
-    lot_from = trades["sz"] if trades["sz"].size else ev.lv_qty
-    meta = {"symbol": sym, "tick_size": increment(src, "tick_size", o["tick_size"], prices, notes),
-            "lot_size": increment(src, "lot_size", o["lot_size"], lot_from, notes)}  # fmt: skip
+    prices = [(src, ev.lv_px, ev.lv_line), (src, trades["px"], trades["line"])]
+    meta = capture_meta(sym, o, prices, trades["sz"] if trades["sz"].size else ev.lv_qty, notes)
     notes["session"] = session_note(o, "UTC date; open = first book row of the date, close = last line of the date")
     notes.update(per_day.of(None))
     notes["file"] = {"files": [str(p) for p in paths], **per_day.of(None)}
@@ -1119,16 +1117,12 @@ def _book_ticker_masks(src: Capture, book: Book, bt_line: list[int], bt_vals: li
     kk = np.where(has, k, 0)
     price_bad = has & ((px[kk, 0] != book.bid_px[:, 0]) | (px[kk, 2] != book.ask_px[:, 0]))
     size_bad = has & ((px[kk, 1] != book.bid_sz[:, 0]) | (px[kk, 3] != book.ask_sz[:, 0]))
-    if strict and (price_bad | size_bad).any():
-        r = int(np.flatnonzero(price_bad | size_bad)[0])
-        raise field_error(
-            src,
-            int(book.line[r]),
-            "b",
+    if strict:
+        fail_first(price_bad | size_bad, src, book.line, "b", lambda r: (
             f"best bid/ask after this line ({book.bid_px[r, 0]} x {book.bid_sz[r, 0]}, {book.ask_px[r, 0]} x "
             f"{book.ask_sz[r, 0]}) differs from the bookTicker on line {src.locate(int(line[kk[r]]))[1]} "
-            f"({px[kk[r]].tolist()})",
-        )
+            f"({px[kk[r]].tolist()})"
+        ))  # fmt: skip
     return has, price_bad, size_bad
 
 

@@ -150,6 +150,7 @@ from numba import njit, types
 from numba.typed import Dict
 
 from exec_env.market import hours, reader
+from exec_env.market.crypto import reset_book, set_level, write_side
 from exec_env.market.data import MAX_LEVELS, UNKNOWN_ENTRY, MarketDay, MarketMeta, validate
 from exec_env.market.reader import (
     POSITIVE,
@@ -188,7 +189,6 @@ F_MBP = 0x10
 F_BAD_TS_RECV = 0x08
 F_MAYBE_BAD_BOOK = 0x04
 _SCALE = 1_000_000_000
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _EXTRA = "pip install 'exec_env[databento]'"
 
 _RTYPE_SCHEMA = {160: "mbo", 1: "mbp-1", 10: "mbp-10", 0: "trades"}
@@ -281,6 +281,13 @@ class _Records:
 
     def check(self, bad: np.ndarray, name: str, problem: Any) -> None:
         fail_first(bad, self.path, self.rows, name, problem, self.unit)
+
+
+def _levels(depth: int, column: Any) -> dict[str, np.ndarray]:
+    """The ``(n, depth)`` book levels ``bid_px``, ``bid_sz``, ``ask_px``, ``ask_sz`` of the record
+    fields ``<side>_<px|sz>_<jj>`` (``column(name)``: one field's values)."""
+    sides = [f"{s}_{q}" for s in ("bid", "ask") for q in ("px", "sz")]
+    return {k: np.column_stack([column(f"{k}_{j:02d}") for j in range(depth)]) for k in sides}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,14 +474,8 @@ def _read_csv(path: Path, clock: str, price_format: str) -> _Records:
     if schema == "mbo":
         rec.order_id = _parse_int(path, rows, "order_id", df["order_id"])
     elif schema != "trades":
-        rec.book = {
-            f"{s}_{q}": np.column_stack([
-                _parse_price(path, rows, f"{s}_px_{j:02d}", df[f"{s}_px_{j:02d}"], price_format) if q == "px"
-                else _parse_int(path, rows, f"{s}_sz_{j:02d}", df[f"{s}_sz_{j:02d}"], lo=0)
-                for j in range(int(schema.split("-")[1]))
-            ])
-            for s in ("bid", "ask") for q in ("px", "sz")
-        }  # fmt: skip
+        rec.book = _levels(int(schema.split("-")[1]), lambda c: _parse_price(path, rows, c, df[c], price_format)
+                           if "_px_" in c else _parse_int(path, rows, c, df[c], lo=0))  # fmt: skip
     if "symbol" in header:
         pairs = pd.DataFrame({"i": rec.instrument_id, "s": df["symbol"].to_numpy(dtype=object)}).drop_duplicates("i")
         rec.symbols = {int(i): str(s) for i, s in zip(pairs["i"], pairs["s"], strict=True) if s}
@@ -611,10 +612,7 @@ def _read_dbn(path: Path, clock: str) -> _Records:
     if want == 160:
         rec.order_id = arr["order_id"].view(np.int64).copy()
     elif want in (1, 10):
-        rec.book = {
-            f"{s}_{q}": np.column_stack([arr[f"{s}_{q}_{j:02d}"].astype(np.int64) for j in range(1 if want == 1 else 10)])
-            for s in ("bid", "ask") for q in ("px", "sz")
-        }  # fmt: skip
+        rec.book = _levels(1 if want == 1 else 10, lambda c: arr[c].astype(np.int64))
     return rec
 
 
@@ -628,46 +626,6 @@ def _read(path: Path, clock: str, price_format: str) -> _Records:
 # ---------------------------------------------------------------------------------------------
 # MBO rebuild (numba)
 # ---------------------------------------------------------------------------------------------
-@njit(cache=True)
-def _level_change(keys, sizes, n, key, delta):  # pragma: no cover - numba
-    """Add ``delta`` to the level ``key`` of a side kept ascending (best level last)."""
-    lo = 0
-    hi = n
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if keys[mid] < key:
-            lo = mid + 1
-        else:
-            hi = mid
-    if lo < n and keys[lo] == key:
-        sizes[lo] += delta
-        if sizes[lo] < 0:
-            return keys, sizes, n, False
-        if sizes[lo] == 0:
-            for j in range(lo, n - 1):
-                keys[j] = keys[j + 1]
-                sizes[j] = sizes[j + 1]
-            n -= 1
-        return keys, sizes, n, True
-    if delta < 0:
-        return keys, sizes, n, False
-    if delta == 0:
-        return keys, sizes, n, True
-    if n == keys.size:
-        nk = np.empty(2 * keys.size, dtype=np.int64)
-        ns = np.empty(2 * keys.size, dtype=np.int64)
-        nk[:n] = keys[:n]
-        ns[:n] = sizes[:n]
-        keys = nk
-        sizes = ns
-    for j in range(n, lo, -1):
-        keys[j] = keys[j - 1]
-        sizes[j] = sizes[j - 1]
-    keys[lo] = key
-    sizes[lo] = delta
-    return keys, sizes, n + 1, True
-
-
 # Error codes of _rebuild_mbo.
 _E_CANCEL_UNKNOWN = 1
 _E_DUPLICATE_ADD = 2
@@ -683,38 +641,37 @@ _E_LEVEL = 11
 
 
 @njit(cache=True)
-def _change(lv, n, s, price, delta):  # pragma: no cover - numba
-    """Add ``delta`` to the level at ``price`` of side ``s`` (0 bid, 1 ask). ``lv`` = (bid keys, bid
-    sizes, ask keys, ask sizes), each side ascending by its key (bids: price, asks: -price), best last,
-    ``n`` the level counts. Returns the arrays (grown when full) and whether the level stayed >= 0."""
-    if s == 0:
-        keys, sizes, m, ok = _level_change(lv[0], lv[1], n[0], price, delta)
-        n[0] = m
-        return (keys, sizes, lv[2], lv[3]), ok
-    keys, sizes, m, ok = _level_change(lv[2], lv[3], n[1], -price, delta)
-    n[1] = m
-    return (lv[0], lv[1], keys, sizes), ok
+def _change(book, grid, s, price, delta):  # pragma: no cover - numba
+    """Add ``delta`` to the level at ``price`` of side ``s`` (0 bid, 1 ask) of ``book`` = (bid sizes, ask
+    sizes, state) on the price ``grid`` (:func:`exec_env.market.crypto.rebuild_book`'s book); False
+    (and no change) if the level would go below 0."""
+    bid_q, ask_q, st = book
+    r = np.searchsorted(grid, price)
+    q = (bid_q if s == 0 else ask_q)[r] + delta
+    if q < 0:
+        return False
+    set_level(s, r, q, bid_q, ask_q, st, grid.shape[0])
+    return True
 
 
 @njit(cache=True)
-def _mbo_add(i, r, orders, lv, n):  # pragma: no cover - numba
-    """An Add record (``r``: the record columns of :func:`_rebuild_mbo`): (book arrays, error code)."""
+def _mbo_add(i, r, orders, book, grid):  # pragma: no cover - numba
+    """An Add record (``r``: the record columns of :func:`_rebuild_mbo`): its error code, or 0."""
     side, price, size, oid, flags, clock = r[1], r[2], r[3], r[4], r[5], r[6]
     s = side[i]
     if flags[i] & 0x40:
-        return lv, _E_TOB
+        return _E_TOB
     if s != _BID and s != _ASK:
-        return lv, _E_ADD_SIDE
+        return _E_ADD_SIDE
     if price[i] == UNDEF_PRICE:
-        return lv, _E_NO_PRICE
+        return _E_NO_PRICE
     if size[i] <= 0:
-        return lv, _E_ADD_SIZE
+        return _E_ADD_SIZE
     if oid[i] in orders:
-        return lv, _E_DUPLICATE_ADD
+        return _E_DUPLICATE_ADD
     entry = UNKNOWN_ENTRY if flags[i] & F_SNAPSHOT else clock[i]  # a snapshot order rested before the data
     orders[oid[i]] = (np.int64(s), price[i], size[i], entry)
-    lv, ok = _change(lv, n, 0 if s == _BID else 1, price[i], size[i])
-    return lv, 0 if ok else _E_LEVEL
+    return 0 if _change(book, grid, 0 if s == _BID else 1, price[i], size[i]) else _E_LEVEL
 
 
 @njit(cache=True)
@@ -731,32 +688,30 @@ def _take_fill(pending, oid, removed):  # pragma: no cover - numba
 
 
 @njit(cache=True)
-def _mbo_cancel_modify(i, r, orders, pending, lv, n, cancels, cnt):  # pragma: no cover - numba
-    """A Cancel (``size`` of the order) or Modify (new price and size) record: (book arrays, error
-    code, detail for the message). The size it takes from the order's place in the queue, less
+def _mbo_cancel_modify(i, r, orders, pending, book, grid, cancels, cnt):  # pragma: no cover - numba
+    """A Cancel (``size`` of the order) or Modify (new price and size) record: (error code, detail for
+    the message). The size it takes from the order's place in the queue, less
     what an earlier Fill of the order took (``pending``), is a cancellation: row ``cnt[0]`` of
     ``cancels``; ``cnt[1]`` counts the Modify records that lose the order's place."""
     a, side, price, size, oid, clock = r[0][i], r[1], r[2], r[3], r[4], r[6]
     key = oid[i]
     if key not in orders:
-        return lv, _E_CANCEL_UNKNOWN if a == _C else _E_MODIFY_UNKNOWN, 0
+        return _E_CANCEL_UNKNOWN if a == _C else _E_MODIFY_UNKNOWN, 0
     os_, op, osz, entry = orders[key]
     if (side[i] == _BID or side[i] == _ASK) and side[i] != os_:
-        return lv, _E_SIDE_MISMATCH, os_
+        return _E_SIDE_MISMATCH, os_
     s = 0 if os_ == _BID else 1
     if a == _C:
         if price[i] != UNDEF_PRICE and price[i] != op:
-            return lv, _E_PRICE_MISMATCH, op
+            return _E_PRICE_MISMATCH, op
         if size[i] > osz:
-            return lv, _E_CANCEL_TOO_LARGE, osz
+            return _E_CANCEL_TOO_LARGE, osz
         removed, new_p, new_q, new_entry = size[i], op, osz - size[i], entry
-        lv, ok = _change(lv, n, s, op, -size[i])
+        ok = _change(book, grid, s, op, -size[i])
     else:
         if price[i] == UNDEF_PRICE:
-            return lv, _E_NO_PRICE, 0
-        lv, ok = _change(lv, n, s, op, -osz)
-        if ok:
-            lv, ok = _change(lv, n, s, price[i], size[i])
+            return _E_NO_PRICE, 0
+        ok = _change(book, grid, s, op, -osz) and _change(book, grid, s, price[i], size[i])
         moved = price[i] != op or size[i] > osz  # to the back of a queue (CME's priority rule)
         removed, new_p, new_q = osz if moved else osz - size[i], price[i], size[i]
         new_entry = clock[i] if moved else entry
@@ -772,25 +727,14 @@ def _mbo_cancel_modify(i, r, orders, pending, lv, n, cancels, cnt):  # pragma: n
         del orders[key]
         if key in pending:
             del pending[key]
-    return lv, 0 if ok else _E_LEVEL, 0
+    return 0 if ok else _E_LEVEL, 0
 
 
 @njit(cache=True)
-def _emit(e, lv, n, rows):  # pragma: no cover - numba
-    """The book's best levels into row ``e`` of ``rows`` = (bid_px, bid_sz, ask_px, ask_sz)."""
-    bpx, bsz, apx, asz = rows
-    for j in range(min(bpx.shape[1], n[0])):
-        bpx[e, j] = lv[0][n[0] - 1 - j]
-        bsz[e, j] = lv[1][n[0] - 1 - j]
-    for j in range(min(apx.shape[1], n[1])):
-        apx[e, j] = -lv[2][n[1] - 1 - j]
-        asz[e, j] = lv[3][n[1] - 1 - j]
-
-
-@njit(cache=True)
-def _rebuild_mbo(r, levels):  # pragma: no cover - numba
+def _rebuild_mbo(r, grid, levels):  # pragma: no cover - numba
     """One publisher's book rebuilt from its MBO records ``r`` = (action, side, price, size, order id,
-    flags, clock), a row of its best ``levels`` at each F_LAST record, and its cancellations
+    flags, clock) on the price ``grid`` (every price of the records), a row of its best ``levels`` at
+    each F_LAST record (empty levels NaN / 0), and its cancellations
     (record index, price, size, side B/A, entry time): (bid_px, bid_sz, ask_px, ask_sz, record of
     each row, error code, record index, detail, cancellations, Modify records losing priority); on
     success the code is 0 and the detail the orders resting at the end."""
@@ -799,34 +743,33 @@ def _rebuild_mbo(r, levels):  # pragma: no cover - numba
     for i in range(action.size):
         if flags[i] & F_LAST:
             n_emit += 1
-    rows = (np.full((n_emit, levels), UNDEF_PRICE, dtype=np.int64), np.zeros((n_emit, levels), dtype=np.int64),
-            np.full((n_emit, levels), UNDEF_PRICE, dtype=np.int64), np.zeros((n_emit, levels), dtype=np.int64))  # fmt: skip
+    rows = (np.empty((n_emit, levels)), np.empty((n_emit, levels)), np.empty((n_emit, levels)),
+            np.empty((n_emit, levels)))  # fmt: skip
     emit = np.empty(n_emit, dtype=np.int64)
     orders = Dict.empty(key_type=types.int64, value_type=_ORDER_T)
     pending = Dict.empty(key_type=types.int64, value_type=types.int64)  # filled sizes a C or M removes next
     cancels, cnt = np.empty((action.size, 5), dtype=np.int64), np.zeros(2, dtype=np.int64)
-    lv = (np.empty(256, dtype=np.int64), np.empty(256, dtype=np.int64), np.empty(256, dtype=np.int64),
-          np.empty(256, dtype=np.int64))  # fmt: skip
-    n = np.zeros(2, dtype=np.int64)
+    book = (np.zeros(grid.shape[0]), np.zeros(grid.shape[0]), np.array([-1, grid.shape[0], 0, 0], dtype=np.int64))
     e = 0
     for i in range(action.size):
         a = action[i]
         code, detail = 0, 0
         if a == _A:
-            lv, code = _mbo_add(i, r, orders, lv, n)
+            code = _mbo_add(i, r, orders, book, grid)
         elif a == _C or a == _M:
-            lv, code, detail = _mbo_cancel_modify(i, r, orders, pending, lv, n, cancels, cnt)
+            code, detail = _mbo_cancel_modify(i, r, orders, pending, book, grid, cancels, cnt)
         elif a == _F and oid[i] in orders:  # the resting order's fill; the C or M removing it follows
             pending[oid[i]] = pending.get(oid[i], 0) + size[i]
         elif a == _R:
             orders = Dict.empty(key_type=types.int64, value_type=_ORDER_T)
             pending = Dict.empty(key_type=types.int64, value_type=types.int64)
-            n[:] = 0
+            reset_book(book)
         # T, N: no change to the book
         if code:
             return rows[0], rows[1], rows[2], rows[3], emit, code, i, detail, cancels[:0], 0
         if flags[i] & F_LAST:
-            _emit(e, lv, n, rows)
+            write_side(e, grid, book[0], book[2][0], book[2][2], -1, rows[0], rows[1])
+            write_side(e, grid, book[1], book[2][1], book[2][3], 1, rows[2], rows[3])
             emit[e] = i
             e += 1
     return rows[0], rows[1], rows[2], rows[3], emit, 0, -1, len(orders), cancels[: cnt[0]], cnt[1]
@@ -859,13 +802,15 @@ def _mbo_error(rec: _Records, code: int, i: int, detail: int) -> ValueError:
 
 
 def _mbo_book(rec: _Records, levels: int) -> tuple[dict[str, np.ndarray], np.ndarray, dict, np.ndarray, dict]:
-    """Rebuilt L2 rows (fixed-point levels), the record index of each row, the day's ``cancel_*``
+    """Rebuilt L2 rows (fixed-point prices as floats, empty levels NaN / 0), the record index of each row, the day's ``cancel_*``
     arrays with their record rows, and notes."""
     parts, cancels, resting, lost = [], [], {}, 0
     cols = (rec.action, rec.side, rec.price, rec.size, rec.order_id, rec.flags, rec.clock)
     for pub in np.unique(rec.publisher_id):
         idx = np.flatnonzero(rec.publisher_id == pub)
-        bpx, bsz, apx, asz, emit, code, where, n_orders, c, n_lost = _rebuild_mbo(tuple(x[idx] for x in cols), levels)
+        r = tuple(x[idx] for x in cols)
+        grid = np.unique(r[2][r[2] != UNDEF_PRICE])
+        bpx, bsz, apx, asz, emit, code, where, n_orders, c, n_lost = _rebuild_mbo(r, grid, levels)
         if code:
             raise _mbo_error(rec, int(code), int(idx[where]), int(n_orders))
         parts.append((idx[emit], bpx, bsz, apx, asz))
@@ -1069,11 +1014,9 @@ def _book_rows(rec: _Records, levels: int | None, notes: dict[str, Any]) -> tupl
         raise bad_option("levels", levels, f"None or 1..{file_depth} (the file's {rec.schema} depth)")
     book = {k: v[last, : levels or file_depth] for k, v in rec.book.items()}
     for s in ("bid", "ask"):
-        bad = (book[f"{s}_px"] == UNDEF_PRICE) & (book[f"{s}_sz"] > 0)
-        r = first(bad)
-        if r >= 0:
-            j = int(np.flatnonzero(bad[r])[0])
-            raise rec.fail(int(last[r]), f"{s}_px_{j:02d}", f"a level of size {book[f'{s}_sz'][r, j]} has no price")
+        bad, sz = (book[f"{s}_px"] == UNDEF_PRICE) & (book[f"{s}_sz"] > 0), book[f"{s}_sz"]
+        fail_first(bad, rec.path, rec.rows[last], lambda r: f"{s}_px_{first(bad[r]):02d}",  # noqa: B023
+                   lambda r: f"a level of size {sz[r, first(bad[r])]} has no price", rec.unit)  # noqa: B023  # fmt: skip
     return book, last, {}, None
 
 

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from exec_env.market import reader
-from exec_env.market.reader import bad_option, fail_first, field_error, first
+from exec_env.market.reader import bad_option, fail_first, field_error
 
 __all__ = [
     "NS",
@@ -285,9 +285,9 @@ def off_grid(px: np.ndarray, tick: float) -> np.ndarray:
 
 
 def check_grid(origin: str, px: np.ndarray, tick: float, lines: np.ndarray, field: str) -> None:
-    bad = first(off_grid(px, tick))
-    if bad >= 0:
-        raise field_error(origin, int(lines[bad]), field, f"price {float(px[bad])!r} is not on the tick grid {tick!r}")
+    fail_first(
+        off_grid(px, tick), origin, lines, field, lambda k: f"price {float(px[k])!r} is not on the tick grid {tick!r}"
+    )
 
 
 def to_price(ticks: np.ndarray, tick: float) -> np.ndarray:

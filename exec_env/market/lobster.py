@@ -147,7 +147,7 @@ __all__ = ["VERSION", "companions", "load", "parse_name", "sniff", "write_lobste
 VERSION = 3  # 2: order-level cancellations (cancel_* arrays); 3: calendar and crossed counts in notes
 
 NAME_RE = re.compile(
-    r"^(?P<ticker>.+)_(?P<date>\d{4}-\d{2}-\d{2})_(?P<start>\d+)_(?P<end>\d+)_(?P<kind>message|orderbook)_(?P<levels>\d+)\.csv$"
+    r"^(?P<ticker>.+)_(?P<date>\d{4}-\d{2}-\d{2})_(?P<start_ms>\d+)_(?P<end_ms>\d+)_(?P<kind>message|orderbook)_(?P<levels>\d+)\.csv$"
 )
 NAME_PATTERN = "TICKER_YYYY-MM-DD_STARTMS_ENDMS_{message|orderbook}_L.csv"
 MESSAGE_FIELDS = ("time", "type", "order_id", "size", "price", "direction")
@@ -183,14 +183,7 @@ def parse_name(path: str | Path) -> dict[str, Any]:
     m = NAME_RE.match(path.name)
     if m is None:
         raise ValueError(f"{path}: file name does not follow the LOBSTER pattern {NAME_PATTERN}")
-    out: dict[str, Any] = {
-        "ticker": m["ticker"],
-        "date": m["date"],
-        "start_ms": int(m["start"]),
-        "end_ms": int(m["end"]),
-        "kind": m["kind"],
-        "levels": int(m["levels"]),
-    }
+    out: dict[str, Any] = {**m.groupdict(), **{k: int(m[k]) for k in ("start_ms", "end_ms", "levels")}}
     try:
         dt.date.fromisoformat(out["date"])
     except ValueError:
@@ -589,16 +582,6 @@ def _halts(
     return np.array(intervals, dtype=np.int64).reshape(-1, 2), notes
 
 
-def _kept_messages(t_local: np.ndarray, same_time: str) -> np.ndarray:
-    """Messages that give a book row: all, or (``same_time="last"``) the last of each timestamp."""
-    if same_time != "last":
-        return np.ones(t_local.shape[0], dtype=np.bool_)
-    keep = np.empty(t_local.shape[0], dtype=np.bool_)
-    keep[:-1] = t_local[1:] != t_local[:-1]
-    keep[-1] = True
-    return keep
-
-
 def _read_book(msg_path: Path, book_path: Path, keep: np.ndarray, tick_int: int, levels: int) -> tuple:
     """The orderbook file's rows of the kept messages (bid_px, bid_sz, ask_px, ask_sz) and the count of
     best quotes off the tick grid; the file must have one row per message."""
@@ -694,7 +677,9 @@ def load(
     if timezone == "America/New_York":
         notes["calendar"] = "us_equities"
     midnight, open_ns, close_ns = _session(info, zone, m[:, 0], notes)
-    keep = _kept_messages(m[:, 0], same_time)
+    keep = np.ones(m.shape[0], dtype=np.bool_)  # the messages that give a book row: all, or the last of each time
+    if same_time == "last":
+        keep[:-1] = m[1:, 0] != m[:-1, 0]
     notes["book_rows_collapsed_same_time"] = int((~keep).sum())
     tick_int = _tick_units(tick_size)
     book, off_tick = _read_book(msg_path, book_path, keep, tick_int, info["levels"])

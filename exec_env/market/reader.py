@@ -187,20 +187,20 @@ def crossed_locked(top: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]
 
 def crossed_rows(
     src: Any, lines: np.ndarray, top: tuple[np.ndarray, ...], policy: str, notes: dict[str, Any],
-    field: str = "bid_px", what: str = "book", unit: str = "line",
+    field: Any = "bid_px", what: str = "book", unit: str = "line", problem: Any = None,
 ) -> np.ndarray:  # fmt: skip
     """The rows to keep of a book whose best levels are ``top`` = (bid, bid size, ask, ask size): all
     but those whose best bid is at or above the best ask (both sides present). ``policy="raise"``:
-    the first such row is an error naming its line and ``field``; ``"drop"``: they are dropped,
-    counted in ``notes["dropped_crossed_rows"]`` (bid > ask) and ``notes["dropped_locked_rows"]``
-    (bid == ask)."""
+    the first such row is an error naming its line and ``field`` (``problem(k)`` its text, if given);
+    ``"drop"``: they are dropped, counted in ``notes["dropped_crossed_rows"]`` (bid > ask) and
+    ``notes["dropped_locked_rows"]`` (bid == ask)."""
     bid, _, ask, _ = top
     crossed, locked = crossed_locked(top)
     if policy == "raise":
-        fail_first(crossed | locked, src, lines, field, lambda k: (
+        fail_first(crossed | locked, src, lines, field, problem or (lambda k: (
             f"{'crossed' if crossed[k] else 'locked'} {what}: best bid {excerpt(bid[k])} {'>' if crossed[k] else '=='} "
             f"best ask {excerpt(ask[k])}; pass crossed='drop' to drop crossed and locked rows (counted in notes)"
-        ), unit)  # fmt: skip
+        )), unit)  # fmt: skip
     notes["dropped_crossed_rows"] = int(crossed.sum())
     notes["dropped_locked_rows"] = int(locked.sum())
     return ~(crossed | locked)

@@ -187,6 +187,7 @@ from datetime import date as Date
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -198,9 +199,9 @@ from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
 from exec_env.market.lift import local_ns
 from exec_env.market.reader import (
     bad_option,
-    check_choice,
-    check_number,
+    check_options,
     check_text,
+    crossed_rows,
     excerpt,
     fail_first,
     field_error,
@@ -264,7 +265,6 @@ _ET = "DT_ET"
 _QUOTE_REQUIRED = (_TIME, "EX", "BID", "BIDSIZ", "OFR", "OFRSIZ", "SYMBOL")
 _TRADE_REQUIRED = (_TIME, "EX", "SYMBOL", "COND", "SIZE", "PRICE", "CORR")
 _ALIASES = {"ASK": "OFR", "ASKSIZ": "OFRSIZ"}
-_QUOTE_HEADER = ("DT_ET", "DT_epoch_s", "EX", "BID", "BIDSIZ", "OFR", "OFRSIZ", "SYMBOL")
 _TRADE_HEADER = ("DT_ET", "DT_epoch_s", "EX", "SYMBOL", "COND", "SIZE", "PRICE", "CORR")
 _COMPANION_SWAPS = (("QData", "TData"), ("qdata", "tdata"), ("Quotes", "Trades"), ("quotes", "trades"),
                     ("QUOTES", "TRADES"), ("Quote", "Trade"), ("quote", "trade"))  # fmt: skip
@@ -288,16 +288,16 @@ _OPTIONS = frozenset(_DEFAULTS)
 # ----------------------------------------------------------------------------------------------
 
 
-def _header(path: Path) -> list[str]:
-    head = reader.head_bytes(path, 4096)
-    line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
-    return [_ALIASES.get(c.strip().strip('"'), c.strip().strip('"')) for c in line.split(",")]
+def _names(header: bytes) -> list[str]:
+    """The column names of a header line (``ASK``/``ASKSIZ`` read as ``OFR``/``OFRSIZ``)."""
+    names = [c.strip().strip('"') for c in header.decode("utf-8", errors="replace").rstrip("\r").split(",")]
+    return [_ALIASES.get(n, n) for n in names]
 
 
 def _kind(path: Path) -> str | None:
     """``"quotes"``, ``"trades"`` or None, from the header."""
     try:
-        cols = set(_header(path))
+        cols = set(_names(reader.head_bytes(path, 4096).split(b"\n", 1)[0]))
     except OSError:
         return None
     if set(_QUOTE_REQUIRED) <= cols:
@@ -330,27 +330,6 @@ def companions(path: Path) -> list[Path]:
 # ----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Options:
-    symbol: str | None
-    session_name: str
-    open_time: time
-    close_time: time
-    tz: ZoneInfo
-    timezone: str
-    levels: int
-    tick_size: float
-    lot_size: float
-    quote_size_unit: float
-    crossed: str
-    trades: Any
-    side_rule: str
-    conditions: frozenset[str]
-    corrected: str
-    venues: frozenset[str] | None
-    opening_state: str
-
-
 def _parse_clock(name: str, text: Any) -> time:
     if isinstance(text, time):
         return text
@@ -361,7 +340,7 @@ def _parse_clock(name: str, text: Any) -> time:
     raise bad_option(name, text, "'regular', 'extended' or a pair of 'HH:MM[:SS]' times")
 
 
-def _session_option(session: Any) -> tuple[str, time, time]:
+def _session_option(_: str, session: Any) -> tuple[str, time, time]:
     if isinstance(session, str) and session in SESSIONS:
         return session, *SESSIONS[session]
     if isinstance(session, (tuple, list)) and len(session) == 2:
@@ -382,34 +361,41 @@ def _codes_option(name: str, value: Any, allowed: Any, what: str) -> frozenset[s
     return frozenset(items)
 
 
-def _options(options: dict[str, Any], venue_books: bool = False) -> _Options:
+def _trades_option(name: str, value: Any) -> Any:
+    if not (value is None or value is False or isinstance(value, (str, Path))):
+        raise bad_option(name, value, "None (the companion file), a path, or False (no trades)")
+    return value
+
+
+_RULES: dict[str, Any] = {
+    "symbol": check_text, "session": _session_option, "timezone": zone_info, "trades": _trades_option,
+    "crossed": ("raise", "drop"), "side_rule": SIDE_RULES, "corrected": ("raise", "exclude"),
+    "opening_state": ("carry", "empty"),
+    "trade_conditions": lambda n, v: _codes_option(n, v, None, "one-character sale condition codes"),
+    "levels": {"low": 1, "high": MAX_LEVELS, "integer": True}, "tick_size": {"low": 1e-8, "high": 1e4},
+    "lot_size": {"low": 1e-8, "high": 1e8}, "quote_size_unit": {"low": 1e-8, "high": 1e8},
+    "venues": lambda n, v: _codes_option(n, v, EXCHANGES, f"exchange codes from {''.join(EXCHANGES)}"),
+}  # fmt: skip
+"""The checks of the options (:func:`reader.check_options`), in order."""
+
+
+def _options(options: dict[str, Any], venue_books: bool = False) -> SimpleNamespace:
+    """The options checked, as attributes; ``session`` becomes ``session_name``, ``open_time`` and
+    ``close_time``, ``timezone`` also ``tz`` (its ZoneInfo), ``trade_conditions`` ``conditions``."""
     unknown = set(options) - _OPTIONS
     if venue_books and "levels" in options:
         unknown.add("levels")
     if unknown:
         allowed = sorted(_OPTIONS - ({"levels"} if venue_books else set()))
         raise ValueError(f"unknown option(s) {sorted(unknown)} for the taq format; allowed: {allowed}")
-    o = {**_DEFAULTS, **options}
-    check_text("symbol", o["symbol"])
-    name, open_t, close_t = _session_option(o["session"])
-    tz = zone_info("timezone", o["timezone"])
-    if not (o["trades"] is None or o["trades"] is False or isinstance(o["trades"], (str, Path))):
-        raise bad_option("trades", o["trades"], "None (the companion file), a path, or False (no trades)")
-    for key, allowed in (("crossed", ("raise", "drop")), ("side_rule", SIDE_RULES), ("corrected", ("raise", "exclude")),
-                         ("opening_state", ("carry", "empty"))):  # fmt: skip
-        check_choice(key, o[key], allowed)
-    conds = _codes_option("trade_conditions", o["trade_conditions"], None, "one-character sale condition codes")
-    return _Options(
-        symbol=o["symbol"].strip() if o["symbol"] else None, session_name=name, open_time=open_t, close_time=close_t,
-        tz=tz, timezone=str(o["timezone"]), levels=check_number("levels", o["levels"], low=1, high=MAX_LEVELS, integer=True),
-        tick_size=check_number("tick_size", o["tick_size"], low=1e-8, high=1e4),
-        lot_size=check_number("lot_size", o["lot_size"], low=1e-8, high=1e8),
-        quote_size_unit=check_number("quote_size_unit", o["quote_size_unit"], low=1e-8, high=1e8),
-        crossed=o["crossed"], trades=o["trades"], side_rule=o["side_rule"],
-        conditions=conds if conds is not None else EXTENDED_CONDITIONS if name == "extended" else REGULAR_CONDITIONS,
-        corrected=o["corrected"], opening_state=o["opening_state"],
-        venues=_codes_option("venues", o["venues"], EXCHANGES, f"exchange codes from {''.join(EXCHANGES)}"),
-    )  # fmt: skip
+    o = check_options({**_DEFAULTS, **options}, _RULES)
+    o["session_name"], o["open_time"], o["close_time"] = o.pop("session")
+    o["tz"], o["timezone"] = o["timezone"], str(o["timezone"])
+    o["symbol"] = o["symbol"].strip() if o["symbol"] else None
+    conds = o.pop("trade_conditions")
+    regular = EXTENDED_CONDITIONS if o["session_name"] == "extended" else REGULAR_CONDITIONS
+    o["conditions"] = conds if conds is not None else regular
+    return SimpleNamespace(**o)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -429,8 +415,7 @@ def _read(path: Path, required: tuple[str, ...], kind: str) -> tuple[pd.DataFram
     if n_lines == 0:
         raise field_error(path, 1, required[0], "empty file, expected a header row")
     header_end = int(newlines[0]) if newlines.size else buf.size
-    names = raw[:header_end].decode("utf-8", errors="replace").rstrip("\r").split(",")
-    names = [_ALIASES.get(n.strip().strip('"'), n.strip().strip('"')) for n in names]
+    names = _names(raw[:header_end])
     for name in required:
         if name not in names:
             raise field_error(path, 1, name, f"column missing from the {kind} header {names}")
@@ -609,7 +594,7 @@ class _Quotes:
 
 
 def _self_crossed(
-    path: Path, opt: _Options, values: dict, empty: np.ndarray, lines: np.ndarray, ex: np.ndarray
+    path: Path, opt: SimpleNamespace, values: dict, empty: np.ndarray, lines: np.ndarray, ex: np.ndarray
 ) -> np.ndarray:
     """Quotes crossed at their own venue (bid > offer): an error, or dropped under ``crossed='drop'``."""
     crossed = ~empty & (values["BID"] > values["OFR"])
@@ -620,7 +605,7 @@ def _self_crossed(
     return crossed
 
 
-def _read_quotes(path: Path, opt: _Options) -> _Quotes:
+def _read_quotes(path: Path, opt: SimpleNamespace) -> _Quotes:
     frame, lines, ignored = _read(path, _QUOTE_REQUIRED, "quotes")
     if frame.shape[0] == 0:
         raise field_error(path, 2, _TIME, "no quote records after the header line")
@@ -673,7 +658,7 @@ class _Trades:
     other_symbol: int
 
 
-def _read_trades(path: Path, opt: _Options, symbol: str) -> _Trades:
+def _read_trades(path: Path, opt: SimpleNamespace, symbol: str) -> _Trades:
     frame, lines, _ = _read(path, _TRADE_REQUIRED, "trades")
     ts = _epoch_ns(path, frame, lines)
     et_diff = _check_et(path, frame, lines, ts, opt.tz)
@@ -805,26 +790,34 @@ def _session_book(book: _Book, open_ns: int, close_ns: int, carry: bool) -> tupl
     return _take(book, inside), False
 
 
-def _crossed(path: Path, book: _Book, policy: str, what: str) -> tuple[_Book, int, int]:
-    """Apply the crossed/locked policy; returns the book and the dropped crossed and locked counts."""
-    both = (book.bid_sz[:, 0] > 0) & (book.ask_sz[:, 0] > 0)
-    crossed = both & (book.bid_px[:, 0] > book.ask_px[:, 0])
-    locked = both & (book.bid_px[:, 0] == book.ask_px[:, 0])
-    bad = np.flatnonzero(crossed | locked)
-    if bad.size and policy == "raise":
-        i = int(bad[0])
-        kind = "crossed" if crossed[i] else "locked"
+def _crossed(path: Path, book: _Book, policy: str, what: str, notes: dict[str, Any]) -> _Book:
+    """The crossed/locked policy applied (:func:`reader.crossed_rows`; dropped rows counted in ``notes``)."""
+
+    def problem(i: int) -> str:
+        kind = "crossed" if book.bid_px[i, 0] > book.ask_px[i, 0] else "locked"
         source = (
             "the opening state" if book.venue[i] == OPENING_VENUE else f"this quote (venue {chr(64 + book.venue[i])})"
         )
-        raise field_error(
-            path, int(book.lines[i]), str(book.field[i]),
+        return (
             f"{kind} {what} after {source}: best bid {book.bid_px[i, 0]} >= best offer {book.ask_px[i, 0]}; "
-            "pass crossed='drop' to drop such rows",
-        )  # fmt: skip
-    if bad.size:
-        book = _take(book, np.flatnonzero(~(crossed | locked)))
-    return book, int(crossed.sum()), int(locked.sum())
+            "pass crossed='drop' to drop such rows"
+        )
+
+    top = (book.bid_px[:, 0], book.bid_sz[:, 0], book.ask_px[:, 0], book.ask_sz[:, 0])
+    keep = crossed_rows(path, book.lines, top, policy, notes, lambda i: str(book.field[i]), problem=problem)
+    return _take(book, np.flatnonzero(keep))
+
+
+def _session_rows(p: _Parsed, s: _Session, every: _Book, what: str, n_in_session: int) -> tuple[_Book, dict]:
+    """Session ``s``'s rows of the book ``every`` (all its states; ``n_in_session`` quote records in
+    the session), with the opening row and the crossed policy; their notes."""
+    book, opening = _session_book(every, s.open_ns, s.close_ns, p.opt.opening_state == "carry")
+    groups_in = int(((every.ts >= s.open_ns) & (every.ts <= s.close_ns)).sum())
+    notes = {"quote_updates_merged_same_ts": n_in_session - groups_in, "opening_row": bool(opening)}
+    if book.ts.size:
+        book = _crossed(p.path, book, p.opt.crossed, what, notes)
+    notes["book_rows"] = int(book.ts.size)
+    return book, notes
 
 
 def _tick_test(px: np.ndarray) -> np.ndarray:
@@ -886,7 +879,7 @@ class _Session:
 @dataclass
 class _Parsed:
     path: Path
-    opt: _Options
+    opt: SimpleNamespace
     quotes: _Quotes
     trades: _Trades | None
     trades_note: str
@@ -894,7 +887,7 @@ class _Parsed:
     trade_days: np.ndarray
 
 
-def _parse(path: Path, opt: _Options) -> _Parsed:
+def _parse(path: Path, opt: SimpleNamespace) -> _Parsed:
     path = Path(path)
     kind = _kind(path)
     if kind == "trades":
@@ -998,13 +991,6 @@ def _select_trades(p: _Parsed, s: _Session, nbbo: _Book) -> tuple[np.ndarray, di
     return keep, notes, _infer_sides(p.opt.side_rule, t.ts[keep], px, nbbo)
 
 
-def _meta(p: _Parsed, s: _Session, notes: dict[str, Any]) -> MarketMeta:
-    return MarketMeta(
-        symbol=p.quotes.symbol, tick_size=p.opt.tick_size, lot_size=p.opt.lot_size, session_open_ns=s.open_ns,
-        session_close_ns=s.close_ns, source=str(p.path), date=s.date, notes=notes,
-    )  # fmt: skip
-
-
 def _common_notes(p: _Parsed, s: _Session) -> dict[str, Any]:
     opt = p.opt
     return {
@@ -1035,8 +1021,13 @@ def _day(
 ) -> MarketDay:
     """A validated day of ``book`` (rows of ``venue``) and the trades ``keep`` with their ``side``."""
     t = p.trades
+    notes = {**_common_notes(p, s), **notes, "trade_side_counts": _counts(side)}
+    meta = MarketMeta(
+        symbol=p.quotes.symbol, tick_size=p.opt.tick_size, lot_size=p.opt.lot_size, session_open_ns=s.open_ns,
+        session_close_ns=s.close_ns, source=str(p.path), date=s.date, notes=notes,
+    )  # fmt: skip
     trades = None if t is None else (t.ts[keep], t.price[keep], t.size[keep], side)
-    day = MarketDay.build(_meta(p, s, notes), (book.ts, book.bid_px, book.bid_sz, book.ask_px, book.ask_sz), trades,
+    day = MarketDay.build(meta, (book.ts, book.bid_px, book.bid_sz, book.ask_px, book.ask_sz), trades,
                           venue=venue.astype(np.int16))  # fmt: skip
     if t is None:
         return validate(day, p.path, book.lines)
@@ -1052,25 +1043,16 @@ def load(path: Path, **options: Any) -> list[MarketDay]:
     for s in p.sessions:
         present, slots = _slots(q.ex[s.idx])
         every = _book_rows(q, s.idx, slots, len(present), opt.levels)
-        book, opening = _session_book(every, s.open_ns, s.close_ns, opt.opening_state == "carry")
-        book, n_crossed, n_locked = _crossed(p.path, book, opt.crossed, "consolidated book")
+        book, book_notes = _session_rows(p, s, every, "consolidated book", int(s.notes["quote_records_in_session"]))
         keep, tnotes, side = _select_trades(p, s, every)
-        in_session = int(s.notes["quote_records_in_session"])
-        groups_in = int(((every.ts >= s.open_ns) & (every.ts <= s.close_ns)).sum())
         notes = {
-            **_common_notes(p, s),
             "book": "consolidated",
             "levels": opt.levels,
             "venue_codes": {e: VENUE_CODES[e] for e in present},
             "venue_names": {e: EXCHANGES[e] for e in present},
             "venue_code_opening_row": OPENING_VENUE,
-            "quote_updates_merged_same_ts": in_session - groups_in,
-            "opening_row": bool(opening),
-            "book_rows": int(book.ts.size),
-            "dropped_crossed_rows": n_crossed,
-            "dropped_locked_rows": n_locked,
+            **book_notes,
             **tnotes,
-            "trade_side_counts": _counts(side),
         }
         days.append(_day(p, s, notes, book, book.venue, keep, side))
     return days
@@ -1084,40 +1066,21 @@ def load_venue_books(path: Path, **options: Any) -> dict[str, list[MarketDay]]:
     """
     opt = _options(options, venue_books=True)
     p = _parse(Path(path), opt)
-    q = p.quotes
+    q, t = p.quotes, p.trades
     out: dict[str, list[MarketDay]] = {}
     for s in p.sessions:
         present, slots = _slots(q.ex[s.idx])
         keep, tnotes, side = _select_trades(p, s, _book_rows(q, s.idx, slots, len(present), 1))
-        t = p.trades
         for e in present:
             own = s.idx[q.ex[s.idx] == e]
             every = _book_rows(q, own, np.zeros(own.size, np.int64), 1, 1)
-            book, opening = _session_book(every, s.open_ns, s.close_ns, opt.opening_state == "carry")
+            n_in = int(((q.ts[own] >= s.open_ns) & (q.ts[own] <= s.close_ns)).sum())
+            book, book_notes = _session_rows(p, s, every, f"book of venue {e}", n_in)
             if book.ts.size == 0:
-                continue  # quotes only before the open (and not carried): nothing in session
-            book, n_crossed, n_locked = _crossed(p.path, book, opt.crossed, f"book of venue {e}")
-            if book.ts.size == 0:
-                continue
+                continue  # quotes only before the open (not carried), or only crossed ones dropped
             mine = (t.ex[keep] == e) if t is not None else np.zeros(0, bool)
-            in_session = own[(q.ts[own] >= s.open_ns) & (q.ts[own] <= s.close_ns)]
-            groups_in = int(((every.ts >= s.open_ns) & (every.ts <= s.close_ns)).sum())
-            notes = {
-                **_common_notes(p, s),
-                "book": f"venue {e}",
-                "venue": e,
-                "venue_name": EXCHANGES[e],
-                "venue_code": VENUE_CODES[e],
-                "venue_quote_records_in_session": int(in_session.size),
-                "quote_updates_merged_same_ts": int(in_session.size) - groups_in,
-                "opening_row": bool(opening),
-                "book_rows": int(book.ts.size),
-                "dropped_crossed_rows": n_crossed,
-                "dropped_locked_rows": n_locked,
-                **tnotes,
-                "venue_trades": int(mine.sum()),
-                "trade_side_counts": _counts(side[mine]),
-            }
+            notes = {"book": f"venue {e}", "venue": e, "venue_name": EXCHANGES[e], "venue_code": VENUE_CODES[e],
+                     "venue_quote_records_in_session": n_in, **book_notes, **tnotes, "venue_trades": int(mine.sum())}  # fmt: skip
             venue = np.full(book.ts.size, VENUE_CODES[e], dtype=np.int16)
             out.setdefault(e, []).append(_day(p, s, notes, book, venue, keep[mine], side[mine]))
     return out

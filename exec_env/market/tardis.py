@@ -87,9 +87,8 @@ from exec_env.market.crypto import (
     C_SKIPPED_NO_BOOK,
     CAPTURE_RULES,
     Book,
+    capture_meta,
     check_levels,
-    check_tick,
-    increment,
     level_changes,
     make_days,
     minmax_median,
@@ -254,16 +253,13 @@ def _check_values(src: Any, lines: np.ndarray, col: str, text: np.ndarray, allow
     fail_first(~np.isin(text, allowed), src, lines, col, lambda k: f"expected {names}, got {excerpt(text[k])}")
 
 
-_BOOK_DTYPES = {"exchange": str, "symbol": str, "timestamp": np.int64, "local_timestamp": np.int64,
-                "is_snapshot": str, "side": str, "price": np.float64, "amount": np.float64}  # fmt: skip
-_TRADE_DTYPES = {"exchange": str, "symbol": str, "timestamp": np.int64, "local_timestamp": np.int64, "id": str,
-                 "side": str, "price": np.float64, "amount": np.float64}  # fmt: skip
+_NOT_FLOAT = {"exchange": str, "symbol": str, "timestamp": np.int64, "local_timestamp": np.int64, "is_snapshot": str,
+              "side": str, "id": str}  # fmt: skip
 
 
-def _snapshot_dtypes(n: int) -> dict[str, Any]:
-    d: dict[str, Any] = {"exchange": str, "symbol": str, "timestamp": np.int64, "local_timestamp": np.int64}
-    d.update({c: np.float64 for c in _snapshot_columns(n)[4:]})
-    return d
+def _dtypes(columns: list[str]) -> dict[str, Any]:
+    """The pandas dtype of each column (prices and amounts float64)."""
+    return {c: _NOT_FLOAT.get(c, np.float64) for c in columns}
 
 
 def _header_kind(path: Path) -> tuple[str, int]:
@@ -376,7 +372,7 @@ def _trades(files: list[Path], exchange: str | None, symbol: str, notes: dict) -
         notes["trades_file"] = None
         return {"ts": np.zeros(0, np.int64), "px": np.zeros(0), "sz": np.zeros(0), "side": np.zeros(0, np.int8),
                 "line": np.zeros(0, np.int64), "exchange_ts": np.zeros(0, np.int64), "src": None}  # fmt: skip
-    src, df, lines = _read_files(files, _TRADE_DTYPES)
+    src, df, lines = _read_files(files, _dtypes(TRADES))
     notes["trades_file"] = str(src)
     if len(df) and exchange is not None and (ex := _one(src, df, "exchange")) != exchange:
         raise ValueError(f"{src}: exchange {ex!r} differs from the book file's {exchange!r}")
@@ -445,7 +441,7 @@ def load(
         "levels": o["levels"],
         "files": [str(p) for p in paths],
     }
-    src, df, lines = _read_files(paths, _BOOK_DTYPES if kind == "incremental" else _snapshot_dtypes(depth))
+    src, df, lines = _read_files(paths, _dtypes(INCREMENTAL if kind == "incremental" else _snapshot_columns(depth)))
     if len(df) == 0:
         raise field_error(paths[0], 2, "exchange", "no data rows after the header line")
     df, lines = _select_symbol(src, df, lines, symbol, notes)
@@ -464,13 +460,9 @@ def load(
     book_local = df["local_timestamp"].to_numpy(dtype=np.int64) * 1000
     lag = [df["timestamp"].to_numpy(dtype=np.int64) * 1000 - book_local, tr.pop("exchange_ts") - tr["ts"]]
     notes["exchange_minus_local_ms"] = minmax_median(np.concatenate(lag) / 1e6)
-    if o["tick_size"] is not None:
-        check_tick(src, o["tick_size"], book_px, px_lines)
-        check_tick(tr["src"], o["tick_size"], tr["px"], tr["line"])
     sizes = tr["sz"] if tr["sz"].size else np.concatenate([book.bid_sz.ravel(), book.ask_sz.ravel()])
-    meta = {"symbol": str(df["symbol"].iloc[0]),
-            "tick_size": increment(src, "tick_size", o["tick_size"], np.concatenate([book_px, tr["px"]]), notes),
-            "lot_size": increment(src, "lot_size", o["lot_size"], sizes, notes)}  # fmt: skip
+    prices = [(src, book_px, px_lines), (tr["src"], tr["px"], tr["line"])]
+    meta = capture_meta(str(df["symbol"].iloc[0]), o, prices, sizes, notes)
     notes["session"] = session_note(
         o, "UTC date; open = first book row of the date, close = last row of either file on the date"
     )
