@@ -97,6 +97,15 @@ def test_cache_gives_identical_arrays(us_day, tmp_path):
     assert first[0].meta == second[0].meta and first[0].n_trades == us_day.n_trades
 
 
+def test_blank_lines_at_the_end_are_accepted_inside_refused(tmp_path):
+    plain = tardis.load(book_file(tmp_path, [*BASE, row(10, False, "bid", 100, 2)]))
+    trailing = tardis.load(book_file(tmp_path, [*BASE, row(10, False, "bid", 100, 2), "", "\r"], name="y.csv.gz"))
+    assert_same(plain[0], trailing[0])
+    inside = book_file(tmp_path, [*BASE, "", row(10, False, "bid", 100, 2)], name="z.csv.gz")
+    with pytest.raises(ValueError, match=error(inside, 4, "columns") + ".*expected 8 comma-separated fields, got 1"):
+        tardis.load(inside)
+
+
 def test_incremental_rules_exact_rows(tmp_path):
     path = book_file(tmp_path, [
         row(-5, False, "bid", 99, 7),  # before the first snapshot: skipped

@@ -173,7 +173,9 @@ def stream_key(path: Path) -> tuple[str, int] | None:
 def _read_csv(path: Path, dtypes: dict[str, Any]) -> tuple[str, int, pd.DataFrame]:
     """Parse one Tardis CSV; data row k is file line k + 2. Checks the column count of every line."""
     data = reader.read_bytes(path)
-    if data.endswith(b"\n"):
+    # blank lines at the end carry nothing (an editor or a concatenation leaves them); one inside
+    # the file is refused below (wrong column count)
+    while data.endswith((b"\n", b"\r")):
         data = data[:-1]
     header_end = data.find(b"\n")
     header_bytes = data if header_end < 0 else data[:header_end]
@@ -190,7 +192,6 @@ def _read_csv(path: Path, dtypes: dict[str, Any]) -> tuple[str, int, pd.DataFram
     buf = np.frombuffer(data, dtype=np.uint8)
     starts = np.concatenate([[0], np.flatnonzero(buf == 10) + 1])
     commas = np.add.reduceat((buf == 44).astype(np.uint8), starts, dtype=np.int64)
-    # a start at the very end (empty last line) would be out of range for reduceat: not possible here
     fail_first(commas != n_cols - 1, path, np.arange(1, commas.size + 1), "columns",
                lambda k: f"expected {n_cols} comma-separated fields, got {int(commas[k]) + 1}")  # fmt: skip
     text = io.BytesIO(data)
