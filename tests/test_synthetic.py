@@ -278,6 +278,16 @@ def test_sign_persistence_sets_order_sign_memory() -> None:
     assert 0.03 < persistent["sign_acf_5"] < 0.16 and abs(persistent["sign_acf_50"]) < 0.04
 
 
+def test_sign_regime_adds_slow_memory() -> None:
+    # measured on 3 full days (phi 0.5, psi 0.15, 60 s regimes): sign autocorrelation 0.028 at lag 50
+    # (memoryless 0.00, AMZN 0.03), and 10 s returns trend: +0.10 (AMZN +0.05)
+    params = replace(SyntheticParams(), session_seconds=7200.0, sign_persistence=0.5)
+    markov = stylized_facts(generate_day(params, seed=0))
+    regime = stylized_facts(generate_day(replace(params, sign_regime=0.15, sign_regime_seconds=60.0), seed=0))
+    assert abs(markov["sign_acf_50"]) < 0.015 < regime["sign_acf_50"]
+    assert regime["sign_acf_10"] > markov["sign_acf_10"] + 0.02
+
+
 def test_memoryless_market_keeps_its_cache_key(tmp_path: Path) -> None:
     # sign_persistence came after GENERATOR_VERSION 1's caches were made: the default market keeps
     # its folder (users' 720 MB caches stay valid); a persistent market gets its own
@@ -293,14 +303,17 @@ def test_memoryless_market_keeps_its_cache_key(tmp_path: Path) -> None:
     interval=st.sampled_from([0.0, 1.0, 100.0, 1000.0]),
     levels=st.integers(1, 12),
     phi=st.floats(0, 0.95),
+    psi=st.floats(0, 0.95),
 )
 def test_invariants_hold_for_any_parameters(
-    seed: int, beta: float, u_shape: float, interval: float, levels: int, phi: float
+    seed: int, beta: float, u_shape: float, interval: float, levels: int, phi: float, psi: float
 ) -> None:
     params = SyntheticParams(
         session_seconds=120.0,
         imbalance_feedback=beta,
         sign_persistence=phi,
+        sign_regime=psi,
+        sign_regime_seconds=10.0,
         u_shape=u_shape,
         snapshot_interval_ms=interval,
         levels=levels,
@@ -432,6 +445,8 @@ def test_catalogue_rejects_bad_sizes(tmp_path: Path, n_days: int, n_test: int, f
         ("imbalance_feedback", 1.5),
         ("sign_persistence", 1.0),
         ("sign_persistence", -0.1),
+        ("sign_regime", 1.0),
+        ("sign_regime_seconds", 0.0),
         ("snapshot_interval_ms", -1.0),
         ("symbol", ""),
     ],

@@ -141,6 +141,12 @@ class SyntheticParams:
     """phi: a market order repeats the side of the previous market order with probability ``phi``
     and otherwise follows the imbalance rule (order-sign persistence, as order splitting makes it
     in real markets). 0 is memoryless."""
+    sign_regime: float = 0.0
+    """psi: with probability ``psi`` a market order takes the side of a hidden regime (buyers' or
+    sellers' market) that flips at random, on average every ``sign_regime_seconds`` of activity
+    time: slow order-flow persistence, as a large order split over minutes makes it. 0: none."""
+    sign_regime_seconds: float = 60.0
+    """Mean duration of a regime of ``sign_regime``, seconds of activity time (exponential)."""
     snapshot_interval_ms: float = 250.0
     """Book snapshot bucket, milliseconds (0: a row after every distinct event time)."""
     symbol: str = "SYNTH"
@@ -188,6 +194,8 @@ class SyntheticParams:
         check("u_shape", finite(self.u_shape) and 0 <= self.u_shape < 3, "0 <= u_shape < 3 (activity stays > 0)")
         check("imbalance_feedback", finite(self.imbalance_feedback) and -1 <= self.imbalance_feedback <= 1, "-1..1")
         check("sign_persistence", finite(self.sign_persistence) and 0 <= self.sign_persistence < 1, "0..1 (1 excluded)")
+        check("sign_regime", finite(self.sign_regime) and 0 <= self.sign_regime < 1, "0..1 (1 excluded)")
+        check("sign_regime_seconds", finite(self.sign_regime_seconds) and self.sign_regime_seconds > 0, "> 0")
         check(
             "snapshot_interval_ms",
             finite(self.snapshot_interval_ms) and 0 <= self.snapshot_interval_ms <= 3.6e6,
@@ -439,9 +447,10 @@ def _limit_order(r, lam, lam_tot, bq, aq, s, cut):
 
 
 @njit(cache=True, inline="always")
-def _market_order(beta, phi, last, bq, aq, s, cut):
-    """A market order, a buy with probability ``phi [last was a buy] + (1 - phi) 0.5 (1 + beta I)``:
-    (side +1/-1, price in ticks, state); side 0 when the opposite side is empty."""
+def _market_order(beta, phi, last, psi, regime, bq, aq, s, cut):
+    """A market order, a buy with probability ``psi [regime > 0] + (1 - psi) p``, ``p = phi [last was
+    a buy] + (1 - phi) 0.5 (1 + beta I)``: (side +1/-1, price in ticks, state); side 0 when the
+    opposite side is empty."""
     base, bid, ask, has_bid, has_ask = s
     nb = bq[bid - base] if has_bid else 0
     na = aq[ask - base] if has_ask else 0
@@ -449,6 +458,8 @@ def _market_order(beta, phi, last, bq, aq, s, cut):
     p_buy = 0.5 * (1.0 + beta * imb)
     if last != 0:
         p_buy = phi * (last > 0) + (1.0 - phi) * p_buy
+    if psi > 0.0:
+        p_buy = psi * (regime > 0) + (1.0 - psi) * p_buy
     buy = np.random.random() < p_buy  # noqa: NPY002
     if buy and has_ask:
         aq[ask - base] -= 1
@@ -553,13 +564,14 @@ def _buffers(L, T, mu, interval_ns, record_events):
 def _simulate(seed, model, session, L, record_events, window):
     """Run the warm-up and one session; return the recorded rows and trades as integer ticks/counts.
 
-    ``model`` = (lambda(i) for i = 0..D, theta(i) for i = 0..cut, mu, beta); ``session`` = (initial
+    ``model`` = (lambda(i) for i = 0..D, theta(i) for i = 0..cut, mu, beta, phi, psi, regime
+    seconds); ``session`` = (initial
     price in ticks, session seconds T, u_shape, warm-up seconds, open ns, snapshot interval ns). The
     book lives in a window of ``window`` ticks (at least ``8 * cut + 8``) that is re-centred when the
     price drifts near its edge; the window size never changes the result.
     """
     np.random.seed(seed)  # noqa: NPY002 (numba supports only the legacy API)
-    lam, th, mu, beta, phi = model
+    lam, th, mu, beta, phi, psi, regime_s = model
     p0, T, u_a, warmup, open_ns, interval_ns = session
     cut = th.shape[0] - 1
     W = max(window, 8 * cut + 8)
@@ -571,6 +583,10 @@ def _simulate(seed, model, session, L, record_events, window):
     recording, pending = False, False
     cur_bucket, last_ns = np.int64(-1), open_ns
     last_side = 0
+    regime, regime_end = 1, np.inf  # the hidden regime's side and the activity time it ends
+    if psi > 0.0:
+        regime = 1 if np.random.random() < 0.5 else -1  # noqa: NPY002
+        regime_end = -warmup - regime_s * np.log(1.0 - np.random.random())  # noqa: NPY002
     while True:
         c_bid, c_ask = _cancel_rates(th, bq, aq, s, cut)
         rate = 2.0 * lam_tot + 2.0 * mu + c_bid + c_ask
@@ -602,7 +618,10 @@ def _simulate(seed, model, session, L, record_events, window):
         if r < 2.0 * lam_tot:
             changed, s = _limit_order(r, lam, lam_tot, bq, aq, s, cut)
         elif r < 2.0 * lam_tot + 2.0 * mu:
-            side, tick, s = _market_order(beta, phi, last_side, bq, aq, s, cut)
+            while tau >= regime_end:  # regimes that ended before this order
+                regime = -regime
+                regime_end += -regime_s * np.log(1.0 - np.random.random())  # noqa: NPY002
+            side, tick, s = _market_order(beta, phi, last_side, psi, regime, bq, aq, s, cut)
             changed = side != 0
             if changed:
                 last_side = side
@@ -663,6 +682,8 @@ def _run(params: SyntheticParams, seed: int, day_index: int, record_events: bool
         float(params.mu),
         float(params.imbalance_feedback),
         float(params.sign_persistence),
+        float(params.sign_regime),
+        float(params.sign_regime_seconds),
     )
     session = (round(params.initial_price / params.tick_size), float(params.session_seconds), float(params.u_shape),
                WARMUP_SECONDS, np.int64(open_ns), np.int64(interval_ns))  # fmt: skip
@@ -727,6 +748,8 @@ def _params_dict(params: SyntheticParams) -> dict:
     d["theta"] = list(params.theta)
     if d["sign_persistence"] == 0.0:  # added later: the memoryless market keeps its cache key
         del d["sign_persistence"]
+    if d["sign_regime"] == 0.0:
+        del d["sign_regime"], d["sign_regime_seconds"]
     return d
 
 
