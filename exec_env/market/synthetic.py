@@ -854,7 +854,8 @@ def stylized_facts(day: MarketDay) -> dict[str, float]:
     - ``sign_acf_1``, ``sign_acf_5``, ``sign_acf_10``, ``sign_acf_50``: autocorrelation of
       market-order signs at those lags, in orders (a run of trades with one time and one side is
       one order: one order sweeping several resting orders or levels prints several trades);
-    - ``ret_acf_10s``: lag-1 autocorrelation of 10-second log mid returns (two-sided rows).
+    - ``ret_acf_10s``, ``ret_acf_60s``: lag-1 autocorrelation of 10-second and 1-minute log mid
+      returns (two-sided rows).
 
     Each snapshot row is one sample (the rows are what a consumer of the data sees).
     """
@@ -910,9 +911,10 @@ def stylized_facts(day: MarketDay) -> dict[str, float]:
     signs = order_signs(day.trade_ts, day.trade_side)
     for lag in (1, 5, 10, 50):
         facts[f"sign_acf_{lag}"] = autocorrelation(signs, lag)
-    grid = np.arange(day.meta.session_open_ns, close + 1, 10 * 10**9)
-    at = np.searchsorted(mts, grid, side="right") - 1
-    facts["ret_acf_10s"] = autocorrelation(np.diff(np.log(m[at[at >= 0]])), 1)
+    for seconds in (10, 60):
+        grid = np.arange(day.meta.session_open_ns, close + 1, seconds * 10**9)
+        at = np.searchsorted(mts, grid, side="right") - 1
+        facts[f"ret_acf_{seconds}s"] = autocorrelation(np.diff(np.log(m[at[at >= 0]])), 1)
     return facts
 
 
