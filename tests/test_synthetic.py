@@ -15,6 +15,7 @@ from exec_env.market.data import BOOK_FIELDS, TRADE_FIELDS, MarketDay, MarketMet
 from exec_env.market.synthetic import (
     SyntheticParams,
     _clock_time,
+    _lean,
     _run,
     autocorrelation,
     generate_day,
@@ -288,6 +289,25 @@ def test_sign_regime_adds_slow_memory() -> None:
     assert regime["sign_acf_10"] > markov["sign_acf_10"] + 0.02
 
 
+def test_liquidity_response_keeps_order_flow_memory_out_of_returns() -> None:
+    # measured on 6 two-hour days (phi 0.6, psi 0.2): 10 s return autocorrelation +0.09..+0.25
+    # without a liquidity response, -0.07..+0.04 with kappa 0.5; sign memory at lag 50 0.04..0.07 both
+    params = replace(SyntheticParams(), session_seconds=7200.0, sign_persistence=0.6, sign_regime=0.2)
+    trending = stylized_facts(generate_day(params, seed=0))
+    leaning = stylized_facts(generate_day(replace(params, liquidity_response=0.5), seed=0))
+    assert trending["ret_acf_10s"] > 0.08 and abs(leaning["ret_acf_10s"]) < 0.08
+    assert trending["sign_acf_50"] > 0.03 and leaning["sign_acf_50"] > 0.03
+    assert leaning["sign_acf_1"] > 0.5
+
+
+def test_lean_maps_the_limit_draw_hand_computed() -> None:
+    # r uniform on [0, 2 lam_tot) = [0, 4); a buy is r' < lam_tot = 2
+    assert _lean(0.4, 2.0, 0.25) == pytest.approx(0.8)  # u = 0.1 < 0.25: a buy, 0.1 / 0.25 of the way
+    assert _lean(2.0, 2.0, 0.25) == pytest.approx(2.0 + 2.0 / 3.0)  # u = 0.5: a sell, (0.5 - 0.25) / 0.75
+    assert _lean(1.0, 2.0, 0.5) == pytest.approx(1.0)  # q = 0.5 is the identity
+    assert _lean(3.9, 2.0, 1.0) < 2.0 and _lean(0.0, 2.0, 0.0) == 2.0  # certain buy / certain sell
+
+
 def test_memoryless_market_keeps_its_cache_key(tmp_path: Path) -> None:
     # sign_persistence came after GENERATOR_VERSION 1's caches were made: the default market keeps
     # its folder (users' 720 MB caches stay valid); a persistent market gets its own
@@ -304,9 +324,10 @@ def test_memoryless_market_keeps_its_cache_key(tmp_path: Path) -> None:
     levels=st.integers(1, 12),
     phi=st.floats(0, 0.95),
     psi=st.floats(0, 0.95),
+    kappa=st.floats(0, 1),
 )
 def test_invariants_hold_for_any_parameters(
-    seed: int, beta: float, u_shape: float, interval: float, levels: int, phi: float, psi: float
+    seed: int, beta: float, u_shape: float, interval: float, levels: int, phi: float, psi: float, kappa: float
 ) -> None:
     params = SyntheticParams(
         session_seconds=120.0,
@@ -314,6 +335,8 @@ def test_invariants_hold_for_any_parameters(
         sign_persistence=phi,
         sign_regime=psi,
         sign_regime_seconds=10.0,
+        liquidity_response=kappa,
+        liquidity_memory=3.0,
         u_shape=u_shape,
         snapshot_interval_ms=interval,
         levels=levels,
@@ -447,6 +470,9 @@ def test_catalogue_rejects_bad_sizes(tmp_path: Path, n_days: int, n_test: int, f
         ("sign_persistence", -0.1),
         ("sign_regime", 1.0),
         ("sign_regime_seconds", 0.0),
+        ("liquidity_response", 1.5),
+        ("liquidity_response", -0.1),
+        ("liquidity_memory", 0.5),
         ("snapshot_interval_ms", -1.0),
         ("symbol", ""),
     ],

@@ -147,6 +147,14 @@ class SyntheticParams:
     time: slow order-flow persistence, as a large order split over minutes makes it. 0: none."""
     sign_regime_seconds: float = 60.0
     """Mean duration of a regime of ``sign_regime``, seconds of activity time (exponential)."""
+    liquidity_response: float = 0.0
+    """kappa: liquidity providers lean against predictable flow. A limit order is a sell with
+    probability ``0.5 (1 + kappa f)``, ``f`` the exponentially weighted mean sign of the recent
+    market orders (+1 all buys), so the side being consumed is replenished faster, as in real
+    markets where order-sign memory does not become price momentum. 0: none (the CST model)."""
+    liquidity_memory: float = 20.0
+    """Memory of ``f``, in market orders: each market order moves ``f`` by ``1 / liquidity_memory``
+    of the way to its sign."""
     snapshot_interval_ms: float = 250.0
     """Book snapshot bucket, milliseconds (0: a row after every distinct event time)."""
     symbol: str = "SYNTH"
@@ -196,6 +204,8 @@ class SyntheticParams:
         check("sign_persistence", finite(self.sign_persistence) and 0 <= self.sign_persistence < 1, "0..1 (1 excluded)")
         check("sign_regime", finite(self.sign_regime) and 0 <= self.sign_regime < 1, "0..1 (1 excluded)")
         check("sign_regime_seconds", finite(self.sign_regime_seconds) and self.sign_regime_seconds > 0, "> 0")
+        check("liquidity_response", finite(self.liquidity_response) and 0 <= self.liquidity_response <= 1, "0..1")
+        check("liquidity_memory", finite(self.liquidity_memory) and self.liquidity_memory >= 1, ">= 1 (market orders)")
         check(
             "snapshot_interval_ms",
             finite(self.snapshot_interval_ms) and 0 <= self.snapshot_interval_ms <= 3.6e6,
@@ -447,6 +457,16 @@ def _limit_order(r, lam, lam_tot, bq, aq, s, cut):
 
 
 @njit(cache=True, inline="always")
+def _lean(r, lam_tot, q_buy):
+    """Map the limit-order draw ``r`` (uniform on [0, 2 lam_tot)) to one that is a buy (``< lam_tot``)
+    with probability ``q_buy``, the distance still uniform given the side."""
+    u = r / (2.0 * lam_tot)
+    if u < q_buy:
+        return u / q_buy * lam_tot
+    return lam_tot + (u - q_buy) / (1.0 - q_buy) * lam_tot
+
+
+@njit(cache=True, inline="always")
 def _market_order(beta, phi, last, psi, regime, bq, aq, s, cut):
     """A market order, a buy with probability ``psi [regime > 0] + (1 - psi) p``, ``p = phi [last was
     a buy] + (1 - phi) 0.5 (1 + beta I)``: (side +1/-1, price in ticks, state); side 0 when the
@@ -565,13 +585,13 @@ def _simulate(seed, model, session, L, record_events, window):
     """Run the warm-up and one session; return the recorded rows and trades as integer ticks/counts.
 
     ``model`` = (lambda(i) for i = 0..D, theta(i) for i = 0..cut, mu, beta, phi, psi, regime
-    seconds); ``session`` = (initial
+    seconds, kappa, 1 / liquidity memory); ``session`` = (initial
     price in ticks, session seconds T, u_shape, warm-up seconds, open ns, snapshot interval ns). The
     book lives in a window of ``window`` ticks (at least ``8 * cut + 8``) that is re-centred when the
     price drifts near its edge; the window size never changes the result.
     """
     np.random.seed(seed)  # noqa: NPY002 (numba supports only the legacy API)
-    lam, th, mu, beta, phi, psi, regime_s = model
+    lam, th, mu, beta, phi, psi, regime_s, kappa, w_flow = model
     p0, T, u_a, warmup, open_ns, interval_ns = session
     cut = th.shape[0] - 1
     W = max(window, 8 * cut + 8)
@@ -583,6 +603,7 @@ def _simulate(seed, model, session, L, record_events, window):
     recording, pending = False, False
     cur_bucket, last_ns = np.int64(-1), open_ns
     last_side = 0
+    flow = 0.0  # the liquidity providers' running mean of market-order signs
     regime, regime_end = 1, np.inf  # the hidden regime's side and the activity time it ends
     if psi > 0.0:
         regime = 1 if np.random.random() < 0.5 else -1  # noqa: NPY002
@@ -616,6 +637,8 @@ def _simulate(seed, model, session, L, record_events, window):
         # choose and apply one event
         r = np.random.random() * rate  # noqa: NPY002
         if r < 2.0 * lam_tot:
+            if kappa > 0.0:
+                r = _lean(r, lam_tot, 0.5 * (1.0 - kappa * flow))
             changed, s = _limit_order(r, lam, lam_tot, bq, aq, s, cut)
         elif r < 2.0 * lam_tot + 2.0 * mu:
             while tau >= regime_end:  # regimes that ended before this order
@@ -625,6 +648,7 @@ def _simulate(seed, model, session, L, record_events, window):
             changed = side != 0
             if changed:
                 last_side = side
+                flow += w_flow * (side - flow)
             if changed and recording:
                 trades, n_tr = _record(trades, n_tr, ns, tick, side)
         else:
@@ -684,6 +708,8 @@ def _run(params: SyntheticParams, seed: int, day_index: int, record_events: bool
         float(params.sign_persistence),
         float(params.sign_regime),
         float(params.sign_regime_seconds),
+        float(params.liquidity_response),
+        1.0 / float(params.liquidity_memory),
     )
     session = (round(params.initial_price / params.tick_size), float(params.session_seconds), float(params.u_shape),
                WARMUP_SECONDS, np.int64(open_ns), np.int64(interval_ns))  # fmt: skip
@@ -750,6 +776,8 @@ def _params_dict(params: SyntheticParams) -> dict:
         del d["sign_persistence"]
     if d["sign_regime"] == 0.0:
         del d["sign_regime"], d["sign_regime_seconds"]
+    if d["liquidity_response"] == 0.0:
+        del d["liquidity_response"], d["liquidity_memory"]
     return d
 
 
