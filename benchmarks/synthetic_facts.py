@@ -4,12 +4,13 @@ Run from the repository root (with exec_env installed, or ``PYTHONPATH=.``)::
 
     python benchmarks/synthetic_facts.py                  # 5 full days with the defaults
     python benchmarks/synthetic_facts.py --days 3 --betas 0 0.25 0.5 1
+    python benchmarks/synthetic_facts.py --days 4 --params sign_persistence=0.6,sign_regime=0.2,liquidity_response=0.5
     python benchmarks/synthetic_facts.py --days 3 --persistence 0.6 --real ../shared/data/lobster/AMZN_2012-06-21_34200000_57600000_message_1.csv
 
 Prints the time to generate one 6.5 h day (after numba compilation, which is timed separately),
 rows and bytes on disk per day, and mean and standard deviation over the days of every stylized
 fact; ``--betas`` repeats the facts for other values of ``imbalance_feedback``, ``--persistence``
-for values of ``sign_persistence``; ``--real`` prints the same facts for real data files (any
+for values of ``sign_persistence``, ``--params`` for any settings; ``--real`` prints the same facts for real data files (any
 format ``load_days`` reads) beside them.
 """
 
@@ -57,6 +58,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--betas", type=float, nargs="*", default=[], help="extra imbalance_feedback values")
     parser.add_argument("--persistence", type=float, nargs="*", default=[], help="extra sign_persistence values")
+    parser.add_argument(
+        "--params",
+        nargs="*",
+        default=[],
+        help="extra settings, each 'name=value,...' of SyntheticParams, e.g. "
+        "sign_persistence=0.6,sign_regime=0.2,liquidity_response=0.5",
+    )
     parser.add_argument("--real", nargs="*", default=[], help="real data files: their facts, day by day")
     args = parser.parse_args()
     params = SyntheticParams()
@@ -86,6 +94,18 @@ def main() -> None:
         facts, _, _, _ = facts_table(replace(params, sign_persistence=phi), args.days, args.seed)
         print(f"sign_persistence={phi:g}:")
         print_facts({k: v for k, v in facts.items() if k.startswith(("sign_", "ret_", "imb_acc", "realized"))})
+
+    for spec in args.params:
+        try:
+            changes = {k: float(v) for k, v in (item.split("=", 1) for item in spec.split(","))}
+            setting = replace(params, **changes)
+        except (ValueError, TypeError) as e:
+            raise SystemExit(f"--params {spec!r}: {e}") from None
+        facts, _, _, _ = facts_table(setting, args.days, args.seed)
+        print(f"{spec}:")
+        print_facts(
+            {k: v for k, v in facts.items() if k.startswith(("sign_", "ret_", "imb_acc", "realized", "spread_1"))}
+        )
 
     for path in args.real:
         from exec_env.market.sources import load_days

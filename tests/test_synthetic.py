@@ -18,6 +18,7 @@ from exec_env.market.synthetic import (
     _lean,
     _run,
     autocorrelation,
+    flow_predictability,
     generate_day,
     order_signs,
     session_bounds,
@@ -376,6 +377,34 @@ def test_stylized_facts_hand_computed() -> None:
     assert f["imb_accuracy"] == 1.0  # one-tick rows: only row 0 has I != 0
     assert np.isnan(f["imb_corr"])  # both one-tick rows move up: no variance
     assert np.isnan(f["sign_acf_1"])  # two orders: too few for a lag-1 autocorrelation
+
+
+def test_flow_predictability_hand_computed() -> None:
+    # mids 10.00 10.00 10.02 10.02 10.00 10.00 10.04 at t = 0..6 s, spread 0.02; 1 s window, horizon, step
+    mids = np.array([10.00, 10.00, 10.02, 10.02, 10.00, 10.00, 10.04])
+    day = MarketDay(
+        meta=MarketMeta("T", 0.01, 1.0, 0, 7 * 10**9, "hand"),
+        ts=np.arange(7, dtype=np.int64) * 10**9,
+        bid_px=(mids - 0.01)[:, None],
+        bid_sz=np.full((7, 1), 100.0),
+        ask_px=(mids + 0.01)[:, None],
+        ask_sz=np.full((7, 1), 100.0),
+        trade_ts=np.array([1, 2, 3, 3, 5], np.int64) * 10**9,
+        trade_px=np.array([10.01, 10.01, 10.03, 10.01, 10.01]),
+        trade_sz=np.full(5, 100.0),
+        trade_side=np.array([1, -1, 1, -1, 1], np.int8),
+    )
+    validate(day)
+    corr, spreads = flow_predictability(day, window_s=1.0, horizon_s=1.0, step_s=1.0)
+    # grid t = 1..5; t = 4 has no trade in (3, 4]: flows +1, -1, 0, +1 at t = 1, 2, 3, 5
+    a, c = np.log(10.02 / 10.00), np.log(10.04 / 10.00)
+    flow, ret = np.array([1.0, -1.0, 0.0, 1.0]), np.array([a, 0.0, -a, c])
+    assert corr == pytest.approx(np.corrcoef(flow, ret)[0, 1])
+    # terciles of [-1, 0, 1, 1]: 0 and 1; top (flow >= 1) mean (a + c) / 2, bottom (flow <= 0) -a / 2
+    rel_spread = np.mean([0.02 / 10.00, 0.02 / 10.02, 0.02 / 10.02, 0.02 / 10.00])
+    assert spreads == pytest.approx((a + c / 2) / rel_spread)
+    short = flow_predictability(day, window_s=1.0, horizon_s=5.0, step_s=1.0)  # one grid point
+    assert np.isnan(short[0]) and np.isnan(short[1])
 
 
 def test_order_signs_and_autocorrelation_hand_computed() -> None:

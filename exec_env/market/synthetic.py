@@ -72,6 +72,7 @@ __all__ = [
     "GENERATOR_VERSION",
     "SIM_DEFAULTS",
     "SyntheticParams",
+    "flow_predictability",
     "generate_day",
     "session_bounds",
     "stylized_facts",
@@ -883,7 +884,11 @@ def stylized_facts(day: MarketDay) -> dict[str, float]:
       market-order signs at those lags, in orders (a run of trades with one time and one side is
       one order: one order sweeping several resting orders or levels prints several trades);
     - ``ret_acf_10s``, ``ret_acf_60s``: lag-1 autocorrelation of 10-second and 1-minute log mid
-      returns (two-sided rows).
+      returns (two-sided rows);
+    - ``flow_ret_corr``, ``flow_ret_spreads``: how much the recent order flow predicts the price
+      (``flow_predictability``): the correlation of the 30 s signed-volume share with the next
+      60 s mid return, and the top-minus-bottom flow tercile difference of that return in quoted
+      spreads (the unit an execution policy pays to act on it).
 
     Each snapshot row is one sample (the rows are what a consumer of the data sees).
     """
@@ -943,7 +948,49 @@ def stylized_facts(day: MarketDay) -> dict[str, float]:
         grid = np.arange(day.meta.session_open_ns, close + 1, seconds * 10**9)
         at = np.searchsorted(mts, grid, side="right") - 1
         facts[f"ret_acf_{seconds}s"] = autocorrelation(np.diff(np.log(m[at[at >= 0]])), 1)
+    facts["flow_ret_corr"], facts["flow_ret_spreads"] = flow_predictability(day)
     return facts
+
+
+def flow_predictability(
+    day: MarketDay, window_s: float = 30.0, horizon_s: float = 60.0, step_s: float = 10.0
+) -> tuple[float, float]:
+    """How well the recent signed order flow predicts the next mid move.
+
+    On a grid every ``step_s`` from the first two-sided row + ``window_s`` to the last row -
+    ``horizon_s``: the flow ``(buy - sell) / (buy + sell)`` traded volume over ``(t - window_s, t]``
+    (grid points without trades are left out) and the log mid return from ``t`` to ``t + horizon_s``
+    (the mids standing at those times). Returns the correlation of the two, and the mean return of
+    the top flow tercile minus that of the bottom tercile divided by the mean relative quoted spread
+    at the grid points. NaN when fewer than 3 points.
+    """
+    mid = 0.5 * (day.bid_px[:, 0] + day.ask_px[:, 0])
+    rows = np.flatnonzero(np.isfinite(mid))
+    nan = (float("nan"), float("nan"))
+    if rows.size < 2:
+        return nan
+    ts, m = day.ts[rows], mid[rows]
+    rel_spread = (day.ask_px[rows, 0] - day.bid_px[rows, 0]) / m
+    w, h = round(window_s * 1e9), round(horizon_s * 1e9)
+    grid = np.arange(int(ts[0]) + w, int(ts[-1]) - h + 1, round(step_s * 1e9), dtype=np.int64)
+    now = np.searchsorted(ts, grid, side="right") - 1
+    later = np.searchsorted(ts, grid + h, side="right") - 1
+    signed = np.concatenate(([0.0], np.cumsum(day.trade_sz * day.trade_side)))
+    volume = np.concatenate(([0.0], np.cumsum(day.trade_sz)))
+    a = np.searchsorted(day.trade_ts, grid - w, side="right")
+    b = np.searchsorted(day.trade_ts, grid, side="right")
+    traded = volume[b] - volume[a]
+    keep = traded > 0
+    if keep.sum() < 3:
+        return nan
+    flow = (signed[b] - signed[a])[keep] / traded[keep]
+    ret = np.log(m[later] / m[now])[keep]
+    corr = float(np.corrcoef(flow, ret)[0, 1]) if np.std(flow) > 0 and np.std(ret) > 0 else float("nan")
+    lo, hi = np.quantile(flow, [1 / 3, 2 / 3])
+    top, bottom = ret[flow >= hi], ret[flow <= lo]
+    if top.size == 0 or bottom.size == 0:
+        return corr, float("nan")
+    return corr, float((top.mean() - bottom.mean()) / rel_spread[now][keep].mean())
 
 
 def order_signs(trade_ts: np.ndarray, trade_side: np.ndarray) -> np.ndarray:
