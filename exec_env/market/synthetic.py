@@ -12,6 +12,13 @@ integer tick grid with unit orders of ``order_size`` shares:
   *Imbalance feedback* (an extension of CST): with best-level imbalance
   ``I = (bid_sz1 - ask_sz1) / (bid_sz1 + ask_sz1)`` a market order is a buy with probability
   ``0.5 * (1 + beta * I)``, ``beta = imbalance_feedback``; the total rate stays ``2 mu``.
+- **Order-flow memory** (optional, off by default). With probability ``sign_persistence`` a
+  market order repeats the previous one's side; with probability ``sign_regime`` it takes the side
+  of a hidden buyers'/sellers' regime lasting ``sign_regime_seconds`` on average. A *liquidity
+  response* (``liquidity_response`` kappa) makes limit orders lean against the flow: a limit
+  order is a sell with probability ``0.5 (1 + kappa f)``, ``f`` the running mean of market-order
+  signs (memory ``liquidity_memory`` orders). ``stylized_facts`` measures what each does to order
+  signs, return autocorrelation and the flow's power to predict the price (README).
 - **Cancellations.** Each resting order at distance ``i`` from the *opposite* best quote is
   cancelled at rate ``theta(i)``: CST's calibration for ``i <= 5`` (0.71, 0.81, 0.68, 0.56,
   0.47 /s) and beyond the last given value the power law ``theta(i) = theta[-1] * (n/i)**0.594``
