@@ -28,7 +28,31 @@ def _numba_cache_dir() -> None:
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(path.read_bytes())
     base = Path(_os.environ.get("EXEC_ENV_CACHE") or Path.home() / ".cache" / "exec_env")
-    _os.environ["NUMBA_CACHE_DIR"] = str(base / "numba" / digest.hexdigest()[:16])
+    current = base / "numba" / digest.hexdigest()[:16]
+    _os.environ["NUMBA_CACHE_DIR"] = str(current)
+    try:
+        _prune_numba_caches(current)
+    except OSError:  # a read-only or shared cache: pruning is a courtesy, never a failure
+        pass
+
+
+def _prune_numba_caches(current, keep: int = 4, max_age_days: float = 7.0, now: float | None = None) -> list:
+    """Mark ``current`` (this source version's kernel cache) as used now and delete the caches of
+    other source versions beside it that are neither among the ``keep`` most recently used nor
+    used within ``max_age_days`` (every edit of the package makes a new one, ~5 MB). Returns the
+    deleted folders."""
+    import shutil
+    import time
+
+    now = time.time() if now is None else now
+    current.mkdir(parents=True, exist_ok=True)
+    _os.utime(current, (now, now))
+    others = [p for p in current.parent.iterdir() if p.is_dir() and p != current]
+    others.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    old = [p for p in others[max(keep - 1, 0) :] if now - p.stat().st_mtime > max_age_days * 86400]
+    for path in old:
+        shutil.rmtree(path, ignore_errors=True)
+    return old
 
 
 _numba_cache_dir()
