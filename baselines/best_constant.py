@@ -37,7 +37,7 @@ class BestConstant(ConstantActionPolicy):
     def from_catalogue(
         cls,
         config: Any,
-        episodes: int = 40,
+        episodes: int = 200,
         seed: int = 0,
         test_share: float = 0.0,
         purge_s: float = 0.0,

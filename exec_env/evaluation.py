@@ -283,12 +283,13 @@ def evaluate(
 
 
 def best_baseline(results: pd.DataFrame, baselines: Sequence[str], metric: str = "shortfall_bps") -> str:
-    """The baseline with the lowest mean ``metric``."""
+    """The baseline with the lowest mean ``metric``; of equal ones the first in ``baselines`` (so
+    BestConstant, listed last, is named only when its action beats the named rules it may equal)."""
     present = [b for b in baselines if b in set(results["policy"])]
     if not present:
         raise ValueError(f"none of the baselines {list(baselines)} is in the results")
     means = results[results["policy"].isin(present)].groupby("policy")[metric].mean()
-    return str(means.idxmin())
+    return min(present, key=lambda b: means[b])  # min keeps the first of equal keys
 
 
 def verdict(row: Mapping[str, Any], baseline: str, confidence: float = 0.95) -> str:

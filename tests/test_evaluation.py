@@ -191,6 +191,16 @@ def test_report_judges_the_learned_policy_against_the_best_baseline_with_day_clu
     assert payload["baseline"] == "A" and payload["n_days"] == 3 and payload["verdicts"]
 
 
+def test_best_baseline_of_equal_ones_is_the_first_listed():
+    results = _results({0: [0.0] * 3})
+    tie = results[results["policy"] == "A"].assign(policy="BestConstant")  # the same action as A
+    both = pd.concat([results, tie])
+    assert best_baseline(both, ["A", "B", "BestConstant"]) == "A"
+    assert best_baseline(both, ["BestConstant", "A", "B"]) == "BestConstant"
+    cheaper = both.assign(shortfall_bps=np.where(both["policy"] == "BestConstant", 0.5, both["shortfall_bps"]))
+    assert best_baseline(cheaper, ["A", "B", "BestConstant"]) == "BestConstant"
+
+
 def test_verdict_words():
     base = {"policy": "PPO", "n": 10, "mean_diff": -1.0, "n_days": 4}
     assert "beats" in verdict({**base, "ci_low": -2, "ci_high": -0.5, "day_ci_low": -3, "day_ci_high": -0.1}, "X")
