@@ -64,3 +64,25 @@ def test_settings_that_could_only_fail_after_training_are_refused_before_it(tmp_
     with pytest.raises(SystemExit, match=message):
         train.main([*argv, "--output", str(tmp_path / "runs"), "--no-progress"])
     assert not (tmp_path / "runs").exists()  # refused before a run folder (or training) existed
+
+
+@pytest.mark.slow
+def test_ppo_finds_a_planted_order_flow_edge(tmp_path, monkeypatch):
+    # A positive control for the whole learning pipeline (features, action grid, reward, PPO):
+    # on the liquidity-response market with kappa 0.5 the last 30 s of order flow predicts a
+    # 6-spread reversal (README, "The synthetic market"), an edge no fixed action has. Measured:
+    # PPO -1.43 bps against PassiveTWAP, paired 95% CI [-1.86, -0.99] (60 episodes, 3 test days,
+    # 300k steps, 10 s of training on a quiet machine).
+    monkeypatch.setenv("EXEC_ENV_CACHE", str(tmp_path / "cache"))
+    out = train.main([
+        "--data-options", "sign_persistence=0.6,sign_regime=0.2,liquidity_response=0.5,session_seconds=7200",
+        "--days", "8", "--test-days", "3", "--total-timesteps", "300000", "--eval-episodes", "60",
+        "--torch-threads", "1", "--seed", "1", "--output", str(tmp_path / "runs"), "--no-progress",
+    ])  # fmt: skip
+    run = tmp_path / "runs" / out["run_dir"].split("/")[-1]
+    summary = json.loads((run / "eval_summary.json").read_text())
+    rows = {r["policy"]: r for r in summary["summary"]}
+    ppo = rows["PPO"]
+    assert summary["baseline"] in ("PassiveTWAP", "BestConstant")
+    assert ppo["mean"] < rows[summary["baseline"]]["mean"] - 0.5
+    assert ppo["ci_high"] < 0  # the paired per-episode interval against the best baseline
