@@ -173,7 +173,7 @@ def run(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(policies) * len(episodes), desc="episodes", unit="ep")
+        bar = tqdm(total=len(policies) * len(episodes), desc="episodes", unit="ep", disable=None)  # none off a terminal
     try:
         results = evaluate(policies, config, episodes, split=split, child_orders=orders,
                            progress=bar.update if bar is not None else None)  # fmt: skip
