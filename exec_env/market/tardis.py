@@ -177,9 +177,8 @@ def _read_csv(path: Path, dtypes: dict[str, Any]) -> tuple[str, int, pd.DataFram
     # the file is refused below (wrong column count)
     while data.endswith((b"\n", b"\r")):
         data = data[:-1]
-    header_end = data.find(b"\n")
-    header_bytes = data if header_end < 0 else data[:header_end]
-    header = header_bytes.rstrip(b"\r").decode("ascii", errors="replace").split(",")
+    _, ends, commas = reader.csv_lines(data)
+    header = data[: ends[0]].rstrip(b"\r").decode("ascii", errors="replace").split(",")
     try:
         kind, depth = _dataset(header)
     except ValueError:
@@ -187,11 +186,8 @@ def _read_csv(path: Path, dtypes: dict[str, Any]) -> tuple[str, int, pd.DataFram
             path, 1, "header", f"not a supported Tardis CSV header: {excerpt(','.join(header))}"
         ) from None
     n_cols = len(header)
-    if header_end < 0:
+    if ends.size == 1:
         return kind, depth, pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, object)) for c in header})
-    buf = np.frombuffer(data, dtype=np.uint8)
-    starts = np.concatenate([[0], np.flatnonzero(buf == 10) + 1])
-    commas = np.add.reduceat((buf == 44).astype(np.uint8), starts, dtype=np.int64)
     fail_first(commas != n_cols - 1, path, np.arange(1, commas.size + 1), "columns",
                lambda k: f"expected {n_cols} comma-separated fields, got {int(commas[k]) + 1}")  # fmt: skip
     text = io.BytesIO(data)
