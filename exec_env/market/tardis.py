@@ -515,25 +515,18 @@ def write_tardis(
     elif m and int(m.group(1)) >= day.levels:
         n = int(m.group(1))
         lines.append(",".join(_snapshot_columns(n)))
-
-        def cell(px: float, sz: float) -> str:
-            return f"{float(px)!r},{float(sz)!r}" if sz > 0 else ","
-
         for r in range(day.n_books):
             cells = [exchange, sym, str(ts[r]), str(ts[r])]
             for i in range(n):
-                for s in ("ask", "bid"):
-                    cells.append(cell(getattr(day, f"{s}_px")[r, i], getattr(day, f"{s}_sz")[r, i]) if i < day.levels
-                                 else ",")  # fmt: skip
+                for px, sz in ((day.ask_px, day.ask_sz), (day.bid_px, day.bid_sz)):  # empty cells: a missing level
+                    cells.append(f"{float(px[r, i])!r},{float(sz[r, i])!r}" if i < day.levels and sz[r, i] > 0 else ",")
             lines.append(",".join(cells))
     else:
         raise ValueError(
             f"dataset={dataset!r} is invalid; allowed values: 'incremental_book_L2' or 'book_snapshot_N' with "
             f"N >= the day's {day.levels} levels"
         )
-    book_path = directory / f"{exchange}_{dataset}_{date}_{sym}.csv.gz"
-    with gzip.open(book_path, "wt", newline="") as fh:
-        fh.write("\n".join(lines) + "\n")
+    book_path = _write_gz(directory / f"{exchange}_{dataset}_{date}_{sym}.csv.gz", lines)
     if not trades:
         return book_path, None
     tts = _us(day.trade_ts, src)
@@ -544,7 +537,10 @@ def write_tardis(
         for k, (t, s, p, q) in enumerate(zip(tts, day.trade_side, day.trade_px.tolist(), day.trade_sz.tolist(),
                                              strict=True))
     ]  # fmt: skip
-    trades_path = directory / f"{exchange}_trades_{date}_{sym}.csv.gz"
-    with gzip.open(trades_path, "wt", newline="") as fh:
-        fh.write("\n".join(out) + "\n")
-    return book_path, trades_path
+    return book_path, _write_gz(directory / f"{exchange}_trades_{date}_{sym}.csv.gz", out)
+
+
+def _write_gz(path: Path, lines: list[str]) -> Path:
+    with gzip.open(path, "wt", newline="") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return path
