@@ -182,9 +182,7 @@ def _read_csv(path: Path, dtypes: dict[str, Any]) -> tuple[str, int, pd.DataFram
     try:
         kind, depth = _dataset(header)
     except ValueError:
-        raise field_error(
-            path, 1, "header", f"not a supported Tardis CSV header: {excerpt(','.join(header))}"
-        ) from None
+        raise _header_error(path, ",".join(header)) from None
     n_cols = len(header)
     if ends.size == 1:
         return kind, depth, pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, object)) for c in header})
@@ -264,9 +262,11 @@ def _header_kind(path: Path) -> tuple[str, int]:
     try:
         return _dataset(first.decode("ascii").split(","))
     except ValueError:
-        raise field_error(
-            path, 1, "header", f"not a supported Tardis CSV header: {excerpt(first.decode('utf-8', errors='replace'))}"
-        ) from None
+        raise _header_error(path, first.decode("utf-8", errors="replace")) from None
+
+
+def _header_error(path: Path, header: str) -> ValueError:
+    return field_error(path, 1, "header", f"not a supported Tardis CSV header: {excerpt(header)}")
 
 
 def _read_files(paths: list[Path], dtypes: dict[str, Any]) -> tuple[Capture, pd.DataFrame, np.ndarray]:
