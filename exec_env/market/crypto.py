@@ -159,6 +159,7 @@ from numba import njit
 
 from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
+from exec_env.market.lift import split_days
 from exec_env.market.reader import (
     POSITIVE_OR_NONE,
     Capture,
@@ -616,22 +617,21 @@ def make_days(
 ) -> list[MarketDay]:
     """Split rows and trades by UTC date of the clock, build, validate; ``day_notes(date)`` (days since
     the epoch) gives the notes that are about one date, laid over ``notes``. ``src`` is the file or
-    the :class:`~exec_env.market.reader.Capture` the lines are numbered in."""
+    the :class:`~exec_env.market.reader.Capture` the lines are numbered in; ``record_ts`` (sorted) holds
+    the time of every book row and trade."""
     halts = halts.copy()
     halts[halts[:, 1] == -1, 1] = int(record_ts.max()) + 1 if record_ts.size else 0
-    by_day = [x // DAY_NS for x in (book.ts, trades["ts"], record_ts)]
     dates, missing = [], []
-    for d in np.unique(np.concatenate(by_day)).tolist():
-        (b0, b1), (t0, t1), (r0, r1) = (np.searchsorted(x, [d, d + 1]) for x in by_day)
+    for d, r, (b, t) in split_days(record_ts // DAY_NS, book.ts // DAY_NS, trades["ts"] // DAY_NS):
         date = str(np.datetime64(d, "D"))
-        if b1 == b0:
+        if b.stop == b.start:
             missing.append(f"{date}: no book row")
             continue
-        open_ns, close_ns = _day_bounds(d, book.ts[b0:b1], trades["ts"][t0:t1], record_ts[r0:r1], session)
+        open_ns, close_ns = _day_bounds(d, book.ts[b], trades["ts"][t], record_ts[r], session)
         if close_ns <= open_ns:
             missing.append(f"{date}: a single record time ({open_ns}); pass session=(open, close)")
             continue
-        dates.append((d, date, slice(b0, b1), slice(t0, t1), open_ns, close_ns))
+        dates.append((d, date, b, t, open_ns, close_ns))
     if not dates:
         raise ValueError(f"{src}: no day with a book: {'; '.join(missing)}")
     notes["dates_without_day"] = missing

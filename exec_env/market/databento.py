@@ -295,23 +295,17 @@ def _levels(depth: int, column: Any) -> dict[str, np.ndarray]:
 # ---------------------------------------------------------------------------------------------
 def _line_layout(path: Path, data: bytes) -> tuple[list[str], np.ndarray]:
     """Header columns and the 1-based line numbers of the data lines; checks the column counts."""
-    buf = np.frombuffer(data, dtype=np.uint8)
-    nl = np.flatnonzero(buf == 10)
-    ends = nl if (buf.size and buf[-1] == 10) else np.append(nl, buf.size)
-    starts = np.concatenate(([0], nl + 1))[: ends.size]
-    stripped = ends - (np.asarray(buf[np.maximum(ends - 1, 0)] == 13, dtype=np.int64) * (ends > starts))
-    lines = np.flatnonzero(stripped > starts)
+    starts, ends, count = reader.csv_lines(data)
+    lines = np.flatnonzero(ends > starts)
     if lines.size == 0:
         raise ValueError(f"{path}: empty file (no header row)")
     if lines[0] != 0:
         raise field_error(path, 1, "<header>", "the file must start with the header row, found a blank line")
-    header = data[starts[0] : stripped[0]].decode("utf-8", errors="replace").split(",")
+    header = data[starts[0] : ends[0]].decode("utf-8", errors="replace").split(",")
     data_lines = lines[1:]
     if b'"' not in data:
-        commas = np.flatnonzero(buf == 44)
-        count = (np.searchsorted(commas, stripped) - np.searchsorted(commas, starts))[data_lines]
-        fail_first(count != len(header) - 1, path, data_lines + 1, "<columns>",
-                   lambda k: f"expected {len(header)} comma-separated fields (as in the header), found {int(count[k]) + 1}")  # fmt: skip
+        fail_first(count[data_lines] != len(header) - 1, path, data_lines + 1, "<columns>",
+                   lambda k: f"expected {len(header)} comma-separated fields (as in the header), found {int(count[data_lines[k]]) + 1}")  # fmt: skip
     return header, data_lines + 1
 
 

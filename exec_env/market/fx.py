@@ -112,6 +112,7 @@ from exec_env.market.lift import (
     parse_times,
     read_columns,
     read_headed,
+    split_days,
     utc_ns_from_local,
 )
 from exec_env.market.reader import (
@@ -427,11 +428,9 @@ def _days(origin: str, t, book: tuple, lines, opt: dict[str, Any], notes: dict[s
     """One validated day per roll-to-roll day: local date (roll_timezone) of t + (24h - roll) mod 24h."""
     day_index = (local_ns(t, opt["roll_timezone"]) + opt["shift"]) // DAY_NS
     days: list[MarketDay] = []
-    bounds = np.flatnonzero(np.diff(day_index)) + 1
-    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, t.size], strict=True):
-        d = int(day_index[lo])
+    for d, rows, _ in split_days(day_index):
         day_notes = dict(notes)
-        sel, open_ns, close_ns = _day_rows(origin, t, lines, lo, hi, d, opt, day_notes)
+        sel, open_ns, close_ns = _day_rows(origin, t, lines, rows.start, rows.stop, d, opt, day_notes)
         if sel.size == 0:
             continue
         day_notes["n_quotes"] = int(sel.size)

@@ -42,6 +42,7 @@ __all__ = [
     "local_ns",
     "parse_clock",
     "read_columns",
+    "split_days",
     "split_lines",
     "to_float",
     "to_price",
@@ -346,6 +347,18 @@ def utc_ns_of_wall_times(
     fail_first(ns == np.iinfo(np.int64).min, src, lines, field,
                lambda k: f"local time {reader.excerpt(raw[k])} does not exist or is ambiguous in {timezone}")  # fmt: skip
     return ns
+
+
+def split_days(day_of: np.ndarray, *others: np.ndarray) -> list[tuple[int, slice, list[slice]]]:
+    """The one per-date splitter of the loaders: each run of equal day numbers of ``day_of`` (one per
+    row, e.g. the date of each row's clock, in days since the epoch), as ``(day, its rows, the rows of
+    that day in each of the sorted arrays others)``."""
+    cut = np.flatnonzero(np.diff(day_of)) + 1
+    out = []
+    for a, b in zip(np.r_[0, cut].tolist(), np.r_[cut, day_of.size].tolist(), strict=True):
+        d = int(day_of[a])
+        out.append((d, slice(a, b), [slice(*np.searchsorted(x, [d, d + 1]).tolist()) for x in others]))
+    return out
 
 
 def date_str(local_midnight_ns: int) -> str:

@@ -716,6 +716,15 @@ def _digits(v):
 
 
 @njit(cache=True)
+def _put_digits(out, pos, v, d):
+    """The ``d`` last decimal digits of ``v`` >= 0 at ``out[pos:pos + d]``; the position after them."""
+    for q in range(d):
+        out[pos + d - 1 - q] = 48 + v % 10
+        v //= 10
+    return pos + d
+
+
+@njit(cache=True)
 def _format_rows(mat, time_col):
     """CSV bytes of an int64 matrix; ``time_col`` (ns after midnight, or -1) as ``s.fffffffff``."""
     n, ncols = mat.shape
@@ -735,27 +744,15 @@ def _format_rows(mat, time_col):
             v = mat[i, j]
             if j == time_col:
                 sec = v // 1_000_000_000
-                frac = v - sec * 1_000_000_000
-                d = _digits(sec)
-                for q in range(d):
-                    out[pos + d - 1 - q] = 48 + sec % 10
-                    sec //= 10
-                pos += d
+                pos = _put_digits(out, pos, sec, _digits(sec))
                 out[pos] = 46
-                for q in range(9):
-                    out[pos + 9 - q] = 48 + frac % 10
-                    frac //= 10
-                pos += 10
+                pos = _put_digits(out, pos + 1, v - sec * 1_000_000_000, 9)
             else:
                 if v < 0:
                     out[pos] = 45
                     pos += 1
                     v = -v
-                d = _digits(v)
-                for q in range(d):
-                    out[pos + d - 1 - q] = 48 + v % 10
-                    v //= 10
-                pos += d
+                pos = _put_digits(out, pos, v, _digits(v))
             out[pos] = 44 if j < ncols - 1 else 10
             pos += 1
     return out

@@ -409,20 +409,16 @@ def _read(path: Path, required: tuple[str, ...], kind: str) -> tuple[pd.DataFram
     Checks the header and that every line has the header's field count (no quoted commas).
     """
     raw = reader.read_bytes(path)
-    buf = np.frombuffer(raw, dtype=np.uint8)
-    newlines = np.flatnonzero(buf == 10)
-    n_lines = newlines.size + (1 if buf.size and buf[-1] != 10 else 0)
-    if n_lines == 0:
+    if not raw:
         raise field_error(path, 1, required[0], "empty file, expected a header row")
-    header_end = int(newlines[0]) if newlines.size else buf.size
-    names = _names(raw[:header_end])
+    _, ends, commas = reader.csv_lines(raw)
+    names = _names(raw[: ends[0]])
     for name in required:
         if name not in names:
             raise field_error(path, 1, name, f"column missing from the {kind} header {names}")
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise field_error(path, 1, dupes[0], f"column appears more than once in the {kind} header {names}")
-    commas = np.bincount(np.searchsorted(newlines, np.flatnonzero(buf == 44)), minlength=n_lines)[:n_lines]
     wrong = np.flatnonzero(commas[1:] != len(names) - 1)
     if wrong.size:
         line = int(wrong[0]) + 2

@@ -177,21 +177,15 @@ def _read_csv(path: Path, dtypes: dict[str, Any]) -> tuple[str, int, pd.DataFram
     # the file is refused below (wrong column count)
     while data.endswith((b"\n", b"\r")):
         data = data[:-1]
-    header_end = data.find(b"\n")
-    header_bytes = data if header_end < 0 else data[:header_end]
-    header = header_bytes.rstrip(b"\r").decode("ascii", errors="replace").split(",")
+    _, ends, commas = reader.csv_lines(data)
+    header = data[: ends[0]].rstrip(b"\r").decode("ascii", errors="replace").split(",")
     try:
         kind, depth = _dataset(header)
     except ValueError:
-        raise field_error(
-            path, 1, "header", f"not a supported Tardis CSV header: {excerpt(','.join(header))}"
-        ) from None
+        raise _header_error(path, ",".join(header)) from None
     n_cols = len(header)
-    if header_end < 0:
+    if ends.size == 1:
         return kind, depth, pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, object)) for c in header})
-    buf = np.frombuffer(data, dtype=np.uint8)
-    starts = np.concatenate([[0], np.flatnonzero(buf == 10) + 1])
-    commas = np.add.reduceat((buf == 44).astype(np.uint8), starts, dtype=np.int64)
     fail_first(commas != n_cols - 1, path, np.arange(1, commas.size + 1), "columns",
                lambda k: f"expected {n_cols} comma-separated fields, got {int(commas[k]) + 1}")  # fmt: skip
     text = io.BytesIO(data)
@@ -268,9 +262,11 @@ def _header_kind(path: Path) -> tuple[str, int]:
     try:
         return _dataset(first.decode("ascii").split(","))
     except ValueError:
-        raise field_error(
-            path, 1, "header", f"not a supported Tardis CSV header: {excerpt(first.decode('utf-8', errors='replace'))}"
-        ) from None
+        raise _header_error(path, first.decode("utf-8", errors="replace")) from None
+
+
+def _header_error(path: Path, header: str) -> ValueError:
+    return field_error(path, 1, "header", f"not a supported Tardis CSV header: {excerpt(header)}")
 
 
 def _read_files(paths: list[Path], dtypes: dict[str, Any]) -> tuple[Capture, pd.DataFrame, np.ndarray]:
@@ -519,25 +515,18 @@ def write_tardis(
     elif m and int(m.group(1)) >= day.levels:
         n = int(m.group(1))
         lines.append(",".join(_snapshot_columns(n)))
-
-        def cell(px: float, sz: float) -> str:
-            return f"{float(px)!r},{float(sz)!r}" if sz > 0 else ","
-
         for r in range(day.n_books):
             cells = [exchange, sym, str(ts[r]), str(ts[r])]
             for i in range(n):
-                for s in ("ask", "bid"):
-                    cells.append(cell(getattr(day, f"{s}_px")[r, i], getattr(day, f"{s}_sz")[r, i]) if i < day.levels
-                                 else ",")  # fmt: skip
+                for px, sz in ((day.ask_px, day.ask_sz), (day.bid_px, day.bid_sz)):  # empty cells: a missing level
+                    cells.append(f"{float(px[r, i])!r},{float(sz[r, i])!r}" if i < day.levels and sz[r, i] > 0 else ",")
             lines.append(",".join(cells))
     else:
         raise ValueError(
             f"dataset={dataset!r} is invalid; allowed values: 'incremental_book_L2' or 'book_snapshot_N' with "
             f"N >= the day's {day.levels} levels"
         )
-    book_path = directory / f"{exchange}_{dataset}_{date}_{sym}.csv.gz"
-    with gzip.open(book_path, "wt", newline="") as fh:
-        fh.write("\n".join(lines) + "\n")
+    book_path = _write_gz(directory / f"{exchange}_{dataset}_{date}_{sym}.csv.gz", lines)
     if not trades:
         return book_path, None
     tts = _us(day.trade_ts, src)
@@ -548,7 +537,10 @@ def write_tardis(
         for k, (t, s, p, q) in enumerate(zip(tts, day.trade_side, day.trade_px.tolist(), day.trade_sz.tolist(),
                                              strict=True))
     ]  # fmt: skip
-    trades_path = directory / f"{exchange}_trades_{date}_{sym}.csv.gz"
-    with gzip.open(trades_path, "wt", newline="") as fh:
-        fh.write("\n".join(out) + "\n")
-    return book_path, trades_path
+    return book_path, _write_gz(directory / f"{exchange}_trades_{date}_{sym}.csv.gz", out)
+
+
+def _write_gz(path: Path, lines: list[str]) -> Path:
+    with gzip.open(path, "wt", newline="") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return path
