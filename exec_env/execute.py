@@ -28,7 +28,9 @@ _RUN_KEYS = ("horizon_s", "decision_interval_s", "passive_ticks", "cross_ticks")
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m exec_env.execute", description=__doc__.split("\n\n")[0])
-    p.add_argument("--policy", required=True, help="TWAP, PassiveTWAP, Immediate or the path of a PPO model.zip")
+    p.add_argument("--policy", required=True, help="a baseline (TWAP, PassiveTWAP, Immediate, VWAP, POV, DC, AC, "
+                   "SubmitAndLeave, BestConstant, with parameters as 'DC:n_slices=8'; VWAP, DC, AC and BestConstant "
+                   "are fitted on the days before --day) or the path of a PPO model.zip")  # fmt: skip
     p.add_argument("--side", required=True, choices=("buy", "sell"), help="side of the parent order")
     p.add_argument("--quantity", required=True, type=float, help="parent order size (multiple of the lot size)")
     p.add_argument("--broker", default="sim", choices=("sim",), help="broker (sim: replay through the env's simulator)")
@@ -100,13 +102,25 @@ def _load_day(data: str, index: int):
     return catalogue, catalogue.day(index)
 
 
+def _history(catalogue: Any, args: argparse.Namespace, settings: dict[str, Any], sim: Any) -> tuple[Any, Any]:
+    """The days before ``--day`` (what a fitted baseline may learn from) and the order's config."""
+    from exec_env.config import ExecutionConfig
+    from exec_env.market import MarketCatalogue
+
+    if args.day == 0:
+        return None, None
+    past = MarketCatalogue(list(catalogue.days[: args.day]), n_test=0, name=f"{catalogue.name} before day {args.day}",
+                           sim_defaults=dict(catalogue.sim_defaults))  # fmt: skip
+    config = ExecutionConfig(market=past, side=args.side, quantity=args.quantity, sim=sim, **settings)
+    return past, config
+
+
 async def _execute(args: argparse.Namespace) -> int:
     from exec_env.broker import CommissionSchedule, SimulatedBroker
     from exec_env.config import ExecutionConfig
     from exec_env.executor import Executor, ExecutorConfig, RiskLimits, load_policy
     from exec_env.sim.calibrate import IMPACT_KEYS, calibration_for
 
-    policy = load_policy(args.policy)
     settings = {"horizon_s": 600.0, "decision_interval_s": 10.0, "passive_ticks": 2, "cross_ticks": 5}
     settings.update(_run_settings(args.policy))
     for key in _RUN_KEYS:
@@ -127,6 +141,7 @@ async def _execute(args: argparse.Namespace) -> int:
         calibrated = calibration_for(catalogue).sim_kwargs()
     sim = ExecutionConfig(market=catalogue).resolved_sim(catalogue.sim_defaults, calibrated)
     sim = dataclasses.replace(sim, **_sim_overrides(args.sim))
+    policy = load_policy(args.policy, *_history(catalogue, args, settings, sim))
     risk = RiskLimits(
         max_order_qty=args.max_order_qty, max_participation=args.max_participation,
         participation_window_s=args.participation_window_s, price_band_bps=args.price_band_bps,

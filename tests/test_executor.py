@@ -14,11 +14,21 @@ import numpy as np
 import pytest
 
 from exec_env import ExecutionConfig, ExecutionEnv, SimConfig
-from exec_env.baselines import TWAP, Immediate, PassiveTWAP
+from exec_env.baselines import (
+    POV,
+    TWAP,
+    VWAP,
+    AlmgrenChriss,
+    DirectionalChange,
+    Immediate,
+    PassiveTWAP,
+    SubmitAndLeave,
+)
 from exec_env.broker import MarketHours, SimulatedBroker
 from exec_env.executor import CRASH_ENV, Executor, ExecutorConfig, Journal, RiskLimits
 from exec_env.market import MarketCatalogue, save_day
 from exec_env.market.synthetic import generate_day
+from exec_env.policy_context import MarketView
 from tests.books import T0, S, book, make_day, trade
 from tests.conftest import SMALL
 
@@ -42,6 +52,8 @@ def execute(broker, policy, config, path):
 
 def env_episode(day, policy, side, start, sim=SIM, **kw):
     env = ExecutionEnv(ExecutionConfig(market=MarketCatalogue([day], n_test=0), side=side, sim=sim, **kw))
+    if hasattr(policy, "bind"):
+        policy.bind(MarketView(env))
     obs, _ = env.reset(options={"day": 0, "start_ns": start})
     observations, done = [obs], False
     while not done:
@@ -67,6 +79,61 @@ def test_executor_reproduces_the_env_episode_fill_for_fill(day, tmp_path, policy
     assert report.broker_position == (5000.0 if side == "buy" else -5000.0)
     assert report.arrival_mid == metrics["arrival_mid"]
     assert report.shortfall_bps == pytest.approx(metrics["shortfall_bps"], abs=1e-9)
+
+
+def view_policies(day):
+    """Fixed policies that read the market view, each as a factory (a fresh policy per run)."""
+    cat = MarketCatalogue([day], n_test=0)
+    curve = VWAP.from_catalogue(cat, bucket_s=300).curve
+    delta = DirectionalChange.from_catalogue(cat, horizon_s=600).delta
+    ac = AlmgrenChriss.from_catalogue(cat, 10.0, 1e-6, sim_config=SIM)
+    return {
+        "VWAP": lambda: VWAP(curve),
+        "POV": lambda: POV(rate=0.05, aggressiveness=-0.5),
+        "DC": lambda: DirectionalChange(delta, n_slices=8),
+        "AC": lambda: AlmgrenChriss(ac.sigma, ac.eta, ac.risk_aversion),
+        "SubmitAndLeave": lambda: SubmitAndLeave(offset_ticks=1),
+    }
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+@pytest.mark.parametrize("name", ["VWAP", "POV", "DC", "AC", "SubmitAndLeave"])
+def test_baselines_that_read_the_market_reproduce_their_env_episode(day, tmp_path, name, side):
+    make = view_policies(day)[name]
+    start = day.meta.session_open_ns + 400 * S
+    metrics, env_fills, _ = env_episode(day, make(), side, start)
+    broker = SimulatedBroker(day, SIM, 1 if side == "buy" else -1, start)
+    report, _, _ = execute(broker, make(), ExecutorConfig(side=side, quantity=5000, start_ns=start),
+                                   tmp_path / "j.sqlite")  # fmt: skip
+    assert len(env_fills) > 3  # the policy traded in several pieces
+    assert np.array_equal(broker.sim.fill_records()[FIELDS], env_fills[FIELDS])
+    assert report.shortfall_bps == pytest.approx(metrics["shortfall_bps"], abs=1e-9)
+    assert report.status == "done" and report.filled == 5000.0
+
+
+def test_the_executor_view_sees_the_env_views_prices_with_own_impact(day, tmp_path):
+    sim = SimConfig(latency_ms=0.0, permanent_impact=2e-5, transient_impact=4e-5)  # impact of several ticks
+    start = day.meta.session_open_ns + 400 * S
+    env = ExecutionEnv(ExecutionConfig(market=MarketCatalogue([day], n_test=0), side="buy", sim=sim))
+    obs, _ = env.reset(options={"day": 0, "start_ns": start})
+    done = False
+    while not done:
+        obs, _, done, _, _ = env.step(TWAP().predict(obs)[0])
+    env_ts, env_mid = MarketView(env).mids(start - 60 * S)  # to the end of the episode
+    last = start + 590 * S  # the executor's last decision: its market data reach that far
+    env_ts, env_mid = env_ts[env_ts <= last], env_mid[env_ts <= last]
+    broker = SimulatedBroker(day, sim, 1, start)
+    ex = Executor(broker, TWAP(), ExecutorConfig(side="buy", quantity=5000, start_ns=start), tmp_path / "j.sqlite")
+    try:
+        asyncio.run(ex.run())
+        ex.view.at(59, last, np.nan, np.nan, 5000.0)
+        ts, mid = ex.view.mids(start - 60 * S)
+    finally:
+        ex.close()
+    replay = 0.5 * (day.bid_px[:, 0] + day.ask_px[:, 0])
+    impact = env_mid - replay[np.searchsorted(day.ts, env_ts, side="right") - 1]
+    assert impact.max() > 5 * day.meta.tick_size and impact.min() == 0.0  # none before the start
+    assert np.array_equal(ts, env_ts) and np.array_equal(mid, env_mid)
 
 
 def test_executor_reproduces_a_ppo_model(day, tmp_path):
@@ -98,12 +165,14 @@ def test_with_latency_the_order_completes_and_never_overfills(day, tmp_path):
 
 
 # -- kills and restarts ------------------------------------------------------------------------------
-def cli(data: Path, journal: Path, crash: str | None = None) -> subprocess.CompletedProcess:
+def cli(
+    data: Path, journal: Path, crash: str | None = None, policy: str = "PassiveTWAP"
+) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != CRASH_ENV}
     env["PYTHONPATH"] = str(ROOT)
     if crash:
         env[CRASH_ENV] = crash
-    cmd = [sys.executable, "-m", "exec_env.execute", "--policy", "PassiveTWAP", "--side", "sell", "--quantity", "3000",
+    cmd = [sys.executable, "-m", "exec_env.execute", "--policy", policy, "--side", "sell", "--quantity", "3000",
            "--data", str(data), "--start-s", "400", "--horizon-s", "300", "--journal", str(journal),
            "--sim", "latency_ms=0", "--no-calibrate", "--quiet"]  # fmt: skip
     return subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
@@ -172,6 +241,24 @@ def test_killed_executor_restarts_with_the_right_position_and_no_order_twice(sav
     assert venue == venue_requests(ref_journal)  # the venue saw exactly the same requests
     orders = [p for k, p in venue if k != "clock"]
     assert len({p for p in orders}) == len(orders)  # no request sent twice
+
+
+@pytest.mark.parametrize("policy", ["SubmitAndLeave:offset_ticks=1", "DC:delta=0.0002,n_slices=6"])
+def test_a_policy_with_memory_resumes_as_if_never_killed(saved_day, tmp_path, policy):
+    # submit-and-leave keeps the price of its first decision, DC the price path it has seen: after
+    # a restart the executor shows them their journaled decisions again before the next one
+    reference = cli(saved_day, tmp_path / "ref.sqlite", policy=policy)
+    assert reference.returncode == 0, reference.stderr
+    journal = tmp_path / "j.sqlite"
+    for crash in ("after_decision:7", "after_decision:5"):
+        killed = cli(saved_day, journal, crash, policy=policy)
+        assert killed.returncode == -9, killed.stderr
+    done = cli(saved_day, journal, policy=policy)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == reference.stdout
+    fills, _, decisions, _ = journal_rows(journal)
+    ref_fills, _, ref_decisions, _ = journal_rows(tmp_path / "ref.sqlite")
+    assert fills == ref_fills and decisions == ref_decisions
 
 
 def test_resuming_with_another_parent_order_is_refused(day, tmp_path):
@@ -351,5 +438,27 @@ def test_cli_reports_bad_arguments(saved_day, capsys):
     assert "--start-s 2300.0 is outside the allowed range [0, 1800]" in capsys.readouterr().err
     assert main([*base, "--quantity", "100", "--sim", "latency=0"]) == 2
     assert "--sim 'latency=0': expected FIELD=VALUE" in capsys.readouterr().err
-    assert main([*base, "--quantity", "100", "--policy", "VWAP"]) == 2
-    assert "--policy 'VWAP'; allowed: TWAP, Immediate, PassiveTWAP" in capsys.readouterr().err
+    assert main([*base, "--quantity", "100", "--policy", "VWAP"]) == 2  # the one day is --day 0: no past
+    assert (
+        "--policy VWAP is fitted on past days: none given (choose a --day after the first)" in capsys.readouterr().err
+    )
+    assert main([*base, "--quantity", "100", "--policy", "Adaptive"]) == 2
+    assert "--policy Adaptive reads the env's market days and cannot drive a live order" in capsys.readouterr().err
+    assert main([*base, "--quantity", "100", "--policy", "VWAP2"]) == 2
+    assert "--policy 'VWAP2'; allowed: AC, Adaptive, BestConstant, DC, Immediate, POV" in capsys.readouterr().err
+
+
+def test_fitted_baselines_learn_from_the_days_before_the_executed_one(day):
+    from exec_env.executor import load_policy
+
+    past = MarketCatalogue([generate_day(SMALL, seed=11, day_index=i) for i in (1, 2)], n_test=0)
+    config = ExecutionConfig(market=past, side="buy", quantity=5000, sim=SIM)
+    vwap = load_policy("vwap:bucket_s=600", past, config)
+    assert isinstance(vwap, VWAP)
+    expected = VWAP.from_catalogue(past, bucket_s=600).curve
+    assert np.array_equal(
+        vwap.curve.cumulative(np.arange(0, 1800, 60.0)), expected.cumulative(np.arange(0, 1800, 60.0))
+    )
+    dc = load_policy("DC:delta=0.0003,n_slices=4")  # given its threshold, DC needs no past
+    assert isinstance(dc, DirectionalChange) and dc.delta == 0.0003 and dc.n_slices == 4
+    assert isinstance(load_policy("AC", past, config), AlmgrenChriss)

@@ -53,6 +53,7 @@ from exec_env.env import DISCRETE_GRID, child_order
 from exec_env.executor.config import ExecutorConfig
 from exec_env.executor.journal import Decision, Journal, Request
 from exec_env.executor.observation import MarketRecorder
+from exec_env.executor.view import ExecutorView
 from exec_env.features import OBS_HIGH, OBS_LOW
 
 __all__ = ["CRASH_ENV", "ExecutionReport", "Executor"]
@@ -120,6 +121,9 @@ class Executor:
         self.side = config.sign
         self.n = config.n_steps
         self._stop = False
+        self.view = ExecutorView(self)
+        """What fixed policies with a ``bind(view)`` method (VWAP, POV, DC, AC, ...) read."""
+        self._uses_view = hasattr(policy, "bind")
 
     def stop(self) -> None:
         """Ask the executor to cancel and stop at its next check (like the kill-switch file)."""
@@ -361,8 +365,11 @@ class Executor:
             if not inside.all():
                 self._event(logging.WARNING, f"step {j}: observation outside its bounds {obs.tolist()}; clipped", t)
                 obs = np.clip(np.nan_to_num(obs), OBS_LOW, OBS_HIGH).astype(np.float32)
-            pace, aggr = self._policy_action(obs, j)
             q = await b.quote()
+            self.view.at(j, t, q.bid, q.ask, self._filled())
+            if self._uses_view:  # what the policy saw, to rebuild its memory after a restart
+                self.journal.put(f"view/{j}", [t, q.bid, q.ask, self.view.executed])
+            pace, aggr = self._policy_action(obs, j)
             qty, px = child_order(
                 pace, aggr, j, self.n, cfg.quantity, self._filled(),
                 b.lot_size, self.side, q.bid, q.ask, b.tick_size, cfg.passive_ticks, cfg.cross_ticks,
@@ -452,6 +459,24 @@ class Executor:
             self._event(logging.INFO, f"resuming from the journal {j.path}")
         self.start_ns = int(j.get("config")["start_ns"])
         self._parent_id = f"P{self.start_ns // 1_000_000}"
+        if self._uses_view:
+            self.policy.bind(self.view)
+
+    async def _replay_policy(self, last: int) -> None:
+        """After a restart, show a policy that reads the view its decisions ``0..last`` again as
+        journaled (time, touch, executed quantity; market data cut at that time), so that what it
+        remembers (VWAP's schedule, DC's price path, submit-and-leave's price) is as before. The
+        actions are discarded: those decisions were journaled and acted on."""
+        await self._sync_market()
+        for step in range(last + 1):
+            seen = self.journal.get(f"view/{step}")
+            d = self.journal.decision(step)
+            if seen is None or d is None or d.obs is None:
+                continue  # no policy call at that step (market closed, no book)
+            t, bid, ask, executed = seen
+            self.view.at(step, t, bid, ask, executed)
+            self.policy.predict(np.asarray(d.obs, dtype=np.float32), state=None,
+                                episode_start=np.array([step == 0]), deterministic=True)  # fmt: skip
 
     async def run(self) -> ExecutionReport:
         await self._start()
@@ -469,6 +494,8 @@ class Executor:
         first = 0
         resume = j.last_decision_step()
         if resume is not None and resume < self.n:
+            if self._uses_view and resume < self.n - 1:
+                await self._replay_policy(resume)
             # decision `resume` was journaled after every fill before it: newer fills belong to it
             await self._sync_fills(resume)
             if self._killed():

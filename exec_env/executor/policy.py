@@ -8,23 +8,40 @@ from typing import Any
 __all__ = ["load_policy"]
 
 
-def load_policy(spec: str) -> Any:
-    """``TWAP``, ``PassiveTWAP``, ``Immediate`` (any case) or the path of an SB3 ``model.zip``.
+def load_policy(spec: str, history: Any = None, config: Any = None) -> Any:
+    """A fixed baseline spec (``TWAP``, ``VWAP:bucket_s=600``, ... as ``make_baseline`` reads them;
+    the name in any case) or the path of an SB3 ``model.zip``.
 
-    A model must take the env's observation (``exec_env.features.OBS_DIM`` features); its action space (Box or
-    MultiDiscrete) selects the action mapping.
+    VWAP, DC, AC and BestConstant are fitted on ``history``, a catalogue of *past* days only (the
+    executed day must not be in it), with ``config`` (an ``ExecutionConfig`` with the order's side,
+    quantity, horizon, decision interval and action mapping). ``Adaptive`` reads the env's days and
+    cannot run live. A model must take the env's observation (``exec_env.features.OBS_DIM``
+    features); its action space (Box or MultiDiscrete) selects the action mapping.
     """
-    from exec_env.baselines import BASELINES
+    from exec_env.baselines import BASELINES, make_baseline
 
-    # the fixed policies that need nothing beyond the observation (the others read the env's
-    # MarketView, which the executor does not have yet)
-    names = ("TWAP", "Immediate", "PassiveTWAP")
-    by_name = {k.lower(): BASELINES[k] for k in names}
-    if spec.lower() in by_name:
-        return by_name[spec.lower()]()
+    name, _, params = spec.partition(":")
+    known = {k.lower(): k for k in BASELINES}
+    if name.strip().lower() in known:
+        name = known[name.strip().lower()]
+        if name == "Adaptive":
+            raise ValueError("--policy Adaptive reads the env's market days and cannot drive a live order")
+        given = {k.partition("=")[0].strip() for k in params.split(",") if "=" in k}
+        fitted = name in ("VWAP", "BestConstant") or (name == "DC" and "delta" not in given)
+        fitted = fitted or (name == "AC" and not {"sigma", "eta"} <= given)
+        if fitted and (history is None or config is None):
+            raise ValueError(f"--policy {name} is fitted on past days: none given (choose a --day after the first)")
+        full = f"{name}:{params}" if params else name
+        if config is None:
+            from exec_env.config import ExecutionConfig
+
+            config = ExecutionConfig()
+        from dataclasses import replace
+
+        return make_baseline(full, replace(config, action_mode="continuous"), history, sim_config=config.sim)
     path = Path(spec)
     if path.suffix != ".zip":
-        raise ValueError(f"--policy {spec!r}; allowed: {', '.join(names)} or the path of a model .zip file")
+        raise ValueError(f"--policy {spec!r}; allowed: {', '.join(sorted(BASELINES))} or the path of a model .zip file")
     if not path.is_file():
         raise ValueError(f"--policy {spec!r}: no such file")
     from exec_env.agents import load_trained
