@@ -212,10 +212,11 @@ def depletion(fs, ist, pp, now):
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _deplete(fs, ist, pp, now, take):
+def _deplete(fs, ist, pp, now, d, take):
+    """``take`` more units depleted at ``now``, where the depletion was ``d``."""
     if pp[P_RESIL_NS] <= 0.0 or take <= 0.0:
         return
-    fs[F_DEP] = depletion(fs, ist, pp, now) + take
+    fs[F_DEP] = d + take
     ist[I_DEP_TS] = now
 
 
@@ -314,15 +315,14 @@ def _max_units(side, limit_px, price, g, u):
 
 
 @njit(cache=True, _nrt=False)
-def _sweep_book(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, qty, limit_px, liq, now, record):
-    """Walk the shifted opposite book, then its profile tail, from depletion depth ``D``.
-    Returns the quantity taken; with ``record`` False only counts it."""
+def _sweep_book(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, qty, limit_px, liq, now, d, record):
+    """Walk the shifted opposite book, then its profile tail, from depletion depth ``d`` (the
+    depletion at ``now``). Returns the quantity taken; with ``record`` False only counts it."""
     side = pp[P_SIDE]
     tick = pp[P_TICK]
     lot = pp[P_LOT]
     i0 = impact_offset(fs, ist, pp, now)
     g = instant_rate(pp)
-    d = depletion(fs, ist, pp, now)
     rem = qty
     u = 0.0  # units of this sweep so far
     cum = 0.0  # cumulative recorded depth up to the current level
@@ -395,8 +395,9 @@ def _sweep_book(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, qty, limit_p
 
 
 @njit(cache=True, _nrt=False)
-def _sweep_sqrt(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, qty, limit_px, liq, now, record):
-    """Square-root liquidity: marginal price ``touch + I0 + s*(k*sqrt(D + u) + g*u)``."""
+def _sweep_sqrt(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, qty, limit_px, liq, now, d, record):
+    """Square-root liquidity: marginal price ``touch + I0 + s*(k*sqrt(d + u) + g*u)`` (``d`` the
+    depletion at ``now``)."""
     side = pp[P_SIDE]
     tick = pp[P_TICK]
     if opp_sz[row, 0] > 0.0:
@@ -407,7 +408,6 @@ def _sweep_sqrt(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, qty, limit_p
     i0 = impact_offset(fs, ist, pp, now)
     g = instant_rate(pp)
     k = pp[P_SQRT_K]
-    d = depletion(fs, ist, pp, now)
     room = side * (limit_px - touch - i0)
     if room < -_EPS:
         return 0.0
@@ -440,12 +440,13 @@ def _take(opp_px, opp_sz, fs, ist, pp, fills_f, fills_i, qty, limit_px, liq, now
     if want <= 0.0:
         return 0.0
     row = ist[I_BOOK]
+    d = depletion(fs, ist, pp, now)  # the sweep records fills without impact: d holds until it ends
     if pp[P_LIQ] == LIQ_SQRT:
-        taken = _sweep_sqrt(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, want, limit_px, liq, now, True)
+        taken = _sweep_sqrt(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, want, limit_px, liq, now, d, True)
     else:
-        taken = _sweep_book(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, want, limit_px, liq, now, True)
+        taken = _sweep_book(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, want, limit_px, liq, now, d, True)
     if taken > 0.0:
-        _deplete(fs, ist, pp, now, taken)
+        _deplete(fs, ist, pp, now, d, taken)
         _apply_impact(fs, ist, pp, now, pp[P_SIDE] * taken, fills_f, ist[I_NFILLS])
     return taken
 
@@ -532,14 +533,15 @@ def _cross_resting(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, now):
     want = _lots(min(rem, fs[F_CAP]), pp[P_LOT])
     if want <= 0.0:
         return
+    d = depletion(fs, ist, pp, now)  # a maker fill moves the impact, not the depletion
     if pp[P_LIQ] == LIQ_SQRT:
-        take = _sweep_sqrt(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, want, limit_px, LIQ_MAKER, now, False)
+        take = _sweep_sqrt(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, want, limit_px, LIQ_MAKER, now, d, False)
     else:
-        take = _sweep_book(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, want, limit_px, LIQ_MAKER, now, False)
+        take = _sweep_book(opp_px, opp_sz, row, fs, ist, pp, fills_f, fills_i, want, limit_px, LIQ_MAKER, now, d, False)
     if take <= 0.0:
         return
     _record_fill(fs, ist, pp, fills_f, fills_i, now, limit_px, take, limit_px, pp[P_MAKER_BPS], LIQ_MAKER, True)
-    _deplete(fs, ist, pp, now, take)
+    _deplete(fs, ist, pp, now, d, take)
     fs[F_ORD_QTY] = _left(rem, take, pp[P_LOT])
 
 
