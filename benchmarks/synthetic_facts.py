@@ -104,7 +104,11 @@ def main() -> None:
         facts, _, _, _ = facts_table(setting, args.days, args.seed)
         print(f"{spec}:")
         print_facts(
-            {k: v for k, v in facts.items() if k.startswith(("sign_", "ret_", "flow_", "imb_acc", "realized", "spread_1"))}
+            {
+                k: v
+                for k, v in facts.items()
+                if k.startswith(("sign_", "ret_", "flow_", "imb_acc", "realized", "spread_1"))
+            }
         )
 
     for path in args.real:
