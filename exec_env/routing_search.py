@@ -5,8 +5,9 @@ grid search on training days, and savings tables with intervals.
   run on the same list through ``reset(options=...)`` and ``Routing-v0`` is deterministic given
   them, so every policy sees identical market paths.
 * :func:`grid_search` runs ``ContKukanov`` for every ``(lambda_over, lambda_under, theta_queue)``
-  of the grid on **training** episodes only and picks the lowest mean shortfall; :func:`save_choice`
-  writes the choice and the whole grid as JSON.
+  of the grid on **training** episodes only and picks the lowest mean shortfall, and warns when the
+  choice lies at the edge of an axis *and* beats every other value of it by more than two paired
+  standard errors (:func:`edge_margin`); :func:`save_choice` writes the choice and the whole grid as JSON.
 * :func:`savings_table`: per policy, mean shortfall and the saving of a reference policy (CK)
   against it, ``shortfall(policy) - shortfall(reference)`` in bps (positive: the reference is
   cheaper), with the paired t and bootstrap intervals of ``exec_env.stats.paired_comparison``.
@@ -26,7 +27,15 @@ import pandas as pd
 from exec_env.routing_env import RoutingConfig, RoutingEnv
 from exec_env.stats import paired_comparison
 
-__all__ = ["DEFAULT_GRID", "grid_search", "run_policy", "sample_episodes", "save_choice", "savings_table"]
+__all__ = [
+    "DEFAULT_GRID",
+    "edge_margin",
+    "grid_search",
+    "run_policy",
+    "sample_episodes",
+    "save_choice",
+    "savings_table",
+]
 
 DEFAULT_GRID = {"lambda_over": (0.5, 2.0, 5.0), "lambda_under": (2.0, 5.0, 10.0), "theta_queue": (0.0, 0.5, 2.0)}
 """Grid of the search, bps of the mid per unit."""
@@ -72,36 +81,58 @@ def grid_search(
         raise ValueError(f"grid_search: grid keys {sorted(grid)} are invalid; allowed: {sorted(DEFAULT_GRID)}")
     env = RoutingEnv(config, split="train")
     episodes = sample_episodes(env, n_episodes, seed)
-    rows = []
+    rows, shortfalls = [], []
     for lo, lu, th in itertools.product(grid["lambda_over"], grid["lambda_under"], grid["theta_queue"]):
         frame = run_policy(env, ContKukanov(env.venue_specs, lo, lu, th), episodes)
         s = frame["shortfall_bps"]
+        shortfalls.append(s.to_numpy())
         rows.append(
             {"lambda_over": lo, "lambda_under": lu, "theta_queue": th, "mean_bps": s.mean(), "std_bps": s.std()}
         )
     table = pd.DataFrame(rows)
-    best = table.iloc[int(np.argmin(table["mean_bps"].to_numpy()))]
-    chosen = {k: float(best[k]) for k in ("lambda_over", "lambda_under", "theta_queue")}
-    # a choice on the boundary of an axis that was searched may lie outside the grid: say so
+    best = int(np.argmin(table["mean_bps"].to_numpy()))
+    chosen = {k: float(table.iloc[best][k]) for k in ("lambda_over", "lambda_under", "theta_queue")}
+    # a choice on the boundary of an axis that was searched may lie outside the grid; that matters
+    # only where it is clearly better than every other value of that axis (paired, on the same episodes)
     edge = [k for k, values in grid.items() if len(values) > 1 and chosen[k] in (min(values), max(values))]
+    margins = {k: edge_margin(table, np.asarray(shortfalls), best, k) for k in edge}
     table.attrs["at_edge"] = edge
-    if edge:
+    table.attrs["edge_margin"] = margins
+    clear = [k for k, (diff, se) in margins.items() if diff < -2.0 * se]
+    table.attrs["edge_clear"] = clear
+    if clear:
         import warnings
 
+        detail = ", ".join(f"{k}={chosen[k]:g} ({margins[k][0]:+.3f} +- {margins[k][1]:.3f} bps)" for k in clear)
         warnings.warn(
-            f"grid_search: the chosen {', '.join(f'{k}={chosen[k]:g}' for k in edge)} lie(s) at the edge of the grid "
-            f"{ {k: tuple(grid[k]) for k in edge} }: widen the grid there",
+            f"grid_search: the chosen {detail} lie(s) at the edge of the grid "
+            f"{ {k: tuple(grid[k]) for k in clear} } and beat every other value there by more than 2 "
+            "standard errors: widen the grid there",
             RuntimeWarning,
             stacklevel=2,
         )
     return chosen, table
 
 
+def edge_margin(table: pd.DataFrame, shortfalls: np.ndarray, best: int, axis: str) -> tuple[float, float]:
+    """How much better the chosen row ``best`` is than the best row with another value of ``axis``:
+    the mean paired difference of their per-episode shortfalls (``shortfalls[row]``, bps; negative:
+    the chosen row is cheaper) and its standard error."""
+    others = np.flatnonzero(table[axis].to_numpy() != table[axis].iloc[best])
+    rival = int(others[np.argmin(table["mean_bps"].to_numpy()[others])])
+    diff = shortfalls[best] - shortfalls[rival]
+    se = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("inf")
+    return float(diff.mean()), se
+
+
 def save_choice(path: str | Path, chosen: dict[str, float], table: pd.DataFrame, notes: dict | None = None) -> Path:
     """Write the chosen parameters, the whole grid and ``notes`` as JSON."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"chosen": chosen, "at_edge": list(table.attrs.get("at_edge", [])), "grid": table.to_dict("records")}
+    payload = {"chosen": chosen, "at_edge": list(table.attrs.get("at_edge", [])),
+               "edge_clear": list(table.attrs.get("edge_clear", [])),
+               "edge_margin": {k: list(v) for k, v in table.attrs.get("edge_margin", {}).items()},
+               "grid": table.to_dict("records")}  # fmt: skip
     path.write_text(json.dumps({**payload, **(notes or {})}, indent=1))
     return path
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import warnings
 
 import gymnasium
 import numpy as np
@@ -24,7 +25,7 @@ from exec_env.market.synthetic import SIM_DEFAULTS
 from exec_env.market.synthetic_venues import DEFAULT_VENUES, generate_venue_day
 from exec_env.market.venues import VenueCatalogue, VenueSpec
 from exec_env.routing_env import RoutingConfig, RoutingEnv, register_routing
-from exec_env.routing_search import grid_search, run_policy, sample_episodes, savings_table
+from exec_env.routing_search import edge_margin, grid_search, run_policy, sample_episodes, savings_table
 
 
 @pytest.fixture(scope="module")
@@ -210,14 +211,35 @@ def test_vwap_follows_the_training_curve(venue_catalogue: VenueCatalogue, env: R
 def test_grid_search_uses_training_days_and_picks_the_minimum(venue_catalogue: VenueCatalogue) -> None:
     cfg = RoutingConfig(market=venue_catalogue, quantity=2000.0, horizon_s=120.0, split="test")
     grid = {"lambda_over": (1.0,), "lambda_under": (0.0, 8.0), "theta_queue": (0.5,)}
-    with pytest.warns(RuntimeWarning, match="lambda_under=.* at the edge of the grid"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         chosen, table = grid_search(cfg, n_episodes=3, seed=1, grid=grid)
     assert table.attrs["at_edge"] == ["lambda_under"]  # a two-value axis: any choice is an edge
+    diff, se = table.attrs["edge_margin"]["lambda_under"]
+    assert diff <= 0  # the chosen value is the cheaper one
+    # the warning only when the edge choice is clearly (2 standard errors) better than the other value
+    edge_warnings = [w for w in caught if "at the edge of the grid" in str(w.message)]
+    assert len(edge_warnings) == (1 if diff < -2 * se else 0)
+    assert table.attrs["edge_clear"] == (["lambda_under"] if diff < -2 * se else [])
     assert len(table) == 2
     best = table.loc[table["mean_bps"].idxmin()]
     assert chosen == {"lambda_over": 1.0, "lambda_under": float(best["lambda_under"]), "theta_queue": 0.5}
     train_env = RoutingEnv(cfg, split="train")
     assert {e["day"] for e in sample_episodes(train_env, 3, seed=1)} <= set(venue_catalogue.indices("train"))
+
+
+def test_edge_margin_is_the_paired_difference_to_the_best_other_value() -> None:
+    import pandas as pd
+
+    table = pd.DataFrame({"theta_queue": [0.0, 0.5, 2.0, 2.0], "mean_bps": [3.0, 2.5, 1.0, 4.0]})
+    shortfalls = np.array([[3.0, 3.0, 3.0], [2.0, 3.0, 2.5], [1.0, 1.5, 0.5], [4.0, 4.0, 4.0]])
+    # chosen row 2 (theta 2.0); the best row with another theta is row 1: differences -1, -1.5, -2
+    diff, se = edge_margin(table, shortfalls, 2, "theta_queue")
+    assert diff == pytest.approx(-1.5)
+    assert se == pytest.approx(0.5 / np.sqrt(3))  # sample std of (-1, -1.5, -2) is 0.5
+    flat = np.array([[3.0, 3.0, 3.0], [1.2, 0.8, 1.0], [1.0, 1.0, 0.9], [4.0, 4.0, 4.0]])
+    diff, se = edge_margin(table, flat, 2, "theta_queue")  # -0.2, +0.2, -0.1: within noise
+    assert diff == pytest.approx(-0.1 / 3) and diff > -2 * se
 
 
 def test_savings_table_is_paired(env: RoutingEnv) -> None:
