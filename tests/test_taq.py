@@ -217,7 +217,7 @@ def test_venue_books_by_hand(tmp_path):
     (z,) = books["Z"]
     np.testing.assert_array_equal(z.ask_sz[:, 0], [100, 100])
     assert z.n_trades == 1 and z.levels == 1
-    with pytest.raises(ValueError, match=r"unknown option\(s\) \['levels'\]"):
+    with pytest.raises(ValueError, match=r"taq: unknown option 'levels'; the options of this format: symbol, session,"):
         taq.load_venue_books(_write(tmp_path), levels=3)
 
 
@@ -327,7 +327,9 @@ def test_malformed_trades_name_file_row_and_field(tmp_path, case, row, field):
 def test_several_symbols_need_the_symbol_option(tmp_path):
     q = _quote_lines() + _quote_lines([("16:30:00.000", "N", "50.00", "1", "50.01", "1")], symbol="YYY")
     qpath = _write(tmp_path, quotes=q)
-    with pytest.raises(ValueError, match=r"line 2, field 'SYMBOL': the file holds 2 symbols \['XXX', 'YYY'\]"):
+    with pytest.raises(
+        ValueError, match=r"line 8, field 'SYMBOL': 2 symbols in the file \(XXX, YYY\); pass symbol= to pick one"
+    ):
         taq.load(qpath, corrected="exclude")
     (day,) = taq.load(qpath, corrected="exclude", symbol="XXX")
     assert day.meta.notes["other_symbol_quote_rows"] == 1 and day.meta.notes["quote_records"] == 6
@@ -352,7 +354,9 @@ def test_files_and_companions(tmp_path):
     with pytest.raises(ValueError, match="this is a TAQ trades file"):
         taq.load(tpath)
     tpath.rename(tmp_path / "elsewhere.csv")
-    with pytest.raises(ValueError, match="no companion trades file"):
+    with pytest.raises(
+        ValueError, match=f"^{qpath}: no paired trades file beside it; pass trades=<path>, or trades=False"
+    ):
         taq.load(qpath)
     (day,) = taq.load(qpath, trades=tmp_path / "elsewhere.csv", corrected="exclude")
     assert day.n_trades == 6

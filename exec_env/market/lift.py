@@ -4,12 +4,12 @@ the canonical :class:`~exec_env.market.data.MarketDay`.
 Used by :mod:`exec_env.market.fx` (FX tick quotes) and :mod:`exec_env.market.bars` (OHLCV bars).
 What is shared:
 
-* wall-clock and time zone option checks (the others are :mod:`exec_env.market.reader`'s);
+* wall-clock and session option checks (:func:`parse_clock`, :func:`parse_session`; the others are
+  :mod:`exec_env.market.reader`'s);
 * a line-exact CSV splitter (:func:`split_lines`): every row keeps its 1-based line number in the
   file, wrong field counts and unparsable or non-finite values raise
   ``ValueError("<file>: line <n>, field '<name>': ...")`` (:func:`reader.field_error`);
-* tick-grid helpers: :func:`infer_tick` (the coarsest power-of-ten grid every price lies on),
-  :func:`check_grid`, :func:`to_price` (integer ticks to prices without float residue);
+* :func:`to_price` (integer ticks to prices without float residue);
 * :func:`ladder`: the deterministic depth that a lifted book shows beyond its best level (levels
   ``step`` ticks apart, a given size each). This is an *assumption*, not data: every loader that
   uses it says so in ``meta.notes``;
@@ -18,13 +18,13 @@ What is shared:
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import math
 import re
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -34,17 +34,14 @@ from exec_env.market.reader import bad_option, fail_first, field_error
 
 __all__ = [
     "NS",
-    "check_grid",
-    "check_timezone",
     "header_roles",
-    "infer_tick",
     "ladder",
     "local_ns",
     "parse_clock",
+    "parse_session",
     "read_columns",
     "split_days",
     "split_lines",
-    "to_float",
     "to_price",
     "utc_ns_from_local",
     "utc_ns_of_wall_times",
@@ -59,39 +56,36 @@ DAY_NS = 86_400 * NS
 # ----------------------------------------------------------------------------------------------
 
 
-def check_timezone(name: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise bad_option(name, value, "an IANA time zone name such as 'UTC' or 'America/New_York'")
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise bad_option(name, value, "an IANA time zone name such as 'UTC' or 'America/New_York'") from None
-    return value
-
-
-_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{1,2})(?::(\d{1,2})(\.\d{1,9})?)?$")
+_CLOCK_TEXT = "a wall-clock time 'HH:MM[:SS[.fff]]' within one day"
 
 
 def parse_clock(name: str, value: Any, allow_24: bool = True) -> int:
-    """Seconds after midnight of ``"HH:MM"`` or ``"HH:MM:SS"`` (``"24:00"`` allowed when ``allow_24``)."""
+    """Nanoseconds after midnight of ``"HH:MM"``, ``"HH:MM:SS"``, ``"HH:MM:SS.fff"`` (up to 9 decimals)
+    or a ``datetime.time``; ``"24:00"`` only when ``allow_24``. Else :func:`reader.bad_option`."""
+    if isinstance(value, dt.time):
+        return ((value.hour * 60 + value.minute) * 60 + value.second) * NS + value.microsecond * 1000
     m = _CLOCK.match(value) if isinstance(value, str) else None
-    if m is None:
-        raise bad_option(name, value, "a wall-clock time 'HH:MM' or 'HH:MM:SS'")
-    h, mi, s = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
-    secs = h * 3600 + mi * 60 + s
-    if mi > 59 or s > 59 or secs > (86_400 if allow_24 else 86_399):
-        raise bad_option(name, value, "a wall-clock time 'HH:MM' or 'HH:MM:SS' within one day")
-    return secs
+    if m is not None:
+        h, mi, sec = int(m[1]), int(m[2]), int(m[3] or 0)
+        ns = ((h * 60 + mi) * 60 + sec) * NS + int((m[4] or ".")[1:].ljust(9, "0"))
+        if mi <= 59 and sec <= 59 and ns <= (DAY_NS if allow_24 else DAY_NS - 1):
+            return ns
+    raise bad_option(name, value, _CLOCK_TEXT)
 
 
-def parse_hours(value: Any, allowed: str = "a pair of wall-clock times ('HH:MM', 'HH:MM')") -> tuple[int, int]:
-    """Seconds after midnight of a ``session=("HH:MM[:SS]", "HH:MM[:SS]")`` option, open before close;
-    else :func:`bad_option` saying ``allowed``."""
+def parse_session(value: Any, named: Sequence[Any] = ()) -> Any:
+    """A ``session`` option: one of the ``named`` sessions as is, else a pair of wall-clock times
+    (:func:`parse_clock`) as ns after midnight ``(open, close)``, open before close (close at most 24:00)."""
+    if (value is None or isinstance(value, str)) and value in named:
+        return value
+    pair = "a pair of wall-clock times ('HH:MM[:SS]', 'HH:MM[:SS]'), open before close"
+    allowed = ", ".join(map(repr, named)) + f" or {pair}" if named else pair
     if not (isinstance(value, (tuple, list)) and len(value) == 2):
         raise bad_option("session", value, allowed)
     o, c = parse_clock("session[0]", value[0], allow_24=False), parse_clock("session[1]", value[1])
     if c <= o:
-        raise bad_option("session", value, "open before close on the same day")
+        raise bad_option("session", value, allowed)
     return o, c
 
 
@@ -210,27 +204,6 @@ def split_lines(
     return parts, numbers
 
 
-_NAN_WORDS = frozenset({"nan", "+nan", "-nan"})
-
-
-def to_float(origin: str, values: pd.Series, lines: np.ndarray, field: str) -> np.ndarray:
-    """Parse a string column to float64; raise naming the first unparsable, NaN or infinite value."""
-    stripped = values.str.strip()
-    out = pd.to_numeric(stripped, errors="coerce").to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(out)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raw = stripped.iloc[i]
-        if isinstance(raw, str) and raw.lower() in _NAN_WORDS:
-            problem = f"value is NaN: {raw!r}"
-        elif isinstance(raw, str) and raw.lower().lstrip("+-") in ("inf", "infinity"):
-            problem = f"value is not finite: {raw!r}"
-        else:
-            problem = f"unparsable number {raw!r}"
-        raise field_error(origin, int(lines[i]), field, problem)
-    return out
-
-
 def read_columns(
     path: Path, names: Sequence[str], numeric: Sequence[str], header_rows: int
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -239,7 +212,7 @@ def read_columns(
 
     Fast path: pandas' C parser. On anything irregular (wrong field count, unparsable or
     non-finite number, empty field, blank line) the file is re-read line by line
-    (:func:`split_lines`, :func:`to_float`), which raises naming the exact line and field.
+    (:func:`split_lines`, :func:`reader.numbers`), which raises naming the exact line and field.
     """
     origin = str(path)
     first_line = header_rows + 1
@@ -257,7 +230,7 @@ def read_columns(
         return cols, np.arange(first_line, first_line + len(df), dtype=np.int64)
     lines = _text_lines(data)[header_rows:]
     parts, numbers = split_lines(origin, lines, first_line, names)
-    cols = {n: to_float(origin, parts[n], numbers, n) if n in numeric else parts[n].str.strip() for n in names}
+    cols = {n: reader.numbers(origin, parts[n], numbers, n) if n in numeric else parts[n].str.strip() for n in names}
     return cols, numbers
 
 
@@ -268,27 +241,6 @@ def read_columns(
 
 def _decimals(tick: float) -> int:
     return min(12, max(0, math.ceil(-math.log10(tick))) + 3)
-
-
-def infer_tick(prices: np.ndarray, max_decimals: int = 10) -> float:
-    """The coarsest power-of-ten grid (1, 0.1, ..., 1e-10) on which every price lies."""
-    p = np.asarray(prices, dtype=np.float64)
-    for k in range(max_decimals + 1):
-        scaled = p * 10.0**k
-        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 + 1e-12 * np.abs(scaled)):
-            return float(f"1e-{k}")
-    return float(f"1e-{max_decimals}")
-
-
-def off_grid(px: np.ndarray, tick: float) -> np.ndarray:
-    scaled = px / tick
-    return np.abs(scaled - np.round(scaled)) > 1e-6
-
-
-def check_grid(origin: str, px: np.ndarray, tick: float, lines: np.ndarray, field: str) -> None:
-    fail_first(
-        off_grid(px, tick), origin, lines, field, lambda k: f"price {float(px[k])!r} is not on the tick grid {tick!r}"
-    )
 
 
 def to_price(ticks: np.ndarray, tick: float) -> np.ndarray:
