@@ -240,7 +240,7 @@ def test_bad_options_name_the_option_value_and_allowed_values(tmp_path):
 # ----------------------------------------------------------------------------------------------
 
 
-COLUMNS = "expected 6 (time, open, high, low, close, volume)"
+COLUMNS = "expected 6"
 SORTED = "of the rows above (bars must be sorted, oldest or newest first)"
 
 
@@ -248,9 +248,9 @@ SORTED = "of the rows above (bars must be sorted, oldest or newest first)"
     "line, field, message",
     [
         ("2019-02-11 09:33:00,100,100,100,100", "volume",
-         f"wrong column count: 5 fields, {COLUMNS}; 'volume' is missing from here on: '2019-02-11 09:33:00,100,100,100,100'"),
+         f"wrong column count: 5 fields, {COLUMNS}; 'volume' is missing"),
         ("2019-02-11 09:33:00,100,100,100,100,1,2", "volume",
-         f"wrong column count: 7 fields, {COLUMNS}; 'volume' is followed by extra fields: '2019-02-11 09:33:00,100,100,100,100,1,2'"),
+         f"wrong column count: 7 fields, {COLUMNS}; 'volume' is followed by extra fields"),
         ("2019-02-11 09:33:00,100,1o0,100,100,1", "high", "unparsable number '1o0'"),
         ("2019-02-11 09:33:00,100,100,nan,100,1", "low", "not a finite number: 'nan'"),
         ("2019-02-11 9h33,100,100,100,100,1", "datetime", "unparsable timestamp '2019-02-11 9h33'"),

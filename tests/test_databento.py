@@ -393,9 +393,11 @@ def test_wrong_column_count(csv_lines):
     path, lines = csv_lines
     n = len(lines[0].split(","))
     path.write_text("\n".join([*lines[:6], lines[6] + ",1", *lines[7:]]) + "\n")
-    _raises(path, 7, "<columns>", f"expected {n} comma-separated fields (as in the header), found {n + 1}")
+    _raises(
+        path, 7, "symbol", f"wrong column count: {n + 1} fields, expected {n}; 'symbol' is followed by extra fields"
+    )
     path.write_text("\n".join([*lines[:4], lines[4].rsplit(",", 1)[0], *lines[5:]]) + "\n")
-    _raises(path, 5, "<columns>", f"expected {n} comma-separated fields (as in the header), found {n - 1}")
+    _raises(path, 5, "symbol", f"wrong column count: {n - 1} fields, expected {n}; 'symbol' is missing")
 
 
 def test_unparsable_values(csv_lines):

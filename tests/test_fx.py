@@ -215,7 +215,7 @@ def test_bad_options_name_the_option_value_and_allowed_values(tmp_path):
 # ----------------------------------------------------------------------------------------------
 
 
-COLUMNS = "expected 5 (time, bid, ask, bid_volume, ask_volume)"
+COLUMNS = "expected 5"
 CROSSED = "pass crossed='drop' to drop crossed and locked rows (counted in notes)"
 
 
@@ -223,9 +223,9 @@ CROSSED = "pass crossed='drop' to drop crossed and locked rows (counted in notes
     "line, field, message",
     [
         ("2026-07-13 12:00:00.300,1.14272,1.14276,1", "ask_volume",
-         f"wrong column count: 4 fields, {COLUMNS}; 'ask_volume' is missing from here on: '2026-07-13 12:00:00.300,1.14272,1.14276,1'"),
+         f"wrong column count: 4 fields, {COLUMNS}; 'ask_volume' is missing"),
         ("2026-07-13 12:00:00.300,1.14272,1.14276,1,1,9", "ask_volume",
-         f"wrong column count: 6 fields, {COLUMNS}; 'ask_volume' is followed by extra fields: '2026-07-13 12:00:00.300,1.14272,1.14276,1,1,9'"),
+         f"wrong column count: 6 fields, {COLUMNS}; 'ask_volume' is followed by extra fields"),
         ("2026-07-13 12:00:00.300,1.14x72,1.14276,1,1", "bid", "unparsable number '1.14x72'"),
         ("2026-07-13 12:00:00.300,1.14272,NaN,1,1", "ask", "not a finite number: 'NaN'"),
         ("2026-07-13 12:00:00.300,1.14272,1.14276,,1", "bid_volume", "missing value"),

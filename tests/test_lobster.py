@@ -239,9 +239,27 @@ BASE_BOOK = ["9999999999,0,1000000,100", "1001000,100,1000000,100", "1001000,90,
 
 MALFORMED = [
     # (file, row, replacement, field, message fragment)
-    ("message", 2, "34200.2,1,2,100,1001000", "columns", "expected 6 columns (LOBSTER message file), got 5"),
-    ("message", 2, "34200.2,1,2,100,1001000,-1,7", "columns", "expected 6 columns (LOBSTER message file), got 7"),
-    ("orderbook", 3, "1001000,90,1000000", "columns", "expected 4 columns (4 x level 1 from the file name), got 3"),
+    (
+        "message",
+        2,
+        "34200.2,1,2,100,1001000",
+        "direction",
+        "wrong column count: 5 fields, expected 6; 'direction' is missing",
+    ),
+    (
+        "message",
+        2,
+        "34200.2,1,2,100,1001000,-1,7",
+        "direction",
+        "wrong column count: 7 fields, expected 6; 'direction' is followed by extra fields",
+    ),
+    (
+        "orderbook",
+        3,
+        "1001000,90,1000000",
+        "bid_size_1",
+        "wrong column count: 3 fields, expected 4; 'bid_size_1' is missing",
+    ),
     ("message", 2, "34200.2,1,2,100,10010x0,-1", "price", "unparsable number '10010x0'"),
     ("message", 2, "34200.2.5,1,2,100,1001000,-1", "time", "unparsable number '34200.2.5'"),
     ("message", 2, "34200.1234567891,1,2,100,1001000,-1", "time", "at most 9 decimals"),

@@ -36,7 +36,7 @@ LONG = (None, None, "bytes long (limit 4,194,304)")
 EXPECTED: dict[str, dict[str, tuple | str]] = {
     "tardis": {
         "header_only": (2, "exchange", "no data rows after the header line"),
-        "wrong_columns": (12, "columns", "expected 8 comma-separated fields, got 7"),
+        "wrong_columns": (12, "amount", "wrong column count: 7 fields, expected 8; 'amount' is missing"),
         "non_numeric": (12, "price", "unparsable number 'abc'"),
         "nan": (12, "price", "not a finite number: 'nan'"),
         "negative_size": (12, "amount", "amount must be finite and >= 0, got -"),
@@ -46,7 +46,7 @@ EXPECTED: dict[str, dict[str, tuple | str]] = {
     },
     "lobster": {
         "header_only": (1, "time", "unparsable number 'Time'"),
-        "wrong_columns": (11, "columns", "expected 6 columns (LOBSTER message file), got 5"),
+        "wrong_columns": (11, "direction", "wrong column count: 5 fields, expected 6; 'direction' is missing"),
         "non_numeric": (11, "price", "unparsable number 'abc'"),
         "nan": (11, "price", "not a finite number: 'nan'"),
         "negative_size": (11, "size", "size must be finite and >= 0, got -100"),
@@ -56,7 +56,7 @@ EXPECTED: dict[str, dict[str, tuple | str]] = {
     },
     "databento": {
         "header_only": (2, "ts_recv", "no records after the header line"),
-        "wrong_columns": (12, "<columns>", "expected 20 comma-separated fields (as in the header), found 19"),
+        "wrong_columns": (12, "symbol", "wrong column count: 19 fields, expected 20; 'symbol' is missing"),
         "non_numeric": (12, "price", "unparsable number 'abc'"),
         "nan": (12, "price", "not a finite number: 'nan'"),
         "negative_size": (12, "size", "size must be finite and >= 0, got -1"),
@@ -76,7 +76,7 @@ EXPECTED: dict[str, dict[str, tuple | str]] = {
     },
     "taq": {
         "header_only": (2, "DT_epoch_s", "no quote records after the header line"),
-        "wrong_columns": (12, "SYMBOL", "wrong column count: only 7 fields, the header has 8"),
+        "wrong_columns": (12, "SYMBOL", "wrong column count: 7 fields, expected 8; 'SYMBOL' is missing"),
         "non_numeric": (12, "BID", "unparsable number 'abc'"),
         "nan": (12, "BID", "not a finite number: 'nan'"),
         "negative_size": (12, "BIDSIZ", "size must be finite and >= 0, got -2.0"),
@@ -86,7 +86,7 @@ EXPECTED: dict[str, dict[str, tuple | str]] = {
     },
     "fx_ticks": {
         "header_only": (2, "time", "no quotes after the header line"),
-        "wrong_columns": (12, "ask_volume", "wrong column count: 4 fields, expected 5"),
+        "wrong_columns": (12, "ask_volume", "wrong column count: 4 fields, expected 5; 'ask_volume' is missing"),
         "non_numeric": (12, "bid", "unparsable number 'abc'"),
         "nan": (12, "bid", "not a finite number: 'nan'"),
         "negative_size": (12, "bid_volume", "size must be finite and > 0, got -900000.0"),
@@ -96,7 +96,7 @@ EXPECTED: dict[str, dict[str, tuple | str]] = {
     },
     "bars": {
         "header_only": (2, "time", "no bars after the header line"),
-        "wrong_columns": (12, "volume", "wrong column count: 5 fields, expected 6"),
+        "wrong_columns": (12, "volume", "wrong column count: 5 fields, expected 6; 'volume' is missing"),
         "non_numeric": (12, "open", "unparsable number 'abc'"),
         "nan": (12, "open", "not a finite number: 'nan'"),
         "negative_size": (12, "volume", "volume must be finite and >= 0, got -342248.0"),

@@ -108,7 +108,9 @@ def test_blank_lines_at_the_end_are_accepted_inside_refused(tmp_path):
                            trades=False)  # fmt: skip
     assert_same(plain[0], trailing[0])
     inside = book_file(tmp_path, [*BASE, "", row(10, False, "bid", 100, 2)], name="z.csv.gz")
-    with pytest.raises(ValueError, match=error(inside, 4, "columns") + ".*expected 8 comma-separated fields, got 1"):
+    with pytest.raises(
+        ValueError, match=error(inside, 4, "symbol") + ": wrong column count: 1 fields, expected 8; 'symbol' is missing"
+    ):
         tardis.load(inside)
 
 
@@ -160,7 +162,7 @@ CROSSED = "pass crossed='drop' to drop crossed and locked rows (counted in notes
 @pytest.mark.parametrize(
     "bad, field, message",
     [
-        ("x,TEST,1,2,false,bid,100", "columns", "expected 8 comma-separated fields, got 7"),  # wrong column count
+        ("x,TEST,1,2,false,bid,100", "amount", "wrong column count: 7 fields, expected 8; 'amount' is missing"),  # wrong column count
         (f"x,TEST,{US + 1},{US + 1},false,bid,abc,1", "price", "unparsable number 'abc'"),
         (f"x,TEST,{US + 1},{US + 1},false,bid,,1", "price", "missing value"),
         (f"x,TEST,{US + 1},1.5e9x,false,bid,100,1", "local_timestamp", "unparsable number '1.5e9x'"),
@@ -191,7 +193,7 @@ def test_dropped_crossed_rows_on_request(tmp_path):
 @pytest.mark.parametrize(
     "bad, field, message",
     [
-        (f"x,TEST,{US},{US},1,buy,100", "columns", "expected 8 comma-separated fields, got 7"),
+        (f"x,TEST,{US},{US},1,buy,100", "amount", "wrong column count: 7 fields, expected 8; 'amount' is missing"),
         (f"x,TEST,{US},{US},1,buy,100,-2", "amount", "trade amount must be finite and > 0, got -2.0"),
         (f"x,TEST,{US},{US},1,taker,100,2", "side", "expected 'buy', 'sell' or 'unknown', got 'taker'"),
         (f"x,TEST,{US},{US},1,buy,1o0,2", "price", "unparsable number '1o0'"),

@@ -311,8 +311,7 @@ def _line_layout(path: Path, data: bytes) -> tuple[list[str], np.ndarray]:
     header = data[starts[0] : ends[0]].decode("utf-8", errors="replace").split(",")
     data_lines = lines[1:]
     if b'"' not in data:
-        fail_first(count[data_lines] != len(header) - 1, path, data_lines + 1, "<columns>",
-                   lambda k: f"expected {len(header)} comma-separated fields (as in the header), found {int(count[data_lines[k]]) + 1}")  # fmt: skip
+        reader.check_columns(path, count[data_lines] + 1, data_lines + 1, header)
     return header, data_lines + 1
 
 

@@ -171,37 +171,17 @@ def parse_times(
 
 
 def split_lines(
-    origin: str, lines: list[str], first_line: int, names: Sequence[str], n_fields: Sequence[int] | None = None
+    origin: str, lines: list[str], first_line: int, names: Sequence[str]
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Split comma-separated ``lines`` into string columns named ``names``.
 
-    ``first_line`` is the 1-based file line number of ``lines[0]``. Rows must have
-    ``len(names)`` fields, or one of ``n_fields`` when given (missing trailing columns are then
-    None). Returns the columns and each row's line number.
+    ``first_line`` is the 1-based file line number of ``lines[0]``. Rows must have ``len(names)``
+    fields (:func:`reader.check_columns`). Returns the columns and each row's line number.
     """
-    allowed = tuple(n_fields) if n_fields is not None else (len(names),)
     numbers = np.arange(first_line, first_line + len(lines), dtype=np.int64)
     s = pd.Series(lines, dtype=object)
-    counts = (s.str.count(",") + 1).to_numpy()
-    wrong = ~np.isin(counts, allowed)
-    if wrong.any():
-        i = int(np.flatnonzero(wrong)[0])
-        expected = " or ".join(str(a) for a in allowed)
-        n = int(counts[i])
-        field = names[n] if n < len(names) else names[-1]
-        what = "missing from here on" if n < len(names) else "followed by extra fields"
-        raise field_error(
-            origin,
-            int(numbers[i]),
-            field,
-            f"wrong column count: {n} fields, expected {expected} ({', '.join(names)}); '{field}' is {what}: "
-            f"{reader.excerpt(lines[i], 80)}",
-        )
-    parts = s.str.split(",", expand=True, regex=False)
-    for j in range(parts.shape[1], len(names)):
-        parts[j] = None
-    parts.columns = list(names)[: parts.shape[1]]
-    return parts, numbers
+    reader.check_columns(origin, (s.str.count(",") + 1).to_numpy(), numbers, names)
+    return pd.DataFrame(s.str.split(",", regex=False).tolist(), columns=list(names), dtype=object), numbers
 
 
 def read_columns(

@@ -437,11 +437,9 @@ def _line_error(path: Path, buf: np.ndarray, start: int, end: int, row: int, kin
     name = _message_field(col) if message else _book_field(col, levels)
     parts = [*text.split(","), ""]
     value, before = parts[col] if col >= 0 else "", parts[col - 1] if col > 0 else ""
-    if status == _COLUMNS:
-        expected = "LOBSTER message file" if message else f"4 x level {levels} from the file name"
-        return field_error(
-            path, row + 1, "columns", f"expected {ncols} columns ({expected}), got {got}: {excerpt(text, 80)}"
-        )
+    if status == _COLUMNS:  # the names: the message file's, or 4 x the level of the file name
+        names = MESSAGE_FIELDS if message else [_book_field(c, levels) for c in range(ncols)]
+        reader.check_columns(path, np.array([got]), np.array([row + 1]), names)
     layout = "seconds after midnight with at most 9 decimals" if name == "time" else "an integer of at most 18 digits"
     problems = {
         _EMPTY_LINE: "empty line",

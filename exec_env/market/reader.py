@@ -57,6 +57,7 @@ __all__ = [
     "as_text",
     "bad_option",
     "check_choice",
+    "check_columns",
     "check_grid",
     "check_known",
     "check_min",
@@ -223,6 +224,18 @@ def crossed_rows(
     notes["dropped_crossed_rows"] = int(crossed.sum())
     notes["dropped_locked_rows"] = int(locked.sum())
     return ~(crossed | locked)
+
+
+def check_columns(src: Any, counts: np.ndarray, lines: np.ndarray, names: Sequence[str]) -> None:
+    """Every row (at places ``lines``) has one field per name of ``names`` (``counts``: its fields);
+    the first that does not is an error naming the first missing field, or the last one."""
+    k = first(counts != len(names))
+    if k >= 0:
+        n = int(counts[k])
+        field, what = (names[n], "is missing") if n < len(names) else (names[-1], "is followed by extra fields")
+        raise field_error(
+            src, int(lines[k]), field, f"wrong column count: {n} fields, expected {len(names)}; '{field}' {what}"
+        )
 
 
 def csv_lines(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

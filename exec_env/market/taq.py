@@ -405,15 +405,7 @@ def _read(path: Path, required: tuple[str, ...], kind: str) -> tuple[pd.DataFram
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise field_error(path, 1, dupes[0], f"column appears more than once in the {kind} header {names}")
-    wrong = np.flatnonzero(commas[1:] != len(names) - 1)
-    if wrong.size:
-        line = int(wrong[0]) + 2
-        found = int(commas[line - 1]) + 1
-        if found < len(names):
-            field, what = names[found], f"only {found} fields, the header has {len(names)}: '{names[found]}' is missing"
-        else:
-            field, what = names[-1], f"{found} fields, the header has {len(names)}: extra field(s) after '{names[-1]}'"
-        raise field_error(path, line, field, f"wrong column count: {what}")
+    reader.check_columns(path, commas[1:] + 1, np.arange(2, commas.size + 1), names)
     frame = _frame(raw, names)
     lines = np.arange(2, frame.shape[0] + 2, dtype=np.int64)
     ignored = [n for n in names if n not in required and n != _ET]

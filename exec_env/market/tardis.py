@@ -199,11 +199,9 @@ def _read_csv(path: Path, dtypes: dict[str, Any]) -> tuple[str, int, pd.DataFram
         kind, depth = _dataset(header)
     except ValueError:
         raise _header_error(path, ",".join(header)) from None
-    n_cols = len(header)
     if ends.size == 1:
         return kind, depth, pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, object)) for c in header})
-    fail_first(commas != n_cols - 1, path, np.arange(1, commas.size + 1), "columns",
-               lambda k: f"expected {n_cols} comma-separated fields, got {int(commas[k]) + 1}")  # fmt: skip
+    reader.check_columns(path, commas + 1, np.arange(1, commas.size + 1), header)
     text = io.BytesIO(data)
     try:
         df = pd.read_csv(text, dtype=dtypes, skip_blank_lines=False, keep_default_na=False, na_values=[""])
