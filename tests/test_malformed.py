@@ -55,7 +55,7 @@ EXPECTED: dict[str, dict[str, tuple | str]] = {
         "duplicate_ts": ACCEPT,  # events in the same nanosecond: the book after the last one is kept
     },
     "databento": {
-        "header_only": (2, "ts_recv", "no records after the header line"),
+        "header_only": (2, "ts_recv", "no data rows after the header line"),
         "wrong_columns": (12, "symbol", "wrong column count: 19 fields, expected 20; 'symbol' is missing"),
         "non_numeric": (12, "price", "unparsable number 'abc'"),
         "nan": (12, "price", "not a finite number: 'nan'"),
@@ -75,7 +75,7 @@ EXPECTED: dict[str, dict[str, tuple | str]] = {
         "duplicate_ts": ACCEPT,  # two messages received in the same nanosecond
     },
     "taq": {
-        "header_only": (2, "DT_epoch_s", "no quote records after the header line"),
+        "header_only": (2, "DT_epoch_s", "no data rows after the header line"),
         "wrong_columns": (12, "SYMBOL", "wrong column count: 7 fields, expected 8; 'SYMBOL' is missing"),
         "non_numeric": (12, "BID", "unparsable number 'abc'"),
         "nan": (12, "BID", "not a finite number: 'nan'"),
@@ -85,7 +85,7 @@ EXPECTED: dict[str, dict[str, tuple | str]] = {
         "duplicate_ts": ACCEPT,  # quotes of several venues in the same millisecond
     },
     "fx_ticks": {
-        "header_only": (2, "time", "no quotes after the header line"),
+        "header_only": (2, "time", "no data rows after the header line"),
         "wrong_columns": (12, "ask_volume", "wrong column count: 4 fields, expected 5; 'ask_volume' is missing"),
         "non_numeric": (12, "bid", "unparsable number 'abc'"),
         "nan": (12, "bid", "not a finite number: 'nan'"),
@@ -95,7 +95,7 @@ EXPECTED: dict[str, dict[str, tuple | str]] = {
         "duplicate_ts": (13, "time", "duplicate timestamp"),
     },
     "bars": {
-        "header_only": (2, "time", "no bars after the header line"),
+        "header_only": (2, "time", "no data rows after the header line"),
         "wrong_columns": (12, "volume", "wrong column count: 5 fields, expected 6; 'volume' is missing"),
         "non_numeric": (12, "open", "unparsable number 'abc'"),
         "nan": (12, "open", "not a finite number: 'nan'"),

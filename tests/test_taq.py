@@ -499,3 +499,20 @@ def test_fast_frame_and_numbers_equal_the_careful_path(shared_data):
         assert np.array_equal(taq._text(fast, "EX"), np.char.strip(careful["EX"].to_numpy(dtype=str)))
     assert taq._fast_epoch_ns(taq._frame(raw.replace(b"1514883854", b"15148838x4"), names)) is None
     assert taq._fast_numbers(taq._frame(raw.replace(b"1e1", b"ten"), names), "BID") is None
+
+
+def test_blank_lines_at_the_end_are_accepted_inside_refused(tmp_path):
+    """The one CSV rule of every format (reader.csv_text): trailing blank lines carry nothing."""
+    qpath = _write(tmp_path)
+    (plain,) = taq.load(qpath, corrected="exclude")
+    qpath.write_text(qpath.read_text() + "\n\r\n")
+    (trailing,) = taq.load(qpath, corrected="exclude")
+    np.testing.assert_array_equal(plain.bid_px, trailing.bid_px)
+    lines = qpath.read_text().splitlines()
+    qpath.write_text("\n".join([*lines[:3], "", *lines[3:]]) + "\n")
+    with pytest.raises(ValueError) as err:
+        taq.load(qpath, corrected="exclude")
+    assert (
+        str(err.value)
+        == f"{qpath}: line 4, field 'DT_epoch_s': wrong column count: 1 fields, expected 8; 'DT_epoch_s' is missing"
+    )

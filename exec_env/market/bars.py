@@ -173,7 +173,7 @@ class _Raw:
 def _read_csv(path: Path, timezone: str) -> _Raw:
     origin = str(path)
     header = "an OHLCV header (datetime, open, high, low, close[, adj close], volume)"
-    cols, rows, roles = read_headed(path, lambda line: _roles(line.split(",")), header, FIELDS, "bars")
+    cols, rows, roles = read_headed(path, lambda line: _roles(line.split(",")), header, FIELDS)
     time = pd.Series(cols["time"])
     t = parse_times(origin, time, rows, ["ISO8601"], has_offset(time.iloc[0]), timezone, "datetime")
     notes = {"adj_close": "column present and ignored (unadjusted prices are used)"} if "adjclose" in roles else {}

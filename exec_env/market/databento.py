@@ -300,21 +300,6 @@ def _levels(depth: int, column: Any) -> dict[str, np.ndarray]:
 # ---------------------------------------------------------------------------------------------
 # CSV
 # ---------------------------------------------------------------------------------------------
-def _line_layout(path: Path, data: bytes) -> tuple[list[str], np.ndarray]:
-    """Header columns and the 1-based line numbers of the data lines; checks the column counts."""
-    starts, ends, count = reader.csv_lines(data)
-    lines = np.flatnonzero(ends > starts)
-    if lines.size == 0:
-        raise ValueError(f"{path}: empty file (no header row)")
-    if lines[0] != 0:
-        raise field_error(path, 1, "<header>", "the file must start with the header row, found a blank line")
-    header = data[starts[0] : ends[0]].decode("utf-8", errors="replace").split(",")
-    data_lines = lines[1:]
-    if b'"' not in data:
-        reader.check_columns(path, count[data_lines] + 1, data_lines + 1, header)
-    return header, data_lines + 1
-
-
 def _parse_int(path: Path, rows: np.ndarray, name: str, col: pd.Series, lo: int | None = None) -> np.ndarray:
     num = pd.to_numeric(col, errors="coerce")
     if num.dtype.kind not in "iu":
@@ -417,10 +402,12 @@ def _parse_char(path: Path, rows: np.ndarray, name: str, col: pd.Series, allowed
 
 def _csv_frame(path: Path) -> tuple[list[str], np.ndarray, pd.DataFrame]:
     """The header, the data lines' numbers and the values (strings) of a Databento CSV export."""
-    data = reader.read_bytes(path)
-    header, rows = _line_layout(path, data)
+    data, header, fields = reader.csv_text(path)
+    rows = np.arange(2, fields.size + 1)
+    if b'"' not in data:  # a quoted field may hold commas: the CSV parser's row count is checked below
+        reader.check_columns(path, fields[1:], rows, header)
     if rows.size == 0:
-        raise field_error(path, 2, header[0], "no records after the header line")
+        raise field_error(path, 2, header[0], "no data rows after the header line")
     missing = [c for c in ("rtype", "publisher_id", "instrument_id", "action", "side", "price", "size", "flags")
                if c not in header]  # fmt: skip
     if "ts_event" not in header and "ts_recv" not in header:

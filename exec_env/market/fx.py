@@ -213,8 +213,7 @@ def _read(path: Path, style: str) -> tuple[dict[str, Any], np.ndarray, str | Non
     origin = str(path)
     if style == "dukascopy":
         header = "a tick header (time, bid, ask[, bid_volume, ask_volume])"
-        cols, numbers, _ = read_headed(path, lambda line: _header_roles(line.strip()), header, set(_ROLES) - {"time"},
-                                       "quotes")  # fmt: skip
+        cols, numbers, _ = read_headed(path, lambda line: _header_roles(line.strip()), header, set(_ROLES) - {"time"})
         return cols, numbers, None
     first_line(path)
     names = ["symbol", "time", "bid", "ask"] if style == "truefx" else ["time", "bid", "ask", "volume"]

@@ -122,7 +122,7 @@ def first_line(path: Path) -> str:
 
 
 def read_headed(
-    path: Path, roles_of: Callable[[str], dict[str, int] | None], header: str, numeric: Collection[str], what: str
+    path: Path, roles_of: Callable[[str], dict[str, int] | None], header: str, numeric: Collection[str]
 ) -> tuple[dict[str, Any], np.ndarray, dict[str, int]]:
     """The columns of a CSV whose first line names them (:func:`read_columns`), their lines and the
     column of each role: ``roles_of(line)`` maps the roles to columns, or is None for a line that is not
@@ -136,7 +136,7 @@ def read_headed(
         names[i] = role
     cols, rows = read_columns(path, names, [n for n in names if n in numeric], 1)
     if rows.size == 0:
-        raise field_error(str(path), 2, names[0], f"no {what} after the header line")
+        raise field_error(str(path), 2, names[0], "no data rows after the header line")
     return cols, rows, roles
 
 

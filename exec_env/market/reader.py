@@ -67,6 +67,7 @@ __all__ = [
     "check_text",
     "crossed_rows",
     "csv_lines",
+    "csv_text",
     "decompress",
     "excerpt",
     "fail_first",
@@ -236,6 +237,15 @@ def check_columns(src: Any, counts: np.ndarray, lines: np.ndarray, names: Sequen
         raise field_error(
             src, int(lines[k]), field, f"wrong column count: {n} fields, expected {len(names)}; '{field}' {what}"
         )
+
+
+def csv_text(path: str | Path) -> tuple[bytes, list[str], np.ndarray]:
+    """A CSV file's text (:func:`read_bytes`) without the blank lines at its end (an editor or a
+    concatenation leaves them; a blank line inside is a row of the wrong column count), the fields of
+    its header line (line 1) and the number of fields on every line: the one CSV rule of the formats."""
+    data = read_bytes(path).rstrip(b"\r\n") + b"\n"
+    _, ends, commas = csv_lines(data)
+    return data, data[: ends[0]].decode("utf-8", errors="replace").split(","), commas + 1
 
 
 def csv_lines(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -299,16 +299,16 @@ _DEFAULTS: dict[str, Any] = {
 # ----------------------------------------------------------------------------------------------
 
 
-def _names(header: bytes) -> list[str]:
-    """The column names of a header line (``ASK``/``ASKSIZ`` read as ``OFR``/``OFRSIZ``)."""
-    names = [c.strip().strip('"') for c in header.decode("utf-8", errors="replace").rstrip("\r").split(",")]
-    return [_ALIASES.get(n, n) for n in names]
+def _names(header: list[str]) -> list[str]:
+    """The column names of a header line's fields (``ASK``/``ASKSIZ`` read as ``OFR``/``OFRSIZ``)."""
+    return [_ALIASES.get(n, n) for n in (c.strip().strip('"') for c in header)]
 
 
 def _kind(path: Path) -> str | None:
     """``"quotes"``, ``"trades"`` or None, from the header."""
     try:
-        cols = set(_names(reader.head_bytes(path, 4096).split(b"\n", 1)[0]))
+        head = reader.head_bytes(path, 4096).split(b"\n", 1)[0].rstrip(b"\r")
+        cols = set(_names(head.decode("utf-8", errors="replace").split(",")))
     except OSError:
         return None
     if set(_QUOTE_REQUIRED) <= cols:
@@ -394,18 +394,15 @@ def _read(path: Path, required: tuple[str, ...], kind: str) -> tuple[pd.DataFram
 
     Checks the header and that every line has the header's field count (no quoted commas).
     """
-    raw = reader.read_bytes(path)
-    if not raw:
-        raise field_error(path, 1, required[0], "empty file, expected a header row")
-    _, ends, commas = reader.csv_lines(raw)
-    names = _names(raw[: ends[0]])
+    raw, header, fields = reader.csv_text(path)
+    names = _names(header)
     for name in required:
         if name not in names:
             raise field_error(path, 1, name, f"column missing from the {kind} header {names}")
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise field_error(path, 1, dupes[0], f"column appears more than once in the {kind} header {names}")
-    reader.check_columns(path, commas[1:] + 1, np.arange(2, commas.size + 1), names)
+    reader.check_columns(path, fields[1:], np.arange(2, fields.size + 1), names)
     frame = _frame(raw, names)
     lines = np.arange(2, frame.shape[0] + 2, dtype=np.int64)
     ignored = [n for n in names if n not in required and n != _ET]
@@ -560,7 +557,7 @@ def _self_crossed(
 def _read_quotes(path: Path, opt: SimpleNamespace) -> _Quotes:
     frame, lines, ignored = _read(path, _QUOTE_REQUIRED, "quotes")
     if frame.shape[0] == 0:
-        raise field_error(path, 2, _TIME, "no quote records after the header line")
+        raise field_error(path, 2, _TIME, "no data rows after the header line")
     ts = _epoch_ns(path, frame, lines)
     et_diff = _check_et(path, frame, lines, ts, opt.tz)
     ex = _exchanges(path, frame, lines)

@@ -188,20 +188,14 @@ def stream_key(path: Path) -> tuple[str, int] | None:
 
 def _read_csv(path: Path, dtypes: dict[str, Any]) -> tuple[str, int, pd.DataFrame]:
     """Parse one Tardis CSV; data row k is file line k + 2. Checks the column count of every line."""
-    data = reader.read_bytes(path)
-    # blank lines at the end carry nothing (an editor or a concatenation leaves them); one inside
-    # the file is refused below (wrong column count)
-    while data.endswith((b"\n", b"\r")):
-        data = data[:-1]
-    _, ends, commas = reader.csv_lines(data)
-    header = data[: ends[0]].rstrip(b"\r").decode("ascii", errors="replace").split(",")
+    data, header, fields = reader.csv_text(path)  # blank lines at the end ignored, inside refused
     try:
         kind, depth = _dataset(header)
     except ValueError:
         raise _header_error(path, ",".join(header)) from None
-    if ends.size == 1:
+    if fields.size == 1:
         return kind, depth, pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, object)) for c in header})
-    reader.check_columns(path, commas + 1, np.arange(1, commas.size + 1), header)
+    reader.check_columns(path, fields, np.arange(1, fields.size + 1), header)
     text = io.BytesIO(data)
     try:
         df = pd.read_csv(text, dtype=dtypes, skip_blank_lines=False, keep_default_na=False, na_values=[""])
