@@ -145,7 +145,6 @@ runs about 1.27 s *behind* Binance's (``E - local`` between +1,250 and +1,275 ms
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 from collections import Counter
@@ -1135,11 +1134,4 @@ def write_binance(day: MarketDay, path: str | Path, symbol: str | None = None, b
                "q": _fmt(day.trade_sz[k], "size"), "T": t // 1_000_000, "m": bool(day.trade_side[k] < 0), "M": True}  # fmt: skip
         record(t, 0, k, msg, "trade")
     recs.sort(key=lambda x: (x[0], x[1], x[2]))
-    text = "".join(f"{t} {body}\n" for t, _, _, body in recs).encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".gz":
-        with gzip.open(path, "wb") as fh:
-            fh.write(text)
-    else:
-        path.write_bytes(text)
-    return path
+    return reader.write_file(path, "".join(f"{t} {body}\n" for t, _, _, body in recs).encode())

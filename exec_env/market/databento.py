@@ -214,14 +214,6 @@ _ORDER_T = types.UniTuple(types.int64, 4)  # (side, price, size, entry time) of 
 # ---------------------------------------------------------------------------------------------
 # Raw bytes, sniffing, companions
 # ---------------------------------------------------------------------------------------------
-def _zstd():
-    try:
-        import zstandard
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(f"reading zstd-compressed Databento files needs the 'zstandard' package: {_EXTRA}") from exc
-    return zstandard
-
-
 def sniff(path: Path) -> bool:
     """DBN by its magic bytes ``DBN`` (after zstd decompression), CSV by its header columns."""
     try:
@@ -1202,10 +1194,7 @@ def _write_dbn(path: Path, day: MarketDay, cols: dict[str, np.ndarray], schema: 
         stype_out=databento_dbn.SType.INSTRUMENT_ID, schema=databento_dbn.Schema.from_str(schema),
         symbols=[day.meta.symbol], mappings=[mapping], version=int(databento_dbn.DBN_VERSION),
     )  # fmt: skip
-    data = bytes(meta.encode()) + arr.tobytes()
-    if path.name.lower().endswith(".zst"):
-        data = _zstd().ZstdCompressor().compress(data)
-    path.write_bytes(data)
+    reader.write_file(path, bytes(meta.encode()) + arr.tobytes())
 
 
 def _write_csv(path: Path, day: MarketDay, cols: dict[str, np.ndarray], schema: str, instrument_id: int,

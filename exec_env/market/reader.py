@@ -35,6 +35,7 @@ first, so an unreadable file is reported as such, not by what a parser tripped o
 
 from __future__ import annotations
 
+import gzip
 import inspect
 import math
 import zlib
@@ -84,6 +85,7 @@ __all__ = [
     "renamed_options",
     "trades_file",
     "trades_option",
+    "write_file",
     "zone_info",
 ]
 
@@ -451,8 +453,21 @@ def _zstandard(path: Path) -> Any:
     try:
         import zstandard
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(f"{path}: reading zstd files needs the 'zstandard' package (pip install zstandard)") from exc
+        raise ImportError(f"{path}: zstd files need the 'zstandard' package (pip install zstandard)") from exc
     return zstandard
+
+
+def write_file(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` (its folder made), gzip or zstd compressed when the name ends in
+    ``.gz`` / ``.zst``: the writers' counterpart of :func:`read_bytes`."""
+    path = Path(path)
+    if path.name.lower().endswith(".gz"):
+        data = gzip.compress(data)
+    elif path.name.lower().endswith(".zst"):
+        data = _zstandard(path).ZstdCompressor().compress(data)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
 
 
 def _inflate(path: Path, raw: bytes, kind: str) -> bytes:

@@ -72,7 +72,6 @@ synthetic days with :func:`write_tardis`, in exactly the documented layout, and 
 
 from __future__ import annotations
 
-import gzip
 import io
 import re
 from collections.abc import Sequence
@@ -506,7 +505,9 @@ def write_tardis(
             f"dataset={dataset!r} is invalid; allowed values: 'incremental_book_L2' or 'book_snapshot_N' with "
             f"N >= the day's {day.levels} levels"
         )
-    book_path = _write_gz(directory / f"{exchange}_{dataset}_{date}_{sym}.csv.gz", lines)
+    book_path = reader.write_file(
+        directory / f"{exchange}_{dataset}_{date}_{sym}.csv.gz", ("\n".join(lines) + "\n").encode()
+    )
     if not trades:
         return book_path, None
     tts = _us(day.trade_ts, src)
@@ -517,10 +518,6 @@ def write_tardis(
         for k, (t, s, p, q) in enumerate(zip(tts, day.trade_side, day.trade_px.tolist(), day.trade_sz.tolist(),
                                              strict=True))
     ]  # fmt: skip
-    return book_path, _write_gz(directory / f"{exchange}_trades_{date}_{sym}.csv.gz", out)
-
-
-def _write_gz(path: Path, lines: list[str]) -> Path:
-    with gzip.open(path, "wt", newline="") as fh:
-        fh.write("\n".join(lines) + "\n")
-    return path
+    return book_path, reader.write_file(
+        directory / f"{exchange}_trades_{date}_{sym}.csv.gz", ("\n".join(out) + "\n").encode()
+    )
