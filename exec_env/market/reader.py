@@ -245,7 +245,12 @@ def csv_text(path: str | Path) -> tuple[bytes, list[str], np.ndarray]:
     """A CSV file's text (:func:`read_bytes`) without the blank lines at its end (an editor or a
     concatenation leaves them; a blank line inside is a row of the wrong column count), the fields of
     its header line (line 1) and the number of fields on every line: the one CSV rule of the formats."""
-    data = read_bytes(path).rstrip(b"\r\n") + b"\n"
+    data = read_bytes(path)
+    end = len(data)
+    while end and data[end - 1] in (10, 13):
+        end -= 1
+    if data[end:] != b"\n":  # a copy only when the file does not end with one line break
+        data = data[:end] + b"\n"
     _, ends, commas = csv_lines(data)
     return data, data[: ends[0]].decode("utf-8", errors="replace").split(","), commas + 1
 
@@ -358,6 +363,9 @@ def pick(
 
 def first_places(values: Any, lines: np.ndarray) -> dict[Any, int]:
     """Each distinct value of ``values`` (one per row) and the place of its first row, in order."""
+    values = np.asarray(values)
+    if values.size and (values == values[0]).all():  # the usual file: one value
+        return {values[:1].tolist()[0]: int(lines[0])}
     first_rows = pd.Series(values).drop_duplicates()
     return dict(zip(first_rows.tolist(), lines[first_rows.index.to_numpy()].tolist(), strict=True))
 
