@@ -158,6 +158,7 @@ from exec_env.market.reader import (
     POSITIVE_OR_NONE,
     bad_option,
     check_choice,
+    check_in,
     check_min,
     check_options,
     check_sorted,
@@ -385,11 +386,9 @@ def _parse_ts(path: Path, rows: np.ndarray, name: str, col: pd.Series) -> np.nda
 
 
 def _parse_char(path: Path, rows: np.ndarray, name: str, col: pd.Series, allowed: bytes) -> np.ndarray:
-    problem = lambda k: f"{excerpt(col.iloc[k])} is not one of {', '.join(allowed.decode())}"  # noqa: E731
-    fail_first((col.str.len() != 1).to_numpy(dtype=bool), path, rows, name, problem)
-    codes = np.frombuffer("".join(col.to_numpy(dtype=object)).encode("latin-1", errors="replace"), dtype=np.uint8)
-    fail_first(~np.isin(codes, np.frombuffer(allowed, dtype=np.uint8)), path, rows, name, problem)
-    return codes.copy()
+    text = col.to_numpy(dtype=str)
+    check_in(path, text, list(allowed.decode()), rows, name)
+    return np.frombuffer("".join(text).encode("latin-1"), dtype=np.uint8).copy()
 
 
 def _csv_frame(path: Path) -> tuple[list[str], np.ndarray, pd.DataFrame]:

@@ -60,6 +60,7 @@ __all__ = [
     "check_choice",
     "check_columns",
     "check_grid",
+    "check_in",
     "check_known",
     "check_min",
     "check_number",
@@ -210,20 +211,21 @@ def crossed_locked(top: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]
 
 def crossed_rows(
     src: Any, lines: np.ndarray, top: tuple[np.ndarray, ...], policy: str, notes: dict[str, Any],
-    field: Any = "bid_px", what: str = "book", unit: str = "line", problem: Any = None,
+    field: Any = "bid_px", what: Any = "book", unit: str = "line",
 ) -> np.ndarray:  # fmt: skip
     """The rows to keep of a book whose best levels are ``top`` = (bid, bid size, ask, ask size): all
     but those whose best bid is at or above the best ask (both sides present). ``policy="raise"``:
-    the first such row is an error naming its line and ``field`` (``problem(k)`` its text, if given);
-    ``"drop"``: they are dropped, counted in ``notes["dropped_crossed_rows"]`` (bid > ask) and
-    ``notes["dropped_locked_rows"]`` (bid == ask)."""
+    the first such row is an error naming its line and ``field`` (and ``what`` is crossed: a text, or
+    a function of the row); ``"drop"``: they are dropped, counted in ``notes["dropped_crossed_rows"]``
+    (bid > ask) and ``notes["dropped_locked_rows"]`` (bid == ask)."""
     bid, _, ask, _ = top
     crossed, locked = crossed_locked(top)
     if policy == "raise":
-        fail_first(crossed | locked, src, lines, field, problem or (lambda k: (
-            f"{'crossed' if crossed[k] else 'locked'} {what}: best bid {excerpt(bid[k])} {'>' if crossed[k] else '=='} "
-            f"best ask {excerpt(ask[k])}; pass crossed='drop' to drop crossed and locked rows (counted in notes)"
-        )), unit)  # fmt: skip
+        fail_first(crossed | locked, src, lines, field, lambda k: (
+            f"{'crossed' if crossed[k] else 'locked'} {what(k) if callable(what) else what}: best bid {excerpt(bid[k])} "
+            f"{'>' if crossed[k] else '=='} best ask {excerpt(ask[k])}; pass crossed='drop' to drop crossed and locked "
+            "rows (counted in notes)"
+        ), unit)  # fmt: skip
     notes["dropped_crossed_rows"] = int(crossed.sum())
     notes["dropped_locked_rows"] = int(locked.sum())
     return ~(crossed | locked)
@@ -274,6 +276,14 @@ def check_sorted(
     (``why``: the format's rule, for the message)."""
     fail_first(np.r_[False, ts[1:] < ts[:-1]], src, lines, field,
                lambda k: f"time {ts[k]} is before the previous {unit}'s {ts[k - 1]} ({why})", unit)  # fmt: skip
+
+
+def check_in(
+    src: Any, values: np.ndarray, allowed: Sequence[Any], lines: np.ndarray, field: str, unit: str = "line"
+) -> None:
+    """Every value (rows at places ``lines``) is one of ``allowed``."""
+    fail_first(~np.isin(values, allowed), src, lines, field,
+               lambda k: f"{excerpt(values[k])} is not one of {', '.join(map(str, allowed))}", unit)  # fmt: skip
 
 
 def check_min(

@@ -200,13 +200,13 @@ from exec_env.market.lift import clock_str, local_ns, parse_session
 from exec_env.market.reader import (
     bad_option,
     check_grid,
+    check_in,
     check_known,
     check_min,
     check_options,
     check_sorted,
     check_text,
     crossed_rows,
-    excerpt,
     fail_first,
     field_error,
     first_places,
@@ -517,8 +517,7 @@ def _check_et(path: Path, frame: pd.DataFrame, lines: np.ndarray, ts: np.ndarray
 
 def _exchanges(path: Path, frame: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
     ex = _text(frame, "EX")
-    fail_first(~np.isin(ex, list(EXCHANGES)), path, lines, "EX",
-               lambda i: f"unknown exchange code {excerpt(ex[i])}; known: {''.join(EXCHANGES)}")  # fmt: skip
+    check_in(path, ex, list(EXCHANGES), lines, "EX")
     return ex.astype("U1")
 
 
@@ -741,18 +740,14 @@ def _session_book(book: _Book, open_ns: int, close_ns: int, carry: bool) -> tupl
 def _crossed(path: Path, book: _Book, policy: str, what: str, notes: dict[str, Any]) -> _Book:
     """The crossed/locked policy applied (:func:`reader.crossed_rows`; dropped rows counted in ``notes``)."""
 
-    def problem(i: int) -> str:
-        kind = "crossed" if book.bid_px[i, 0] > book.ask_px[i, 0] else "locked"
-        source = (
-            "the opening state" if book.venue[i] == OPENING_VENUE else f"this quote (venue {chr(64 + book.venue[i])})"
-        )
-        return (
-            f"{kind} {what} after {source}: best bid {book.bid_px[i, 0]} >= best offer {book.ask_px[i, 0]}; "
-            "pass crossed='drop' to drop such rows"
+    def after(i: int) -> str:
+        venue = book.venue[i]
+        return f"{what} after " + (
+            "the opening state" if venue == OPENING_VENUE else f"this quote (venue {chr(64 + venue)})"
         )
 
     top = (book.bid_px[:, 0], book.bid_sz[:, 0], book.ask_px[:, 0], book.ask_sz[:, 0])
-    keep = crossed_rows(path, book.lines, top, policy, notes, lambda i: str(book.field[i]), problem=problem)
+    keep = crossed_rows(path, book.lines, top, policy, notes, lambda i: str(book.field[i]), after)
     return _take(book, np.flatnonzero(keep))
 
 

@@ -100,6 +100,7 @@ from exec_env.market.lift import parse_session
 from exec_env.market.reader import (
     Capture,
     bad_option,
+    check_in,
     check_min,
     check_options,
     check_sorted,
@@ -235,11 +236,6 @@ def _one(src: Any, df: pd.DataFrame, col: str) -> str | None:
     return str(vals[0]) if len(vals) else None
 
 
-def _check_values(src: Any, lines: np.ndarray, col: str, text: np.ndarray, allowed: tuple[str, ...]) -> None:
-    names = ", ".join(map(repr, allowed[:-1])) + f" or {allowed[-1]!r}"
-    fail_first(~np.isin(text, allowed), src, lines, col, lambda k: f"expected {names}, got {excerpt(text[k])}")
-
-
 _NOT_FLOAT = {"exchange": str, "symbol": str, "timestamp": np.int64, "local_timestamp": np.int64, "is_snapshot": str,
               "side": str, "id": str}  # fmt: skip
 
@@ -289,8 +285,8 @@ def _incremental(src: Capture, df: pd.DataFrame, lines: np.ndarray, levels: int,
     book); returns rows, level prices and their lines."""
     _required(src, df, lines, ["price", "amount"])
     snap_text, side_text = df["is_snapshot"].to_numpy(dtype=object), df["side"].to_numpy(dtype=object)
-    _check_values(src, lines, "is_snapshot", snap_text, ("true", "false"))
-    _check_values(src, lines, "side", side_text, ("bid", "ask"))
+    check_in(src, snap_text, ("true", "false"), lines, "is_snapshot")
+    check_in(src, side_text, ("bid", "ask"), lines, "side")
     px = df["price"].to_numpy(dtype=np.float64, copy=True)
     amt = df["amount"].to_numpy(dtype=np.float64, copy=True)  # writable: one compiled signature
     check_min(src, amt, lines, "amount", "amount")
@@ -363,7 +359,7 @@ def _trades(files: list[Path], exchange: str | None, symbol: str, notes: dict) -
     _required(src, df, lines, ["price", "amount"])
     ts = _local_ns(src, df, lines)
     side_text = df["side"].to_numpy(dtype=object)
-    _check_values(src, lines, "side", side_text, ("buy", "sell", "unknown"))
+    check_in(src, side_text, ("buy", "sell", "unknown"), lines, "side")
     px, amt = df["price"].to_numpy(dtype=np.float64), df["amount"].to_numpy(dtype=np.float64)
     check_min(src, amt, lines, "amount", "trade amount", strict=True)
     check_min(src, px, lines, "price", "trade price", strict=True)
