@@ -153,6 +153,7 @@ from numba.typed import Dict
 from exec_env.market import hours, reader
 from exec_env.market.crypto import reset_book, set_level, write_side
 from exec_env.market.data import MAX_LEVELS, UNKNOWN_ENTRY, MarketDay, MarketMeta, validate
+from exec_env.market.lift import parse_times
 from exec_env.market.reader import (
     POSITIVE,
     POSITIVE_OR_NONE,
@@ -377,11 +378,8 @@ def _parse_price(path: Path, rows: np.ndarray, name: str, col: pd.Series, fmt: s
 
 def _parse_ts(path: Path, rows: np.ndarray, name: str, col: pd.Series) -> np.ndarray:
     first = col.iloc[0] if len(col) else ""
-    if "T" in first or "-" in first[1:]:
-        ts = pd.to_datetime(col, format="ISO8601", utc=True, errors="coerce")
-        fail_first(ts.isna().to_numpy(dtype=bool), path, rows, name,
-                   lambda k: f"cannot parse {excerpt(col.iloc[k])} as an ISO-8601 timestamp")  # fmt: skip
-        return ts.astype("datetime64[ns, UTC]").to_numpy(dtype="datetime64[ns]").view(np.int64)
+    if "T" in first or "-" in first[1:]:  # ISO-8601 (pretty_ts), naive meaning UTC
+        return parse_times(path, col, rows, ["ISO8601"], True, "UTC", name)
     return _parse_int(path, rows, name, col, lo=0)
 
 
