@@ -113,8 +113,8 @@ from exec_env.market.lift import (
     parse_session,
     parse_times,
     read_headed,
+    session_utc,
     to_price,
-    utc_ns_from_local,
     utc_ns_of_wall_times,
 )
 from exec_env.market.reader import (
@@ -396,10 +396,8 @@ class _Sessions:
         loc_start = loc - bar if label == "end" else loc
         day_of = loc_start // DAY_NS
         self.day_ids, self.inverse = np.unique(day_of, return_inverse=True)
-        self.reg_open = utc_ns_from_local(self.day_ids * DAY_NS + opt["open_ns"], tz)
-        self.reg_close = utc_ns_from_local(self.day_ids * DAY_NS + opt["close_ns"], tz)
-        if (self.reg_open == np.iinfo(np.int64).min).any() or (self.reg_close == np.iinfo(np.int64).min).any():
-            raise bad_option("session", opt["session"], f"wall-clock times that exist in {tz} on every day")
+        wall = self.day_ids * DAY_NS + np.array([[opt["open_ns"]], [opt["close_ns"]]])
+        self.reg_open, self.reg_close = session_utc(opt["session"], wall, tz)
         so, sc = self.reg_open[self.inverse], self.reg_close[self.inverse]
         self.outside = (self.start < so) | (self.end > sc)
         self.keep = ~self.outside if opt["outside"] == "drop" else np.ones(bars.t.shape, dtype=bool)

@@ -110,13 +110,12 @@ from exec_env.market.lift import (
     parse_times,
     read_columns,
     read_headed,
+    session_utc,
     split_days,
-    utc_ns_from_local,
 )
 from exec_env.market.reader import (
     POSITIVE,
     POSITIVE_OR_NONE,
-    bad_option,
     check_choice,
     check_grid,
     check_min,
@@ -324,10 +323,7 @@ def _day_rows(origin: str, t, lines, lo: int, hi: int, d: int, opt: dict[str, An
     else:
         o_c = np.array([d * DAY_NS + sess[0], d * DAY_NS + sess[1]], dtype=np.int64)
         dn["session"] = f"{clock_str(o_c[0])} .. {clock_str(o_c[1])} {roll_tz} (option)"
-    utc = utc_ns_from_local(o_c, roll_tz)
-    if (utc == np.iinfo(np.int64).min).any():
-        raise bad_option("session", opt["session"], f"wall-clock times that exist in {roll_tz} on {date}")
-    open_ns, close_ns = int(utc[0]), int(utc[1])
+    open_ns, close_ns = session_utc(opt["session"], o_c, roll_tz).tolist()
     out = (t[sel] < open_ns) | (t[sel] > close_ns)
     if out.any():
         if opt["outside"] == "raise":

@@ -40,6 +40,7 @@ __all__ = [
     "parse_clock",
     "parse_session",
     "read_columns",
+    "session_utc",
     "split_days",
     "split_lines",
     "to_price",
@@ -268,6 +269,15 @@ def utc_ns_from_local(local: np.ndarray, timezone: str) -> np.ndarray:
     aware = idx.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
     out = aware.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64)
     return out
+
+
+def session_utc(option: Any, wall: np.ndarray, timezone: str) -> np.ndarray:
+    """UTC ns of the local wall times ``wall`` (any shape) of a ``session`` option; one that does not
+    exist or is ambiguous in ``timezone`` (a daylight-saving change) is an option error."""
+    utc = utc_ns_from_local(np.ravel(wall), timezone).reshape(np.shape(wall))
+    if (utc == np.iinfo(np.int64).min).any():
+        raise bad_option("session", option, f"wall-clock times that exist, once, in {timezone} on every day")
+    return utc
 
 
 def utc_ns_of_wall_times(

@@ -179,12 +179,11 @@ The first NBBO (opening row at 09:30:00, from the venues' last quotes before the
 
 from __future__ import annotations
 
-import calendar
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date as Date
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -196,7 +195,7 @@ import pandas as pd
 
 from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
-from exec_env.market.lift import clock_str, local_ns, parse_session
+from exec_env.market.lift import clock_str, local_ns, parse_session, session_utc
 from exec_env.market.reader import (
     bad_option,
     check_grid,
@@ -631,12 +630,6 @@ def _read_trades(path: Path, opt: SimpleNamespace, symbol: str) -> _Trades:
 # ----------------------------------------------------------------------------------------------
 
 
-def _utc_ns(day: Date, ns: int, tz: ZoneInfo) -> int:
-    """UTC ns of the wall time ``ns`` after the local midnight of ``day``."""
-    local = datetime.combine(day, time(), tzinfo=tz) + timedelta(seconds=ns // _NS)
-    return calendar.timegm(local.utctimetuple()) * _NS + ns % _NS
-
-
 def _aggregate(px: np.ndarray, sz: np.ndarray, levels: int, descending: bool) -> tuple[np.ndarray, np.ndarray]:
     """Aggregate (G, V) venue quotes by price into (G, levels), best first; empty: NaN / 0."""
     g, v = px.shape
@@ -847,11 +840,10 @@ def _parse(path: Path, opt: SimpleNamespace) -> _Parsed:
     qdays = local_ns(q.ts, opt.timezone) // _DAY_NS
     tdays = local_ns(trades.ts, opt.timezone) // _DAY_NS if trades is not None else np.zeros(0, np.int64)
     venue_ok = np.ones(q.ts.size, bool) if opt.venues is None else np.isin(q.ex, sorted(opt.venues))
-    sessions = []
-    for dn in np.unique(qdays):
-        day = Date(1970, 1, 1) + timedelta(days=int(dn))
-        open_ns = _utc_ns(day, opt.open_ns, opt.tz)
-        close_ns = _utc_ns(day, opt.close_ns, opt.tz)
+    sessions, days = [], np.unique(qdays)
+    bounds = session_utc(opt.session_name, days * _DAY_NS + np.array([[opt.open_ns], [opt.close_ns]]), opt.timezone)
+    for dn, open_ns, close_ns in zip(days.tolist(), *bounds.tolist(), strict=True):
+        day = Date(1970, 1, 1) + timedelta(days=dn)
         on_day = qdays == dn
         sel = on_day & venue_ok
         before = sel & (q.ts < open_ns)
