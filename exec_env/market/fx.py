@@ -335,7 +335,7 @@ def _day_rows(origin: str, t, lines, lo: int, hi: int, d: int, opt: dict[str, An
 
 
 _RULES: dict[str, Any] = {
-    "style": ("auto", *STYLES), "symbol": lambda n, v: check_text(n, v, "a non-empty string or None"),
+    "style": ("auto", *STYLES), "symbol": check_text,
     "tick_size": POSITIVE_OR_NONE, "lot_size": POSITIVE, "default_size": POSITIVE_OR_NONE, "volume_scale": POSITIVE,
     "extra_levels": {"low": 0, "high": 49, "integer": True},
     "level_step_ticks": {"low": 1, "high": 10_000, "integer": True}, "level_size": POSITIVE_OR_NONE,

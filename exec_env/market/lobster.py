@@ -133,6 +133,7 @@ from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, UNKNOWN_ENTRY, MarketDay, MarketMeta, validate
 from exec_env.market.reader import (
     POSITIVE,
+    check_in,
     check_options,
     check_sorted,
     check_text,
@@ -490,8 +491,6 @@ def _read_messages(path: Path) -> np.ndarray:
 
     execution, cancel = (typ >= 4) & (typ <= 6), (typ == 2) | (typ == 3)
     checks = (
-        ((typ < 1) | (typ > 7), "type", lambda k: f"event type {typ[k]} is not one of 1..7"),
-        ((direction != 1) & (direction != -1), "direction", lambda k: f"direction {direction[k]} is not +1 or -1"),
         (size < 0, "size", lambda k: f"size must be finite and >= 0, got {size[k]}"),
         (oid < 0, "order_id", lambda k: f"negative order id {oid[k]}"),
         (t >= _DAY_NS, "time", lambda k: f"{_seconds(t[k])} s is not within the day (< 86400 s after midnight)"),
@@ -503,6 +502,8 @@ def _read_messages(path: Path) -> np.ndarray:
          lambda k: f"a trading halt message (type 7) has price -1, 0 or 1, got {price[k]}"),
     )  # fmt: skip
     lines = np.arange(1, rows + 1)
+    check_in(path, typ, list(EVENT_TYPES), lines, "type")
+    check_in(path, direction, [1, -1], lines, "direction")
     for bad, field, problem in checks:
         fail_first(bad, path, lines, field, problem)
     check_sorted(path, t, lines, "time")
