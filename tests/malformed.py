@@ -193,7 +193,7 @@ def bases(shared: Path | None, tardis_day_lines: list[str] | None) -> dict[str, 
     out: dict[str, Base] = {}
     if tardis_day_lines is not None:
         out["tardis"] = Base("tardis", "synthetic_incremental_book_L2_2023-11-14_TEST.csv", tardis_day_lines,
-                             1, (3,), 6, 7, crossed=_cross_tardis)  # fmt: skip
+                             1, (3,), 6, 7, crossed=_cross_tardis, options={"trades": False})  # fmt: skip
     if shared is None:
         return out
     lob = shared / "lobster"

@@ -263,7 +263,7 @@ def test_trade_stream_choice(tmp_path):
         (diff(11, 11, a=[(102, -1)]), 2, "a", "size must be finite and >= 0"),  # negative amount
         (diff(12, 11), 2, "U", "is after the final id"),
         (diff(11, 11, pu=10), 2, "pu", "futures"),
-        (trade(1, 100, -1, False), 2, "q", "trade size must be > 0"),
+        (trade(1, 100, -1, False), 2, "q", "trade size must be finite and > 0"),
         (trade(1, "x", 1, False), 2, "p", "unparsable number"),
     ],
 )
@@ -275,7 +275,11 @@ def test_malformed_line_names_file_line_and_field(tmp_path, record, line, field,
 
 def test_unsorted_timestamps(tmp_path):
     path = capture(tmp_path, [*BASE, (T - 1, diff(11, 11))])
-    with pytest.raises(ValueError, match=error(path, 2, "local_ts") + r": timestamp .* is before"):
+    with pytest.raises(
+        ValueError,
+        match=error(path, 2, "local_ts")
+        + r": time .* is before the previous line's .* \(lines must be in receive order\)",
+    ):
         crypto.load(path)
 
 
@@ -292,21 +296,26 @@ def test_no_snapshot_and_non_integer_stamp(tmp_path):
 @pytest.mark.parametrize(
     "option, value",
     [("levels", 0), ("levels", 51), ("on_gap", "skip"), ("crossed", "fix"), ("book_ticker", "yes"),
-     ("trade_stream", "kline"), ("tick_size", -0.01), ("lot_size", float("nan")), ("session", ("9:30", "16:00")),
+     ("trade_stream", "kline"), ("tick_size", -0.01), ("lot_size", float("nan")), ("session", ("9:30", "25:00")),
      ("session", ("16:00:00", "09:30:00")), ("symbol", 3)],
 )  # fmt: skip
 def test_bad_options_name_option_and_value(tmp_path, option, value):
     path = capture(tmp_path, BASE)
-    with pytest.raises(ValueError, match=f"option {option}="):
+    with pytest.raises(ValueError, match=rf"option {option}(\[1\])?="):
         crypto.load(path, **{option: value})
 
 
 def test_given_tick_and_symbol_are_checked(tmp_path):
     path = capture(tmp_path, [*BASE, (T + 1, diff(11, 11, b=[(100.05, 1)]))])
-    with pytest.raises(ValueError, match=error(path, 2, "price") + r".*multiple of the option tick_size=0.1"):
+    with pytest.raises(
+        ValueError, match=error(path, 2, "price") + r": price 100.05 is not a multiple of tick_size=0.1"
+    ):
         crypto.load(path, tick_size=0.1)
     assert crypto.load(path, tick_size=0.05)[0].meta.tick_size == 0.05
-    with pytest.raises(ValueError, match="option symbol='ETHUSDT' does not match the capture's symbol 'TESTUSDT'"):
+    with pytest.raises(
+        ValueError,
+        match=error(path, 2, "s") + r": option symbol='ETHUSDT' matches none of the file's symbols \(TESTUSDT\)",
+    ):
         crypto.load(path, symbol="ETHUSDT")
 
 

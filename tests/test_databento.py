@@ -146,14 +146,20 @@ def _two_instruments(tmp_path, synth) -> Path:
 
 def test_several_instruments_need_a_selection(tmp_path, synth):
     path = _two_instruments(tmp_path, synth)
-    with pytest.raises(ValueError, match=r"2 instruments \(7 \(SYNTH\), 9 \(OTHER\)\).*instrument_id= or symbol="):
+    with pytest.raises(
+        ValueError,
+        match=r"both.csv: line \d+, field 'instrument_id': 2 instruments in the file \(7 \(SYNTH\), 9 \(OTHER\)\); pass instrument_id= or symbol= to pick one",
+    ):
         db.load(path)
     (by_id,) = db.load(path, instrument_id=9, **_session(synth))
     (by_symbol,) = db.load(path, symbol="OTHER", **_session(synth))
     assert_same_arrays(by_id, synth)
     assert_same_arrays(by_symbol, synth)
     assert by_symbol.meta.symbol == "OTHER" and by_symbol.meta.notes["other_instrument_records"] > 0
-    with pytest.raises(ValueError, match=r"symbol='NOPE' is invalid; allowed: a symbol in the file"):
+    with pytest.raises(
+        ValueError,
+        match=r"both.csv: line 2, field 'symbol': option symbol='NOPE' matches none of the file's instruments \(7 \(SYNTH\), 9 \(OTHER\)\)",
+    ):
         db.load(path, symbol="NOPE")
 
 
@@ -387,20 +393,20 @@ def test_wrong_column_count(csv_lines):
     path, lines = csv_lines
     n = len(lines[0].split(","))
     path.write_text("\n".join([*lines[:6], lines[6] + ",1", *lines[7:]]) + "\n")
-    _raises(path, 7, "<columns>", f"expected {n} comma-separated fields (as in the header), found {n + 1}")
+    _raises(
+        path, 7, "symbol", f"wrong column count: {n + 1} fields, expected {n}; 'symbol' is followed by extra fields"
+    )
     path.write_text("\n".join([*lines[:4], lines[4].rsplit(",", 1)[0], *lines[5:]]) + "\n")
-    _raises(path, 5, "<columns>", f"expected {n} comma-separated fields (as in the header), found {n - 1}")
+    _raises(path, 5, "symbol", f"wrong column count: {n - 1} fields, expected {n}; 'symbol' is missing")
 
 
 def test_unparsable_values(csv_lines):
     path, lines = csv_lines
     i = _book_line(lines)
-    _raises(
-        _edit(path, lines, i, "bid_px_00", "100.2x"), i + 1, "bid_px_00", "cannot parse '100.2x' as a decimal price"
-    )
-    _raises(_edit(path, lines, i, "ask_sz_03", "7.5"), i + 1, "ask_sz_03", "cannot parse '7.5' as an integer")
+    _raises(_edit(path, lines, i, "bid_px_00", "100.2x"), i + 1, "bid_px_00", "unparsable number '100.2x'")
+    _raises(_edit(path, lines, i, "ask_sz_03", "7.5"), i + 1, "ask_sz_03", "not an integer: '7.5'")
     _raises(_edit(path, lines, i, "ts_recv", "2024-13-45T00:00:00Z"), i + 1, "ts_recv",
-            "cannot parse '2024-13-45T00:00:00Z' as an ISO-8601 timestamp")  # fmt: skip
+            "unparsable timestamp '2024-13-45T00:00:00Z'")  # fmt: skip
     _raises(_edit(path, lines, i, "action", "X"), i + 1, "action", "'X' is not one of A, C, M, R, T, F, N")
 
 
@@ -409,7 +415,7 @@ def test_unsorted_ts_recv(csv_lines):
     i = _book_line(lines, 20)
     earlier, previous = (int(pd.Timestamp(lines[k].split(",")[0]).value) for k in (2, i - 1))
     _raises(_edit(path, lines, i, "ts_recv", lines[2].split(",")[0]), i + 1, "ts_recv",
-            f"timestamp {earlier} is before the previous record's {previous} (Databento files are sorted by ts_recv)")  # fmt: skip
+            f"time {earlier} is before the previous line's {previous} (Databento files are sorted by ts_recv)")  # fmt: skip
 
 
 def test_crossed_row_raises_or_is_dropped_with_a_count(csv_lines):
@@ -427,7 +433,7 @@ def test_crossed_row_raises_or_is_dropped_with_a_count(csv_lines):
 def test_negative_size(csv_lines):
     path, lines = csv_lines
     i = _book_line(lines)
-    _raises(_edit(path, lines, i, "bid_sz_00", "-5"), i + 1, "bid_sz_00", "negative size: '-5'")
+    _raises(_edit(path, lines, i, "bid_sz_00", "-5"), i + 1, "bid_sz_00", "size must be finite and >= 0, got -5")
 
 
 def test_level_size_without_a_price(csv_lines):

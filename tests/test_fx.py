@@ -136,7 +136,10 @@ def test_tick_size_is_inferred_or_checked(tmp_path):
         write(tmp_path, ["2026-07-13 12:00:00.093,1.1427,1.1428,1,1", "2026-07-13 12:00:01,1.1426,1.1428,1,1"])
     )
     assert day.meta.tick_size == 1e-04  # no price uses the fifth decimal
-    with pytest.raises(ValueError, match=r"line 2, field 'bid': price 1.14273 is not on the tick grid 0.0001$"):
+    with pytest.raises(
+        ValueError,
+        match=r"line 2, field 'bid': price 1.14273 is not a multiple of tick_size=0.0001 \(pass the data's tick_size\)$",
+    ):
         fx.load(write(tmp_path, GOOD), tick_size=0.0001)
 
 
@@ -212,7 +215,7 @@ def test_bad_options_name_the_option_value_and_allowed_values(tmp_path):
 # ----------------------------------------------------------------------------------------------
 
 
-COLUMNS = "expected 5 (time, bid, ask, bid_volume, ask_volume)"
+COLUMNS = "expected 5"
 CROSSED = "pass crossed='drop' to drop crossed and locked rows (counted in notes)"
 
 
@@ -220,18 +223,18 @@ CROSSED = "pass crossed='drop' to drop crossed and locked rows (counted in notes
     "line, field, message",
     [
         ("2026-07-13 12:00:00.300,1.14272,1.14276,1", "ask_volume",
-         f"wrong column count: 4 fields, {COLUMNS}; 'ask_volume' is missing from here on: '2026-07-13 12:00:00.300,1.14272,1.14276,1'"),
+         f"wrong column count: 4 fields, {COLUMNS}; 'ask_volume' is missing"),
         ("2026-07-13 12:00:00.300,1.14272,1.14276,1,1,9", "ask_volume",
-         f"wrong column count: 6 fields, {COLUMNS}; 'ask_volume' is followed by extra fields: '2026-07-13 12:00:00.300,1.14272,1.14276,1,1,9'"),
+         f"wrong column count: 6 fields, {COLUMNS}; 'ask_volume' is followed by extra fields"),
         ("2026-07-13 12:00:00.300,1.14x72,1.14276,1,1", "bid", "unparsable number '1.14x72'"),
-        ("2026-07-13 12:00:00.300,1.14272,NaN,1,1", "ask", "value is NaN: 'NaN'"),
-        ("2026-07-13 12:00:00.300,1.14272,1.14276,,1", "bid_volume", "unparsable number ''"),
+        ("2026-07-13 12:00:00.300,1.14272,NaN,1,1", "ask", "not a finite number: 'NaN'"),
+        ("2026-07-13 12:00:00.300,1.14272,1.14276,,1", "bid_volume", "missing value"),
         ("2026-07-13 12:0x:00.300,1.14272,1.14276,1,1", "time", "unparsable timestamp '2026-07-13 12:0x:00.300'"),
         ("2026-07-13 12:00:00.100,1.14272,1.14276,1,1", "time",
-         f"timestamp {ns('2026-07-13T12:00:00.100')} is before the previous row's {ns('2026-07-13T12:00:00.197')} (rows must be in time order)"),
-        ("2026-07-13 12:00:00.300,1.14272,1.14276,-5,1", "bid_volume", "negative size -5.0"),
-        ("2026-07-13 12:00:00.300,1.14272,1.14276,1,0", "ask_volume", "zero size at a quoted price (a quote needs size > 0)"),
-        ("2026-07-13 12:00:00.300,0,1.14276,1,1", "bid", "price must be > 0, got 0.0"),
+         f"time {ns('2026-07-13T12:00:00.100')} is before the previous line's {ns('2026-07-13T12:00:00.197')} (rows must be in time order)"),
+        ("2026-07-13 12:00:00.300,1.14272,1.14276,-5,1", "bid_volume", "size must be finite and > 0, got -5.0"),
+        ("2026-07-13 12:00:00.300,1.14272,1.14276,1,0", "ask_volume", "size must be finite and > 0, got 0.0"),
+        ("2026-07-13 12:00:00.300,0,1.14276,1,1", "bid", "price must be finite and > 0, got 0.0"),
         ("2026-07-13 12:00:00.300,1.14276,1.14272,1,1", "bid", f"crossed quote: best bid 1.14276 > best ask 1.14272; {CROSSED}"),
     ],
 )  # fmt: skip

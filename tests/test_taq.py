@@ -217,7 +217,7 @@ def test_venue_books_by_hand(tmp_path):
     (z,) = books["Z"]
     np.testing.assert_array_equal(z.ask_sz[:, 0], [100, 100])
     assert z.n_trades == 1 and z.levels == 1
-    with pytest.raises(ValueError, match=r"unknown option\(s\) \['levels'\]"):
+    with pytest.raises(ValueError, match=r"taq: unknown option 'levels'; the options of this format: symbol, session,"):
         taq.load_venue_books(_write(tmp_path), levels=3)
 
 
@@ -327,7 +327,9 @@ def test_malformed_trades_name_file_row_and_field(tmp_path, case, row, field):
 def test_several_symbols_need_the_symbol_option(tmp_path):
     q = _quote_lines() + _quote_lines([("16:30:00.000", "N", "50.00", "1", "50.01", "1")], symbol="YYY")
     qpath = _write(tmp_path, quotes=q)
-    with pytest.raises(ValueError, match=r"line 2, field 'SYMBOL': the file holds 2 symbols \['XXX', 'YYY'\]"):
+    with pytest.raises(
+        ValueError, match=r"line 8, field 'SYMBOL': 2 symbols in the file \(XXX, YYY\); pass symbol= to pick one"
+    ):
         taq.load(qpath, corrected="exclude")
     (day,) = taq.load(qpath, corrected="exclude", symbol="XXX")
     assert day.meta.notes["other_symbol_quote_rows"] == 1 and day.meta.notes["quote_records"] == 6
@@ -352,7 +354,9 @@ def test_files_and_companions(tmp_path):
     with pytest.raises(ValueError, match="this is a TAQ trades file"):
         taq.load(tpath)
     tpath.rename(tmp_path / "elsewhere.csv")
-    with pytest.raises(ValueError, match="no companion trades file"):
+    with pytest.raises(
+        ValueError, match=f"^{qpath}: no paired trades file beside it; pass trades=<path>, or trades=False"
+    ):
         taq.load(qpath)
     (day,) = taq.load(qpath, trades=tmp_path / "elsewhere.csv", corrected="exclude")
     assert day.n_trades == 6
@@ -430,7 +434,7 @@ def test_sample_days_exact(sample_days, i):
 
 def test_sample_defaults_raise_on_the_first_locked_row(shared_data):
     with pytest.raises(ValueError, match=r"sampleQDataRaw.csv: line 678, field 'BID': locked consolidated book after "
-                                         r"this quote \(venue N\): best bid 158.39 >= best offer 158.39"):  # fmt: skip
+                                         r"this quote \(venue N\): best bid 158.39 == best ask 158.39; pass crossed='drop'"):  # fmt: skip
         taq.load(shared_data / SAMPLE)
     with pytest.raises(ValueError, match=r"sampleTDataRaw.csv: line 39520, field 'CORR': corrected/cancelled trade"):
         taq.load(shared_data / SAMPLE, crossed="drop", session="extended")
@@ -495,3 +499,20 @@ def test_fast_frame_and_numbers_equal_the_careful_path(shared_data):
         assert np.array_equal(taq._text(fast, "EX"), np.char.strip(careful["EX"].to_numpy(dtype=str)))
     assert taq._fast_epoch_ns(taq._frame(raw.replace(b"1514883854", b"15148838x4"), names)) is None
     assert taq._fast_numbers(taq._frame(raw.replace(b"1e1", b"ten"), names), "BID") is None
+
+
+def test_blank_lines_at_the_end_are_accepted_inside_refused(tmp_path):
+    """The one CSV rule of every format (reader.csv_text): trailing blank lines carry nothing."""
+    qpath = _write(tmp_path)
+    (plain,) = taq.load(qpath, corrected="exclude")
+    qpath.write_text(qpath.read_text() + "\n\r\n")
+    (trailing,) = taq.load(qpath, corrected="exclude")
+    np.testing.assert_array_equal(plain.bid_px, trailing.bid_px)
+    lines = qpath.read_text().splitlines()
+    qpath.write_text("\n".join([*lines[:3], "", *lines[3:]]) + "\n")
+    with pytest.raises(ValueError) as err:
+        taq.load(qpath, corrected="exclude")
+    assert (
+        str(err.value)
+        == f"{qpath}: line 4, field 'DT_epoch_s': wrong column count: 1 fields, expected 8; 'DT_epoch_s' is missing"
+    )

@@ -78,7 +78,12 @@ def test_round_trip_with_paired_trades_is_exact(us_day, tmp_path, dataset):
 def test_book_snapshot_default_levels_explicit_trades_and_book_only(us_day, tmp_path):
     book_path, trades_path = tardis.write_tardis(us_day, tmp_path / "a", dataset="book_snapshot_25")
     moved = trades_path.rename(tmp_path / "elsewhere.csv.gz")
-    (alone,) = tardis.load(book_path)  # no paired file: a day without trades
+    with pytest.raises(ValueError) as err:
+        tardis.load(book_path)  # no paired file: an error, as for TAQ
+    assert str(err.value) == (
+        f"{book_path}: no paired trades file beside it; pass trades=<path>, or trades=False for no trades"
+    )
+    (alone,) = tardis.load(book_path, trades=False)  # a day without trades
     assert alone.levels == 25 and alone.n_trades == 0 and alone.meta.notes["trades_file"] is None
     np.testing.assert_array_equal(alone.bid_px[:, : us_day.levels], us_day.bid_px)
     assert np.isnan(alone.bid_px[:, us_day.levels :]).all() and (alone.ask_sz[:, us_day.levels :] == 0).all()
@@ -98,11 +103,14 @@ def test_cache_gives_identical_arrays(us_day, tmp_path):
 
 
 def test_blank_lines_at_the_end_are_accepted_inside_refused(tmp_path):
-    plain = tardis.load(book_file(tmp_path, [*BASE, row(10, False, "bid", 100, 2)]))
-    trailing = tardis.load(book_file(tmp_path, [*BASE, row(10, False, "bid", 100, 2), "", "\r"], name="y.csv.gz"))
+    plain = tardis.load(book_file(tmp_path, [*BASE, row(10, False, "bid", 100, 2)]), trades=False)
+    trailing = tardis.load(book_file(tmp_path, [*BASE, row(10, False, "bid", 100, 2), "", "\r"], name="y.csv.gz"),
+                           trades=False)  # fmt: skip
     assert_same(plain[0], trailing[0])
     inside = book_file(tmp_path, [*BASE, "", row(10, False, "bid", 100, 2)], name="z.csv.gz")
-    with pytest.raises(ValueError, match=error(inside, 4, "columns") + ".*expected 8 comma-separated fields, got 1"):
+    with pytest.raises(
+        ValueError, match=error(inside, 4, "symbol") + ": wrong column count: 1 fields, expected 8; 'symbol' is missing"
+    ):
         tardis.load(inside)
 
 
@@ -118,7 +126,7 @@ def test_incremental_rules_exact_rows(tmp_path):
         row(30, True, "ask", 99, 5),
         row(40, False, "bid", 98.5, 1),
     ])  # fmt: skip
-    (day,) = tardis.load(path, levels=2)
+    (day,) = tardis.load(path, levels=2, trades=False)
     nan = np.nan
     assert day.ts.tolist() == [(US + t) * 1000 for t in (0, 10, 20, 30, 40)]
     np.testing.assert_array_equal(day.bid_px, [[100, 99.5], [99.5, nan], [99.5, nan], [98, nan], [98.5, 98]])
@@ -154,15 +162,15 @@ CROSSED = "pass crossed='drop' to drop crossed and locked rows (counted in notes
 @pytest.mark.parametrize(
     "bad, field, message",
     [
-        ("x,TEST,1,2,false,bid,100", "columns", "expected 8 comma-separated fields, got 7"),  # wrong column count
-        (f"x,TEST,{US + 1},{US + 1},false,bid,abc,1", "price", "unparsable value 'abc'"),
+        ("x,TEST,1,2,false,bid,100", "amount", "wrong column count: 7 fields, expected 8; 'amount' is missing"),  # wrong column count
+        (f"x,TEST,{US + 1},{US + 1},false,bid,abc,1", "price", "unparsable number 'abc'"),
         (f"x,TEST,{US + 1},{US + 1},false,bid,,1", "price", "missing value"),
-        (f"x,TEST,{US + 1},1.5e9x,false,bid,100,1", "local_timestamp", "unparsable value '1.5e9x'"),
-        (f"x,TEST,{US + 1},{US + 1},maybe,bid,100,1", "is_snapshot", "expected 'true' or 'false', got 'maybe'"),
-        (f"x,TEST,{US + 1},{US + 1},false,buy,100,1", "side", "expected 'bid' or 'ask', got 'buy'"),
+        (f"x,TEST,{US + 1},1.5e9x,false,bid,100,1", "local_timestamp", "unparsable number '1.5e9x'"),
+        (f"x,TEST,{US + 1},{US + 1},maybe,bid,100,1", "is_snapshot", "'maybe' is not one of true, false"),
+        (f"x,TEST,{US + 1},{US + 1},false,buy,100,1", "side", "'buy' is not one of bid, ask"),
         (f"x,TEST,{US + 1},{US + 1},false,ask,102,-1", "amount", "amount must be finite and >= 0, got -1.0"),
         (f"x,TEST,{US - 1},{US - 1},false,ask,102,1", "local_timestamp",
-         f"timestamp {US - 1} is before the previous row's {US} (Tardis files are ordered by it)"),  # unsorted
+         f"time {US - 1} is before the previous line's {US} (Tardis files are ordered by it)"),  # unsorted
         (f"x,TEST,{US + 1},{US + 1},false,bid,101.5,1", "price", f"crossed book: best bid 101.5 > best ask 101.0; {CROSSED}"),
         (f"x,TEST,{US + 1},{US + 1},false,bid,101,1", "price", f"locked book: best bid 101.0 == best ask 101.0; {CROSSED}"),
     ],
@@ -170,14 +178,14 @@ CROSSED = "pass crossed='drop' to drop crossed and locked rows (counted in notes
 def test_malformed_book_row_names_file_line_and_field(tmp_path, bad, field, message):
     path = book_file(tmp_path, [*BASE, bad])
     with pytest.raises(ValueError) as err:
-        tardis.load(path)
+        tardis.load(path, trades=False)
     assert str(err.value) == f"{path}: line 4, field '{field}': {message}"
 
 
 def test_dropped_crossed_rows_on_request(tmp_path):
     path = book_file(tmp_path, [*BASE, row(1, False, "bid", 101.5, 1), row(2, False, "ask", 102, 1),
                                 row(2, False, "ask", 101, 0)])  # fmt: skip
-    (day,) = tardis.load(path, crossed="drop")
+    (day,) = tardis.load(path, crossed="drop", trades=False)
     assert day.ts.tolist() == [US * 1000, (US + 2) * 1000] and day.meta.notes["dropped_crossed_rows"] == 1
     assert (day.bid_px[1, 0], day.ask_px[1, 0]) == (101.5, 102)
 
@@ -185,10 +193,10 @@ def test_dropped_crossed_rows_on_request(tmp_path):
 @pytest.mark.parametrize(
     "bad, field, message",
     [
-        (f"x,TEST,{US},{US},1,buy,100", "columns", "expected 8 comma-separated fields, got 7"),
-        (f"x,TEST,{US},{US},1,buy,100,-2", "amount", "trade amount must be > 0, got -2.0"),
-        (f"x,TEST,{US},{US},1,taker,100,2", "side", "expected 'buy', 'sell' or 'unknown', got 'taker'"),
-        (f"x,TEST,{US},{US},1,buy,1o0,2", "price", "unparsable value '1o0'"),
+        (f"x,TEST,{US},{US},1,buy,100", "amount", "wrong column count: 7 fields, expected 8; 'amount' is missing"),
+        (f"x,TEST,{US},{US},1,buy,100,-2", "amount", "trade amount must be finite and > 0, got -2.0"),
+        (f"x,TEST,{US},{US},1,taker,100,2", "side", "'taker' is not one of buy, sell, unknown"),
+        (f"x,TEST,{US},{US},1,buy,1o0,2", "price", "unparsable number '1o0'"),
     ],
 )
 def test_malformed_trades_row(tmp_path, bad, field, message):
@@ -222,8 +230,17 @@ def test_file_level_errors(tmp_path):
         tardis.load(path, trades=other)
     two = book_file(tmp_path, [*BASE, row(0, True, "bid", 50, 1, sym="OTHER"), row(5, False, "bid", 100, 2)],
                     "two.csv.gz")  # fmt: skip
-    with pytest.raises(ValueError, match=r"holds 2 symbols .* pass symbol="):
-        tardis.load(two)
+    with pytest.raises(ValueError) as err:
+        tardis.load(two, trades=False)
+    assert (
+        str(err.value)
+        == f"{two}: line 4, field 'symbol': 2 symbols in the file (TEST, OTHER); pass symbol= to pick one"
+    )
+    with pytest.raises(ValueError) as err:
+        tardis.load(two, symbol="NONE", trades=False)
+    assert str(err.value) == (
+        f"{two}: line 2, field 'symbol': option symbol='NONE' matches none of the file's symbols (TEST, OTHER)"
+    )
     (day,) = tardis.load(two, symbol="TEST", trades=False)
     assert day.meta.notes["rows_other_symbols"] == 1 and day.bid_px[0, 0] == 100
     bad_header = write(tmp_path / "h.csv.gz", ["exchange,symbol,timestamp,price", "x,T,1,2"])
@@ -290,19 +307,19 @@ def test_a_later_file_with_its_own_snapshot_restarts_and_overlap_names_the_later
     one = book_file(tmp_path, [*BASE, row(10, False, "bid", 100, 3)], "one.csv.gz")
     two = book_file(tmp_path, [row(20, True, "bid", 98, 4), row(20, True, "ask", 99, 5), row(30, False, "ask", 99, 1)],
                     "two.csv.gz")  # fmt: skip
-    (day,) = tardis.load([one, two], levels=1)
+    (day,) = tardis.load([one, two], levels=1, trades=False)
     assert day.ts.tolist() == [(US + t) * 1000 for t in (0, 10, 20, 30)]
     assert day.bid_px[:, 0].tolist() == [100, 100, 98, 98] and day.ask_sz[:, 0].tolist() == [1, 1, 5, 1]
     assert (day.meta.notes["snapshots"], day.meta.notes["file_restarts"]) == (2, 1)
     # a later file of updates continues the book, the first file's snapshot included
     three = book_file(tmp_path, [row(20, False, "ask", 100.5, 2)], "three.csv.gz")
-    (day,) = tardis.load([one, three], levels=2)
+    (day,) = tardis.load([one, three], levels=2, trades=False)
     assert day.ask_px[-1].tolist() == [100.5, 101] and day.bid_sz[-1].tolist() == [3, 0]
     back = book_file(tmp_path, [row(5, False, "ask", 100.5, 2)], "back.csv.gz")
     with pytest.raises(ValueError) as err:
-        tardis.load([one, back])
+        tardis.load([one, back], trades=False)
     assert str(err.value) == (
-        f"{back}: line 2, field 'local_timestamp': timestamp {US + 5} is before the previous row's {US + 10} "
+        f"{back}: line 2, field 'local_timestamp': time {US + 5} is before the previous line's {US + 10} "
         "(Tardis files are ordered by it)"
     )
     snap25 = write(tmp_path / "s.csv.gz", [",".join(tardis._snapshot_columns(1)), f"x,TEST,{US},{US},101,1,100,2"])

@@ -104,18 +104,17 @@ from exec_env.market.data import MarketDay, MarketMeta, validate
 from exec_env.market.lift import (
     DAY_NS,
     NS,
-    check_timezone,
     clock_str,
     date_str,
     has_offset,
     header_roles,
     ladder,
     local_ns,
-    parse_hours,
+    parse_session,
     parse_times,
     read_headed,
+    session_utc,
     to_price,
-    utc_ns_from_local,
     utc_ns_of_wall_times,
 )
 from exec_env.market.reader import (
@@ -124,12 +123,16 @@ from exec_env.market.reader import (
     InMemory,
     bad_option,
     check_choice,
+    check_known,
+    check_min,
     check_number,
     check_options,
     check_text,
     fail_first,
     first,
     head_lines,
+    numbers,
+    zone_info,
 )
 
 __all__ = ["VERSION", "bars_from_day", "from_dataframe", "load", "sniff", "volume_curve", "write_bars"]
@@ -170,7 +173,7 @@ class _Raw:
 def _read_csv(path: Path, timezone: str) -> _Raw:
     origin = str(path)
     header = "an OHLCV header (datetime, open, high, low, close[, adj close], volume)"
-    cols, rows, roles = read_headed(path, lambda line: _roles(line.split(",")), header, FIELDS, "bars")
+    cols, rows, roles = read_headed(path, lambda line: _roles(line.split(",")), header, FIELDS)
     time = pd.Series(cols["time"])
     t = parse_times(origin, time, rows, ["ISO8601"], has_offset(time.iloc[0]), timezone, "datetime")
     notes = {"adj_close": "column present and ignored (unadjusted prices are used)"} if "adjclose" in roles else {}
@@ -214,16 +217,7 @@ def _read_frame(df: pd.DataFrame, timezone: str, origin: InMemory) -> tuple[_Raw
     else:
         wall = index.to_numpy().astype("datetime64[ns]").view(np.int64)
         t = utc_ns_of_wall_times(origin, wall, rows, index.astype(str).to_numpy(), timezone, "datetime")
-    vals = {}
-    for f in FIELDS:
-        col = df.iloc[:, roles[f]]
-        try:
-            arr = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"{origin}: column {df.columns[roles[f]]!r} is not numeric") from None
-        fail_first(~np.isfinite(arr), origin, rows, f, lambda k: "value is NaN" if pd.isna(col.iloc[k])  # noqa: B023
-                   else f"unparsable or non-finite value {col.iloc[k]!r}")  # noqa: B023  # fmt: skip
-        vals[f] = arr
+    vals = {f: numbers(origin, df.iloc[:, roles[f]], rows, f) for f in FIELDS}
     notes = {"adj_close": "column present and ignored (unadjusted prices are used)"} if "adjclose" in roles else {}
     raw = _Raw(t, vals["open"], vals["high"], vals["low"], vals["close"], vals["volume"], rows, origin, notes)
     return raw, ticker
@@ -274,7 +268,7 @@ def _flag(name: str, value: Any) -> bool:
 
 
 _RULES: dict[str, Any] = {
-    "symbol": lambda n, v: check_text(n, v, "a non-empty string or None"), "timezone": check_timezone,
+    "symbol": check_text, "timezone": lambda n, v: zone_info(n, v).key,
     "label": ("auto", "start", "end"), "bar_seconds": {"low": 60, "integer": True, "none": True},
     "outside": ("raise", "drop", "extend"), "tick_size": POSITIVE, "lot_size": POSITIVE,
     "spread_ticks": {"low": 1, "high": 10_000, "integer": True, "none": True},
@@ -295,15 +289,13 @@ def _options(o: dict[str, Any]) -> dict[str, Any]:
         "level_fraction": None, "min_level_size": None, "trades": "split", "open_snapshot": False,
         "volume_outliers": None, "outlier_window": 31,
     }  # fmt: skip
-    unknown = set(o) - known.keys()
-    if unknown:
-        raise ValueError(f"unknown option(s) {sorted(unknown)}; allowed: {sorted(known)}")
+    check_known("bars", o, list(known))
     opt = {**known, **o}
     for a, b, rule in (("spread_ticks", "spread_bps", "spread"), ("level_size", "level_fraction", "depth")):
         if opt[a] is not None and opt[b] is not None:
             raise bad_option(b, opt[b], f"None when {a} is given (one {rule} rule)")
     check_options(opt, _RULES)
-    opt["open_s"], opt["close_s"] = parse_hours(opt["session"])
+    opt["open_ns"], opt["close_ns"] = parse_session(opt["session"])
     if opt["spread_ticks"] is None and opt["spread_bps"] is None:
         opt["spread_ticks"] = 1
     if opt["level_size"] is None and opt["level_fraction"] is None:
@@ -339,9 +331,9 @@ def _check_bars(bars: _Raw) -> None:
     """Positive prices, non-negative volume, low <= open, close <= high."""
     o, h, lo, c, v, rows = bars.open, bars.high, bars.low, bars.close, bars.volume, bars.rows
     for name, arr in (("open", o), ("high", h), ("low", lo), ("close", c)):
-        fail_first(arr <= 0, bars.origin, rows, name, lambda k: f"price must be > 0, got {float(arr[k])!r}")  # noqa: B023
+        check_min(bars.origin, arr, rows, name, "price", strict=True)
+    check_min(bars.origin, v, rows, "volume", "volume")
     checks = (
-        ("volume", v < 0, lambda i: f"negative volume {float(v[i])!r}"),
         ("high", h < lo, lambda i: f"high {float(h[i])!r} < low {float(lo[i])!r}"),
         ("open", (o < lo) | (o > h),
          lambda i: f"open {float(o[i])!r} outside [low {float(lo[i])!r}, high {float(h[i])!r}]"),
@@ -378,8 +370,8 @@ def _label(origin: str, loc: np.ndarray, opt: dict[str, Any], notes: dict[str, A
         notes["label"] = f"{opt['label']} (option)"
         return opt["label"]
     tod = loc % DAY_NS
-    has_open = bool((tod == opt["open_s"] * NS).any())
-    has_close = bool((tod == opt["close_s"] * NS).any())
+    has_open = bool((tod == opt["open_ns"]).any())
+    has_close = bool((tod == opt["close_ns"]).any())
     if has_close and not has_open:
         label, why = "end", f"a bar stamped at the close {opt['session'][1]} and none at the open {opt['session'][0]}"
     elif has_open and not has_close:
@@ -404,10 +396,8 @@ class _Sessions:
         loc_start = loc - bar if label == "end" else loc
         day_of = loc_start // DAY_NS
         self.day_ids, self.inverse = np.unique(day_of, return_inverse=True)
-        self.reg_open = utc_ns_from_local(self.day_ids * DAY_NS + opt["open_s"] * NS, tz)
-        self.reg_close = utc_ns_from_local(self.day_ids * DAY_NS + opt["close_s"] * NS, tz)
-        if (self.reg_open == np.iinfo(np.int64).min).any() or (self.reg_close == np.iinfo(np.int64).min).any():
-            raise bad_option("session", opt["session"], f"wall-clock times that exist in {tz} on every day")
+        wall = self.day_ids * DAY_NS + np.array([[opt["open_ns"]], [opt["close_ns"]]])
+        self.reg_open, self.reg_close = session_utc(opt["session"], wall, tz)
         so, sc = self.reg_open[self.inverse], self.reg_close[self.inverse]
         self.outside = (self.start < so) | (self.end > sc)
         self.keep = ~self.outside if opt["outside"] == "drop" else np.ones(bars.t.shape, dtype=bool)
@@ -648,7 +638,7 @@ def bars_from_day(day: MarketDay, bar_seconds: int = 60, timezone: str = "Americ
     close, volume.
     """
     bar_seconds = check_number("bar_seconds", bar_seconds, low=1, integer=True)
-    check_timezone("timezone", timezone)
+    zone_info("timezone", timezone)
     check_choice("label", label, ("start", "end"))
     m = day.meta
     bar = bar_seconds * NS

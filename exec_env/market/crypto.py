@@ -145,7 +145,6 @@ runs about 1.27 s *behind* Binance's (``E - local`` between +1,250 and +1,275 ms
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 from collections import Counter
@@ -159,19 +158,25 @@ from numba import njit
 
 from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
-from exec_env.market.lift import split_days
+from exec_env.market.lift import parse_session, split_days
 from exec_env.market.reader import (
     POSITIVE_OR_NONE,
     Capture,
-    bad_option,
+    check_grid,
+    check_min,
     check_number,
     check_options,
+    check_sorted,
     check_text,
     crossed_locked,
     crossed_rows,
     excerpt,
     fail_first,
     field_error,
+    increment,
+    number_problem,
+    numbers,
+    pick,
 )
 
 __all__ = ["VERSION", "load", "sniff", "stream_key", "write_binance"]
@@ -214,75 +219,24 @@ def check_levels(levels: Any) -> int:
 
 CAPTURE_RULES: dict[str, Any] = {
     "tick_size": POSITIVE_OR_NONE, "lot_size": POSITIVE_OR_NONE,
-    "symbol": lambda n, v: check_text(n, v, "None (from the data) or a non-empty string"), "crossed": ON_CROSSED,
+    "symbol": check_text, "crossed": ON_CROSSED,
 }  # fmt: skip
 """The checks of the options Binance and Tardis captures share (:func:`reader.check_options`)."""
-
-
-def parse_session(session: Any) -> tuple[int, int] | None:
-    """``None`` or ``("HH:MM:SS[.fff]", "HH:MM:SS[.fff]")`` UTC -> ns offsets from midnight."""
-    if session is None:
-        return None
-    allowed = "None (from the data) or a pair of UTC times ('HH:MM:SS', 'HH:MM:SS'), open < close <= '24:00:00'"
-    if not (isinstance(session, (tuple, list)) and len(session) == 2 and all(isinstance(s, str) for s in session)):
-        raise bad_option("session", session, allowed)
-    out = []
-    for text in session:
-        parts = text.split(":")
-        try:
-            if len(parts) != 3:
-                raise ValueError(text)
-            h, m, s = int(parts[0]), int(parts[1]), float(parts[2])
-        except ValueError:
-            raise bad_option("session", session, allowed) from None
-        if not (0 <= h <= 24 and 0 <= m < 60 and 0 <= s < 60):
-            raise bad_option("session", session, allowed)
-        out.append(round((h * 3600 + m * 60) * 1e9 + s * 1e9))
-    if not 0 <= out[0] < out[1] <= DAY_NS:
-        raise bad_option("session", session, allowed)
-    return out[0], out[1]
-
-
-def infer_increment(values: np.ndarray, max_decimals: int = 12) -> float | None:
-    """Greatest common divisor of ``values`` on their decimal grid (None if there are none).
-
-    Each value is scaled by ``10**d`` for the smallest ``d`` that makes every value an integer (to
-    float precision), the gcd of the integers is taken and scaled back.
-    """
-    v = np.unique(np.abs(values[np.isfinite(values) & (values != 0)]))
-    if v.size == 0:
-        return None
-    for d in range(max_decimals + 1):
-        scaled = v * 10.0**d
-        if scaled[-1] >= 2.0**62:
-            return None
-        r = np.round(scaled)
-        if np.all(np.abs(scaled - r) <= np.maximum(1e-7, scaled * 3.2e-15)):
-            g = int(np.gcd.reduce(r.astype(np.int64)))
-            return g / 10**d
-    return None
 
 
 def capture_meta(symbol: str, o: dict[str, Any], prices: list[tuple], sizes: np.ndarray, notes: dict) -> dict:
     """The symbol, tick size and lot size of a capture (``MarketMeta`` fields). A given ``tick_size``
     must divide every price of ``prices`` (``(src, values, lines)`` each, ``lines[k]`` the place of
-    ``values[k]`` in ``src``), else it is inferred from them (:func:`infer_increment`); ``lot_size`` is
-    given, or inferred from ``sizes``; ``notes["<name>_inferred"]`` says which."""
-    tick = o["tick_size"]
-    if tick is not None:
+    ``values[k]`` in ``src``), else it is inferred from them (:func:`reader.infer_increment`, at least
+    two distinct prices); ``lot_size`` is given, or inferred from ``sizes``; ``notes["<name>_inferred"]``
+    says which."""
+    if o["tick_size"] is not None:
         for src, values, lines in prices:
-            q = values / tick
-            fail_first(np.isfinite(q) & (np.abs(q - np.round(q)) > 1e-6), src, lines, "price",
-                       lambda k: f"value {excerpt(values[k])} is not a multiple of the option tick_size={tick!r}; "  # noqa: B023
-                       "pass tick_size=None to infer it from the data")  # fmt: skip
-    meta = {"symbol": symbol}
-    for name, values in (("tick_size", np.concatenate([p[1] for p in prices])), ("lot_size", sizes)):
-        notes[f"{name}_inferred"] = o[name] is None
-        meta[name] = o[name] if o[name] is not None else infer_increment(values)
-        if meta[name] is None:
-            what = "prices" if name == "tick_size" else "sizes"
-            raise ValueError(f"{prices[0][0]}: cannot infer the {name.replace('_', ' ')} from the {what}; pass {name}=")
-    return meta
+            check_grid(src, values, o["tick_size"], lines, "price")
+    notes["tick_size_inferred"], notes["lot_size_inferred"] = o["tick_size"] is None, o["lot_size"] is None
+    all_prices = np.concatenate([p[1] for p in prices])
+    return {"symbol": symbol, "tick_size": increment(prices[0][0], o["tick_size"], all_prices, at_least=2),
+            "lot_size": increment(prices[0][0], o["lot_size"], sizes, "lot_size")}  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------
@@ -684,46 +638,42 @@ def stream_key(path: Path) -> tuple[str, int] | None:
 
 
 def _levels_array(src: Path | Capture, pairs: list, owner_line: np.ndarray, field: np.ndarray) -> np.ndarray:
-    """``[[price, qty], ...]`` strings -> float (n, 2); errors name the line and the field."""
+    """``[[price, qty], ...]`` strings -> finite float (n, 2); errors name the line and the field."""
     if not pairs:
         return np.zeros((0, 2))
     try:
         arr = np.array(pairs, dtype=np.float64)
-        if arr.ndim == 2 and arr.shape[1] == 2:
+        if arr.ndim == 2 and arr.shape[1] == 2 and np.isfinite(arr).all():
             return arr
     except (ValueError, TypeError):
         pass
     for k, pair in enumerate(pairs):
         if not (isinstance(pair, list) and len(pair) == 2):
             raise field_error(
-                src, int(owner_line[k]), str(field[k]), f"a level must be a [price, qty] pair, got {pair!r}"
+                src, int(owner_line[k]), str(field[k]), f"a level must be a [price, qty] pair, got {excerpt(pair)}"
             )
         for x in pair:
-            try:
-                float(x)
-            except (ValueError, TypeError):
-                raise field_error(
-                    src, int(owner_line[k]), str(field[k]), f"unparsable number {x!r} in {pair!r}"
-                ) from None
+            if number_problem(x) is not None:
+                raise field_error(src, int(owner_line[k]), str(field[k]), number_problem(x))
     raise field_error(src, int(owner_line[0]), str(field[0]), "unparsable levels")  # pragma: no cover
 
 
 def _floats(src: Path | Capture, values: list, lines: np.ndarray, field: str) -> np.ndarray:
     try:
-        return np.array(values, dtype=np.float64).reshape(len(values))
+        out = np.array(values, dtype=np.float64).reshape(len(values))
+        if np.isfinite(out).all():
+            return out
     except (ValueError, TypeError):
-        for k, x in enumerate(values):
-            try:
-                float(x)
-            except (ValueError, TypeError):
-                raise field_error(src, int(lines[k]), field, f"unparsable number {x!r}") from None
-        raise
+        pass
+    return numbers(src, values, lines, field)
 
 
 def _ints(src: Path | Capture, values: list, lines: np.ndarray, field: str) -> np.ndarray:
     for k, x in enumerate(values):
         if not (isinstance(x, int) and not isinstance(x, bool)):
-            raise field_error(src, int(lines[k]), field, f"expected an integer, got {x!r}")
+            raise field_error(
+                src, int(lines[k]), field, number_problem(x, integer=True) or f"not an integer: {excerpt(x)}"
+            )
     return np.array(values, dtype=np.int64)
 
 
@@ -745,7 +695,7 @@ class _Scan:
         self.bt_line: list[int] = []  # every bookTicker line
         self.bt_vals: list = []  # (u, b, B, a, A) of those parsed
         self.other: list[tuple[int, str]] = []  # (line, stream) of messages not used
-        self.symbols: Counter = Counter()
+        self.symbols: dict[Any, int] = {}  # each symbol (field s) and its first line
 
     def book_event(self, no: int, kind: int, ids: tuple[Any, Any], b: Any, a: Any, lag: Any) -> None:
         for col, x in zip(self.ev, (no, kind, ids[0], ids[1], len(b), len(a), lag), strict=True):
@@ -765,7 +715,7 @@ class _Scan:
                 if "pu" in data:
                     raise field_error(src, no, "pu", "futures depth diffs (field 'pu') are not supported, only spot")
                 self.book_event(no, 1, (data["U"], data["u"]), data["b"], data["a"], data.get("E"))
-                self.symbols[data.get("s")] += 1
+                self.symbols.setdefault(data.get("s"), no)
             elif "lastUpdateId" in data and "bids" in data and "asks" in data:
                 lid = data["lastUpdateId"]
                 self.book_event(no, 0, (lid, lid), data["bids"], data["asks"], None)
@@ -773,12 +723,12 @@ class _Scan:
                 values = (no, data["p"], data["q"], data["m"], data["t"] if e == "trade" else data["a"], data.get("E"))
                 for col, x in zip(self.tr[e], values, strict=True):
                     col.append(x)
-                self.symbols[data.get("s")] += 1
+                self.symbols.setdefault(data.get("s"), no)
             elif e == "bookTicker" or (e is None and {"u", "b", "B", "a", "A"} <= data.keys()):
                 self.bt_line.append(no)
                 if not self.skip_ticker:
                     self.bt_vals.append((data["u"], data["b"], data["B"], data["a"], data["A"]))
-                self.symbols[data.get("s")] += 1
+                self.symbols.setdefault(data.get("s"), no)
             else:
                 self.other.append((no, str(msg.get("stream", e if e is not None else "?"))))
         except KeyError as exc:
@@ -825,23 +775,14 @@ def _scan(src: Capture, lines: list[str], skip_ticker: bool) -> _Scan:
         if not isinstance(msg, dict):
             raise field_error(src, no, "json", f"expected a JSON object, got {type(msg).__name__}")
         scan.message(src, no, msg)
-    ts = scan.line_ts
-    back = (np.diff(ts) < 0) if ts.size > 1 else np.zeros(0, dtype=bool)
-    fail_first(back, src, np.arange(2, ts.size + 1), "local_ts",
-        lambda k: f"timestamp {ts[k + 1]} is before the previous line's {ts[k]} (lines must be in receive order)",
-    )  # fmt: skip
+    check_sorted(src, scan.line_ts, np.arange(1, len(lines) + 1), "local_ts", why="lines must be in receive order")
     return scan
 
 
 def _symbol(src: Capture, scan: _Scan, symbol: str | None) -> str:
     """One symbol per capture: the option, else the messages' ``s``, else the file name's first part."""
-    symbols = Counter({k: v for k, v in scan.symbols.items() if k is not None})
-    if len(symbols) > 1:
-        raise ValueError(f"{src}: the capture mixes symbols {sorted(symbols)}; this loader reads one symbol per file")
-    data_symbol = next(iter(symbols), None)
-    if symbol is not None and data_symbol is not None and symbol != data_symbol:
-        raise ValueError(f"option symbol={symbol!r} does not match the capture's symbol {data_symbol!r} ({src})")
-    return symbol or data_symbol or src.paths[0].name.split("_")[0].upper()
+    found = {k: v for k, v in scan.symbols.items() if k is not None}
+    return pick(src, found, symbol, "s", select=False) or src.paths[0].name.split("_")[0].upper()
 
 
 @dataclass
@@ -890,10 +831,8 @@ def _events(src: Capture, scan: _Scan, n_lines: int) -> _Events:
     lv = _levels_array(src, scan.pairs, lv_line, lv_field)
     px, qty = np.ascontiguousarray(lv[:, 0]), np.ascontiguousarray(lv[:, 1])
     field = lambda k: str(lv_field[k])  # noqa: E731
-    fail_first(~np.isfinite(qty) | (qty < 0), src, lv_line, field,
-               lambda k: f"size must be finite and >= 0, got {excerpt(qty[k])}")  # fmt: skip
-    fail_first(~np.isfinite(px) | (px <= 0), src, lv_line, field,
-               lambda k: f"price must be finite and > 0, got {excerpt(px[k])}")  # fmt: skip
+    check_min(src, qty, lv_line, field, "size")
+    check_min(src, px, lv_line, field, "price", strict=True)
     hi = np.cumsum(nb + na)
     depth = int(max(1, nb[kind == 0].max(), na[kind == 0].max()))
     return _Events(line, kind, first, final, hi - (nb + na), hi, lv_side, lv_line, px, qty, depth)
@@ -951,7 +890,7 @@ def _trades(src: Capture, scan: _Scan, trade_stream: str) -> tuple[dict[str, np.
         if not isinstance(x, bool):
             raise field_error(src, int(line[k]), "m", f"expected true or false, got {excerpt(x)}")
     side = np.where(np.array(m, dtype=bool), -1, 1).astype(np.int8)
-    fail_first(~(sz > 0), src, line, "q", lambda k: f"trade size must be > 0, got {excerpt(sz[k])}")
+    check_min(src, sz, line, "q", "trade size", strict=True)
     trade_id = _ints(src, ids, line, "t" if stream == "trade" else "a")
     ts = scan.line_ts[line - 1]
     return {"ts": ts, "px": px, "sz": sz, "side": side, "line": line, "id": trade_id, "lag": lag}, stream
@@ -1031,7 +970,7 @@ _RULES: dict[str, Any] = {"levels": lambda n, v: v if v is None else check_level
 def _check_options(o: dict[str, Any]) -> dict[str, Any]:
     """:func:`load`'s options, checked; ``session_ns`` the parsed session."""
     check_options(o, _RULES)
-    o["session_ns"] = parse_session(o["session"])
+    o["session_ns"] = parse_session(o["session"], (None,))
     return o
 
 
@@ -1195,11 +1134,4 @@ def write_binance(day: MarketDay, path: str | Path, symbol: str | None = None, b
                "q": _fmt(day.trade_sz[k], "size"), "T": t // 1_000_000, "m": bool(day.trade_side[k] < 0), "M": True}  # fmt: skip
         record(t, 0, k, msg, "trade")
     recs.sort(key=lambda x: (x[0], x[1], x[2]))
-    text = "".join(f"{t} {body}\n" for t, _, _, body in recs).encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".gz":
-        with gzip.open(path, "wb") as fh:
-            fh.write(text)
-    else:
-        path.write_bytes(text)
-    return path
+    return reader.write_file(path, "".join(f"{t} {body}\n" for t, _, _, body in recs).encode())

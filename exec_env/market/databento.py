@@ -97,9 +97,10 @@ Conventions and assumptions
   outside ``[session_open, session_close]`` are kept (the replay uses the last row before the
   start as the initial book). ``meta.date`` is the UTC date of the session's last instant (the
   CME trade date for evening-to-afternoon sessions).
-* Tick size: ``tick_size=None`` infers it as the greatest common divisor of the differences
-  between the distinct prices of the file (every record price and book level, on the
-  fixed-point 1e-9 grid), e.g. 0.25 for ES. With few distinct prices this is a multiple of the
+* Tick size: ``tick_size=None`` infers it as the greatest common divisor of the distinct prices
+  of the file (every record price and book level, on their decimal grid;
+  :func:`exec_env.market.reader.infer_increment`, the rule of every format), e.g. 0.25 for ES;
+  fewer than two distinct prices raise. With few distinct prices this can be a multiple of the
   true tick; pass ``tick_size=`` when you know it.
 * Trades companion: a Databento trades-schema file holds no book and cannot be a MarketDay on
   its own (loading one raises). Beside a book file it is a companion (same name with ``mbp-1``
@@ -152,17 +153,25 @@ from numba.typed import Dict
 from exec_env.market import hours, reader
 from exec_env.market.crypto import reset_book, set_level, write_side
 from exec_env.market.data import MAX_LEVELS, UNKNOWN_ENTRY, MarketDay, MarketMeta, validate
+from exec_env.market.lift import parse_times
 from exec_env.market.reader import (
     POSITIVE,
     POSITIVE_OR_NONE,
     bad_option,
     check_choice,
+    check_in,
+    check_min,
     check_options,
+    check_sorted,
     crossed_rows,
     excerpt,
     fail_first,
     field_error,
     first,
+    first_places,
+    increment,
+    number_problem,
+    pick,
 )
 
 __all__ = [
@@ -207,14 +216,6 @@ _ORDER_T = types.UniTuple(types.int64, 4)  # (side, price, size, entry time) of 
 # ---------------------------------------------------------------------------------------------
 # Raw bytes, sniffing, companions
 # ---------------------------------------------------------------------------------------------
-def _zstd():
-    try:
-        import zstandard
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(f"reading zstd-compressed Databento files needs the 'zstandard' package: {_EXTRA}") from exc
-    return zstandard
-
-
 def sniff(path: Path) -> bool:
     """DBN by its magic bytes ``DBN`` (after zstd decompression), CSV by its header columns."""
     try:
@@ -293,34 +294,23 @@ def _levels(depth: int, column: Any) -> dict[str, np.ndarray]:
 # ---------------------------------------------------------------------------------------------
 # CSV
 # ---------------------------------------------------------------------------------------------
-def _line_layout(path: Path, data: bytes) -> tuple[list[str], np.ndarray]:
-    """Header columns and the 1-based line numbers of the data lines; checks the column counts."""
-    starts, ends, count = reader.csv_lines(data)
-    lines = np.flatnonzero(ends > starts)
-    if lines.size == 0:
-        raise ValueError(f"{path}: empty file (no header row)")
-    if lines[0] != 0:
-        raise field_error(path, 1, "<header>", "the file must start with the header row, found a blank line")
-    header = data[starts[0] : ends[0]].decode("utf-8", errors="replace").split(",")
-    data_lines = lines[1:]
-    if b'"' not in data:
-        fail_first(count[data_lines] != len(header) - 1, path, data_lines + 1, "<columns>",
-                   lambda k: f"expected {len(header)} comma-separated fields (as in the header), found {int(count[data_lines[k]]) + 1}")  # fmt: skip
-    return header, data_lines + 1
-
-
 def _parse_int(path: Path, rows: np.ndarray, name: str, col: pd.Series, lo: int | None = None) -> np.ndarray:
     num = pd.to_numeric(col, errors="coerce")
     if num.dtype.kind not in "iu":
         ok = col.str.fullmatch(r"-?\d+").fillna(False).to_numpy(dtype=bool)
-        fail_first(~ok, path, rows, name, lambda k: f"cannot parse {excerpt(col.iloc[k])} as an integer")
+        fail_first(
+            ~ok,
+            path,
+            rows,
+            name,
+            lambda k: number_problem(col.iloc[k], True) or f"not an integer: {excerpt(col.iloc[k])}",
+        )
     out = num.to_numpy()
     if out.dtype == np.uint64:
         out = out.view(np.int64)
     out = out.astype(np.int64, copy=False)
     if lo is not None:
-        what = "negative size" if lo == 0 else f"value below {lo}"
-        fail_first(out < lo, path, rows, name, lambda k: f"{what}: {excerpt(col.iloc[k])}")
+        check_min(path, out, rows, name, "size" if "sz" in name or name == "size" else "value", lo)
     return out
 
 
@@ -375,7 +365,7 @@ def _parse_price(path: Path, rows: np.ndarray, name: str, col: pd.Series, fmt: s
             out[~empty] = _parse_int(path, rows[~empty], name, col[~empty])
         return out
     values = col.to_numpy(dtype=object)
-    problem = lambda k: f"cannot parse {excerpt(values[k])} as a decimal price"  # noqa: E731
+    problem = lambda k: number_problem(values[k]) or f"not a decimal price of at most 9 decimals: {excerpt(values[k])}"  # noqa: E731
     try:
         raw = values.astype(np.bytes_)
     except UnicodeEncodeError:
@@ -388,28 +378,25 @@ def _parse_price(path: Path, rows: np.ndarray, name: str, col: pd.Series, fmt: s
 
 def _parse_ts(path: Path, rows: np.ndarray, name: str, col: pd.Series) -> np.ndarray:
     first = col.iloc[0] if len(col) else ""
-    if "T" in first or "-" in first[1:]:
-        ts = pd.to_datetime(col, format="ISO8601", utc=True, errors="coerce")
-        fail_first(ts.isna().to_numpy(dtype=bool), path, rows, name,
-                   lambda k: f"cannot parse {excerpt(col.iloc[k])} as an ISO-8601 timestamp")  # fmt: skip
-        return ts.astype("datetime64[ns, UTC]").to_numpy(dtype="datetime64[ns]").view(np.int64)
+    if "T" in first or "-" in first[1:]:  # ISO-8601 (pretty_ts), naive meaning UTC
+        return parse_times(path, col, rows, ["ISO8601"], True, "UTC", name)
     return _parse_int(path, rows, name, col, lo=0)
 
 
 def _parse_char(path: Path, rows: np.ndarray, name: str, col: pd.Series, allowed: bytes) -> np.ndarray:
-    problem = lambda k: f"{excerpt(col.iloc[k])} is not one of {', '.join(allowed.decode())}"  # noqa: E731
-    fail_first((col.str.len() != 1).to_numpy(dtype=bool), path, rows, name, problem)
-    codes = np.frombuffer("".join(col.to_numpy(dtype=object)).encode("latin-1", errors="replace"), dtype=np.uint8)
-    fail_first(~np.isin(codes, np.frombuffer(allowed, dtype=np.uint8)), path, rows, name, problem)
-    return codes.copy()
+    text = col.to_numpy(dtype=str)
+    check_in(path, text, list(allowed.decode()), rows, name)
+    return np.frombuffer("".join(text).encode("latin-1"), dtype=np.uint8).copy()
 
 
 def _csv_frame(path: Path) -> tuple[list[str], np.ndarray, pd.DataFrame]:
     """The header, the data lines' numbers and the values (strings) of a Databento CSV export."""
-    data = reader.read_bytes(path)
-    header, rows = _line_layout(path, data)
+    data, header, fields = reader.csv_text(path)
+    rows = np.arange(2, fields.size + 1)
+    if b'"' not in data:  # a quoted field may hold commas: the CSV parser's row count is checked below
+        reader.check_columns(path, fields[1:], rows, header)
     if rows.size == 0:
-        raise field_error(path, 2, header[0], "no records after the header line")
+        raise field_error(path, 2, header[0], "no data rows after the header line")
     missing = [c for c in ("rtype", "publisher_id", "instrument_id", "action", "side", "price", "size", "flags")
                if c not in header]  # fmt: skip
     if "ts_event" not in header and "ts_recv" not in header:
@@ -863,6 +850,7 @@ _RULES: dict[str, Any] = {
     "trades": ("auto", "records"), "session": ("calendar", "records"),
     "levels": {"low": 1, "high": MAX_LEVELS, "integer": True, "none": True}, "tick_size": POSITIVE_OR_NONE,
     "lot_size": POSITIVE, "session_open": _time_option, "session_close": _time_option,
+    "instrument_id": {"low": 0, "integer": True, "none": True}, "publisher_id": {"low": 0, "integer": True, "none": True},
 }  # fmt: skip
 """The checks of :func:`load`'s options (:func:`reader.check_options`; session times become int ns)."""
 
@@ -872,34 +860,27 @@ _RULES: dict[str, Any] = {
 # ---------------------------------------------------------------------------------------------
 def _select(rec: _Records, instrument_id: int | None, symbol: str | None, publisher_id: int | None) -> _Records:
     ids = np.unique(rec.instrument_id)
-    listing = ", ".join(f"{int(i)} ({rec.symbols.get(int(i), '?')})" for i in ids)
     rec.notes["instruments_in_file"] = {str(int(i)): rec.symbols.get(int(i), "") for i in ids}
-    if instrument_id is not None:
-        if not isinstance(instrument_id, (int, np.integer)) or int(instrument_id) not in set(ids.tolist()):
-            raise bad_option("instrument_id", instrument_id, f"an instrument id in the file: {listing}")
-        chosen = int(instrument_id)
+    found = first_places(rec.instrument_id, rec.rows)
+    rule = {"what": "instruments", "label": lambda i: f"{i} ({rec.symbols.get(i, '?')})", "unit": rec.unit}
+    if instrument_id is None and symbol is not None:
+        match = [i for i in found if rec.symbols.get(i) == symbol]
+        if len(match) > 1:
+            raise bad_option("symbol", symbol, f"a symbol of one instrument (instruments {match}); pass instrument_id=")
+        chosen = pick(rec.path, found, match[0] if match else symbol, "symbol", **rule)
+    else:
+        chosen = pick(rec.path, found, instrument_id, "instrument_id", option="instrument_id",
+                      hint="instrument_id= or symbol=", **rule)  # fmt: skip
         if symbol is not None and rec.symbols.get(chosen) not in (None, symbol):
             raise bad_option("symbol", symbol, f"{rec.symbols.get(chosen)!r} (the symbol of instrument {chosen})")
-    elif symbol is not None:
-        match = [int(i) for i in ids if rec.symbols.get(int(i)) == symbol]
-        if len(match) != 1:
-            raise bad_option("symbol", symbol, f"a symbol in the file: {listing}")
-        chosen = match[0]
-    elif ids.size > 1:
-        raise ValueError(
-            f"{rec.path}: the file holds {ids.size} instruments ({listing}); pass instrument_id= or symbol= to choose one"
-        )
-    else:
-        chosen = int(ids[0])
     mask = rec.instrument_id == chosen
     if ids.size > 1:
         rec.notes["other_instrument_records"] = int((~mask).sum())
     out = rec.take(mask)
     if publisher_id is not None:
-        pubs = np.unique(out.publisher_id)
-        if not isinstance(publisher_id, (int, np.integer)) or int(publisher_id) not in set(pubs.tolist()):
-            raise bad_option("publisher_id", publisher_id, f"a publisher of instrument {chosen}: {pubs.tolist()}")
-        keep = out.publisher_id == int(publisher_id)
+        pick(rec.path, first_places(out.publisher_id, out.rows), publisher_id, "publisher_id", option="publisher_id",
+             what="publishers", unit=rec.unit)  # fmt: skip
+        keep = out.publisher_id == publisher_id
         out.notes["other_publisher_records"] = int((~keep).sum())
         out = out.take(keep)
     out.notes["instrument_id"] = chosen
@@ -907,9 +888,7 @@ def _select(rec: _Records, instrument_id: int | None, symbol: str | None, publis
 
 
 def _check_sorted(rec: _Records) -> None:
-    c = rec.clock
-    rec.check(np.concatenate([[False], np.diff(c) < 0]), rec.clock_name,
-              lambda k: f"timestamp {c[k]} is before the previous record's {c[k - 1]} (Databento files are sorted by ts_recv)")  # fmt: skip
+    check_sorted(rec.path, rec.clock, rec.rows, rec.clock_name, rec.unit, why="Databento files are sorted by ts_recv")
 
 
 def _trades(rec: _Records) -> dict[str, np.ndarray]:
@@ -978,13 +957,8 @@ def _check_companion(path: Path, rec: _Records, tr: dict[str, np.ndarray], notes
 # load
 # ---------------------------------------------------------------------------------------------
 def _infer_tick(path: Path, prices: np.ndarray) -> float:
-    u = np.unique(prices[prices != UNDEF_PRICE])
-    if u.size < 2:
-        raise ValueError(
-            f"{path}: cannot infer tick_size from {u.size} distinct price(s); pass tick_size= (e.g. 0.25 for ES)"
-        )
-    g = int(np.gcd.reduce(np.diff(u)))
-    return g / _SCALE
+    """The tick of fixed-point ``prices`` (:func:`reader.infer_increment`, at least two distinct prices)."""
+    return increment(path, None, prices[prices != UNDEF_PRICE] / _SCALE, at_least=2)
 
 
 def _levels_to_float(px: np.ndarray, sz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1084,7 +1058,7 @@ def load(
     """
     path = Path(path)
     o = check_options({k: v for k, v in locals().items() if k != "path"}, _RULES)
-    rec = _select(_read(path, clock, price_format), instrument_id, symbol, publisher_id)
+    rec = _select(_read(path, clock, price_format), o["instrument_id"], symbol, o["publisher_id"])
     if rec.schema == "trades":
         raise ValueError(
             f"{path}: a Databento 'trades' file holds no order book, so it cannot be a MarketDay on its own; load "
@@ -1119,7 +1093,7 @@ def load(
     if tick is None:
         prices = [rec.price] + ([] if rec.book is None else [rec.book["bid_px"].ravel(), rec.book["ask_px"].ravel()])
         tick = _infer_tick(path, np.concatenate(prices))
-        notes["tick_size"] = "inferred: gcd of the differences between distinct prices"
+        notes["tick_size"] = "inferred: gcd of the distinct prices"
     meta = MarketMeta(
         symbol=sym, tick_size=tick, lot_size=o["lot_size"],
         session_open_ns=int(open_ns), session_close_ns=int(close_ns), source=str(path),
@@ -1217,10 +1191,7 @@ def _write_dbn(path: Path, day: MarketDay, cols: dict[str, np.ndarray], schema: 
         stype_out=databento_dbn.SType.INSTRUMENT_ID, schema=databento_dbn.Schema.from_str(schema),
         symbols=[day.meta.symbol], mappings=[mapping], version=int(databento_dbn.DBN_VERSION),
     )  # fmt: skip
-    data = bytes(meta.encode()) + arr.tobytes()
-    if path.name.lower().endswith(".zst"):
-        data = _zstd().ZstdCompressor().compress(data)
-    path.write_bytes(data)
+    reader.write_file(path, bytes(meta.encode()) + arr.tobytes())
 
 
 def _write_csv(path: Path, day: MarketDay, cols: dict[str, np.ndarray], schema: str, instrument_id: int,

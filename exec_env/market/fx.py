@@ -42,7 +42,8 @@ Lifting (each an option of :func:`load`)
 * **Tick size** (``tick_size=None``): inferred as the coarsest power-of-ten grid on which every
   bid and ask of the file lies (EURUSD sample: 0.00001, the "pipette"; 11% of its bids and 9%
   of its asks have only four decimals). A file in which no price uses the last decimal would infer a
-  10x coarser tick: pass ``tick_size`` then. Given a tick, prices off the grid raise.
+  10x coarser tick: pass ``tick_size`` then. Prices on no grid of at most 12 decimals raise (as in
+  every format). Given a tick, prices off the grid raise.
 * **Lot size** (``lot_size=1000.0``): the micro lot, the smallest usual FX trading unit.
 * **Crossed/locked quotes** (``crossed="raise"``): a row with bid >= ask raises naming it;
   ``crossed="drop"`` drops them and counts ``notes["dropped_crossed_rows"]`` (bid > ask) and
@@ -97,30 +98,29 @@ from exec_env.market.data import MarketDay, MarketMeta, validate
 from exec_env.market.lift import (
     DAY_NS,
     NS,
-    check_grid,
-    check_timezone,
     clock_str,
     date_str,
     first_line,
     has_offset,
     header_roles,
-    infer_tick,
     ladder,
     local_ns,
     parse_clock,
-    parse_hours,
+    parse_session,
     parse_times,
     read_columns,
     read_headed,
+    session_utc,
     split_days,
-    utc_ns_from_local,
 )
 from exec_env.market.reader import (
     POSITIVE,
     POSITIVE_OR_NONE,
-    bad_option,
     check_choice,
+    check_grid,
+    check_min,
     check_options,
+    check_sorted,
     check_text,
     crossed_rows,
     excerpt,
@@ -128,6 +128,8 @@ from exec_env.market.reader import (
     field_error,
     first,
     head_lines,
+    increment,
+    zone_info,
 )
 
 __all__ = ["STYLES", "VERSION", "load", "sniff", "write_fx_ticks"]
@@ -210,8 +212,7 @@ def _read(path: Path, style: str) -> tuple[dict[str, Any], np.ndarray, str | Non
     origin = str(path)
     if style == "dukascopy":
         header = "a tick header (time, bid, ask[, bid_volume, ask_volume])"
-        cols, numbers, _ = read_headed(path, lambda line: _header_roles(line.strip()), header, set(_ROLES) - {"time"},
-                                       "quotes")  # fmt: skip
+        cols, numbers, _ = read_headed(path, lambda line: _header_roles(line.strip()), header, set(_ROLES) - {"time"})
         return cols, numbers, None
     first_line(path)
     names = ["symbol", "time", "bid", "ask"] if style == "truefx" else ["time", "bid", "ask", "volume"]
@@ -223,12 +224,6 @@ def _read(path: Path, style: str) -> tuple[dict[str, Any], np.ndarray, str | Non
                    f"differs from the first row's {excerpt(sym.iloc[0])} (one instrument per file)")  # fmt: skip
         symbol = str(sym.iloc[0]).strip().replace("/", "")
     return {r: cols[r] for r in ("time", "bid", "ask")}, numbers, symbol
-
-
-def _session_option(value: Any) -> str | tuple[int, int]:
-    if isinstance(value, str) and value in ("ticks", "roll"):
-        return value
-    return parse_hours(value, "'ticks', 'roll' or a pair of wall-clock times ('HH:MM', 'HH:MM')")
 
 
 def _detect_style(path: Path, style: str) -> str:
@@ -250,8 +245,7 @@ def _sizes(origin: str, cols: dict, lines: np.ndarray, style: str, opt: dict[str
         scale = opt["volume_scale"]
         bid_sz, ask_sz = cols["bid_volume"] * scale, cols["ask_volume"] * scale
         for name, sz in (("bid_volume", bid_sz), ("ask_volume", ask_sz)):
-            fail_first(sz < 0, origin, lines, name, lambda k: f"negative size {float(sz[k])!r}")  # noqa: B023
-            fail_first(sz == 0, origin, lines, name, "zero size at a quoted price (a quote needs size > 0)")
+            check_min(origin, sz, lines, name, "size", strict=True)
         return bid_sz, ask_sz, f"bid_volume/ask_volume x volume_scale={scale:g}"
     default_size = opt["default_size"]
     if default_size is None:
@@ -270,9 +264,7 @@ def _sizes(origin: str, cols: dict, lines: np.ndarray, style: str, opt: dict[str
 def _kept_rows(origin: str, t, quotes: tuple, lines, opt: dict[str, Any], notes: dict[str, Any]) -> np.ndarray:
     """Rows kept: time order checked, crossed/locked quotes and duplicate times raised or dropped."""
     bid, bid_sz, ask, ask_sz = quotes
-    # before any repair, so the line is the file's own order
-    fail_first(np.diff(t) < 0, origin, lines[1:], "time",
-               lambda k: f"timestamp {t[k + 1]} is before the previous row's {t[k]} (rows must be in time order)")  # fmt: skip
+    check_sorted(origin, t, lines, "time")  # before any repair, so the line is the file's own order
     keep = crossed_rows(origin, lines, (bid, bid_sz, ask, ask_sz), opt["crossed"], notes, "bid", "quote")
     kept = np.flatnonzero(keep)
     same = np.zeros(t.shape, dtype=bool)
@@ -293,7 +285,7 @@ def _kept_rows(origin: str, t, quotes: tuple, lines, opt: dict[str, Any], notes:
 
 def _tick(origin: str, bid, ask, lines, tick_size: float | None, notes: dict[str, Any]) -> float:
     if tick_size is None:
-        tick = infer_tick(np.concatenate([bid, ask]))
+        tick = increment(origin, None, np.concatenate([bid, ask]), power_of_ten=True, at_least=2)
         notes["tick_size"] = f"inferred {tick:g}: the coarsest power-of-ten grid of every bid and ask"
         return tick
     check_grid(origin, bid, tick_size, lines, "bid")
@@ -329,12 +321,9 @@ def _day_rows(origin: str, t, lines, lo: int, hi: int, d: int, opt: dict[str, An
         o_c = np.array([start_local, start_local + DAY_NS], dtype=np.int64)
         dn["session"] = f"roll to roll ({opt['roll']} {roll_tz})"
     else:
-        o_c = np.array([d * DAY_NS + sess[0] * NS, d * DAY_NS + sess[1] * NS], dtype=np.int64)
+        o_c = np.array([d * DAY_NS + sess[0], d * DAY_NS + sess[1]], dtype=np.int64)
         dn["session"] = f"{clock_str(o_c[0])} .. {clock_str(o_c[1])} {roll_tz} (option)"
-    utc = utc_ns_from_local(o_c, roll_tz)
-    if (utc == np.iinfo(np.int64).min).any():
-        raise bad_option("session", opt["session"], f"wall-clock times that exist in {roll_tz} on {date}")
-    open_ns, close_ns = int(utc[0]), int(utc[1])
+    open_ns, close_ns = session_utc(opt["session"], o_c, roll_tz).tolist()
     out = (t[sel] < open_ns) | (t[sel] > close_ns)
     if out.any():
         if opt["outside"] == "raise":
@@ -346,11 +335,11 @@ def _day_rows(origin: str, t, lines, lo: int, hi: int, d: int, opt: dict[str, An
 
 
 _RULES: dict[str, Any] = {
-    "style": ("auto", *STYLES), "symbol": lambda n, v: check_text(n, v, "a non-empty string or None"),
+    "style": ("auto", *STYLES), "symbol": check_text,
     "tick_size": POSITIVE_OR_NONE, "lot_size": POSITIVE, "default_size": POSITIVE_OR_NONE, "volume_scale": POSITIVE,
     "extra_levels": {"low": 0, "high": 49, "integer": True},
     "level_step_ticks": {"low": 1, "high": 10_000, "integer": True}, "level_size": POSITIVE_OR_NONE,
-    "crossed": ("raise", "drop"), "duplicate_ts": ("raise", "last"), "roll_timezone": check_timezone,
+    "crossed": ("raise", "drop"), "duplicate_ts": ("raise", "last"), "roll_timezone": lambda n, v: zone_info(n, v).key,
     "outside": ("raise", "drop"), "trades": ("none",),
 }  # fmt: skip
 """The checks of :func:`load`'s options (:func:`reader.check_options`), in order."""
@@ -359,9 +348,8 @@ _RULES: dict[str, Any] = {
 def _check_options(opt: dict[str, Any]) -> dict[str, Any]:
     """The options of :func:`load`, checked and normalised (``sess``: the parsed session)."""
     check_options(opt, _RULES)
-    opt["roll_s"] = parse_clock("roll", opt["roll"], allow_24=False)
-    opt["sess"] = _session_option(opt["session"])
-    opt["shift"] = (DAY_NS - opt["roll_s"] * NS) % DAY_NS
+    opt["sess"] = parse_session(opt["session"], ("ticks", "roll"))
+    opt["shift"] = (DAY_NS - parse_clock("roll", opt["roll"], allow_24=False)) % DAY_NS
     return opt
 
 
@@ -406,12 +394,12 @@ def _quotes(path: Path, opt: dict[str, Any]) -> tuple:
     """The file's quotes lifted to a book: UTC times, book arrays (bid_px, bid_sz, ask_px, ask_sz with the
     assumed depth), their lines, the notes and TrueFX's symbol."""
     origin, style = str(path), opt["style"]
-    tz = check_timezone("timezone", opt["timezone"] if opt["timezone"] is not None else DEFAULT_TIMEZONE[style])
+    tz = zone_info("timezone", opt["timezone"] if opt["timezone"] is not None else DEFAULT_TIMEZONE[style]).key
     cols, lines, file_symbol = _read(path, style)
     t, tz_note = _parse_times(origin, cols["time"], lines, style, tz)
     bid, ask = cols["bid"], cols["ask"]
     for name, px in (("bid", bid), ("ask", ask)):
-        fail_first(px <= 0, origin, lines, name, lambda k: f"price must be > 0, got {float(px[k])!r}")  # noqa: B023
+        check_min(origin, px, lines, name, "price", strict=True)
     bid_sz, ask_sz, sizes_note = _sizes(origin, cols, lines, style, opt)
     notes: dict[str, Any] = {"format": "fx_ticks", "style": style, "timezone": tz_note, "sizes": sizes_note}
     idx = _kept_rows(origin, t, (bid, bid_sz, ask, ask_sz), lines, opt, notes)

@@ -4,12 +4,12 @@ the canonical :class:`~exec_env.market.data.MarketDay`.
 Used by :mod:`exec_env.market.fx` (FX tick quotes) and :mod:`exec_env.market.bars` (OHLCV bars).
 What is shared:
 
-* wall-clock and time zone option checks (the others are :mod:`exec_env.market.reader`'s);
+* wall-clock and session option checks (:func:`parse_clock`, :func:`parse_session`; the others are
+  :mod:`exec_env.market.reader`'s);
 * a line-exact CSV splitter (:func:`split_lines`): every row keeps its 1-based line number in the
   file, wrong field counts and unparsable or non-finite values raise
   ``ValueError("<file>: line <n>, field '<name>': ...")`` (:func:`reader.field_error`);
-* tick-grid helpers: :func:`infer_tick` (the coarsest power-of-ten grid every price lies on),
-  :func:`check_grid`, :func:`to_price` (integer ticks to prices without float residue);
+* :func:`to_price` (integer ticks to prices without float residue);
 * :func:`ladder`: the deterministic depth that a lifted book shows beyond its best level (levels
   ``step`` ticks apart, a given size each). This is an *assumption*, not data: every loader that
   uses it says so in ``meta.notes``;
@@ -18,13 +18,13 @@ What is shared:
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import math
 import re
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -34,17 +34,15 @@ from exec_env.market.reader import bad_option, fail_first, field_error
 
 __all__ = [
     "NS",
-    "check_grid",
-    "check_timezone",
     "header_roles",
-    "infer_tick",
     "ladder",
     "local_ns",
     "parse_clock",
+    "parse_session",
     "read_columns",
+    "session_utc",
     "split_days",
     "split_lines",
-    "to_float",
     "to_price",
     "utc_ns_from_local",
     "utc_ns_of_wall_times",
@@ -59,39 +57,36 @@ DAY_NS = 86_400 * NS
 # ----------------------------------------------------------------------------------------------
 
 
-def check_timezone(name: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise bad_option(name, value, "an IANA time zone name such as 'UTC' or 'America/New_York'")
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise bad_option(name, value, "an IANA time zone name such as 'UTC' or 'America/New_York'") from None
-    return value
-
-
-_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{1,2})(?::(\d{1,2})(\.\d{1,9})?)?$")
+_CLOCK_TEXT = "a wall-clock time 'HH:MM[:SS[.fff]]' within one day"
 
 
 def parse_clock(name: str, value: Any, allow_24: bool = True) -> int:
-    """Seconds after midnight of ``"HH:MM"`` or ``"HH:MM:SS"`` (``"24:00"`` allowed when ``allow_24``)."""
+    """Nanoseconds after midnight of ``"HH:MM"``, ``"HH:MM:SS"``, ``"HH:MM:SS.fff"`` (up to 9 decimals)
+    or a ``datetime.time``; ``"24:00"`` only when ``allow_24``. Else :func:`reader.bad_option`."""
+    if isinstance(value, dt.time):
+        return ((value.hour * 60 + value.minute) * 60 + value.second) * NS + value.microsecond * 1000
     m = _CLOCK.match(value) if isinstance(value, str) else None
-    if m is None:
-        raise bad_option(name, value, "a wall-clock time 'HH:MM' or 'HH:MM:SS'")
-    h, mi, s = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
-    secs = h * 3600 + mi * 60 + s
-    if mi > 59 or s > 59 or secs > (86_400 if allow_24 else 86_399):
-        raise bad_option(name, value, "a wall-clock time 'HH:MM' or 'HH:MM:SS' within one day")
-    return secs
+    if m is not None:
+        h, mi, sec = int(m[1]), int(m[2]), int(m[3] or 0)
+        ns = ((h * 60 + mi) * 60 + sec) * NS + int((m[4] or ".")[1:].ljust(9, "0"))
+        if mi <= 59 and sec <= 59 and ns <= (DAY_NS if allow_24 else DAY_NS - 1):
+            return ns
+    raise bad_option(name, value, _CLOCK_TEXT)
 
 
-def parse_hours(value: Any, allowed: str = "a pair of wall-clock times ('HH:MM', 'HH:MM')") -> tuple[int, int]:
-    """Seconds after midnight of a ``session=("HH:MM[:SS]", "HH:MM[:SS]")`` option, open before close;
-    else :func:`bad_option` saying ``allowed``."""
+def parse_session(value: Any, named: Sequence[Any] = ()) -> Any:
+    """A ``session`` option: one of the ``named`` sessions as is, else a pair of wall-clock times
+    (:func:`parse_clock`) as ns after midnight ``(open, close)``, open before close (close at most 24:00)."""
+    if (value is None or isinstance(value, str)) and value in named:
+        return value
+    pair = "a pair of wall-clock times ('HH:MM[:SS]', 'HH:MM[:SS]'), open before close"
+    allowed = ", ".join(map(repr, named)) + f" or {pair}" if named else pair
     if not (isinstance(value, (tuple, list)) and len(value) == 2):
         raise bad_option("session", value, allowed)
     o, c = parse_clock("session[0]", value[0], allow_24=False), parse_clock("session[1]", value[1])
     if c <= o:
-        raise bad_option("session", value, "open before close on the same day")
+        raise bad_option("session", value, allowed)
     return o, c
 
 
@@ -128,7 +123,7 @@ def first_line(path: Path) -> str:
 
 
 def read_headed(
-    path: Path, roles_of: Callable[[str], dict[str, int] | None], header: str, numeric: Collection[str], what: str
+    path: Path, roles_of: Callable[[str], dict[str, int] | None], header: str, numeric: Collection[str]
 ) -> tuple[dict[str, Any], np.ndarray, dict[str, int]]:
     """The columns of a CSV whose first line names them (:func:`read_columns`), their lines and the
     column of each role: ``roles_of(line)`` maps the roles to columns, or is None for a line that is not
@@ -142,7 +137,7 @@ def read_headed(
         names[i] = role
     cols, rows = read_columns(path, names, [n for n in names if n in numeric], 1)
     if rows.size == 0:
-        raise field_error(str(path), 2, names[0], f"no {what} after the header line")
+        raise field_error(str(path), 2, names[0], "no data rows after the header line")
     return cols, rows, roles
 
 
@@ -177,58 +172,17 @@ def parse_times(
 
 
 def split_lines(
-    origin: str, lines: list[str], first_line: int, names: Sequence[str], n_fields: Sequence[int] | None = None
+    origin: str, lines: list[str], first_line: int, names: Sequence[str]
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Split comma-separated ``lines`` into string columns named ``names``.
 
-    ``first_line`` is the 1-based file line number of ``lines[0]``. Rows must have
-    ``len(names)`` fields, or one of ``n_fields`` when given (missing trailing columns are then
-    None). Returns the columns and each row's line number.
+    ``first_line`` is the 1-based file line number of ``lines[0]``. Rows must have ``len(names)``
+    fields (:func:`reader.check_columns`). Returns the columns and each row's line number.
     """
-    allowed = tuple(n_fields) if n_fields is not None else (len(names),)
     numbers = np.arange(first_line, first_line + len(lines), dtype=np.int64)
     s = pd.Series(lines, dtype=object)
-    counts = (s.str.count(",") + 1).to_numpy()
-    wrong = ~np.isin(counts, allowed)
-    if wrong.any():
-        i = int(np.flatnonzero(wrong)[0])
-        expected = " or ".join(str(a) for a in allowed)
-        n = int(counts[i])
-        field = names[n] if n < len(names) else names[-1]
-        what = "missing from here on" if n < len(names) else "followed by extra fields"
-        raise field_error(
-            origin,
-            int(numbers[i]),
-            field,
-            f"wrong column count: {n} fields, expected {expected} ({', '.join(names)}); '{field}' is {what}: "
-            f"{reader.excerpt(lines[i], 80)}",
-        )
-    parts = s.str.split(",", expand=True, regex=False)
-    for j in range(parts.shape[1], len(names)):
-        parts[j] = None
-    parts.columns = list(names)[: parts.shape[1]]
-    return parts, numbers
-
-
-_NAN_WORDS = frozenset({"nan", "+nan", "-nan"})
-
-
-def to_float(origin: str, values: pd.Series, lines: np.ndarray, field: str) -> np.ndarray:
-    """Parse a string column to float64; raise naming the first unparsable, NaN or infinite value."""
-    stripped = values.str.strip()
-    out = pd.to_numeric(stripped, errors="coerce").to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(out)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raw = stripped.iloc[i]
-        if isinstance(raw, str) and raw.lower() in _NAN_WORDS:
-            problem = f"value is NaN: {raw!r}"
-        elif isinstance(raw, str) and raw.lower().lstrip("+-") in ("inf", "infinity"):
-            problem = f"value is not finite: {raw!r}"
-        else:
-            problem = f"unparsable number {raw!r}"
-        raise field_error(origin, int(lines[i]), field, problem)
-    return out
+    reader.check_columns(origin, (s.str.count(",") + 1).to_numpy(), numbers, names)
+    return pd.DataFrame(s.str.split(",", regex=False).tolist(), columns=list(names), dtype=object), numbers
 
 
 def read_columns(
@@ -239,7 +193,7 @@ def read_columns(
 
     Fast path: pandas' C parser. On anything irregular (wrong field count, unparsable or
     non-finite number, empty field, blank line) the file is re-read line by line
-    (:func:`split_lines`, :func:`to_float`), which raises naming the exact line and field.
+    (:func:`split_lines`, :func:`reader.numbers`), which raises naming the exact line and field.
     """
     origin = str(path)
     first_line = header_rows + 1
@@ -257,7 +211,7 @@ def read_columns(
         return cols, np.arange(first_line, first_line + len(df), dtype=np.int64)
     lines = _text_lines(data)[header_rows:]
     parts, numbers = split_lines(origin, lines, first_line, names)
-    cols = {n: to_float(origin, parts[n], numbers, n) if n in numeric else parts[n].str.strip() for n in names}
+    cols = {n: reader.numbers(origin, parts[n], numbers, n) if n in numeric else parts[n].str.strip() for n in names}
     return cols, numbers
 
 
@@ -268,27 +222,6 @@ def read_columns(
 
 def _decimals(tick: float) -> int:
     return min(12, max(0, math.ceil(-math.log10(tick))) + 3)
-
-
-def infer_tick(prices: np.ndarray, max_decimals: int = 10) -> float:
-    """The coarsest power-of-ten grid (1, 0.1, ..., 1e-10) on which every price lies."""
-    p = np.asarray(prices, dtype=np.float64)
-    for k in range(max_decimals + 1):
-        scaled = p * 10.0**k
-        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 + 1e-12 * np.abs(scaled)):
-            return float(f"1e-{k}")
-    return float(f"1e-{max_decimals}")
-
-
-def off_grid(px: np.ndarray, tick: float) -> np.ndarray:
-    scaled = px / tick
-    return np.abs(scaled - np.round(scaled)) > 1e-6
-
-
-def check_grid(origin: str, px: np.ndarray, tick: float, lines: np.ndarray, field: str) -> None:
-    fail_first(
-        off_grid(px, tick), origin, lines, field, lambda k: f"price {float(px[k])!r} is not on the tick grid {tick!r}"
-    )
 
 
 def to_price(ticks: np.ndarray, tick: float) -> np.ndarray:
@@ -336,6 +269,15 @@ def utc_ns_from_local(local: np.ndarray, timezone: str) -> np.ndarray:
     aware = idx.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
     out = aware.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64)
     return out
+
+
+def session_utc(option: Any, wall: np.ndarray, timezone: str) -> np.ndarray:
+    """UTC ns of the local wall times ``wall`` (any shape) of a ``session`` option; one that does not
+    exist or is ambiguous in ``timezone`` (a daylight-saving change) is an option error."""
+    utc = utc_ns_from_local(np.ravel(wall), timezone).reshape(np.shape(wall))
+    if (utc == np.iinfo(np.int64).min).any():
+        raise bad_option("session", option, f"wall-clock times that exist, once, in {timezone} on every day")
+    return utc
 
 
 def utc_ns_of_wall_times(

@@ -133,12 +133,15 @@ from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, UNKNOWN_ENTRY, MarketDay, MarketMeta, validate
 from exec_env.market.reader import (
     POSITIVE,
+    check_in,
     check_options,
+    check_sorted,
     check_text,
     crossed_rows,
     excerpt,
     fail_first,
     field_error,
+    number_problem,
     zone_info,
 )
 
@@ -435,16 +438,14 @@ def _line_error(path: Path, buf: np.ndarray, start: int, end: int, row: int, kin
     name = _message_field(col) if message else _book_field(col, levels)
     parts = [*text.split(","), ""]
     value, before = parts[col] if col >= 0 else "", parts[col - 1] if col > 0 else ""
-    if status == _COLUMNS:
-        expected = "LOBSTER message file" if message else f"4 x level {levels} from the file name"
-        return field_error(
-            path, row + 1, "columns", f"expected {ncols} columns ({expected}), got {got}: {excerpt(text, 80)}"
-        )
-    what = "seconds after midnight with at most 9 decimals" if name == "time" else "an integer"
+    if status == _COLUMNS:  # the names: the message file's, or 4 x the level of the file name
+        names = MESSAGE_FIELDS if message else [_book_field(c, levels) for c in range(ncols)]
+        reader.check_columns(path, np.array([got]), np.array([row + 1]), names)
+    layout = "seconds after midnight with at most 9 decimals" if name == "time" else "an integer of at most 18 digits"
     problems = {
         _EMPTY_LINE: "empty line",
-        _UNPARSABLE: f"cannot parse {excerpt(value)} as {what}",
-        _NEG_SIZE: f"negative size {value}",
+        _UNPARSABLE: number_problem(value, integer=name != "time") or f"not {layout}: {excerpt(value)}",
+        _NEG_SIZE: f"size must be finite and >= 0, got {value}",
         _DUMMY_SIZE: f"size {value} at an empty level (dummy price {before})",
         _ZERO_SIZE: f"size 0 at price {before} (only empty levels, with the dummy price, have size 0)",
         _BAD_PRICE: f"price {value} is not positive (and not the dummy price)",
@@ -490,13 +491,9 @@ def _read_messages(path: Path) -> np.ndarray:
 
     execution, cancel = (typ >= 4) & (typ <= 6), (typ == 2) | (typ == 3)
     checks = (
-        ((typ < 1) | (typ > 7), "type", lambda k: f"event type {typ[k]} is not one of 1..7"),
-        ((direction != 1) & (direction != -1), "direction", lambda k: f"direction {direction[k]} is not +1 or -1"),
-        (size < 0, "size", lambda k: f"negative size {size[k]}"),
+        (size < 0, "size", lambda k: f"size must be finite and >= 0, got {size[k]}"),
         (oid < 0, "order_id", lambda k: f"negative order id {oid[k]}"),
         (t >= _DAY_NS, "time", lambda k: f"{_seconds(t[k])} s is not within the day (< 86400 s after midnight)"),
-        (np.r_[False, t[1:] < t[:-1]], "time",
-         lambda k: f"time {_seconds(t[k])} is before the previous row's {_seconds(t[k - 1])}"),
         (execution & (size <= 0), "size", lambda k: f"an execution (type {typ[k]}) needs a size > 0, got {size[k]}"),
         (execution & (price <= 0), "price", lambda k: f"an execution (type {typ[k]}) needs a price > 0, got {price[k]}"),
         (cancel & (size > 0) & (price <= 0), "price",
@@ -505,8 +502,11 @@ def _read_messages(path: Path) -> np.ndarray:
          lambda k: f"a trading halt message (type 7) has price -1, 0 or 1, got {price[k]}"),
     )  # fmt: skip
     lines = np.arange(1, rows + 1)
+    check_in(path, typ, list(EVENT_TYPES), lines, "type")
+    check_in(path, direction, [1, -1], lines, "direction")
     for bad, field, problem in checks:
         fail_first(bad, path, lines, field, problem)
+    check_sorted(path, t, lines, "time")
     return m
 
 

@@ -12,7 +12,12 @@
   file and its own line);
 * :func:`check_choice` / :func:`check_number` / :func:`bad_option`: one wording of option errors,
   and :func:`check_option_names`: one vocabulary of loader options (e.g. ``crossed``), with the
-  old names refused with a pointer to the new one.
+  old names refused with a pointer to the new one;
+* the jobs every format does under its own rules, done once with the rules as parameters:
+  :func:`numbers` / :func:`number_problem` (values that fail to parse), :func:`pick` (the symbol or
+  instrument of a file), :func:`infer_increment` / :func:`check_grid` (tick and lot sizes),
+  :func:`trades_option` / :func:`trades_file` (the ``trades=`` option and the paired trades file),
+  :func:`check_sorted` (time order).
 
 The one vocabulary of places: ``<file>: line N, field 'name': <problem>``.
 
@@ -30,6 +35,7 @@ first, so an unreadable file is reported as such, not by what a parser tripped o
 
 from __future__ import annotations
 
+import gzip
 import inspect
 import math
 import zlib
@@ -40,6 +46,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pandas as pd
 from numba import njit
 
 __all__ = [
@@ -51,19 +58,35 @@ __all__ = [
     "as_text",
     "bad_option",
     "check_choice",
+    "check_columns",
+    "check_grid",
+    "check_in",
+    "check_known",
+    "check_min",
     "check_number",
     "check_options",
+    "check_sorted",
     "check_text",
     "crossed_rows",
     "csv_lines",
+    "csv_text",
     "decompress",
     "excerpt",
     "fail_first",
     "field_error",
     "first",
     "head_bytes",
+    "increment",
+    "infer_increment",
+    "number_problem",
+    "numbers",
+    "off_grid",
+    "pick",
     "read_bytes",
     "renamed_options",
+    "trades_file",
+    "trades_option",
+    "write_file",
     "zone_info",
 ]
 
@@ -188,23 +211,50 @@ def crossed_locked(top: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]
 
 def crossed_rows(
     src: Any, lines: np.ndarray, top: tuple[np.ndarray, ...], policy: str, notes: dict[str, Any],
-    field: Any = "bid_px", what: str = "book", unit: str = "line", problem: Any = None,
+    field: Any = "bid_px", what: Any = "book", unit: str = "line",
 ) -> np.ndarray:  # fmt: skip
     """The rows to keep of a book whose best levels are ``top`` = (bid, bid size, ask, ask size): all
     but those whose best bid is at or above the best ask (both sides present). ``policy="raise"``:
-    the first such row is an error naming its line and ``field`` (``problem(k)`` its text, if given);
-    ``"drop"``: they are dropped, counted in ``notes["dropped_crossed_rows"]`` (bid > ask) and
-    ``notes["dropped_locked_rows"]`` (bid == ask)."""
+    the first such row is an error naming its line and ``field`` (and ``what`` is crossed: a text, or
+    a function of the row); ``"drop"``: they are dropped, counted in ``notes["dropped_crossed_rows"]``
+    (bid > ask) and ``notes["dropped_locked_rows"]`` (bid == ask)."""
     bid, _, ask, _ = top
     crossed, locked = crossed_locked(top)
     if policy == "raise":
-        fail_first(crossed | locked, src, lines, field, problem or (lambda k: (
-            f"{'crossed' if crossed[k] else 'locked'} {what}: best bid {excerpt(bid[k])} {'>' if crossed[k] else '=='} "
-            f"best ask {excerpt(ask[k])}; pass crossed='drop' to drop crossed and locked rows (counted in notes)"
-        )), unit)  # fmt: skip
+        fail_first(crossed | locked, src, lines, field, lambda k: (
+            f"{'crossed' if crossed[k] else 'locked'} {what(k) if callable(what) else what}: best bid {excerpt(bid[k])} "
+            f"{'>' if crossed[k] else '=='} best ask {excerpt(ask[k])}; pass crossed='drop' to drop crossed and locked "
+            "rows (counted in notes)"
+        ), unit)  # fmt: skip
     notes["dropped_crossed_rows"] = int(crossed.sum())
     notes["dropped_locked_rows"] = int(locked.sum())
     return ~(crossed | locked)
+
+
+def check_columns(src: Any, counts: np.ndarray, lines: np.ndarray, names: Sequence[str]) -> None:
+    """Every row (at places ``lines``) has one field per name of ``names`` (``counts``: its fields);
+    the first that does not is an error naming the first missing field, or the last one."""
+    k = first(counts != len(names))
+    if k >= 0:
+        n = int(counts[k])
+        field, what = (names[n], "is missing") if n < len(names) else (names[-1], "is followed by extra fields")
+        raise field_error(
+            src, int(lines[k]), field, f"wrong column count: {n} fields, expected {len(names)}; '{field}' {what}"
+        )
+
+
+def csv_text(path: str | Path) -> tuple[bytes, list[str], np.ndarray]:
+    """A CSV file's text (:func:`read_bytes`) without the blank lines at its end (an editor or a
+    concatenation leaves them; a blank line inside is a row of the wrong column count), the fields of
+    its header line (line 1) and the number of fields on every line: the one CSV rule of the formats."""
+    data = read_bytes(path)
+    end = len(data)
+    while end and data[end - 1] in (10, 13):
+        end -= 1
+    if data[end:] != b"\n":  # a copy only when the file does not end with one line break
+        data = data[:end] + b"\n"
+    _, ends, commas = csv_lines(data)
+    return data, data[: ends[0]].decode("utf-8", errors="replace").split(","), commas + 1
 
 
 def csv_lines(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -217,6 +267,188 @@ def csv_lines(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ends = ends - (np.asarray(buf[np.maximum(ends - 1, 0)] == 13, dtype=np.int64) * (ends > starts))
     commas = np.flatnonzero(buf == 44)
     return starts, ends, np.searchsorted(commas, ends) - np.searchsorted(commas, starts)
+
+
+def check_sorted(
+    src: Any, ts: np.ndarray, lines: np.ndarray, field: str, unit: str = "line", why: str = "rows must be in time order"
+) -> None:
+    """Times ``ts`` (rows at places ``lines``) must not go backwards: the first that does is an error
+    (``why``: the format's rule, for the message)."""
+    fail_first(np.r_[False, ts[1:] < ts[:-1]], src, lines, field,
+               lambda k: f"time {ts[k]} is before the previous {unit}'s {ts[k - 1]} ({why})", unit)  # fmt: skip
+
+
+def check_in(
+    src: Any, values: np.ndarray, allowed: Sequence[Any], lines: np.ndarray, field: str, unit: str = "line"
+) -> None:
+    """Every value (rows at places ``lines``) is one of ``allowed``."""
+    fail_first(~np.isin(values, allowed), src, lines, field,
+               lambda k: f"{excerpt(values[k])} is not one of {', '.join(map(str, allowed))}", unit)  # fmt: skip
+
+
+def check_min(
+    src: Any, values: np.ndarray, lines: np.ndarray, field: Any, what: str, low: float = 0.0, strict: bool = False,
+    unit: str = "line",
+) -> None:  # fmt: skip
+    """Every value (rows at places ``lines``) must be finite and ``>= low`` (``> low`` when ``strict``)."""
+    bad = ~np.isfinite(values) | ((values <= low) if strict else (values < low))
+    op = ">" if strict else ">="
+    fail_first(
+        bad, src, lines, field, lambda k: f"{what} must be finite and {op} {low:g}, got {excerpt(values[k])}", unit
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Numbers
+# ----------------------------------------------------------------------------------------------
+
+
+def number_problem(raw: Any, integer: bool = False) -> str | None:
+    """Why ``raw`` (a text, or a value from JSON or a data frame) is not a finite number (an integer
+    when ``integer``), or None if it is one: the one wording of every format's number errors."""
+    if isinstance(raw, str):
+        raw = raw.strip()
+        try:
+            value, whole = float(raw), raw.lstrip("+-").isdigit()
+        except ValueError:
+            return f"unparsable number {excerpt(raw)}" if raw else "missing value"
+    elif isinstance(raw, (int, float, np.number)) and not isinstance(raw, (bool, np.bool_)):
+        value, whole = float(raw), isinstance(raw, (int, np.integer))
+    else:
+        return "missing value" if raw is None else f"unparsable number {excerpt(raw)}"
+    if not math.isfinite(value):
+        return f"not a finite number: {excerpt(raw)}"
+    return f"not an integer: {excerpt(raw)}" if integer and not whole else None
+
+
+def numbers(
+    src: Any,
+    values: Any,
+    lines: np.ndarray,
+    field: str,
+    unit: str = "line",
+    missing: bool = False,
+    integer: bool = False,
+) -> np.ndarray:
+    """``values`` (texts, one per row at places ``lines``) as finite float64 (integers when ``integer``);
+    the first missing (empty; NaN when ``missing``), unparsable or non-finite value is an error
+    (:func:`number_problem`)."""
+    values = pd.Series(values, dtype=object).reset_index(drop=True)
+    out = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    ok = np.isfinite(out) & ((out % 1 == 0) if integer else True)
+    if missing:
+        ok |= (values.astype(str).str.strip() == "").to_numpy()
+    fail_first(~ok, src, lines, field,
+               lambda k: number_problem(values.iloc[k], integer) or f"unparsable number {excerpt(values.iloc[k])}", unit)  # fmt: skip
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Symbols, tick and lot sizes, trades files
+# ----------------------------------------------------------------------------------------------
+
+
+def pick(
+    src: Any, found: Mapping[Any, int], wanted: Any, field: str, *, option: str = "symbol", what: str = "symbols",
+    label: Any = str, select: bool = True, hint: str | None = None, wanted_from: str | None = None, unit: str = "line",
+) -> Any:  # fmt: skip
+    """The one value (a symbol, an instrument) of a file's rows to read: ``wanted`` (the option, or a
+    companion file's book symbol) if the file has it, else the file's only one, else None (no rows).
+
+    ``found`` maps each value of the file to the place of its first row, in order of appearance.
+    Several values without ``wanted`` are an error (``select=False``: a format of one value per file,
+    then even with ``wanted``); so is a ``wanted`` the file does not hold (unless it holds none). Errors
+    name the place of the first row of the second value (or of the first row) and ``field``.
+    """
+    names = list(found)
+    listing = ", ".join(str(label(n))[:30] for n in names[:8]) + (", ..." if len(names) > 8 else "")
+    if len(names) > 1 and (wanted is None or not select):
+        advice = f"pass {hint or option + '='} to pick one" if select else "this format reads one per file"
+        raise field_error(src, found[names[1]], field, f"{len(names)} {what} in the file ({listing}); {advice}", unit)
+    if wanted is not None and names and wanted not in found:
+        raise field_error(src, found[names[0]], field,
+                          f"{wanted_from or f'option {option}='}{excerpt(wanted)} matches none of the file's {what} ({listing})", unit)  # fmt: skip
+    return wanted if wanted is not None else (names[0] if names else None)
+
+
+def first_places(values: Any, lines: np.ndarray) -> dict[Any, int]:
+    """Each distinct value of ``values`` (one per row) and the place of its first row, in order."""
+    values = np.asarray(values)
+    if values.size and (values == values[0]).all():  # the usual file: one value
+        return {values[:1].tolist()[0]: int(lines[0])}
+    first_rows = pd.Series(values).drop_duplicates()
+    return dict(zip(first_rows.tolist(), lines[first_rows.index.to_numpy()].tolist(), strict=True))
+
+
+def infer_increment(values: np.ndarray, *, power_of_ten: bool = False, at_least: int = 1) -> float | None:
+    """The tick (or lot) of ``values``: the greatest common divisor of their distinct absolute values
+    on their decimal grid (``power_of_ten``: the grid itself, ``10**-d``); None with fewer than
+    ``at_least`` distinct values (zeros and non-finite ones left out) or none on a grid of at most 12
+    decimals.
+
+    Each value is scaled by ``10**d`` for the smallest ``d`` that makes every value an integer (to
+    float precision), the gcd of the integers is taken and scaled back.
+    """
+    v = np.unique(np.abs(values[np.isfinite(values) & (values != 0)]))
+    if v.size < max(at_least, 1):
+        return None
+    for d in range(13):
+        scaled = v * 10.0**d
+        if scaled[-1] >= 2.0**62:
+            return None
+        r = np.round(scaled)
+        if np.all(np.abs(scaled - r) <= np.maximum(1e-7, scaled * 3.2e-15)):
+            return float(f"1e-{d}") if power_of_ten else int(np.gcd.reduce(r.astype(np.int64))) / 10**d
+    return None
+
+
+def increment(src: Any, given: float | None, values: np.ndarray, name: str = "tick_size", **rule: Any) -> float:
+    """``given``, else :func:`infer_increment` of ``values`` (``rule``: its options); an error naming
+    the option when it cannot be inferred."""
+    if given is not None:
+        return given
+    out = infer_increment(values, **rule)
+    if out is None:
+        what = "prices" if name == "tick_size" else "sizes"
+        raise ValueError(
+            f"{src}: cannot infer {name} from the {what} (too few distinct values, or no decimal grid); pass {name}="
+        )
+    return out
+
+
+def off_grid(px: np.ndarray, tick: float) -> np.ndarray:
+    """Prices off the ``tick`` grid (by more than 1e-6 tick; NaN is on it)."""
+    q = px / tick
+    return np.abs(q - np.round(q)) > 1e-6
+
+
+def check_grid(src: Any, px: np.ndarray, tick: float, lines: np.ndarray, field: Any, unit: str = "line") -> None:
+    """Every price (rows at places ``lines``) must be a multiple of the option ``tick_size``."""
+    fail_first(off_grid(px, tick), src, lines, field,
+               lambda k: f"price {excerpt(px[k])} is not a multiple of tick_size={tick:g} (pass the data's tick_size)", unit)  # fmt: skip
+
+
+def trades_option(name: str, value: Any) -> Any:
+    """A ``trades=`` option: None (the paired file), False (no trades) or a path."""
+    if not (value is None or value is False or isinstance(value, (str, Path))):
+        raise bad_option(name, value, "None (the paired trades file), False (no trades) or a path")
+    return value
+
+
+def trades_file(path: Path, option: Any, paired: Path | None, kind: Any) -> Path | None:
+    """The trades file of the book file ``path``: None with ``trades=False``; else the option's path or
+    the ``paired`` file beside it (an error without one), which ``kind(file)`` must call ``"trades"``."""
+    if option is False:
+        return None
+    if option is None and paired is None:
+        raise ValueError(f"{path}: no paired trades file beside it; pass trades=<path>, or trades=False for no trades")
+    found = Path(option) if option is not None else paired
+    if not found.is_file():
+        raise FileNotFoundError(f"{found}: no such file (option trades={excerpt(str(option))})")
+    other = kind(found)
+    if other != "trades":
+        raise field_error(found, 1, "header", f"not a trades file but {excerpt(other)} (option trades)")
+    return found
 
 
 # ----------------------------------------------------------------------------------------------
@@ -239,8 +471,21 @@ def _zstandard(path: Path) -> Any:
     try:
         import zstandard
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(f"{path}: reading zstd files needs the 'zstandard' package (pip install zstandard)") from exc
+        raise ImportError(f"{path}: zstd files need the 'zstandard' package (pip install zstandard)") from exc
     return zstandard
+
+
+def write_file(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` (its folder made), gzip or zstd compressed when the name ends in
+    ``.gz`` / ``.zst``: the writers' counterpart of :func:`read_bytes`."""
+    path = Path(path)
+    if path.name.lower().endswith(".gz"):
+        data = gzip.compress(data)
+    elif path.name.lower().endswith(".zst"):
+        data = _zstandard(path).ZstdCompressor().compress(data)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
 
 
 def _inflate(path: Path, raw: bytes, kind: str) -> bytes:
@@ -523,10 +768,13 @@ def check_option_names(fmt: str, load: Any, options: Mapping[str, Any]) -> None:
     list of keyword options) an unknown name with the list of known ones."""
     renamed_options(fmt, options)
     params = inspect.signature(load).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return  # the loader checks its own **options
-    known = [n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY]
-    for name in options:
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):  # else the loader checks them
+        check_known(fmt, options, [n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY])
+
+
+def check_known(fmt: str, names: Any, known: Sequence[str]) -> None:
+    """Every option name in ``names`` is one of ``known``, else an error listing them."""
+    for name in names:
         if name not in known:
             raise ValueError(f"{fmt}: unknown option {name!r}; the options of this format: {', '.join(known)}")
 

@@ -126,7 +126,8 @@ Options (keyword arguments of :func:`load` and :func:`load_venue_books`)
 quotes are not allowed above $1; trades may be off the grid, e.g. midpoint prints, counted in
 ``notes["trades_off_tick"]``); ``lot_size=1.0`` (shares; every size is converted to shares);
 ``quote_size_unit=100.0`` (shares per unit of ``BIDSIZ``/``OFRSIZ``; 1 if a file has shares);
-``crossed="raise"|"drop"``; ``trades=None`` (the companion file; raises if there is none) | a
+``crossed="raise"|"drop"``; ``trades=None`` (the companion file; raises if there is none; it must
+hold trades of the quotes' symbol) | a
 path | ``False`` (no trades, noted); ``side_rule="lee_ready"|"quote"|"tick"|"none"``;
 ``trade_conditions=None`` (the default set above) | an iterable of one-character codes;
 ``corrected="raise"|"exclude"``; ``venues=None`` (all) | an iterable of ``EX`` letters whose
@@ -178,13 +179,11 @@ The first NBBO (opening row at 09:30:00, from the venues' last quotes before the
 
 from __future__ import annotations
 
-import calendar
 import io
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date as Date
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -196,15 +195,25 @@ import pandas as pd
 
 from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
-from exec_env.market.lift import local_ns
+from exec_env.market.lift import clock_str, local_ns, parse_session, session_utc
 from exec_env.market.reader import (
     bad_option,
+    check_grid,
+    check_in,
+    check_known,
+    check_min,
     check_options,
+    check_sorted,
     check_text,
     crossed_rows,
-    excerpt,
     fail_first,
     field_error,
+    first_places,
+    numbers,
+    off_grid,
+    pick,
+    trades_file,
+    trades_option,
     zone_info,
 )
 
@@ -254,7 +263,11 @@ VENUE_CODES: dict[str, int] = {letter: ord(letter) - 64 for letter in EXCHANGES}
 OPENING_VENUE = 0
 """``MarketDay.venue`` of a row that carries the state from before the session open."""
 
-SESSIONS = {"regular": (time(9, 30), time(16, 0)), "extended": (time(4, 0), time(20, 0))}
+SESSIONS = {
+    "regular": (34_200 * 1_000_000_000, 57_600 * 1_000_000_000),
+    "extended": (14_400 * 1_000_000_000, 72_000 * 1_000_000_000),
+}
+"""The named sessions: open and close, ns after local midnight."""
 SIDE_RULES = ("lee_ready", "quote", "tick", "none")
 REGULAR_CONDITIONS = frozenset("@EFI")
 """Sale condition codes of regular trades (``highfrequency::tradesCondition``'s default)."""
@@ -272,15 +285,12 @@ _ET_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 _ET_TOLERANCE_NS = 1_000_000
 _NS = 1_000_000_000
 _DAY_NS = 86_400 * _NS
-_ON_GRID = 1e-6
-"""Largest distance from the tick grid, in ticks, of a price counted as on the grid."""
 
 _DEFAULTS: dict[str, Any] = {
     "symbol": None, "session": "regular", "timezone": "America/New_York", "levels": 10, "tick_size": 0.01,
     "lot_size": 1.0, "quote_size_unit": 100.0, "crossed": "raise", "trades": None, "side_rule": "lee_ready",
     "trade_conditions": None, "corrected": "raise", "venues": None, "opening_state": "carry",
 }  # fmt: skip
-_OPTIONS = frozenset(_DEFAULTS)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -288,16 +298,16 @@ _OPTIONS = frozenset(_DEFAULTS)
 # ----------------------------------------------------------------------------------------------
 
 
-def _names(header: bytes) -> list[str]:
-    """The column names of a header line (``ASK``/``ASKSIZ`` read as ``OFR``/``OFRSIZ``)."""
-    names = [c.strip().strip('"') for c in header.decode("utf-8", errors="replace").rstrip("\r").split(",")]
-    return [_ALIASES.get(n, n) for n in names]
+def _names(header: list[str]) -> list[str]:
+    """The column names of a header line's fields (``ASK``/``ASKSIZ`` read as ``OFR``/``OFRSIZ``)."""
+    return [_ALIASES.get(n, n) for n in (c.strip().strip('"') for c in header)]
 
 
 def _kind(path: Path) -> str | None:
     """``"quotes"``, ``"trades"`` or None, from the header."""
     try:
-        cols = set(_names(reader.head_bytes(path, 4096).split(b"\n", 1)[0]))
+        head = reader.head_bytes(path, 4096).split(b"\n", 1)[0].rstrip(b"\r")
+        cols = set(_names(head.decode("utf-8", errors="replace").split(",")))
     except OSError:
         return None
     if set(_QUOTE_REQUIRED) <= cols:
@@ -330,27 +340,6 @@ def companions(path: Path) -> list[Path]:
 # ----------------------------------------------------------------------------------------------
 
 
-def _parse_clock(name: str, text: Any) -> time:
-    if isinstance(text, time):
-        return text
-    if isinstance(text, str) and re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", text):
-        parts = [int(p) for p in text.split(":")]
-        if parts[0] <= 23 and parts[1] <= 59 and (len(parts) < 3 or parts[2] <= 59):
-            return time(*parts)
-    raise bad_option(name, text, "'regular', 'extended' or a pair of 'HH:MM[:SS]' times")
-
-
-def _session_option(_: str, session: Any) -> tuple[str, time, time]:
-    if isinstance(session, str) and session in SESSIONS:
-        return session, *SESSIONS[session]
-    if isinstance(session, (tuple, list)) and len(session) == 2:
-        open_t, close_t = _parse_clock("session", session[0]), _parse_clock("session", session[1])
-        if close_t <= open_t:
-            raise bad_option("session", session, "a pair of 'HH:MM[:SS]' times, the close after the open")
-        return f"{open_t.isoformat()}-{close_t.isoformat()}", open_t, close_t
-    raise bad_option("session", session, "'regular', 'extended' or a pair of 'HH:MM[:SS]' times")
-
-
 def _codes_option(name: str, value: Any, allowed: Any, what: str) -> frozenset[str] | None:
     """None, or one-character codes (a string ``"NP"`` means N and P) from ``allowed`` (any when None)."""
     if value is None:
@@ -361,14 +350,9 @@ def _codes_option(name: str, value: Any, allowed: Any, what: str) -> frozenset[s
     return frozenset(items)
 
 
-def _trades_option(name: str, value: Any) -> Any:
-    if not (value is None or value is False or isinstance(value, (str, Path))):
-        raise bad_option(name, value, "None (the companion file), a path, or False (no trades)")
-    return value
-
-
 _RULES: dict[str, Any] = {
-    "symbol": check_text, "session": _session_option, "timezone": zone_info, "trades": _trades_option,
+    "symbol": check_text, "session": lambda n, v: parse_session(v, tuple(SESSIONS)), "timezone": zone_info,
+    "trades": trades_option,
     "crossed": ("raise", "drop"), "side_rule": SIDE_RULES, "corrected": ("raise", "exclude"),
     "opening_state": ("carry", "empty"),
     "trade_conditions": lambda n, v: _codes_option(n, v, None, "one-character sale condition codes"),
@@ -381,15 +365,16 @@ _RULES: dict[str, Any] = {
 
 def _options(options: dict[str, Any], venue_books: bool = False) -> SimpleNamespace:
     """The options checked, as attributes; ``session`` becomes ``session_name``, ``open_time`` and
-    ``close_time``, ``timezone`` also ``tz`` (its ZoneInfo), ``trade_conditions`` ``conditions``."""
-    unknown = set(options) - _OPTIONS
-    if venue_books and "levels" in options:
-        unknown.add("levels")
-    if unknown:
-        allowed = sorted(_OPTIONS - ({"levels"} if venue_books else set()))
-        raise ValueError(f"unknown option(s) {sorted(unknown)} for the taq format; allowed: {allowed}")
+    ``close_time`` (texts) and ``open_ns``, ``close_ns``, ``timezone`` also ``tz`` (its ZoneInfo),
+    ``trade_conditions`` ``conditions``."""
+    check_known("taq", options, [k for k in _DEFAULTS if not (venue_books and k == "levels")])
     o = check_options({**_DEFAULTS, **options}, _RULES)
-    o["session_name"], o["open_time"], o["close_time"] = o.pop("session")
+    sess = o.pop("session")
+    o["open_ns"], o["close_ns"] = SESSIONS.get(sess, sess)
+    o["open_time"], o["close_time"] = (
+        clock_str(t) if t < _DAY_NS else "24:00:00" for t in (o["open_ns"], o["close_ns"])
+    )
+    o["session_name"] = sess if isinstance(sess, str) else f"{o['open_time']}-{o['close_time']}"
     o["tz"], o["timezone"] = o["timezone"], str(o["timezone"])
     o["symbol"] = o["symbol"].strip() if o["symbol"] else None
     conds = o.pop("trade_conditions")
@@ -408,26 +393,15 @@ def _read(path: Path, required: tuple[str, ...], kind: str) -> tuple[pd.DataFram
 
     Checks the header and that every line has the header's field count (no quoted commas).
     """
-    raw = reader.read_bytes(path)
-    if not raw:
-        raise field_error(path, 1, required[0], "empty file, expected a header row")
-    _, ends, commas = reader.csv_lines(raw)
-    names = _names(raw[: ends[0]])
+    raw, header, fields = reader.csv_text(path)
+    names = _names(header)
     for name in required:
         if name not in names:
             raise field_error(path, 1, name, f"column missing from the {kind} header {names}")
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise field_error(path, 1, dupes[0], f"column appears more than once in the {kind} header {names}")
-    wrong = np.flatnonzero(commas[1:] != len(names) - 1)
-    if wrong.size:
-        line = int(wrong[0]) + 2
-        found = int(commas[line - 1]) + 1
-        if found < len(names):
-            field, what = names[found], f"only {found} fields, the header has {len(names)}: '{names[found]}' is missing"
-        else:
-            field, what = names[-1], f"{found} fields, the header has {len(names)}: extra field(s) after '{names[-1]}'"
-        raise field_error(path, line, field, f"wrong column count: {what}")
+    reader.check_columns(path, fields[1:], np.arange(2, fields.size + 1), names)
     frame = _frame(raw, names)
     lines = np.arange(2, frame.shape[0] + 2, dtype=np.int64)
     ignored = [n for n in names if n not in required and n != _ET]
@@ -504,19 +478,14 @@ def _fast_numbers(frame: pd.DataFrame, name: str) -> np.ndarray | None:
 
 def _numbers(path: Path, frame: pd.DataFrame, lines: np.ndarray, name: str) -> np.ndarray:
     fast = _fast_numbers(frame, name)
-    if fast is not None:
-        return fast
-    values = pd.to_numeric(frame[name].to_numpy(dtype=object), errors="coerce").astype(np.float64)
-    fail_first(~np.isfinite(values), path, lines, name, lambda i: f"unparsable number {frame[name].iloc[i]!r}")
-    return values
+    return fast if fast is not None else numbers(path, frame[name].to_numpy(dtype=object), lines, name)
 
 
 def _epoch_ns(path: Path, frame: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
     ts = _fast_epoch_ns(frame)
     if ts is None:
         ts = _careful_epoch_ns(path, frame, lines)
-    fail_first(np.diff(ts) < 0, path, lines[1:], _TIME, lambda i: f"unsorted time: {frame[_TIME].iloc[i + 1]} is before "
-               f"the previous row's {frame[_TIME].iloc[i]}")  # fmt: skip
+    check_sorted(path, ts, lines, _TIME)
     return ts
 
 
@@ -547,26 +516,8 @@ def _check_et(path: Path, frame: pd.DataFrame, lines: np.ndarray, ts: np.ndarray
 
 def _exchanges(path: Path, frame: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
     ex = _text(frame, "EX")
-    fail_first(~np.isin(ex, list(EXCHANGES)), path, lines, "EX",
-               lambda i: f"unknown exchange code {excerpt(ex[i])}; known: {''.join(EXCHANGES)}")  # fmt: skip
+    check_in(path, ex, list(EXCHANGES), lines, "EX")
     return ex.astype("U1")
-
-
-def _symbols(path: Path, frame: pd.DataFrame, lines: np.ndarray, symbol: str | None) -> tuple[np.ndarray, str, int]:
-    """Mask of the selected symbol's rows, the symbol, and the count of other rows."""
-    sym = _text(frame, "SYMBOL")
-    present = [str(x) for x in np.unique(sym)]
-    if symbol is None:
-        if len(present) != 1:
-            raise field_error(
-                path, int(lines[0]) if lines.size else 2, "SYMBOL",
-                f"the file holds {len(present)} symbols {present[:10]}; pass symbol=... to select one",
-            )  # fmt: skip
-        symbol = present[0]
-    mask = sym == symbol
-    if not mask.any():
-        raise ValueError(f"{path}: option symbol={symbol!r} matches no row; the file holds {present[:10]}")
-    return mask, symbol, int((~mask).sum())
 
 
 @dataclass
@@ -604,15 +555,14 @@ def _self_crossed(
 def _read_quotes(path: Path, opt: SimpleNamespace) -> _Quotes:
     frame, lines, ignored = _read(path, _QUOTE_REQUIRED, "quotes")
     if frame.shape[0] == 0:
-        raise field_error(path, 2, _TIME, "no quote records after the header line")
+        raise field_error(path, 2, _TIME, "no data rows after the header line")
     ts = _epoch_ns(path, frame, lines)
     et_diff = _check_et(path, frame, lines, ts, opt.tz)
     ex = _exchanges(path, frame, lines)
     values = {}
     for name in ("BID", "BIDSIZ", "OFR", "OFRSIZ"):
         v, text = _numbers(path, frame, lines, name), frame[name]
-        what = "size" if name.endswith("SIZ") else "price"
-        fail_first(v < 0, path, lines, name, lambda i: f"negative {what} {text.iloc[i]!r}")  # noqa: B023
+        check_min(path, v, lines, name, "size" if name.endswith("SIZ") else "price")
         if name.endswith("SIZ"):
             fail_first(v != np.floor(v), path, lines, name, lambda i: f"quote size {text.iloc[i]!r} is not a whole "  # noqa: B023
                        f"number of units (quote_size_unit={opt.quote_size_unit:g} shares)")  # fmt: skip
@@ -621,11 +571,11 @@ def _read_quotes(path: Path, opt: SimpleNamespace) -> _Quotes:
     ask_empty = (values["OFR"] == 0) | (values["OFRSIZ"] == 0)
     odd = ((values["BID"] == 0) != (values["BIDSIZ"] == 0)) | ((values["OFR"] == 0) != (values["OFRSIZ"] == 0))
     for name, empty in (("BID", bid_empty), ("OFR", ask_empty)):
-        px = values[name]
-        ticks = px / opt.tick_size
-        fail_first(~empty & (np.abs(ticks - np.round(ticks)) > _ON_GRID), path, lines, name, lambda i: f"price "
-                   f"{frame[name].iloc[i]} is not on the tick grid of {opt.tick_size:g} (pass tick_size=...)")  # noqa: B023  # fmt: skip
-    mask, symbol, other = _symbols(path, frame, lines, opt.symbol)
+        check_grid(path, np.where(empty, np.nan, values[name]), opt.tick_size, lines, name)
+    sym = _text(frame, "SYMBOL")
+    symbol = pick(path, first_places(sym, lines), opt.symbol, "SYMBOL")
+    mask = sym == symbol
+    other = int((~mask).sum())
     self_crossed = _self_crossed(path, opt, values, bid_empty | ask_empty, lines, ex) & mask
     mask = mask & ~self_crossed
     unit = opt.quote_size_unit
@@ -661,16 +611,15 @@ def _read_trades(path: Path, opt: SimpleNamespace, symbol: str) -> _Trades:
     ex = _exchanges(path, frame, lines)
     size = _numbers(path, frame, lines, "SIZE")
     price = _numbers(path, frame, lines, "PRICE")
-    for name, v, what in (("SIZE", size, "size"), ("PRICE", price, "price")):
-        fail_first(v <= 0, path, lines, name, lambda i: f"{'negative' if v[i] < 0 else 'zero'} trade {what} "  # noqa: B023
-                   f"{frame[name].iloc[i]!r} (must be > 0)")  # noqa: B023  # fmt: skip
+    check_min(path, size, lines, "SIZE", "trade size", strict=True)
+    check_min(path, price, lines, "PRICE", "trade price", strict=True)
     corr_text = _text(frame, "CORR")
     fail_first(~(np.char.isdigit(corr_text) & (np.char.str_len(corr_text) <= 2)), path, lines, "CORR",
                lambda i: f"unparsable correction indicator {frame['CORR'].iloc[i]!r}")  # fmt: skip
     corr = corr_text.astype(np.int64)
     cond = np.char.replace(frame["COND"].to_numpy(dtype=str), " ", "")
     sym = _text(frame, "SYMBOL")
-    mask = sym == symbol
+    mask = sym == pick(path, first_places(sym, lines), symbol, "SYMBOL", wanted_from="the quotes' symbol ")
     return _Trades(path=path, ts=ts[mask], lines=lines[mask], ex=ex[mask], cond=cond[mask], size=size[mask],
                    price=price[mask], corr=corr[mask], et_diff=et_diff,
                    other_symbol=int((~mask).sum()))  # fmt: skip
@@ -679,11 +628,6 @@ def _read_trades(path: Path, opt: SimpleNamespace, symbol: str) -> _Trades:
 # ----------------------------------------------------------------------------------------------
 # Sessions and books
 # ----------------------------------------------------------------------------------------------
-
-
-def _utc_ns(day: Date, clock: time, tz: ZoneInfo) -> int:
-    local = datetime.combine(day, clock, tzinfo=tz)
-    return calendar.timegm(local.utctimetuple()) * _NS + local.microsecond * 1000
 
 
 def _aggregate(px: np.ndarray, sz: np.ndarray, levels: int, descending: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -789,18 +733,14 @@ def _session_book(book: _Book, open_ns: int, close_ns: int, carry: bool) -> tupl
 def _crossed(path: Path, book: _Book, policy: str, what: str, notes: dict[str, Any]) -> _Book:
     """The crossed/locked policy applied (:func:`reader.crossed_rows`; dropped rows counted in ``notes``)."""
 
-    def problem(i: int) -> str:
-        kind = "crossed" if book.bid_px[i, 0] > book.ask_px[i, 0] else "locked"
-        source = (
-            "the opening state" if book.venue[i] == OPENING_VENUE else f"this quote (venue {chr(64 + book.venue[i])})"
-        )
-        return (
-            f"{kind} {what} after {source}: best bid {book.bid_px[i, 0]} >= best offer {book.ask_px[i, 0]}; "
-            "pass crossed='drop' to drop such rows"
+    def after(i: int) -> str:
+        venue = book.venue[i]
+        return f"{what} after " + (
+            "the opening state" if venue == OPENING_VENUE else f"this quote (venue {chr(64 + venue)})"
         )
 
     top = (book.bid_px[:, 0], book.bid_sz[:, 0], book.ask_px[:, 0], book.ask_sz[:, 0])
-    keep = crossed_rows(path, book.lines, top, policy, notes, lambda i: str(book.field[i]), problem=problem)
+    keep = crossed_rows(path, book.lines, top, policy, notes, lambda i: str(book.field[i]), after)
     return _take(book, np.flatnonzero(keep))
 
 
@@ -894,32 +834,16 @@ def _parse(path: Path, opt: SimpleNamespace) -> _Parsed:
     if kind != "quotes":
         raise ValueError(f"{path}: not a TAQ quotes file (the header needs the columns {list(_QUOTE_REQUIRED)})")
     q = _read_quotes(path, opt)
-    if opt.trades is False:
-        trades, trades_note = None, "none (trades=False)"
-    else:
-        tpath = Path(opt.trades) if opt.trades is not None else None
-        if tpath is None:
-            found = companions(path)
-            if not found:
-                raise ValueError(
-                    f"{path}: no companion trades file found (e.g. {path.name.replace('QData', 'TData')}); "
-                    "pass trades=<path> or trades=False"
-                )
-            tpath = found[0]
-        if not tpath.is_file():
-            raise FileNotFoundError(f"{tpath}: no such trades file (option trades)")
-        if _kind(tpath) != "trades":
-            raise ValueError(f"{tpath}: not a TAQ trades file (the header needs {list(_TRADE_REQUIRED)})")
-        trades, trades_note = _read_trades(tpath, opt, q.symbol), str(tpath)
-
+    tpath = trades_file(path, opt.trades, (companions(path) or [None])[0], _kind)
+    trades = _read_trades(tpath, opt, q.symbol) if tpath is not None else None
+    trades_note = str(tpath) if tpath is not None else "none (trades=False)"
     qdays = local_ns(q.ts, opt.timezone) // _DAY_NS
     tdays = local_ns(trades.ts, opt.timezone) // _DAY_NS if trades is not None else np.zeros(0, np.int64)
     venue_ok = np.ones(q.ts.size, bool) if opt.venues is None else np.isin(q.ex, sorted(opt.venues))
-    sessions = []
-    for dn in np.unique(qdays):
-        day = Date(1970, 1, 1) + timedelta(days=int(dn))
-        open_ns = _utc_ns(day, opt.open_time, opt.tz)
-        close_ns = _utc_ns(day, opt.close_time, opt.tz)
+    sessions, days = [], np.unique(qdays)
+    bounds = session_utc(opt.session_name, days * _DAY_NS + np.array([[opt.open_ns], [opt.close_ns]]), opt.timezone)
+    for dn, open_ns, close_ns in zip(days.tolist(), *bounds.tolist(), strict=True):
+        day = Date(1970, 1, 1) + timedelta(days=dn)
         on_day = qdays == dn
         sel = on_day & venue_ok
         before = sel & (q.ts < open_ns)
@@ -971,7 +895,6 @@ def _select_trades(p: _Parsed, s: _Session, nbbo: _Book) -> tuple[np.ndarray, di
     excluded_cond = inside & ~corrected & ~regular
     keep = np.flatnonzero(regular)
     px = t.price[keep]
-    ticks = px / p.opt.tick_size
     notes = {
         "trades_file": p.trades_note,
         "trade_records": int(on_day.sum()),
@@ -980,7 +903,7 @@ def _select_trades(p: _Parsed, s: _Session, nbbo: _Book) -> tuple[np.ndarray, di
         "trades_excluded_condition": int(excluded_cond.sum()),
         "trades_excluded_by_condition": _counts(t.cond[excluded_cond]),
         "trades_kept": int(keep.size),
-        "trades_off_tick": int((np.abs(ticks - np.round(ticks)) > _ON_GRID).sum()),
+        "trades_off_tick": int(off_grid(px, p.opt.tick_size).sum()),
         "trades_kept_by_exchange": _counts(t.ex[keep]),
         "trade_conditions_kept": "".join(sorted(allowed)),
     }
@@ -993,7 +916,7 @@ def _common_notes(p: _Parsed, s: _Session) -> dict[str, Any]:
         "format": "taq",
         **({"calendar": "us_equities"} if opt.timezone == "America/New_York" else {}),
         "session": opt.session_name,
-        "session_local": f"{opt.open_time.isoformat()}-{opt.close_time.isoformat()} {opt.timezone} (both included)",
+        "session_local": f"{opt.open_time}-{opt.close_time} {opt.timezone} (both included)",
         "quote_size_unit": opt.quote_size_unit,
         "sizes": f"shares (quote BIDSIZ/OFRSIZ x {opt.quote_size_unit:g}; trade SIZE as is)",
         "opening_state": opt.opening_state,

@@ -25,9 +25,10 @@ A book file gives a day's book; its trades come from, in order: the option ``tra
 (``{exchange}_{data_type}_{YYYY-MM-DD}_{symbol}.csv.gz``): the book file
 ``binance_incremental_book_L2_2024-08-08_BTCUSDT.csv.gz`` pairs with
 ``binance_trades_2024-08-08_BTCUSDT.csv.gz`` (or ``.csv``), which is then a companion (loaded with
-the book, never as a day of its own). Without either the day has no trades (empty trade arrays,
-``notes["trades_file"] = None``); ``trades=False`` ignores a paired file. A trades file loaded alone
-is an error (it has no book). The exchange and symbol of both files must agree.
+the book, never as a day of its own). Without either the load raises (as for TAQ): pass
+``trades=False`` for a day without trades (empty trade arrays, ``notes["trades_file"] = None``),
+which also ignores a paired file. A trades file loaded alone is an error (it has no book). The
+exchange of both files must agree, and the trades file must hold rows of the book's symbol.
 
 Clock and sessions
 ------------------
@@ -71,7 +72,6 @@ synthetic days with :func:`write_tardis`, in exactly the documented layout, and 
 
 from __future__ import annotations
 
-import gzip
 import io
 import re
 from collections.abc import Sequence
@@ -92,12 +92,28 @@ from exec_env.market.crypto import (
     level_changes,
     make_days,
     minmax_median,
-    parse_session,
     rebuild_book,
     session_note,
 )
 from exec_env.market.data import MarketDay
-from exec_env.market.reader import Capture, bad_option, check_options, crossed_rows, excerpt, fail_first, field_error
+from exec_env.market.lift import parse_session
+from exec_env.market.reader import (
+    Capture,
+    bad_option,
+    check_in,
+    check_min,
+    check_options,
+    check_sorted,
+    crossed_rows,
+    excerpt,
+    fail_first,
+    field_error,
+    first_places,
+    numbers,
+    pick,
+    trades_file,
+    trades_option,
+)
 
 __all__ = ["VERSION", "companions", "load", "sniff", "stream_key", "write_tardis"]
 
@@ -172,22 +188,14 @@ def stream_key(path: Path) -> tuple[str, int] | None:
 
 def _read_csv(path: Path, dtypes: dict[str, Any]) -> tuple[str, int, pd.DataFrame]:
     """Parse one Tardis CSV; data row k is file line k + 2. Checks the column count of every line."""
-    data = reader.read_bytes(path)
-    # blank lines at the end carry nothing (an editor or a concatenation leaves them); one inside
-    # the file is refused below (wrong column count)
-    while data.endswith((b"\n", b"\r")):
-        data = data[:-1]
-    _, ends, commas = reader.csv_lines(data)
-    header = data[: ends[0]].rstrip(b"\r").decode("ascii", errors="replace").split(",")
+    data, header, fields = reader.csv_text(path)  # blank lines at the end ignored, inside refused
     try:
         kind, depth = _dataset(header)
     except ValueError:
         raise _header_error(path, ",".join(header)) from None
-    n_cols = len(header)
-    if ends.size == 1:
+    if fields.size == 1:
         return kind, depth, pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, object)) for c in header})
-    fail_first(commas != n_cols - 1, path, np.arange(1, commas.size + 1), "columns",
-               lambda k: f"expected {n_cols} comma-separated fields, got {int(commas[k]) + 1}")  # fmt: skip
+    reader.check_columns(path, fields, np.arange(1, fields.size + 1), header)
     text = io.BytesIO(data)
     try:
         df = pd.read_csv(text, dtype=dtypes, skip_blank_lines=False, keep_default_na=False, na_values=[""])
@@ -195,13 +203,10 @@ def _read_csv(path: Path, dtypes: dict[str, Any]) -> tuple[str, int, pd.DataFram
         text.seek(0)
         raw = pd.read_csv(text, dtype=str, skip_blank_lines=False, keep_default_na=False)
         for col, dt in dtypes.items():
-            if dt is str:
-                continue
-            vals = raw[col]
-            num = pd.to_numeric(vals, errors="coerce")
-            bad_mask = num.isna() & (vals != "") if dt == np.float64 else num.isna() | (num % 1 != 0)
-            fail_first(bad_mask.to_numpy(), path, np.arange(2, len(vals) + 2), col,
-                       lambda k: f"unparsable value {excerpt(vals.iloc[k])}")  # noqa: B023  # fmt: skip
+            if dt is not str:
+                numbers(
+                    path, raw[col], np.arange(2, len(raw) + 2), col, missing=dt == np.float64, integer=dt == np.int64
+                )
         raise
     return kind, depth, df
 
@@ -213,26 +218,14 @@ def _required(src: Any, df: pd.DataFrame, lines: np.ndarray, cols: list[str]) ->
 
 def _select_symbol(src: Any, df: pd.DataFrame, lines: np.ndarray, symbol: str | None, notes: dict) -> tuple:
     """Rows of one symbol and their lines."""
-    symbols = pd.unique(df["symbol"])
-    if symbol is None:
-        if len(symbols) > 1:
-            raise ValueError(
-                f"{src}: the file holds {len(symbols)} symbols ({', '.join(map(str, symbols[:10]))}); pass "
-                "symbol= to pick one"
-            )
-        notes["rows_other_symbols"] = 0
-        return df, lines
-    keep = (df["symbol"] == symbol).to_numpy()
-    if not keep.any():
-        raise ValueError(f"option symbol={symbol!r} matches no row of {src} (symbols: {', '.join(map(str, symbols))})")
+    keep = (df["symbol"] == pick(src, first_places(df["symbol"], lines), symbol, "symbol")).to_numpy()
     notes["rows_other_symbols"] = int((~keep).sum())
-    return df[keep].reset_index(drop=True), lines[keep]
+    return (df, lines) if keep.all() else (df[keep].reset_index(drop=True), lines[keep])
 
 
 def _local_ns(src: Any, df: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
     local = df["local_timestamp"].to_numpy(dtype=np.int64)
-    fail_first(np.concatenate([[False], np.diff(local) < 0]), src, lines, "local_timestamp",
-               lambda k: f"timestamp {local[k]} is before the previous row's {local[k - 1]} (Tardis files are ordered by it)")  # fmt: skip
+    check_sorted(src, local, lines, "local_timestamp", why="Tardis files are ordered by it")
     return local * 1000
 
 
@@ -241,11 +234,6 @@ def _one(src: Any, df: pd.DataFrame, col: str) -> str | None:
     if len(vals) > 1:
         raise ValueError(f"{src}: column '{col}' holds several values ({', '.join(map(str, vals[:10]))})")
     return str(vals[0]) if len(vals) else None
-
-
-def _check_values(src: Any, lines: np.ndarray, col: str, text: np.ndarray, allowed: tuple[str, ...]) -> None:
-    names = ", ".join(map(repr, allowed[:-1])) + f" or {allowed[-1]!r}"
-    fail_first(~np.isin(text, allowed), src, lines, col, lambda k: f"expected {names}, got {excerpt(text[k])}")
 
 
 _NOT_FLOAT = {"exchange": str, "symbol": str, "timestamp": np.int64, "local_timestamp": np.int64, "is_snapshot": str,
@@ -297,14 +285,12 @@ def _incremental(src: Capture, df: pd.DataFrame, lines: np.ndarray, levels: int,
     book); returns rows, level prices and their lines."""
     _required(src, df, lines, ["price", "amount"])
     snap_text, side_text = df["is_snapshot"].to_numpy(dtype=object), df["side"].to_numpy(dtype=object)
-    _check_values(src, lines, "is_snapshot", snap_text, ("true", "false"))
-    _check_values(src, lines, "side", side_text, ("bid", "ask"))
+    check_in(src, snap_text, ("true", "false"), lines, "is_snapshot")
+    check_in(src, side_text, ("bid", "ask"), lines, "side")
     px = df["price"].to_numpy(dtype=np.float64, copy=True)
     amt = df["amount"].to_numpy(dtype=np.float64, copy=True)  # writable: one compiled signature
-    fail_first(~np.isfinite(amt) | (amt < 0), src, lines, "amount",
-               lambda k: f"amount must be finite and >= 0, got {excerpt(amt[k])}")  # fmt: skip
-    fail_first(~np.isfinite(px) | (px <= 0), src, lines, "price",
-               lambda k: f"price must be finite and > 0, got {excerpt(px[k])}")  # fmt: skip
+    check_min(src, amt, lines, "amount", "amount")
+    check_min(src, px, lines, "price", "price", strict=True)
     ts = _local_ns(src, df, lines)
     file_of = np.searchsorted(src.offsets, lines, side="left") - 1
     new_file = np.concatenate([[False], file_of[1:] != file_of[:-1]])
@@ -330,7 +316,7 @@ def _snapshot_side(src: Any, df: pd.DataFrame, lines: np.ndarray, name: str, lev
     fail_first(half, src, lines, lambda k: f"{name}[{int(np.flatnonzero(half[k])[0])}]."
                + ("amount" if np.isnan(sz[k][half[k]][0]) else "price"), "missing value (a level needs both price and amount)")  # fmt: skip
     fail_first(sz < 0, src, lines, lambda k: f"{name}[{int(np.flatnonzero(sz[k] < 0)[0])}].amount",
-               lambda k: f"amount must be >= 0, got {excerpt(sz[k][sz[k] < 0][0])}")  # fmt: skip
+               lambda k: f"amount must be finite and >= 0, got {excerpt(sz[k][sz[k] < 0][0])}")  # fmt: skip
     zero = sz == 0
     return np.where(zero | np.isnan(sz), np.nan, px), np.where(np.isnan(sz), 0.0, sz), int(zero.sum())
 
@@ -349,18 +335,10 @@ def _snapshots(src: Any, df: pd.DataFrame, lines: np.ndarray, levels: int, notes
 
 def _trade_files(paths: list[Path], trades: Any) -> list[Path]:
     """The trades files of the book files: the option, else each book file's paired file."""
-    if trades is False:
-        return []
-    if trades is not None:
-        if len(paths) > 1:
-            raise bad_option("trades", trades, "None or False with several book files (each pairs its own trades file)")
-        if not Path(trades).is_file():
-            raise FileNotFoundError(f"option trades={str(trades)!r}: no such file")
-        kind, _ = _header_kind(Path(trades))
-        if kind != "trades":
-            raise ValueError(f"option trades={str(trades)!r}: {trades} is a Tardis {kind} file, not trades")
-        return [Path(trades)]
-    return [t for t in map(_paired_trades, paths) if t is not None]
+    if trades is not None and trades is not False and len(paths) > 1:
+        raise bad_option("trades", trades, "None or False with several book files (each pairs its own trades file)")
+    found = [trades_file(p, trades, _paired_trades(p), lambda f: _header_kind(f)[0]) for p in paths]
+    return [f for f in found if f is not None]
 
 
 def _trades(files: list[Path], exchange: str | None, symbol: str, notes: dict) -> dict[str, Any]:
@@ -373,19 +351,18 @@ def _trades(files: list[Path], exchange: str | None, symbol: str, notes: dict) -
     notes["trades_file"] = str(src)
     if len(df) and exchange is not None and (ex := _one(src, df, "exchange")) != exchange:
         raise ValueError(f"{src}: exchange {ex!r} differs from the book file's {exchange!r}")
-    keep = (df["symbol"] == symbol).to_numpy()
-    others = set(pd.unique(df["symbol"][~keep]))
-    if others and keep.sum() == 0:
-        raise ValueError(f"{src}: no trade of symbol {symbol!r} (the book file's); it holds {sorted(others)}")
+    keep = (
+        df["symbol"] == pick(src, first_places(df["symbol"], lines), symbol, "symbol", wanted_from="the book's symbol ")
+    ).to_numpy()
     notes["rows_other_symbols_trades"] = len(keep) - int(keep.sum())
     df, lines = df[keep].reset_index(drop=True), lines[keep]
     _required(src, df, lines, ["price", "amount"])
     ts = _local_ns(src, df, lines)
     side_text = df["side"].to_numpy(dtype=object)
-    _check_values(src, lines, "side", side_text, ("buy", "sell", "unknown"))
+    check_in(src, side_text, ("buy", "sell", "unknown"), lines, "side")
     px, amt = df["price"].to_numpy(dtype=np.float64), df["amount"].to_numpy(dtype=np.float64)
-    fail_first(~(amt > 0), src, lines, "amount", lambda k: f"trade amount must be > 0, got {excerpt(amt[k])}")
-    fail_first(~(px > 0), src, lines, "price", lambda k: f"trade price must be > 0, got {excerpt(px[k])}")
+    check_min(src, amt, lines, "amount", "trade amount", strict=True)
+    check_min(src, px, lines, "price", "trade price", strict=True)
     side = np.select([side_text == "buy", side_text == "sell"], [1, -1], 0).astype(np.int8)
     return {"ts": ts, "px": px, "sz": amt, "side": side, "line": lines, "src": src,
             "exchange_ts": df["timestamp"].to_numpy(dtype=np.int64) * 1000}  # fmt: skip
@@ -393,10 +370,8 @@ def _trades(files: list[Path], exchange: str | None, symbol: str, notes: dict) -
 
 def _check_options(o: dict[str, Any], paths: list[Path]) -> tuple[str, int]:
     """:func:`load`'s options, checked; the dataset kind and snapshot depth of the files."""
-    check_options(o, CAPTURE_RULES)
-    o["session_ns"] = parse_session(o["session"])
-    if not (o["trades"] is None or o["trades"] is False or isinstance(o["trades"], (str, Path))):
-        raise bad_option("trades", o["trades"], "None (paired file), False, or a path")
+    check_options(o, {**CAPTURE_RULES, "trades": trades_option})
+    o["session_ns"] = parse_session(o["session"], (None,))
     kinds = [_header_kind(p) for p in paths]
     kind, depth = kinds[0]
     for p, other in zip(paths[1:], kinds[1:], strict=True):
@@ -526,7 +501,9 @@ def write_tardis(
             f"dataset={dataset!r} is invalid; allowed values: 'incremental_book_L2' or 'book_snapshot_N' with "
             f"N >= the day's {day.levels} levels"
         )
-    book_path = _write_gz(directory / f"{exchange}_{dataset}_{date}_{sym}.csv.gz", lines)
+    book_path = reader.write_file(
+        directory / f"{exchange}_{dataset}_{date}_{sym}.csv.gz", ("\n".join(lines) + "\n").encode()
+    )
     if not trades:
         return book_path, None
     tts = _us(day.trade_ts, src)
@@ -537,10 +514,6 @@ def write_tardis(
         for k, (t, s, p, q) in enumerate(zip(tts, day.trade_side, day.trade_px.tolist(), day.trade_sz.tolist(),
                                              strict=True))
     ]  # fmt: skip
-    return book_path, _write_gz(directory / f"{exchange}_trades_{date}_{sym}.csv.gz", out)
-
-
-def _write_gz(path: Path, lines: list[str]) -> Path:
-    with gzip.open(path, "wt", newline="") as fh:
-        fh.write("\n".join(lines) + "\n")
-    return path
+    return book_path, reader.write_file(
+        directory / f"{exchange}_trades_{date}_{sym}.csv.gz", ("\n".join(out) + "\n").encode()
+    )
