@@ -3,6 +3,7 @@ baseline) against PassiveTWAP, the best constant action and, optionally, trained
 same synthetic test episodes.
 
     python benchmarks/bench_oracle.py [--quantity 5000] [--episodes 200] [--model runs/<run> ...]
+    python benchmarks/bench_oracle.py --data-options sign_persistence=0.6,sign_regime=0.2,liquidity_response=0.22
 
 Prints mean shortfall (bps), the paired difference to PassiveTWAP with its day-clustered 95%
 interval, and for each model the share of the oracle's edge over PassiveTWAP that it captures.
@@ -22,17 +23,22 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=200)
     parser.add_argument("--seed", type=int, default=10_001)
     parser.add_argument("--model", action="append", default=[], help="train.py run folder (repeatable)")
+    parser.add_argument("--data-options", default="", help="synthetic market parameters, as train.py takes them")
     args = parser.parse_args()
 
     from exec_env.agents.oracle import NextMoveOracle
     from exec_env.baselines import PassiveTWAP, make_baseline
     from exec_env.config import ExecutionConfig
-    from exec_env.evaluate import load_model
+    from exec_env.evaluate import load_model, parse_options
     from exec_env.evaluation import evaluate, sample_episodes
-    from exec_env.market.synthetic import synthetic_catalogue
+    from exec_env.market.synthetic import SyntheticParams, synthetic_catalogue
     from exec_env.stats import clustered_interval
 
-    catalogue = synthetic_catalogue(n_days=24, n_test=8, seed=0)
+    try:
+        params = SyntheticParams(**parse_options(args.data_options))
+    except (TypeError, ValueError) as e:
+        raise SystemExit(f"--data-options: {e}") from None
+    catalogue = synthetic_catalogue(n_days=24, n_test=8, seed=0, params=params)
     config = ExecutionConfig(market=catalogue, quantity=args.quantity, horizon_s=args.horizon_s,
                              decision_interval_s=args.decision_interval_s, split="train")  # fmt: skip
     episodes = sample_episodes(config, n=args.episodes, seed=args.seed, split="test")
