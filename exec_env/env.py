@@ -149,7 +149,7 @@ class _Episode:
         out = self._no_obs if obs is None else obs
         while True:
             status, need = ST.episode_step(
-                *self._args, sim.fs, sim.ist, sim.pp, sim.fills_f, sim.fills_i, self.es, self.ei, self.ec,
+                self._args, sim.fs, sim.ist, sim.pp, sim.fills_f, sim.fills_i, self.es, self.ei, self.ec,
                 pace, aggressiveness, out, False,
             )  # fmt: skip
             if status != ST.STEP_NEED_ROOM:

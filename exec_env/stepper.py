@@ -114,15 +114,14 @@ def _advance(book_ts, own_px, own_sz, opp_px, opp_sz, trade_ts, trade_px, trade_
                   fs, ist, pp, fills_f, fills_i, until)  # fmt: skip
 
 
-@njit(cache=True, _nrt=False)
-def episode_step(
-    book_ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, trade_px, trade_sz, trade_side, halt_start, halt_end,
-    cancel_ts, cancel_px, cancel_sz, cancel_side, cancel_entry,
-    cum_buy, cum_sell, cum_vol, mid_ffill, fs, ist, pp, fills_f, fills_i, es, ei, ec, pace, aggr, obs, room_checked,
-):  # fmt: skip
+@njit(cache=True, _nrt=False, inline="always")
+def episode_step(day, fs, ist, pp, fills_f, fills_i, es, ei, ec, pace, aggr, obs, room_checked):
     """One decision of one episode. Returns (status, need): STEP_OK, or STEP_NEED_ROOM with the
     number of fill records needed (nothing was done), or STEP_BAD_OBS (the step was done).
-    ``room_checked``: the caller already made sure the fill buffers hold :func:`fill_bound` more."""
+    ``day``: the day's arrays (:func:`day_arrays`). ``room_checked``: the caller already made sure
+    the fill buffers hold :func:`fill_bound` more."""
+    (book_ts, bid_px, bid_sz, ask_px, ask_sz, trade_ts, trade_px, trade_sz, trade_side, halt_start, halt_end,
+     cancel_ts, cancel_px, cancel_sz, cancel_side, cancel_entry, cum_buy, cum_sell, cum_vol, mid_ffill) = day  # fmt: skip
     if not room_checked:
         need = ist[K.I_NFILLS] + fill_bound(book_ts, trade_ts, ist, ei, bid_px.shape[1])
         if need > fills_f.shape[0]:
