@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from exec_env.evaluate import parse_options
 from exec_env.market.data import save_day
 from exec_env.market.synthetic import SyntheticParams, generate_day, stylized_facts
 
@@ -97,8 +98,7 @@ def main() -> None:
 
     for spec in args.params:
         try:
-            changes = {k: float(v) for k, v in (item.split("=", 1) for item in spec.split(","))}
-            setting = replace(params, **changes)
+            setting = replace(params, **parse_options(spec))
         except (ValueError, TypeError) as e:
             raise SystemExit(f"--params {spec!r}: {e}") from None
         facts, _, _, _ = facts_table(setting, args.days, args.seed)

@@ -22,7 +22,7 @@ import numpy as np
 from exec_env.env import child_order
 from exec_env.market.catalogue import intraday_cut
 
-__all__ = ["MarketView", "split_windows", "start_range"]
+__all__ = ["MarketView", "seen_mids", "split_windows", "start_range"]
 
 _NS = 1_000_000_000
 _MS = 1_000_000
@@ -77,6 +77,25 @@ def split_windows(
         else:
             out.append((i, open_ns, close_ns))
     return out
+
+
+def seen_mids(
+    ts: np.ndarray, bid_px: np.ndarray, bid_sz: np.ndarray, ask_px: np.ndarray, ask_sz: np.ndarray, since_ns: int,
+    r1: int, start_ns: int, fills_f: np.ndarray, fills_i: np.ndarray, n_fills: int, pp: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The mid an order saw at every two-sided book row stamped after ``since_ns``, up to row ``r1``
+    (excluded): the replayed mid plus the order's impact offset at that time (its fills, from
+    ``start_ns`` on). ``ts, mid``; what :class:`MarketView` and the executor's view both answer."""
+    from exec_env.sim.kernels import impact_at
+
+    r0 = int(np.searchsorted(ts, since_ns, side="right"))
+    ok = (bid_sz[r0:r1, 0] > 0) & (ask_sz[r0:r1, 0] > 0)
+    at = ts[r0:r1][ok]
+    mid = 0.5 * (bid_px[r0:r1, 0] + ask_px[r0:r1, 0])[ok]
+    if n_fills:
+        off = np.array([impact_at(fills_f, fills_i, n_fills, pp, t) for t in at.tolist()])
+        mid = mid + np.where(at >= start_ns, off, 0.0)
+    return at, mid
 
 
 class MarketView:
@@ -191,20 +210,10 @@ class MarketView:
     def mids(self, since_ns: int) -> tuple[np.ndarray, np.ndarray]:
         """Mid the agent saw at every two-sided book row stamped in ``(since_ns, now]`` (replayed
         mid plus the impact offset at that time): ``ts, mid``."""
-        from exec_env.sim.kernels import impact_at
-
         ep = self._env._episode
-        d = ep.data
-        sim = ep.sim
-        r0 = int(np.searchsorted(d.ts, since_ns, side="right"))
-        r1 = sim.book_row + 1
-        ok = (d.bid_sz[r0:r1, 0] > 0) & (d.ask_sz[r0:r1, 0] > 0)
-        ts = d.ts[r0:r1][ok]
-        mid = 0.5 * (d.bid_px[r0:r1, 0] + d.ask_px[r0:r1, 0])[ok]
-        if sim.n_fills:
-            off = np.array([impact_at(sim.fills_f, sim.fills_i, sim.n_fills, sim.pp, t) for t in ts.tolist()])
-            mid = mid + np.where(ts >= ep.start_ns, off, 0.0)
-        return ts, mid
+        d, sim = ep.data, ep.sim
+        return seen_mids(d.ts, d.bid_px, d.bid_sz, d.ask_px, d.ask_sz, since_ns, sim.book_row + 1, ep.start_ns,
+                         sim.fills_f, sim.fills_i, sim.n_fills, sim.pp)  # fmt: skip
 
     # -- what an action would send ----------------------------------------------------------------
     def child_order(self, pace: float, aggressiveness: float) -> tuple[float, float]:

@@ -366,12 +366,13 @@ class Executor:
                 self._event(logging.WARNING, f"step {j}: observation outside its bounds {obs.tolist()}; clipped", t)
                 obs = np.clip(np.nan_to_num(obs), OBS_LOW, OBS_HIGH).astype(np.float32)
             q = await b.quote()
-            self.view.at(j, t, q.bid, q.ask, self._filled())
+            executed = self._filled()
+            self.view.at(j, t, q.bid, q.ask, executed)
             if self._uses_view:  # what the policy saw, to rebuild its memory after a restart
-                self.journal.put(f"view/{j}", [t, q.bid, q.ask, self.view.executed])
+                self.journal.put(f"view/{j}", [t, q.bid, q.ask, executed])
             pace, aggr = self._policy_action(obs, j)
             qty, px = child_order(
-                pace, aggr, j, self.n, cfg.quantity, self._filled(),
+                pace, aggr, j, self.n, cfg.quantity, executed,
                 b.lot_size, self.side, q.bid, q.ask, b.tick_size, cfg.passive_ticks, cfg.cross_ticks,
             )  # fmt: skip
             qty = min(qty, remaining)

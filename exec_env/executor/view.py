@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from exec_env.env import child_order
+from exec_env.policy_context import seen_mids
 
 __all__ = ["ActionMapping", "ExecutorView"]
 
@@ -103,18 +104,13 @@ class ExecutorView:
     def mids(self, since_ns: int) -> tuple[np.ndarray, np.ndarray]:
         """Mid at every two-sided book row stamped in ``(since_ns, now]``, with the order's own
         impact at that time when the broker reports it: ``ts, mid``."""
-        from exec_env.sim.kernels import impact_at
-
-        ts_all, bid_px, bid_sz, ask_px, ask_sz = self._ex.recorder.arrays()[:5]
-        r0, r1 = np.searchsorted(ts_all, [since_ns, self.now], side="right")
-        ok = (bid_sz[r0:r1, 0] > 0) & (ask_sz[r0:r1, 0] > 0)
-        ts = ts_all[r0:r1][ok]
-        mid = 0.5 * (bid_px[r0:r1, 0] + ask_px[r0:r1, 0])[ok]
+        ts, bid_px, bid_sz, ask_px, ask_sz = self._ex.recorder.arrays()[:5]
+        r1 = int(np.searchsorted(ts, self.now, side="right"))
         own = self._ex.broker.own_impact()
-        if own is not None and own.n_fills:
-            off = np.array([impact_at(own.fills_f, own.fills_i, own.n_fills, own.params, t) for t in ts.tolist()])
-            mid = mid + np.where(ts >= self.start_ns, off, 0.0)
-        return ts, mid
+        if own is None:  # a real venue's feed already holds the order's impact
+            return seen_mids(ts, bid_px, bid_sz, ask_px, ask_sz, since_ns, r1, self.start_ns, None, None, 0, None)
+        return seen_mids(ts, bid_px, bid_sz, ask_px, ask_sz, since_ns, r1, self.start_ns, own.fills_f, own.fills_i,
+                         own.n_fills, own.params)  # fmt: skip
 
     # -- what an action would send ----------------------------------------------------------------
     def child_order(self, pace: float, aggressiveness: float) -> tuple[float, float]:
