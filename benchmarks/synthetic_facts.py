@@ -107,7 +107,7 @@ def main() -> None:
             {
                 k: v
                 for k, v in facts.items()
-                if k.startswith(("sign_", "ret_", "flow_", "imb_acc", "realized", "spread_1"))
+                if k.startswith(("sign_", "ret_", "flow_", "impact_", "imb_acc", "realized", "spread_1"))
             }
         )
 

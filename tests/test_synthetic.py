@@ -23,6 +23,7 @@ from exec_env.market.synthetic import (
     order_signs,
     session_bounds,
     stylized_facts,
+    trade_impact,
     synthetic_catalogue,
 )
 
@@ -405,6 +406,34 @@ def test_flow_predictability_hand_computed() -> None:
     assert spreads == pytest.approx((a + c / 2) / rel_spread)
     short = flow_predictability(day, window_s=1.0, horizon_s=5.0, step_s=1.0)  # one grid point
     assert np.isnan(short[0]) and np.isnan(short[1])
+
+
+def test_trade_impact_hand_computed() -> None:
+    # mids 10.00 10.00 10.02 10.02 10.00 10.00 10.04 at t = 0..6 s, half-spread 0.01; orders: buy at 0
+    # (no row before it: left out), buy 1, sell 2, buy 3 and sell 3 (two orders), a trade without a
+    # side at 4 (left out), buy 5
+    mids = np.array([10.00, 10.00, 10.02, 10.02, 10.00, 10.00, 10.04])
+    day = MarketDay(
+        meta=MarketMeta("T", 0.01, 1.0, 0, 7 * 10**9, "hand"),
+        ts=np.arange(7, dtype=np.int64) * 10**9,
+        bid_px=(mids - 0.01)[:, None],
+        bid_sz=np.full((7, 1), 100.0),
+        ask_px=(mids + 0.01)[:, None],
+        ask_sz=np.full((7, 1), 100.0),
+        trade_ts=np.array([0, 1, 2, 3, 3, 4, 5], np.int64) * 10**9,
+        trade_px=np.array([10.01, 10.01, 10.01, 10.03, 10.01, 10.00, 10.01]),
+        trade_sz=np.full(7, 100.0),
+        trade_side=np.array([1, 1, -1, 1, -1, 0, 1], np.int8),
+    )
+    validate(day)
+    # 1 s: buy 1 (10.00 -> 10.02) +2, sell 2 (10.00 -> 10.02) -2, buy 3 (10.02 -> 10.00) -2,
+    # sell 3 +2, buy 5 (10.00 -> 10.04) +4
+    assert trade_impact(day, 1.0) == pytest.approx((2 - 2 - 2 + 2 + 4) / 5)
+    # 2 s: buy 5 runs past the last row; buy 1 +2, sell 2 (10.00 -> 10.00) 0, buy 3 -2, sell 3 +2
+    assert trade_impact(day, 2.0) == pytest.approx((2 + 0 - 2 + 2) / 4)
+    assert np.isnan(trade_impact(day, 10.0))
+    facts = stylized_facts(day)
+    assert np.isnan(facts["impact_10s"]) and np.isnan(facts["impact_60s"])
 
 
 def test_order_signs_and_autocorrelation_hand_computed() -> None:

@@ -84,6 +84,7 @@ __all__ = [
     "session_bounds",
     "stylized_facts",
     "synthetic_catalogue",
+    "trade_impact",
 ]
 
 GENERATOR_VERSION = 1
@@ -895,7 +896,10 @@ def stylized_facts(day: MarketDay) -> dict[str, float]:
     - ``flow_ret_corr``, ``flow_ret_spreads``: how much the recent order flow predicts the price
       (``flow_predictability``): the correlation of the 30 s signed-volume share with the next
       60 s mid return, and the top-minus-bottom flow tercile difference of that return in quoted
-      spreads (the unit an execution policy pays to act on it).
+      spreads (the unit an execution policy pays to act on it);
+    - ``impact_10s``, ``impact_60s``: the mean move of the mid over 10 s and 60 s after a market
+      order, in its direction, in half-spreads (:func:`trade_impact`): the adverse selection a
+      resting order meets (1: a liquidity provider keeps nothing of the half-spread).
 
     Each snapshot row is one sample (the rows are what a consumer of the data sees).
     """
@@ -956,7 +960,42 @@ def stylized_facts(day: MarketDay) -> dict[str, float]:
         at = np.searchsorted(mts, grid, side="right") - 1
         facts[f"ret_acf_{seconds}s"] = autocorrelation(np.diff(np.log(m[at[at >= 0]])), 1)
     facts["flow_ret_corr"], facts["flow_ret_spreads"] = flow_predictability(day)
+    for seconds in (10, 60):
+        facts[f"impact_{seconds}s"] = trade_impact(day, seconds)
     return facts
+
+
+def trade_impact(day: MarketDay, horizon_s: float) -> float:
+    """How far the mid moves with a market order: the mean over orders of ``side * (mid at t +
+    horizon_s - mid before t) / half-spread before t``, in half-spreads.
+
+    An order is a run of trades with one time and one side (as :func:`order_signs`); *before t* is
+    the last row with a positive spread stamped strictly before the order, *at t + horizon_s* the last
+    two-sided row stamped at or before it. Orders whose horizon runs past the last row, or with no
+    such row before them, are left out; NaN when none is left. This is the adverse selection a
+    resting order meets: 1 means the price moves, on average, by the half-spread the liquidity
+    provider earned (a realized spread of 0); below 1 passive fills keep part of the spread.
+    """
+    bid, ask = day.bid_px[:, 0], day.ask_px[:, 0]
+    rows = np.flatnonzero(np.isfinite(bid) & np.isfinite(ask) & (ask > bid))
+    two_sided = np.flatnonzero(np.isfinite(bid) & np.isfinite(ask))
+    keep = day.trade_side != 0
+    ts, side = day.trade_ts[keep], day.trade_side[keep]
+    first = np.ones(ts.size, bool)
+    first[1:] = (ts[1:] != ts[:-1]) | (side[1:] != side[:-1])
+    ts, side = ts[first], side[first].astype(np.float64)
+    if rows.size == 0 or two_sided.size == 0 or ts.size == 0:
+        return float("nan")
+    before = np.searchsorted(day.ts[rows], ts, side="left") - 1
+    end = ts + round(horizon_s * 1e9)
+    after = np.searchsorted(day.ts[two_sided], end, side="right") - 1
+    ok = (before >= 0) & (end <= day.ts[two_sided[-1]])
+    if not ok.any():
+        return float("nan")
+    b, a = rows[before[ok]], two_sided[after[ok]]
+    mid_before = 0.5 * (bid[b] + ask[b])
+    mid_after = 0.5 * (bid[a] + ask[a])
+    return float(np.mean(side[ok] * (mid_after - mid_before) / (0.5 * (ask[b] - bid[b]))))
 
 
 def flow_predictability(
