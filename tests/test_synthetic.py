@@ -23,8 +23,8 @@ from exec_env.market.synthetic import (
     order_signs,
     session_bounds,
     stylized_facts,
-    trade_impact,
     synthetic_catalogue,
+    trade_impact,
 )
 
 SHORT = SyntheticParams(session_seconds=900.0)
