@@ -226,9 +226,7 @@ def sniff(path: Path) -> bool:
 
 def companions(path: Path) -> list[Path]:
     """The other file of the pair: the orderbook file of a message file, and vice versa."""
-    path = Path(path)
-    message, orderbook = _pair(path)
-    return [orderbook] if parse_name(path)["kind"] == "message" else [message]
+    return [p for p in _pair(Path(path)) if p != Path(path)]
 
 
 # -- byte parsers ---------------------------------------------------------------------------------
@@ -601,14 +599,6 @@ def _read_book(msg_path: Path, book_path: Path, keep: np.ndarray, tick_int: int,
     return (bid_px, bid_sz, ask_px, ask_sz), off_tick
 
 
-def _drop_crossed(book_path: Path, book_idx: np.ndarray, book: tuple, crossed: str, notes: dict) -> tuple:
-    """Raise at the first crossed or locked row, or drop such rows (counted in ``notes``)."""
-    bid_px, bid_sz, ask_px, ask_sz = book
-    top = (bid_px[:, 0], bid_sz[:, 0], ask_px[:, 0], ask_sz[:, 0])
-    keep = crossed_rows(book_path, book_idx + 1, top, crossed, notes, "bid_price_1")
-    return book_idx[keep], tuple(a[keep] for a in book)
-
-
 def _tick_units(tick_size: float) -> int:
     """The tick in LOBSTER price units (1e-4 dollars), or 0 when it is not a whole number of them."""
     units = tick_size * PRICE_SCALE
@@ -683,7 +673,9 @@ def load(
     notes["book_rows_collapsed_same_time"] = int((~keep).sum())
     tick_int = _tick_units(tick_size)
     book, off_tick = _read_book(msg_path, book_path, keep, tick_int, info["levels"])
-    book_idx, book = _drop_crossed(book_path, np.flatnonzero(keep), book, crossed, notes)
+    book_idx = np.flatnonzero(keep)  # crossed or locked rows raise, or are dropped (counted in notes)
+    ok = crossed_rows(book_path, book_idx + 1, tuple(a[:, 0] for a in book), crossed, notes, "bid_price_1")
+    book_idx, book = book_idx[ok], tuple(a[ok] for a in book)
     ts_all = m[:, 0] + midnight
     trade_idx = np.flatnonzero(np.isin(m[:, 1], (4, 5, 6) if cross_trades == "include" else (4, 5)))
     tm = m[trade_idx]
