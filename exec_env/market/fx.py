@@ -475,16 +475,14 @@ def write_fx_ticks(day: MarketDay, path: str | Path, style: str = "dukascopy", s
     if style == "dukascopy":
         bv = pd.Series(np.asarray(day.bid_sz[:, 0], dtype=np.float64)).map(repr)
         av = pd.Series(np.asarray(day.ask_sz[:, 0], dtype=np.float64)).map(repr)
+        header = "timestamp_utc,bid,ask,bid_volume,ask_volume\n"
         body = times + "," + bid + "," + ask + "," + bv + "," + av
-        text = "timestamp_utc,bid,ask,bid_volume,ask_volume\n" + "\n".join(body) + "\n"
     elif style == "truefx":
         sym = symbol or day.meta.symbol
         if len(sym) == 6 and sym.isalpha():
             sym = sym[:3] + "/" + sym[3:]
-        body = sym + "," + times + "," + bid + "," + ask
-        text = "\n".join(body) + "\n"
+        header, body = "", sym + "," + times + "," + bid + "," + ask
     else:
-        body = times + "," + bid + "," + ask + ",0"
-        text = "\n".join(body) + "\n"
-    path.write_text(text)
+        header, body = "", times + "," + bid + "," + ask + ",0"
+    path.write_text(header + "\n".join(body) + "\n")
     return path
