@@ -419,10 +419,6 @@ def _book_field(col: int, levels: int = MAX_LEVELS) -> str:
     return f"{('ask_price', 'ask_size', 'bid_price', 'bid_size')[kind]}_{level + 1}"
 
 
-def _message_field(col: int) -> str:
-    return MESSAGE_FIELDS[col] if col < len(MESSAGE_FIELDS) else f"column {col + 1}"
-
-
 def _line_error(path: Path, buf: np.ndarray, start: int, end: int, row: int, kind: str, levels: int) -> ValueError:
     """The error for the bad line starting at ``buf[start]`` (1-based line ``row + 1``)."""
     stop = start
@@ -433,7 +429,7 @@ def _line_error(path: Path, buf: np.ndarray, start: int, end: int, row: int, kin
     ncols = len(MESSAGE_FIELDS) if message else 4 * levels
     status, col, got = _diagnose_line(raw, ncols, message, 0 if message else levels)
     text = raw.decode("utf-8", errors="replace")
-    name = _message_field(col) if message else _book_field(col, levels)
+    name = _book_field(col, levels) if not message else MESSAGE_FIELDS[col] if col < ncols else f"column {col + 1}"
     parts = [*text.split(","), ""]
     value, before = parts[col] if col >= 0 else "", parts[col - 1] if col > 0 else ""
     if status == _COLUMNS:  # the names: the message file's, or 4 x the level of the file name
@@ -472,11 +468,6 @@ def _clock(ns_after_midnight: int) -> str:
     return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}.{frac:09d}"
 
 
-def _seconds(ns_after_midnight: int) -> str:
-    s, frac = divmod(int(ns_after_midnight), _NS)
-    return f"{s}.{frac:09d}"
-
-
 def _read_messages(path: Path) -> np.ndarray:
     """Parse and check the message file: int64 (rows, 6), column 0 in ns after midnight."""
     buf, end = _read(path)
@@ -491,7 +482,7 @@ def _read_messages(path: Path) -> np.ndarray:
     checks = (
         (size < 0, "size", lambda k: f"size must be finite and >= 0, got {size[k]}"),
         (oid < 0, "order_id", lambda k: f"negative order id {oid[k]}"),
-        (t >= _DAY_NS, "time", lambda k: f"{_seconds(t[k])} s is not within the day (< 86400 s after midnight)"),
+        (t >= _DAY_NS, "time", lambda k: f"{t[k] // _NS}.{t[k] % _NS:09d} s is not within the day (< 86400 s after midnight)"),
         (execution & (size <= 0), "size", lambda k: f"an execution (type {typ[k]}) needs a size > 0, got {size[k]}"),
         (execution & (price <= 0), "price", lambda k: f"an execution (type {typ[k]}) needs a price > 0, got {price[k]}"),
         (cancel & (size > 0) & (price <= 0), "price",
