@@ -345,14 +345,6 @@ _RULES: dict[str, Any] = {
 """The checks of :func:`load`'s options (:func:`reader.check_options`), in order."""
 
 
-def _check_options(opt: dict[str, Any]) -> dict[str, Any]:
-    """The options of :func:`load`, checked and normalised (``sess``: the parsed session)."""
-    check_options(opt, _RULES)
-    opt["sess"] = parse_session(opt["session"], ("ticks", "roll"))
-    opt["shift"] = (DAY_NS - parse_clock("roll", opt["roll"], allow_24=False)) % DAY_NS
-    return opt
-
-
 def load(
     path: Path,
     *,
@@ -376,7 +368,9 @@ def load(
 ) -> list[MarketDay]:
     """Parse an FX tick file into one validated MarketDay per day (see the module docstring)."""
     path = Path(path)
-    opt = _check_options({k: v for k, v in locals().items() if k != "path"})
+    opt = check_options({k: v for k, v in locals().items() if k != "path"}, _RULES)
+    opt["sess"] = parse_session(opt["session"], ("ticks", "roll"))  # the parsed session
+    opt["shift"] = (DAY_NS - parse_clock("roll", opt["roll"], allow_24=False)) % DAY_NS
     opt["style"] = _detect_style(path, style)
     t, book, lines, notes, file_symbol = _quotes(path, opt)
     notes["trades"] = (
