@@ -333,15 +333,10 @@ def _check_bars(bars: _Raw) -> None:
     for name, arr in (("open", o), ("high", h), ("low", lo), ("close", c)):
         check_min(bars.origin, arr, rows, name, "price", strict=True)
     check_min(bars.origin, v, rows, "volume", "volume")
-    checks = (
-        ("high", h < lo, lambda i: f"high {float(h[i])!r} < low {float(lo[i])!r}"),
-        ("open", (o < lo) | (o > h),
-         lambda i: f"open {float(o[i])!r} outside [low {float(lo[i])!r}, high {float(h[i])!r}]"),
-        ("close", (c < lo) | (c > h),
-         lambda i: f"close {float(c[i])!r} outside [low {float(lo[i])!r}, high {float(h[i])!r}]"),
-    )  # fmt: skip
-    for name, mask, message in checks:
-        fail_first(mask, bars.origin, rows, name, message)
+    fail_first(h < lo, bars.origin, rows, "high", lambda i: f"high {float(h[i])!r} < low {float(lo[i])!r}")
+    for name, x in (("open", o), ("close", c)):
+        outside = lambda i: f"{name} {float(x[i])!r} outside [low {float(lo[i])!r}, high {float(h[i])!r}]"  # noqa: B023, E731
+        fail_first((x < lo) | (x > h), bars.origin, rows, name, outside)
 
 
 def _bar_length(origin: str, loc: np.ndarray, opt: dict[str, Any], notes: dict[str, Any]) -> int:

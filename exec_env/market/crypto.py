@@ -805,13 +805,9 @@ class _Events:
 def _events(src: Capture, scan: _Scan, n_lines: int) -> _Events:
     line_l, kind_l, first_l, final_l, nb_l, na_l, _ = scan.ev
     if 0 not in kind_l:
-        raise field_error(
-            src,
-            1,
-            "lastUpdateId",
-            f"none of the {n_lines:,} lines is a depth snapshot, so diffs make no book; "
-            "a capture split in files (e.g. at midnight): load them together, oldest first",
-        )
+        problem = f"none of the {n_lines:,} lines is a depth snapshot, so diffs make no book; "
+        problem += "a capture split in files (e.g. at midnight): load them together, oldest first"
+        raise field_error(src, 1, "lastUpdateId", problem)
     line = np.array(line_l, dtype=np.int64)
     kind = np.array(kind_l, dtype=np.int8)
     first = _ints(src, first_l, line, "U")
@@ -967,13 +963,6 @@ _RULES: dict[str, Any] = {"levels": lambda n, v: v if v is None else check_level
                           "on_gap": ON_GAP, "book_ticker": BOOK_TICKER, "trade_stream": TRADE_STREAMS}  # fmt: skip
 
 
-def _check_options(o: dict[str, Any]) -> dict[str, Any]:
-    """:func:`load`'s options, checked; ``session_ns`` the parsed session."""
-    check_options(o, _RULES)
-    o["session_ns"] = parse_session(o["session"], (None,))
-    return o
-
-
 def session_note(o: dict[str, Any], default: str) -> str:
     if o["session_ns"] is None:
         return default
@@ -1005,7 +994,8 @@ def load(
     of UTC times ("HH:MM:SS", "HH:MM:SS").
     """
     paths = [Path(p) for p in path] if isinstance(path, (list, tuple)) else [Path(path)]
-    o = _check_options({k: v for k, v in locals().items() if k not in ("path", "paths")})
+    o = check_options({k: v for k, v in locals().items() if k not in ("path", "paths")}, _RULES)
+    o["session_ns"] = parse_session(o["session"], (None,))  # the parsed session
     lines, src = _read_capture(paths)
     scan = _scan(src, lines, book_ticker == "ignore")
     sym = _symbol(src, scan, symbol)

@@ -298,13 +298,8 @@ def _parse_int(path: Path, rows: np.ndarray, name: str, col: pd.Series, lo: int 
     num = pd.to_numeric(col, errors="coerce")
     if num.dtype.kind not in "iu":
         ok = col.str.fullmatch(r"-?\d+").fillna(False).to_numpy(dtype=bool)
-        fail_first(
-            ~ok,
-            path,
-            rows,
-            name,
-            lambda k: number_problem(col.iloc[k], True) or f"not an integer: {excerpt(col.iloc[k])}",
-        )
+        problem = lambda k: number_problem(col.iloc[k], True) or f"not an integer: {excerpt(col.iloc[k])}"  # noqa: E731
+        fail_first(~ok, path, rows, name, problem)
     out = num.to_numpy()
     if out.dtype == np.uint64:
         out = out.view(np.int64)
@@ -1139,10 +1134,9 @@ def _record_columns(day: MarketDay, depth: int, publisher_id: int) -> dict[str, 
     trade holding the book before it, trades before the book row of the same time."""
     nb, nt = day.n_books, day.n_trades
     ts_all = np.concatenate([day.trade_ts, day.ts])
-    kind = np.concatenate([np.zeros(nt, np.int8), np.ones(nb, np.int8)])  # 0 trade, 1 book
-    order = np.lexsort((np.arange(nb + nt), kind, ts_all))
-    is_book = kind[order] == 1
-    src = np.concatenate([np.arange(nt), np.arange(nb)])[order]
+    order = np.argsort(ts_all, kind="stable")  # trades first: at equal times they come before the book row
+    is_book = order >= nt
+    src = np.where(is_book, order - nt, order)  # the trade or the book row of each record
     row_of = np.cumsum(is_book)  # the book row shown by each record, + 1 (0: no row yet)
     cols: dict[str, np.ndarray] = {"ts": ts_all[order]}
     width = min(depth, day.levels)

@@ -345,14 +345,6 @@ _RULES: dict[str, Any] = {
 """The checks of :func:`load`'s options (:func:`reader.check_options`), in order."""
 
 
-def _check_options(opt: dict[str, Any]) -> dict[str, Any]:
-    """The options of :func:`load`, checked and normalised (``sess``: the parsed session)."""
-    check_options(opt, _RULES)
-    opt["sess"] = parse_session(opt["session"], ("ticks", "roll"))
-    opt["shift"] = (DAY_NS - parse_clock("roll", opt["roll"], allow_24=False)) % DAY_NS
-    return opt
-
-
 def load(
     path: Path,
     *,
@@ -376,7 +368,9 @@ def load(
 ) -> list[MarketDay]:
     """Parse an FX tick file into one validated MarketDay per day (see the module docstring)."""
     path = Path(path)
-    opt = _check_options({k: v for k, v in locals().items() if k != "path"})
+    opt = check_options({k: v for k, v in locals().items() if k != "path"}, _RULES)
+    opt["sess"] = parse_session(opt["session"], ("ticks", "roll"))  # the parsed session
+    opt["shift"] = (DAY_NS - parse_clock("roll", opt["roll"], allow_24=False)) % DAY_NS
     opt["style"] = _detect_style(path, style)
     t, book, lines, notes, file_symbol = _quotes(path, opt)
     notes["trades"] = (
@@ -475,16 +469,14 @@ def write_fx_ticks(day: MarketDay, path: str | Path, style: str = "dukascopy", s
     if style == "dukascopy":
         bv = pd.Series(np.asarray(day.bid_sz[:, 0], dtype=np.float64)).map(repr)
         av = pd.Series(np.asarray(day.ask_sz[:, 0], dtype=np.float64)).map(repr)
+        header = "timestamp_utc,bid,ask,bid_volume,ask_volume\n"
         body = times + "," + bid + "," + ask + "," + bv + "," + av
-        text = "timestamp_utc,bid,ask,bid_volume,ask_volume\n" + "\n".join(body) + "\n"
     elif style == "truefx":
         sym = symbol or day.meta.symbol
         if len(sym) == 6 and sym.isalpha():
             sym = sym[:3] + "/" + sym[3:]
-        body = sym + "," + times + "," + bid + "," + ask
-        text = "\n".join(body) + "\n"
+        header, body = "", sym + "," + times + "," + bid + "," + ask
     else:
-        body = times + "," + bid + "," + ask + ",0"
-        text = "\n".join(body) + "\n"
-    path.write_text(text)
+        header, body = "", times + "," + bid + "," + ask + ",0"
+    path.write_text(header + "\n".join(body) + "\n")
     return path

@@ -209,7 +209,10 @@ def read_columns(
     if ok:
         cols = {n: df[n].to_numpy(dtype=np.float64) if n in numeric else df[n] for n in names}
         return cols, np.arange(first_line, first_line + len(df), dtype=np.int64)
-    lines = _text_lines(data)[header_rows:]
+    lines = data.decode("utf-8").splitlines()
+    while lines and not lines[-1].strip():  # blank lines at the end
+        lines.pop()
+    lines = lines[header_rows:]
     parts, numbers = split_lines(origin, lines, first_line, names)
     cols = {n: reader.numbers(origin, parts[n], numbers, n) if n in numeric else parts[n].str.strip() for n in names}
     return cols, numbers
@@ -220,13 +223,9 @@ def read_columns(
 # ----------------------------------------------------------------------------------------------
 
 
-def _decimals(tick: float) -> int:
-    return min(12, max(0, math.ceil(-math.log10(tick))) + 3)
-
-
 def to_price(ticks: np.ndarray, tick: float) -> np.ndarray:
     """Integer tick counts to prices, rounded so that e.g. 17024 * 0.01 is exactly 170.24."""
-    return np.round(np.asarray(ticks, dtype=np.float64) * tick, _decimals(tick))
+    return np.round(np.asarray(ticks, dtype=np.float64) * tick, min(12, max(0, math.ceil(-math.log10(tick))) + 3))
 
 
 def ladder(best: np.ndarray, size: np.ndarray, levels: int, step_ticks: int, tick: float, side: int,
@@ -313,10 +312,3 @@ def clock_str(local_ns_value: int) -> str:
     s, frac = divmod(tod, NS)
     text = f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
     return text + (f".{frac:09d}".rstrip("0") if frac else "")
-
-
-def _text_lines(data: bytes) -> list[str]:
-    lines = data.decode("utf-8").splitlines()
-    while lines and not lines[-1].strip():
-        lines.pop()
-    return lines

@@ -226,9 +226,7 @@ def sniff(path: Path) -> bool:
 
 def companions(path: Path) -> list[Path]:
     """The other file of the pair: the orderbook file of a message file, and vice versa."""
-    path = Path(path)
-    message, orderbook = _pair(path)
-    return [orderbook] if parse_name(path)["kind"] == "message" else [message]
+    return [p for p in _pair(Path(path)) if p != Path(path)]
 
 
 # -- byte parsers ---------------------------------------------------------------------------------
@@ -421,10 +419,6 @@ def _book_field(col: int, levels: int = MAX_LEVELS) -> str:
     return f"{('ask_price', 'ask_size', 'bid_price', 'bid_size')[kind]}_{level + 1}"
 
 
-def _message_field(col: int) -> str:
-    return MESSAGE_FIELDS[col] if col < len(MESSAGE_FIELDS) else f"column {col + 1}"
-
-
 def _line_error(path: Path, buf: np.ndarray, start: int, end: int, row: int, kind: str, levels: int) -> ValueError:
     """The error for the bad line starting at ``buf[start]`` (1-based line ``row + 1``)."""
     stop = start
@@ -435,7 +429,7 @@ def _line_error(path: Path, buf: np.ndarray, start: int, end: int, row: int, kin
     ncols = len(MESSAGE_FIELDS) if message else 4 * levels
     status, col, got = _diagnose_line(raw, ncols, message, 0 if message else levels)
     text = raw.decode("utf-8", errors="replace")
-    name = _message_field(col) if message else _book_field(col, levels)
+    name = _book_field(col, levels) if not message else MESSAGE_FIELDS[col] if col < ncols else f"column {col + 1}"
     parts = [*text.split(","), ""]
     value, before = parts[col] if col >= 0 else "", parts[col - 1] if col > 0 else ""
     if status == _COLUMNS:  # the names: the message file's, or 4 x the level of the file name
@@ -474,11 +468,6 @@ def _clock(ns_after_midnight: int) -> str:
     return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}.{frac:09d}"
 
 
-def _seconds(ns_after_midnight: int) -> str:
-    s, frac = divmod(int(ns_after_midnight), _NS)
-    return f"{s}.{frac:09d}"
-
-
 def _read_messages(path: Path) -> np.ndarray:
     """Parse and check the message file: int64 (rows, 6), column 0 in ns after midnight."""
     buf, end = _read(path)
@@ -493,7 +482,7 @@ def _read_messages(path: Path) -> np.ndarray:
     checks = (
         (size < 0, "size", lambda k: f"size must be finite and >= 0, got {size[k]}"),
         (oid < 0, "order_id", lambda k: f"negative order id {oid[k]}"),
-        (t >= _DAY_NS, "time", lambda k: f"{_seconds(t[k])} s is not within the day (< 86400 s after midnight)"),
+        (t >= _DAY_NS, "time", lambda k: f"{t[k] // _NS}.{t[k] % _NS:09d} s is not within the day (< 86400 s after midnight)"),
         (execution & (size <= 0), "size", lambda k: f"an execution (type {typ[k]}) needs a size > 0, got {size[k]}"),
         (execution & (price <= 0), "price", lambda k: f"an execution (type {typ[k]}) needs a price > 0, got {price[k]}"),
         (cancel & (size > 0) & (price <= 0), "price",
@@ -601,14 +590,6 @@ def _read_book(msg_path: Path, book_path: Path, keep: np.ndarray, tick_int: int,
     return (bid_px, bid_sz, ask_px, ask_sz), off_tick
 
 
-def _drop_crossed(book_path: Path, book_idx: np.ndarray, book: tuple, crossed: str, notes: dict) -> tuple:
-    """Raise at the first crossed or locked row, or drop such rows (counted in ``notes``)."""
-    bid_px, bid_sz, ask_px, ask_sz = book
-    top = (bid_px[:, 0], bid_sz[:, 0], ask_px[:, 0], ask_sz[:, 0])
-    keep = crossed_rows(book_path, book_idx + 1, top, crossed, notes, "bid_price_1")
-    return book_idx[keep], tuple(a[keep] for a in book)
-
-
 def _tick_units(tick_size: float) -> int:
     """The tick in LOBSTER price units (1e-4 dollars), or 0 when it is not a whole number of them."""
     units = tick_size * PRICE_SCALE
@@ -683,7 +664,9 @@ def load(
     notes["book_rows_collapsed_same_time"] = int((~keep).sum())
     tick_int = _tick_units(tick_size)
     book, off_tick = _read_book(msg_path, book_path, keep, tick_int, info["levels"])
-    book_idx, book = _drop_crossed(book_path, np.flatnonzero(keep), book, crossed, notes)
+    book_idx = np.flatnonzero(keep)  # crossed or locked rows raise, or are dropped (counted in notes)
+    ok = crossed_rows(book_path, book_idx + 1, tuple(a[:, 0] for a in book), crossed, notes, "bid_price_1")
+    book_idx, book = book_idx[ok], tuple(a[ok] for a in book)
     ts_all = m[:, 0] + midnight
     trade_idx = np.flatnonzero(np.isin(m[:, 1], (4, 5, 6) if cross_trades == "include" else (4, 5)))
     tm = m[trade_idx]

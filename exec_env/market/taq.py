@@ -388,10 +388,12 @@ def _options(options: dict[str, Any], venue_books: bool = False) -> SimpleNamesp
 # ----------------------------------------------------------------------------------------------
 
 
-def _read(path: Path, required: tuple[str, ...], kind: str) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
-    """The records as strings, their 1-based line numbers, and the ignored columns.
+def _read(path: Path, required: tuple[str, ...], kind: str, tz: ZoneInfo) -> tuple:
+    """The records as strings, their 1-based line numbers, the ignored columns, and the checked
+    columns every record has: times (ns), the ``DT_ET`` differences and the exchange codes.
 
-    Checks the header and that every line has the header's field count (no quoted commas).
+    Checks the header and that every line has the header's field count (no quoted commas); a quotes
+    file needs a data row.
     """
     raw, header, fields = reader.csv_text(path)
     names = _names(header)
@@ -403,9 +405,12 @@ def _read(path: Path, required: tuple[str, ...], kind: str) -> tuple[pd.DataFram
         raise field_error(path, 1, dupes[0], f"column appears more than once in the {kind} header {names}")
     reader.check_columns(path, fields[1:], np.arange(2, fields.size + 1), names)
     frame = _frame(raw, names)
+    if kind == "quotes" and frame.shape[0] == 0:
+        raise field_error(path, 2, _TIME, "no data rows after the header line")
     lines = np.arange(2, frame.shape[0] + 2, dtype=np.int64)
     ignored = [n for n in names if n not in required and n != _ET]
-    return frame, lines, ignored
+    ts = _epoch_ns(path, frame, lines)
+    return frame, lines, ignored, ts, _check_et(path, frame, lines, ts, tz), _exchanges(path, frame, lines)
 
 
 def _frame(raw: bytes, names: list[str]) -> pd.DataFrame:
@@ -553,12 +558,7 @@ def _self_crossed(
 
 
 def _read_quotes(path: Path, opt: SimpleNamespace) -> _Quotes:
-    frame, lines, ignored = _read(path, _QUOTE_REQUIRED, "quotes")
-    if frame.shape[0] == 0:
-        raise field_error(path, 2, _TIME, "no data rows after the header line")
-    ts = _epoch_ns(path, frame, lines)
-    et_diff = _check_et(path, frame, lines, ts, opt.tz)
-    ex = _exchanges(path, frame, lines)
+    frame, lines, ignored, ts, et_diff, ex = _read(path, _QUOTE_REQUIRED, "quotes", opt.tz)
     values = {}
     for name in ("BID", "BIDSIZ", "OFR", "OFRSIZ"):
         v, text = _numbers(path, frame, lines, name), frame[name]
@@ -605,10 +605,7 @@ class _Trades:
 
 
 def _read_trades(path: Path, opt: SimpleNamespace, symbol: str) -> _Trades:
-    frame, lines, _ = _read(path, _TRADE_REQUIRED, "trades")
-    ts = _epoch_ns(path, frame, lines)
-    et_diff = _check_et(path, frame, lines, ts, opt.tz)
-    ex = _exchanges(path, frame, lines)
+    frame, lines, _, ts, et_diff, ex = _read(path, _TRADE_REQUIRED, "trades", opt.tz)
     size = _numbers(path, frame, lines, "SIZE")
     price = _numbers(path, frame, lines, "PRICE")
     check_min(path, size, lines, "SIZE", "trade size", strict=True)
