@@ -805,9 +805,13 @@ class _Events:
 def _events(src: Capture, scan: _Scan, n_lines: int) -> _Events:
     line_l, kind_l, first_l, final_l, nb_l, na_l, _ = scan.ev
     if 0 not in kind_l:
-        problem = f"none of the {n_lines:,} lines is a depth snapshot, so diffs make no book; "
-        problem += "a capture split in files (e.g. at midnight): load them together, oldest first"
-        raise field_error(src, 1, "lastUpdateId", problem)
+        raise field_error(
+            src,
+            1,
+            "lastUpdateId",
+            f"none of the {n_lines:,} lines is a depth snapshot, so diffs make no book; "
+            "a capture split in files (e.g. at midnight): load them together, oldest first",
+        )
     line = np.array(line_l, dtype=np.int64)
     kind = np.array(kind_l, dtype=np.int8)
     first = _ints(src, first_l, line, "U")

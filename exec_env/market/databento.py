@@ -298,8 +298,13 @@ def _parse_int(path: Path, rows: np.ndarray, name: str, col: pd.Series, lo: int 
     num = pd.to_numeric(col, errors="coerce")
     if num.dtype.kind not in "iu":
         ok = col.str.fullmatch(r"-?\d+").fillna(False).to_numpy(dtype=bool)
-        problem = lambda k: number_problem(col.iloc[k], True) or f"not an integer: {excerpt(col.iloc[k])}"  # noqa: E731
-        fail_first(~ok, path, rows, name, problem)
+        fail_first(
+            ~ok,
+            path,
+            rows,
+            name,
+            lambda k: number_problem(col.iloc[k], True) or f"not an integer: {excerpt(col.iloc[k])}",
+        )
     out = num.to_numpy()
     if out.dtype == np.uint64:
         out = out.view(np.int64)
