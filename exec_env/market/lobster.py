@@ -666,7 +666,8 @@ def load(
     book, off_tick = _read_book(msg_path, book_path, keep, tick_int, info["levels"])
     book_idx = np.flatnonzero(keep)  # crossed or locked rows raise, or are dropped (counted in notes)
     ok = crossed_rows(book_path, book_idx + 1, tuple(a[:, 0] for a in book), crossed, notes, "bid_price_1")
-    book_idx, book = book_idx[ok], tuple(a[ok] for a in book)
+    if not ok.all():
+        book_idx, book = book_idx[ok], tuple(a[ok] for a in book)
     ts_all = m[:, 0] + midnight
     trade_idx = np.flatnonzero(np.isin(m[:, 1], (4, 5, 6) if cross_trades == "include" else (4, 5)))
     tm = m[trade_idx]

@@ -579,7 +579,10 @@ def _recode(path: Path, data: bytes, codec: str) -> bytes:
 
 
 def _check_text(path: Path, data: bytes, max_line: int) -> None:
-    length, line, start, nul = _longest_line(np.frombuffer(data, dtype=np.uint8))
+    if len(data) <= max_line:  # no line can be too long: only the NUL search (memchr) is needed
+        length, line, start, nul = 0, 1, 0, data.find(b"\x00")
+    else:
+        length, line, start, nul = _longest_line(np.frombuffer(data, dtype=np.uint8))
     if nul >= 0:
         raise DataFileError(
             f"{path}: line {_line_of(data, nul)}: binary data, not text (a NUL byte at byte {nul:,}); "
@@ -608,7 +611,7 @@ def decompress(path: str | Path) -> bytes:
     raw = path.read_bytes()
     kind = compression(raw[:4])
     data = _inflate(path, raw, kind) if kind else raw
-    if not data.strip():
+    if not data or data.isspace():  # nothing but white space (without copying the data as strip() would)
         after = f" after {kind} decompression" if kind else ""
         raise DataFileError(f"{path}: line 1: the file is empty ({len(data)} bytes{after}); expected market data")
     return data
