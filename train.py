@@ -115,21 +115,10 @@ def parse_options(text: str) -> dict[str, Any]:
 
 
 def synthetic_params(text: str):
-    """The synthetic market's parameters with ``--data-options`` overrides, e.g. ``sign_persistence=0.6``."""
-    from dataclasses import fields
+    """The synthetic market's parameters with ``--data-options`` overrides (see ``exec_env.evaluate.synthetic_params``)."""
+    from exec_env.evaluate import synthetic_params as params
 
-    from exec_env.market.synthetic import SyntheticParams
-
-    options = parse_options(text)
-    names = [f.name for f in fields(SyntheticParams)]
-    if unknown := sorted(set(options) - set(names)):
-        raise SystemExit(
-            f"--data-options {', '.join(unknown)}: not a synthetic market parameter; allowed: {', '.join(names)}"
-        )
-    try:
-        return SyntheticParams(**options)
-    except ValueError as e:
-        raise SystemExit(f"--data-options: {e}") from None
+    return params(text)
 
 
 def check_args(args: Args) -> None:

@@ -29,16 +29,12 @@ def main() -> None:
     from exec_env.agents.oracle import NextMoveOracle
     from exec_env.baselines import PassiveTWAP, make_baseline
     from exec_env.config import ExecutionConfig
-    from exec_env.evaluate import load_model, parse_options
+    from exec_env.evaluate import load_model, synthetic_params
     from exec_env.evaluation import evaluate, sample_episodes
-    from exec_env.market.synthetic import SyntheticParams, synthetic_catalogue
+    from exec_env.market.synthetic import synthetic_catalogue
     from exec_env.stats import clustered_interval
 
-    try:
-        params = SyntheticParams(**parse_options(args.data_options))
-    except (TypeError, ValueError) as e:
-        raise SystemExit(f"--data-options: {e}") from None
-    catalogue = synthetic_catalogue(n_days=24, n_test=8, seed=0, params=params)
+    catalogue = synthetic_catalogue(n_days=24, n_test=8, seed=0, params=synthetic_params(args.data_options))
     config = ExecutionConfig(market=catalogue, quantity=args.quantity, horizon_s=args.horizon_s,
                              decision_interval_s=args.decision_interval_s, split="train")  # fmt: skip
     episodes = sample_episodes(config, n=args.episodes, seed=args.seed, split="test")

@@ -33,17 +33,13 @@ def main() -> None:
 
     from exec_env.baselines import PassiveTWAP
     from exec_env.config import ExecutionConfig
-    from exec_env.evaluate import parse_options
+    from exec_env.evaluate import synthetic_params
     from exec_env.evaluation import evaluate, sample_episodes
-    from exec_env.market.synthetic import SyntheticParams, synthetic_catalogue
+    from exec_env.market.synthetic import synthetic_catalogue
     from exec_env.stats import clustered_interval
     from exec_env.vector import ExecutionVecEnv
 
-    try:
-        params = SyntheticParams(**parse_options(args.data_options))
-    except (TypeError, ValueError) as e:
-        raise SystemExit(f"--data-options: {e}") from None
-    catalogue = synthetic_catalogue(n_days=24, n_test=8, seed=0, params=params)
+    catalogue = synthetic_catalogue(n_days=24, n_test=8, seed=0, params=synthetic_params(args.data_options))
     config = ExecutionConfig(market=catalogue, action_mode="discrete", reward_baseline="passive_twap", split="train")
     env = VecMonitor(ExecutionVecEnv(64, config, seed=args.seed))
     model = RecurrentPPO(

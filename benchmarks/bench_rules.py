@@ -52,16 +52,12 @@ def main() -> None:
 
     from exec_env.baselines import PassiveTWAP
     from exec_env.config import ExecutionConfig
-    from exec_env.evaluate import parse_options
+    from exec_env.evaluate import synthetic_params
     from exec_env.evaluation import evaluate, sample_episodes
     from exec_env.features import FEATURE_NAMES
-    from exec_env.market.synthetic import SyntheticParams, synthetic_catalogue
+    from exec_env.market.synthetic import synthetic_catalogue
 
-    try:
-        params = SyntheticParams(**parse_options(args.data_options))
-    except (TypeError, ValueError) as e:
-        raise SystemExit(f"--data-options: {e}") from None
-    catalogue = synthetic_catalogue(n_days=24, n_test=8, seed=0, params=params)
+    catalogue = synthetic_catalogue(n_days=24, n_test=8, seed=0, params=synthetic_params(args.data_options))
     config = ExecutionConfig(market=catalogue, quantity=args.quantity, split="train")
     episodes = sample_episodes(config, n=args.episodes, seed=args.seed, split="train")
     policies = {"PassiveTWAP": PassiveTWAP()}

@@ -73,6 +73,25 @@ def parse_options(text: str) -> dict[str, Any]:
     return out
 
 
+def synthetic_params(text: str) -> Any:
+    """The synthetic market's parameters with ``--data-options`` overrides, e.g. ``sign_persistence=0.6``;
+    an unknown name or a bad value exits with a message naming it."""
+    from dataclasses import fields
+
+    from exec_env.market.synthetic import SyntheticParams
+
+    options = parse_options(text)
+    names = [f.name for f in fields(SyntheticParams)]
+    if unknown := sorted(set(options) - set(names)):
+        raise SystemExit(
+            f"--data-options {', '.join(unknown)}: not a synthetic market parameter; allowed: {', '.join(names)}"
+        )
+    try:
+        return SyntheticParams(**options)
+    except (TypeError, ValueError) as e:
+        raise SystemExit(f"--data-options: {e}") from None
+
+
 def plot_results(
     results: pd.DataFrame,
     child_orders: pd.DataFrame,
@@ -224,7 +243,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", action="append", default=[], help="run folder or model .zip, repeatable (seeds)")
     p.add_argument("--data", default="synthetic", help="'synthetic' or a file, folder or glob of market data")
     p.add_argument("--format", default="auto", help="format of --data files")
-    p.add_argument("--data-options", default="", help="loader options, e.g. 'crossed=drop'")
+    p.add_argument("--data-options", default="",
+                   help="loader options, e.g. 'crossed=drop'; with --data synthetic, the market's parameters, "
+                        "e.g. 'sign_persistence=0.6'")  # fmt: skip
     p.add_argument("--sim", default="", help="simulator settings, e.g. 'permanent_impact=1e-6,transient_impact=2e-6'")
     p.add_argument("--days", type=int, default=24, help="synthetic market: days generated")
     p.add_argument("--test-days", type=int, default=8, help="newest days held out (0 with --test-share)")
@@ -255,7 +276,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.data == "synthetic":
         from exec_env.market.synthetic import synthetic_catalogue
 
-        catalogue = synthetic_catalogue(n_days=args.days, n_test=0 if args.test_share else args.test_days, seed=0)
+        catalogue = synthetic_catalogue(n_days=args.days, n_test=0 if args.test_share else args.test_days, seed=0,
+                                        params=synthetic_params(args.data_options))  # fmt: skip
     else:
         from exec_env.market.sources import load_market
 

@@ -57,3 +57,14 @@ def test_the_evaluate_command_refuses_a_bad_spec_before_any_work(tmp_path):
     with pytest.raises(ValueError, match=r"baseline 'TWAPP' is unknown"):
         evaluate.main(["--policy", "TWAPP", "--out", str(tmp_path / "x"), "--no-progress", "--days", "3",
                        "--test-days", "1"])  # fmt: skip
+
+
+def test_the_evaluate_command_applies_synthetic_data_options(tmp_path, monkeypatch):
+    with pytest.raises(SystemExit, match=r"--data-options bogus: not a synthetic market parameter"):
+        evaluate.main(["--data-options", "bogus=1", "--out", str(tmp_path / "x"), "--no-progress"])
+    monkeypatch.setenv("EXEC_ENV_CACHE", str(tmp_path / "cache"))
+    evaluate.main(["--data-options", "session_seconds=3600,sign_persistence=0.6", "--days", "2", "--test-days", "1",
+                   "--episodes", "2", "--policy", "TWAP", "--out", str(tmp_path / "out"), "--no-progress"])  # fmt: skip
+    (folder,) = (tmp_path / "cache").glob("synthetic-*")
+    params = json.loads((folder / "params.json").read_text())["params"]
+    assert (params["session_seconds"], params["sign_persistence"]) == (3600.0, 0.6)

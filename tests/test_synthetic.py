@@ -380,8 +380,8 @@ def test_stylized_facts_hand_computed() -> None:
     assert np.isnan(f["sign_acf_1"])  # two orders: too few for a lag-1 autocorrelation
 
 
-def test_flow_predictability_hand_computed() -> None:
-    # mids 10.00 10.00 10.02 10.02 10.00 10.00 10.04 at t = 0..6 s, spread 0.02; 1 s window, horizon, step
+def _seven_second_day(trade_s: list[int], trade_px: list[float], trade_side: list[int]) -> MarketDay:
+    """Mids 10.00 10.00 10.02 10.02 10.00 10.00 10.04 at t = 0..6 s, spread 0.02, and the given trades."""
     mids = np.array([10.00, 10.00, 10.02, 10.02, 10.00, 10.00, 10.04])
     day = MarketDay(
         meta=MarketMeta("T", 0.01, 1.0, 0, 7 * 10**9, "hand"),
@@ -390,12 +390,17 @@ def test_flow_predictability_hand_computed() -> None:
         bid_sz=np.full((7, 1), 100.0),
         ask_px=(mids + 0.01)[:, None],
         ask_sz=np.full((7, 1), 100.0),
-        trade_ts=np.array([1, 2, 3, 3, 5], np.int64) * 10**9,
-        trade_px=np.array([10.01, 10.01, 10.03, 10.01, 10.01]),
-        trade_sz=np.full(5, 100.0),
-        trade_side=np.array([1, -1, 1, -1, 1], np.int8),
+        trade_ts=np.array(trade_s, np.int64) * 10**9,
+        trade_px=np.array(trade_px),
+        trade_sz=np.full(len(trade_s), 100.0),
+        trade_side=np.array(trade_side, np.int8),
     )
-    validate(day)
+    return validate(day)
+
+
+def test_flow_predictability_hand_computed() -> None:
+    # the seven-second day; 1 s window, horizon and step
+    day = _seven_second_day([1, 2, 3, 3, 5], [10.01, 10.01, 10.03, 10.01, 10.01], [1, -1, 1, -1, 1])
     corr, spreads = flow_predictability(day, window_s=1.0, horizon_s=1.0, step_s=1.0)
     # grid t = 1..5; t = 4 has no trade in (3, 4]: flows +1, -1, 0, +1 at t = 1, 2, 3, 5
     a, c = np.log(10.02 / 10.00), np.log(10.04 / 10.00)
@@ -409,23 +414,11 @@ def test_flow_predictability_hand_computed() -> None:
 
 
 def test_trade_impact_hand_computed() -> None:
-    # mids 10.00 10.00 10.02 10.02 10.00 10.00 10.04 at t = 0..6 s, half-spread 0.01; orders: buy at 0
-    # (no row before it: left out), buy 1, sell 2, buy 3 and sell 3 (two orders), a trade without a
-    # side at 4 (left out), buy 5
-    mids = np.array([10.00, 10.00, 10.02, 10.02, 10.00, 10.00, 10.04])
-    day = MarketDay(
-        meta=MarketMeta("T", 0.01, 1.0, 0, 7 * 10**9, "hand"),
-        ts=np.arange(7, dtype=np.int64) * 10**9,
-        bid_px=(mids - 0.01)[:, None],
-        bid_sz=np.full((7, 1), 100.0),
-        ask_px=(mids + 0.01)[:, None],
-        ask_sz=np.full((7, 1), 100.0),
-        trade_ts=np.array([0, 1, 2, 3, 3, 4, 5], np.int64) * 10**9,
-        trade_px=np.array([10.01, 10.01, 10.01, 10.03, 10.01, 10.00, 10.01]),
-        trade_sz=np.full(7, 100.0),
-        trade_side=np.array([1, 1, -1, 1, -1, 0, 1], np.int8),
+    # the seven-second day (half-spread 0.01); orders: buy at 0 (no row before it: left out), buy 1,
+    # sell 2, buy 3 and sell 3 (two orders), a trade without a side at 4 (left out), buy 5
+    day = _seven_second_day(
+        [0, 1, 2, 3, 3, 4, 5], [10.01, 10.01, 10.01, 10.03, 10.01, 10.00, 10.01], [1, 1, -1, 1, -1, 0, 1]
     )
-    validate(day)
     # 1 s: buy 1 (10.00 -> 10.02) +2, sell 2 (10.00 -> 10.02) -2, buy 3 (10.02 -> 10.00) -2,
     # sell 3 +2, buy 5 (10.00 -> 10.04) +4
     assert trade_impact(day, 1.0) == pytest.approx((2 - 2 - 2 + 2 + 4) / 5)
