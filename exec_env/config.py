@@ -82,6 +82,13 @@ class ExecutionConfig:
     Kyle's lambda as permanent impact, the measured resilience time, square-root liquidity for
     lifted sources). ``False``: only the mechanical impact of walking the book."""
 
+    avoid_halts: bool = True
+    """Random episode starts (training resets, evaluation episodes) keep the whole episode, its
+    end included, out of the day's trading halts (``MarketDay.halts``: e.g. a futures exchange's
+    daily maintenance break, a LOBSTER halt), where nothing fills and every policy would wait for the
+    reopen. ``False``: starts are uniform over the session and an episode may span a halt. Days
+    without halts are unaffected; a start pinned with ``reset(options={"start_ns": ...})`` is kept."""
+
     predictor: str | None = None
     """Path of a saved :class:`exec_env.predictor.Predictor` (JSON). When set, the observation gets
     one more (last) feature, ``predicted_move`` = side * (2 P(up) - 1) in [-1, 1] (+ = the mid is predicted to
@@ -116,6 +123,8 @@ class ExecutionConfig:
             raise _bad("reward_baseline", self.reward_baseline, f"one of {REWARD_BASELINES}")
         if not (math.isfinite(self.terminal_penalty_bps) and 0 <= self.terminal_penalty_bps <= 1e6):
             raise _bad("terminal_penalty_bps", self.terminal_penalty_bps, "0 .. 1e6")
+        if not isinstance(self.avoid_halts, bool):
+            raise _bad("avoid_halts", self.avoid_halts, "True or False")
         if self.split not in SPLITS:
             raise _bad("split", self.split, f"one of {SPLITS}")
         if not (math.isfinite(self.warmup_s) and 0 <= self.warmup_s <= 86_400):

@@ -21,7 +21,7 @@ from exec_env.sim import DayArrays, ExecutionSimulator, SimConfig
 from exec_env.sim import kernels as K
 from exec_env.sim.calibrate import IMPACT_KEYS, calibration_for
 
-__all__ = ["DISCRETE_GRID", "ExecutionEnv", "child_order"]
+__all__ = ["DISCRETE_GRID", "ExecutionEnv", "child_order", "draw_start", "halt_free_starts"]
 
 DISCRETE_GRID = (-1.0, -0.5, 0.0, 0.5, 1.0)
 _OPTION_KEYS = frozenset({"day", "start_ns", "side", "quantity"})
@@ -49,6 +49,31 @@ def child_order(
         float(side), float(bid), float(ask), float(tick), float(passive_ticks), float(cross_ticks),
     )  # fmt: skip
     return float(qty), float(px)
+
+
+def halt_free_starts(lo: int, hi: int, halts: np.ndarray | None, horizon_ns: int) -> np.ndarray:
+    """The starts in ``[lo, hi]`` (ns, whole ms) whose episode ``[s, s + horizon_ns]`` meets no trading
+    halt ``[a, b)``: ``s + horizon_ns < a`` (the forced liquidation too comes before the halt) or
+    ``s >= b``. Closed intervals of whole ms, shape (K, 2), in time order; K = 0 when none is left,
+    ``[[lo, hi]]`` without halts."""
+    parts = [(lo, hi)] if hi >= lo else []
+    for a, b in [] if halts is None else np.asarray(halts).tolist():
+        before = ((a - horizon_ns - 1) // _MS) * _MS  # the last start whose episode ends before a
+        after = -(-b // _MS) * _MS  # the first start at or after the reopen
+        parts = [p for x, y in parts for p in ((x, min(y, before)), (max(x, after), y)) if p[1] >= p[0]]
+    return np.array(parts, dtype=np.int64).reshape(-1, 2)
+
+
+def draw_start(rng: np.random.Generator, windows: np.ndarray) -> int:
+    """A start uniform over the whole milliseconds of ``windows`` (from :func:`halt_free_starts`);
+    one window draws exactly as ``rng.integers(lo_ms, hi_ms + 1)``."""
+    if len(windows) == 1:
+        return int(rng.integers(windows[0, 0] // _MS, windows[0, 1] // _MS + 1)) * _MS
+    counts = (windows[:, 1] - windows[:, 0]) // _MS + 1
+    cum = np.cumsum(counts)
+    u = int(rng.integers(int(cum[-1])))
+    k = int(np.searchsorted(cum, u, side="right"))
+    return int(windows[k, 0]) + (u - int(cum[k] - counts[k])) * _MS
 
 
 def episode_side(value: Any, rng: np.random.Generator) -> int:
@@ -378,19 +403,26 @@ class ExecutionEnv(gym.Env):
             )
         self._horizon_ns = config.n_steps * round(config.decision_interval_s * _NS)
         self._start_ranges: dict[int, tuple[int, int]] = {}
+        self._start_windows: dict[int, np.ndarray] = {}  # the starts drawn from: the range minus halts
         short = []
         for i in self._day_indices:
-            lo, hi = self._start_range(self.catalogue.day(i))
+            day = self.catalogue.day(i)
+            lo, hi = self._start_range(day)
             self._start_ranges[i] = (lo, hi)
-            if hi < lo:
+            halts = day.halts if config.avoid_halts else None
+            self._start_windows[i] = halt_free_starts(lo, hi, halts, self._horizon_ns)
+            if not len(self._start_windows[i]):
                 short.append(i)
         if short:
             d = self.catalogue.day(short[0])
+            halted = (
+                " outside its trading halts (avoid_halts=True)" if d.halts is not None and config.avoid_halts else ""
+            )
             raise ValueError(
                 f"ExecutionConfig.horizon_s ({config.horizon_s}) + warmup_s ({config.warmup_s}) do not fit in "
                 f"{len(short)} day(s) of the {config.split!r} split of {self.catalogue.name} (days {short[:5]}...): "
                 f"e.g. {d.meta.source} has data from {d.ts[0]} to {d.ts[-1]} ns in the session "
-                f"[{d.meta.session_open_ns}, {d.meta.session_close_ns}]"
+                f"[{d.meta.session_open_ns}, {d.meta.session_close_ns}]{halted}"
             )
         self.levels = self.catalogue.day(self._day_indices[0]).levels
         if config.action_mode == "continuous":
@@ -496,8 +528,7 @@ class ExecutionEnv(gym.Env):
                     f"{meta.session_close_ns - horizon_ns}] (session open .. close - horizon) for {meta.source}"
                 )
         else:
-            lo, hi = self._start_ranges[day_index]
-            start_ns = int(rng.integers(lo // _MS, hi // _MS + 1)) * _MS
+            start_ns = draw_start(rng, self._start_windows[day_index])
         self._day_index = day_index
         self._feats = feats
         self._episode.start(data, side, start_ns, quantity, feats)

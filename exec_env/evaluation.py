@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from exec_env.config import ExecutionConfig
-from exec_env.env import DISCRETE_GRID, ExecutionEnv
+from exec_env.env import DISCRETE_GRID, ExecutionEnv, draw_start, halt_free_starts
 from exec_env.market import resolve_market
 from exec_env.policy_context import MarketView, split_windows, start_range
 from exec_env.stats import format_table, summarize
@@ -99,7 +99,8 @@ def sample_episodes(
     the session), inside the split's part of the day for an intraday split. Without ``overlap``
     the episodes of one day never share market time (k windows are placed uniformly at random
     without intersecting: k sorted uniform draws in ``[lo, hi - (k-1) H]``, the i-th shifted by
-    ``i H``); a request beyond that capacity is an error. ``side`` (default: ``config.side``) is
+    ``i H``); a request beyond that capacity is an error. With ``config.avoid_halts`` (the default)
+    no episode meets a trading halt of its day: a day cut by halts is placed window by window. ``side`` (default: ``config.side``) is
     ``buy``, ``sell``, ``random``, or ``both``: every window is run as a buy and as a sell (so
     ``n`` must be even, and each pair shares its market time).
     """
@@ -115,13 +116,15 @@ def sample_episodes(
     purge_s = ps_default if purge_s is None else purge_s
     catalogue = resolve_market(config.market)
     horizon_ns = config.n_steps * round(config.decision_interval_s * _NS)
-    ranges: dict[int, tuple[int, int]] = {}
+    ranges: dict[int, np.ndarray] = {}  # per day, its allowed starts: closed windows of whole ms
     for i, lo_split, hi_split in split_windows(catalogue, split, test_share, purge_s):
-        lo, hi = start_range(catalogue.day(i), horizon_ns, config.warmup_s)
+        day = catalogue.day(i)
+        lo, hi = start_range(day, horizon_ns, config.warmup_s)
         lo = max(lo, -(-lo_split // _MS) * _MS)
         hi = min(hi, ((hi_split - horizon_ns) // _MS) * _MS)
-        if hi >= lo:
-            ranges[i] = (lo, hi)
+        windows = halt_free_starts(lo, hi, day.halts if config.avoid_halts else None, horizon_ns)
+        if len(windows):
+            ranges[i] = windows
     if not ranges:
         raise ValueError(
             f"the {split!r} split of {catalogue.name} has no room for a {config.horizon_s} s episode "
@@ -129,7 +132,7 @@ def sample_episodes(
         )
     windows = n // 2 if side == "both" else n
     days = sorted(ranges)
-    capacity = {d: (ranges[d][1] - ranges[d][0]) // horizon_ns + 1 for d in days}
+    capacity = {d: int(((ranges[d][:, 1] - ranges[d][:, 0]) // horizon_ns + 1).sum()) for d in days}
     if not overlap and windows > sum(capacity.values()):
         raise ValueError(
             f"{windows} non-overlapping {config.horizon_s} s windows do not fit in the {split!r} split of "
@@ -149,12 +152,19 @@ def sample_episodes(
         k = chosen.count(d)
         if k == 0:
             continue
-        lo, hi = ranges[d]
-        if overlap:
-            s = rng.integers(lo // _MS, hi // _MS + 1, size=k) * _MS
-        else:
-            room = (hi - (k - 1) * horizon_ns) // _MS
-            s = np.sort(rng.integers(lo // _MS, room + 1, size=k)) * _MS + np.arange(k) * horizon_ns
+        windows = ranges[d]
+        if len(windows) == 1:
+            s = _place(rng, windows[0], k, horizon_ns, overlap)
+        elif overlap:
+            s = np.array([draw_start(rng, windows) for _ in range(k)], dtype=np.int64)
+        else:  # the day's windows are apart (a halt between): share the k episodes out, then place
+            left = (windows[:, 1] - windows[:, 0]) // horizon_ns + 1
+            per = np.zeros(len(windows), dtype=np.int64)
+            for _ in range(k):
+                w = int(rng.choice(len(windows), p=left / left.sum()))
+                left[w] -= 1
+                per[w] += 1
+            s = np.concatenate([_place(rng, windows[w], int(per[w]), horizon_ns, False) for w in np.flatnonzero(per)])
         starts[d] = [int(x) for x in rng.permutation(s)]
     specs: list[EpisodeSpec] = []
     for d in chosen:
@@ -166,6 +176,16 @@ def sample_episodes(
             s_ = {"buy": 1, "sell": -1}.get(side) or (1 if rng.integers(2) == 0 else -1)
             specs.append(EpisodeSpec(len(specs), d, start, s_, float(config.quantity)))
     return specs
+
+
+def _place(rng: np.random.Generator, window: np.ndarray, k: int, horizon_ns: int, overlap: bool) -> np.ndarray:
+    """``k`` starts in one window ``[lo, hi]``: uniform, or (``overlap=False``) k sorted uniform draws
+    in ``[lo, hi - (k-1) H]``, the i-th shifted by ``i H``, so that no two episodes share market time."""
+    lo, hi = int(window[0]), int(window[1])
+    if overlap:
+        return rng.integers(lo // _MS, hi // _MS + 1, size=k) * _MS
+    room = (hi - (k - 1) * horizon_ns) // _MS
+    return np.sort(rng.integers(lo // _MS, room + 1, size=k)) * _MS + np.arange(k) * horizon_ns
 
 
 def overlapping_episodes(episodes: Sequence[EpisodeSpec], horizon_s: float) -> int:

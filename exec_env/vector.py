@@ -456,9 +456,19 @@ class BatchedExecution:
         self.tick_of = np.array([d.tick for d, _ in loaded], dtype=np.float64)
         self.lot_of = np.array([float(m.lot_size) for m in metas], dtype=np.float64)
         self.date_of = [m.date for m in metas]
-        ranges = [raw._start_ranges[d] for d in days]
-        self.start_lo_ms = np.array([lo // _MS for lo, _ in ranges], dtype=np.int64)
-        self.start_hi_ms = np.array([hi // _MS for _, hi in ranges], dtype=np.int64)
+        windows = [raw._start_windows[d] for d in days]
+        self.start_lo_ms = np.array([w[0, 0] // _MS for w in windows], dtype=np.int64)
+        self.start_hi_ms = np.array([w[0, 1] // _MS for w in windows], dtype=np.int64)
+        # days whose starts are cut by trading halts: every day's windows on one line of milliseconds
+        self._halted = any(len(w) > 1 for w in windows)
+        if self._halted:
+            flat = np.concatenate(windows)
+            self.win_lo_ms = flat[:, 0] // _MS
+            self.win_count = (flat[:, 1] - flat[:, 0]) // _MS + 1
+            self.win_end = np.cumsum(self.win_count)  # the line's position after each window
+            first = np.cumsum([0] + [len(w) for w in windows])[:-1]
+            self.day_base = np.concatenate(([0], self.win_end))[first]
+            self.day_total = np.array([int(((w[:, 1] - w[:, 0]) // _MS + 1).sum()) for w in windows], dtype=np.int64)
 
         def quantity(meta):
             try:
@@ -512,7 +522,12 @@ class BatchedExecution:
             sides = np.where(rng.integers(2, size=m) == 0, 1.0, -1.0)
         else:
             sides = np.full(m, float(episode_side(side, rng)))
-        starts = rng.integers(self.start_lo_ms[days], self.start_hi_ms[days] + 1) * _MS
+        if self._halted:  # uniform over each day's halt-free starts, as the single env's draw_start
+            pos = self.day_base[days] + rng.integers(self.day_total[days])
+            k = np.searchsorted(self.win_end, pos, side="right")
+            starts = (self.win_lo_ms[k] + pos - (self.win_end[k] - self.win_count[k])) * _MS
+        else:
+            starts = rng.integers(self.start_lo_ms[days], self.start_hi_ms[days] + 1) * _MS
         quantities = self.qty_of[days]
         if np.isnan(quantities).any():  # the configured quantity is not a whole number of this day's lots
             meta = self._loaded[int(days[np.isnan(quantities)][0])][0].day.meta
