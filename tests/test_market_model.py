@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from exec_env import ExecutionConfig, ExecutionEnv, SimConfig
@@ -148,8 +148,16 @@ def test_fills_honour_limits_reconcile_and_never_exceed_orders(seed, cfg, script
     assert (np.diff(f["ts"]) >= 0).all()
 
 
+# found by CI: a permanent offset of 3.5 ticks puts the limit exactly half a tick from the replayed
+# trades, and the rounding of the subtraction decided at-level or through for one side only
+HALF_TICK_OFFSET = SimConfig(maker_fee_bps=0.0, taker_fee_bps=0.0, latency_ms=0.0, resilience_s=0.0,
+                             permanent_impact=2e-4, transient_impact=0.0, queue="power")  # fmt: skip
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), cfg=configs, script=orders)
+@example(seed=296, cfg=HALF_TICK_OFFSET, script=[(0, 0), (0, 0), (4, 0), (0, 0), (0, 0), (0, 0), (3, 2), (0, 0),
+                                                 (3, 2), (4, 1), (4, 0), (0, 0), (0, 0), (1, 0)])  # fmt: skip
 def test_buy_and_sell_mirror(seed, cfg, script):
     day = _random_day(seed)
     center = 100.005

@@ -118,6 +118,10 @@ STATUS_FULL = 1  # fill buffer full: grow it and call again (state is consistent
 
 _BIG = 1e300
 _EPS = 1e-9
+_HALF = 0.5 - 1e-6
+"""Half a tick, less a hair: a replayed price exactly half a tick from the agent's shifted limit (an
+impact offset of k + 1/2 ticks) is neither at our level nor short of it but through it, for a buy and
+for a sell alike, whatever the rounding of the two subtractions."""
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -499,7 +503,7 @@ def _update_queue(own_px, own_sz, row, fs, ist, pp, now):
     """A new book row: cancellations ahead advance us (by model), and the queue ahead never
     exceeds the size displayed at our price."""
     side = pp[P_SIDE]
-    half = 0.5 * pp[P_TICK]
+    half = _HALF * pp[P_TICK]
     replay_px = fs[F_ORD_PX] - impact_offset(fs, ist, pp, now)
     size = _own_level_size(own_px, own_sz, row, replay_px, side, half)
     qa = fs[F_ORD_QA]
@@ -558,7 +562,7 @@ def _match_trade(k, trade_ts, trade_px, trade_sz, trade_side, fs, ist, pp, fills
     if aggressor != 0 and aggressor != -side:
         return
     now = trade_ts[k]
-    half = 0.5 * pp[P_TICK]
+    half = _HALF * pp[P_TICK]
     limit_px = fs[F_ORD_PX]
     px = trade_px[k] + impact_offset(fs, ist, pp, now)
     size = trade_sz[k]
@@ -614,7 +618,7 @@ def _match_cancel(c, cancel_ts, cancel_px, cancel_sz, cancel_side, cancel_entry,
     if cancel_side[c] != side or cancel_entry[c] >= ist[I_JOIN]:
         return
     replay_px = fs[F_ORD_PX] - impact_offset(fs, ist, pp, cancel_ts[c])
-    if abs(cancel_px[c] - replay_px) < 0.5 * pp[P_TICK]:
+    if abs(cancel_px[c] - replay_px) < _HALF * pp[P_TICK]:
         fs[F_ORD_QA] = max(fs[F_ORD_QA] - cancel_sz[c], 0.0)
 
 
@@ -713,7 +717,7 @@ def submit(own_px, own_sz, opp_px, opp_sz, fs, ist, pp, fills_f, fills_i, qty, l
     ``opp_px.shape[1] + 2`` fill records.
     """
     side = pp[P_SIDE]
-    half = 0.5 * pp[P_TICK]
+    half = _HALF * pp[P_TICK]
     now = ist[I_NOW]
     if fs[F_ORD_QTY] > 0.0 and abs(fs[F_ORD_PX] - limit_px) < half and qty > 0.0:
         if qty <= fs[F_ORD_QTY] + _EPS:
