@@ -100,9 +100,9 @@ def sample_episodes(
     the episodes of one day never share market time (k windows are placed uniformly at random
     without intersecting: k sorted uniform draws in ``[lo, hi - (k-1) H]``, the i-th shifted by
     ``i H``); a request beyond that capacity is an error. With ``config.avoid_halts`` (the default)
-    no episode meets a trading halt of its day: a day cut by halts is placed window by window. ``side`` (default: ``config.side``) is
-    ``buy``, ``sell``, ``random``, or ``both``: every window is run as a buy and as a sell (so
-    ``n`` must be even, and each pair shares its market time).
+    no episode meets a trading halt of its day: a day cut by halts is placed window by window.
+    ``side`` (default: ``config.side``) is ``buy``, ``sell``, ``random``, or ``both``: every window
+    is run as a buy and as a sell (so ``n`` must be even, and each pair shares its market time).
     """
     if not (isinstance(n, int) and n >= 1):
         raise ValueError(f"n = {n!r} episodes; allowed: an integer >= 1")
