@@ -37,6 +37,7 @@ __all__ = [
     "DirectionalChange",
     "Immediate",
     "MarketPolicy",
+    "NoHistoryError",
     "PassiveTWAP",
     "SubmitAndLeave",
     "make_baseline",
@@ -100,6 +101,10 @@ def parse_spec(spec: str) -> tuple[str, dict[str, float]]:
     return name, params
 
 
+class NoHistoryError(ValueError):
+    """:func:`make_baseline` was asked for a baseline it must fit on market data, without any."""
+
+
 def make_baseline(
     spec: str,
     config: Any,
@@ -112,7 +117,9 @@ def make_baseline(
 
     Whatever it estimates (VWAP's volume curve, DC's threshold, AC's sigma and eta) comes from the
     training data of ``catalogue`` (training days, or the session before the cut of an intraday
-    split with ``test_share`` > 0); ``sim_config`` gives AC's impact when set.
+    split with ``test_share`` > 0); ``sim_config`` gives AC's impact when set. ``catalogue`` may be
+    None for the baselines that fit nothing (TWAP, PassiveTWAP, Immediate, POV, SubmitAndLeave, DC
+    with ``delta``, AC with ``sigma`` and ``eta``); for the others that raises :class:`NoHistoryError`.
     """
     from dataclasses import replace
 
@@ -123,6 +130,9 @@ def make_baseline(
     space = gym.spaces.MultiDiscrete([5, 5]) if config.action_mode == "discrete" else None
     if name in ("TWAP", "PassiveTWAP", "Immediate"):
         return BASELINES[name](space)
+    fitted = name in ("VWAP", "Adaptive", "BestConstant") or (name == "DC" and "delta" not in p)
+    if catalogue is None and (fitted or (name == "AC" and not ("sigma" in p and "eta" in p))):
+        raise NoHistoryError(f"baseline {name} is fitted on market data, and no catalogue was given")
     if name == "VWAP":
         return VWAP.from_catalogue(catalogue, **split, **p)
     if name == "POV":

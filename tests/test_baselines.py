@@ -16,6 +16,7 @@ from exec_env.baselines import (
     VWAP,
     AlmgrenChriss,
     DirectionalChange,
+    NoHistoryError,
     SubmitAndLeave,
     make_baseline,
     parse_spec,
@@ -315,3 +316,23 @@ def test_best_constant_picks_the_grid_action_cheapest_on_training_episodes_only(
     assert best.table[(0.0, -0.5)] == pytest.approx(means["passive"], abs=1e-12)
     with pytest.raises(ValueError, match=r"BestConstant: episodes=0; allowed: an integer >= 1"):
         BestConstant.from_catalogue(config, episodes=0)
+
+
+def test_make_baseline_without_a_catalogue_builds_only_what_fits_nothing() -> None:
+    cfg = ExecutionConfig()
+    for spec in (
+        "TWAP",
+        "PassiveTWAP",
+        "Immediate",
+        "POV",
+        "SubmitAndLeave",
+        "DC:delta=0.001",
+        "AC:sigma=0.01,eta=1e-6",
+    ):
+        assert make_baseline(spec, cfg, None) is not None
+    for spec in ("VWAP", "DC", "AC", "AC:sigma=0.01", "BestConstant", "Adaptive"):
+        name = spec.partition(":")[0]
+        with pytest.raises(
+            NoHistoryError, match=f"baseline {name} is fitted on market data, and no catalogue was given"
+        ):
+            make_baseline(spec, cfg, None)

@@ -18,7 +18,7 @@ def load_policy(spec: str, history: Any = None, config: Any = None) -> Any:
     cannot run live. A model must take the env's observation (``exec_env.features.OBS_DIM``
     features); its action space (Box or MultiDiscrete) selects the action mapping.
     """
-    from exec_env.baselines import BASELINES, make_baseline
+    from exec_env.baselines import BASELINES, NoHistoryError, make_baseline
 
     name, _, params = spec.partition(":")
     known = {k.lower(): k for k in BASELINES}
@@ -26,19 +26,18 @@ def load_policy(spec: str, history: Any = None, config: Any = None) -> Any:
         name = known[name.strip().lower()]
         if name == "Adaptive":
             raise ValueError("--policy Adaptive reads the env's market days and cannot drive a live order")
-        given = {k.partition("=")[0].strip() for k in params.split(",") if "=" in k}
-        fitted = name in ("VWAP", "BestConstant") or (name == "DC" and "delta" not in given)
-        fitted = fitted or (name == "AC" and not {"sigma", "eta"} <= given)
-        if fitted and (history is None or config is None):
-            raise ValueError(f"--policy {name} is fitted on past days: none given (choose a --day after the first)")
-        full = f"{name}:{params}" if params else name
         if config is None:
             from exec_env.config import ExecutionConfig
 
             config = ExecutionConfig()
         from dataclasses import replace
 
-        return make_baseline(full, replace(config, action_mode="continuous"), history, sim_config=config.sim)
+        full = f"{name}:{params}" if params else name
+        try:
+            return make_baseline(full, replace(config, action_mode="continuous"), history, sim_config=config.sim)
+        except NoHistoryError:
+            msg = f"--policy {name} is fitted on past days: none given (choose a --day after the first)"
+            raise ValueError(msg) from None
     path = Path(spec)
     if path.suffix != ".zip":
         raise ValueError(f"--policy {spec!r}; allowed: {', '.join(sorted(BASELINES))} or the path of a model .zip file")
