@@ -467,8 +467,8 @@ class BatchedExecution:
             self.win_count = (flat[:, 1] - flat[:, 0]) // _MS + 1
             self.win_end = np.cumsum(self.win_count)  # the line's position after each window
             first = np.cumsum([0] + [len(w) for w in windows])[:-1]
-            self.day_base = np.concatenate(([0], self.win_end))[first]
-            self.day_total = np.array([int(((w[:, 1] - w[:, 0]) // _MS + 1).sum()) for w in windows], dtype=np.int64)
+            self.day_base = np.concatenate(([0], self.win_end))[first]  # the line's position of each day
+            self.day_total = np.diff(np.append(self.day_base, self.win_end[-1]))
 
         def quantity(meta):
             try:
