@@ -969,7 +969,7 @@ def trade_impact(day: MarketDay, horizon_s: float) -> float:
     """How far the mid moves with a market order: the mean over orders of ``side * (mid at t +
     horizon_s - mid before t) / half-spread before t``, in half-spreads.
 
-    An order is a run of trades with one time and one side (as :func:`order_signs`); *before t* is
+    An order is a run of trades with one time and one side (as :func:`order_signs` counts them); *before t* is
     the last row with a positive spread stamped strictly before the order, *at t + horizon_s* the last
     two-sided row stamped at or before it. Orders whose horizon runs past the last row, or with no
     such row before them, are left out; NaN when none is left. This is the adverse selection a
@@ -979,11 +979,7 @@ def trade_impact(day: MarketDay, horizon_s: float) -> float:
     bid, ask = day.bid_px[:, 0], day.ask_px[:, 0]
     rows = np.flatnonzero(np.isfinite(bid) & np.isfinite(ask) & (ask > bid))
     two_sided = np.flatnonzero(np.isfinite(bid) & np.isfinite(ask))
-    keep = day.trade_side != 0
-    ts, side = day.trade_ts[keep], day.trade_side[keep]
-    first = np.ones(ts.size, bool)
-    first[1:] = (ts[1:] != ts[:-1]) | (side[1:] != side[:-1])
-    ts, side = ts[first], side[first].astype(np.float64)
+    ts, side = _orders(day.trade_ts, day.trade_side)
     if rows.size == 0 or two_sided.size == 0 or ts.size == 0:
         return float("nan")
     before = np.searchsorted(day.ts[rows], ts, side="left") - 1
@@ -1042,11 +1038,16 @@ def flow_predictability(
 def order_signs(trade_ts: np.ndarray, trade_side: np.ndarray) -> np.ndarray:
     """The sign of each market order: trades with a side, consecutive ones with the same time and
     side merged into one order."""
+    return _orders(trade_ts, trade_side)[1]
+
+
+def _orders(trade_ts: np.ndarray, trade_side: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The time and the sign (float) of each market order, as :func:`order_signs` counts them."""
     keep = trade_side != 0
     ts, side = trade_ts[keep], trade_side[keep]
     new = np.ones(ts.size, bool)
     new[1:] = (ts[1:] != ts[:-1]) | (side[1:] != side[:-1])
-    return side[new].astype(np.float64)
+    return ts[new], side[new].astype(np.float64)
 
 
 def autocorrelation(x: np.ndarray, lag: int) -> float:
