@@ -30,7 +30,7 @@ class Rule:
     """PassiveTWAP unless feature ``index`` is beyond ``threshold`` either way."""
 
     def __init__(self, index: int, threshold: float, against: tuple[float, float], pace_for: float) -> None:
-        self.index, self.threshold, self.pace_for = index, threshold, pace_for
+        self.index, self.threshold = index, threshold
         self.against = np.array(against, dtype=np.float32)
         self.passive = np.array((0.0, -0.5), dtype=np.float32)
         self.behind = np.array((pace_for, -0.5), dtype=np.float32)
