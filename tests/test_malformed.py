@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from exec_env.market import tardis
+from exec_env.market import reader, tardis
 from exec_env.market.reader import DataFileError
 from exec_env.market.sources import load_days
 from exec_env.market.synthetic import SyntheticParams, generate_day
@@ -198,6 +198,47 @@ def test_zstd_garbage_is_a_clear_error(tmp_path):
     path.write_bytes(b"\x28\xb5\x2f\xfd" + np.random.default_rng(1).bytes(500))
     with pytest.raises(DataFileError, match=re.escape(f"{path}: corrupt zstd data after 0 decompressed bytes")):
         load_days(path, format="databento", cache=False)
+
+
+TEXT = "time,price\n1.5,100.25\n2.0,é\n"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        TEXT.encode(),  # plain UTF-8: read straight into the array
+        b"\xef\xbb\xbf" + TEXT.encode(),  # the rest are decoded first, then copied
+        TEXT.encode("utf-16"),
+        TEXT.encode("utf-16-le"),
+        gzip.compress(TEXT.encode()),
+    ],
+    ids=["utf8", "utf8_bom", "utf16_bom", "utf16_no_bom", "gzip"],
+)
+def test_read_buffer_is_read_bytes_with_a_sentinel_pad(raw, tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_bytes(raw)
+    buf, size = reader.read_buffer(path, pad=2)
+    assert size == len(TEXT.encode()) == len(reader.read_bytes(path))
+    assert bytes(buf[:size]) == TEXT.encode() and bytes(buf[size:]) == b"\n\n"
+    buf[size] = 0  # writable: the sentinel goes here
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        (b"", "line 1: the file is empty (0 bytes); expected market data"),
+        (b" \r\n\n", "line 1: the file is empty (4 bytes); expected market data"),
+        (b"a,b\n1,2\x00\n", "line 2: binary data, not text (a NUL byte at byte 7)"),
+        (b"a,b\n1,\xff\n", "line 2: not UTF-8 text (byte 6: b'\\xff\\n'); save the file as UTF-8"),
+    ],
+)
+def test_read_buffer_refuses_what_read_bytes_refuses(raw, error, tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_bytes(raw)
+    for read in (reader.read_bytes, reader.read_buffer):
+        with pytest.raises(DataFileError) as info:
+            read(path)
+        assert str(info.value).startswith(f"{path}: {error}"), str(info.value)
 
 
 @pytest.mark.parametrize("fmt", ["databento", "binance", "tardis", "taq", "fx_ticks", "bars"])

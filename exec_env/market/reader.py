@@ -35,6 +35,7 @@ first, so an unreadable file is reported as such, not by what a parser tripped o
 
 from __future__ import annotations
 
+import functools
 import gzip
 import inspect
 import math
@@ -82,6 +83,7 @@ __all__ = [
     "numbers",
     "off_grid",
     "pick",
+    "read_buffer",
     "read_bytes",
     "renamed_options",
     "trades_file",
@@ -148,9 +150,11 @@ def field_error(
 
 def first(mask: np.ndarray) -> int:
     """Index of the first True of a 1-D mask, or of the first row with one of a 2-D mask; -1 if none."""
-    mask = np.asarray(mask)
-    idx = np.flatnonzero(mask.any(axis=1) if mask.ndim == 2 else mask)
-    return int(idx[0]) if idx.size else -1
+    mask = np.asarray(mask, dtype=bool)
+    if mask.ndim == 2:
+        mask = mask.any(axis=1)
+    k = int(mask.argmax()) if mask.size else 0  # argmax stops at the first True
+    return k if mask.size and mask[k] else -1
 
 
 def fail_first(
@@ -557,18 +561,27 @@ def _longest_line(buf: np.ndarray) -> tuple[int, int, int, int]:  # pragma: no c
     return best, best_line, best_start, nul
 
 
-def _transcode(path: Path, data: bytes) -> tuple[bytes, str]:
+def _encoding(head: bytes) -> tuple[int, str | None, str]:
+    """(length of the BOM, codec to transcode from or None for UTF-8, name) of text that starts
+    with ``head`` (its first 256 bytes or more)."""
     for bom, codec in _BOMS:
-        if data.startswith(bom):
-            return _recode(path, data[len(bom) :], codec), codec.upper()
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:], "UTF-8 (BOM)"
-    head = data[:256]
+        if head.startswith(bom):
+            return len(bom), codec, codec.upper()
+    if head.startswith(b"\xef\xbb\xbf"):
+        return 3, None, "UTF-8 (BOM)"
+    head = head[:256]
     if len(head) >= 4 and head[1::2].count(0) >= len(head) // 2 - 1 and head[::2].count(0) == 0:
-        return _recode(path, data, "utf-16-le"), "UTF-16-LE (no BOM)"
+        return 0, "utf-16-le", "UTF-16-LE (no BOM)"
     if len(head) >= 4 and head[::2].count(0) >= len(head) // 2 - 1 and head[1::2].count(0) == 0:
-        return _recode(path, data, "utf-16-be"), "UTF-16-BE (no BOM)"
-    return data, "UTF-8"
+        return 0, "utf-16-be", "UTF-16-BE (no BOM)"
+    return 0, None, "UTF-8"
+
+
+def _transcode(path: Path, data: bytes) -> tuple[bytes, str]:
+    skip, codec, name = _encoding(data[:256])
+    if codec is not None:
+        return _recode(path, data[skip:], codec), name
+    return (data[skip:] if skip else data), name
 
 
 def _recode(path: Path, data: bytes, codec: str) -> bytes:
@@ -578,11 +591,13 @@ def _recode(path: Path, data: bytes, codec: str) -> bytes:
         raise DataFileError(f"{path}: not valid {codec.upper()} text at byte {exc.start:,}") from None
 
 
-def _check_text(path: Path, data: bytes, max_line: int) -> None:
-    if len(data) <= max_line:  # no line can be too long: only the NUL search (memchr) is needed
-        length, line, start, nul = 0, 1, 0, data.find(b"\x00")
+def _check_text(path: Path, data: bytes | bytearray, max_line: int, size: int | None = None) -> None:
+    """The checks of text ``data[:size]`` (all of it by default; what follows is ASCII white space)."""
+    n = len(data) if size is None else size
+    if n <= max_line:  # no line can be too long: only the NUL search (memchr) is needed
+        length, line, start, nul = 0, 1, 0, data.find(b"\x00", 0, n)
     else:
-        length, line, start, nul = _longest_line(np.frombuffer(data, dtype=np.uint8))
+        length, line, start, nul = _longest_line(np.frombuffer(data, dtype=np.uint8)[:n])
     if nul >= 0:
         raise DataFileError(
             f"{path}: line {_line_of(data, nul)}: binary data, not text (a NUL byte at byte {nul:,}); "
@@ -591,13 +606,13 @@ def _check_text(path: Path, data: bytes, max_line: int) -> None:
     if length > max_line:
         raise DataFileError(
             f"{path}: line {line} is {length:,} bytes long (limit {max_line:,}): not a line of this format; "
-            f"it starts {data[start : start + 40].decode('utf-8', errors='replace')!r}..."
+            f"it starts {bytes(data[start : min(start + 40, n)]).decode('utf-8', errors='replace')!r}..."
         )
     if not data.isascii():
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            bad = data[exc.start : exc.start + 8]
+            bad = bytes(data[exc.start : min(exc.start + 8, n)])  # a bytearray too quotes as b"..."
             raise DataFileError(
                 f"{path}: line {_line_of(data, exc.start)}: not UTF-8 text (byte {exc.start:,}: {excerpt(bad)}); "
                 "save the file as UTF-8"
@@ -611,10 +626,15 @@ def decompress(path: str | Path) -> bytes:
     raw = path.read_bytes()
     kind = compression(raw[:4])
     data = _inflate(path, raw, kind) if kind else raw
-    if not data or data.isspace():  # nothing but white space (without copying the data as strip() would)
-        after = f" after {kind} decompression" if kind else ""
-        raise DataFileError(f"{path}: line 1: the file is empty ({len(data)} bytes{after}); expected market data")
+    _check_empty(path, data, len(data), kind)
     return data
+
+
+def _check_empty(path: Path, data: bytes | bytearray, size: int, kind: str | None = None) -> None:
+    """An empty file, or one of nothing but white space (checked without copying, as strip() would)."""
+    if not size or data.isspace():
+        after = f" after {kind} decompression" if kind else ""
+        raise DataFileError(f"{path}: line 1: the file is empty ({size} bytes{after}); expected market data")
 
 
 def as_text(path: str | Path, data: bytes, max_line: int = MAX_LINE_BYTES) -> bytes:
@@ -634,6 +654,29 @@ def read_bytes(path: str | Path, text: bool = True, max_line: int = MAX_LINE_BYT
     """
     data = decompress(path)
     return as_text(path, data, max_line) if text else data
+
+
+def read_buffer(path: str | Path, pad: int = 1) -> tuple[np.ndarray, int]:
+    """:func:`read_bytes`'s text in a writable ``uint8`` array with ``pad`` spare bytes after it (for
+    a parser's sentinel), and the text's length; the same checks and errors. A plain UTF-8 file
+    (the common case) is read straight into the array: no second copy of the data."""
+    path = Path(path)
+    size = path.stat().st_size
+    data = bytearray(size + pad)
+    with path.open("rb") as fh:
+        size = fh.readinto(memoryview(data)[:size])
+    del data[size + pad :]  # the file may have shrunk since stat()
+    head = bytes(data[: min(size, 256)])
+    skip, codec, _ = _encoding(head)
+    if compression(head) or skip or codec:  # decompress or transcode first: a copy
+        text = read_bytes(path)
+        data, size = bytearray(text), len(text)
+        data += b"\n" * pad
+    else:
+        data[size:] = b"\n" * pad  # white space and ASCII, as the checks expect after the text
+        _check_empty(path, data, size)
+        _check_text(path, data, MAX_LINE_BYTES, size)
+    return np.frombuffer(data, dtype=np.uint8), size
 
 
 def diagnose(path: str | Path) -> None:
@@ -770,9 +813,18 @@ def check_option_names(fmt: str, load: Any, options: Mapping[str, Any]) -> None:
     """Refuse an old option name with a pointer to the new one, and (for a loader with a fixed
     list of keyword options) an unknown name with the list of known ones."""
     renamed_options(fmt, options)
+    known = _keyword_options(load)
+    if known is not None:  # else (``**options``) the loader checks them
+        check_known(fmt, options, known)
+
+
+@functools.cache
+def _keyword_options(load: Any) -> list[str] | None:
+    """The keyword-only parameters of ``load``, or None when it takes ``**options``."""
     params = inspect.signature(load).parameters
-    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):  # else the loader checks them
-        check_known(fmt, options, [n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY])
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return None
+    return [n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY]
 
 
 def check_known(fmt: str, names: Any, known: Sequence[str]) -> None:
