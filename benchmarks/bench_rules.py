@@ -3,6 +3,7 @@ observation, each against PassiveTWAP on the same synthetic *training* episodes 
 there, as a learner would be; the test days are left alone).
 
     python benchmarks/bench_rules.py [--episodes 200] [--data-options sign_persistence=0.6,...]
+    python benchmarks/bench_rules.py --decision-interval-s 2 [--horizon-s 600]
 
 A rule reads one side-oriented feature x (``flow_30s``, ``return_30s`` or ``imbalance_3``; positive
 means pressure against the order) and acts like PassiveTWAP (schedule pace, limit at the near touch)
@@ -47,6 +48,8 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quantity", type=float, default=5000.0)
+    parser.add_argument("--horizon-s", type=float, default=600.0)
+    parser.add_argument("--decision-interval-s", type=float, default=10.0)
     parser.add_argument("--data-options", default="", help="synthetic market parameters, as train.py takes them")
     args = parser.parse_args()
 
@@ -58,7 +61,8 @@ def main() -> None:
     from exec_env.market.synthetic import synthetic_catalogue
 
     catalogue = synthetic_catalogue(n_days=24, n_test=8, seed=0, params=synthetic_params(args.data_options))
-    config = ExecutionConfig(market=catalogue, quantity=args.quantity, split="train")
+    config = ExecutionConfig(market=catalogue, quantity=args.quantity, horizon_s=args.horizon_s,
+                             decision_interval_s=args.decision_interval_s, split="train")  # fmt: skip
     episodes = sample_episodes(config, n=args.episodes, seed=args.seed, split="train")
     policies = {"PassiveTWAP": PassiveTWAP()}
     for feature, t, against, pace_for in itertools.product(FEATURES, THRESHOLDS, AGAINST, FOR):
@@ -68,7 +72,8 @@ def main() -> None:
     piv = frame.pivot(index="episode", columns="policy", values="shortfall_bps")
     diff = piv.drop(columns="PassiveTWAP").sub(piv["PassiveTWAP"], axis=0)
     order = diff.mean().sort_values().index
-    print(f"{len(order)} rules, {args.episodes} training episodes; PassiveTWAP {piv['PassiveTWAP'].mean():.3f} bps")
+    print(f"{len(order)} rules, {args.episodes} training episodes, horizon {args.horizon_s:g} s, decisions every "
+          f"{args.decision_interval_s:g} s; PassiveTWAP {piv['PassiveTWAP'].mean():.3f} bps")  # fmt: skip
     print(f"{'rule':<58} {'mean':>8} {'vs PassiveTWAP':>15} {'se':>7}")
     for name in [*order[:5], *order[-3:]]:
         d = diff[name]
