@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from exec_env.market.facts import MARKET_FEES, check_day, fees_for
+from exec_env.market.hours import CALENDARS
 from exec_env.market.sources import load_market
 from exec_env.market.synthetic import SyntheticParams, generate_day
 
@@ -157,3 +158,28 @@ def test_real_cme_samples_against_the_calendar(shared_data, tmp_path):
     assert wide.notes["warnings"][1].endswith("the data starts at 2024-07-01 23:58:01 UTC, 3.5 h after the declared "
                                               "session opens (2024-07-01 20:30:00): episodes there replay a book "
                                               "that is not known yet")  # fmt: skip
+
+
+def _utc(text: str) -> int:
+    return int(np.datetime64(text, "ns").astype(np.int64))
+
+
+@pytest.mark.parametrize(
+    ("calendar", "start", "end", "expected"),
+    [
+        # inside Monday's CME session (opened Monday 17:00 CDT = 22:00 UTC the day before the start)
+        ("cme_equity_index", "2024-07-02T03:00", "2024-07-02T04:00", [("2024-07-02T03:00", "2024-07-02T04:00")]),
+        # Friday to Monday across the weekend and the US switch to daylight saving (Sunday 2024-03-10):
+        # Friday closes 16:00 CST = 22:00 UTC, Sunday reopens 17:00 CDT = 22:00 UTC
+        ("cme_equity_index", "2024-03-08T12:00", "2024-03-11T12:00",
+         [("2024-03-08T12:00", "2024-03-08T22:00"), ("2024-03-10T22:00", "2024-03-11T12:00")]),
+        # the daily maintenance halt 16:00-17:00 CDT = 21:00-22:00 UTC
+        ("cme_equity_index", "2024-07-02T20:00", "2024-07-02T23:00",
+         [("2024-07-02T20:00", "2024-07-02T21:00"), ("2024-07-02T22:00", "2024-07-02T23:00")]),
+        # US equities: 09:30-16:00 EDT = 13:30-20:00 UTC, nothing on Saturday
+        ("us_equities", "2024-07-05T00:00", "2024-07-07T00:00", [("2024-07-05T13:30", "2024-07-05T20:00")]),
+    ],
+)  # fmt: skip
+def test_calendar_open_intervals_hand_computed(calendar, start, end, expected):
+    got = CALENDARS[calendar].open_intervals(_utc(start), _utc(end))
+    assert got.tolist() == [[_utc(a), _utc(b)] for a, b in expected]

@@ -46,7 +46,8 @@ class Calendar:
     def open_intervals(self, start_ns: int, end_ns: int) -> np.ndarray:
         """``(K, 2)`` int64 UTC ns of the open intervals overlapping ``[start_ns, end_ns]``, clipped to it."""
         zone = ZoneInfo(self.timezone)
-        first = _local_date(start_ns, zone) - dt.timedelta(days=7)
+        longest = max((close_wd - open_wd) % 7 for open_wd, _, close_wd, _ in self.hours)  # days an interval spans
+        first = _local_date(start_ns, zone) - dt.timedelta(days=longest + 1)
         days = (_local_date(end_ns, zone) - first).days + 1
         if days > _MAX_DAYS + 7:
             raise ValueError(f"{self.name} calendar: a span of {days} days; at most {_MAX_DAYS} are looked up")

@@ -499,7 +499,7 @@ def _inflate(path: Path, raw: bytes, kind: str) -> bytes:
         new, error, magic = (lambda: zlib.decompressobj(wbits=31)), zlib.error, GZIP_MAGIC
     else:
         zstandard = _zstandard(path)
-        new, error, magic = (lambda: zstandard.ZstdDecompressor().decompressobj()), zstandard.ZstdError, ZSTD_MAGIC
+        new, error, magic = zstandard.ZstdDecompressor().decompressobj, zstandard.ZstdError, ZSTD_MAGIC  # one context
     parts: list[bytes] = []
     rest = raw
     while rest:
@@ -703,7 +703,8 @@ def head_bytes(path: str | Path, n: int = 8192, text: bool = True) -> bytes:
         elif kind == "zstd":
             import zstandard
 
-            raw = zstandard.ZstdDecompressor().decompressobj().decompress(raw)
+            with zstandard.ZstdDecompressor().stream_reader(raw) as stream:  # only the bytes needed
+                raw = stream.read(2 * n)
     except Exception:  # a sniff answers "not mine" for anything unreadable
         return b""
     if not text:
