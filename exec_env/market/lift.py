@@ -157,16 +157,15 @@ def parse_times(
     an unparsable, nonexistent or ambiguous time is an error naming its line."""
     s = pd.Series(s).reset_index(drop=True)
     parsed = pd.to_datetime(s, format=formats[0], errors="coerce", utc=aware)
+    miss = parsed.isna().to_numpy()
     for fmt in [*formats[1:], *formats]:  # other layouts, then surrounding spaces
-        miss = parsed.isna()
         if not miss.any():
             break
         parsed[miss] = pd.to_datetime(s[miss].astype(str).str.strip(), format=fmt, errors="coerce", utc=aware)
-    fail_first(
-        parsed.isna().to_numpy(), src, lines, field, lambda k: f"unparsable timestamp {reader.excerpt(s.iloc[k])}"
-    )
-    if aware:
-        return parsed.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64)
+        miss = parsed.isna().to_numpy()
+    fail_first(miss, src, lines, field, lambda k: f"unparsable timestamp {reader.excerpt(s.iloc[k])}")
+    if aware:  # UTC instants
+        return parsed.astype("datetime64[ns, UTC]").to_numpy(dtype="datetime64[ns]").view(np.int64)
     wall = parsed.to_numpy().astype("datetime64[ns]").view(np.int64)
     return wall if timezone == "UTC" else utc_ns_of_wall_times(src, wall, lines, s.to_numpy(), timezone, field)
 
