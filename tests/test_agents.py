@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 
 import numpy as np
 import pytest
@@ -32,9 +33,11 @@ def test_validation_config_holds_out_the_newest_training_days_and_drops_the_test
 
 
 @pytest.mark.slow
-def test_the_tuner_runs_a_two_trial_study_into_sqlite_and_resumes_it(small_catalogue, tmp_path):
+def test_the_tuner_runs_a_two_trial_study_into_sqlite_and_resumes_it(small_catalogue, tmp_path, monkeypatch):
     optuna = pytest.importorskip("optuna")
     from exec_env.agents.tune import TuneSettings, study_best, tune
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where SB3 puts a logger folder it is not given
 
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     settings = TuneSettings(n_trials=2, trial_timesteps=1024, n_envs=4, val_days=1, val_episodes=4, checkpoints=2,
@@ -53,6 +56,7 @@ def test_the_tuner_runs_a_two_trial_study_into_sqlite_and_resumes_it(small_catal
     assert len(again.trials) == 3
     reloaded = optuna.load_study(study_name="tiny", storage=storage)
     assert len(reloaded.trials) == 3 and reloaded.best_value == again.best_value
+    assert not list(tmp_path.glob("SB3-*"))  # trials log nowhere: no empty folder per trial
 
 
 @pytest.mark.slow
