@@ -990,12 +990,13 @@ def _book_rows(rec: _Records, levels: int | None, notes: dict[str, Any]) -> tupl
 
 def _count(rec: _Records, notes: dict[str, Any]) -> None:
     """Records by action and flag, and the publishers (which must fit ``MarketDay.venue``)."""
-    acts, counts = np.unique(rec.action, return_counts=True)
+    counts = np.bincount(rec.action, minlength=256)  # action codes are bytes
     notes["records"] = int(rec.clock.size)
-    notes["records_by_action"] = {chr(a): int(c) for a, c in zip(acts, counts, strict=True)}
+    notes["records_by_action"] = {chr(a): int(counts[a]) for a in np.flatnonzero(counts)}
     for name, bit in (("snapshot", F_SNAPSHOT), ("bad_ts_recv", F_BAD_TS_RECV), ("maybe_bad_book", F_MAYBE_BAD_BOOK)):
         notes[f"{name}_records"] = int(((rec.flags & bit) != 0).sum())
-    pubs = np.unique(rec.publisher_id)
+    pub = rec.publisher_id
+    pubs = pub[:1] if pub.size and (pub == pub[0]).all() else np.unique(pub)  # the usual file: one publisher
     notes["publisher_ids"] = [int(p) for p in pubs]
     if pubs.size > 1 and pubs[-1] > np.iinfo(np.int16).max:
         rec.check(rec.publisher_id == pubs[-1], "publisher_id",
