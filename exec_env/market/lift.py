@@ -40,9 +40,11 @@ __all__ = [
     "parse_clock",
     "parse_session",
     "read_columns",
+    "reprs",
     "session_utc",
     "split_days",
     "split_lines",
+    "tick_signs",
     "to_price",
     "utc_ns_from_local",
     "utc_ns_of_wall_times",
@@ -227,6 +229,15 @@ def to_price(ticks: np.ndarray, tick: float) -> np.ndarray:
     return np.round(np.asarray(ticks, dtype=np.float64) * tick, min(12, max(0, math.ceil(-math.log10(tick))) + 3))
 
 
+def tick_signs(px: np.ndarray, start: float = 0.0) -> np.ndarray:
+    """The tick rule of each price of ``px``: +1 (-1) if it is above (below) the last different price
+    before it, ``start`` before any change (so the first price is ``start``)."""
+    step = np.sign(np.diff(px))
+    last = np.where(step != 0, np.arange(step.size), -1)
+    np.maximum.accumulate(last, out=last)
+    return np.r_[start, np.where(last >= 0, step[np.maximum(last, 0)], start)]
+
+
 def ladder(best: np.ndarray, size: np.ndarray, levels: int, step_ticks: int, tick: float, side: int,
            deeper_size: np.ndarray | float | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Prices and sizes ``(N, levels)`` of one book side built from its best price.
@@ -247,6 +258,11 @@ def ladder(best: np.ndarray, size: np.ndarray, levels: int, step_ticks: int, tic
         deeper = np.asarray(size if deeper_size is None else deeper_size, dtype=np.float64)
         sz[:, 1:] = deeper.reshape(-1, 1) if deeper.ndim else deeper
     return px, sz
+
+
+def reprs(values: Any) -> pd.Series:
+    """Python's shortest exact ``repr`` of each value as a float (it reads back as the same float)."""
+    return pd.Series(np.asarray(values, dtype=np.float64)).map(repr)
 
 
 # ----------------------------------------------------------------------------------------------

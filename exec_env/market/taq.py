@@ -182,8 +182,6 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date as Date
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -195,7 +193,7 @@ import pandas as pd
 
 from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
-from exec_env.market.lift import clock_str, local_ns, parse_session, session_utc
+from exec_env.market.lift import clock_str, date_str, local_ns, parse_session, reprs, session_utc, tick_signs
 from exec_env.market.reader import (
     bad_option,
     check_grid,
@@ -328,10 +326,9 @@ def companions(path: Path) -> list[Path]:
     if _kind(path) != "quotes":
         return []
     for old, new in _COMPANION_SWAPS:
-        if old in path.name:
-            candidate = path.with_name(path.name.replace(old, new))
-            if candidate.is_file() and _kind(candidate) == "trades":
-                return [candidate]
+        candidate = path.with_name(path.name.replace(old, new))
+        if old in path.name and candidate.is_file() and _kind(candidate) == "trades":
+            return [candidate]
     return []
 
 
@@ -409,8 +406,14 @@ def _read(path: Path, required: tuple[str, ...], kind: str, tz: ZoneInfo) -> tup
         raise field_error(path, 2, _TIME, "no data rows after the header line")
     lines = np.arange(2, frame.shape[0] + 2, dtype=np.int64)
     ignored = [n for n in names if n not in required and n != _ET]
-    ts = _epoch_ns(path, frame, lines)
-    return frame, lines, ignored, ts, _check_et(path, frame, lines, ts, tz), _exchanges(path, frame, lines)
+    ts = _fast_epoch_ns(frame)
+    if ts is None:
+        ts = _careful_epoch_ns(path, frame, lines)
+    check_sorted(path, ts, lines, _TIME)
+    et_diff = _check_et(path, frame, lines, ts, tz)
+    ex = _text(frame, "EX")
+    check_in(path, ex, list(EXCHANGES), lines, "EX")
+    return frame, lines, ignored, ts, et_diff, ex.astype("U1")
 
 
 def _frame(raw: bytes, names: list[str]) -> pd.DataFrame:
@@ -420,8 +423,6 @@ def _frame(raw: bytes, names: list[str]) -> pd.DataFrame:
         import pyarrow as pa
         from pyarrow import csv
     except ImportError:  # pragma: no cover - depends on the environment
-        pa = None
-    if pa is None:
         return pd.read_csv(
             io.BytesIO(raw), header=0, names=names, dtype=str, keep_default_na=False, na_filter=False,
             skip_blank_lines=False, engine="c",
@@ -486,14 +487,6 @@ def _numbers(path: Path, frame: pd.DataFrame, lines: np.ndarray, name: str) -> n
     return fast if fast is not None else numbers(path, frame[name].to_numpy(dtype=object), lines, name)
 
 
-def _epoch_ns(path: Path, frame: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
-    ts = _fast_epoch_ns(frame)
-    if ts is None:
-        ts = _careful_epoch_ns(path, frame, lines)
-    check_sorted(path, ts, lines, _TIME)
-    return ts
-
-
 def _careful_epoch_ns(path: Path, frame: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
     parts = np.char.partition(_text(frame, _TIME), ".")
     whole, dot, frac = parts[:, 0], parts[:, 1], parts[:, 2]
@@ -519,12 +512,6 @@ def _check_et(path: Path, frame: pd.DataFrame, lines: np.ndarray, ts: np.ndarray
     return {str(int(v)): int(c) for v, c in zip(values, counts, strict=True)}
 
 
-def _exchanges(path: Path, frame: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
-    ex = _text(frame, "EX")
-    check_in(path, ex, list(EXCHANGES), lines, "EX")
-    return ex.astype("U1")
-
-
 @dataclass
 class _Quotes:
     ts: np.ndarray
@@ -534,27 +521,13 @@ class _Quotes:
     bid_sz: np.ndarray
     ask_px: np.ndarray
     ask_sz: np.ndarray
-    bid_empty: np.ndarray
-    ask_empty: np.ndarray
     odd_zero: np.ndarray
     et_diff: dict[str, int]
     other_symbol: int
     ignored: list[str]
     symbol: str
-    self_crossed: int = 0
+    self_crossed: int
     """Quotes whose bid is above their own offer, dropped under ``crossed='drop'``."""
-
-
-def _self_crossed(
-    path: Path, opt: SimpleNamespace, values: dict, empty: np.ndarray, lines: np.ndarray, ex: np.ndarray
-) -> np.ndarray:
-    """Quotes crossed at their own venue (bid > offer): an error, or dropped under ``crossed='drop'``."""
-    crossed = ~empty & (values["BID"] > values["OFR"])
-    if opt.crossed == "raise":
-        fail_first(crossed, path, lines, "BID", lambda i: f"quote crossed at its own venue {ex[i]}: bid "
-                   f"{values['BID'][i]:g} > offer {values['OFR'][i]:g}; pass crossed='drop' to drop such quotes "
-                   "(counted in notes)")  # fmt: skip
-    return crossed
 
 
 def _read_quotes(path: Path, opt: SimpleNamespace) -> _Quotes:
@@ -570,23 +543,25 @@ def _read_quotes(path: Path, opt: SimpleNamespace) -> _Quotes:
     bid_empty = (values["BID"] == 0) | (values["BIDSIZ"] == 0)
     ask_empty = (values["OFR"] == 0) | (values["OFRSIZ"] == 0)
     odd = ((values["BID"] == 0) != (values["BIDSIZ"] == 0)) | ((values["OFR"] == 0) != (values["OFRSIZ"] == 0))
-    for name, empty in (("BID", bid_empty), ("OFR", ask_empty)):
-        check_grid(path, np.where(empty, np.nan, values[name]), opt.tick_size, lines, name)
+    bid_px = np.where(bid_empty, np.nan, values["BID"])
+    ask_px = np.where(ask_empty, np.nan, values["OFR"])
+    check_grid(path, bid_px, opt.tick_size, lines, "BID")
+    check_grid(path, ask_px, opt.tick_size, lines, "OFR")
     sym = _text(frame, "SYMBOL")
     symbol = pick(path, first_places(sym, lines), opt.symbol, "SYMBOL")
     mask = sym == symbol
-    other = int((~mask).sum())
-    self_crossed = _self_crossed(path, opt, values, bid_empty | ask_empty, lines, ex) & mask
-    mask = mask & ~self_crossed
+    crossed = bid_px > ask_px  # at the quote's own venue (False where a side is empty: NaN)
+    if opt.crossed == "raise":
+        fail_first(crossed, path, lines, "BID", lambda i: f"quote crossed at its own venue {ex[i]}: bid "
+                   f"{bid_px[i]:g} > offer {ask_px[i]:g}; pass crossed='drop' to drop such quotes (counted in notes)")  # fmt: skip
+    keep = mask & ~crossed
     unit = opt.quote_size_unit
     return _Quotes(
-        ts=ts[mask], lines=lines[mask], ex=ex[mask],
-        bid_px=np.where(bid_empty, np.nan, values["BID"])[mask],
-        bid_sz=np.where(bid_empty, 0.0, values["BIDSIZ"] * unit)[mask],
-        ask_px=np.where(ask_empty, np.nan, values["OFR"])[mask],
-        ask_sz=np.where(ask_empty, 0.0, values["OFRSIZ"] * unit)[mask],
-        bid_empty=bid_empty[mask], ask_empty=ask_empty[mask], odd_zero=odd[mask],
-        et_diff=et_diff, other_symbol=other, ignored=ignored, symbol=symbol, self_crossed=int(self_crossed.sum()),
+        ts=ts[keep], lines=lines[keep], ex=ex[keep], bid_px=bid_px[keep], ask_px=ask_px[keep],
+        bid_sz=np.where(bid_empty, 0.0, values["BIDSIZ"] * unit)[keep],
+        ask_sz=np.where(ask_empty, 0.0, values["OFRSIZ"] * unit)[keep],
+        odd_zero=odd[keep], et_diff=et_diff, other_symbol=int((~mask).sum()), ignored=ignored, symbol=symbol,
+        self_crossed=int((crossed & mask).sum()),
     )  # fmt: skip
 
 
@@ -664,18 +639,12 @@ class _Book:
     """'BID' or 'OFR': the field of the update that decided whether the row is crossed."""
 
 
-def _groups(ts: np.ndarray) -> np.ndarray:
-    """Index of the last record of each run of equal timestamps."""
-    return np.append(np.flatnonzero(np.diff(ts) != 0), ts.size - 1).astype(np.int64)
-
-
 def _book_rows(q: _Quotes, idx: np.ndarray, slots: np.ndarray, n_slots: int, levels: int) -> _Book:
     """The book after each timestamp group of records ``idx`` (venue slots ``slots``)."""
     ts = q.ts[idx]
-    ends = _groups(ts)
-    gid = np.zeros(idx.size, dtype=np.int64)
-    gid[ends[:-1] + 1] = 1
-    gid = np.cumsum(gid)
+    new_ts = np.diff(ts) != 0
+    ends = np.append(np.flatnonzero(new_ts), ts.size - 1)  # the last record of each group
+    gid = np.r_[0, np.cumsum(new_ts)]  # each record's group
     last = np.full((ends.size, n_slots), -1, dtype=np.int64)
     np.maximum.at(last, (gid, slots), np.arange(idx.size))
     last = np.maximum.accumulate(last, axis=0)
@@ -688,14 +657,10 @@ def _book_rows(q: _Quotes, idx: np.ndarray, slots: np.ndarray, n_slots: int, lev
     bpx, bsz = _aggregate(*state(q.bid_px, q.bid_sz), levels, descending=True)
     apx, asz = _aggregate(*state(q.ask_px, q.ask_sz), levels, descending=False)
     end_rec = idx[ends]
-    field = np.where(
-        (q.bid_sz[end_rec] > 0) & ~(q.bid_px[end_rec] < np.where(np.isnan(apx[:, 0]), np.inf, apx[:, 0])),
-        "BID",
-        "OFR",
-    )
-    venue = _codes(q.ex[end_rec])
-    return _Book(ts=ts[ends], lines=q.lines[end_rec], venue=venue, bid_px=bpx, bid_sz=bsz, ask_px=apx, ask_sz=asz,
-                 field=field)  # fmt: skip
+    below_ask = q.bid_px[end_rec] < np.nan_to_num(apx[:, 0], nan=np.inf)
+    field = np.where((q.bid_sz[end_rec] > 0) & ~below_ask, "BID", "OFR")
+    return _Book(ts=ts[ends], lines=q.lines[end_rec], venue=_codes(q.ex[end_rec]), bid_px=bpx, bid_sz=bsz,
+                 ask_px=apx, ask_sz=asz, field=field)  # fmt: skip
 
 
 def _codes(ex: np.ndarray) -> np.ndarray:
@@ -713,28 +678,13 @@ def _take(book: _Book, rows: np.ndarray) -> _Book:
     return _Book(**{k: getattr(book, k)[rows] for k in _Book.__dataclass_fields__})
 
 
-def _session_book(book: _Book, open_ns: int, close_ns: int, carry: bool) -> tuple[_Book, bool]:
-    """In-session rows, with a row at the open carrying the pre-open state when needed."""
-    inside = np.flatnonzero((book.ts >= open_ns) & (book.ts <= close_ns))
-    before = np.flatnonzero(book.ts < open_ns)
-    opening = carry and before.size > 0 and (inside.size == 0 or book.ts[inside[0]] > open_ns)
-    if opening:
-        rows = np.concatenate([before[-1:], inside])
-        out = _take(book, rows)
-        out.ts[0] = open_ns
-        out.venue[0] = OPENING_VENUE
-        return out, True
-    return _take(book, inside), False
-
-
 def _crossed(path: Path, book: _Book, policy: str, what: str, notes: dict[str, Any]) -> _Book:
     """The crossed/locked policy applied (:func:`reader.crossed_rows`; dropped rows counted in ``notes``)."""
 
     def after(i: int) -> str:
         venue = book.venue[i]
-        return f"{what} after " + (
-            "the opening state" if venue == OPENING_VENUE else f"this quote (venue {chr(64 + venue)})"
-        )
+        quote = "the opening state" if venue == OPENING_VENUE else f"this quote (venue {chr(64 + venue)})"
+        return f"{what} after {quote}"
 
     top = (book.bid_px[:, 0], book.bid_sz[:, 0], book.ask_px[:, 0], book.ask_sz[:, 0])
     keep = crossed_rows(path, book.lines, top, policy, notes, lambda i: str(book.field[i]), after)
@@ -743,25 +693,21 @@ def _crossed(path: Path, book: _Book, policy: str, what: str, notes: dict[str, A
 
 def _session_rows(p: _Parsed, s: _Session, every: _Book, what: str, n_in_session: int) -> tuple[_Book, dict]:
     """Session ``s``'s rows of the book ``every`` (all its states; ``n_in_session`` quote records in
-    the session), with the opening row and the crossed policy; their notes."""
-    book, opening = _session_book(every, s.open_ns, s.close_ns, p.opt.opening_state == "carry")
-    groups_in = int(((every.ts >= s.open_ns) & (every.ts <= s.close_ns)).sum())
-    notes = {"quote_updates_merged_same_ts": n_in_session - groups_in, "opening_row": bool(opening)}
+    the session), with a row at the open carrying the pre-open state when needed and the crossed
+    policy; their notes."""
+    inside = np.flatnonzero((every.ts >= s.open_ns) & (every.ts <= s.close_ns))
+    before = np.flatnonzero(every.ts < s.open_ns)
+    pre_open = p.opt.opening_state == "carry" and before.size > 0  # a state to carry
+    opening = bool(pre_open and (inside.size == 0 or every.ts[inside[0]] > s.open_ns))
+    book = _take(every, np.r_[before[-1:], inside] if opening else inside)
+    if opening:
+        book.ts[0] = s.open_ns
+        book.venue[0] = OPENING_VENUE
+    notes = {"quote_updates_merged_same_ts": n_in_session - inside.size, "opening_row": opening}
     if book.ts.size:
         book = _crossed(p.path, book, p.opt.crossed, what, notes)
     notes["book_rows"] = int(book.ts.size)
     return book, notes
-
-
-def _tick_test(px: np.ndarray) -> np.ndarray:
-    side = np.zeros(px.size, dtype=np.int8)
-    if px.size < 2:
-        return side
-    step = np.sign(np.diff(px)).astype(np.int8)
-    idx = np.where(step != 0, np.arange(step.size), -1)
-    idx = np.maximum.accumulate(idx)
-    side[1:] = np.where(idx >= 0, step[np.maximum(idx, 0)], 0)
-    return side
 
 
 def _infer_sides(rule: str, trade_ts: np.ndarray, trade_px: np.ndarray, nbbo: _Book) -> np.ndarray:
@@ -769,22 +715,17 @@ def _infer_sides(rule: str, trade_ts: np.ndarray, trade_px: np.ndarray, nbbo: _B
     n = trade_ts.size
     if rule == "none" or n == 0:
         return np.zeros(n, dtype=np.int8)
-    quote = np.zeros(n, dtype=np.int8)
-    if rule in ("quote", "lee_ready"):
-        g = np.searchsorted(nbbo.ts, trade_ts, side="left") - 1
-        ok = g >= 0
-        gg = np.maximum(g, 0)
-        bid = np.where(ok & (nbbo.bid_sz[gg, 0] > 0), nbbo.bid_px[gg, 0], np.nan)
-        ask = np.where(ok & (nbbo.ask_sz[gg, 0] > 0), nbbo.ask_px[gg, 0], np.nan)
-        valid = np.isfinite(bid) & np.isfinite(ask) & (bid < ask)
-        mid = 0.5 * (bid + ask)
-        quote = np.where(valid & (trade_px > mid), 1, np.where(valid & (trade_px < mid), -1, 0)).astype(np.int8)
-    if rule == "quote":
-        return quote
-    tick = _tick_test(trade_px)
+    tick = tick_signs(trade_px).astype(np.int8)
     if rule == "tick":
         return tick
-    return np.where(quote != 0, quote, tick).astype(np.int8)
+    g = np.searchsorted(nbbo.ts, trade_ts, side="left") - 1  # the state strictly before the trade
+    ok = g >= 0
+    gg = np.maximum(g, 0)
+    bid = np.where(ok & (nbbo.bid_sz[gg, 0] > 0), nbbo.bid_px[gg, 0], np.nan)
+    ask = np.where(ok & (nbbo.ask_sz[gg, 0] > 0), nbbo.ask_px[gg, 0], np.nan)
+    valid = np.isfinite(bid) & np.isfinite(ask) & (bid < ask)
+    quote = np.where(valid, np.sign(trade_px - 0.5 * (bid + ask)), 0).astype(np.int8)  # 0 at the mid
+    return quote if rule == "quote" else np.where(quote != 0, quote, tick)
 
 
 def _counts(values: np.ndarray) -> dict[str, int]:
@@ -801,7 +742,7 @@ def _counts(values: np.ndarray) -> dict[str, int]:
 class _Session:
     """One New York date: its quote record indices (all venues) and session bounds."""
 
-    date: str
+    day: int  # the date, in days since 1970-01-01
     open_ns: int
     close_ns: int
     idx: np.ndarray
@@ -815,7 +756,6 @@ class _Parsed:
     opt: SimpleNamespace
     quotes: _Quotes
     trades: _Trades | None
-    trades_note: str
     sessions: list[_Session]
     trade_days: np.ndarray
 
@@ -833,21 +773,25 @@ def _parse(path: Path, opt: SimpleNamespace) -> _Parsed:
     q = _read_quotes(path, opt)
     tpath = trades_file(path, opt.trades, (companions(path) or [None])[0], _kind)
     trades = _read_trades(tpath, opt, q.symbol) if tpath is not None else None
-    trades_note = str(tpath) if tpath is not None else "none (trades=False)"
     qdays = local_ns(q.ts, opt.timezone) // _DAY_NS
     tdays = local_ns(trades.ts, opt.timezone) // _DAY_NS if trades is not None else np.zeros(0, np.int64)
     venue_ok = np.ones(q.ts.size, bool) if opt.venues is None else np.isin(q.ex, sorted(opt.venues))
+    carry = opt.opening_state == "carry"
     sessions, days = [], np.unique(qdays)
     bounds = session_utc(opt.session_name, days * _DAY_NS + np.array([[opt.open_ns], [opt.close_ns]]), opt.timezone)
     for dn, open_ns, close_ns in zip(days.tolist(), *bounds.tolist(), strict=True):
-        day = Date(1970, 1, 1) + timedelta(days=dn)
+        date = date_str(dn * _DAY_NS)
         on_day = qdays == dn
         sel = on_day & venue_ok
         before = sel & (q.ts < open_ns)
         after = sel & (q.ts > close_ns)
         inside = sel & ~before & ~after
-        carry = opt.opening_state == "carry"
-        idx = np.flatnonzero(inside | (before if carry else False))
+        idx = np.flatnonzero(inside | (before & carry))
+        if idx.size == 0:
+            raise ValueError(
+                f"{path}: date {date} has {int(on_day.sum())} quote records but none in the {opt.session_name} "
+                f"session ({opt.open_time}-{opt.close_time} {opt.timezone}) of the selected venues"
+            )
         notes = {
             "quote_records": int(on_day.sum()),
             "quote_records_in_session": int(inside.sum()),
@@ -855,21 +799,15 @@ def _parse(path: Path, opt: SimpleNamespace) -> _Parsed:
             "quote_records_before_session_carried": int(before.sum()) if carry else 0,
             "quote_records_after_session": int(after.sum()),
             "quote_records_excluded_venue": int((on_day & ~venue_ok).sum()),
-            "quote_records_bid_empty": int((q.bid_empty & inside).sum()),
-            "quote_records_ask_empty": int((q.ask_empty & inside).sum()),
+            "quote_records_bid_empty": int((np.isnan(q.bid_px) & inside).sum()),  # an empty side has no price
+            "quote_records_ask_empty": int((np.isnan(q.ask_px) & inside).sum()),
             "quote_records_zero_price_or_size_only": int((q.odd_zero & inside).sum()),
         }
-        if idx.size == 0 or (not inside.any() and not (carry and before.any())):
-            raise ValueError(
-                f"{path}: date {day} has {int(on_day.sum())} quote records but none in the {opt.session_name} "
-                f"session ({opt.open_time}-{opt.close_time} {opt.timezone}) of the selected venues"
-            )
-        sessions.append(_Session(date=str(day), open_ns=open_ns, close_ns=close_ns, idx=idx, notes=notes))
+        sessions.append(_Session(day=dn, open_ns=open_ns, close_ns=close_ns, idx=idx, notes=notes))
     if trades is not None:
         fail_first(~np.isin(tdays, np.unique(qdays)), trades.path, trades.lines, _TIME,
-                   lambda i: f"trade on a date with no quotes ({Date(1970, 1, 1) + timedelta(days=int(tdays[i]))})")  # fmt: skip
-    return _Parsed(path=path, opt=opt, quotes=q, trades=trades, trades_note=trades_note, sessions=sessions,
-                   trade_days=tdays)  # fmt: skip
+                   lambda i: f"trade on a date with no quotes ({date_str(tdays[i] * _DAY_NS)})")  # fmt: skip
+    return _Parsed(path=path, opt=opt, quotes=q, trades=trades, sessions=sessions, trade_days=tdays)
 
 
 def _select_trades(p: _Parsed, s: _Session, nbbo: _Book) -> tuple[np.ndarray, dict[str, Any], np.ndarray]:
@@ -877,9 +815,8 @@ def _select_trades(p: _Parsed, s: _Session, nbbo: _Book) -> tuple[np.ndarray, di
     inferred against ``nbbo`` (every state of the day)."""
     t = p.trades
     if t is None:
-        return np.zeros(0, np.int64), {"trades_file": p.trades_note}, np.zeros(0, np.int8)
-    dn = (np.datetime64(s.date, "D") - np.datetime64("1970-01-01", "D")).astype(np.int64)
-    on_day = p.trade_days == dn
+        return np.zeros(0, np.int64), {"trades_file": "none (trades=False)"}, np.zeros(0, np.int8)
+    on_day = p.trade_days == s.day
     inside = on_day & (t.ts >= s.open_ns) & (t.ts <= s.close_ns)
     corrected = inside & (t.corr != 0)
     if p.opt.corrected == "raise":
@@ -893,7 +830,7 @@ def _select_trades(p: _Parsed, s: _Session, nbbo: _Book) -> tuple[np.ndarray, di
     keep = np.flatnonzero(regular)
     px = t.price[keep]
     notes = {
-        "trades_file": p.trades_note,
+        "trades_file": str(t.path),
         "trade_records": int(on_day.sum()),
         "trades_outside_session": int((on_day & ~inside).sum()),
         "trades_excluded_corrected": _counts(t.corr[corrected]),
@@ -940,7 +877,7 @@ def _day(
     notes = {**_common_notes(p, s), **notes, "trade_side_counts": _counts(side)}
     meta = MarketMeta(
         symbol=p.quotes.symbol, tick_size=p.opt.tick_size, lot_size=p.opt.lot_size, session_open_ns=s.open_ns,
-        session_close_ns=s.close_ns, source=str(p.path), date=s.date, notes=notes,
+        session_close_ns=s.close_ns, source=str(p.path), date=date_str(s.day * _DAY_NS), notes=notes,
     )  # fmt: skip
     trades = None if t is None else (t.ts[keep], t.price[keep], t.size[keep], side)
     day = MarketDay.build(meta, (book.ts, book.bid_px, book.bid_sz, book.ask_px, book.ask_sz), trades,
@@ -1016,14 +953,8 @@ def _epoch_text(ts: np.ndarray) -> pd.Series:
 
 
 def _et_text(ts: np.ndarray, timezone: str) -> pd.Series:
-    local = pd.DatetimeIndex(pd.to_datetime(np.asarray(ts, np.int64), unit="ns", utc=True)).tz_convert(
-        ZoneInfo(timezone)
-    )
-    return pd.Series(local.strftime("%Y-%m-%d %H:%M:%S.%f")).str[:-3]
-
-
-def _price_text(px: np.ndarray) -> list[str]:
-    return [repr(float(x)) for x in px]
+    local = pd.to_datetime(np.asarray(ts, np.int64), unit="ns", utc=True).tz_convert(ZoneInfo(timezone))
+    return pd.Series(local.strftime(_ET_FORMAT)).str[:-3]
 
 
 def write_taq(
@@ -1047,12 +978,10 @@ def write_taq(
         raise ValueError(f"write_taq: day has {day.levels} levels, at most {len(WRITE_VENUES)} venues can carry them")
     quotes_path = Path(quotes_path)
     n, levels = day.bid_px.shape
-    cols = [day.bid_px, day.bid_sz, day.ask_px, day.ask_sz]
     changed = np.zeros((n, levels), bool)
     changed[0] = True
-    for a in cols:
-        same = (a[1:] == a[:-1]) | (np.isnan(a[1:]) & np.isnan(a[:-1]))
-        changed[1:] |= ~same
+    for a in (day.bid_px, day.bid_sz, day.ask_px, day.ask_sz):
+        changed[1:] |= (a[1:] != a[:-1]) & ~(np.isnan(a[1:]) & np.isnan(a[:-1]))  # NaN to NaN is no change
     rows, lev = np.nonzero(changed)  # row-major: time order, then level
     sizes = {}
     for name, a in (("BIDSIZ", day.bid_sz), ("OFRSIZ", day.ask_sz)):
@@ -1065,18 +994,17 @@ def write_taq(
     ask = np.where(day.ask_sz[rows, lev] > 0, day.ask_px[rows, lev], 0.0)
     quotes = pd.DataFrame({
         "DT_ET": _et_text(ts, timezone), "DT_epoch_s": _epoch_text(ts),
-        "EX": np.array(list(WRITE_VENUES[:levels]))[lev], "BID": _price_text(bid), "BIDSIZ": sizes["BIDSIZ"],
-        "OFR": _price_text(ask), "OFRSIZ": sizes["OFRSIZ"], "SYMBOL": day.meta.symbol,
+        "EX": np.array(list(WRITE_VENUES[:levels]))[lev], "BID": reprs(bid), "BIDSIZ": sizes["BIDSIZ"],
+        "OFR": reprs(ask), "OFRSIZ": sizes["OFRSIZ"], "SYMBOL": day.meta.symbol,
     })  # fmt: skip
     quotes.to_csv(quotes_path, index=False)
     if trades_path is None:
         return quotes_path, None
     trades_path = Path(trades_path)
-    sz = np.asarray(day.trade_sz)
-    size_text = [str(int(x)) if x == int(x) else repr(float(x)) for x in sz]
+    size_text = [str(int(x)) if x == int(x) else repr(float(x)) for x in np.asarray(day.trade_sz)]
     trades = pd.DataFrame({
         "DT_ET": _et_text(day.trade_ts, timezone), "DT_epoch_s": _epoch_text(day.trade_ts), "EX": "N",
-        "SYMBOL": day.meta.symbol, "COND": "", "SIZE": size_text, "PRICE": _price_text(day.trade_px), "CORR": 0,
+        "SYMBOL": day.meta.symbol, "COND": "", "SIZE": size_text, "PRICE": reprs(day.trade_px), "CORR": 0,
     }, columns=list(_TRADE_HEADER))  # fmt: skip
     trades.to_csv(trades_path, index=False)
     return quotes_path, trades_path
