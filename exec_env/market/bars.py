@@ -113,7 +113,9 @@ from exec_env.market.lift import (
     parse_session,
     parse_times,
     read_headed,
+    reprs,
     session_utc,
+    tick_signs,
     to_price,
     utc_ns_of_wall_times,
 )
@@ -163,11 +165,11 @@ def sniff(path: Path) -> bool:
 
 
 class _Raw:
-    __slots__ = ("close", "high", "low", "notes", "open", "origin", "rows", "t", "volume")
+    __slots__ = ("adj_close", "close", "high", "low", "open", "origin", "rows", "t", "volume")
 
-    def __init__(self, t, o, h, lo, c, v, rows, origin, notes) -> None:
+    def __init__(self, t, o, h, lo, c, v, rows, origin, adj_close: bool) -> None:
         self.t, self.open, self.high, self.low, self.close, self.volume = t, o, h, lo, c, v
-        self.rows, self.origin, self.notes = rows, origin, notes
+        self.rows, self.origin, self.adj_close = rows, origin, adj_close
 
 
 def _read_csv(path: Path, timezone: str) -> _Raw:
@@ -176,8 +178,7 @@ def _read_csv(path: Path, timezone: str) -> _Raw:
     cols, rows, roles = read_headed(path, lambda line: _roles(line.split(",")), header, FIELDS)
     time = pd.Series(cols["time"])
     t = parse_times(origin, time, rows, ["ISO8601"], has_offset(time.iloc[0]), timezone, "datetime")
-    notes = {"adj_close": "column present and ignored (unadjusted prices are used)"} if "adjclose" in roles else {}
-    return _Raw(t, cols["open"], cols["high"], cols["low"], cols["close"], cols["volume"], rows, origin, notes)
+    return _Raw(t, *(cols[f] for f in FIELDS), rows, origin, "adjclose" in roles)
 
 
 def _read_frame(df: pd.DataFrame, timezone: str, origin: InMemory) -> tuple[_Raw, str | None]:
@@ -217,10 +218,8 @@ def _read_frame(df: pd.DataFrame, timezone: str, origin: InMemory) -> tuple[_Raw
     else:
         wall = index.to_numpy().astype("datetime64[ns]").view(np.int64)
         t = utc_ns_of_wall_times(origin, wall, rows, index.astype(str).to_numpy(), timezone, "datetime")
-    vals = {f: numbers(origin, df.iloc[:, roles[f]], rows, f) for f in FIELDS}
-    notes = {"adj_close": "column present and ignored (unadjusted prices are used)"} if "adjclose" in roles else {}
-    raw = _Raw(t, vals["open"], vals["high"], vals["low"], vals["close"], vals["volume"], rows, origin, notes)
-    return raw, ticker
+    vals = [numbers(origin, df.iloc[:, roles[f]], rows, f) for f in FIELDS]
+    return _Raw(t, *vals, rows, origin, "adjclose" in roles), ticker
 
 
 # ----------------------------------------------------------------------------------------------
@@ -240,14 +239,6 @@ def _runs(starts: np.ndarray, bar: int) -> list[tuple[int, int]]:
     lo = np.r_[0, cut]
     hi = np.r_[cut, starts.size] - 1
     return [(int(starts[a]), int(starts[b]) + bar) for a, b in zip(lo, hi, strict=True)]
-
-
-def _tick_signs(x: np.ndarray, ref: float) -> np.ndarray:
-    """Tick rule: +1 after an uptick, -1 after a downtick, zero ticks repeat, start at -1."""
-    sgn = np.sign(np.diff(np.r_[ref, x]))
-    idx = np.where(sgn != 0, np.arange(sgn.size), -1)
-    np.maximum.accumulate(idx, out=idx)
-    return np.where(idx >= 0, sgn[np.maximum(idx, 0)], -1.0)
 
 
 def _best_ticks(price: np.ndarray, spread: np.ndarray, sign: np.ndarray, tick: float) -> tuple[np.ndarray, np.ndarray]:
@@ -324,7 +315,7 @@ def _oldest_first(raw: _Raw, notes: dict[str, Any]) -> _Raw:
         return raw
     notes["row_order"] = "newest first (reversed on load)"
     arrays = (a[::-1].copy() for a in (raw.t, raw.open, raw.high, raw.low, raw.close, raw.volume, raw.rows))
-    return _Raw(*arrays, raw.origin, raw.notes)
+    return _Raw(*arrays, raw.origin, raw.adj_close)
 
 
 def _check_bars(bars: _Raw) -> None:
@@ -459,7 +450,7 @@ def _book(origin: str, px: np.ndarray, vol: np.ndarray, ref: float, rows: np.nda
     else:
         spread = np.maximum(1.0, np.round(px * opt["spread_bps"] / 1e4 / tick))
     if opt["tie_break"] == "tick_rule":
-        sign = _tick_signs(np.round(px / tick, 6), np.round(ref / tick, 6))
+        sign = tick_signs(np.round(np.r_[ref, px] / tick, 6), start=-1.0)[1:]  # after ref: +1 up, -1 down
     else:
         sign = np.full(px.shape, 1.0 if opt["tie_break"] == "ask" else -1.0)
     b, a = _best_ticks(px, spread, sign, tick)
@@ -478,17 +469,12 @@ def _book(origin: str, px: np.ndarray, vol: np.ndarray, ref: float, rows: np.nda
 
 def _bar_trades(mode: str, ts, px, vol, rows, bid_px, ask_px, skip: int) -> tuple:
     """Trades at bar ends (rows from ``skip`` on: the open snapshot carries none): ts, px, sz, side, rows."""
-    traded = np.flatnonzero(vol[skip:] > 0) + skip
-    if mode == "split":
-        n = traded.size
-        trade_px = np.empty(2 * n)
-        trade_px[0::2] = ask_px[traded, 0]
-        trade_px[1::2] = bid_px[traded, 0]
-        side = np.tile(np.array([1, -1], dtype=np.int8), n)
+    traded = np.flatnonzero(vol[skip:] > 0) + skip if mode != "none" else np.zeros(0, np.int64)
+    if mode == "split":  # the ask print, then the bid print, of each bar
+        trade_px = np.column_stack([ask_px[traded, 0], bid_px[traded, 0]]).ravel()
+        side = np.tile(np.array([1, -1], dtype=np.int8), traded.size)
         return np.repeat(ts[traded], 2), trade_px, np.repeat(vol[traded] / 2.0, 2), side, np.repeat(rows[traded], 2)
-    if mode == "close":
-        return ts[traded], px[traded], vol[traded], np.zeros(traded.size, dtype=np.int8), rows[traded]
-    return np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int8), np.zeros(0, np.int64)
+    return ts[traded], px[traded], vol[traded], np.zeros(traded.size, dtype=np.int8), rows[traded]
 
 
 def _session_notes(s: _Sessions, k: int, idx: np.ndarray, opt: dict[str, Any], dn: dict[str, Any]) -> tuple[int, int]:
@@ -524,20 +510,20 @@ def _lift_day(bars: _Raw, s: _Sessions, k: int, idx: np.ndarray, opt: dict, note
         else ("none (option)" if not opt["open_snapshot"] else "none: the first bar does not start at the open")
     )
     bid_px, bid_sz, ask_px, ask_sz = _book(bars.origin, px, vol, o[idx[0]], book_rows, opt)
-    trade_ts, trade_px, trade_sz, trade_side, trade_rows = _bar_trades(
-        opt["trades"], ts, px, vol, book_rows, bid_px, ask_px, 1 if snap else 0
-    )
+    *trades, trade_rows = _bar_trades(opt["trades"], ts, px, vol, book_rows, bid_px, ask_px, 1 if snap else 0)
     meta = MarketMeta(
         symbol=symbol, tick_size=opt["tick_size"], lot_size=opt["lot_size"], session_open_ns=open_ns,
         session_close_ns=close_ns, source=str(bars.origin), date=date_str(int(s.day_ids[k]) * DAY_NS), notes=dn,
     )  # fmt: skip
-    day = MarketDay.build(meta, (ts, bid_px, bid_sz, ask_px, ask_sz), (trade_ts, trade_px, trade_sz, trade_side))
+    day = MarketDay.build(meta, (ts, bid_px, bid_sz, ask_px, ask_sz), tuple(trades))
     return validate(day, origin=bars.origin, book_rows=book_rows, trade_rows=trade_rows)
 
 
 def _lift(raw: _Raw, opt: dict[str, Any], symbol: str) -> list[MarketDay]:
     """Bars -> one MarketDay per session date: row order, checks, bar length, labels, sessions, days."""
-    notes: dict[str, Any] = {"format": "bars", **raw.notes}
+    notes: dict[str, Any] = {"format": "bars"}
+    if raw.adj_close:
+        notes["adj_close"] = "column present and ignored (unadjusted prices are used)"
     bars = _oldest_first(raw, notes)
     _check_bars(bars)
     loc = local_ns(bars.t, opt["timezone"])
@@ -661,13 +647,9 @@ def write_bars(bars: pd.DataFrame, path: str | Path, newest_first: bool = False)
         raise ValueError(f"write_bars: missing columns {missing}")
     df = bars.iloc[::-1] if newest_first else bars
     when = pd.DatetimeIndex(df["datetime"]).strftime("%Y-%m-%d %H:%M:%S")
-    cols = [pd.Series(np.asarray(when, dtype=object))]
-    for f in FIELDS:
-        vals = np.asarray(df[f], dtype=np.float64)
-        if f == "volume" and np.all(vals == np.round(vals)):
-            cols.append(pd.Series(vals.astype(np.int64)).astype(str))
-        else:
-            cols.append(pd.Series(vals).map(repr))
-    body = cols[0].str.cat(cols[1:], sep=",")
+    cols = [reprs(df[f]) for f in FIELDS[:-1]]
+    vol = np.asarray(df["volume"], dtype=np.float64)
+    cols.append(pd.Series(vol.astype(np.int64)).astype(str) if np.all(vol == np.round(vol)) else reprs(vol))
+    body = pd.Series(np.asarray(when, dtype=object)).str.cat(cols, sep=",")
     path.write_text("datetime,open,high,low,close,volume\n" + "\n".join(body) + "\n")
     return path

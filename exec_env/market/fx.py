@@ -110,6 +110,7 @@ from exec_env.market.lift import (
     parse_times,
     read_columns,
     read_headed,
+    reprs,
     session_utc,
     split_days,
 )
@@ -151,7 +152,7 @@ _HISTDATA = re.compile(r"^\d{8} \d{9},[^,]+,[^,]+,[^,]*$")
 
 def _header_roles(line: str) -> dict[str, int] | None:
     """Column index of each role if ``line`` is a Dukascopy-style header, else None."""
-    roles = header_roles(line.split(","), _ROLES, {"time", "bid", "ask"})
+    roles = header_roles(line.strip().split(","), _ROLES, {"time", "bid", "ask"})
     if roles is None or ("bid_volume" in roles) != ("ask_volume" in roles):
         return None
     return roles
@@ -212,7 +213,7 @@ def _read(path: Path, style: str) -> tuple[dict[str, Any], np.ndarray, str | Non
     origin = str(path)
     if style == "dukascopy":
         header = "a tick header (time, bid, ask[, bid_volume, ask_volume])"
-        cols, numbers, _ = read_headed(path, lambda line: _header_roles(line.strip()), header, set(_ROLES) - {"time"})
+        cols, numbers, _ = read_headed(path, _header_roles, header, set(_ROLES) - {"time"})
         return cols, numbers, None
     first_line(path)
     names = ["symbol", "time", "bid", "ask"] if style == "truefx" else ["time", "bid", "ask", "volume"]
@@ -223,7 +224,7 @@ def _read(path: Path, style: str) -> tuple[dict[str, Any], np.ndarray, str | Non
         fail_first((sym != sym.iloc[0]).to_numpy(), origin, numbers, "symbol", lambda k: f"symbol {excerpt(sym.iloc[k])} "
                    f"differs from the first row's {excerpt(sym.iloc[0])} (one instrument per file)")  # fmt: skip
         symbol = str(sym.iloc[0]).strip().replace("/", "")
-    return {r: cols[r] for r in ("time", "bid", "ask")}, numbers, symbol
+    return cols, numbers, symbol
 
 
 def _detect_style(path: Path, style: str) -> str:
@@ -263,24 +264,20 @@ def _sizes(origin: str, cols: dict, lines: np.ndarray, style: str, opt: dict[str
 
 def _kept_rows(origin: str, t, quotes: tuple, lines, opt: dict[str, Any], notes: dict[str, Any]) -> np.ndarray:
     """Rows kept: time order checked, crossed/locked quotes and duplicate times raised or dropped."""
-    bid, bid_sz, ask, ask_sz = quotes
     check_sorted(origin, t, lines, "time")  # before any repair, so the line is the file's own order
-    keep = crossed_rows(origin, lines, (bid, bid_sz, ask, ask_sz), opt["crossed"], notes, "bid", "quote")
-    kept = np.flatnonzero(keep)
-    same = np.zeros(t.shape, dtype=bool)
-    same[kept[:-1]] = t[kept[:-1]] == t[kept[1:]]  # a kept row followed by a kept row of the same time
-    bad = first(same)
-    if opt["duplicate_ts"] == "raise" and bad >= 0:
-        nxt = kept[np.searchsorted(kept, bad) + 1]
-        raise field_error(origin, int(lines[nxt]), "time", f"duplicate timestamp {t[nxt]} (also on line {lines[bad]}); "
+    kept = np.flatnonzero(crossed_rows(origin, lines, quotes, opt["crossed"], notes, "bid", "quote"))
+    same = t[kept[:-1]] == t[kept[1:]]  # a kept row followed by a kept row of the same time
+    if opt["duplicate_ts"] == "raise" and same.any():
+        k = first(same)
+        row, nxt = kept[k], kept[k + 1]
+        raise field_error(origin, int(lines[nxt]), "time", f"duplicate timestamp {t[nxt]} (also on line {lines[row]}); "
                           "pass duplicate_ts='last' to keep the last quote of each time")  # fmt: skip
     if opt["duplicate_ts"] != "raise":
         notes["collapsed_duplicate_ts_rows"] = int(same.sum())
-        keep &= ~same
-    idx = np.flatnonzero(keep)
-    if idx.size == 0:
+        kept = np.delete(kept, np.flatnonzero(same))
+    if kept.size == 0:
         raise ValueError(f"{origin}: no quotes left after dropping crossed/locked rows")
-    return idx
+    return kept
 
 
 def _tick(origin: str, bid, ask, lines, tick_size: float | None, notes: dict[str, Any]) -> float:
@@ -317,19 +314,17 @@ def _day_rows(origin: str, t, lines, lo: int, hi: int, d: int, opt: dict[str, An
         dn["session"] = "first .. last tick of the day"
         return sel, open_ns, close_ns
     if sess == "roll":
-        start_local = d * DAY_NS - opt["shift"]
-        o_c = np.array([start_local, start_local + DAY_NS], dtype=np.int64)
+        o_c = d * DAY_NS - opt["shift"] + np.array([0, DAY_NS])
         dn["session"] = f"roll to roll ({opt['roll']} {roll_tz})"
     else:
-        o_c = np.array([d * DAY_NS + sess[0], d * DAY_NS + sess[1]], dtype=np.int64)
+        o_c = d * DAY_NS + np.array(sess, dtype=np.int64)
         dn["session"] = f"{clock_str(o_c[0])} .. {clock_str(o_c[1])} {roll_tz} (option)"
     open_ns, close_ns = session_utc(opt["session"], o_c, roll_tz).tolist()
     out = (t[sel] < open_ns) | (t[sel] > close_ns)
-    if out.any():
-        if opt["outside"] == "raise":
-            fail_first(out, origin, lines[sel], "time", lambda k: f"quote at {t[sel[k]]} is outside the session "
-                       f"[{open_ns}, {close_ns}] of {date}; pass outside='drop' to drop such quotes (counted in meta.notes)")  # fmt: skip
-        sel = sel[~out]
+    if opt["outside"] == "raise":
+        fail_first(out, origin, lines[sel], "time", lambda k: f"quote at {t[sel[k]]} is outside the session "
+                   f"[{open_ns}, {close_ns}] of {date}; pass outside='drop' to drop such quotes (counted in meta.notes)")  # fmt: skip
+    sel = sel[~out]
     dn["dropped_outside_session_rows"] = int(out.sum())
     return sel, open_ns, close_ns
 
@@ -398,8 +393,7 @@ def _quotes(path: Path, opt: dict[str, Any]) -> tuple:
     notes: dict[str, Any] = {"format": "fx_ticks", "style": style, "timezone": tz_note, "sizes": sizes_note}
     idx = _kept_rows(origin, t, (bid, bid_sz, ask, ask_sz), lines, opt, notes)
     t, bid, ask, bid_sz, ask_sz, lines = t[idx], bid[idx], ask[idx], bid_sz[idx], ask_sz[idx], lines[idx]
-    tick = _tick(origin, bid, ask, lines, opt["tick_size"], notes)
-    opt["tick"] = tick
+    tick = opt["tick"] = _tick(origin, bid, ask, lines, opt["tick_size"], notes)
     levels, step, size = 1 + opt["extra_levels"], opt["level_step_ticks"], opt["level_size"]
     book = (*ladder(bid, bid_sz, levels, step, tick, -1, size), *ladder(ask, ask_sz, levels, step, tick, +1, size))
     notes["depth"] = _depth_note(opt)
@@ -459,18 +453,14 @@ def write_fx_ticks(day: MarketDay, path: str | Path, style: str = "dukascopy", s
     """
     check_choice("style", style, STYLES)
     path = Path(path)
-    two_sided = (day.bid_sz[:, 0] > 0) & (day.ask_sz[:, 0] > 0)
-    bad = first(~two_sided)
+    bad = first(~((day.bid_sz[:, 0] > 0) & (day.ask_sz[:, 0] > 0)))  # a row without both sides
     if bad >= 0:
         raise ValueError(f"write_fx_ticks: book row {bad} has an empty side; L1 tick files need a bid and an ask")
     times = _format_times(np.asarray(day.ts, dtype=np.int64), style)
-    bid = pd.Series(np.asarray(day.bid_px[:, 0], dtype=np.float64)).map(repr)
-    ask = pd.Series(np.asarray(day.ask_px[:, 0], dtype=np.float64)).map(repr)
+    bid, ask = reprs(day.bid_px[:, 0]), reprs(day.ask_px[:, 0])
     if style == "dukascopy":
-        bv = pd.Series(np.asarray(day.bid_sz[:, 0], dtype=np.float64)).map(repr)
-        av = pd.Series(np.asarray(day.ask_sz[:, 0], dtype=np.float64)).map(repr)
         header = "timestamp_utc,bid,ask,bid_volume,ask_volume\n"
-        body = times + "," + bid + "," + ask + "," + bv + "," + av
+        body = times + "," + bid + "," + ask + "," + reprs(day.bid_sz[:, 0]) + "," + reprs(day.ask_sz[:, 0])
     elif style == "truefx":
         sym = symbol or day.meta.symbol
         if len(sym) == 6 and sym.isalpha():
