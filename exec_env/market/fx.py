@@ -185,11 +185,9 @@ def _parse_times(origin: str, s: pd.Series, lines: np.ndarray, style: str, timez
     first_value = str(s.iloc[0]).strip()
     if style == "dukascopy" and first_value.isdigit():
         values = pd.to_numeric(s, errors="coerce")
-        if values.dtype != np.int64:
-            bad = first(~pd.Series(s).astype(str).str.strip().str.fullmatch(r"\d+").to_numpy(dtype=bool))
-            raise field_error(
-                origin, int(lines[max(bad, 0)]), "time", f"unparsable epoch timestamp {excerpt(s.iloc[max(bad, 0)])}"
-            )
+        if values.dtype != np.int64:  # the first value that is not digits, else the first one
+            bad = max(first(~pd.Series(s).astype(str).str.strip().str.fullmatch(r"\d+").to_numpy(dtype=bool)), 0)
+            raise field_error(origin, int(lines[bad]), "time", f"unparsable epoch timestamp {excerpt(s.iloc[bad])}")
         n = len(first_value)
         unit, scale = (("ns", 1) if n >= 18 else ("us", 1_000) if n >= 15 else ("ms", 1_000_000) if n >= 12
                        else ("s", NS))  # fmt: skip
@@ -218,13 +216,12 @@ def _read(path: Path, style: str) -> tuple[dict[str, Any], np.ndarray, str | Non
     first_line(path)
     names = ["symbol", "time", "bid", "ask"] if style == "truefx" else ["time", "bid", "ask", "volume"]
     cols, numbers = read_columns(path, names, ["bid", "ask"], 0)
-    symbol = None
-    if style == "truefx":
-        sym = pd.Series(cols["symbol"]).astype(str)
-        fail_first((sym != sym.iloc[0]).to_numpy(), origin, numbers, "symbol", lambda k: f"symbol {excerpt(sym.iloc[k])} "
-                   f"differs from the first row's {excerpt(sym.iloc[0])} (one instrument per file)")  # fmt: skip
-        symbol = str(sym.iloc[0]).strip().replace("/", "")
-    return cols, numbers, symbol
+    if style != "truefx":
+        return cols, numbers, None
+    sym = pd.Series(cols["symbol"]).astype(str)
+    fail_first((sym != sym.iloc[0]).to_numpy(), origin, numbers, "symbol", lambda k: f"symbol {excerpt(sym.iloc[k])} "
+               f"differs from the first row's {excerpt(sym.iloc[0])} (one instrument per file)")  # fmt: skip
+    return cols, numbers, str(sym.iloc[0]).strip().replace("/", "")
 
 
 def _detect_style(path: Path, style: str) -> str:
@@ -393,7 +390,8 @@ def _quotes(path: Path, opt: dict[str, Any]) -> tuple:
     notes: dict[str, Any] = {"format": "fx_ticks", "style": style, "timezone": tz_note, "sizes": sizes_note}
     idx = _kept_rows(origin, t, (bid, bid_sz, ask, ask_sz), lines, opt, notes)
     t, bid, ask, bid_sz, ask_sz, lines = t[idx], bid[idx], ask[idx], bid_sz[idx], ask_sz[idx], lines[idx]
-    tick = opt["tick"] = _tick(origin, bid, ask, lines, opt["tick_size"], notes)
+    tick = _tick(origin, bid, ask, lines, opt["tick_size"], notes)
+    opt["tick"] = tick
     levels, step, size = 1 + opt["extra_levels"], opt["level_step_ticks"], opt["level_size"]
     book = (*ladder(bid, bid_sz, levels, step, tick, -1, size), *ladder(ask, ask_sz, levels, step, tick, +1, size))
     notes["depth"] = _depth_note(opt)
@@ -453,7 +451,8 @@ def write_fx_ticks(day: MarketDay, path: str | Path, style: str = "dukascopy", s
     """
     check_choice("style", style, STYLES)
     path = Path(path)
-    bad = first(~((day.bid_sz[:, 0] > 0) & (day.ask_sz[:, 0] > 0)))  # a row without both sides
+    two_sided = (day.bid_sz[:, 0] > 0) & (day.ask_sz[:, 0] > 0)
+    bad = first(~two_sided)
     if bad >= 0:
         raise ValueError(f"write_fx_ticks: book row {bad} has an empty side; L1 tick files need a bid and an ask")
     times = _format_times(np.asarray(day.ts, dtype=np.int64), style)

@@ -1,15 +1,17 @@
 """Shared helpers for sources with less than a book (L1 quotes, OHLCV bars): "lifting" them into
 the canonical :class:`~exec_env.market.data.MarketDay`.
 
-Used by :mod:`exec_env.market.fx` (FX tick quotes) and :mod:`exec_env.market.bars` (OHLCV bars).
-What is shared:
+Used by :mod:`exec_env.market.fx` (FX tick quotes) and :mod:`exec_env.market.bars` (OHLCV bars),
+some helpers also by :mod:`exec_env.market.taq`. What is shared:
 
 * wall-clock and session option checks (:func:`parse_clock`, :func:`parse_session`; the others are
   :mod:`exec_env.market.reader`'s);
 * a line-exact CSV splitter (:func:`split_lines`): every row keeps its 1-based line number in the
   file, wrong field counts and unparsable or non-finite values raise
   ``ValueError("<file>: line <n>, field '<name>': ...")`` (:func:`reader.field_error`);
-* :func:`to_price` (integer ticks to prices without float residue);
+* :func:`to_price` (integer ticks to prices without float residue); :func:`tick_signs` (the tick
+  rule of a price sequence: TAQ's trade sides, the bars' tie break); :func:`reprs` (exact float
+  texts for the writers);
 * :func:`ladder`: the deterministic depth that a lifted book shows beyond its best level (levels
   ``step`` ticks apart, a given size each). This is an *assumption*, not data: every loader that
   uses it says so in ``meta.notes``;
@@ -40,11 +42,9 @@ __all__ = [
     "parse_clock",
     "parse_session",
     "read_columns",
-    "reprs",
     "session_utc",
     "split_days",
     "split_lines",
-    "tick_signs",
     "to_price",
     "utc_ns_from_local",
     "utc_ns_of_wall_times",
@@ -281,8 +281,7 @@ def utc_ns_from_local(local: np.ndarray, timezone: str) -> np.ndarray:
     ``np.iinfo(np.int64).min`` (the caller reports them)."""
     idx = pd.DatetimeIndex(np.asarray(local, dtype=np.int64).view("datetime64[ns]"))
     aware = idx.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-    out = aware.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64)
-    return out
+    return aware.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64)
 
 
 def session_utc(option: Any, wall: np.ndarray, timezone: str) -> np.ndarray:

@@ -488,8 +488,7 @@ def _numbers(path: Path, frame: pd.DataFrame, lines: np.ndarray, name: str) -> n
 
 
 def _careful_epoch_ns(path: Path, frame: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
-    parts = np.char.partition(_text(frame, _TIME), ".")
-    whole, dot, frac = parts[:, 0], parts[:, 1], parts[:, 2]
+    whole, dot, frac = np.char.partition(_text(frame, _TIME), ".").T
     whole_ok = np.char.isdigit(whole) & (np.char.str_len(whole) <= 12)
     frac_ok = ((dot == "") & (frac == "")) | (np.char.isdigit(frac) & (np.char.str_len(frac) <= 9))
     fail_first(~(whole_ok & frac_ok), path, lines, _TIME,
@@ -508,8 +507,7 @@ def _check_et(path: Path, frame: pd.DataFrame, lines: np.ndarray, ts: np.ndarray
     diff = local.as_unit("ns").asi8 - pd.DatetimeIndex(et).as_unit("ns").asi8
     fail_first(np.abs(diff) > _ET_TOLERANCE_NS, path, lines, _ET, lambda i: f"{frame[_ET].iloc[i]} disagrees with "
                f"{_TIME}={frame[_TIME].iloc[i]} ({local[i]} in {tz.key}) by {diff[i] / 1e6:g} ms (more than 1 ms)")  # fmt: skip
-    values, counts = np.unique(np.round(diff / 1e6).astype(np.int64), return_counts=True)
-    return {str(int(v)): int(c) for v, c in zip(values, counts, strict=True)}
+    return _counts(np.round(diff / 1e6).astype(np.int64))  # -1, 0 or 1 ms: sorted as texts, still in numeric order
 
 
 @dataclass
@@ -553,7 +551,8 @@ def _read_quotes(path: Path, opt: SimpleNamespace) -> _Quotes:
     crossed = bid_px > ask_px  # at the quote's own venue (False where a side is empty: NaN)
     if opt.crossed == "raise":
         fail_first(crossed, path, lines, "BID", lambda i: f"quote crossed at its own venue {ex[i]}: bid "
-                   f"{bid_px[i]:g} > offer {ask_px[i]:g}; pass crossed='drop' to drop such quotes (counted in notes)")  # fmt: skip
+                   f"{bid_px[i]:g} > offer {ask_px[i]:g}; pass crossed='drop' to drop such quotes "
+                   "(counted in notes)")  # fmt: skip
     keep = mask & ~crossed
     unit = opt.quote_size_unit
     return _Quotes(
@@ -683,8 +682,9 @@ def _crossed(path: Path, book: _Book, policy: str, what: str, notes: dict[str, A
 
     def after(i: int) -> str:
         venue = book.venue[i]
-        quote = "the opening state" if venue == OPENING_VENUE else f"this quote (venue {chr(64 + venue)})"
-        return f"{what} after {quote}"
+        return f"{what} after " + (
+            "the opening state" if venue == OPENING_VENUE else f"this quote (venue {chr(64 + venue)})"
+        )
 
     top = (book.bid_px[:, 0], book.bid_sz[:, 0], book.ask_px[:, 0], book.ask_sz[:, 0])
     keep = crossed_rows(path, book.lines, top, policy, notes, lambda i: str(book.field[i]), after)
@@ -1001,7 +1001,8 @@ def write_taq(
     if trades_path is None:
         return quotes_path, None
     trades_path = Path(trades_path)
-    size_text = [str(int(x)) if x == int(x) else repr(float(x)) for x in np.asarray(day.trade_sz)]
+    sz = np.asarray(day.trade_sz)
+    size_text = [str(int(x)) if x == int(x) else repr(float(x)) for x in sz]
     trades = pd.DataFrame({
         "DT_ET": _et_text(day.trade_ts, timezone), "DT_epoch_s": _epoch_text(day.trade_ts), "EX": "N",
         "SYMBOL": day.meta.symbol, "COND": "", "SIZE": size_text, "PRICE": reprs(day.trade_px), "CORR": 0,
