@@ -507,7 +507,8 @@ def _check_et(path: Path, frame: pd.DataFrame, lines: np.ndarray, ts: np.ndarray
     diff = local.as_unit("ns").asi8 - pd.DatetimeIndex(et).as_unit("ns").asi8
     fail_first(np.abs(diff) > _ET_TOLERANCE_NS, path, lines, _ET, lambda i: f"{frame[_ET].iloc[i]} disagrees with "
                f"{_TIME}={frame[_TIME].iloc[i]} ({local[i]} in {tz.key}) by {diff[i] / 1e6:g} ms (more than 1 ms)")  # fmt: skip
-    return _counts(np.round(diff / 1e6).astype(np.int64))  # -1, 0 or 1 ms: sorted as texts, still in numeric order
+    values, counts = np.unique(np.round(diff / 1e6).astype(np.int64), return_counts=True)
+    return {str(int(v)): int(c) for v, c in zip(values, counts, strict=True)}
 
 
 @dataclass
