@@ -128,10 +128,8 @@ _NAME = re.compile(
 
 
 def _snapshot_columns(n: int) -> list[str]:
-    cols = list(PREFIX)
-    for i in range(n):
-        cols += [f"asks[{i}].price", f"asks[{i}].amount", f"bids[{i}].price", f"bids[{i}].amount"]
-    return cols
+    level = ("asks[{}].price", "asks[{}].amount", "bids[{}].price", "bids[{}].amount")
+    return PREFIX + [name.format(i) for i in range(n) for name in level]
 
 
 def _dataset(header: list[str]) -> tuple[str, int]:
@@ -193,8 +191,6 @@ def _read_csv(path: Path, dtypes: dict[str, Any]) -> tuple[str, int, pd.DataFram
         kind, depth = _dataset(header)
     except ValueError:
         raise _header_error(path, ",".join(header)) from None
-    if fields.size == 1:
-        return kind, depth, pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, object)) for c in header})
     reader.check_columns(path, fields, np.arange(1, fields.size + 1), header)
     text = io.BytesIO(data)
     try:
@@ -216,10 +212,13 @@ def _required(src: Any, df: pd.DataFrame, lines: np.ndarray, cols: list[str]) ->
         fail_first(df[col].isna().to_numpy(), src, lines, col, "missing value")
 
 
-def _select_symbol(src: Any, df: pd.DataFrame, lines: np.ndarray, symbol: str | None, notes: dict) -> tuple:
-    """Rows of one symbol and their lines."""
-    keep = (df["symbol"] == pick(src, first_places(df["symbol"], lines), symbol, "symbol")).to_numpy()
-    notes["rows_other_symbols"] = int((~keep).sum())
+def _select_symbol(
+    src: Any, df: pd.DataFrame, lines: np.ndarray, symbol: str | None, notes: dict, key: str, **rule: Any
+) -> tuple:
+    """Rows of one symbol (:func:`reader.pick` with ``rule``) and their lines; the other rows are
+    counted in ``notes[key]``."""
+    keep = (df["symbol"] == pick(src, first_places(df["symbol"], lines), symbol, "symbol", **rule)).to_numpy()
+    notes[key] = int((~keep).sum())
     return (df, lines) if keep.all() else (df[keep].reset_index(drop=True), lines[keep])
 
 
@@ -351,11 +350,9 @@ def _trades(files: list[Path], exchange: str | None, symbol: str, notes: dict) -
     notes["trades_file"] = str(src)
     if len(df) and exchange is not None and (ex := _one(src, df, "exchange")) != exchange:
         raise ValueError(f"{src}: exchange {ex!r} differs from the book file's {exchange!r}")
-    keep = (
-        df["symbol"] == pick(src, first_places(df["symbol"], lines), symbol, "symbol", wanted_from="the book's symbol ")
-    ).to_numpy()
-    notes["rows_other_symbols_trades"] = len(keep) - int(keep.sum())
-    df, lines = df[keep].reset_index(drop=True), lines[keep]
+    df, lines = _select_symbol(
+        src, df, lines, symbol, notes, "rows_other_symbols_trades", wanted_from="the book's symbol "
+    )
     _required(src, df, lines, ["price", "amount"])
     ts = _local_ns(src, df, lines)
     side_text = df["side"].to_numpy(dtype=object)
@@ -416,7 +413,7 @@ def load(
     src, df, lines = _read_files(paths, _dtypes(INCREMENTAL if kind == "incremental" else _snapshot_columns(depth)))
     if len(df) == 0:
         raise field_error(paths[0], 2, "exchange", "no data rows after the header line")
-    df, lines = _select_symbol(src, df, lines, symbol, notes)
+    df, lines = _select_symbol(src, df, lines, symbol, notes, "rows_other_symbols")
     notes["exchange"] = _one(src, df, "exchange")
     read = _incremental if kind == "incremental" else _snapshots
     book, book_px, px_lines = read(src, df, lines, o["levels"], notes)
@@ -452,6 +449,11 @@ def _us(ts: np.ndarray, what: str) -> np.ndarray:
     return ts // 1000
 
 
+def _write_csv(path: Path, header: list[str], rows: list[str]) -> Path:
+    """A Tardis CSV file (gzip by its name) of ``header`` and ``rows``."""
+    return reader.write_file(path, ("\n".join([",".join(header), *rows]) + "\n").encode())
+
+
 def write_tardis(
     day: MarketDay,
     directory: str | Path,
@@ -478,7 +480,7 @@ def write_tardis(
     lines: list[str] = []
     m = re.fullmatch(r"book_snapshot_(\d+)", dataset)
     if dataset == "incremental_book_L2":
-        lines.append(",".join(INCREMENTAL))
+        header = INCREMENTAL
         for r, diff in enumerate(level_changes(day, lambda x, _: float(x))):
             flag = "true" if r == 0 else "false"
             rows = [
@@ -489,7 +491,7 @@ def write_tardis(
             lines += rows
     elif m and int(m.group(1)) >= day.levels:
         n = int(m.group(1))
-        lines.append(",".join(_snapshot_columns(n)))
+        header = _snapshot_columns(n)
         for r in range(day.n_books):
             cells = [exchange, sym, str(ts[r]), str(ts[r])]
             for i in range(n):
@@ -501,19 +503,10 @@ def write_tardis(
             f"dataset={dataset!r} is invalid; allowed values: 'incremental_book_L2' or 'book_snapshot_N' with "
             f"N >= the day's {day.levels} levels"
         )
-    book_path = reader.write_file(
-        directory / f"{exchange}_{dataset}_{date}_{sym}.csv.gz", ("\n".join(lines) + "\n").encode()
-    )
+    book_path = _write_csv(directory / f"{exchange}_{dataset}_{date}_{sym}.csv.gz", header, lines)
     if not trades:
         return book_path, None
-    tts = _us(day.trade_ts, src)
     names = {1: "buy", -1: "sell", 0: "unknown"}
-    out = [",".join(TRADES)]
-    out += [
-        f"{exchange},{sym},{t},{t},{k + 1},{names[int(s)]},{p!r},{q!r}"
-        for k, (t, s, p, q) in enumerate(zip(tts, day.trade_side, day.trade_px.tolist(), day.trade_sz.tolist(),
-                                             strict=True))
-    ]  # fmt: skip
-    return book_path, reader.write_file(
-        directory / f"{exchange}_trades_{date}_{sym}.csv.gz", ("\n".join(out) + "\n").encode()
-    )
+    columns = zip(_us(day.trade_ts, src), day.trade_side, day.trade_px.tolist(), day.trade_sz.tolist(), strict=True)
+    out = [f"{exchange},{sym},{t},{t},{k + 1},{names[int(s)]},{p!r},{q!r}" for k, (t, s, p, q) in enumerate(columns)]
+    return book_path, _write_csv(directory / f"{exchange}_trades_{date}_{sym}.csv.gz", TRADES, out)
