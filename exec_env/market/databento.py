@@ -151,7 +151,7 @@ from numba import njit, types
 from numba.typed import Dict
 
 from exec_env.market import hours, reader
-from exec_env.market.crypto import reset_book, set_level, write_side
+from exec_env.market.crypto import Book, reset_book, set_level, write_side
 from exec_env.market.data import MAX_LEVELS, UNKNOWN_ENTRY, MarketDay, MarketMeta, validate
 from exec_env.market.lift import parse_times
 from exec_env.market.reader import (
@@ -484,15 +484,6 @@ def _record_offsets(body: np.ndarray) -> np.ndarray:  # pragma: no cover - numba
     return out[:k]
 
 
-@njit(cache=True)
-def _gather(body: np.ndarray, offsets: np.ndarray, itemsize: int) -> np.ndarray:  # pragma: no cover - numba
-    out = np.empty(offsets.size * itemsize, dtype=np.uint8)
-    for k in range(offsets.size):
-        o = offsets[k]
-        out[k * itemsize : (k + 1) * itemsize] = body[o : o + itemsize]
-    return out
-
-
 def _dbn_symbols(meta: Any) -> dict[int, str]:
     out: dict[int, str] = {}
     mappings = getattr(meta, "mappings", None) or {}
@@ -560,7 +551,7 @@ def _dbn_array(path: Path, body: np.ndarray, offsets: np.ndarray, stride: int, s
                lambda k: f"record of {lengths[k]} bytes, a {schema} record has {dtype.itemsize}", "record")  # fmt: skip
     if stride:
         return np.ndarray(shape=(off.size,), dtype=dtype, buffer=body, offset=0, strides=(stride,)), record_no
-    return _gather(body, off, dtype.itemsize).view(dtype), record_no
+    return body[off[:, None] + np.arange(dtype.itemsize)].view(dtype)[:, 0], record_no  # each record's bytes
 
 
 def _read_dbn(path: Path, clock: str) -> _Records:
@@ -607,18 +598,9 @@ def _read(path: Path, clock: str, price_format: str) -> _Records:
 # ---------------------------------------------------------------------------------------------
 # MBO rebuild (numba)
 # ---------------------------------------------------------------------------------------------
-# Error codes of _rebuild_mbo.
-_E_CANCEL_UNKNOWN = 1
-_E_DUPLICATE_ADD = 2
-_E_CANCEL_TOO_LARGE = 3
-_E_SIDE_MISMATCH = 4
-_E_PRICE_MISMATCH = 5
-_E_MODIFY_UNKNOWN = 6
-_E_ADD_SIDE = 7
-_E_NO_PRICE = 8
-_E_TOB = 9
-_E_ADD_SIZE = 10
-_E_LEVEL = 11
+# Error codes of _rebuild_mbo (0: no error).
+_E_CANCEL_UNKNOWN, _E_DUPLICATE_ADD, _E_CANCEL_TOO_LARGE, _E_SIDE_MISMATCH, _E_PRICE_MISMATCH = range(1, 6)
+_E_MODIFY_UNKNOWN, _E_ADD_SIDE, _E_NO_PRICE, _E_TOB, _E_ADD_SIZE, _E_LEVEL = range(6, 12)
 
 
 @njit(cache=True)
@@ -720,10 +702,7 @@ def _rebuild_mbo(r, grid, levels):  # pragma: no cover - numba
     each row, error code, record index, detail, cancellations, Modify records losing priority); on
     success the code is 0 and the detail the orders resting at the end."""
     action, size, oid, flags = r[0], r[3], r[4], r[5]
-    n_emit = 0
-    for i in range(action.size):
-        if flags[i] & F_LAST:
-            n_emit += 1
+    n_emit = np.count_nonzero(flags & F_LAST)
     rows = (np.empty((n_emit, levels)), np.empty((n_emit, levels)), np.empty((n_emit, levels)),
             np.empty((n_emit, levels)))  # fmt: skip
     emit = np.empty(n_emit, dtype=np.int64)
@@ -838,10 +817,9 @@ def _time_option(name: str, value: Any) -> int | None:
         try:
             ts = pd.Timestamp(value)
         except ValueError:
-            ts = None
-        if ts is not None and ts is not pd.NaT:
-            ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-            return int(ts.as_unit("ns").value)
+            ts = pd.NaT
+        if ts is not pd.NaT:
+            return int(ts.as_unit("ns").value)  # ns since the epoch, UTC (a naive time means UTC)
     raise bad_option(name, value, "an ISO-8601 time string (naive = UTC) or int ns since the epoch, or None")
 
 
@@ -892,21 +870,15 @@ def _check_sorted(rec: _Records) -> None:
 
 
 def _trades(rec: _Records) -> dict[str, np.ndarray]:
-    t = np.flatnonzero(rec.action == _T)
-    px = rec.price[t]
-    bad_px, bad_sz = np.zeros(rec.clock.size, bool), np.zeros(rec.clock.size, bool)
-    bad_px[t], bad_sz[t] = px == UNDEF_PRICE, rec.size[t] <= 0
-    rec.check(bad_px, "price", "trade (T) record without a price (UNDEF_PRICE)")
-    rec.check(bad_sz, "size", lambda k: f"trade (T) record with size {rec.size[k]}")
-    s = rec.side[t]
-    side = np.where(s == _BID, 1, np.where(s == _ASK, -1, 0)).astype(np.int8)
+    t = rec.take(rec.action == _T)
+    t.check(t.price == UNDEF_PRICE, "price", "trade (T) record without a price (UNDEF_PRICE)")
+    t.check(t.size <= 0, "size", lambda k: f"trade (T) record with size {t.size[k]}")
     return {
-        "trade_ts": rec.clock[t].astype(np.int64),
-        "trade_px": px / _SCALE,
-        "trade_sz": rec.size[t].astype(np.float64),
-        "trade_side": side,
-        "rows": rec.rows[t],
-        "fixed_px": px,
+        "trade_ts": t.clock,
+        "trade_px": t.price / _SCALE,
+        "trade_sz": t.size.astype(np.float64),
+        "trade_side": np.where(t.side == _BID, 1, np.where(t.side == _ASK, -1, 0)).astype(np.int8),
+        "rows": t.rows,
     }
 
 
@@ -925,9 +897,7 @@ def read_trades(
     check_choice("price_format", price_format, ("auto", "decimal", "fixed"))
     rec = _select(_read(Path(path), clock, price_format), instrument_id, symbol, publisher_id)
     _check_sorted(rec)
-    out = _trades(rec)
-    out.pop("fixed_px")
-    return out
+    return _trades(rec)
 
 
 def _check_companion(path: Path, rec: _Records, tr: dict[str, np.ndarray], notes: dict[str, Any]) -> None:
@@ -942,10 +912,7 @@ def _check_companion(path: Path, rec: _Records, tr: dict[str, np.ndarray], notes
             f"{path}: the trades file beside it ({sibling}) cannot be checked against this file's trades ({exc}); "
             f"pass trades='records' to use this file's own trades"
         ) from exc
-    same = other["trade_ts"].size == tr["trade_ts"].size and all(
-        np.array_equal(other[k], tr[k]) for k in ("trade_ts", "trade_px", "trade_sz", "trade_side")
-    )
-    if not same:
+    if not all(np.array_equal(other[k], tr[k]) for k in ("trade_ts", "trade_px", "trade_sz", "trade_side")):
         raise ValueError(
             f"{path}: its {tr['trade_ts'].size} trade records differ from the {other['trade_ts'].size} of the "
             f"trades file beside it ({sibling}); pass trades='records' to use this file's own trades"
@@ -956,36 +923,33 @@ def _check_companion(path: Path, rec: _Records, tr: dict[str, np.ndarray], notes
 # ---------------------------------------------------------------------------------------------
 # load
 # ---------------------------------------------------------------------------------------------
-def _infer_tick(path: Path, prices: np.ndarray) -> float:
-    """The tick of fixed-point ``prices`` (:func:`reader.infer_increment`, at least two distinct prices)."""
-    return increment(path, None, prices[prices != UNDEF_PRICE] / _SCALE, at_least=2)
-
-
 def _levels_to_float(px: np.ndarray, sz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     empty = (px == UNDEF_PRICE) | (sz == 0)
     return np.where(empty, np.nan, px / _SCALE), np.where(empty, 0.0, sz.astype(np.float64))
 
 
-def _book_rows(rec: _Records, levels: int | None, notes: dict[str, Any]) -> tuple:
-    """The book (fixed point) after every F_LAST record, the index of that record, and (MBO) the
-    day's cancellation arrays with their places."""
+def _book_rows(rec: _Records, levels: int | None, notes: dict[str, Any]) -> tuple[Book, dict, np.ndarray | None]:
+    """The book after every F_LAST record (``seq``: the index of that record; empty levels NaN / 0),
+    and (MBO) the day's cancellation arrays with their places."""
     last = np.flatnonzero(rec.flags & F_LAST)
     if last.size == 0:
         raise ValueError(f"{rec.path}: no record carries the F_LAST flag (0x80), so no event ever completes")
     notes["records_after_last_F_LAST"] = int(rec.clock.size - 1 - last[-1])
+    cancels, cancel_rows = {}, None
     if rec.schema == "mbo":
-        book, at, cancels, cancel_rows, extra = _mbo_book(rec, 10 if levels is None else levels)
+        book, last, cancels, cancel_rows, extra = _mbo_book(rec, 10 if levels is None else levels)
         notes.update(extra)
-        return book, at, cancels, cancel_rows
-    file_depth = rec.book["bid_px"].shape[1]
-    if levels is not None and levels > file_depth:
-        raise bad_option("levels", levels, f"None or 1..{file_depth} (the file's {rec.schema} depth)")
-    book = {k: v[last, : levels or file_depth] for k, v in rec.book.items()}
-    for s in ("bid", "ask"):
-        bad, sz = (book[f"{s}_px"] == UNDEF_PRICE) & (book[f"{s}_sz"] > 0), book[f"{s}_sz"]
-        fail_first(bad, rec.path, rec.rows[last], lambda r: f"{s}_px_{first(bad[r]):02d}",  # noqa: B023
-                   lambda r: f"a level of size {sz[r, first(bad[r])]} has no price", rec.unit)  # noqa: B023  # fmt: skip
-    return book, last, {}, None
+    else:
+        file_depth = rec.book["bid_px"].shape[1]
+        if levels is not None and levels > file_depth:
+            raise bad_option("levels", levels, f"None or 1..{file_depth} (the file's {rec.schema} depth)")
+        book = {k: v[last, : levels or file_depth] for k, v in rec.book.items()}
+        for s in ("bid", "ask"):
+            bad, sz = (book[f"{s}_px"] == UNDEF_PRICE) & (book[f"{s}_sz"] > 0), book[f"{s}_sz"]
+            fail_first(bad, rec.path, rec.rows[last], lambda r: f"{s}_px_{first(bad[r]):02d}",  # noqa: B023
+                       lambda r: f"a level of size {sz[r, first(bad[r])]} has no price", rec.unit)  # noqa: B023  # fmt: skip
+    sides = [a for s in ("bid", "ask") for a in _levels_to_float(book[f"{s}_px"], book[f"{s}_sz"])]
+    return Book(rec.clock[last], rec.rows[last], last, *sides), cancels, cancel_rows
 
 
 def _count(rec: _Records, notes: dict[str, Any]) -> None:
@@ -1076,12 +1040,9 @@ def load(
         "schema": rec.schema,
         "clock": rec.clock_name,
     }
-    book, at, cancels, cancel_rows = _book_rows(rec, o["levels"], notes)
-    bid_px, bid_sz = _levels_to_float(book["bid_px"], book["bid_sz"])
-    ask_px, ask_sz = _levels_to_float(book["ask_px"], book["ask_sz"])
-    keep = crossed_rows(path, rec.rows[at], (bid_px[:, 0], bid_sz[:, 0], ask_px[:, 0], ask_sz[:, 0]), crossed, notes,
-                        "bid_px_00", unit=rec.unit)  # fmt: skip
-    if not keep.any():
+    book, cancels, cancel_rows = _book_rows(rec, o["levels"], notes)
+    book = book.take(crossed_rows(path, book.line, book.top(), crossed, notes, "bid_px_00", unit=rec.unit))
+    if book.ts.size == 0:
         raise ValueError(f"{path}: every book row is crossed or locked; nothing is left")
     tr = _trades(rec)
     notes["trade_volume"] = int(rec.size[rec.action == _T].sum())
@@ -1091,21 +1052,21 @@ def load(
     sym = rec.symbols.get(notes["instrument_id"], str(notes["instrument_id"]))
     open_ns, close_ns, halts = _session(rec, o, notes, sym)
     tick = o["tick_size"]
-    if tick is None:
+    if tick is None:  # the gcd of every record price and book level (at least two distinct prices)
         prices = [rec.price] + ([] if rec.book is None else [rec.book["bid_px"].ravel(), rec.book["ask_px"].ravel()])
-        tick = _infer_tick(path, np.concatenate(prices))
+        prices = np.concatenate(prices)
+        tick = increment(path, None, prices[prices != UNDEF_PRICE] / _SCALE, at_least=2)
         notes["tick_size"] = "inferred: gcd of the distinct prices"
     meta = MarketMeta(
         symbol=sym, tick_size=tick, lot_size=o["lot_size"],
         session_open_ns=int(open_ns), session_close_ns=int(close_ns), source=str(path),
         date=pd.Timestamp(close_ns - 1, unit="ns", tz="UTC").strftime("%Y-%m-%d"), notes=notes,
     )  # fmt: skip
-    at = at[keep]
-    venue = rec.publisher_id[at].astype(np.int16) if len(notes["publisher_ids"]) > 1 else None
-    book_arrays = (rec.clock[at], bid_px[keep], bid_sz[keep], ask_px[keep], ask_sz[keep])
+    venue = rec.publisher_id[book.seq].astype(np.int16) if len(notes["publisher_ids"]) > 1 else None
+    book_arrays = (book.ts, book.bid_px, book.bid_sz, book.ask_px, book.ask_sz)
     trade_arrays = (tr["trade_ts"], tr["trade_px"], tr["trade_sz"], tr["trade_side"])
     day = MarketDay.build(meta, book_arrays, trade_arrays, venue=venue, halts=halts, **cancels)
-    return [validate(day, path, rec.rows[at], tr["rows"], cancel_rows, unit=rec.unit)]
+    return [validate(day, path, book.line, tr["rows"], cancel_rows, unit=rec.unit)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1142,7 +1103,6 @@ def _record_columns(day: MarketDay, depth: int, publisher_id: int) -> dict[str, 
     ts_all = np.concatenate([day.trade_ts, day.ts])
     order = np.argsort(ts_all, kind="stable")  # trades first: at equal times they come before the book row
     is_book = order >= nt
-    src = np.where(is_book, order - nt, order)  # the trade or the book row of each record
     row_of = np.cumsum(is_book)  # the book row shown by each record, + 1 (0: no row yet)
     cols: dict[str, np.ndarray] = {"ts": ts_all[order]}
     width = min(depth, day.levels)
@@ -1152,16 +1112,16 @@ def _record_columns(day: MarketDay, depth: int, publisher_id: int) -> dict[str, 
         px[1:, :width] = _fixed(getattr(day, f"{s}_px")[:, :width])
         sz[1:, :width] = getattr(day, f"{s}_sz")[:, :width].astype(np.int64)
         cols[f"{s}_px"], cols[f"{s}_sz"] = px[row_of], sz[row_of]
-    t_idx, tside = src[~is_book], day.trade_side[src[~is_book]]
-    cols["publisher_id"] = np.full(nb + nt, publisher_id, dtype=np.int64)
-    if day.venue is not None:
-        cols["publisher_id"][is_book] = day.venue[src[is_book]].astype(np.int64)
-    cols["price"] = np.full(nb + nt, UNDEF_PRICE, dtype=np.int64)
-    cols["price"][~is_book] = _fixed(day.trade_px[t_idx])
-    cols["size"] = np.zeros(nb + nt, dtype=np.int64)
-    cols["size"][~is_book] = day.trade_sz[t_idx].astype(np.int64)
-    cols["side"] = np.full(nb + nt, ord("N"), dtype=np.uint8)
-    cols["side"][~is_book] = np.where(tside > 0, ord("B"), np.where(tside < 0, ord("A"), ord("N")))
+
+    def records(trade_values: np.ndarray, book_values: Any, dtype: Any = np.int64) -> np.ndarray:
+        """One value per record: the trades' and the book rows' values in record order."""
+        return np.concatenate([trade_values, np.broadcast_to(book_values, nb)]).astype(dtype)[order]
+
+    tside = day.trade_side
+    cols["publisher_id"] = records(np.full(nt, publisher_id), publisher_id if day.venue is None else day.venue)
+    cols["price"] = records(_fixed(day.trade_px), UNDEF_PRICE)
+    cols["size"] = records(day.trade_sz, 0)
+    cols["side"] = records(np.where(tside > 0, ord("B"), np.where(tside < 0, ord("A"), ord("N"))), ord("N"), np.uint8)
     cols["action"] = np.where(is_book, ord("N"), ord("T")).astype(np.uint8)
     cols["flags"] = np.where(is_book, F_LAST, 0).astype(np.int64)
     return cols
