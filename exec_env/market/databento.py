@@ -305,13 +305,20 @@ def _parse_int(path: Path, rows: np.ndarray, name: str, col: pd.Series, lo: int 
             name,
             lambda k: number_problem(col.iloc[k], True) or f"not an integer: {excerpt(col.iloc[k])}",
         )
-    out = num.to_numpy()
-    if out.dtype == np.uint64:
-        out = out.view(np.int64)
-    out = out.astype(np.int64, copy=False)
+    out = num.to_numpy().astype(np.int64, copy=False)  # uint64 (order ids) wraps to its int64 bits
     if lo is not None:
         check_min(path, out, rows, name, "size" if "sz" in name or name == "size" else "value", lo)
     return out
+
+
+@njit(cache=True)
+def _digits(row: np.ndarray, j: int) -> tuple[int, int, int]:  # pragma: no cover - numba
+    """The value and the count of the decimal digits of ``row`` from index ``j`` on, and the index after them."""
+    value, start = np.int64(0), j
+    while j < row.size and 48 <= row[j] <= 57:
+        value = value * 10 + (row[j] - 48)
+        j += 1
+    return value, j - start, j
 
 
 @njit(cache=True)
@@ -327,32 +334,17 @@ def _decimal_to_fixed(chars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pr
         if width == 0 or chars[r, 0] == 0:
             out[r] = 9223372036854775807
             continue
-        j = 0
         neg = chars[r, 0] == 45
-        if neg:
-            j = 1
-        whole = np.int64(0)
-        n_whole = 0
-        while j < width and 48 <= chars[r, j] <= 57:
-            whole = whole * 10 + (chars[r, j] - 48)
-            n_whole += 1
-            j += 1
-        frac = np.int64(0)
-        n_frac = 0
+        whole, n_whole, j = _digits(chars[r], 1 if neg else 0)
+        frac, n_frac = np.int64(0), 0
         if j < width and chars[r, j] == 46:
-            j += 1
-            while j < width and 48 <= chars[r, j] <= 57:
-                frac = frac * 10 + (chars[r, j] - 48)
-                n_frac += 1
-                j += 1
+            frac, n_frac, j = _digits(chars[r], j + 1)
         bad = n_whole == 0 or n_whole > 10 or whole > 9_223_372_035 or n_frac > 9
         if bad or (j < width and chars[r, j] != 0):
             ok[r] = False
             out[r] = 0
             continue
-        for _ in range(9 - n_frac):
-            frac *= 10
-        value = whole * 1_000_000_000 + frac
+        value = whole * 1_000_000_000 + frac * 10 ** (9 - n_frac)
         out[r] = -value if neg else value
     return out, ok
 
@@ -778,12 +770,9 @@ def _mbo_book(rec: _Records, levels: int) -> tuple[dict[str, np.ndarray], np.nda
         cancels.append(c)
         resting[str(int(pub))] = int(n_orders)
         lost += int(n_lost)
-    at = np.concatenate([p[0] for p in parts])
+    at, *levels = (np.concatenate(column) for column in zip(*parts, strict=True))
     order = np.argsort(at, kind="stable")
-    book = {
-        name: np.concatenate([p[k] for p in parts])[order]
-        for k, name in ((1, "bid_px"), (2, "bid_sz"), (3, "ask_px"), (4, "ask_sz"))
-    }
+    book = {name: v[order] for name, v in zip(("bid_px", "bid_sz", "ask_px", "ask_sz"), levels, strict=True)}
     c = np.concatenate(cancels)
     c = c[np.argsort(c[:, 0], kind="stable")]
     arrays = {
