@@ -206,6 +206,8 @@ _DBN_CLASS = {160: "MBOMsg", 1: "MBP1Msg", 10: "MBP10Msg", 0: "TradeMsg"}
 _CSV_KEYS = {"ts_event", "rtype", "publisher_id", "instrument_id"}
 _ACTIONS = b"ACMRTFN"
 _SIDES = b"BAN"
+_CODES = {"action": _ACTIONS, "side": _SIDES}  # the ASCII code fields and their values
+_FIELDS = ("publisher_id", "instrument_id", "action", "side", "price", "size", "flags")  # of every record
 _SCHEMA_TOKEN = re.compile(r"(?<=[_.\-])(mbp-10|mbp-1|mbo)(?=[_.\-])", re.IGNORECASE)
 
 _A, _C, _M, _R, _T, _F, _N = (ord(c) for c in "ACMRTFN")
@@ -277,18 +279,25 @@ class _Records:
         out["book"] = None if self.book is None else {k: v[mask] for k, v in self.book.items()}
         return replace(self, **out)
 
-    def fail(self, i: int, name: str, problem: str) -> ValueError:
-        return field_error(self.path, int(self.rows[i]), name, problem, self.unit)
-
     def check(self, bad: np.ndarray, name: str, problem: Any) -> None:
         fail_first(bad, self.path, self.rows, name, problem, self.unit)
 
 
-def _levels(depth: int, column: Any) -> dict[str, np.ndarray]:
-    """The ``(n, depth)`` book levels ``bid_px``, ``bid_sz``, ``ask_px``, ``ask_sz`` of the record
-    fields ``<side>_<px|sz>_<jj>`` (``column(name)``: one field's values)."""
-    sides = [f"{s}_{q}" for s in ("bid", "ask") for q in ("px", "sz")]
-    return {k: np.column_stack([column(f"{k}_{j:02d}") for j in range(depth)]) for k in sides}
+def _records(
+    path: Path, encoding: str, schema: str, clock: str, rows: np.ndarray, column: Any, **extra: Any
+) -> _Records:
+    """The records of a file, both readers' last step: ``column(name)`` gives the values of the record
+    field ``name`` (int64; ASCII codes for action and side). MBO records add the order ids; MBP
+    records the ``(n, depth)`` book levels ``bid_px``, ``bid_sz``, ``ask_px``, ``ask_sz`` of the
+    fields ``<side>_<px|sz>_<jj>``."""
+    rec = _Records(path, encoding, schema, clock, column(clock), *map(column, _FIELDS), rows, **extra)
+    if schema == "mbo":
+        rec.order_id = column("order_id")
+    elif schema != "trades":
+        depth = int(schema.split("-")[1])
+        sides = ("bid_px", "bid_sz", "ask_px", "ask_sz")
+        rec.book = {k: np.column_stack([column(f"{k}_{j:02d}") for j in range(depth)]) for k in sides}
+    return rec
 
 
 # ---------------------------------------------------------------------------------------------
@@ -389,10 +398,9 @@ def _csv_frame(path: Path) -> tuple[list[str], np.ndarray, pd.DataFrame]:
         reader.check_columns(path, fields[1:], rows, header)
     if rows.size == 0:
         raise field_error(path, 2, header[0], "no data rows after the header line")
-    missing = [c for c in ("rtype", "publisher_id", "instrument_id", "action", "side", "price", "size", "flags")
-               if c not in header]  # fmt: skip
-    if "ts_event" not in header and "ts_recv" not in header:
-        missing.insert(0, "ts_recv")
+    clock = "ts_event" if "ts_event" in header else "ts_recv"  # either clock will do
+    required = (clock, "rtype", "publisher_id", "instrument_id", "action", "side", "price", "size", "flags")
+    missing = [c for c in required if c not in header]
     if missing:
         raise field_error(path, 1, missing[0], f"missing column; the header has {excerpt(', '.join(header), 120)}")
     try:
@@ -436,19 +444,20 @@ def _read_csv(path: Path, clock: str, price_format: str) -> _Records:
     rtype = ints["rtype"]
     fail_first(rtype != want, path, rows, "rtype", lambda k: f"rtype {rtype[k]} in a {schema} file (expected {want})")
     fail_first(ints["flags"] > 255, path, rows, "flags", lambda k: f"flags {ints['flags'][k]} do not fit in 8 bits")
-    rec = _Records(
-        path=path, encoding="csv", schema=schema, clock_name=clock_name,
-        clock=_parse_ts(path, rows, clock_name, df[clock_name]), publisher_id=ints["publisher_id"],
-        instrument_id=ints["instrument_id"], action=_parse_char(path, rows, "action", df["action"], _ACTIONS),
-        side=_parse_char(path, rows, "side", df["side"], _SIDES),
-        price=_parse_price(path, rows, "price", df["price"], price_format), size=ints["size"], flags=ints["flags"],
-        rows=rows.astype(np.int64), notes=notes,
-    )  # fmt: skip
-    if schema == "mbo":
-        rec.order_id = _parse_int(path, rows, "order_id", df["order_id"])
-    elif schema != "trades":
-        rec.book = _levels(int(schema.split("-")[1]), lambda c: _parse_price(path, rows, c, df[c], price_format)
-                           if "_px_" in c else _parse_int(path, rows, c, df[c], lo=0))  # fmt: skip
+
+    def column(name: str) -> np.ndarray:
+        """The values of field ``name``, parsed as what it holds."""
+        if name in ints:
+            return ints[name]
+        if name == clock_name:
+            return _parse_ts(path, rows, name, df[name])
+        if name in _CODES:
+            return _parse_char(path, rows, name, df[name], _CODES[name])
+        if name in price_cols:
+            return _parse_price(path, rows, name, df[name], price_format)
+        return _parse_int(path, rows, name, df[name], lo=None if name == "order_id" else 0)
+
+    rec = _records(path, "csv", schema, clock_name, rows.astype(np.int64), column, notes=notes)
     if "symbol" in header:
         pairs = pd.DataFrame({"i": rec.instrument_id, "s": df["symbol"].to_numpy(dtype=object)}).drop_duplicates("i")
         rec.symbols = {int(i): str(s) for i, s in zip(pairs["i"], pairs["s"], strict=True) if s}
@@ -560,23 +569,18 @@ def _read_dbn(path: Path, clock: str) -> _Records:
     arr, record_no = _dbn_array(path, body, offsets, stride, rtypes == want, dtype, _RTYPE_SCHEMA[want])
     if clock not in dtype.names:
         raise ValueError(f"{path}: DBN records have no field {clock!r}")
-    ts = arr[clock].astype(np.uint64)
-    fail_first(ts == np.uint64(2**64 - 1), path, record_no, clock, "undefined timestamp (UNDEF_TIMESTAMP)", "record")
-    rec = _Records(
-        path=path, encoding="dbn", schema=_RTYPE_SCHEMA[want], clock_name=clock, clock=ts.astype(np.int64),
-        publisher_id=arr["publisher_id"].astype(np.int64), instrument_id=arr["instrument_id"].astype(np.int64),
-        action=arr["action"].view(np.uint8).copy(), side=arr["side"].view(np.uint8).copy(),
-        price=arr["price"].astype(np.int64), size=arr["size"].astype(np.int64), flags=arr["flags"].astype(np.int64),
-        rows=record_no.astype(np.int64), symbols=_dbn_symbols(meta), notes=notes,
-    )  # fmt: skip
-    for name, allowed in (("action", _ACTIONS), ("side", _SIDES)):
+
+    def column(name: str) -> np.ndarray:
+        """The values of field ``name`` as int64 (unsigned ones: their bits), ASCII codes as bytes."""
+        return arr[name].view(np.uint8).copy() if name in _CODES else arr[name].astype(np.int64)
+
+    rec = _records(path, "dbn", _RTYPE_SCHEMA[want], clock, record_no.astype(np.int64), column, notes=notes)
+    rec.symbols = _dbn_symbols(meta)
+    rec.check(rec.clock == -1, clock, "undefined timestamp (UNDEF_TIMESTAMP)")  # 2**64 - 1 as uint64
+    for name, allowed in _CODES.items():
         codes = getattr(rec, name)
         rec.check(~np.isin(codes, np.frombuffer(allowed, dtype=np.uint8)), name,
                   lambda k: f"{bytes([codes[k]])!r} is not one of {', '.join(allowed.decode())}")  # noqa: B023  # fmt: skip
-    if want == 160:
-        rec.order_id = arr["order_id"].view(np.int64).copy()
-    elif want in (1, 10):
-        rec.book = _levels(1 if want == 1 else 10, lambda c: arr[c].astype(np.int64))
     return rec
 
 
@@ -750,7 +754,7 @@ def _mbo_error(rec: _Records, code: int, i: int, detail: int) -> ValueError:
         price=rec.price[i] / _SCALE, detail=detail, detail_char=chr(detail) if 0 <= detail < 128 else "?",
         detail_price=detail / _SCALE,
     )  # fmt: skip
-    return rec.fail(i, name, problem)
+    return field_error(rec.path, int(rec.rows[i]), name, problem, rec.unit)
 
 
 def _mbo_book(rec: _Records, levels: int) -> tuple[dict[str, np.ndarray], np.ndarray, dict, np.ndarray, dict]:
@@ -826,9 +830,8 @@ _RULES: dict[str, Any] = {
 # Selection and trades
 # ---------------------------------------------------------------------------------------------
 def _select(rec: _Records, instrument_id: int | None, symbol: str | None, publisher_id: int | None) -> _Records:
-    ids = np.unique(rec.instrument_id)
-    rec.notes["instruments_in_file"] = {str(int(i)): rec.symbols.get(int(i), "") for i in ids}
     found = first_places(rec.instrument_id, rec.rows)
+    rec.notes["instruments_in_file"] = {str(i): rec.symbols.get(i, "") for i in sorted(found)}
     rule = {"what": "instruments", "label": lambda i: f"{i} ({rec.symbols.get(i, '?')})", "unit": rec.unit}
     if instrument_id is None and symbol is not None:
         match = [i for i in found if rec.symbols.get(i) == symbol]
@@ -840,10 +843,9 @@ def _select(rec: _Records, instrument_id: int | None, symbol: str | None, publis
                       hint="instrument_id= or symbol=", **rule)  # fmt: skip
         if symbol is not None and rec.symbols.get(chosen) not in (None, symbol):
             raise bad_option("symbol", symbol, f"{rec.symbols.get(chosen)!r} (the symbol of instrument {chosen})")
-    mask = rec.instrument_id == chosen
-    if ids.size > 1:
-        rec.notes["other_instrument_records"] = int((~mask).sum())
-    out = rec.take(mask)
+    out = rec.take(rec.instrument_id == chosen)
+    if len(found) > 1:
+        rec.notes["other_instrument_records"] = rec.clock.size - out.clock.size
     if publisher_id is not None:
         pick(rec.path, first_places(out.publisher_id, out.rows), publisher_id, "publisher_id", option="publisher_id",
              what="publishers", unit=rec.unit)  # fmt: skip

@@ -184,11 +184,12 @@ def stream_key(path: Path) -> tuple[str, int] | None:
     return None if kind == "trades" else (f"{exchange} {kind}{depth or ''} {symbol}", start)
 
 
-def _read_csv(path: Path, dtypes: dict[str, Any]) -> tuple[str, int, pd.DataFrame]:
-    """Parse one Tardis CSV; data row k is file line k + 2. Checks the column count of every line."""
+def _read_csv(path: Path, dtypes: dict[str, Any]) -> pd.DataFrame:
+    """Parse one Tardis CSV; data row k is file line k + 2. Checks the header and the column count of
+    every line."""
     data, header, fields = reader.csv_text(path)  # blank lines at the end ignored, inside refused
     try:
-        kind, depth = _dataset(header)
+        _dataset(header)
     except ValueError:
         raise _header_error(path, ",".join(header)) from None
     reader.check_columns(path, fields, np.arange(1, fields.size + 1), header)
@@ -204,7 +205,7 @@ def _read_csv(path: Path, dtypes: dict[str, Any]) -> tuple[str, int, pd.DataFram
                     path, raw[col], np.arange(2, len(raw) + 2), col, missing=dt == np.float64, integer=dt == np.int64
                 )
         raise
-    return kind, depth, df
+    return df
 
 
 def _required(src: Any, df: pd.DataFrame, lines: np.ndarray, cols: list[str]) -> None:
@@ -258,7 +259,7 @@ def _header_error(path: Path, header: str) -> ValueError:
 
 def _read_files(paths: list[Path], dtypes: dict[str, Any]) -> tuple[Capture, pd.DataFrame, np.ndarray]:
     """The CSV files of one stream as one frame; its rows' lines numbered across the files."""
-    frames = [_read_csv(p, dtypes)[2] for p in paths]
+    frames = [_read_csv(p, dtypes) for p in paths]
     src = Capture.of(paths, [len(df) + 1 for df in frames])
     lines = np.concatenate([np.arange(2, len(df) + 2) + src.offsets[k] for k, df in enumerate(frames)])
     df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
