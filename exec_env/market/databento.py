@@ -1112,8 +1112,8 @@ def _record_columns(day: MarketDay, depth: int, publisher_id: int) -> dict[str, 
     cols["publisher_id"] = records(np.full(nt, publisher_id), publisher_id if day.venue is None else day.venue)
     cols["price"] = records(_fixed(day.trade_px), UNDEF_PRICE)
     cols["size"] = records(day.trade_sz, 0)
-    cols["side"] = records(np.where(tside > 0, ord("B"), np.where(tside < 0, ord("A"), ord("N"))), ord("N"), np.uint8)
-    cols["action"] = np.where(is_book, ord("N"), ord("T")).astype(np.uint8)
+    cols["side"] = records(np.where(tside > 0, b"B", np.where(tside < 0, b"A", b"N")), b"N", "S1")
+    cols["action"] = np.where(is_book, b"N", b"T")
     cols["flags"] = np.where(is_book, F_LAST, 0).astype(np.int64)
     return cols
 
@@ -1127,9 +1127,8 @@ def _write_dbn(path: Path, day: MarketDay, cols: dict[str, np.ndarray], schema: 
     arr = np.zeros(n, dtype=dtype)
     arr["length"], arr["rtype"], arr["instrument_id"] = dtype.itemsize // 4, rtype, instrument_id
     arr["ts_event"], arr["ts_recv"], arr["sequence"] = ts, ts, np.arange(n)
-    for key in ("publisher_id", "price", "size", "flags"):
+    for key in ("publisher_id", "price", "size", "action", "side", "flags"):
         arr[key] = cols[key]
-    arr["action"], arr["side"] = cols["action"].view("S1"), cols["side"].view("S1")
     for j in range(cols["bid_px"].shape[1]):
         for key in ("bid_px", "ask_px", "bid_sz", "ask_sz"):
             arr[f"{key}_{j:02d}"] = cols[key][:, j]
@@ -1154,8 +1153,8 @@ def _write_csv(path: Path, day: MarketDay, cols: dict[str, np.ndarray], schema: 
 
     out: dict[str, Any] = {"ts_recv": _pretty_ts(cols["ts"]) if pretty[1] else cols["ts"]}
     out.update(ts_event=out["ts_recv"], rtype=_SCHEMA_RTYPE[schema], publisher_id=cols["publisher_id"],
-               instrument_id=instrument_id, action=cols["action"].view("S1").astype(str),
-               side=cols["side"].view("S1").astype(str), depth=0, price=prices(cols["price"]), size=cols["size"],
+               instrument_id=instrument_id, action=cols["action"].astype(str),
+               side=cols["side"].astype(str), depth=0, price=prices(cols["price"]), size=cols["size"],
                flags=cols["flags"], ts_in_delta=0, sequence=np.arange(n))  # fmt: skip
     for j in range(cols["bid_px"].shape[1]):
         for key in ("bid_px", "ask_px", "bid_sz", "ask_sz"):
