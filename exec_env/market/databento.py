@@ -220,10 +220,7 @@ _ORDER_T = types.UniTuple(types.int64, 4)  # (side, price, size, entry time) of 
 # ---------------------------------------------------------------------------------------------
 def sniff(path: Path) -> bool:
     """DBN by its magic bytes ``DBN`` (after zstd decompression), CSV by its header columns."""
-    try:
-        head = reader.head_bytes(Path(path), 4096, text=False)
-    except (OSError, ImportError):
-        return False
+    head = reader.head_bytes(Path(path), 4096, text=False)  # b"" when unreadable
     if head[:3] == b"DBN":
         return True
     line = head.split(b"\n", 1)[0].strip().decode("utf-8", errors="replace")
@@ -231,11 +228,8 @@ def sniff(path: Path) -> bool:
 
 
 def _sibling_trades(path: Path) -> Path | None:
-    name = path.name
-    if not _SCHEMA_TOKEN.search(name):
-        return None
-    other = path.with_name(_SCHEMA_TOKEN.sub("trades", name, count=1))
-    return other if other.is_file() and other != path else None
+    other = path.parent / _SCHEMA_TOKEN.sub("trades", path.name, count=1)  # unchanged without a schema token
+    return other if other != path and other.is_file() else None
 
 
 def companions(path: Path) -> list[Path]:
