@@ -356,8 +356,7 @@ def _parse_price(path: Path, rows: np.ndarray, name: str, col: pd.Series, fmt: s
     if fmt == "fixed":
         empty = (col == "").to_numpy(dtype=bool)
         out = np.full(len(col), UNDEF_PRICE, dtype=np.int64)
-        if not empty.all():
-            out[~empty] = _parse_int(path, rows[~empty], name, col[~empty])
+        out[~empty] = _parse_int(path, rows[~empty], name, col[~empty])
         return out
     values = col.to_numpy(dtype=object)
     problem = lambda k: number_problem(values[k]) or f"not a decimal price of at most 9 decimals: {excerpt(values[k])}"  # noqa: E731
