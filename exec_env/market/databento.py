@@ -907,6 +907,11 @@ def _check_companion(path: Path, rec: _Records, tr: dict[str, np.ndarray], notes
 # ---------------------------------------------------------------------------------------------
 # load
 # ---------------------------------------------------------------------------------------------
+def _infer_tick(path: Path, prices: np.ndarray) -> float:
+    """The tick of fixed-point ``prices`` (:func:`reader.infer_increment`, at least two distinct prices)."""
+    return increment(path, None, prices[prices != UNDEF_PRICE] / _SCALE, at_least=2)
+
+
 def _levels_to_float(px: np.ndarray, sz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     empty = (px == UNDEF_PRICE) | (sz == 0)
     return np.where(empty, np.nan, px / _SCALE), np.where(empty, 0.0, sz.astype(np.float64))
@@ -1036,10 +1041,9 @@ def load(
     sym = rec.symbols.get(notes["instrument_id"], str(notes["instrument_id"]))
     open_ns, close_ns, halts = _session(rec, o, notes, sym)
     tick = o["tick_size"]
-    if tick is None:  # the gcd of every record price and book level (at least two distinct prices)
+    if tick is None:
         prices = [rec.price] + ([] if rec.book is None else [rec.book["bid_px"].ravel(), rec.book["ask_px"].ravel()])
-        prices = np.concatenate(prices)
-        tick = increment(path, None, prices[prices != UNDEF_PRICE] / _SCALE, at_least=2)
+        tick = _infer_tick(path, np.concatenate(prices))
         notes["tick_size"] = "inferred: gcd of the distinct prices"
     meta = MarketMeta(
         symbol=sym, tick_size=tick, lot_size=o["lot_size"],
