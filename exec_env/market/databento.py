@@ -315,16 +315,6 @@ def _parse_int(path: Path, rows: np.ndarray, name: str, col: pd.Series, lo: int 
 
 
 @njit(cache=True)
-def _digits(row: np.ndarray, j: int) -> tuple[int, int, int]:  # pragma: no cover - numba
-    """The value and the count of the decimal digits of ``row`` from index ``j`` on, and the index after them."""
-    value, start = np.int64(0), j
-    while j < row.size and 48 <= row[j] <= 57:
-        value = value * 10 + (row[j] - 48)
-        j += 1
-    return value, j - start, j
-
-
-@njit(cache=True)
 def _decimal_to_fixed(chars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - numba
     """Parse ASCII rows ``-?digits(.digits{0,9})?`` (NUL-padded) exactly to 1e-9 fixed point.
 
@@ -338,16 +328,29 @@ def _decimal_to_fixed(chars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pr
             out[r] = 9223372036854775807
             continue
         neg = chars[r, 0] == 45
-        whole, n_whole, j = _digits(chars[r], 1 if neg else 0)
-        frac, n_frac = np.int64(0), 0
+        j = 1 if neg else 0
+        whole = np.int64(0)
+        n_whole = 0
+        while j < width and 48 <= chars[r, j] <= 57:
+            whole = whole * 10 + (chars[r, j] - 48)
+            n_whole += 1
+            j += 1
+        frac = np.int64(0)
+        n_frac = 0
         if j < width and chars[r, j] == 46:
-            frac, n_frac, j = _digits(chars[r], j + 1)
+            j += 1
+            while j < width and 48 <= chars[r, j] <= 57:
+                frac = frac * 10 + (chars[r, j] - 48)
+                n_frac += 1
+                j += 1
         bad = n_whole == 0 or n_whole > 10 or whole > 9_223_372_035 or n_frac > 9
         if bad or (j < width and chars[r, j] != 0):
             ok[r] = False
             out[r] = 0
             continue
-        value = whole * 1_000_000_000 + frac * 10 ** (9 - n_frac)
+        for _ in range(9 - n_frac):
+            frac *= 10
+        value = whole * 1_000_000_000 + frac
         out[r] = -value if neg else value
     return out, ok
 
