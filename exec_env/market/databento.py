@@ -207,7 +207,7 @@ _CSV_KEYS = {"ts_event", "rtype", "publisher_id", "instrument_id"}
 _ACTIONS = b"ACMRTFN"
 _SIDES = b"BAN"
 _CODES = {"action": _ACTIONS, "side": _SIDES}  # the ASCII code fields and their values
-_FIELDS = ("publisher_id", "instrument_id", "action", "side", "price", "size", "flags")  # of every record
+_FIELDS = ("publisher_id", "instrument_id", "action", "side", "price", "size", "flags")  # in _Records order
 _SCHEMA_TOKEN = re.compile(r"(?<=[_.\-])(mbp-10|mbp-1|mbo)(?=[_.\-])", re.IGNORECASE)
 
 _A, _C, _M, _R, _T, _F, _N = (ord(c) for c in "ACMRTFN")
