@@ -151,7 +151,7 @@ from numba import njit, types
 from numba.typed import Dict
 
 from exec_env.market import hours, reader
-from exec_env.market.crypto import reset_book, set_level, write_side
+from exec_env.market.crypto import Book, reset_book, set_level, write_side
 from exec_env.market.data import MAX_LEVELS, UNKNOWN_ENTRY, MarketDay, MarketMeta, validate
 from exec_env.market.lift import parse_times
 from exec_env.market.reader import (
@@ -206,6 +206,8 @@ _DBN_CLASS = {160: "MBOMsg", 1: "MBP1Msg", 10: "MBP10Msg", 0: "TradeMsg"}
 _CSV_KEYS = {"ts_event", "rtype", "publisher_id", "instrument_id"}
 _ACTIONS = b"ACMRTFN"
 _SIDES = b"BAN"
+_CODES = {"action": _ACTIONS, "side": _SIDES}  # the ASCII code fields and their values
+_FIELDS = ("publisher_id", "instrument_id", "action", "side", "price", "size", "flags")  # in _Records order
 _SCHEMA_TOKEN = re.compile(r"(?<=[_.\-])(mbp-10|mbp-1|mbo)(?=[_.\-])", re.IGNORECASE)
 
 _A, _C, _M, _R, _T, _F, _N = (ord(c) for c in "ACMRTFN")
@@ -218,10 +220,7 @@ _ORDER_T = types.UniTuple(types.int64, 4)  # (side, price, size, entry time) of 
 # ---------------------------------------------------------------------------------------------
 def sniff(path: Path) -> bool:
     """DBN by its magic bytes ``DBN`` (after zstd decompression), CSV by its header columns."""
-    try:
-        head = reader.head_bytes(Path(path), 4096, text=False)
-    except (OSError, ImportError):
-        return False
+    head = reader.head_bytes(Path(path), 4096, text=False)  # b"" when unreadable
     if head[:3] == b"DBN":
         return True
     line = head.split(b"\n", 1)[0].strip().decode("utf-8", errors="replace")
@@ -229,11 +228,8 @@ def sniff(path: Path) -> bool:
 
 
 def _sibling_trades(path: Path) -> Path | None:
-    name = path.name
-    if not _SCHEMA_TOKEN.search(name):
-        return None
-    other = path.with_name(_SCHEMA_TOKEN.sub("trades", name, count=1))
-    return other if other.is_file() and other != path else None
+    other = path.parent / _SCHEMA_TOKEN.sub("trades", path.name, count=1)  # unchanged without a schema token
+    return other if other != path and other.is_file() else None
 
 
 def companions(path: Path) -> list[Path]:
@@ -277,18 +273,25 @@ class _Records:
         out["book"] = None if self.book is None else {k: v[mask] for k, v in self.book.items()}
         return replace(self, **out)
 
-    def fail(self, i: int, name: str, problem: str) -> ValueError:
-        return field_error(self.path, int(self.rows[i]), name, problem, self.unit)
-
     def check(self, bad: np.ndarray, name: str, problem: Any) -> None:
         fail_first(bad, self.path, self.rows, name, problem, self.unit)
 
 
-def _levels(depth: int, column: Any) -> dict[str, np.ndarray]:
-    """The ``(n, depth)`` book levels ``bid_px``, ``bid_sz``, ``ask_px``, ``ask_sz`` of the record
-    fields ``<side>_<px|sz>_<jj>`` (``column(name)``: one field's values)."""
-    sides = [f"{s}_{q}" for s in ("bid", "ask") for q in ("px", "sz")]
-    return {k: np.column_stack([column(f"{k}_{j:02d}") for j in range(depth)]) for k in sides}
+def _records(
+    path: Path, encoding: str, schema: str, clock: str, rows: np.ndarray, column: Any, **extra: Any
+) -> _Records:
+    """The records of a file, both readers' last step: ``column(name)`` gives the values of the record
+    field ``name`` (int64; ASCII codes for action and side). MBO records add the order ids; MBP
+    records the ``(n, depth)`` book levels ``bid_px``, ``bid_sz``, ``ask_px``, ``ask_sz`` of the
+    fields ``<side>_<px|sz>_<jj>``."""
+    rec = _Records(path, encoding, schema, clock, column(clock), *map(column, _FIELDS), rows, **extra)
+    if schema == "mbo":
+        rec.order_id = column("order_id")
+    elif schema != "trades":
+        depth = int(schema.split("-")[1])
+        sides = ("bid_px", "bid_sz", "ask_px", "ask_sz")
+        rec.book = {k: np.column_stack([column(f"{k}_{j:02d}") for j in range(depth)]) for k in sides}
+    return rec
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,10 +308,7 @@ def _parse_int(path: Path, rows: np.ndarray, name: str, col: pd.Series, lo: int 
             name,
             lambda k: number_problem(col.iloc[k], True) or f"not an integer: {excerpt(col.iloc[k])}",
         )
-    out = num.to_numpy()
-    if out.dtype == np.uint64:
-        out = out.view(np.int64)
-    out = out.astype(np.int64, copy=False)
+    out = num.to_numpy().astype(np.int64, copy=False)  # uint64 (order ids) wraps to its int64 bits
     if lo is not None:
         check_min(path, out, rows, name, "size" if "sz" in name or name == "size" else "value", lo)
     return out
@@ -327,10 +327,8 @@ def _decimal_to_fixed(chars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pr
         if width == 0 or chars[r, 0] == 0:
             out[r] = 9223372036854775807
             continue
-        j = 0
         neg = chars[r, 0] == 45
-        if neg:
-            j = 1
+        j = 1 if neg else 0
         whole = np.int64(0)
         n_whole = 0
         while j < width and 48 <= chars[r, j] <= 57:
@@ -361,8 +359,7 @@ def _parse_price(path: Path, rows: np.ndarray, name: str, col: pd.Series, fmt: s
     if fmt == "fixed":
         empty = (col == "").to_numpy(dtype=bool)
         out = np.full(len(col), UNDEF_PRICE, dtype=np.int64)
-        if not empty.all():
-            out[~empty] = _parse_int(path, rows[~empty], name, col[~empty])
+        out[~empty] = _parse_int(path, rows[~empty], name, col[~empty])
         return out
     values = col.to_numpy(dtype=object)
     problem = lambda k: number_problem(values[k]) or f"not a decimal price of at most 9 decimals: {excerpt(values[k])}"  # noqa: E731
@@ -397,10 +394,9 @@ def _csv_frame(path: Path) -> tuple[list[str], np.ndarray, pd.DataFrame]:
         reader.check_columns(path, fields[1:], rows, header)
     if rows.size == 0:
         raise field_error(path, 2, header[0], "no data rows after the header line")
-    missing = [c for c in ("rtype", "publisher_id", "instrument_id", "action", "side", "price", "size", "flags")
-               if c not in header]  # fmt: skip
-    if "ts_event" not in header and "ts_recv" not in header:
-        missing.insert(0, "ts_recv")
+    clock = "ts_event" if "ts_event" in header else "ts_recv"  # either clock will do
+    required = (clock, "rtype", "publisher_id", "instrument_id", "action", "side", "price", "size", "flags")
+    missing = [c for c in required if c not in header]
     if missing:
         raise field_error(path, 1, missing[0], f"missing column; the header has {excerpt(', '.join(header), 120)}")
     try:
@@ -444,19 +440,20 @@ def _read_csv(path: Path, clock: str, price_format: str) -> _Records:
     rtype = ints["rtype"]
     fail_first(rtype != want, path, rows, "rtype", lambda k: f"rtype {rtype[k]} in a {schema} file (expected {want})")
     fail_first(ints["flags"] > 255, path, rows, "flags", lambda k: f"flags {ints['flags'][k]} do not fit in 8 bits")
-    rec = _Records(
-        path=path, encoding="csv", schema=schema, clock_name=clock_name,
-        clock=_parse_ts(path, rows, clock_name, df[clock_name]), publisher_id=ints["publisher_id"],
-        instrument_id=ints["instrument_id"], action=_parse_char(path, rows, "action", df["action"], _ACTIONS),
-        side=_parse_char(path, rows, "side", df["side"], _SIDES),
-        price=_parse_price(path, rows, "price", df["price"], price_format), size=ints["size"], flags=ints["flags"],
-        rows=rows.astype(np.int64), notes=notes,
-    )  # fmt: skip
-    if schema == "mbo":
-        rec.order_id = _parse_int(path, rows, "order_id", df["order_id"])
-    elif schema != "trades":
-        rec.book = _levels(int(schema.split("-")[1]), lambda c: _parse_price(path, rows, c, df[c], price_format)
-                           if "_px_" in c else _parse_int(path, rows, c, df[c], lo=0))  # fmt: skip
+
+    def column(name: str) -> np.ndarray:
+        """The values of field ``name``, parsed as what it holds."""
+        if name in ints:
+            return ints[name]
+        if name == clock_name:
+            return _parse_ts(path, rows, name, df[name])
+        if name in _CODES:
+            return _parse_char(path, rows, name, df[name], _CODES[name])
+        if name in price_cols:
+            return _parse_price(path, rows, name, df[name], price_format)
+        return _parse_int(path, rows, name, df[name], lo=None if name == "order_id" else 0)
+
+    rec = _records(path, "csv", schema, clock_name, rows.astype(np.int64), column, notes=notes)
     if "symbol" in header:
         pairs = pd.DataFrame({"i": rec.instrument_id, "s": df["symbol"].to_numpy(dtype=object)}).drop_duplicates("i")
         rec.symbols = {int(i): str(s) for i, s in zip(pairs["i"], pairs["s"], strict=True) if s}
@@ -482,15 +479,6 @@ def _record_offsets(body: np.ndarray) -> np.ndarray:  # pragma: no cover - numba
     if pos != n:
         return out[:0] - 1
     return out[:k]
-
-
-@njit(cache=True)
-def _gather(body: np.ndarray, offsets: np.ndarray, itemsize: int) -> np.ndarray:  # pragma: no cover - numba
-    out = np.empty(offsets.size * itemsize, dtype=np.uint8)
-    for k in range(offsets.size):
-        o = offsets[k]
-        out[k * itemsize : (k + 1) * itemsize] = body[o : o + itemsize]
-    return out
 
 
 def _dbn_symbols(meta: Any) -> dict[int, str]:
@@ -560,7 +548,7 @@ def _dbn_array(path: Path, body: np.ndarray, offsets: np.ndarray, stride: int, s
                lambda k: f"record of {lengths[k]} bytes, a {schema} record has {dtype.itemsize}", "record")  # fmt: skip
     if stride:
         return np.ndarray(shape=(off.size,), dtype=dtype, buffer=body, offset=0, strides=(stride,)), record_no
-    return _gather(body, off, dtype.itemsize).view(dtype), record_no
+    return body[off[:, None] + np.arange(dtype.itemsize)].view(dtype)[:, 0], record_no  # each record's bytes
 
 
 def _read_dbn(path: Path, clock: str) -> _Records:
@@ -577,23 +565,18 @@ def _read_dbn(path: Path, clock: str) -> _Records:
     arr, record_no = _dbn_array(path, body, offsets, stride, rtypes == want, dtype, _RTYPE_SCHEMA[want])
     if clock not in dtype.names:
         raise ValueError(f"{path}: DBN records have no field {clock!r}")
-    ts = arr[clock].astype(np.uint64)
-    fail_first(ts == np.uint64(2**64 - 1), path, record_no, clock, "undefined timestamp (UNDEF_TIMESTAMP)", "record")
-    rec = _Records(
-        path=path, encoding="dbn", schema=_RTYPE_SCHEMA[want], clock_name=clock, clock=ts.astype(np.int64),
-        publisher_id=arr["publisher_id"].astype(np.int64), instrument_id=arr["instrument_id"].astype(np.int64),
-        action=arr["action"].view(np.uint8).copy(), side=arr["side"].view(np.uint8).copy(),
-        price=arr["price"].astype(np.int64), size=arr["size"].astype(np.int64), flags=arr["flags"].astype(np.int64),
-        rows=record_no.astype(np.int64), symbols=_dbn_symbols(meta), notes=notes,
-    )  # fmt: skip
-    for name, allowed in (("action", _ACTIONS), ("side", _SIDES)):
+
+    def column(name: str) -> np.ndarray:
+        """The values of field ``name`` as int64 (unsigned ones: their bits), ASCII codes as bytes."""
+        return arr[name].view(np.uint8).copy() if name in _CODES else arr[name].astype(np.int64)
+
+    rec = _records(path, "dbn", _RTYPE_SCHEMA[want], clock, record_no.astype(np.int64), column, notes=notes)
+    rec.symbols = _dbn_symbols(meta)
+    rec.check(rec.clock == -1, clock, "undefined timestamp (UNDEF_TIMESTAMP)")  # 2**64 - 1 as uint64
+    for name, allowed in _CODES.items():
         codes = getattr(rec, name)
         rec.check(~np.isin(codes, np.frombuffer(allowed, dtype=np.uint8)), name,
                   lambda k: f"{bytes([codes[k]])!r} is not one of {', '.join(allowed.decode())}")  # noqa: B023  # fmt: skip
-    if want == 160:
-        rec.order_id = arr["order_id"].view(np.int64).copy()
-    elif want in (1, 10):
-        rec.book = _levels(1 if want == 1 else 10, lambda c: arr[c].astype(np.int64))
     return rec
 
 
@@ -607,18 +590,9 @@ def _read(path: Path, clock: str, price_format: str) -> _Records:
 # ---------------------------------------------------------------------------------------------
 # MBO rebuild (numba)
 # ---------------------------------------------------------------------------------------------
-# Error codes of _rebuild_mbo.
-_E_CANCEL_UNKNOWN = 1
-_E_DUPLICATE_ADD = 2
-_E_CANCEL_TOO_LARGE = 3
-_E_SIDE_MISMATCH = 4
-_E_PRICE_MISMATCH = 5
-_E_MODIFY_UNKNOWN = 6
-_E_ADD_SIDE = 7
-_E_NO_PRICE = 8
-_E_TOB = 9
-_E_ADD_SIZE = 10
-_E_LEVEL = 11
+# Error codes of _rebuild_mbo (0: no error).
+_E_CANCEL_UNKNOWN, _E_DUPLICATE_ADD, _E_CANCEL_TOO_LARGE, _E_SIDE_MISMATCH, _E_PRICE_MISMATCH = range(1, 6)
+_E_MODIFY_UNKNOWN, _E_ADD_SIDE, _E_NO_PRICE, _E_TOB, _E_ADD_SIZE, _E_LEVEL = range(6, 12)
 
 
 @njit(cache=True)
@@ -720,10 +694,7 @@ def _rebuild_mbo(r, grid, levels):  # pragma: no cover - numba
     each row, error code, record index, detail, cancellations, Modify records losing priority); on
     success the code is 0 and the detail the orders resting at the end."""
     action, size, oid, flags = r[0], r[3], r[4], r[5]
-    n_emit = 0
-    for i in range(action.size):
-        if flags[i] & F_LAST:
-            n_emit += 1
+    n_emit = np.count_nonzero(flags & F_LAST)
     rows = (np.empty((n_emit, levels)), np.empty((n_emit, levels)), np.empty((n_emit, levels)),
             np.empty((n_emit, levels)))  # fmt: skip
     emit = np.empty(n_emit, dtype=np.int64)
@@ -779,7 +750,7 @@ def _mbo_error(rec: _Records, code: int, i: int, detail: int) -> ValueError:
         price=rec.price[i] / _SCALE, detail=detail, detail_char=chr(detail) if 0 <= detail < 128 else "?",
         detail_price=detail / _SCALE,
     )  # fmt: skip
-    return rec.fail(i, name, problem)
+    return field_error(rec.path, int(rec.rows[i]), name, problem, rec.unit)
 
 
 def _mbo_book(rec: _Records, levels: int) -> tuple[dict[str, np.ndarray], np.ndarray, dict, np.ndarray, dict]:
@@ -799,12 +770,9 @@ def _mbo_book(rec: _Records, levels: int) -> tuple[dict[str, np.ndarray], np.nda
         cancels.append(c)
         resting[str(int(pub))] = int(n_orders)
         lost += int(n_lost)
-    at = np.concatenate([p[0] for p in parts])
+    at, *levels = (np.concatenate(column) for column in zip(*parts, strict=True))
     order = np.argsort(at, kind="stable")
-    book = {
-        name: np.concatenate([p[k] for p in parts])[order]
-        for k, name in ((1, "bid_px"), (2, "bid_sz"), (3, "ask_px"), (4, "ask_sz"))
-    }
+    book = {name: v[order] for name, v in zip(("bid_px", "bid_sz", "ask_px", "ask_sz"), levels, strict=True)}
     c = np.concatenate(cancels)
     c = c[np.argsort(c[:, 0], kind="stable")]
     arrays = {
@@ -838,10 +806,9 @@ def _time_option(name: str, value: Any) -> int | None:
         try:
             ts = pd.Timestamp(value)
         except ValueError:
-            ts = None
-        if ts is not None and ts is not pd.NaT:
-            ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-            return int(ts.as_unit("ns").value)
+            ts = pd.NaT
+        if ts is not pd.NaT:
+            return int(ts.as_unit("ns").value)  # ns since the epoch, UTC (a naive time means UTC)
     raise bad_option(name, value, "an ISO-8601 time string (naive = UTC) or int ns since the epoch, or None")
 
 
@@ -859,9 +826,8 @@ _RULES: dict[str, Any] = {
 # Selection and trades
 # ---------------------------------------------------------------------------------------------
 def _select(rec: _Records, instrument_id: int | None, symbol: str | None, publisher_id: int | None) -> _Records:
-    ids = np.unique(rec.instrument_id)
-    rec.notes["instruments_in_file"] = {str(int(i)): rec.symbols.get(int(i), "") for i in ids}
     found = first_places(rec.instrument_id, rec.rows)
+    rec.notes["instruments_in_file"] = {str(i): rec.symbols.get(i, "") for i in sorted(found)}
     rule = {"what": "instruments", "label": lambda i: f"{i} ({rec.symbols.get(i, '?')})", "unit": rec.unit}
     if instrument_id is None and symbol is not None:
         match = [i for i in found if rec.symbols.get(i) == symbol]
@@ -873,10 +839,9 @@ def _select(rec: _Records, instrument_id: int | None, symbol: str | None, publis
                       hint="instrument_id= or symbol=", **rule)  # fmt: skip
         if symbol is not None and rec.symbols.get(chosen) not in (None, symbol):
             raise bad_option("symbol", symbol, f"{rec.symbols.get(chosen)!r} (the symbol of instrument {chosen})")
-    mask = rec.instrument_id == chosen
-    if ids.size > 1:
-        rec.notes["other_instrument_records"] = int((~mask).sum())
-    out = rec.take(mask)
+    out = rec.take(rec.instrument_id == chosen)
+    if len(found) > 1:
+        rec.notes["other_instrument_records"] = rec.clock.size - out.clock.size
     if publisher_id is not None:
         pick(rec.path, first_places(out.publisher_id, out.rows), publisher_id, "publisher_id", option="publisher_id",
              what="publishers", unit=rec.unit)  # fmt: skip
@@ -892,21 +857,15 @@ def _check_sorted(rec: _Records) -> None:
 
 
 def _trades(rec: _Records) -> dict[str, np.ndarray]:
-    t = np.flatnonzero(rec.action == _T)
-    px = rec.price[t]
-    bad_px, bad_sz = np.zeros(rec.clock.size, bool), np.zeros(rec.clock.size, bool)
-    bad_px[t], bad_sz[t] = px == UNDEF_PRICE, rec.size[t] <= 0
-    rec.check(bad_px, "price", "trade (T) record without a price (UNDEF_PRICE)")
-    rec.check(bad_sz, "size", lambda k: f"trade (T) record with size {rec.size[k]}")
-    s = rec.side[t]
-    side = np.where(s == _BID, 1, np.where(s == _ASK, -1, 0)).astype(np.int8)
+    t = rec.take(rec.action == _T)
+    t.check(t.price == UNDEF_PRICE, "price", "trade (T) record without a price (UNDEF_PRICE)")
+    t.check(t.size <= 0, "size", lambda k: f"trade (T) record with size {t.size[k]}")
     return {
-        "trade_ts": rec.clock[t].astype(np.int64),
-        "trade_px": px / _SCALE,
-        "trade_sz": rec.size[t].astype(np.float64),
-        "trade_side": side,
-        "rows": rec.rows[t],
-        "fixed_px": px,
+        "trade_ts": t.clock,
+        "trade_px": t.price / _SCALE,
+        "trade_sz": t.size.astype(np.float64),
+        "trade_side": np.where(t.side == _BID, 1, np.where(t.side == _ASK, -1, 0)).astype(np.int8),
+        "rows": t.rows,
     }
 
 
@@ -925,9 +884,7 @@ def read_trades(
     check_choice("price_format", price_format, ("auto", "decimal", "fixed"))
     rec = _select(_read(Path(path), clock, price_format), instrument_id, symbol, publisher_id)
     _check_sorted(rec)
-    out = _trades(rec)
-    out.pop("fixed_px")
-    return out
+    return _trades(rec)
 
 
 def _check_companion(path: Path, rec: _Records, tr: dict[str, np.ndarray], notes: dict[str, Any]) -> None:
@@ -942,10 +899,7 @@ def _check_companion(path: Path, rec: _Records, tr: dict[str, np.ndarray], notes
             f"{path}: the trades file beside it ({sibling}) cannot be checked against this file's trades ({exc}); "
             f"pass trades='records' to use this file's own trades"
         ) from exc
-    same = other["trade_ts"].size == tr["trade_ts"].size and all(
-        np.array_equal(other[k], tr[k]) for k in ("trade_ts", "trade_px", "trade_sz", "trade_side")
-    )
-    if not same:
+    if not all(np.array_equal(other[k], tr[k]) for k in ("trade_ts", "trade_px", "trade_sz", "trade_side")):
         raise ValueError(
             f"{path}: its {tr['trade_ts'].size} trade records differ from the {other['trade_ts'].size} of the "
             f"trades file beside it ({sibling}); pass trades='records' to use this file's own trades"
@@ -966,26 +920,28 @@ def _levels_to_float(px: np.ndarray, sz: np.ndarray) -> tuple[np.ndarray, np.nda
     return np.where(empty, np.nan, px / _SCALE), np.where(empty, 0.0, sz.astype(np.float64))
 
 
-def _book_rows(rec: _Records, levels: int | None, notes: dict[str, Any]) -> tuple:
-    """The book (fixed point) after every F_LAST record, the index of that record, and (MBO) the
-    day's cancellation arrays with their places."""
+def _book_rows(rec: _Records, levels: int | None, notes: dict[str, Any]) -> tuple[Book, dict, np.ndarray | None]:
+    """The book after every F_LAST record (``seq``: the index of that record; empty levels NaN / 0),
+    and (MBO) the day's cancellation arrays with their places."""
     last = np.flatnonzero(rec.flags & F_LAST)
     if last.size == 0:
         raise ValueError(f"{rec.path}: no record carries the F_LAST flag (0x80), so no event ever completes")
     notes["records_after_last_F_LAST"] = int(rec.clock.size - 1 - last[-1])
+    cancels, cancel_rows = {}, None
     if rec.schema == "mbo":
-        book, at, cancels, cancel_rows, extra = _mbo_book(rec, 10 if levels is None else levels)
+        book, last, cancels, cancel_rows, extra = _mbo_book(rec, 10 if levels is None else levels)
         notes.update(extra)
-        return book, at, cancels, cancel_rows
-    file_depth = rec.book["bid_px"].shape[1]
-    if levels is not None and levels > file_depth:
-        raise bad_option("levels", levels, f"None or 1..{file_depth} (the file's {rec.schema} depth)")
-    book = {k: v[last, : levels or file_depth] for k, v in rec.book.items()}
-    for s in ("bid", "ask"):
-        bad, sz = (book[f"{s}_px"] == UNDEF_PRICE) & (book[f"{s}_sz"] > 0), book[f"{s}_sz"]
-        fail_first(bad, rec.path, rec.rows[last], lambda r: f"{s}_px_{first(bad[r]):02d}",  # noqa: B023
-                   lambda r: f"a level of size {sz[r, first(bad[r])]} has no price", rec.unit)  # noqa: B023  # fmt: skip
-    return book, last, {}, None
+    else:
+        file_depth = rec.book["bid_px"].shape[1]
+        if levels is not None and levels > file_depth:
+            raise bad_option("levels", levels, f"None or 1..{file_depth} (the file's {rec.schema} depth)")
+        book = {k: v[last, : levels or file_depth] for k, v in rec.book.items()}
+        for s in ("bid", "ask"):
+            bad, sz = (book[f"{s}_px"] == UNDEF_PRICE) & (book[f"{s}_sz"] > 0), book[f"{s}_sz"]
+            fail_first(bad, rec.path, rec.rows[last], lambda r: f"{s}_px_{first(bad[r]):02d}",  # noqa: B023
+                       lambda r: f"a level of size {sz[r, first(bad[r])]} has no price", rec.unit)  # noqa: B023  # fmt: skip
+    sides = [a for s in ("bid", "ask") for a in _levels_to_float(book[f"{s}_px"], book[f"{s}_sz"])]
+    return Book(rec.clock[last], rec.rows[last], last, *sides), cancels, cancel_rows
 
 
 def _count(rec: _Records, notes: dict[str, Any]) -> None:
@@ -1076,12 +1032,9 @@ def load(
         "schema": rec.schema,
         "clock": rec.clock_name,
     }
-    book, at, cancels, cancel_rows = _book_rows(rec, o["levels"], notes)
-    bid_px, bid_sz = _levels_to_float(book["bid_px"], book["bid_sz"])
-    ask_px, ask_sz = _levels_to_float(book["ask_px"], book["ask_sz"])
-    keep = crossed_rows(path, rec.rows[at], (bid_px[:, 0], bid_sz[:, 0], ask_px[:, 0], ask_sz[:, 0]), crossed, notes,
-                        "bid_px_00", unit=rec.unit)  # fmt: skip
-    if not keep.any():
+    book, cancels, cancel_rows = _book_rows(rec, o["levels"], notes)
+    book = book.take(crossed_rows(path, book.line, book.top(), crossed, notes, "bid_px_00", unit=rec.unit))
+    if book.ts.size == 0:
         raise ValueError(f"{path}: every book row is crossed or locked; nothing is left")
     tr = _trades(rec)
     notes["trade_volume"] = int(rec.size[rec.action == _T].sum())
@@ -1100,12 +1053,11 @@ def load(
         session_open_ns=int(open_ns), session_close_ns=int(close_ns), source=str(path),
         date=pd.Timestamp(close_ns - 1, unit="ns", tz="UTC").strftime("%Y-%m-%d"), notes=notes,
     )  # fmt: skip
-    at = at[keep]
-    venue = rec.publisher_id[at].astype(np.int16) if len(notes["publisher_ids"]) > 1 else None
-    book_arrays = (rec.clock[at], bid_px[keep], bid_sz[keep], ask_px[keep], ask_sz[keep])
+    venue = rec.publisher_id[book.seq].astype(np.int16) if len(notes["publisher_ids"]) > 1 else None
+    book_arrays = (book.ts, book.bid_px, book.bid_sz, book.ask_px, book.ask_sz)
     trade_arrays = (tr["trade_ts"], tr["trade_px"], tr["trade_sz"], tr["trade_side"])
     day = MarketDay.build(meta, book_arrays, trade_arrays, venue=venue, halts=halts, **cancels)
-    return [validate(day, path, rec.rows[at], tr["rows"], cancel_rows, unit=rec.unit)]
+    return [validate(day, path, book.line, tr["rows"], cancel_rows, unit=rec.unit)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1142,7 +1094,6 @@ def _record_columns(day: MarketDay, depth: int, publisher_id: int) -> dict[str, 
     ts_all = np.concatenate([day.trade_ts, day.ts])
     order = np.argsort(ts_all, kind="stable")  # trades first: at equal times they come before the book row
     is_book = order >= nt
-    src = np.where(is_book, order - nt, order)  # the trade or the book row of each record
     row_of = np.cumsum(is_book)  # the book row shown by each record, + 1 (0: no row yet)
     cols: dict[str, np.ndarray] = {"ts": ts_all[order]}
     width = min(depth, day.levels)
@@ -1152,17 +1103,17 @@ def _record_columns(day: MarketDay, depth: int, publisher_id: int) -> dict[str, 
         px[1:, :width] = _fixed(getattr(day, f"{s}_px")[:, :width])
         sz[1:, :width] = getattr(day, f"{s}_sz")[:, :width].astype(np.int64)
         cols[f"{s}_px"], cols[f"{s}_sz"] = px[row_of], sz[row_of]
-    t_idx, tside = src[~is_book], day.trade_side[src[~is_book]]
-    cols["publisher_id"] = np.full(nb + nt, publisher_id, dtype=np.int64)
-    if day.venue is not None:
-        cols["publisher_id"][is_book] = day.venue[src[is_book]].astype(np.int64)
-    cols["price"] = np.full(nb + nt, UNDEF_PRICE, dtype=np.int64)
-    cols["price"][~is_book] = _fixed(day.trade_px[t_idx])
-    cols["size"] = np.zeros(nb + nt, dtype=np.int64)
-    cols["size"][~is_book] = day.trade_sz[t_idx].astype(np.int64)
-    cols["side"] = np.full(nb + nt, ord("N"), dtype=np.uint8)
-    cols["side"][~is_book] = np.where(tside > 0, ord("B"), np.where(tside < 0, ord("A"), ord("N")))
-    cols["action"] = np.where(is_book, ord("N"), ord("T")).astype(np.uint8)
+
+    def records(trade_values: np.ndarray, book_values: Any, dtype: Any = np.int64) -> np.ndarray:
+        """One value per record: the trades' and the book rows' values in record order."""
+        return np.concatenate([trade_values, np.broadcast_to(book_values, nb)]).astype(dtype)[order]
+
+    tside = day.trade_side
+    cols["publisher_id"] = records(np.full(nt, publisher_id), publisher_id if day.venue is None else day.venue)
+    cols["price"] = records(_fixed(day.trade_px), UNDEF_PRICE)
+    cols["size"] = records(day.trade_sz, 0)
+    cols["side"] = records(np.where(tside > 0, b"B", np.where(tside < 0, b"A", b"N")), b"N", "S1")
+    cols["action"] = np.where(is_book, b"N", b"T")
     cols["flags"] = np.where(is_book, F_LAST, 0).astype(np.int64)
     return cols
 
@@ -1176,9 +1127,8 @@ def _write_dbn(path: Path, day: MarketDay, cols: dict[str, np.ndarray], schema: 
     arr = np.zeros(n, dtype=dtype)
     arr["length"], arr["rtype"], arr["instrument_id"] = dtype.itemsize // 4, rtype, instrument_id
     arr["ts_event"], arr["ts_recv"], arr["sequence"] = ts, ts, np.arange(n)
-    for key in ("publisher_id", "price", "size", "flags"):
+    for key in ("publisher_id", "price", "size", "action", "side", "flags"):
         arr[key] = cols[key]
-    arr["action"], arr["side"] = cols["action"].view("S1"), cols["side"].view("S1")
     for j in range(cols["bid_px"].shape[1]):
         for key in ("bid_px", "ask_px", "bid_sz", "ask_sz"):
             arr[f"{key}_{j:02d}"] = cols[key][:, j]
@@ -1203,8 +1153,8 @@ def _write_csv(path: Path, day: MarketDay, cols: dict[str, np.ndarray], schema: 
 
     out: dict[str, Any] = {"ts_recv": _pretty_ts(cols["ts"]) if pretty[1] else cols["ts"]}
     out.update(ts_event=out["ts_recv"], rtype=_SCHEMA_RTYPE[schema], publisher_id=cols["publisher_id"],
-               instrument_id=instrument_id, action=cols["action"].view("S1").astype(str),
-               side=cols["side"].view("S1").astype(str), depth=0, price=prices(cols["price"]), size=cols["size"],
+               instrument_id=instrument_id, action=cols["action"].astype(str),
+               side=cols["side"].astype(str), depth=0, price=prices(cols["price"]), size=cols["size"],
                flags=cols["flags"], ts_in_delta=0, sequence=np.arange(n))  # fmt: skip
     for j in range(cols["bid_px"].shape[1]):
         for key in ("bid_px", "ask_px", "bid_sz", "ask_sz"):

@@ -128,10 +128,8 @@ _NAME = re.compile(
 
 
 def _snapshot_columns(n: int) -> list[str]:
-    cols = list(PREFIX)
-    for i in range(n):
-        cols += [f"asks[{i}].price", f"asks[{i}].amount", f"bids[{i}].price", f"bids[{i}].amount"]
-    return cols
+    level = ("asks[{}].price", "asks[{}].amount", "bids[{}].price", "bids[{}].amount")
+    return PREFIX + [name.format(i) for i in range(n) for name in level]
 
 
 def _dataset(header: list[str]) -> tuple[str, int]:
@@ -186,15 +184,14 @@ def stream_key(path: Path) -> tuple[str, int] | None:
     return None if kind == "trades" else (f"{exchange} {kind}{depth or ''} {symbol}", start)
 
 
-def _read_csv(path: Path, dtypes: dict[str, Any]) -> tuple[str, int, pd.DataFrame]:
-    """Parse one Tardis CSV; data row k is file line k + 2. Checks the column count of every line."""
+def _read_csv(path: Path, dtypes: dict[str, Any]) -> pd.DataFrame:
+    """Parse one Tardis CSV; data row k is file line k + 2. Checks the header and the column count of
+    every line."""
     data, header, fields = reader.csv_text(path)  # blank lines at the end ignored, inside refused
     try:
-        kind, depth = _dataset(header)
+        _dataset(header)
     except ValueError:
         raise _header_error(path, ",".join(header)) from None
-    if fields.size == 1:
-        return kind, depth, pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, object)) for c in header})
     reader.check_columns(path, fields, np.arange(1, fields.size + 1), header)
     text = io.BytesIO(data)
     try:
@@ -208,7 +205,7 @@ def _read_csv(path: Path, dtypes: dict[str, Any]) -> tuple[str, int, pd.DataFram
                     path, raw[col], np.arange(2, len(raw) + 2), col, missing=dt == np.float64, integer=dt == np.int64
                 )
         raise
-    return kind, depth, df
+    return df
 
 
 def _required(src: Any, df: pd.DataFrame, lines: np.ndarray, cols: list[str]) -> None:
@@ -216,10 +213,13 @@ def _required(src: Any, df: pd.DataFrame, lines: np.ndarray, cols: list[str]) ->
         fail_first(df[col].isna().to_numpy(), src, lines, col, "missing value")
 
 
-def _select_symbol(src: Any, df: pd.DataFrame, lines: np.ndarray, symbol: str | None, notes: dict) -> tuple:
-    """Rows of one symbol and their lines."""
-    keep = (df["symbol"] == pick(src, first_places(df["symbol"], lines), symbol, "symbol")).to_numpy()
-    notes["rows_other_symbols"] = int((~keep).sum())
+def _select_symbol(
+    src: Any, df: pd.DataFrame, lines: np.ndarray, symbol: str | None, notes: dict, key: str, **rule: Any
+) -> tuple:
+    """Rows of one symbol (:func:`reader.pick` with ``rule``) and their lines; the other rows are
+    counted in ``notes[key]``."""
+    keep = (df["symbol"] == pick(src, first_places(df["symbol"], lines), symbol, "symbol", **rule)).to_numpy()
+    notes[key] = int((~keep).sum())
     return (df, lines) if keep.all() else (df[keep].reset_index(drop=True), lines[keep])
 
 
@@ -259,7 +259,7 @@ def _header_error(path: Path, header: str) -> ValueError:
 
 def _read_files(paths: list[Path], dtypes: dict[str, Any]) -> tuple[Capture, pd.DataFrame, np.ndarray]:
     """The CSV files of one stream as one frame; its rows' lines numbered across the files."""
-    frames = [_read_csv(p, dtypes)[2] for p in paths]
+    frames = [_read_csv(p, dtypes) for p in paths]
     src = Capture.of(paths, [len(df) + 1 for df in frames])
     lines = np.concatenate([np.arange(2, len(df) + 2) + src.offsets[k] for k, df in enumerate(frames)])
     df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
@@ -351,11 +351,9 @@ def _trades(files: list[Path], exchange: str | None, symbol: str, notes: dict) -
     notes["trades_file"] = str(src)
     if len(df) and exchange is not None and (ex := _one(src, df, "exchange")) != exchange:
         raise ValueError(f"{src}: exchange {ex!r} differs from the book file's {exchange!r}")
-    keep = (
-        df["symbol"] == pick(src, first_places(df["symbol"], lines), symbol, "symbol", wanted_from="the book's symbol ")
-    ).to_numpy()
-    notes["rows_other_symbols_trades"] = len(keep) - int(keep.sum())
-    df, lines = df[keep].reset_index(drop=True), lines[keep]
+    df, lines = _select_symbol(
+        src, df, lines, symbol, notes, "rows_other_symbols_trades", wanted_from="the book's symbol "
+    )
     _required(src, df, lines, ["price", "amount"])
     ts = _local_ns(src, df, lines)
     side_text = df["side"].to_numpy(dtype=object)
@@ -416,7 +414,7 @@ def load(
     src, df, lines = _read_files(paths, _dtypes(INCREMENTAL if kind == "incremental" else _snapshot_columns(depth)))
     if len(df) == 0:
         raise field_error(paths[0], 2, "exchange", "no data rows after the header line")
-    df, lines = _select_symbol(src, df, lines, symbol, notes)
+    df, lines = _select_symbol(src, df, lines, symbol, notes, "rows_other_symbols")
     notes["exchange"] = _one(src, df, "exchange")
     read = _incremental if kind == "incremental" else _snapshots
     book, book_px, px_lines = read(src, df, lines, o["levels"], notes)
@@ -452,6 +450,11 @@ def _us(ts: np.ndarray, what: str) -> np.ndarray:
     return ts // 1000
 
 
+def _write_csv(path: Path, header: list[str], rows: list[str]) -> Path:
+    """A Tardis CSV file (gzip by its name) of ``header`` and ``rows``."""
+    return reader.write_file(path, ("\n".join([",".join(header), *rows]) + "\n").encode())
+
+
 def write_tardis(
     day: MarketDay,
     directory: str | Path,
@@ -478,7 +481,7 @@ def write_tardis(
     lines: list[str] = []
     m = re.fullmatch(r"book_snapshot_(\d+)", dataset)
     if dataset == "incremental_book_L2":
-        lines.append(",".join(INCREMENTAL))
+        header = INCREMENTAL
         for r, diff in enumerate(level_changes(day, lambda x, _: float(x))):
             flag = "true" if r == 0 else "false"
             rows = [
@@ -489,7 +492,7 @@ def write_tardis(
             lines += rows
     elif m and int(m.group(1)) >= day.levels:
         n = int(m.group(1))
-        lines.append(",".join(_snapshot_columns(n)))
+        header = _snapshot_columns(n)
         for r in range(day.n_books):
             cells = [exchange, sym, str(ts[r]), str(ts[r])]
             for i in range(n):
@@ -501,19 +504,10 @@ def write_tardis(
             f"dataset={dataset!r} is invalid; allowed values: 'incremental_book_L2' or 'book_snapshot_N' with "
             f"N >= the day's {day.levels} levels"
         )
-    book_path = reader.write_file(
-        directory / f"{exchange}_{dataset}_{date}_{sym}.csv.gz", ("\n".join(lines) + "\n").encode()
-    )
+    book_path = _write_csv(directory / f"{exchange}_{dataset}_{date}_{sym}.csv.gz", header, lines)
     if not trades:
         return book_path, None
-    tts = _us(day.trade_ts, src)
     names = {1: "buy", -1: "sell", 0: "unknown"}
-    out = [",".join(TRADES)]
-    out += [
-        f"{exchange},{sym},{t},{t},{k + 1},{names[int(s)]},{p!r},{q!r}"
-        for k, (t, s, p, q) in enumerate(zip(tts, day.trade_side, day.trade_px.tolist(), day.trade_sz.tolist(),
-                                             strict=True))
-    ]  # fmt: skip
-    return book_path, reader.write_file(
-        directory / f"{exchange}_trades_{date}_{sym}.csv.gz", ("\n".join(out) + "\n").encode()
-    )
+    columns = zip(_us(day.trade_ts, src), day.trade_side, day.trade_px.tolist(), day.trade_sz.tolist(), strict=True)
+    out = [f"{exchange},{sym},{t},{t},{k + 1},{names[int(s)]},{p!r},{q!r}" for k, (t, s, p, q) in enumerate(columns)]
+    return book_path, _write_csv(directory / f"{exchange}_trades_{date}_{sym}.csv.gz", TRADES, out)
