@@ -481,6 +481,16 @@ def _record_offsets(body: np.ndarray) -> np.ndarray:  # pragma: no cover - numba
     return out[:k]
 
 
+@njit(cache=True)
+def _gather(body: np.ndarray, offsets: np.ndarray, itemsize: int) -> np.ndarray:  # pragma: no cover - numba
+    """The ``itemsize`` bytes at each offset, back to back (no index array: a large file stays cheap)."""
+    out = np.empty(offsets.size * itemsize, dtype=np.uint8)
+    for k in range(offsets.size):
+        o = offsets[k]
+        out[k * itemsize : (k + 1) * itemsize] = body[o : o + itemsize]
+    return out
+
+
 def _dbn_symbols(meta: Any) -> dict[int, str]:
     out: dict[int, str] = {}
     mappings = getattr(meta, "mappings", None) or {}
@@ -548,7 +558,7 @@ def _dbn_array(path: Path, body: np.ndarray, offsets: np.ndarray, stride: int, s
                lambda k: f"record of {lengths[k]} bytes, a {schema} record has {dtype.itemsize}", "record")  # fmt: skip
     if stride:
         return np.ndarray(shape=(off.size,), dtype=dtype, buffer=body, offset=0, strides=(stride,)), record_no
-    return body[off[:, None] + np.arange(dtype.itemsize)].view(dtype)[:, 0], record_no  # each record's bytes
+    return _gather(body, off, dtype.itemsize).view(dtype), record_no
 
 
 def _read_dbn(path: Path, clock: str) -> _Records:
