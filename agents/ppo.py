@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -102,14 +103,17 @@ def make_vec_env(
 
 
 def make_ppo(vec_env: Any, settings: PPOSettings, seed: int, tensorboard_log: str | None = None, verbose: int = 0):
-    """A fresh SB3 ``PPO`` with an MLP policy for the execution env."""
+    """A fresh SB3 ``PPO`` with an MLP policy for the execution env. Without ``tensorboard_log`` it
+    logs to stdout only (``verbose`` > 0) or nowhere: SB3's default would make an empty
+    ``/tmp/SB3-<time>`` folder on every ``learn`` (``model.set_logger`` replaces it)."""
     from stable_baselines3 import PPO
+    from stable_baselines3.common.logger import HumanOutputFormat, Logger
 
     kwargs = asdict(settings)
     kwargs.pop("normalize")  # an env wrapper (make_vec_env), not a PPO argument
     net_arch = list(kwargs.pop("net_arch"))
     log_std_init = kwargs.pop("log_std_init")
-    return PPO(
+    model = PPO(
         "MlpPolicy",
         vec_env,
         seed=seed,
@@ -119,6 +123,9 @@ def make_ppo(vec_env: Any, settings: PPOSettings, seed: int, tensorboard_log: st
         device="cpu",
         **kwargs,
     )
+    if tensorboard_log is None:
+        model.set_logger(Logger(folder=None, output_formats=[HumanOutputFormat(sys.stdout)] if verbose else []))
+    return model
 
 
 class TrainedPolicy:

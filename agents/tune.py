@@ -22,8 +22,6 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from stable_baselines3.common.logger import Logger
-
 from exec_env.agents.ppo import PPOSettings, TrainedPolicy, make_ppo, make_vec_env
 from exec_env.config import ExecutionConfig
 
@@ -158,7 +156,6 @@ def tune(config: ExecutionConfig, settings: TuneSettings, log: Any = print) -> A
         train_config = dataclasses.replace(val, **env_overrides)
         vec_env = make_vec_env(train_config, settings.n_envs, settings.seed + trial.number, normalize=ppo.normalize)
         model = make_ppo(vec_env, ppo, seed=settings.seed + trial.number)
-        model.set_logger(Logger(folder=None, output_formats=[]))  # else SB3 leaves an empty /tmp/SB3-* per trial
         checkpoint = Checkpoint(trial, vec_env, train_config)
         model.learn(total_timesteps=settings.trial_timesteps, callback=checkpoint)
         vec_env.close()

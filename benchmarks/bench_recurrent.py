@@ -29,6 +29,7 @@ def main() -> None:
         from sb3_contrib import RecurrentPPO
     except ImportError:
         raise SystemExit("bench_recurrent.py needs sb3-contrib: pip install sb3-contrib") from None
+    from stable_baselines3.common.logger import Logger
     from stable_baselines3.common.vec_env import VecMonitor
 
     from exec_env.baselines import PassiveTWAP
@@ -46,6 +47,7 @@ def main() -> None:
         "MlpLstmPolicy", env, n_steps=128, batch_size=2048, n_epochs=5, gamma=1.0, gae_lambda=0.95,
         learning_rate=3e-4, seed=args.seed, device="cpu", policy_kwargs={"lstm_hidden_size": 64, "net_arch": [64]},
     )  # fmt: skip
+    model.set_logger(Logger(folder=None, output_formats=[]))  # no empty /tmp/SB3-<time> folder
     t0 = time.perf_counter()
     model.learn(args.steps)
     train_s = time.perf_counter() - t0

@@ -74,10 +74,12 @@ def main() -> None:
     ]  # fmt: skip
     if args.ppo_steps > 0:
         from stable_baselines3 import PPO
+        from stable_baselines3.common.logger import Logger
 
         model = PPO(
             "MlpPolicy", RoutingEnv(cfg, split="train"), n_steps=1024, batch_size=256, seed=args.seed, verbose=0
         )
+        model.set_logger(Logger(folder=None, output_formats=[]))  # no empty /tmp/SB3-<time> folder
         model.learn(args.ppo_steps)
         policies.append(_PPO(model))
     episodes = sample_episodes(test_env, args.episodes, seed=args.seed + 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,13 @@ from exec_env.market import MarketCatalogue
 from exec_env.market.synthetic import SyntheticParams, generate_day
 
 SMALL = SyntheticParams(session_seconds=2400.0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _temp_folders_inside_pytest(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Libraries' temporary folders (SB3 makes ``SB3-<time>`` for a model without a logger) go to
+    pytest's own temporary tree, which pytest prunes, not to /tmp."""
+    tempfile.tempdir = str(tmp_path_factory.mktemp("tempfile"))
 
 
 @pytest.fixture(scope="session")
