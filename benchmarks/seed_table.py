@@ -24,6 +24,7 @@ def main() -> None:
 
     import pandas as pd
 
+    from exec_env.evaluation import cluster_column
     from exec_env.stats import clustered_interval
 
     frames, seeds = [], []
@@ -43,7 +44,7 @@ def main() -> None:
         cells = []
         for frame in frames:
             piv = frame.pivot(index="episode", columns="policy", values="shortfall_bps")
-            days = frame[frame["policy"] == policy].set_index("episode")["day"].loc[piv.index]
+            days = frame[frame["policy"] == policy].set_index("episode")[cluster_column(frame)].loc[piv.index]
             mean = piv[policy].mean()
             if policy == args.learner:
                 cells.append(f"{mean:.2f}")

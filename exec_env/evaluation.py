@@ -32,6 +32,7 @@ from exec_env.stats import format_table, summarize
 __all__ = [
     "EpisodeSpec",
     "Policy",
+    "cluster_column",
     "episodes_frame",
     "evaluate",
     "intraday_split",
@@ -258,7 +259,7 @@ def evaluate(
         if hasattr(policy, "bind"):
             policy.bind(view)
         for spec in episodes:
-            obs, _ = env.reset(options=spec.options())
+            obs, start_info = env.reset(options=spec.options())
             arrival_bid, arrival_ask = view.touch()
             state = None
             start = np.ones((1,), dtype=bool)
@@ -283,6 +284,7 @@ def evaluate(
             metrics = info["execution"]
             row = {"policy": name, "episode": spec.episode, "return": ret, "steps": steps}
             row.update({k: (math.nan if v is None else v) for k, v in metrics.items()})
+            row["date"] = str(start_info["date"]) if start_info.get("date") else f"day {spec.day}"
             row["arrival_bid"], row["arrival_ask"] = arrival_bid, arrival_ask
             far = arrival_ask if spec.side > 0 else arrival_bid
             row["price_vs_arrival_far"] = spec.side * (row["avg_price"] - far)
@@ -300,6 +302,13 @@ def evaluate(
             if progress is not None:
                 progress(1)
     return pd.DataFrame(rows)
+
+
+def cluster_column(results: pd.DataFrame) -> str:
+    """The column of :func:`evaluate`'s rows that groups episodes into independent units: the
+    session's date (days of several symbols on one date are one unit), or the day index for rows
+    made without dates."""
+    return "date" if "date" in results.columns else "day"
 
 
 def best_baseline(results: pd.DataFrame, baselines: Sequence[str], metric: str = "shortfall_bps") -> str:
@@ -378,7 +387,8 @@ def report(
         baselines = [p for p in pd.unique(results["policy"]) if p not in set(learned)]
     if baseline is None:
         baseline = best_baseline(results, baselines)
-    summary = summarize(results, metric="shortfall_bps", baseline=baseline, seed=seed, cluster_col="day")
+    cluster = cluster_column(results)
+    summary = summarize(results, metric="shortfall_bps", baseline=baseline, seed=seed, cluster_col=cluster)
     agg = results.groupby("policy", sort=False).agg(
         fill_rate=("fill_rate", "mean"),
         maker_fraction=("maker_fraction", "mean"),
@@ -390,8 +400,13 @@ def report(
     summary = summary.join(agg, on="policy")
     summary.attrs.update(attrs)
     lines = [format_table(summary)]
-    n_days = int(results["day"].nunique())
+    n_days = int(results[cluster].nunique())
     notes = [f"{int(results['episode'].nunique())} episodes on {n_days} independent day(s)"]
+    if results["day"].nunique() > n_days:  # e.g. two symbols' sessions of one date
+        notes.append(
+            f"{int(results['day'].nunique())} market days on {n_days} dates: the days of one date count as one "
+            "(their markets move together)"
+        )
     n_overlap = overlapping_episodes(episodes, horizon_s) if episodes is not None and horizon_s else 0
     if n_overlap:
         notes.append(

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from exec_env import orderflow
+from exec_env.evaluation import cluster_column
 from exec_env.market import MarketCatalogue
 from exec_env.predictor import classification_metrics, samples
 from exec_env.regimes import fit_regimes, label_episodes
@@ -113,7 +114,9 @@ def by_regime(results: pd.DataFrame, baseline: str, seed: int = 0) -> dict[str, 
     spans several days)."""
     out = {}
     for regime, sub in results.groupby("regime"):
-        out[str(regime)] = summarize(sub, metric="shortfall_bps", baseline=baseline, seed=seed, cluster_col="day")
+        out[str(regime)] = summarize(
+            sub, metric="shortfall_bps", baseline=baseline, seed=seed, cluster_col=cluster_column(sub)
+        )
     return out
 
 

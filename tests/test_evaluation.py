@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from exec_env import ExecutionConfig, ExecutionEnv
 from exec_env.baselines import TWAP, ConstantActionPolicy, Immediate
@@ -51,6 +52,7 @@ def test_every_policy_runs_the_same_episodes_and_returns_match_shortfall(config)
         np.testing.assert_allclose(frame["return"], -frame["shortfall_bps"], atol=1e-9)
         np.testing.assert_array_equal(frame["start_ns"], [e.start_ns for e in episodes])
         np.testing.assert_array_equal(frame["side"], [e.side for e in episodes])
+        assert set(frame["date"]) == {str(config.market.day(2).meta.date)}  # the cluster of the report
     assert (by_policy["TWAP"]["n_child_orders"] == 30).all()  # one slice per decision (300 s / 10 s)
     # Immediate sends everything at once; what the book within cross_ticks cannot absorb goes again
     assert (by_policy["Immediate"]["n_child_orders"] <= 3).all()
@@ -189,6 +191,22 @@ def test_report_judges_the_learned_policy_against_the_best_baseline_with_day_clu
     assert "18 episodes on 3 independent day(s)" in text
     payload = json.loads((tmp_path / "eval_summary.json").read_text())
     assert payload["baseline"] == "A" and payload["n_days"] == 3 and payload["verdicts"]
+
+
+def test_days_of_one_date_are_one_cluster(tmp_path):
+    """Two symbols' sessions on one date share the market's moves: one independent unit, not two."""
+    results = _results({0: [-0.5] * 3, 1: [-0.4] * 3, 2: [0.3] * 6, 3: [0.2] * 6})  # 6 episodes a date
+    results["date"] = results["day"].map({0: "2019-02-11", 1: "2019-02-11", 2: "2019-02-12", 3: "2019-02-13"})
+    summary, text = report(results, baseline="A", baselines=["A", "B"], learned=["PPO"])
+    row = summary.set_index("policy").loc["PPO"]
+    assert row["n_days"] == 3
+    # equal dates' sizes: the t-interval of the date means -0.45, +0.3, +0.2 (not of four day means)
+    means = np.array([-0.45, 0.3, 0.2])
+    half = stats.t.ppf(0.975, 2) * means.std(ddof=1) / np.sqrt(3)
+    assert row["day_ci_low"] == pytest.approx(means.mean() - half) and row["day_ci_high"] == pytest.approx(
+        means.mean() + half
+    )
+    assert "18 episodes on 3 independent day(s); 4 market days on 3 dates" in text
 
 
 def test_best_baseline_of_equal_ones_is_the_first_listed():
