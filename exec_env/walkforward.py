@@ -1,7 +1,8 @@
 """Walk-forward backtest of the predictor and the adaptive baseline against the other baselines.
 
 Fold ``k`` trains on days ``0..k-1`` (the predictor, the regime thresholds and every baseline's
-estimates) and tests on day ``k``; folds roll from ``k = min_train`` to the last day. The
+estimates) and tests on day ``k``; folds roll from ``k = min_train`` to the last day (the
+sessions of several symbols on one date are one fold's test, never split by it). The
 episodes of all folds are pooled and judged by :func:`exec_env.evaluation.report` (paired
 differences with day-clustered intervals), overall and per regime. With ``--test-share`` (a
 source with too few days) there is one fold: every session is cut, the part before the cut
@@ -29,7 +30,7 @@ from exec_env.predictor import classification_metrics, samples
 from exec_env.regimes import fit_regimes, label_episodes
 from exec_env.stats import format_table, summarize
 
-__all__ = ["by_regime", "main", "predictor_tables", "run_fold", "walk_forward_backtest"]
+__all__ = ["by_regime", "date_folds", "main", "predictor_tables", "run_fold", "walk_forward_backtest"]
 
 _NS = 1_000_000_000
 
@@ -66,6 +67,25 @@ def run_fold(
     return results, frame[["day", "t_ns", "move_bps", "p_up", "regime"]]
 
 
+def date_folds(catalogue: MarketCatalogue, min_train: int) -> list[tuple[MarketCatalogue, int]]:
+    """The walk-forward folds ``(catalogue of days 0..end-1 with the last date's sessions as its test
+    split, index k of the first of them)``, one per date from day ``min_train`` on: a date's sessions
+    (several symbols) are tested together and never trained on, since their markets move together."""
+    if not 1 <= min_train < len(catalogue):
+        raise ValueError(f"min_train = {min_train}: allowed 1 .. {len(catalogue) - 1} ({len(catalogue)} days)")
+    dates = [str(catalogue.day(i).meta.date or f"day {i}") for i in range(len(catalogue))]
+    starts = [k for k in range(len(dates)) if k == 0 or dates[k] != dates[k - 1]]
+    folds = []
+    for k, end in zip(starts, [*starts[1:], len(dates)], strict=True):
+        if k >= min_train:
+            name = f"{catalogue.name}[0..{end - 1}]"
+            sub = MarketCatalogue(
+                catalogue.days[:end], n_test=end - k, name=name, sim_defaults=dict(catalogue.sim_defaults)
+            )
+            folds.append((sub, k))
+    return folds
+
+
 def walk_forward_backtest(
     catalogue: MarketCatalogue, config: Any, specs: list[str], min_train: int, episodes_per_day: int,
     seed: int = 0, side: str = "random", adaptive: dict[str, float] | None = None,
@@ -78,17 +98,13 @@ def walk_forward_backtest(
     if test_share > 0:
         folds.append((replace(catalogue, n_test=0, _cache=type(catalogue._cache)()), 0))
     else:
-        if not 1 <= min_train < len(catalogue):
-            raise ValueError(f"min_train = {min_train}: allowed 1 .. {len(catalogue) - 1} ({len(catalogue)} days)")
-        for k in range(min_train, len(catalogue)):
-            sub = MarketCatalogue(catalogue.days[: k + 1], n_test=1, name=f"{catalogue.name}[0..{k}]",
-                                  sim_defaults=dict(catalogue.sim_defaults))  # fmt: skip
-            folds.append((sub, k))
+        folds = date_folds(catalogue, min_train)
     all_results, all_samples = [], []
     offset = 0
     for sub, k in folds:
         t0 = time.perf_counter()
-        res, smp = run_fold(sub, config, specs, episodes_per_day, seed + k, side, adaptive, test_share, purge_s)
+        n_episodes = episodes_per_day * max(sub.n_test, 1)
+        res, smp = run_fold(sub, config, specs, n_episodes, seed + k, side, adaptive, test_share, purge_s)
         res["episode"] += offset
         offset = int(res["episode"].max()) + 1
         res["fold"] = k

@@ -95,6 +95,28 @@ def test_walk_forward_backtest_pools_folds_with_unique_episodes_and_regimes(smal
     assert table.loc[0, "regime"] == "all" and table.loc[0, "n"] == len(smp)
 
 
+def test_walk_forward_folds_never_split_a_date(small_catalogue) -> None:
+    """Two symbols on three dates: each fold tests both sessions of one date and trains on earlier dates only."""
+    from dataclasses import replace
+
+    from exec_env.walkforward import date_folds
+
+    days = []
+    for i, date in enumerate(("2024-01-02", "2024-01-03", "2024-01-04")):
+        for symbol in ("AAA", "BBB"):
+            day = small_catalogue.day(i)
+            days.append(replace(day, meta=replace(day.meta, date=date, symbol=symbol)))
+    catalogue = MarketCatalogue(days, n_test=0, name="two-symbols")
+    folds = date_folds(catalogue, min_train=1)  # day 1 is BBB on the first date: its fold starts at day 2
+    assert [k for _, k in folds] == [2, 4]
+    for sub, k in folds:
+        test_dates = {str(sub.day(i).meta.date) for i in sub.indices("test")}
+        train_dates = {str(sub.day(i).meta.date) for i in sub.indices("train")}
+        assert sub.indices("test") == [k, k + 1] and len(test_dates) == 1 and not test_dates & train_dates
+    single = date_folds(small_catalogue, min_train=1)  # one session a date: a fold per day, as before
+    assert [(k, s.indices("test")) for s, k in single] == [(1, [1]), (2, [2])]
+
+
 def test_the_predicted_move_as_an_optional_observation_feature(small_catalogue, tmp_path):
     from gymnasium.utils.env_checker import check_env
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 
 import gymnasium as gym
@@ -113,6 +114,20 @@ def test_the_same_session_twice_is_refused(data_folder, tmp_path):
     shutil.copy(data_folder / "EURUSD_ticks.csv", copy / "EURUSD_ticks_again.csv")
     with pytest.raises(ValueError, match=r"both hold .* the same day twice would weigh it twice"):
         load_market(copy, cache_dir=tmp_path / "cache")
+
+
+def test_the_test_split_holds_whole_dates(tmp_path):
+    """Two symbols on two dates: test_days=1 would train on one symbol's session of the test date."""
+    folder = tmp_path / "two"
+    for i, date in enumerate(("2024-01-02", "2024-01-03")):
+        for seed, ticker in ((5, "AAA"), (6, "BBB")):
+            write_lobster(generate_day(SHORT, seed=seed, day_index=i), folder, ticker=ticker, date=date)
+    msg = "test_days=1 cuts the date 2024-01-03 in two (2 sessions of several symbols, some training, some test)"
+    with pytest.raises(ValueError, match=re.escape(msg) + r".*test_days may be 0 or one of 2$"):
+        load_market(folder, n_test=1, cache_dir=tmp_path / "cache")
+    catalogue = load_market(folder, n_test=2, cache_dir=tmp_path / "cache")
+    test = [(str(catalogue.day(i).meta.date), catalogue.day(i).meta.symbol) for i in catalogue.indices("test")]
+    assert test == [("2024-01-03", "AAA"), ("2024-01-03", "BBB")]
 
 
 def test_the_cache_returns_the_parsed_days_and_notices_changed_files(data_folder, tmp_path):
