@@ -275,15 +275,21 @@ def walk_forward(
     l2: float = 1.0,
 ) -> pd.DataFrame:
     """Train on ``days[:k]`` (the last ``max_train`` of them when set), predict ``days[k]``, for
-    ``k = min_train .. len(days) - 1``. Returns the out-of-sample samples with ``fold``, ``p_up``
-    and ``pred_move_bps`` (plus ``day``, ``t_ns``, ``move_bps`` and the features)."""
+    ``k = min_train .. len(days) - 1``. Days of ``days[k]``'s date (another symbol's session) are
+    not trained on: their markets move together (a fold left with no training day is skipped).
+    Returns the out-of-sample samples with ``fold``, ``p_up`` and ``pred_move_bps`` (plus ``day``,
+    ``t_ns``, ``move_bps`` and the features)."""
     days = list(days)
     if not 1 <= min_train < len(days):
         raise ValueError(f"walk_forward: min_train = {min_train} needs 1 <= min_train < {len(days)} days")
     frame = samples(catalogue, days, interval_s, horizon_s, warmup_s)
+    date = {d: str(catalogue.day(d).meta.date or f"day {d}") for d in days}
     out = []
     for k in range(min_train, len(days)):
-        train_days = days[max(0, k - max_train) if max_train else 0 : k]
+        earlier = [d for d in days[:k] if date[d] != date[days[k]]]
+        train_days = earlier[-max_train:] if max_train else earlier
+        if not train_days:
+            continue
         model = fit_predictor(frame[frame["day"].isin(train_days)], horizon_s, interval_s, warmup_s, l2)
         test = frame[frame["day"] == days[k]].copy()
         x = test[list(orderflow.FEATURE_NAMES)].to_numpy()

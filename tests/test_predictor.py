@@ -115,6 +115,25 @@ def test_walk_forward_trains_on_earlier_days_only(small_catalogue) -> None:
     np.testing.assert_array_equal(wf[wf.fold == 1]["p_up"], model.prob_up(x))
 
 
+def test_walk_forward_never_trains_on_the_test_date(small_catalogue) -> None:
+    """Two symbols on two dates: the second symbol's session of a date is not trained on its twin."""
+    from dataclasses import replace
+
+    days = []
+    for i, date in enumerate(("2024-01-02", "2024-01-03")):
+        for j, symbol in enumerate(("AAA", "BBB")):
+            day = small_catalogue.day(i) if j == 0 else generate_day(SMALL, seed=50 + i, day_index=i)
+            days.append(replace(day, meta=replace(day.meta, date=date, symbol=symbol)))
+    catalogue = MarketCatalogue(days, n_test=0)
+    wf = walk_forward(catalogue, [0, 1, 2, 3], min_train=1, interval_s=10.0, horizon_s=10.0)
+    # k = 1 (BBB on the first date) has no earlier date: skipped; k = 2 and 3 train on the first date only
+    assert wf.groupby("fold")["day"].unique().map(list).to_dict() == {1: [2], 2: [3]}
+    frame = samples(catalogue, [0, 1, 2, 3], 10.0, 10.0)
+    model = fit_predictor(frame[frame.day < 2], 10.0, 10.0)
+    x = frame[frame.day == 3][list(orderflow.FEATURE_NAMES)].to_numpy()
+    np.testing.assert_array_equal(wf[wf.day == 3]["p_up"], model.prob_up(x))
+
+
 def test_regime_window_stats_and_labels_by_hand() -> None:
     day = make_day(BOOKS, TRADES)
     flow = OrderflowArrays.compute(day)
