@@ -292,6 +292,8 @@ MALFORMED = [
     ("message", 3, "34200.3,5,0,10,0,-1", "price", "an execution (type 5) needs a price > 0"),
     ("message", 2, "34200.2,7,0,0,5,-1", "price", "a trading halt message (type 7) has price -1, 0 or 1, got 5"),
     ("message", 2, "86400.2,1,2,100,1001000,-1", "time", "is not within the day"),
+    ("message", 2, "34200.2,1,-2,100,1001000,-1", "order_id", "negative order id -2"),
+    ("message", 2, "34200.2,2,2,100,0,-1", "price", "a cancellation (type 2) needs a price > 0, got 0"),
     ("message", 2, "", "time", "empty line"),
     ("orderbook", 2, "", "ask_price_1", "empty line"),
 ]
@@ -309,6 +311,14 @@ def test_malformed_files_name_file_row_and_field(tmp_path: Path, kind, row, line
         text = str(info.value)
         assert text.startswith(f"{bad_file}: line {row}, field '{field}': "), text
         assert fragment in text, text
+
+
+def test_of_several_faults_the_first_check_in_order_is_reported(tmp_path: Path) -> None:
+    """The checks run in a fixed order (type, direction, size, ...), each naming its first bad line:
+    a bad type on line 3 is reported before a negative size on line 1."""
+    msg = ["34200.1,1,1,-100,1000000,1", BASE_MSG[1], "34200.3,8,2,10,1001000,-1"]
+    with pytest.raises(ValueError, match=r"line 3, field 'type': 8 is not one of"):
+        lobster.load(write_pair(tmp_path, msg, BASE_BOOK))
 
 
 def test_base_pair_is_valid(tmp_path: Path) -> None:

@@ -460,26 +460,29 @@ def _clock(ns_after_midnight: int) -> str:
 @njit(cache=True)
 def _first_bad(m):
     """The first row failing each check of :func:`_read_messages`, in its order (-1: none): one
-    pass over the rows instead of a mask per check."""
+    pass over the rows instead of a mask per check (non-short-circuit tests: no branch per row)."""
     out = np.full(10, -1)
-    for k in range(m.shape[0]):
-        t, typ, size, price, d = m[k, 0], m[k, 1], m[k, 3], m[k, 4], m[k, 5]
-        execution = 4 <= typ <= 6
-        bad = (  # bit c: check c fails
-            (typ < 1 or typ > 7)
-            | (d != 1 and d != -1) << 1
-            | (size < 0) << 2
-            | (m[k, 2] < 0) << 3
-            | (t >= _DAY_NS) << 4
-            | (execution and size <= 0) << 5
-            | (execution and price <= 0) << 6
-            | ((typ == 2 or typ == 3) and size > 0 and price <= 0) << 7
-            | (typ == 7 and price != -1 and price != 0 and price != 1) << 8
-            | (k > 0 and t < m[k - 1, 0]) << 9
+    tc, yc, oc, sc, pc, dc = m[:, 0], m[:, 1], m[:, 2], m[:, 3], m[:, 4], m[:, 5]
+    prev = tc[0] if tc.size else 0
+    for k in range(tc.size):
+        t, typ, size, price, d = tc[k], yc[k], sc[k], pc[k], dc[k]
+        execution = (typ >= 4) & (typ <= 6)
+        bad = (  # check c fails
+            (typ < 1) | (typ > 7),
+            (d != 1) & (d != -1),
+            size < 0,
+            oc[k] < 0,
+            t >= _DAY_NS,
+            execution & (size <= 0),
+            execution & (price <= 0),
+            ((typ == 2) | (typ == 3)) & (size > 0) & (price <= 0),
+            (typ == 7) & (price != -1) & (price != 0) & (price != 1),
+            t < prev,
         )
-        if bad:
+        prev = t
+        if bad[0] | bad[1] | bad[2] | bad[3] | bad[4] | bad[5] | bad[6] | bad[7] | bad[8] | bad[9]:
             for c in range(10):
-                if bad >> c & 1 and out[c] < 0:
+                if bad[c] and out[c] < 0:
                     out[c] = k
     return out
 
