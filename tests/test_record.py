@@ -116,10 +116,12 @@ def trade_rank(timeline: Timeline, indices: list[int]) -> np.ndarray:
     return np.searchsorted(trades, [i for i in indices if timeline.stream[i].endswith("@trade")])
 
 
-def replay_clock(start_ns: int, speed: float):
-    """A clock that runs ``speed`` times faster than the wall from ``start_ns`` (the replay's pace)."""
-    t0 = time.monotonic_ns()
-    return lambda: start_ns + int((time.monotonic_ns() - t0) * speed)
+def replay_clock(replay: ReplayExchange, start_ns: int):
+    """The replay's data time as a clock: ``start_ns`` until the first message of its slice is sent,
+    then ``start_ns`` plus the original stamp of the last message sent since that one. No wall time:
+    a slow start (a loaded CI machine) shifts nothing, so midnight falls where the test puts it."""
+    tl, first = replay.timeline, replay.start
+    return lambda: start_ns + int(tl.ts[max(replay._pos - 1, first)] - tl.ts[first])
 
 
 def record_replay(replay: ReplayExchange, folder: Path, **options) -> RecordStats:
@@ -166,7 +168,7 @@ def test_recording_through_a_dropped_connection_and_a_sequence_gap(tmp_path, tim
     drop = first_index(timeline, 6000, "@depth@100ms")
     omit = first_index(timeline, 11000, "@depth@100ms")
     replay = ReplayExchange(timeline, speed=100, stop=15000, drop_after=drop, drop_skip=60, omit=frozenset({omit}))
-    stats = record_replay(replay, tmp_path, clock=replay_clock(SAMPLE_START_NS, 100))
+    stats = record_replay(replay, tmp_path, clock=replay_clock(replay, SAMPLE_START_NS))
 
     counts = {k: getattr(stats, k) for k in ("connects", "disconnects", "gaps", "snapshots", "snapshots_discarded")}
     assert counts == {"connects": 2, "disconnects": 1, "gaps": 2, "snapshots": 3, "snapshots_discarded": 0}
@@ -214,7 +216,7 @@ def test_recording_through_a_dropped_connection_and_a_sequence_gap(tmp_path, tim
 def test_midnight_and_size_rotation_each_file_loads_alone(tmp_path, timeline, original):
     start, stop, at_midnight = 15000, 24000, 19500
     replay = ReplayExchange(timeline, speed=100, start=start, stop=stop)
-    clock = replay_clock(MIDNIGHT_NS - (timeline.ts[at_midnight] - timeline.ts[start]), 100)
+    clock = replay_clock(replay, MIDNIGHT_NS - (timeline.ts[at_midnight] - timeline.ts[start]))
     stats = record_replay(replay, tmp_path, clock=clock, max_bytes=400_000)
 
     files = [Path(f) for f in stats.files]
@@ -276,7 +278,7 @@ def test_snapshot_errors_a_stale_snapshot_and_a_garbage_frame(tmp_path, timeline
     replay = ReplayExchange(
         timeline, speed=100, start=start, stop=18000, garbage_after=16000, snapshot_faults=["503", "old"]
     )
-    clock = replay_clock(SAMPLE_START_NS + timeline.ts[start] - timeline.ts[0], 100)
+    clock = replay_clock(replay, SAMPLE_START_NS + timeline.ts[start] - timeline.ts[0])
     stats = record_replay(replay, tmp_path, clock=clock)
 
     assert (stats.snapshot_failures, stats.snapshots_discarded, stats.snapshots) == (1, 1, 1)
@@ -304,7 +306,7 @@ def test_recording_a_generated_capture_gives_its_book_and_trades(tmp_path, gener
     timeline = Timeline.read(generated)
     (original,) = crypto.load(generated)
     replay = ReplayExchange(timeline, speed=200)
-    stats = record_replay(replay, tmp_path, clock=replay_clock(T_GEN, 200))
+    stats = record_replay(replay, tmp_path, clock=replay_clock(replay, T_GEN))
     assert (stats.depth_updates, stats.trades, stats.snapshots, stats.gaps) == (1999, 1000, 1, 0)
     (day,) = load_market(stats.files, cache=False).days
     lines = lines_of([Path(f) for f in stats.files])
