@@ -82,6 +82,25 @@ def test_calibrating_an_empty_split_is_refused(small_catalogue):
         calibrate(MarketCatalogue(small_catalogue.days[:1], n_test=0, name="one"), split="test")
 
 
+def test_one_impact_model_for_several_instruments_is_refused(small_catalogue):
+    from dataclasses import replace
+
+    from exec_env import ExecutionConfig, ExecutionEnv, SimConfig
+
+    days = []
+    for i, symbol in enumerate(("AAA", "BBB", "AAA")):
+        day = small_catalogue.day(i)
+        days.append(replace(day, meta=replace(day.meta, symbol=symbol)))
+    two = MarketCatalogue(days, n_test=1, name="two")
+    with pytest.raises(ValueError, match=r"^two: the train days hold 2 instruments \(AAA, BBB\): one impact model"):
+        calibrate(two)
+    with pytest.raises(ValueError, match="Load one instrument per run"):
+        ExecutionEnv(ExecutionConfig(market=two))
+    assert ExecutionEnv(ExecutionConfig(market=two, calibrate_impact=False)).calibration is None
+    assert ExecutionEnv(ExecutionConfig(market=two, sim=SimConfig(permanent_impact=1e-6))).calibration is None
+    assert calibrate(MarketCatalogue(days[:1] + days[2:], n_test=1)).days == 1  # one instrument: calibrated
+
+
 def test_lifted_sources_get_square_root_liquidity(shared_data):
     from exec_env.market import resolve_market
 

@@ -182,6 +182,14 @@ def calibrate(
     indices = catalogue.indices(split)
     if not indices:
         raise ValueError(f"{catalogue.name}: the {split!r} split has no days to calibrate on")
+    symbols = sorted({str(catalogue.day(i).meta.symbol) for i in indices})
+    if len(symbols) > 1:
+        raise ValueError(
+            f"{catalogue.name}: the {split} days hold {len(symbols)} instruments ({', '.join(symbols)}): one impact "
+            "model calibrated on all of them fits none (their prices, volumes and impact differ). Load one "
+            "instrument per run, or set the impact model yourself (train.py --sim 'permanent_impact=...', or "
+            "ExecutionConfig(calibrate_impact=False))"
+        )
     r2 = 0.0
     seconds = 0.0
     volume = 0.0
