@@ -259,7 +259,7 @@ def evaluate(
         if hasattr(policy, "bind"):
             policy.bind(view)
         for spec in episodes:
-            obs, start_info = env.reset(options=spec.options())
+            obs, _ = env.reset(options=spec.options())
             arrival_bid, arrival_ask = view.touch()
             state = None
             start = np.ones((1,), dtype=bool)
@@ -284,7 +284,7 @@ def evaluate(
             metrics = info["execution"]
             row = {"policy": name, "episode": spec.episode, "return": ret, "steps": steps}
             row.update({k: (math.nan if v is None else v) for k, v in metrics.items()})
-            row["date"] = str(start_info["date"]) if start_info.get("date") else f"day {spec.day}"
+            row["date"] = env.catalogue.date(spec.day)
             row["arrival_bid"], row["arrival_ask"] = arrival_bid, arrival_ask
             far = arrival_ask if spec.side > 0 else arrival_bid
             row["price_vs_arrival_far"] = spec.side * (row["avg_price"] - far)

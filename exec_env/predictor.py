@@ -283,7 +283,7 @@ def walk_forward(
     if not 1 <= min_train < len(days):
         raise ValueError(f"walk_forward: min_train = {min_train} needs 1 <= min_train < {len(days)} days")
     frame = samples(catalogue, days, interval_s, horizon_s, warmup_s)
-    date = {d: str(catalogue.day(d).meta.date or f"day {d}") for d in days}
+    date = {d: catalogue.date(d) for d in days}
     out = []
     for k in range(min_train, len(days)):
         earlier = [d for d in days[:k] if date[d] != date[days[k]]]

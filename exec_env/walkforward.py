@@ -73,7 +73,7 @@ def date_folds(catalogue: MarketCatalogue, min_train: int) -> list[tuple[MarketC
     (several symbols) are tested together and never trained on, since their markets move together."""
     if not 1 <= min_train < len(catalogue):
         raise ValueError(f"min_train = {min_train}: allowed 1 .. {len(catalogue) - 1} ({len(catalogue)} days)")
-    dates = [str(catalogue.day(i).meta.date or f"day {i}") for i in range(len(catalogue))]
+    dates = [catalogue.date(i) for i in range(len(catalogue))]
     starts = [k for k in range(len(dates)) if k == 0 or dates[k] != dates[k - 1]]
     folds = []
     for k, end in zip(starts, [*starts[1:], len(dates)], strict=True):

@@ -81,6 +81,13 @@ class DayCatalogue:
             self._cache.popitem(last=False)
         return loaded
 
+    def date(self, index: int) -> str:
+        """The session date of day ``index`` (``"day <index>"`` for a day without one). The sessions
+        of one date (several symbols) move together: one independent unit of an evaluation, and
+        never split between training and test."""
+        date = self.day(index).meta.date
+        return str(date) if date else f"day {index}"
+
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_cache"] = OrderedDict()  # memory maps are re-opened in the receiving process

@@ -153,8 +153,10 @@ def first(mask: np.ndarray) -> int:
     mask = np.asarray(mask, dtype=bool)
     if mask.ndim == 2:
         mask = mask.any(axis=1)
-    k = int(mask.argmax()) if mask.size else 0  # argmax stops at the first True
-    return k if mask.size and mask[k] else -1
+    if not mask.size:
+        return -1
+    k = int(mask.argmax())  # argmax stops at the first True
+    return k if mask[k] else -1
 
 
 def fail_first(
@@ -623,7 +625,11 @@ def decompress(path: str | Path) -> bytes:
     """The bytes of ``path``, decompressed when it is gzip or zstd (by magic number); an empty
     file, a truncated or a corrupt stream raise :class:`DataFileError`."""
     path = Path(path)
-    raw = path.read_bytes()
+    return _decompressed(path, path.read_bytes())
+
+
+def _decompressed(path: Path, raw: bytes) -> bytes:
+    """:func:`decompress` of the file's bytes ``raw``, already read."""
     kind = compression(raw[:4])
     data = _inflate(path, raw, kind) if kind else raw
     _check_empty(path, data, len(data), kind)
@@ -669,7 +675,7 @@ def read_buffer(path: str | Path, pad: int = 1) -> tuple[np.ndarray, int]:
     head = bytes(data[: min(size, 256)])
     skip, codec, _ = _encoding(head)
     if compression(head) or skip or codec:  # decompress or transcode first: a copy
-        text = read_bytes(path)
+        text = as_text(path, _decompressed(path, bytes(data[:size])))
         data, size = bytearray(text), len(text)
         data += b"\n" * pad
     else:

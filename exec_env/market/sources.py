@@ -257,17 +257,18 @@ def _unreadable(skipped: list[str]) -> list[str]:
     return out
 
 
-def _check_whole_dates(dates: list[str], n_test: int, name: str) -> None:
+def _check_whole_dates(catalogue: MarketCatalogue) -> None:
     """The test split (the newest ``n_test`` sessions) must hold whole dates: sessions of several
     symbols on one date move together, so one on each side would train on the test day's market."""
-    cut = len(dates) - n_test
-    if not 0 < cut < len(dates) or not dates[cut] or dates[cut - 1] != dates[cut]:
+    dates = [catalogue.date(i) for i in range(len(catalogue))]
+    cut = len(dates) - catalogue.n_test
+    if catalogue.n_test == 0 or dates[cut - 1] != dates[cut]:
         return
-    allowed = [str(len(dates) - k) for k in range(1, len(dates)) if dates[k - 1] != dates[k] or not dates[k]]
+    allowed = [str(len(dates) - k) for k in range(1, len(dates)) if dates[k - 1] != dates[k]]
     raise ValueError(
-        f"{name}: test_days={n_test} cuts the date {dates[cut]} in two ({dates.count(dates[cut])} sessions of "
-        f"several symbols, some training, some test); the sessions of one date move together, so a date is all "
-        f"training or all test: test_days may be 0 or one of {', '.join(allowed[::-1]) or 'none'}"
+        f"{catalogue.name}: test_days={catalogue.n_test} cuts the date {dates[cut]} in two ({dates.count(dates[cut])} "
+        f"sessions of several symbols, some training, some test); the sessions of one date move together, so a date "
+        f"is all training or all test: test_days may be 0 or one of {', '.join(allowed[::-1]) or 'none'}"
     )
 
 
@@ -330,8 +331,8 @@ def load_market(
             origin[key] = f
             days.append(day)
     days.sort(key=lambda d: (d.meta.session_open_ns, d.meta.symbol))  # type: ignore[union-attr]
-    _check_whole_dates([str(d.meta.date or "") for d in days], n_test, name or str(source))  # type: ignore[union-attr]
     catalogue = MarketCatalogue(days, n_test=n_test, name=name or str(source))
+    _check_whole_dates(catalogue)
     catalogue.notes["skipped"] = skipped
     catalogue.notes["unreadable"] = unreadable
     catalogue.notes["files"] = [str(f) for f in files]
