@@ -14,33 +14,28 @@ from __future__ import annotations
 
 import argparse
 
+from _market import add_market_args, market_config
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quantity", type=float, default=5000.0)
-    parser.add_argument("--horizon-s", type=float, default=600.0)
-    parser.add_argument("--decision-interval-s", type=float, default=10.0)
+    add_market_args(parser)
     parser.add_argument("--episodes", type=int, default=200)
     parser.add_argument("--seed", type=int, default=10_001)
     parser.add_argument("--model", action="append", default=[], help="train.py run folder (repeatable)")
-    parser.add_argument("--data-options", default="", help="synthetic market parameters, as train.py takes them")
     args = parser.parse_args()
 
     from exec_env.agents.oracle import NextMoveOracle
     from exec_env.baselines import PassiveTWAP, make_baseline
-    from exec_env.config import ExecutionConfig
-    from exec_env.evaluate import load_model, synthetic_params
-    from exec_env.evaluation import evaluate, sample_episodes
-    from exec_env.market.synthetic import synthetic_catalogue
+    from exec_env.evaluate import load_model
+    from exec_env.evaluation import cluster_column, evaluate, sample_episodes
     from exec_env.stats import clustered_interval
 
-    catalogue = synthetic_catalogue(n_days=24, n_test=8, seed=0, params=synthetic_params(args.data_options))
-    config = ExecutionConfig(market=catalogue, quantity=args.quantity, horizon_s=args.horizon_s,
-                             decision_interval_s=args.decision_interval_s, split="train")  # fmt: skip
+    config = market_config(args)
     episodes = sample_episodes(config, n=args.episodes, seed=args.seed, split="test")
     policies = {
         "PassiveTWAP": PassiveTWAP(),
-        "BestConstant": make_baseline("BestConstant", config, catalogue),
+        "BestConstant": make_baseline("BestConstant", config, config.market),
         "Oracle(wait)": NextMoveOracle(),
         "Oracle(wait, cross>=1 tick)": NextMoveOracle(cross_ticks=1.0),
     }
@@ -48,7 +43,7 @@ def main() -> None:
         policies[f"PPO[{path.rstrip('/').split('/')[-1][:40]}]"] = load_model(path)
     frame = evaluate(policies, config, episodes)
     piv = frame.pivot(index="episode", columns="policy", values="shortfall_bps")
-    days = frame[frame.policy == "PassiveTWAP"].set_index("episode")["day"]
+    days = frame[frame.policy == "PassiveTWAP"].set_index("episode")[cluster_column(frame)]
     oracle_gain = float((piv["PassiveTWAP"] - piv["Oracle(wait)"]).mean())
     print(f"quantity {args.quantity:g}, horizon {args.horizon_s:g} s, decisions every {args.decision_interval_s:g} s, "
           f"{args.episodes} test episodes on {days.nunique()} days; BestConstant chose {policies['BestConstant']!r}")  # fmt: skip

@@ -16,13 +16,15 @@ import argparse
 import time
 from dataclasses import replace
 
+from _market import add_market_args, market_config
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--episodes", type=int, default=200)
-    parser.add_argument("--data-options", default="", help="synthetic market parameters, as train.py takes them")
+    add_market_args(parser)
     args = parser.parse_args()
 
     try:
@@ -33,15 +35,11 @@ def main() -> None:
     from stable_baselines3.common.vec_env import VecMonitor
 
     from exec_env.baselines import PassiveTWAP
-    from exec_env.config import ExecutionConfig
-    from exec_env.evaluate import synthetic_params
-    from exec_env.evaluation import evaluate, sample_episodes
-    from exec_env.market.synthetic import synthetic_catalogue
+    from exec_env.evaluation import cluster_column, evaluate, sample_episodes
     from exec_env.stats import clustered_interval
     from exec_env.vector import ExecutionVecEnv
 
-    catalogue = synthetic_catalogue(n_days=24, n_test=8, seed=0, params=synthetic_params(args.data_options))
-    config = ExecutionConfig(market=catalogue, action_mode="discrete", reward_baseline="passive_twap", split="train")
+    config = market_config(args, action_mode="discrete", reward_baseline="passive_twap")
     env = VecMonitor(ExecutionVecEnv(64, config, seed=args.seed))
     model = RecurrentPPO(
         "MlpLstmPolicy", env, n_steps=128, batch_size=2048, n_epochs=5, gamma=1.0, gae_lambda=0.95,
@@ -63,7 +61,7 @@ def main() -> None:
     a = lstm.set_index("episode")["shortfall_bps"]
     b = passive.set_index("episode")["shortfall_bps"].loc[a.index]
     diff = (a - b).to_numpy()
-    ci = clustered_interval(diff, passive.set_index("episode")["day"].loc[a.index].to_numpy())
+    ci = clustered_interval(diff, passive.set_index("episode")[cluster_column(passive)].loc[a.index].to_numpy())
     print(
         f"RecurrentPPO, {args.steps} steps in {train_s:.0f} s ({args.steps / train_s:,.0f} steps/s), seed {args.seed}"
     )

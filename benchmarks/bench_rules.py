@@ -20,6 +20,7 @@ import argparse
 import itertools
 
 import numpy as np
+from _market import add_market_args, market_config
 
 FEATURES = ("flow_30s", "return_30s", "imbalance_3")
 THRESHOLDS = (0.2, 0.4, 0.6)
@@ -47,22 +48,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--episodes", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quantity", type=float, default=5000.0)
-    parser.add_argument("--horizon-s", type=float, default=600.0)
-    parser.add_argument("--decision-interval-s", type=float, default=10.0)
-    parser.add_argument("--data-options", default="", help="synthetic market parameters, as train.py takes them")
+    add_market_args(parser)
     args = parser.parse_args()
 
     from exec_env.baselines import PassiveTWAP
-    from exec_env.config import ExecutionConfig
-    from exec_env.evaluate import synthetic_params
     from exec_env.evaluation import evaluate, sample_episodes
     from exec_env.features import FEATURE_NAMES
-    from exec_env.market.synthetic import synthetic_catalogue
 
-    catalogue = synthetic_catalogue(n_days=24, n_test=8, seed=0, params=synthetic_params(args.data_options))
-    config = ExecutionConfig(market=catalogue, quantity=args.quantity, horizon_s=args.horizon_s,
-                             decision_interval_s=args.decision_interval_s, split="train")  # fmt: skip
+    config = market_config(args)
     episodes = sample_episodes(config, n=args.episodes, seed=args.seed, split="train")
     policies = {"PassiveTWAP": PassiveTWAP()}
     for feature, t, against, pace_for in itertools.product(FEATURES, THRESHOLDS, AGAINST, FOR):
