@@ -315,24 +315,21 @@ def write_side(r, grid, qs, best, count, away, px, sz):
 
 
 @njit(cache=True)
-def _seq_action(state, lid, prev, first_id, final_id):
-    """Binance spot rule for one diff: apply, drop as stale, or a gap."""
-    if state == 1:
-        if final_id <= lid:
-            return ACT_STALE
-        if first_id > lid + 1:
-            return ACT_GAP
-        return ACT_APPLY
-    if first_id == prev + 1:
-        return ACT_APPLY
-    return ACT_GAP
-
-
-@njit(cache=True)
-def _set_error(s, j, code, expect):
-    s[_ERR_EV] = j
-    s[_ERR_CODE] = code
-    s[_ERR_EXPECT] = expect
+def _sequenced(i, ev, book, s, cnt, bufs, halts, resync):
+    """Binance spot rule for diff ``i`` of a book: applied (``ACT_APPLY``), dropped as stale while a
+    snapshot waits for its bridge (``ACT_STALE``), or a gap (``ACT_GAP``, :func:`_on_gap`)."""
+    first_id, final_id = ev[2][i], ev[3][i]
+    if s[_STATE] == 1 and final_id <= s[_LID]:
+        cnt[ev[9][i], C_STALE] += 1
+        return ACT_STALE
+    if (first_id > s[_LID] + 1) if s[_STATE] == 1 else (first_id != s[_PREV] + 1):
+        _on_gap(i, ev, s, cnt, bufs, halts, resync)
+        return ACT_GAP
+    s[_PREV] = final_id
+    s[_STATE] = 2
+    s[_AT_FILE] = 0
+    _apply(i, ev, book)
+    return ACT_APPLY
 
 
 @njit(cache=True)
@@ -342,10 +339,11 @@ def _buffer(s, bufs, j):
 
 
 @njit(cache=True)
-def _replay_buffer(ev, book, s, cnt, bufs, resync, resyncing):
+def _replay_buffer(ev, book, s, cnt, bufs, halts, resync, resyncing):
     """Binance: after a snapshot, the diffs buffered before it: stale ones dropped, the first bridges
-    it, a gap raises (or, resyncing, keeps the rest for the next snapshot)."""
-    first_id, final_id, ev_day = ev[2], ev[3], ev[9]
+    it, a gap raises (or, resyncing, keeps the rest for the next snapshot). The buffer holds diffs only
+    when the book was empty: :func:`_on_gap` then finds its unsynced interval open, or no row yet."""
+    ev_day = ev[9]
     buf, work = bufs
     nw = s[_NBUF]
     work[:nw] = buf[:nw]
@@ -355,28 +353,17 @@ def _replay_buffer(ev, book, s, cnt, bufs, resync, resyncing):
         if s[_STATE] == 0:  # a gap during the replay: keep the rest for the next snapshot
             _buffer(s, bufs, j)
             continue
-        act = _seq_action(s[_STATE], s[_LID], s[_PREV], first_id[j], final_id[j])
-        if act == ACT_STALE:
-            cnt[ev_day[j], C_STALE] += 1
-            if resyncing:
-                cnt[ev_day[j], C_SKIPPED_RESYNC] += 1
-        elif act == ACT_GAP:
-            if not resync:
-                bridge = s[_STATE] == 1
-                _set_error(s, j, ERR_BRIDGE if bridge else ERR_CHAIN, (s[_LID] if bridge else s[_PREV]) + 1)
-                return
-            cnt[ev_day[j], C_GAPS] += 1
-            s[_STATE] = 0
-            _buffer(s, bufs, j)
-        else:
-            _apply(j, ev, book)
+        act = _sequenced(j, ev, book, s, cnt, bufs, halts, resync)
+        if act == ACT_STALE and resyncing:
+            cnt[ev_day[j], C_SKIPPED_RESYNC] += 1
+        elif act == ACT_APPLY:
             cnt[ev_day[j], C_BUFFERED_APPLIED] += 1
-            s[_PREV] = final_id[j]
-            s[_STATE] = 2
+        elif s[_ERR_EV] >= 0:
+            return
 
 
 @njit(cache=True)
-def _on_snapshot(i, ev, book, s, cnt, bufs, mode, resync):
+def _on_snapshot(i, ev, book, s, cnt, bufs, halts, mode, resync):
     """A snapshot event: the book is set to it (Binance: unless in sync, then it is unused; then the
     buffered diffs are replayed). Returns whether the book after it is a row."""
     final_id, ev_day = ev[3], ev[9]
@@ -395,7 +382,7 @@ def _on_snapshot(i, ev, book, s, cnt, bufs, mode, resync):
     s[_LID] = final_id[i]
     s[_PREV] = final_id[i]
     s[_STATE] = 1
-    _replay_buffer(ev, book, s, cnt, bufs, resync, resyncing)
+    _replay_buffer(ev, book, s, cnt, bufs, halts, resync, resyncing)
     return s[_STATE] != 0
 
 
@@ -406,8 +393,9 @@ def _on_gap(i, ev, s, cnt, bufs, halts, resync):
     at_file = s[_AT_FILE]
     if not resync and at_file != 2:
         bridge = s[_STATE] == 1
-        code = ERR_FILE if at_file == 1 else ERR_BRIDGE if bridge else ERR_CHAIN
-        _set_error(s, i, code, (s[_LID] if bridge or at_file == 1 else s[_PREV]) + 1)
+        s[_ERR_EV] = i
+        s[_ERR_CODE] = ERR_FILE if at_file == 1 else ERR_BRIDGE if bridge else ERR_CHAIN
+        s[_ERR_EXPECT] = (s[_LID] if bridge or at_file == 1 else s[_PREV]) + 1
         return
     cnt[ev[9][i], C_FILE_RESTARTS if at_file == 2 and not resync else C_GAPS] += 1
     s[_AT_FILE] = 0
@@ -423,7 +411,7 @@ def _on_gap(i, ev, s, cnt, bufs, halts, resync):
 def _on_diff(i, ev, book, s, cnt, bufs, halts, mode, resync):
     """An update event: buffered (Binance) or skipped (Tardis) without a book, else applied after
     Binance's sequence rules. Returns whether the book after it is a row."""
-    first_id, final_id, ev_day = ev[2], ev[3], ev[9]
+    ev_day = ev[9]
     if s[_STATE] == 0:
         if mode == 1:
             cnt[ev_day[i], C_SKIPPED_NO_BOOK] += 1
@@ -433,16 +421,7 @@ def _on_diff(i, ev, book, s, cnt, bufs, halts, mode, resync):
             cnt[ev_day[i], C_PRE_FIRST] += 1
         return False
     if mode == 0:
-        act = _seq_action(s[_STATE], s[_LID], s[_PREV], first_id[i], final_id[i])
-        if act == ACT_STALE:
-            cnt[ev_day[i], C_STALE] += 1
-            return False
-        if act == ACT_GAP:
-            _on_gap(i, ev, s, cnt, bufs, halts, resync)
-            return False
-        s[_PREV] = final_id[i]
-        s[_STATE] = 2
-        s[_AT_FILE] = 0
+        return _sequenced(i, ev, book, s, cnt, bufs, halts, resync) == ACT_APPLY
     _apply(i, ev, book)
     return True
 
@@ -506,7 +485,7 @@ def rebuild_book(ev, grid, levels, mode, resync):
                 s[_STATE] = 1
                 s[_LID] = s[_PREV]
         if kind[i] == 0:
-            publish = _on_snapshot(i, ev, book, s, cnt, bufs, mode, resync)
+            publish = _on_snapshot(i, ev, book, s, cnt, bufs, halts, mode, resync)
         else:
             publish = _on_diff(i, ev, book, s, cnt, bufs, halts, mode, resync)
         if s[_ERR_EV] >= 0:
