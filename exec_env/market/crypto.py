@@ -551,9 +551,7 @@ def make_days(
     """Split rows and trades by UTC date of the clock, build, validate; ``day_notes(date)`` (days since
     the epoch) gives the notes that are about one date, laid over ``notes``. ``src`` is the file or
     the :class:`~exec_env.market.reader.Capture` the lines are numbered in; ``record_ts`` (sorted) holds
-    the time of every book row and trade."""
-    halts = halts.copy()
-    halts[halts[:, 1] == -1, 1] = int(record_ts.max()) + 1 if record_ts.size else 0
+    the time of every book row and trade; ``halts`` the unsynced intervals, their ends known."""
     dates, missing = [], []
     for d, r, (b, t) in split_days(record_ts // DAY_NS, book.ts // DAY_NS, trades["ts"] // DAY_NS):
         date = str(np.datetime64(d, "D"))
@@ -719,15 +717,9 @@ class _Scan:
 
 
 def _read_capture(paths: Sequence[Path]) -> tuple[list[str], Capture]:
-    lines: list[str] = []
-    counts = []
-    for path in paths:
-        part = reader.read_bytes(path).decode("utf-8").split("\n")
-        if part and part[-1] == "":
-            part.pop()
-        lines += part
-        counts.append(len(part))
-    return lines, Capture.of(paths, counts)
+    parts = [reader.read_bytes(path).decode("utf-8").split("\n") for path in paths]
+    parts = [part[:-1] if part[-1] == "" else part for part in parts]  # no line after the last line break
+    return [line for part in parts for line in part], Capture.of(paths, [len(part) for part in parts])
 
 
 def _scan(src: Capture, lines: list[str], skip_ticker: bool) -> _Scan:
@@ -800,9 +792,7 @@ def _events(src: Capture, scan: _Scan, n_lines: int) -> _Events:
     )
     nb = np.array(nb_l, dtype=np.int64)
     na = np.array(na_l, dtype=np.int64)
-    counts = np.empty(2 * line.size, dtype=np.int64)
-    counts[0::2] = nb
-    counts[1::2] = na
+    counts = np.column_stack([nb, na]).ravel()  # bids then asks of each event
     lv_side = np.repeat(np.tile(np.array([0, 1], dtype=np.int8), line.size), counts)
     lv_line = np.repeat(np.repeat(line, 2), counts)
     is_snap = np.repeat(np.repeat(kind == 0, 2), counts)

@@ -184,15 +184,16 @@ def stream_key(path: Path) -> tuple[str, int] | None:
     return None if kind == "trades" else (f"{exchange} {kind}{depth or ''} {symbol}", start)
 
 
-def _read_csv(path: Path, dtypes: dict[str, Any]) -> pd.DataFrame:
-    """Parse one Tardis CSV; data row k is file line k + 2. Checks the header and the column count of
-    every line."""
+def _read_csv(path: Path) -> pd.DataFrame:
+    """Parse one Tardis CSV (prices and amounts as float64); data row k is file line k + 2. Checks the
+    header and the column count of every line."""
     data, header, fields = reader.csv_text(path)  # blank lines at the end ignored, inside refused
     try:
         _dataset(header)
     except ValueError:
         raise _header_error(path, ",".join(header)) from None
     reader.check_columns(path, fields, np.arange(1, fields.size + 1), header)
+    dtypes = {c: _NOT_FLOAT.get(c, np.float64) for c in header}
     text = io.BytesIO(data)
     try:
         df = pd.read_csv(text, dtype=dtypes, skip_blank_lines=False, keep_default_na=False, na_values=[""])
@@ -240,11 +241,6 @@ _NOT_FLOAT = {"exchange": str, "symbol": str, "timestamp": np.int64, "local_time
               "side": str, "id": str}  # fmt: skip
 
 
-def _dtypes(columns: list[str]) -> dict[str, Any]:
-    """The pandas dtype of each column (prices and amounts float64)."""
-    return {c: _NOT_FLOAT.get(c, np.float64) for c in columns}
-
-
 def _header_kind(path: Path) -> tuple[str, int]:
     first = reader.head_bytes(path, 1 << 16).split(b"\n", 1)[0].rstrip(b"\r")
     try:
@@ -257,9 +253,10 @@ def _header_error(path: Path, header: str) -> ValueError:
     return field_error(path, 1, "header", f"not a supported Tardis CSV header: {excerpt(header)}")
 
 
-def _read_files(paths: list[Path], dtypes: dict[str, Any]) -> tuple[Capture, pd.DataFrame, np.ndarray]:
-    """The CSV files of one stream as one frame; its rows' lines numbered across the files."""
-    frames = [_read_csv(p, dtypes) for p in paths]
+def _read_files(paths: list[Path]) -> tuple[Capture, pd.DataFrame, np.ndarray]:
+    """The CSV files of one stream (one dataset: :func:`load` checked their headers) as one frame; its
+    rows' lines numbered across the files."""
+    frames = [_read_csv(p) for p in paths]
     src = Capture.of(paths, [len(df) + 1 for df in frames])
     lines = np.concatenate([np.arange(2, len(df) + 2) + src.offsets[k] for k, df in enumerate(frames)])
     df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
@@ -270,12 +267,9 @@ def _events(is_snap: np.ndarray, ts: np.ndarray, new_file: np.ndarray) -> tuple[
     """Rows grouped into messages (a distinct ``local_timestamp`` or snapshot flag; a later file's
     first row starts one): (starts, ends, kind). A run of snapshot rows after update rows, or at the
     start of a file, is a snapshot event (kind 0): it resets the book."""
-    n = ts.shape[0]
-    boundary = np.ones(n, dtype=bool)
-    boundary[1:] = (ts[1:] != ts[:-1]) | (is_snap[1:] != is_snap[:-1]) | new_file[1:]
-    starts = np.flatnonzero(boundary)
-    ends = np.concatenate([starts[1:], [n]])
-    prev_snap = np.concatenate([[False], is_snap[:-1]])
+    starts = np.flatnonzero(np.r_[True, (ts[1:] != ts[:-1]) | (is_snap[1:] != is_snap[:-1]) | new_file[1:]])
+    ends = np.r_[starts[1:], ts.shape[0]]
+    prev_snap = np.r_[False, is_snap[:-1]]
     kind = np.where(is_snap[starts] & (~prev_snap[starts] | new_file[starts]), 0, 1).astype(np.int8)
     return starts, ends, kind
 
@@ -326,8 +320,7 @@ def _snapshots(src: Any, df: pd.DataFrame, lines: np.ndarray, levels: int, notes
     bid_px, bid_sz, zero_bids = _snapshot_side(src, df, lines, "bids", levels)
     ask_px, ask_sz, zero_asks = _snapshot_side(src, df, lines, "asks", levels)
     notes["zero_amount_levels"] = zero_bids + zero_asks
-    last = np.ones(ts.shape[0], dtype=bool)
-    last[:-1] = ts[1:] != ts[:-1]
+    last = np.r_[ts[1:] != ts[:-1], True]
     notes["rows_merged_same_timestamp"] = int((~last).sum())
     book = Book(ts, lines, np.arange(ts.shape[0]), bid_px, bid_sz, ask_px, ask_sz).take(last)
     return book, np.concatenate([bid_px.ravel(), ask_px.ravel()]), np.tile(np.repeat(lines, levels), 2)
@@ -347,7 +340,7 @@ def _trades(files: list[Path], exchange: str | None, symbol: str, notes: dict) -
         notes["trades_file"] = None
         return {"ts": np.zeros(0, np.int64), "px": np.zeros(0), "sz": np.zeros(0), "side": np.zeros(0, np.int8),
                 "line": np.zeros(0, np.int64), "exchange_ts": np.zeros(0, np.int64), "src": None}  # fmt: skip
-    src, df, lines = _read_files(files, _dtypes(TRADES))
+    src, df, lines = _read_files(files)
     notes["trades_file"] = str(src)
     if len(df) and exchange is not None and (ex := _one(src, df, "exchange")) != exchange:
         raise ValueError(f"{src}: exchange {ex!r} differs from the book file's {exchange!r}")
@@ -411,7 +404,7 @@ def load(
         "levels": o["levels"],
         "files": [str(p) for p in paths],
     }
-    src, df, lines = _read_files(paths, _dtypes(INCREMENTAL if kind == "incremental" else _snapshot_columns(depth)))
+    src, df, lines = _read_files(paths)
     if len(df) == 0:
         raise field_error(paths[0], 2, "exchange", "no data rows after the header line")
     df, lines = _select_symbol(src, df, lines, symbol, notes, "rows_other_symbols")
