@@ -189,17 +189,16 @@ BOOK_TICKER = ("check", "strict", "ignore")
 TRADE_STREAMS = ("auto", "trade", "aggTrade")
 
 # Counters of the book rebuild (indices into the array it returns).
-C_PRE_FIRST = 0  # diffs received before the first snapshot line (binance)
+C_PRE_FIRST = 0  # updates received before the first snapshot (Binance: buffered; Tardis: skipped, as documented)
 C_STALE = 1  # diffs dropped because u <= lastUpdateId of the snapshot being synced
 C_BUFFERED_APPLIED = 2  # diffs received before a snapshot line and applied after it
 C_SNAP_USED = 3
 C_SNAP_UNUSED = 4  # snapshots that arrived while in sync (binance)
 C_GAPS = 5  # sequence gaps (each starts a resync)
 C_SKIPPED_RESYNC = 6  # diffs received after a gap and never applied
-C_SKIPPED_NO_BOOK = 7  # tardis: updates before the first snapshot block (skipped, as documented)
-C_MERGED = 8  # rows merged into a later row with the same timestamp
-C_FILE_RESTARTS = 9  # a later file of the stream whose diffs do not continue the book, rebuilt from its snapshot
-N_COUNTERS = 10
+C_MERGED = 7  # rows merged into a later row with the same timestamp
+C_FILE_RESTARTS = 8  # a later file of the stream whose diffs do not continue the book, rebuilt from its snapshot
+N_COUNTERS = 9
 
 ACT_APPLY = 0
 ACT_STALE = 1
@@ -411,14 +410,11 @@ def _on_gap(i, ev, s, cnt, bufs, halts, resync):
 def _on_diff(i, ev, book, s, cnt, bufs, halts, mode, resync):
     """An update event: buffered (Binance) or skipped (Tardis) without a book, else applied after
     Binance's sequence rules. Returns whether the book after it is a row."""
-    ev_day = ev[9]
     if s[_STATE] == 0:
-        if mode == 1:
-            cnt[ev_day[i], C_SKIPPED_NO_BOOK] += 1
-            return False
-        _buffer(s, bufs, i)
-        if s[_SEEN] == 0:
-            cnt[ev_day[i], C_PRE_FIRST] += 1
+        if s[_SEEN] == 0:  # (Tardis: always, it has no gaps)
+            cnt[ev[9][i], C_PRE_FIRST] += 1
+        if mode == 0:
+            _buffer(s, bufs, i)
         return False
     if mode == 0:
         return _sequenced(i, ev, book, s, cnt, bufs, halts, resync) == ACT_APPLY

@@ -84,7 +84,7 @@ import pandas as pd
 from exec_env.market import reader
 from exec_env.market.crypto import (
     C_MERGED,
-    C_SKIPPED_NO_BOOK,
+    C_PRE_FIRST,
     CAPTURE_RULES,
     Book,
     capture_meta,
@@ -295,7 +295,7 @@ def _incremental(src: Capture, df: pd.DataFrame, lines: np.ndarray, levels: int,
               np.where(side_text == "bid", 0, 1).astype(np.int8), rank.astype(np.int64), amt, zeros, zeros)  # fmt: skip
     (row_ts, row_ev, _, *levels_out), _, cnt, _, _, _ = rebuild_book(events, grid, levels, 1, False)
     cnt = cnt.sum(axis=0)
-    notes["updates_before_first_snapshot"] = int(cnt[C_SKIPPED_NO_BOOK])
+    notes["updates_before_first_snapshot"] = int(cnt[C_PRE_FIRST])
     notes["snapshots"] = int((kind == 0).sum())
     notes["file_restarts"] = int(((kind == 0) & new_file[starts]).sum())
     notes["rows_merged_same_timestamp"] = int(cnt[C_MERGED])
