@@ -518,16 +518,6 @@ class Book:
         return self.bid_px[:, 0], self.bid_sz[:, 0], self.ask_px[:, 0], self.ask_sz[:, 0]
 
 
-def _day_bounds(d: int, book_ts: np.ndarray, trade_ts: np.ndarray, record_ts: np.ndarray,
-                session: tuple[int, int] | None) -> tuple[int, int]:  # fmt: skip
-    """(open, close) of UTC date ``d`` (days since the epoch): the option's UTC times, else the first
-    book row of the date and its last record of any kind."""
-    if session is not None:
-        return d * DAY_NS + session[0], d * DAY_NS + session[1]
-    last = [int(book_ts[-1])] + [int(x[-1]) for x in (record_ts, trade_ts) if x.size]
-    return int(book_ts[0]), max(last)
-
-
 def _day_halts(halts: np.ndarray, d: int) -> np.ndarray:
     """The intervals of ``halts`` overlapping UTC date ``d`` (days since the epoch)."""
     return halts[(halts[:, 1] > d * DAY_NS) & (halts[:, 0] < (d + 1) * DAY_NS)]
@@ -554,7 +544,10 @@ def make_days(
         if b.stop == b.start:
             missing.append(f"{date}: no book row")
             continue
-        open_ns, close_ns = _day_bounds(d, book.ts[b], trades["ts"][t], record_ts[r], session)
+        if session is not None:  # the option's UTC times
+            open_ns, close_ns = d * DAY_NS + session[0], d * DAY_NS + session[1]
+        else:  # the first book row of the date and its last record of any kind (book rows and trades are records)
+            open_ns, close_ns = int(book.ts[b.start]), int(record_ts[r.stop - 1])
         if close_ns <= open_ns:
             missing.append(f"{date}: a single record time ({open_ns}); pass session=(open, close)")
             continue
