@@ -207,7 +207,6 @@ def _parse_times(origin: str, s: pd.Series, lines: np.ndarray, style: str, timez
 def _read(path: Path, style: str) -> tuple[dict[str, Any], np.ndarray, str | None]:
     """Columns by role (prices and volumes as float64, times as strings), their line numbers,
     and TrueFX's symbol."""
-    origin = str(path)
     if style == "dukascopy":
         header = "a tick header (time, bid, ask[, bid_volume, ask_volume])"
         cols, numbers, _ = read_headed(path, _header_roles, header, set(_ROLES) - {"time"})
@@ -218,7 +217,7 @@ def _read(path: Path, style: str) -> tuple[dict[str, Any], np.ndarray, str | Non
     if style != "truefx":
         return cols, numbers, None
     sym = pd.Series(cols["symbol"]).astype(str)
-    fail_first((sym != sym.iloc[0]).to_numpy(), origin, numbers, "symbol", lambda k: f"symbol {excerpt(sym.iloc[k])} "
+    fail_first((sym != sym.iloc[0]).to_numpy(), path, numbers, "symbol", lambda k: f"symbol {excerpt(sym.iloc[k])} "
                f"differs from the first row's {excerpt(sym.iloc[0])} (one instrument per file)")  # fmt: skip
     return cols, numbers, str(sym.iloc[0]).strip().replace("/", "")
 
