@@ -138,6 +138,7 @@ Measured on the real samples (CME Globex ES futures, ``../shared/data/databento`
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import struct
@@ -204,9 +205,7 @@ _RTYPE_SCHEMA = {160: "mbo", 1: "mbp-1", 10: "mbp-10", 0: "trades"}
 _SCHEMA_RTYPE = {v: k for k, v in _RTYPE_SCHEMA.items()}
 _DBN_CLASS = {160: "MBOMsg", 1: "MBP1Msg", 10: "MBP10Msg", 0: "TradeMsg"}
 _CSV_KEYS = {"ts_event", "rtype", "publisher_id", "instrument_id"}
-_ACTIONS = b"ACMRTFN"
-_SIDES = b"BAN"
-_CODES = {"action": _ACTIONS, "side": _SIDES}  # the ASCII code fields and their values
+_CODES = {"action": b"ACMRTFN", "side": b"BAN"}  # the ASCII code fields and their values
 _FIELDS = ("publisher_id", "instrument_id", "action", "side", "price", "size", "flags")  # in _Records order
 _SCHEMA_TOKEN = re.compile(r"(?<=[_.\-])(mbp-10|mbp-1|mbo)(?=[_.\-])", re.IGNORECASE)
 
@@ -227,15 +226,11 @@ def sniff(path: Path) -> bool:
     return _CSV_KEYS <= set(line.split(","))
 
 
-def _sibling_trades(path: Path) -> Path | None:
-    other = path.parent / _SCHEMA_TOKEN.sub("trades", path.name, count=1)  # unchanged without a schema token
-    return other if other != path and other.is_file() else None
-
-
 def companions(path: Path) -> list[Path]:
     """The trades-schema file beside a book file (``..mbp-1..`` -> ``..trades..``), if present."""
-    other = _sibling_trades(Path(path))
-    return [other] if other is not None else []
+    path = Path(path)
+    other = path.parent / _SCHEMA_TOKEN.sub("trades", path.name, count=1)  # unchanged without a schema token
+    return [other] if other != path and other.is_file() else []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,11 +262,9 @@ class _Records:
         return "line" if self.encoding == "csv" else "record"
 
     def take(self, mask: np.ndarray) -> _Records:
-        cols = ("clock", "publisher_id", "instrument_id", "action", "side", "price", "size", "flags", "rows")
-        out = {c: getattr(self, c)[mask] for c in cols}
-        out["order_id"] = None if self.order_id is None else self.order_id[mask]
-        out["book"] = None if self.book is None else {k: v[mask] for k, v in self.book.items()}
-        return replace(self, **out)
+        """The records where ``mask`` is True: every array field cut, and the book levels."""
+        cut = {k: v[mask] for k, v in vars(self).items() if isinstance(v, np.ndarray)}
+        return replace(self, **cut, book=None if self.book is None else {k: v[mask] for k, v in self.book.items()})
 
     def check(self, bad: np.ndarray, name: str, problem: Any) -> None:
         fail_first(bad, self.path, self.rows, name, problem, self.unit)
@@ -497,10 +490,8 @@ def _dbn_symbols(meta: Any) -> dict[int, str]:
     for key, intervals in mappings.items():
         for iv in intervals:
             sym = iv["symbol"] if isinstance(iv, dict) else getattr(iv, "symbol", "")
-            try:
+            with contextlib.suppress(TypeError, ValueError):  # a symbol that is not an instrument id
                 out.setdefault(int(sym), str(key))
-            except (TypeError, ValueError):
-                continue
     return out
 
 
@@ -813,10 +804,9 @@ def _time_option(name: str, value: Any) -> int | None:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return int(value)
     if isinstance(value, str):
-        try:
+        ts = pd.NaT
+        with contextlib.suppress(ValueError):  # unparsable: the option error below
             ts = pd.Timestamp(value)
-        except ValueError:
-            ts = pd.NaT
         if ts is not pd.NaT:
             return int(ts.as_unit("ns").value)  # ns since the epoch, UTC (a naive time means UTC)
     raise bad_option(name, value, "an ISO-8601 time string (naive = UTC) or int ns since the epoch, or None")
@@ -899,22 +889,20 @@ def read_trades(
 
 def _check_companion(path: Path, rec: _Records, tr: dict[str, np.ndarray], notes: dict[str, Any]) -> None:
     """With ``trades="auto"``: the trades file beside ``path`` holds exactly its trade records."""
-    sibling = _sibling_trades(path)
-    if sibling is None:
-        return
-    try:
-        other = read_trades(sibling, instrument_id=notes["instrument_id"], clock=rec.clock_name)
-    except ValueError as exc:
-        raise ValueError(
-            f"{path}: the trades file beside it ({sibling}) cannot be checked against this file's trades ({exc}); "
-            f"pass trades='records' to use this file's own trades"
-        ) from exc
-    if not all(np.array_equal(other[k], tr[k]) for k in ("trade_ts", "trade_px", "trade_sz", "trade_side")):
-        raise ValueError(
-            f"{path}: its {tr['trade_ts'].size} trade records differ from the {other['trade_ts'].size} of the "
-            f"trades file beside it ({sibling}); pass trades='records' to use this file's own trades"
-        )
-    notes["trades_checked_against"] = sibling.name
+    for sibling in companions(path):  # none or one
+        try:
+            other = read_trades(sibling, instrument_id=notes["instrument_id"], clock=rec.clock_name)
+        except ValueError as exc:
+            raise ValueError(
+                f"{path}: the trades file beside it ({sibling}) cannot be checked against this file's trades ({exc}); "
+                f"pass trades='records' to use this file's own trades"
+            ) from exc
+        if not all(np.array_equal(other[k], tr[k]) for k in ("trade_ts", "trade_px", "trade_sz", "trade_side")):
+            raise ValueError(
+                f"{path}: its {tr['trade_ts'].size} trade records differ from the {other['trade_ts'].size} of the "
+                f"trades file beside it ({sibling}); pass trades='records' to use this file's own trades"
+            )
+        notes["trades_checked_against"] = sibling.name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1107,12 +1095,10 @@ def _record_columns(day: MarketDay, depth: int, publisher_id: int) -> dict[str, 
     row_of = np.cumsum(is_book)  # the book row shown by each record, + 1 (0: no row yet)
     cols: dict[str, np.ndarray] = {"ts": ts_all[order]}
     width = min(depth, day.levels)
+    pad = ((1, 0), (0, depth - width))  # row 0: before the first book row; levels past the day's: empty
     for s in ("bid", "ask"):
-        px = np.full((nb + 1, depth), UNDEF_PRICE, dtype=np.int64)
-        sz = np.zeros((nb + 1, depth), dtype=np.int64)
-        px[1:, :width] = _fixed(getattr(day, f"{s}_px")[:, :width])
-        sz[1:, :width] = getattr(day, f"{s}_sz")[:, :width].astype(np.int64)
-        cols[f"{s}_px"], cols[f"{s}_sz"] = px[row_of], sz[row_of]
+        cols[f"{s}_px"] = _fixed(np.pad(getattr(day, f"{s}_px")[:, :width], pad, constant_values=np.nan))[row_of]
+        cols[f"{s}_sz"] = np.pad(getattr(day, f"{s}_sz")[:, :width], pad).astype(np.int64)[row_of]
 
     def records(trade_values: np.ndarray, book_values: Any, dtype: Any = np.int64) -> np.ndarray:
         """One value per record: the trades' and the book rows' values in record order."""

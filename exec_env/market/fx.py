@@ -171,8 +171,7 @@ def _style_of(line: str) -> str | None:
 
 def sniff(path: Path) -> bool:
     """A Dukascopy-style header with time/bid/ask columns, or a TrueFX or HistData tick row."""
-    lines = head_lines(Path(path), 1)
-    return bool(lines) and _style_of(lines[0]) is not None
+    return _style_of((head_lines(Path(path), 1) or [""])[0]) is not None  # an empty line has no style
 
 
 # ----------------------------------------------------------------------------------------------
@@ -208,7 +207,6 @@ def _parse_times(origin: str, s: pd.Series, lines: np.ndarray, style: str, timez
 def _read(path: Path, style: str) -> tuple[dict[str, Any], np.ndarray, str | None]:
     """Columns by role (prices and volumes as float64, times as strings), their line numbers,
     and TrueFX's symbol."""
-    origin = str(path)
     if style == "dukascopy":
         header = "a tick header (time, bid, ask[, bid_volume, ask_volume])"
         cols, numbers, _ = read_headed(path, _header_roles, header, set(_ROLES) - {"time"})
@@ -219,7 +217,7 @@ def _read(path: Path, style: str) -> tuple[dict[str, Any], np.ndarray, str | Non
     if style != "truefx":
         return cols, numbers, None
     sym = pd.Series(cols["symbol"]).astype(str)
-    fail_first((sym != sym.iloc[0]).to_numpy(), origin, numbers, "symbol", lambda k: f"symbol {excerpt(sym.iloc[k])} "
+    fail_first((sym != sym.iloc[0]).to_numpy(), path, numbers, "symbol", lambda k: f"symbol {excerpt(sym.iloc[k])} "
                f"differs from the first row's {excerpt(sym.iloc[0])} (one instrument per file)")  # fmt: skip
     return cols, numbers, str(sym.iloc[0]).strip().replace("/", "")
 
@@ -227,12 +225,11 @@ def _read(path: Path, style: str) -> tuple[dict[str, Any], np.ndarray, str | Non
 def _detect_style(path: Path, style: str) -> str:
     if style != "auto":
         return style
-    head = head_lines(path, 1)
-    detected = _style_of(head[0]) if head else None
+    line = (head_lines(path, 1) or [""])[0]
+    detected = _style_of(line)
     if detected is None:
         raise ValueError(
-            f"{path}: line 1: not an FX tick file in a known style ({', '.join(STYLES)}): "
-            f"{head[0] if head else ''!r}; pass style=..."
+            f"{path}: line 1: not an FX tick file in a known style ({', '.join(STYLES)}): {line!r}; pass style=..."
         )
     return detected
 
@@ -264,12 +261,10 @@ def _kept_rows(origin: str, t, quotes: tuple, lines, opt: dict[str, Any], notes:
     check_sorted(origin, t, lines, "time")  # before any repair, so the line is the file's own order
     kept = np.flatnonzero(crossed_rows(origin, lines, quotes, opt["crossed"], notes, "bid", "quote"))
     same = t[kept[:-1]] == t[kept[1:]]  # a kept row followed by a kept row of the same time
-    if opt["duplicate_ts"] == "raise" and same.any():
-        k = first(same)
-        row, nxt = kept[k], kept[k + 1]
-        raise field_error(origin, int(lines[nxt]), "time", f"duplicate timestamp {t[nxt]} (also on line {lines[row]}); "
-                          "pass duplicate_ts='last' to keep the last quote of each time")  # fmt: skip
-    if opt["duplicate_ts"] != "raise":
+    if opt["duplicate_ts"] == "raise":
+        fail_first(same, origin, lines[kept[1:]], "time", lambda k: f"duplicate timestamp {t[kept[k + 1]]} (also on line "
+                   f"{lines[kept[k]]}); pass duplicate_ts='last' to keep the last quote of each time")  # fmt: skip
+    else:
         notes["collapsed_duplicate_ts_rows"] = int(same.sum())
         kept = np.delete(kept, np.flatnonzero(same))
     if kept.size == 0:
