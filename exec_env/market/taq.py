@@ -179,6 +179,7 @@ The first NBBO (opening row at 09:30:00, from the venues' last quotes before the
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -190,6 +191,13 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+
+try:  # optional: parses the TAQ sample about 5x faster; the same results without it
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyarrow import csv as pa_csv
+except ImportError:  # pragma: no cover - depends on the environment
+    pa = None
 
 from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
@@ -303,11 +311,8 @@ def _names(header: list[str]) -> list[str]:
 
 def _kind(path: Path) -> str | None:
     """``"quotes"``, ``"trades"`` or None, from the header."""
-    try:
-        head = reader.head_bytes(path, 4096).split(b"\n", 1)[0].rstrip(b"\r")
-        cols = set(_names(head.decode("utf-8", errors="replace").split(",")))
-    except OSError:
-        return None
+    head = reader.head_bytes(path, 4096).split(b"\n", 1)[0].rstrip(b"\r")  # b"" if unreadable
+    cols = set(_names(head.decode("utf-8", errors="replace").split(",")))
     if set(_QUOTE_REQUIRED) <= cols:
         return "quotes"
     if set(_TRADE_REQUIRED) <= cols:
@@ -406,9 +411,7 @@ def _read(path: Path, required: tuple[str, ...], kind: str, tz: ZoneInfo) -> tup
         raise field_error(path, 2, _TIME, "no data rows after the header line")
     lines = np.arange(2, frame.shape[0] + 2, dtype=np.int64)
     ignored = [n for n in names if n not in required and n != _ET]
-    ts = _fast_epoch_ns(frame)
-    if ts is None:
-        ts = _careful_epoch_ns(path, frame, lines)
+    ts = _epoch_ns(path, frame, lines)
     check_sorted(path, ts, lines, _TIME)
     et_diff = _check_et(path, frame, lines, ts, tz)
     ex = _text(frame, "EX")
@@ -419,75 +422,53 @@ def _read(path: Path, required: tuple[str, ...], kind: str, tz: ZoneInfo) -> tup
 def _frame(raw: bytes, names: list[str]) -> pd.DataFrame:
     """Every column as strings: pyarrow's CSV reader when installed (about 5x faster on the TAQ
     sample), else pandas' C parser; both give the same frame (checked by the tests)."""
-    try:
-        import pyarrow as pa
-        from pyarrow import csv
-    except ImportError:  # pragma: no cover - depends on the environment
+    if pa is None:  # pragma: no cover - depends on the environment
         return pd.read_csv(
             io.BytesIO(raw), header=0, names=names, dtype=str, keep_default_na=False, na_filter=False,
             skip_blank_lines=False, engine="c",
         )  # fmt: skip
-    table = csv.read_csv(
+    table = pa_csv.read_csv(
         io.BytesIO(raw),
-        read_options=csv.ReadOptions(column_names=names, skip_rows=1),
-        convert_options=csv.ConvertOptions(
+        read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
+        convert_options=pa_csv.ConvertOptions(
             column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False, quoted_strings_can_be_null=False
         ),
-        parse_options=csv.ParseOptions(ignore_empty_lines=False),
+        parse_options=pa_csv.ParseOptions(ignore_empty_lines=False),
     )
     return table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
 
 
-def _arrow_text(frame: pd.DataFrame, name: str) -> tuple[Any, Any, Any]:
-    """(pyarrow, pyarrow.compute, the column as trimmed arrow strings), or Nones without pyarrow."""
-    try:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-    except ImportError:  # pragma: no cover - depends on the environment
-        return None, None, None
-    return pa, pc, pc.utf8_trim_whitespace(pa.array(frame[name].array).cast(pa.string()))
-
-
-def _fast_epoch_ns(frame: pd.DataFrame) -> np.ndarray | None:
-    """Epoch seconds to exact int64 ns by pyarrow's decimal cast, or None (pyarrow missing, or a
-    value that is not plain digits with at most 9 decimals: the careful path names its line)."""
-    pa, pc, text = _arrow_text(frame, _TIME)
-    if pa is None:  # pragma: no cover - depends on the environment
-        return None
-    if not pc.all(pc.match_substring_regex(text, r"^[0-9]{1,12}(\.[0-9]{1,9})?$")).as_py():
-        return None
-    seconds = pc.cast(text, pa.decimal128(22, 9))
-    return pc.cast(pc.multiply(seconds, pa.scalar(Decimal(_NS), pa.decimal128(10, 0))), pa.int64()).to_numpy()
+def _arrow_text(frame: pd.DataFrame, name: str) -> Any:
+    """A column as trimmed arrow strings (pyarrow installed)."""
+    return pc.utf8_trim_whitespace(pa.array(frame[name].array).cast(pa.string()))
 
 
 def _text(frame: pd.DataFrame, name: str) -> np.ndarray:
     """A column as a numpy unicode array with surrounding blanks removed (C loops, no Python per row)."""
-    pa, _, text = _arrow_text(frame, name)
     if pa is None:  # pragma: no cover - depends on the environment
         return np.char.strip(frame[name].to_numpy(dtype=str))
-    return text.to_numpy(zero_copy_only=False).astype(str)
-
-
-def _fast_numbers(frame: pd.DataFrame, name: str) -> np.ndarray | None:
-    """A column as float64 by pyarrow's cast, or None (pyarrow missing, or a value it cannot read
-    or that is not finite: the careful path names the line)."""
-    pa, pc, text = _arrow_text(frame, name)
-    if pa is None:  # pragma: no cover - depends on the environment
-        return None
-    try:
-        values = pc.cast(text, pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    out = values.to_numpy(zero_copy_only=False)
-    return out if np.isfinite(out).all() else None
+    return _arrow_text(frame, name).to_numpy(zero_copy_only=False).astype(str)
 
 
 def _numbers(path: Path, frame: pd.DataFrame, lines: np.ndarray, name: str) -> np.ndarray:
-    fast = _fast_numbers(frame, name)
-    return fast if fast is not None else numbers(path, frame[name].to_numpy(dtype=object), lines, name)
+    """A column as finite float64: pyarrow's cast when installed, else (or for a value it cannot read
+    or that is not finite) :func:`reader.numbers`, which names the line."""
+    if pa is not None:
+        with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            out = pc.cast(_arrow_text(frame, name), pa.float64()).to_numpy(zero_copy_only=False)
+            if np.isfinite(out).all():
+                return out
+    return numbers(path, frame[name].to_numpy(dtype=object), lines, name)
 
 
-def _careful_epoch_ns(path: Path, frame: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
+def _epoch_ns(path: Path, frame: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
+    """Epoch seconds to exact int64 ns: pyarrow's decimal cast when installed and every value is plain
+    digits with at most 9 decimals, else the same from the texts (naming the line of a bad value)."""
+    if pa is not None:
+        text = _arrow_text(frame, _TIME)
+        if pc.all(pc.match_substring_regex(text, r"^[0-9]{1,12}(\.[0-9]{1,9})?$")).as_py():
+            seconds = pc.cast(text, pa.decimal128(22, 9))
+            return pc.cast(pc.multiply(seconds, pa.scalar(Decimal(_NS), pa.decimal128(10, 0))), pa.int64()).to_numpy()
     whole, dot, frac = np.char.partition(_text(frame, _TIME), ".").T
     whole_ok = np.char.isdigit(whole) & (np.char.str_len(whole) <= 12)
     frac_ok = ((dot == "") & (frac == "")) | (np.char.isdigit(frac) & (np.char.str_len(frac) <= 9))
