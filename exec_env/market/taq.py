@@ -585,20 +585,19 @@ def _read_trades(path: Path, opt: SimpleNamespace, symbol: str) -> _Trades:
 
 def _aggregate(px: np.ndarray, sz: np.ndarray, levels: int, descending: bool) -> tuple[np.ndarray, np.ndarray]:
     """Aggregate (G, V) venue quotes by price into (G, levels), best first; empty: NaN / 0."""
-    g, v = px.shape
+    g = px.shape[0]
     live = sz > 0
     key = np.where(live, -px if descending else px, np.inf)
     order = np.argsort(key, axis=1, kind="stable")
     k = np.take_along_axis(key, order, axis=1)
-    s = np.take_along_axis(np.where(live, sz, 0.0), order, axis=1)
+    s = np.take_along_axis(sz, order, axis=1)
     p = np.take_along_axis(px, order, axis=1)
     alive = np.isfinite(k)
     new = np.ones_like(alive)
     new[:, 1:] = k[:, 1:] != k[:, :-1]
     level = np.cumsum(new & alive, axis=1) - 1
     keep = alive & (level < levels)
-    rows = np.broadcast_to(np.arange(g)[:, None], (g, v))
-    flat = rows[keep] * levels + level[keep]
+    flat = np.nonzero(keep)[0] * levels + level[keep]
     out_sz = np.bincount(flat, weights=s[keep], minlength=g * levels).reshape(g, levels)
     out_px = np.full(g * levels, np.nan)
     out_px[flat] = p[keep]
@@ -630,13 +629,9 @@ def _book_rows(q: _Quotes, idx: np.ndarray, slots: np.ndarray, n_slots: int, lev
     np.maximum.at(last, (gid, slots), np.arange(idx.size))
     last = np.maximum.accumulate(last, axis=0)
     has = last >= 0
-    rec = idx[np.where(has, last, 0)]
-
-    def state(px: np.ndarray, sz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return np.where(has, px[rec], np.nan), np.where(has, sz[rec], 0.0)
-
-    bpx, bsz = _aggregate(*state(q.bid_px, q.bid_sz), levels, descending=True)
-    apx, asz = _aggregate(*state(q.ask_px, q.ask_sz), levels, descending=False)
+    rec = idx[np.where(has, last, 0)]  # a venue without a quote yet: size 0 (its price is never read)
+    bpx, bsz = _aggregate(q.bid_px[rec], np.where(has, q.bid_sz[rec], 0.0), levels, descending=True)
+    apx, asz = _aggregate(q.ask_px[rec], np.where(has, q.ask_sz[rec], 0.0), levels, descending=False)
     end_rec = idx[ends]
     below_ask = q.bid_px[end_rec] < np.nan_to_num(apx[:, 0], nan=np.inf)
     field = np.where((q.bid_sz[end_rec] > 0) & ~below_ask, "BID", "OFR")
@@ -743,7 +738,6 @@ class _Parsed:
 
 
 def _parse(path: Path, opt: SimpleNamespace) -> _Parsed:
-    path = Path(path)
     kind = _kind(path)
     if kind == "trades":
         raise ValueError(
@@ -762,7 +756,6 @@ def _parse(path: Path, opt: SimpleNamespace) -> _Parsed:
     sessions, days = [], np.unique(qdays)
     bounds = session_utc(opt.session_name, days * _DAY_NS + np.array([[opt.open_ns], [opt.close_ns]]), opt.timezone)
     for dn, open_ns, close_ns in zip(days.tolist(), *bounds.tolist(), strict=True):
-        date = date_str(dn * _DAY_NS)
         on_day = qdays == dn
         sel = on_day & venue_ok
         before = sel & (q.ts < open_ns)
@@ -771,7 +764,7 @@ def _parse(path: Path, opt: SimpleNamespace) -> _Parsed:
         idx = np.flatnonzero(inside | (before & carry))
         if idx.size == 0:
             raise ValueError(
-                f"{path}: date {date} has {int(on_day.sum())} quote records but none in the {opt.session_name} "
+                f"{path}: date {date_str(dn * _DAY_NS)} has {int(on_day.sum())} quote records but none in the {opt.session_name} "
                 f"session ({opt.open_time}-{opt.close_time} {opt.timezone}) of the selected venues"
             )
         notes = {
@@ -787,7 +780,7 @@ def _parse(path: Path, opt: SimpleNamespace) -> _Parsed:
         }
         sessions.append(_Session(day=dn, open_ns=open_ns, close_ns=close_ns, idx=idx, notes=notes))
     if trades is not None:
-        fail_first(~np.isin(tdays, np.unique(qdays)), trades.path, trades.lines, _TIME,
+        fail_first(~np.isin(tdays, days), trades.path, trades.lines, _TIME,
                    lambda i: f"trade on a date with no quotes ({date_str(tdays[i] * _DAY_NS)})")  # fmt: skip
     return _Parsed(path=path, opt=opt, quotes=q, trades=trades, sessions=sessions, trade_days=tdays)
 
@@ -864,9 +857,8 @@ def _day(
     trades = None if t is None else (t.ts[keep], t.price[keep], t.size[keep], side)
     day = MarketDay.build(meta, (book.ts, book.bid_px, book.bid_sz, book.ask_px, book.ask_sz), trades,
                           venue=venue.astype(np.int16))  # fmt: skip
-    if t is None:
-        return validate(day, p.path, book.lines)
-    return validate(day, p.path, book.lines, t.lines[keep], trade_origin=t.path)
+    rows, origin = (None, None) if t is None else (t.lines[keep], t.path)
+    return validate(day, p.path, book.lines, rows, trade_origin=origin)
 
 
 def load(path: Path, **options: Any) -> list[MarketDay]:
