@@ -284,7 +284,6 @@ _ET = "DT_ET"
 _QUOTE_REQUIRED = (_TIME, "EX", "BID", "BIDSIZ", "OFR", "OFRSIZ", "SYMBOL")
 _TRADE_REQUIRED = (_TIME, "EX", "SYMBOL", "COND", "SIZE", "PRICE", "CORR")
 _ALIASES = {"ASK": "OFR", "ASKSIZ": "OFRSIZ"}
-_TRADE_HEADER = ("DT_ET", "DT_epoch_s", "EX", "SYMBOL", "COND", "SIZE", "PRICE", "CORR")
 _COMPANION_SWAPS = (("QData", "TData"), ("qdata", "tdata"), ("Quotes", "Trades"), ("quotes", "trades"),
                     ("QUOTES", "TRADES"), ("Quote", "Trade"), ("quote", "trade"))  # fmt: skip
 _ET_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
@@ -681,8 +680,7 @@ def _session_rows(p: _Parsed, s: _Session, every: _Book, what: str, n_in_session
         book.ts[0] = s.open_ns
         book.venue[0] = OPENING_VENUE
     notes = {"quote_updates_merged_same_ts": n_in_session - inside.size, "opening_row": opening}
-    if book.ts.size:
-        book = _crossed(p.path, book, p.opt.crossed, what, notes)
+    book = _crossed(p.path, book, p.opt.crossed, what, notes)
     notes["book_rows"] = int(book.ts.size)
     return book, notes
 
@@ -819,9 +817,12 @@ def _select_trades(p: _Parsed, s: _Session, nbbo: _Book) -> tuple[np.ndarray, di
     return keep, notes, _infer_sides(p.opt.side_rule, t.ts[keep], px, nbbo)
 
 
-def _common_notes(p: _Parsed, s: _Session) -> dict[str, Any]:
-    opt = p.opt
-    return {
+def _day(
+    p: _Parsed, s: _Session, notes: dict, book: _Book, venue: np.ndarray, keep: np.ndarray, side: np.ndarray
+) -> MarketDay:
+    """A validated day of ``book`` (rows of ``venue``) and the trades ``keep`` with their ``side``."""
+    t, opt = p.trades, p.opt
+    notes = {
         "format": "taq",
         **({"calendar": "us_equities"} if opt.timezone == "America/New_York" else {}),
         "session": opt.session_name,
@@ -835,23 +836,17 @@ def _common_notes(p: _Parsed, s: _Session) -> dict[str, Any]:
         "corrected": opt.corrected,
         "venues_selected": "all" if opt.venues is None else "".join(sorted(opt.venues)),
         "other_symbol_quote_rows": p.quotes.other_symbol,
-        "other_symbol_trade_rows": p.trades.other_symbol if p.trades is not None else 0,
+        "other_symbol_trade_rows": t.other_symbol if t is not None else 0,
         "ignored_quote_columns": p.quotes.ignored,
         "dt_et_check": "DT_epoch_s (New York time) - DT_ET within 1 ms; counts per ms (whole file)",
         "dt_et_minus_ms_quotes": p.quotes.et_diff,
-        "dt_et_minus_ms_trades": p.trades.et_diff if p.trades is not None else {},
+        "dt_et_minus_ms_trades": t.et_diff if t is not None else {},
         **s.notes,
+        **notes,
+        "trade_side_counts": _counts(side),
     }
-
-
-def _day(
-    p: _Parsed, s: _Session, notes: dict, book: _Book, venue: np.ndarray, keep: np.ndarray, side: np.ndarray
-) -> MarketDay:
-    """A validated day of ``book`` (rows of ``venue``) and the trades ``keep`` with their ``side``."""
-    t = p.trades
-    notes = {**_common_notes(p, s), **notes, "trade_side_counts": _counts(side)}
     meta = MarketMeta(
-        symbol=p.quotes.symbol, tick_size=p.opt.tick_size, lot_size=p.opt.lot_size, session_open_ns=s.open_ns,
+        symbol=p.quotes.symbol, tick_size=opt.tick_size, lot_size=opt.lot_size, session_open_ns=s.open_ns,
         session_close_ns=s.close_ns, source=str(p.path), date=date_str(s.day * _DAY_NS), notes=notes,
     )  # fmt: skip
     trades = None if t is None else (t.ts[keep], t.price[keep], t.size[keep], side)
@@ -980,6 +975,6 @@ def write_taq(
     trades = pd.DataFrame({
         "DT_ET": _et_text(day.trade_ts, timezone), "DT_epoch_s": _epoch_text(day.trade_ts), "EX": "N",
         "SYMBOL": day.meta.symbol, "COND": "", "SIZE": size_text, "PRICE": reprs(day.trade_px), "CORR": 0,
-    }, columns=list(_TRADE_HEADER))  # fmt: skip
+    }, columns=[_ET, *_TRADE_REQUIRED])  # fmt: skip
     trades.to_csv(trades_path, index=False)
     return quotes_path, trades_path
