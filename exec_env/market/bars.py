@@ -18,7 +18,7 @@ Inputs
   ``timezone``, or naive, read in ``timezone``) and columns Open, High, Low, Close, [Adj Close,]
   Volume (``Ticker.history``'s Dividends/Stock Splits/Capital Gains columns are ignored);
   yfinance's (Price, Ticker) column MultiIndex with one ticker is accepted (the ticker becomes
-  the symbol; several tickers raise and say how to select one). Errors name row ``i`` = the 1-based position in the frame.
+  the symbol; several tickers raise and say how to select one). Errors name row ``i`` = the 0-based position in the frame.
 
 Lifting (options and defaults)
 ------------------------------
