@@ -476,7 +476,7 @@ def test_sample_cache_gives_identical_arrays(shared_data, tmp_path):
         assert a.meta == b.meta
 
 
-def test_fast_frame_and_numbers_equal_the_careful_path(shared_data):
+def test_fast_frame_and_numbers_equal_the_careful_path(shared_data, monkeypatch):
     """pyarrow's reader and casts (the fast path) give what pandas' C parser and the careful
     parsers give, on a hand-written file with CRLF, blanks and quotes, and on the real sample."""
     import io
@@ -493,12 +493,18 @@ def test_fast_frame_and_numbers_equal_the_careful_path(shared_data):
                               na_filter=False, skip_blank_lines=False, engine="c")  # fmt: skip
         assert fast.equals(careful)
         lines = np.arange(2, fast.shape[0] + 2)
-        assert np.array_equal(taq._fast_epoch_ns(fast), taq._careful_epoch_ns(Path("x"), careful, lines))
+        fast_ts, fast_bid = taq._epoch_ns(Path("x"), fast, lines), taq._numbers(Path("x"), fast, lines, "BID")
+        with monkeypatch.context() as m:
+            m.setattr(taq, "pa", None)  # the careful path, as without pyarrow
+            assert np.array_equal(fast_ts, taq._epoch_ns(Path("x"), careful, lines))
         expected = pd.to_numeric(careful["BID"].to_numpy(dtype=object)).astype(np.float64)
-        assert np.array_equal(taq._fast_numbers(fast, "BID"), expected)
+        assert np.array_equal(fast_bid, expected)
         assert np.array_equal(taq._text(fast, "EX"), np.char.strip(careful["EX"].to_numpy(dtype=str)))
-    assert taq._fast_epoch_ns(taq._frame(raw.replace(b"1514883854", b"15148838x4"), names)) is None
-    assert taq._fast_numbers(taq._frame(raw.replace(b"1e1", b"ten"), names), "BID") is None
+    lines = np.arange(2, 4)
+    with pytest.raises(ValueError, match="line 3, field 'DT_epoch_s': unparsable time '15148838x4'"):
+        taq._epoch_ns(Path("x"), taq._frame(raw.replace(b"1514883854", b"15148838x4"), names), lines)
+    with pytest.raises(ValueError, match="line 3, field 'BID': unparsable number 'ten'"):
+        taq._numbers(Path("x"), taq._frame(raw.replace(b"1e1", b"ten"), names), lines, "BID")
 
 
 def test_blank_lines_at_the_end_are_accepted_inside_refused(tmp_path):

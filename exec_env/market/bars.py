@@ -18,7 +18,7 @@ Inputs
   ``timezone``, or naive, read in ``timezone``) and columns Open, High, Low, Close, [Adj Close,]
   Volume (``Ticker.history``'s Dividends/Stock Splits/Capital Gains columns are ignored);
   yfinance's (Price, Ticker) column MultiIndex with one ticker is accepted (the ticker becomes
-  the symbol; several tickers raise and say how to select one). Errors name row ``i`` = the 1-based position in the frame.
+  the symbol; several tickers raise and say how to select one). Errors name row ``i`` = the 0-based position in the frame.
 
 Lifting (options and defaults)
 ------------------------------
@@ -233,12 +233,8 @@ def _interval(lo_local: int, hi_local: int) -> str:
 
 def _runs(starts: np.ndarray, bar: int) -> list[tuple[int, int]]:
     """Merge sorted bar starts into [start, end) runs of consecutive bars."""
-    if starts.size == 0:
-        return []
-    cut = np.flatnonzero(np.diff(starts) != bar) + 1
-    lo = np.r_[0, cut]
-    hi = np.r_[cut, starts.size] - 1
-    return [(int(starts[a]), int(starts[b]) + bar) for a, b in zip(lo, hi, strict=True)]
+    runs = np.split(starts, np.flatnonzero(np.diff(starts) != bar) + 1)
+    return [(int(run[0]), int(run[-1]) + bar) for run in runs if run.size]  # no starts: one empty run
 
 
 def _best_ticks(price: np.ndarray, spread: np.ndarray, sign: np.ndarray, tick: float) -> tuple[np.ndarray, np.ndarray]:

@@ -179,6 +179,7 @@ The first NBBO (opening row at 09:30:00, from the venues' last quotes before the
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -190,6 +191,13 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+
+try:  # optional: parses the TAQ sample about 5x faster; the same results without it
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyarrow import csv as pa_csv
+except ImportError:  # pragma: no cover - depends on the environment
+    pa = None
 
 from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, MarketDay, MarketMeta, validate
@@ -276,7 +284,6 @@ _ET = "DT_ET"
 _QUOTE_REQUIRED = (_TIME, "EX", "BID", "BIDSIZ", "OFR", "OFRSIZ", "SYMBOL")
 _TRADE_REQUIRED = (_TIME, "EX", "SYMBOL", "COND", "SIZE", "PRICE", "CORR")
 _ALIASES = {"ASK": "OFR", "ASKSIZ": "OFRSIZ"}
-_TRADE_HEADER = ("DT_ET", "DT_epoch_s", "EX", "SYMBOL", "COND", "SIZE", "PRICE", "CORR")
 _COMPANION_SWAPS = (("QData", "TData"), ("qdata", "tdata"), ("Quotes", "Trades"), ("quotes", "trades"),
                     ("QUOTES", "TRADES"), ("Quote", "Trade"), ("quote", "trade"))  # fmt: skip
 _ET_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
@@ -303,11 +310,8 @@ def _names(header: list[str]) -> list[str]:
 
 def _kind(path: Path) -> str | None:
     """``"quotes"``, ``"trades"`` or None, from the header."""
-    try:
-        head = reader.head_bytes(path, 4096).split(b"\n", 1)[0].rstrip(b"\r")
-        cols = set(_names(head.decode("utf-8", errors="replace").split(",")))
-    except OSError:
-        return None
+    head = reader.head_bytes(path, 4096).split(b"\n", 1)[0].rstrip(b"\r")  # b"" if unreadable
+    cols = set(_names(head.decode("utf-8", errors="replace").split(",")))
     if set(_QUOTE_REQUIRED) <= cols:
         return "quotes"
     if set(_TRADE_REQUIRED) <= cols:
@@ -406,9 +410,7 @@ def _read(path: Path, required: tuple[str, ...], kind: str, tz: ZoneInfo) -> tup
         raise field_error(path, 2, _TIME, "no data rows after the header line")
     lines = np.arange(2, frame.shape[0] + 2, dtype=np.int64)
     ignored = [n for n in names if n not in required and n != _ET]
-    ts = _fast_epoch_ns(frame)
-    if ts is None:
-        ts = _careful_epoch_ns(path, frame, lines)
+    ts = _epoch_ns(path, frame, lines)
     check_sorted(path, ts, lines, _TIME)
     et_diff = _check_et(path, frame, lines, ts, tz)
     ex = _text(frame, "EX")
@@ -419,75 +421,52 @@ def _read(path: Path, required: tuple[str, ...], kind: str, tz: ZoneInfo) -> tup
 def _frame(raw: bytes, names: list[str]) -> pd.DataFrame:
     """Every column as strings: pyarrow's CSV reader when installed (about 5x faster on the TAQ
     sample), else pandas' C parser; both give the same frame (checked by the tests)."""
-    try:
-        import pyarrow as pa
-        from pyarrow import csv
-    except ImportError:  # pragma: no cover - depends on the environment
+    if pa is None:  # pragma: no cover - depends on the environment
         return pd.read_csv(
             io.BytesIO(raw), header=0, names=names, dtype=str, keep_default_na=False, na_filter=False,
             skip_blank_lines=False, engine="c",
         )  # fmt: skip
-    table = csv.read_csv(
+    table = pa_csv.read_csv(
         io.BytesIO(raw),
-        read_options=csv.ReadOptions(column_names=names, skip_rows=1),
-        convert_options=csv.ConvertOptions(
+        read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
+        convert_options=pa_csv.ConvertOptions(
             column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False, quoted_strings_can_be_null=False
         ),
-        parse_options=csv.ParseOptions(ignore_empty_lines=False),
+        parse_options=pa_csv.ParseOptions(ignore_empty_lines=False),
     )
     return table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
 
 
-def _arrow_text(frame: pd.DataFrame, name: str) -> tuple[Any, Any, Any]:
-    """(pyarrow, pyarrow.compute, the column as trimmed arrow strings), or Nones without pyarrow."""
-    try:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-    except ImportError:  # pragma: no cover - depends on the environment
-        return None, None, None
-    return pa, pc, pc.utf8_trim_whitespace(pa.array(frame[name].array).cast(pa.string()))
-
-
-def _fast_epoch_ns(frame: pd.DataFrame) -> np.ndarray | None:
-    """Epoch seconds to exact int64 ns by pyarrow's decimal cast, or None (pyarrow missing, or a
-    value that is not plain digits with at most 9 decimals: the careful path names its line)."""
-    pa, pc, text = _arrow_text(frame, _TIME)
-    if pa is None:  # pragma: no cover - depends on the environment
-        return None
-    if not pc.all(pc.match_substring_regex(text, r"^[0-9]{1,12}(\.[0-9]{1,9})?$")).as_py():
-        return None
-    seconds = pc.cast(text, pa.decimal128(22, 9))
-    return pc.cast(pc.multiply(seconds, pa.scalar(Decimal(_NS), pa.decimal128(10, 0))), pa.int64()).to_numpy()
+def _arrow_text(frame: pd.DataFrame, name: str) -> Any:
+    """A column as trimmed arrow strings (pyarrow installed)."""
+    return pc.utf8_trim_whitespace(pa.array(frame[name].array).cast(pa.string()))
 
 
 def _text(frame: pd.DataFrame, name: str) -> np.ndarray:
-    """A column as a numpy unicode array with surrounding blanks removed (C loops, no Python per row)."""
-    pa, _, text = _arrow_text(frame, name)
-    if pa is None:  # pragma: no cover - depends on the environment
-        return np.char.strip(frame[name].to_numpy(dtype=str))
-    return text.to_numpy(zero_copy_only=False).astype(str)
-
-
-def _fast_numbers(frame: pd.DataFrame, name: str) -> np.ndarray | None:
-    """A column as float64 by pyarrow's cast, or None (pyarrow missing, or a value it cannot read
-    or that is not finite: the careful path names the line)."""
-    pa, pc, text = _arrow_text(frame, name)
-    if pa is None:  # pragma: no cover - depends on the environment
-        return None
-    try:
-        values = pc.cast(text, pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    out = values.to_numpy(zero_copy_only=False)
-    return out if np.isfinite(out).all() else None
+    """A column as a numpy unicode array with surrounding blanks removed (C loops, no Python per row;
+    as fast as pyarrow's trim, and the same on any text: the reader refuses NUL bytes)."""
+    return np.char.strip(frame[name].to_numpy(dtype=str))
 
 
 def _numbers(path: Path, frame: pd.DataFrame, lines: np.ndarray, name: str) -> np.ndarray:
-    fast = _fast_numbers(frame, name)
-    return fast if fast is not None else numbers(path, frame[name].to_numpy(dtype=object), lines, name)
+    """A column as finite float64: pyarrow's cast when installed, else (or for a value it cannot read
+    or that is not finite) :func:`reader.numbers`, which names the line."""
+    if pa is not None:
+        with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            out = pc.cast(_arrow_text(frame, name), pa.float64()).to_numpy(zero_copy_only=False)
+            if np.isfinite(out).all():
+                return out
+    return numbers(path, frame[name].to_numpy(dtype=object), lines, name)
 
 
-def _careful_epoch_ns(path: Path, frame: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
+def _epoch_ns(path: Path, frame: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
+    """Epoch seconds to exact int64 ns: pyarrow's decimal cast when installed and every value is plain
+    digits with at most 9 decimals, else the same from the texts (naming the line of a bad value)."""
+    if pa is not None:
+        text = _arrow_text(frame, _TIME)
+        if pc.all(pc.match_substring_regex(text, r"^[0-9]{1,12}(\.[0-9]{1,9})?$")).as_py():
+            seconds = pc.cast(text, pa.decimal128(22, 9))
+            return pc.cast(pc.multiply(seconds, pa.scalar(Decimal(_NS), pa.decimal128(10, 0))), pa.int64()).to_numpy()
     whole, dot, frac = np.char.partition(_text(frame, _TIME), ".").T
     whole_ok = np.char.isdigit(whole) & (np.char.str_len(whole) <= 12)
     frac_ok = ((dot == "") & (frac == "")) | (np.char.isdigit(frac) & (np.char.str_len(frac) <= 9))
@@ -604,20 +583,19 @@ def _read_trades(path: Path, opt: SimpleNamespace, symbol: str) -> _Trades:
 
 def _aggregate(px: np.ndarray, sz: np.ndarray, levels: int, descending: bool) -> tuple[np.ndarray, np.ndarray]:
     """Aggregate (G, V) venue quotes by price into (G, levels), best first; empty: NaN / 0."""
-    g, v = px.shape
+    g = px.shape[0]
     live = sz > 0
     key = np.where(live, -px if descending else px, np.inf)
     order = np.argsort(key, axis=1, kind="stable")
     k = np.take_along_axis(key, order, axis=1)
-    s = np.take_along_axis(np.where(live, sz, 0.0), order, axis=1)
+    s = np.take_along_axis(sz, order, axis=1)
     p = np.take_along_axis(px, order, axis=1)
     alive = np.isfinite(k)
     new = np.ones_like(alive)
     new[:, 1:] = k[:, 1:] != k[:, :-1]
     level = np.cumsum(new & alive, axis=1) - 1
     keep = alive & (level < levels)
-    rows = np.broadcast_to(np.arange(g)[:, None], (g, v))
-    flat = rows[keep] * levels + level[keep]
+    flat = np.nonzero(keep)[0] * levels + level[keep]
     out_sz = np.bincount(flat, weights=s[keep], minlength=g * levels).reshape(g, levels)
     out_px = np.full(g * levels, np.nan)
     out_px[flat] = p[keep]
@@ -649,13 +627,9 @@ def _book_rows(q: _Quotes, idx: np.ndarray, slots: np.ndarray, n_slots: int, lev
     np.maximum.at(last, (gid, slots), np.arange(idx.size))
     last = np.maximum.accumulate(last, axis=0)
     has = last >= 0
-    rec = idx[np.where(has, last, 0)]
-
-    def state(px: np.ndarray, sz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return np.where(has, px[rec], np.nan), np.where(has, sz[rec], 0.0)
-
-    bpx, bsz = _aggregate(*state(q.bid_px, q.bid_sz), levels, descending=True)
-    apx, asz = _aggregate(*state(q.ask_px, q.ask_sz), levels, descending=False)
+    rec = idx[np.where(has, last, 0)]  # a venue without a quote yet: size 0 (its price is never read)
+    bpx, bsz = _aggregate(q.bid_px[rec], np.where(has, q.bid_sz[rec], 0.0), levels, descending=True)
+    apx, asz = _aggregate(q.ask_px[rec], np.where(has, q.ask_sz[rec], 0.0), levels, descending=False)
     end_rec = idx[ends]
     below_ask = q.bid_px[end_rec] < np.nan_to_num(apx[:, 0], nan=np.inf)
     field = np.where((q.bid_sz[end_rec] > 0) & ~below_ask, "BID", "OFR")
@@ -705,8 +679,7 @@ def _session_rows(p: _Parsed, s: _Session, every: _Book, what: str, n_in_session
         book.ts[0] = s.open_ns
         book.venue[0] = OPENING_VENUE
     notes = {"quote_updates_merged_same_ts": n_in_session - inside.size, "opening_row": opening}
-    if book.ts.size:
-        book = _crossed(p.path, book, p.opt.crossed, what, notes)
+    book = _crossed(p.path, book, p.opt.crossed, what, notes)
     notes["book_rows"] = int(book.ts.size)
     return book, notes
 
@@ -762,7 +735,6 @@ class _Parsed:
 
 
 def _parse(path: Path, opt: SimpleNamespace) -> _Parsed:
-    path = Path(path)
     kind = _kind(path)
     if kind == "trades":
         raise ValueError(
@@ -781,7 +753,6 @@ def _parse(path: Path, opt: SimpleNamespace) -> _Parsed:
     sessions, days = [], np.unique(qdays)
     bounds = session_utc(opt.session_name, days * _DAY_NS + np.array([[opt.open_ns], [opt.close_ns]]), opt.timezone)
     for dn, open_ns, close_ns in zip(days.tolist(), *bounds.tolist(), strict=True):
-        date = date_str(dn * _DAY_NS)
         on_day = qdays == dn
         sel = on_day & venue_ok
         before = sel & (q.ts < open_ns)
@@ -790,7 +761,7 @@ def _parse(path: Path, opt: SimpleNamespace) -> _Parsed:
         idx = np.flatnonzero(inside | (before & carry))
         if idx.size == 0:
             raise ValueError(
-                f"{path}: date {date} has {int(on_day.sum())} quote records but none in the {opt.session_name} "
+                f"{path}: date {date_str(dn * _DAY_NS)} has {int(on_day.sum())} quote records but none in the {opt.session_name} "
                 f"session ({opt.open_time}-{opt.close_time} {opt.timezone}) of the selected venues"
             )
         notes = {
@@ -806,7 +777,7 @@ def _parse(path: Path, opt: SimpleNamespace) -> _Parsed:
         }
         sessions.append(_Session(day=dn, open_ns=open_ns, close_ns=close_ns, idx=idx, notes=notes))
     if trades is not None:
-        fail_first(~np.isin(tdays, np.unique(qdays)), trades.path, trades.lines, _TIME,
+        fail_first(~np.isin(tdays, days), trades.path, trades.lines, _TIME,
                    lambda i: f"trade on a date with no quotes ({date_str(tdays[i] * _DAY_NS)})")  # fmt: skip
     return _Parsed(path=path, opt=opt, quotes=q, trades=trades, sessions=sessions, trade_days=tdays)
 
@@ -845,9 +816,12 @@ def _select_trades(p: _Parsed, s: _Session, nbbo: _Book) -> tuple[np.ndarray, di
     return keep, notes, _infer_sides(p.opt.side_rule, t.ts[keep], px, nbbo)
 
 
-def _common_notes(p: _Parsed, s: _Session) -> dict[str, Any]:
-    opt = p.opt
-    return {
+def _day(
+    p: _Parsed, s: _Session, notes: dict, book: _Book, venue: np.ndarray, keep: np.ndarray, side: np.ndarray
+) -> MarketDay:
+    """A validated day of ``book`` (rows of ``venue``) and the trades ``keep`` with their ``side``."""
+    t, opt = p.trades, p.opt
+    notes = {
         "format": "taq",
         **({"calendar": "us_equities"} if opt.timezone == "America/New_York" else {}),
         "session": opt.session_name,
@@ -861,31 +835,24 @@ def _common_notes(p: _Parsed, s: _Session) -> dict[str, Any]:
         "corrected": opt.corrected,
         "venues_selected": "all" if opt.venues is None else "".join(sorted(opt.venues)),
         "other_symbol_quote_rows": p.quotes.other_symbol,
-        "other_symbol_trade_rows": p.trades.other_symbol if p.trades is not None else 0,
+        "other_symbol_trade_rows": t.other_symbol if t is not None else 0,
         "ignored_quote_columns": p.quotes.ignored,
         "dt_et_check": "DT_epoch_s (New York time) - DT_ET within 1 ms; counts per ms (whole file)",
         "dt_et_minus_ms_quotes": p.quotes.et_diff,
-        "dt_et_minus_ms_trades": p.trades.et_diff if p.trades is not None else {},
+        "dt_et_minus_ms_trades": t.et_diff if t is not None else {},
         **s.notes,
+        **notes,
+        "trade_side_counts": _counts(side),
     }
-
-
-def _day(
-    p: _Parsed, s: _Session, notes: dict, book: _Book, venue: np.ndarray, keep: np.ndarray, side: np.ndarray
-) -> MarketDay:
-    """A validated day of ``book`` (rows of ``venue``) and the trades ``keep`` with their ``side``."""
-    t = p.trades
-    notes = {**_common_notes(p, s), **notes, "trade_side_counts": _counts(side)}
     meta = MarketMeta(
-        symbol=p.quotes.symbol, tick_size=p.opt.tick_size, lot_size=p.opt.lot_size, session_open_ns=s.open_ns,
+        symbol=p.quotes.symbol, tick_size=opt.tick_size, lot_size=opt.lot_size, session_open_ns=s.open_ns,
         session_close_ns=s.close_ns, source=str(p.path), date=date_str(s.day * _DAY_NS), notes=notes,
     )  # fmt: skip
     trades = None if t is None else (t.ts[keep], t.price[keep], t.size[keep], side)
     day = MarketDay.build(meta, (book.ts, book.bid_px, book.bid_sz, book.ask_px, book.ask_sz), trades,
                           venue=venue.astype(np.int16))  # fmt: skip
-    if t is None:
-        return validate(day, p.path, book.lines)
-    return validate(day, p.path, book.lines, t.lines[keep], trade_origin=t.path)
+    rows, origin = (None, None) if t is None else (t.lines[keep], t.path)
+    return validate(day, p.path, book.lines, rows, trade_origin=origin)
 
 
 def load(path: Path, **options: Any) -> list[MarketDay]:
@@ -1007,6 +974,6 @@ def write_taq(
     trades = pd.DataFrame({
         "DT_ET": _et_text(day.trade_ts, timezone), "DT_epoch_s": _epoch_text(day.trade_ts), "EX": "N",
         "SYMBOL": day.meta.symbol, "COND": "", "SIZE": size_text, "PRICE": reprs(day.trade_px), "CORR": 0,
-    }, columns=list(_TRADE_HEADER))  # fmt: skip
+    }, columns=[_ET, *_TRADE_REQUIRED])  # fmt: skip
     trades.to_csv(trades_path, index=False)
     return quotes_path, trades_path
