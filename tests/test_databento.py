@@ -106,6 +106,34 @@ def test_dbn_with_other_record_types_between_and_zstd_csv(tmp_path, synth):
     assert_same_arrays(db.load(tmp_path / "c.csv.zst", clock="ts_event", **_session(synth))[0], synth)
 
 
+def test_dbn_of_one_record_length_with_another_rtype_between(tmp_path, synth):
+    """Every record has one length, one of them another rtype: it is excluded, the others read as they are."""
+    plain = db.write_databento(synth, tmp_path / "p.dbn").read_bytes()
+    start = 8 + int.from_bytes(plain[4:8], "little")
+    size = plain[start] * 4
+    other = bytes([plain[start], 23]) + bytes(size - 2)  # a record of rtype 23 (system message), as long
+    mixed = plain[: start + 2 * size] + other + plain[start + 2 * size :]
+    (tmp_path / "m.dbn").write_bytes(mixed)
+    (day,) = db.load(tmp_path / "m.dbn", **_session(synth))
+    assert_same_arrays(day, synth)
+    assert day.meta.notes["excluded_records"] == {"rtype 23": 1}
+
+
+def test_clock_ts_event_on_a_file_without_it_names_the_column(tmp_path, synth):
+    frame = pd.read_csv(db.write_databento(synth, tmp_path / "x.csv"), dtype=str, keep_default_na=False)
+    frame.drop(columns="ts_event").to_csv(tmp_path / "y.csv", index=False)
+    header = ", ".join(c for c in frame.columns if c != "ts_event")
+    with pytest.raises(ValueError) as err:
+        db.load(tmp_path / "y.csv", clock="ts_event")
+    assert str(err.value) == (
+        f"{tmp_path / 'y.csv'}: line 1, field 'ts_event': missing column (clock='ts_event'); the header has "
+        f"{header[:120]!r}"[:-1]
+        + f"...' ({len(header):,} characters)"
+    )
+    (day,) = db.load(tmp_path / "y.csv", **_session(synth))  # the default clock, ts_recv, is there
+    assert_same_arrays(day, synth)
+
+
 def test_missing_databento_dbn_names_the_extra(tmp_path, synth, monkeypatch):
     path = db.write_databento(synth, tmp_path / "x.dbn")
     monkeypatch.setitem(sys.modules, "databento_dbn", None)

@@ -418,6 +418,10 @@ def _csv_schema(path: Path, header: list[str]) -> str:
 def _read_csv(path: Path, clock: str, price_format: str) -> _Records:
     header, rows, df = _csv_frame(path)
     schema = _csv_schema(path, header)
+    if clock not in header and clock == "ts_event":  # the default clock (ts_recv) alone falls back
+        raise field_error(
+            path, 1, clock, f"missing column (clock='ts_event'); the header has {excerpt(', '.join(header), 120)}"
+        )
     clock_name = clock if clock in header else "ts_event"
     notes: dict[str, Any] = {}
     if clock_name != clock:
@@ -541,14 +545,15 @@ def _dbn_offsets(path: Path, body: np.ndarray) -> tuple[np.ndarray, int]:
 
 def _dbn_array(path: Path, body: np.ndarray, offsets: np.ndarray, stride: int, sel: np.ndarray, dtype: np.dtype,
                schema: str) -> tuple:  # fmt: skip
-    """The selected records viewed as ``dtype`` (in place when every record has one length ``stride``)
+    """The selected records viewed as ``dtype`` (in place when all are, each of one length ``stride``)
     and their 1-based record numbers."""
     record_no, off = np.flatnonzero(sel) + 1, offsets[sel]
     lengths = body[off].astype(np.int64) * 4
     fail_first(lengths < dtype.itemsize, path, record_no, "length",
                lambda k: f"record of {lengths[k]} bytes, a {schema} record has {dtype.itemsize}", "record")  # fmt: skip
-    if stride:
-        return np.ndarray(shape=(off.size,), dtype=dtype, buffer=body, offset=0, strides=(stride,)), record_no
+    if stride:  # every record in place; the selected ones copied out only when some are not
+        arr = np.ndarray(shape=(offsets.size,), dtype=dtype, buffer=body, offset=0, strides=(stride,))
+        return (arr if off.size == offsets.size else arr[sel]), record_no
     return _gather(body, off, dtype.itemsize).view(dtype), record_no
 
 
