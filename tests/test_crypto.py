@@ -265,6 +265,8 @@ def test_trade_stream_choice(tmp_path):
         (diff(11, 11, pu=10), 2, "pu", "futures"),
         (trade(1, 100, -1, False), 2, "q", "trade size must be finite and > 0"),
         (trade(1, "x", 1, False), 2, "p", "unparsable number"),
+        (ticker(11, 100, 1, "abc", 1), 2, "a", "unparsable number 'abc'"),
+        (ticker(11, 100, "nan", 101, 1), 2, "B", "not a finite number"),
     ],
 )
 def test_malformed_line_names_file_line_and_field(tmp_path, record, line, field, message):
@@ -432,3 +434,14 @@ def test_notes_count_each_day(tmp_path):
     assert (first.meta.notes["lines"], second.meta.notes["lines"]) == (2, 3)
     assert (first.meta.notes["trade_messages"], second.meta.notes["trade_messages"]) == (0, 1)
     assert first.meta.notes["file"] == second.meta.notes["file"] and first.meta.notes["file"]["depth_updates"] == 3
+
+
+def test_a_last_date_with_trades_only_is_listed_not_a_day(tmp_path):
+    midnight = (T // crypto.DAY_NS + 1) * crypto.DAY_NS
+    records = [*BASE, (T + 1, diff(11, 11, b=[(100, 2)])), (T + 2, trade(1, 100, 1, True)),
+               (midnight + 3, trade(2, 100, 1, True))]  # fmt: skip
+    (day,) = crypto.load(capture(tmp_path, records))
+    date = str(np.datetime64(midnight // crypto.DAY_NS, "D"))
+    assert day.meta.notes["dates_without_day"] == [f"{date}: no book row"]
+    assert day.trade_ts.tolist() == [T + 2] and day.meta.notes["trade_messages"] == 1
+    assert day.meta.notes["file"]["trade_messages"] == 2 and day.meta.notes["file"]["depth_updates"] == 1

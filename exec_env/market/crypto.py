@@ -871,7 +871,8 @@ class _PerDay:
 
     def __init__(self, days: np.ndarray, cnt: np.ndarray, halts: np.ndarray) -> None:
         self.days = days  # every date with a line, sorted (the row index of ``cnt``)
-        self.cnt = cnt
+        self.cnt = np.zeros((days.size, N_COUNTERS), dtype=np.int64)  # the rebuild's rows stop at its last event's date
+        self.cnt[: cnt.shape[0]] = cnt
         self.halts = halts
         self.events: dict[str, np.ndarray] = {}  # key -> the date of every event it counts
         self.other: list[tuple[int, str]] = []
@@ -1000,7 +1001,7 @@ def _book_ticker_masks(src: Capture, book: Book, bt_line: list[int], bt_vals: li
         return none, none, none
     line = np.array(bt_line, dtype=np.int64)
     u = _ints(src, [v[0] for v in bt_vals], line, "u")
-    px = np.array([v[1:] for v in bt_vals], dtype=np.float64)  # b, B, a, A
+    px = np.column_stack([_floats(src, [v[j] for v in bt_vals], line, f) for j, f in enumerate("bBaA", 1)])
     order = np.argsort(u, kind="stable")
     u, px, line = u[order], px[order], line[order]
     k = np.searchsorted(u, book.seq, side="right") - 1
