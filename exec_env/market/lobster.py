@@ -246,21 +246,14 @@ def _fast_digits(buf, pos):
 
 
 @njit(cache=True, inline="always")
-def _fast_int(buf, pos):
-    """Optionally negative integer at ``pos`` (sentinel-terminated): (value, new pos, ok)."""
+def _fast_int(buf, pos, last):
+    """Optionally negative integer at ``pos`` (sentinel-terminated) and its separator, a comma or,
+    when ``last``, the line end (``\\n`` or ``\\r\\n``): (value, pos after the separator, ok)."""
     neg = buf[pos] == 45  # '-'
     val, nd, pos = _fast_digits(buf, pos + 1 if neg else pos)
-    return (-val if neg else val), pos, 0 < nd <= 18
-
-
-@njit(cache=True, inline="always")
-def _line_end(buf, pos):
-    """Past a line end (``\\n`` or ``\\r\\n``) at ``pos``: (new pos, ok)."""
-    c = buf[pos]
-    if c == 13:
+    if last and buf[pos] == 13:
         pos += 1
-        c = buf[pos]
-    return pos + 1, c == 10
+    return (-val if neg else val), pos + 1, (0 < nd <= 18) & (buf[pos] == (10 if last else 44))
 
 
 def _count_lines(buf: np.ndarray, start: int, end: int) -> int:
@@ -291,18 +284,10 @@ def _fast_messages(buf, end, out):
             return _UNPARSABLE, row, start
         pos += 1
         for col in range(1, 6):
-            val, pos, ok = _fast_int(buf, pos)
+            val, pos, ok = _fast_int(buf, pos, col == 5)
             if not ok:
                 return _UNPARSABLE, row, start
             out[row, col] = val
-            if col < 5:
-                if buf[pos] != 44:
-                    return _UNPARSABLE, row, start
-                pos += 1
-            else:
-                pos, ok = _line_end(buf, pos)
-                if not ok:
-                    return _UNPARSABLE, row, start
         row += 1
     return _OK, row, -1
 
@@ -323,21 +308,15 @@ def _fast_book(buf, end, keep, tick_units, bid_px, bid_sz, ask_px, ask_sz):
         kept = keep[row]
         for j in range(levels):
             for s in range(2):  # 0 ask, 1 bid
-                px, pos, ok = _fast_int(buf, pos)
-                if not ok or buf[pos] != 44:
-                    return _UNPARSABLE, row, start, off_tick
-                pos += 1
-                sz, pos, ok = _fast_int(buf, pos)
+                px, pos, ok = _fast_int(buf, pos, False)
                 if not ok:
                     return _UNPARSABLE, row, start, off_tick
-                if j == levels - 1 and s == 1:
-                    pos, ok = _line_end(buf, pos)
-                    if not ok:
-                        return _UNPARSABLE, row, start, off_tick
+                if j == levels - 1 and s == 1:  # constant ``last`` arguments: each call is specialised (faster)
+                    sz, pos, ok = _fast_int(buf, pos, True)
                 else:
-                    if buf[pos] != 44:
-                        return _UNPARSABLE, row, start, off_tick
-                    pos += 1
+                    sz, pos, ok = _fast_int(buf, pos, False)
+                if not ok:
+                    return _UNPARSABLE, row, start, off_tick
                 empty = px == (DUMMY_ASK if s == 0 else DUMMY_BID)  # an empty level: size 0
                 if (sz != 0) if empty else (px <= 0 or sz <= 0):
                     return _UNPARSABLE, row, start, off_tick
