@@ -131,6 +131,7 @@ from numba import njit
 
 from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, UNKNOWN_ENTRY, MarketDay, MarketMeta, validate
+from exec_env.market.lift import DAY_NS, NS
 from exec_env.market.reader import (
     POSITIVE,
     check_in,
@@ -169,8 +170,6 @@ PRICE_SCALE = 10_000
 SAME_TIME = ("last", "all")
 CROSS_TRADES = ("exclude", "include")
 CROSSED_ROWS = ("raise", "drop")
-_NS = 1_000_000_000
-_DAY_NS = 86_400 * _NS
 
 # Parser status codes.
 _OK, _COLUMNS, _UNPARSABLE, _EMPTY_LINE, _TOO_MANY, _TOO_FEW, _NEG_SIZE, _DUMMY_SIZE, _ZERO_SIZE, _BAD_PRICE = range(10)
@@ -423,11 +422,11 @@ def _midnight_utc_ns(date: str, start_ms: int, zone: ZoneInfo) -> tuple[int, int
     offset = opening.replace(tzinfo=zone).utcoffset()
     offset_s = int(offset.total_seconds()) if offset is not None else 0
     days = (day - dt.date(1970, 1, 1)).days
-    return days * _DAY_NS - offset_s * _NS, offset_s
+    return days * DAY_NS - offset_s * NS, offset_s
 
 
 def _clock(ns_after_midnight: int) -> str:
-    s, frac = divmod(int(ns_after_midnight), _NS)
+    s, frac = divmod(int(ns_after_midnight), NS)
     return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}.{frac:09d}"
 
 
@@ -446,7 +445,7 @@ def _first_bad(m):
             (d != 1) & (d != -1),
             size < 0,
             oc[k] < 0,
-            t >= _DAY_NS,
+            t >= DAY_NS,
             execution & (size <= 0),
             execution & (price <= 0),
             ((typ == 2) | (typ == 3)) & (size > 0) & (price <= 0),
@@ -483,7 +482,7 @@ def _read_messages(path: Path) -> np.ndarray:
     field, problem = (
         ("size", f"size must be finite and >= 0, got {size}"),
         ("order_id", f"negative order id {oid}"),
-        ("time", f"{t // _NS}.{t % _NS:09d} s is not within the day (< 86400 s after midnight)"),
+        ("time", f"{t // NS}.{t % NS:09d} s is not within the day (< 86400 s after midnight)"),
         ("size", f"an execution (type {typ}) needs a size > 0, got {size}"),
         ("price", f"an execution (type {typ}) needs a price > 0, got {price}"),
         ("price", f"a cancellation (type {typ}) needs a price > 0, got {price}"),
@@ -576,11 +575,9 @@ def _halts(
 def _read_book(msg_path: Path, book_path: Path, keep: np.ndarray, tick_int: int, levels: int) -> tuple:
     """The orderbook file's rows of the kept messages (bid_px, bid_sz, ask_px, ask_sz) and the count of
     best quotes off the tick grid; the file must have one row per message."""
-    shape = (int(keep.sum()), levels)
-    bid_px, ask_px = np.empty(shape), np.empty(shape)
-    bid_sz, ask_sz = np.empty(shape), np.empty(shape)
+    book = tuple(np.empty((int(keep.sum()), levels)) for _ in range(4))  # bid_px, bid_sz, ask_px, ask_sz
     buf, end = _read(book_path)
-    status, rows, pos, off_tick = _fast_book(buf, end, keep, tick_int, bid_px, bid_sz, ask_px, ask_sz)
+    status, rows, pos, off_tick = _fast_book(buf, end, keep, tick_int, *book)
     if status in (_TOO_FEW, _TOO_MANY):
         n_book = rows + _count_lines(buf, pos, end)
         raise ValueError(
@@ -589,7 +586,7 @@ def _read_book(msg_path: Path, book_path: Path, keep: np.ndarray, tick_int: int,
         )
     if status != _OK:
         raise _line_error(book_path, buf, pos, rows, levels)
-    return (bid_px, bid_sz, ask_px, ask_sz), off_tick
+    return book, off_tick
 
 
 def _tick_units(tick_size: float) -> int:
@@ -811,7 +808,7 @@ def write_lobster(
     msgs = msgs[order]
     msgs[:, 0] = ev_ts[order] - midnight
     msgs[:, 2] = np.arange(1, msgs.shape[0] + 1)
-    if msgs[:, 0].min() < 0 or msgs[:, 0].max() >= _DAY_NS:
+    if msgs[:, 0].min() < 0 or msgs[:, 0].max() >= DAY_NS:
         raise ValueError(f"write_lobster: some times are not within {date} in {timezone}")
     folder.mkdir(parents=True, exist_ok=True)
     _format_rows(msgs, 0).tofile(msg_path)
@@ -831,7 +828,7 @@ def _file_stem(day: MarketDay, ticker: str | None, date: str | None, timezone: s
         raise ValueError("write_lobster: the day has no meta.date; pass date='YYYY-MM-DD'")
     midnight0 = _midnight_utc_ns(date, 0, zone)[0]
     start_ns, end_ns = meta.session_open_ns - midnight0, meta.session_close_ns - midnight0
-    if start_ns % 1_000_000 or end_ns % 1_000_000 or not 0 <= start_ns < end_ns <= _DAY_NS:
+    if start_ns % 1_000_000 or end_ns % 1_000_000 or not 0 <= start_ns < end_ns <= DAY_NS:
         raise ValueError(
             f"write_lobster: session {meta.session_open_ns}..{meta.session_close_ns} is not whole milliseconds "
             f"within {date} in {timezone}"
