@@ -54,6 +54,11 @@ def _overlap(intervals: np.ndarray | None, a: int, b: int) -> int:
     return int(np.clip(np.minimum(iv[:, 1], b) - np.maximum(iv[:, 0], a), 0, None).sum())
 
 
+def _mostly(intervals: np.ndarray | None, a: int, b: int) -> bool:
+    """Whether the ``(K, 2)`` intervals cover at least half of ``[a, b]``."""
+    return 2 * _overlap(intervals, a, b) >= b - a
+
+
 def _outside_hours(day: MarketDay) -> str | None:
     """The declared session reaches into its venue's closed hours (not marked as trading halts)."""
     cal, m = _calendar(day), day.meta
@@ -85,7 +90,7 @@ def _halted(day: MarketDay) -> str | None:
         return None
     a, b = (int(x) for x in h[int(np.argmax(np.minimum(h[:, 1], m.session_close_ns) - h[:, 0]))])
     cal = _calendar(day)
-    closed = cal is not None and 2 * _overlap(cal.closed_intervals(a, b), a, b) >= b - a
+    closed = cal is not None and _mostly(cal.closed_intervals(a, b), a, b)
     known = f", when the venue is closed by its calendar ({cal.name}: {cal.text})" if closed else ""
     return (
         f"trading halts cover {_duration(inside)} of the declared session (e.g. {_clock(a)} to {_clock(b)} UTC{known}): "
@@ -112,10 +117,10 @@ def _frozen(day: MarketDay) -> str | None:
             f"closes ({_clock(b)}): a truncated file? episodes there replay a frozen book"
         )
     cal = _calendar(day)
-    closed = cal is not None and 2 * _overlap(cal.closed_intervals(a, b), a, b) >= b - a
+    closed = cal is not None and _mostly(cal.closed_intervals(a, b), a, b)
     if closed and _outside_hours(day) is not None:
         return None  # said by the calendar check
-    if 2 * _overlap(day.halts, a, b) >= b - a and _halted(day) is not None:
+    if _mostly(day.halts, a, b) and _halted(day) is not None:
         return None  # a trading halt: said by the halt check
     if a == m.session_open_ns and day.ts[0] >= b:
         return (
@@ -161,7 +166,5 @@ def check_day(day: MarketDay) -> list[str]:
 
 def fees_for(formats: set[str]) -> tuple[dict[str, Any], str | None]:
     """The fee defaults of a catalogue made of ``formats`` (only when every file is of one market)."""
-    if len(formats) == 1 and next(iter(formats)) in MARKET_FEES:
-        fees, source = MARKET_FEES[next(iter(formats))]
-        return dict(fees), source
-    return {}, None
+    fees, source = MARKET_FEES.get(next(iter(formats)), ({}, None)) if len(formats) == 1 else ({}, None)
+    return dict(fees), source

@@ -6,7 +6,7 @@ some helpers also by :mod:`exec_env.market.taq`. What is shared:
 
 * wall-clock and session option checks (:func:`parse_clock`, :func:`parse_session`; the others are
   :mod:`exec_env.market.reader`'s);
-* a line-exact CSV splitter (:func:`split_lines`): every row keeps its 1-based line number in the
+* a line-exact CSV reader (:func:`read_columns`): every row keeps its 1-based line number in the
   file, wrong field counts and unparsable or non-finite values raise
   ``ValueError("<file>: line <n>, field '<name>': ...")`` (:func:`reader.field_error`);
 * :func:`to_price` (integer ticks to prices without float residue); :func:`tick_signs` (the tick
@@ -44,7 +44,6 @@ __all__ = [
     "read_columns",
     "session_utc",
     "split_days",
-    "split_lines",
     "to_price",
     "utc_ns_from_local",
     "utc_ns_of_wall_times",
@@ -172,20 +171,6 @@ def parse_times(
     return wall if timezone == "UTC" else utc_ns_of_wall_times(src, wall, lines, s.to_numpy(), timezone, field)
 
 
-def split_lines(
-    origin: str, lines: list[str], first_line: int, names: Sequence[str]
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Split comma-separated ``lines`` into string columns named ``names``.
-
-    ``first_line`` is the 1-based file line number of ``lines[0]``. Rows must have ``len(names)``
-    fields (:func:`reader.check_columns`). Returns the columns and each row's line number.
-    """
-    numbers = np.arange(first_line, first_line + len(lines), dtype=np.int64)
-    s = pd.Series(lines, dtype=object)
-    reader.check_columns(origin, (s.str.count(",") + 1).to_numpy(), numbers, names)
-    return pd.DataFrame(s.str.split(",", regex=False).tolist(), columns=list(names), dtype=object), numbers
-
-
 def read_columns(
     path: Path, names: Sequence[str], numeric: Sequence[str], header_rows: int
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -193,8 +178,9 @@ def read_columns(
     the others as strings; and the 1-based file line of every row.
 
     Fast path: pandas' C parser. On anything irregular (wrong field count, unparsable or
-    non-finite number, empty field, blank line) the file is re-read line by line
-    (:func:`split_lines`, :func:`reader.numbers`), which raises naming the exact line and field.
+    non-finite number, empty field, blank line) the file is re-read line by line (rows of the wrong
+    field count: :func:`reader.check_columns`; values: :func:`reader.numbers`), which raises naming
+    the exact line and field.
     """
     origin = str(path)
     first_line = header_rows + 1
@@ -213,8 +199,10 @@ def read_columns(
     lines = data.decode("utf-8").splitlines()
     while lines and not lines[-1].strip():  # blank lines at the end
         lines.pop()
-    lines = lines[header_rows:]
-    parts, numbers = split_lines(origin, lines, first_line, names)
+    s = pd.Series(lines[header_rows:], dtype=object)
+    numbers = np.arange(first_line, first_line + len(s), dtype=np.int64)
+    reader.check_columns(origin, (s.str.count(",") + 1).to_numpy(), numbers, names)
+    parts = pd.DataFrame(s.str.split(",", regex=False).tolist(), columns=list(names), dtype=object)
     cols = {n: reader.numbers(origin, parts[n], numbers, n) if n in numeric else parts[n].str.strip() for n in names}
     return cols, numbers
 

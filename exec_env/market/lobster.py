@@ -131,6 +131,7 @@ from numba import njit
 
 from exec_env.market import reader
 from exec_env.market.data import MAX_LEVELS, UNKNOWN_ENTRY, MarketDay, MarketMeta, validate
+from exec_env.market.lift import DAY_NS, NS
 from exec_env.market.reader import (
     POSITIVE,
     check_in,
@@ -169,8 +170,6 @@ PRICE_SCALE = 10_000
 SAME_TIME = ("last", "all")
 CROSS_TRADES = ("exclude", "include")
 CROSSED_ROWS = ("raise", "drop")
-_NS = 1_000_000_000
-_DAY_NS = 86_400 * _NS
 
 # Parser status codes.
 _OK, _COLUMNS, _UNPARSABLE, _EMPTY_LINE, _TOO_MANY, _TOO_FEW, _NEG_SIZE, _DUMMY_SIZE, _ZERO_SIZE, _BAD_PRICE = range(10)
@@ -201,22 +200,17 @@ def parse_name(path: str | Path) -> dict[str, Any]:
     return out
 
 
-def _partner(path: Path) -> Path:
-    info = parse_name(path)
-    other = "orderbook" if info["kind"] == "message" else "message"
-    name = path.name
-    cut = name.rfind(f"_{info['kind']}_")
-    return path.with_name(f"{name[:cut]}_{other}_{name[cut + len(info['kind']) + 2 :]}")
-
-
 def _pair(path: Path) -> tuple[Path, Path]:
     """(message, orderbook) of the pair ``path`` belongs to; the partner must exist."""
-    partner = _partner(path)
+    kind = parse_name(path)["kind"]
+    cut = path.name.rfind(f"_{kind}_")
+    other = "orderbook" if kind == "message" else "message"
+    partner = path.with_name(f"{path.name[:cut]}_{other}_{path.name[cut + len(kind) + 2 :]}")
     if not partner.is_file():
         raise FileNotFoundError(
             f"{path}: its LOBSTER partner file {partner} is missing (a message file is read with its orderbook file)"
         )
-    return (path, partner) if parse_name(path)["kind"] == "message" else (partner, path)
+    return (path, partner) if kind == "message" else (partner, path)
 
 
 def sniff(path: Path) -> bool:
@@ -251,21 +245,14 @@ def _fast_digits(buf, pos):
 
 
 @njit(cache=True, inline="always")
-def _fast_int(buf, pos):
-    """Optionally negative integer at ``pos`` (sentinel-terminated): (value, new pos, ok)."""
+def _fast_int(buf, pos, last):
+    """Optionally negative integer at ``pos`` (sentinel-terminated) and its separator, a comma or,
+    when ``last``, the line end (``\\n`` or ``\\r\\n``): (value, pos after the separator, ok)."""
     neg = buf[pos] == 45  # '-'
     val, nd, pos = _fast_digits(buf, pos + 1 if neg else pos)
-    return (-val if neg else val), pos, 0 < nd <= 18
-
-
-@njit(cache=True, inline="always")
-def _line_end(buf, pos):
-    """Past a line end (``\\n`` or ``\\r\\n``) at ``pos``: (new pos, ok)."""
-    c = buf[pos]
-    if c == 13:
+    if last and buf[pos] == 13:
         pos += 1
-        c = buf[pos]
-    return pos + 1, c == 10
+    return (-val if neg else val), pos + 1, (0 < nd <= 18) & (buf[pos] == (10 if last else 44))
 
 
 def _count_lines(buf: np.ndarray, start: int, end: int) -> int:
@@ -296,18 +283,10 @@ def _fast_messages(buf, end, out):
             return _UNPARSABLE, row, start
         pos += 1
         for col in range(1, 6):
-            val, pos, ok = _fast_int(buf, pos)
+            val, pos, ok = _fast_int(buf, pos, col == 5)
             if not ok:
                 return _UNPARSABLE, row, start
             out[row, col] = val
-            if col < 5:
-                if buf[pos] != 44:
-                    return _UNPARSABLE, row, start
-                pos += 1
-            else:
-                pos, ok = _line_end(buf, pos)
-                if not ok:
-                    return _UNPARSABLE, row, start
         row += 1
     return _OK, row, -1
 
@@ -328,21 +307,15 @@ def _fast_book(buf, end, keep, tick_units, bid_px, bid_sz, ask_px, ask_sz):
         kept = keep[row]
         for j in range(levels):
             for s in range(2):  # 0 ask, 1 bid
-                px, pos, ok = _fast_int(buf, pos)
-                if not ok or buf[pos] != 44:
-                    return _UNPARSABLE, row, start, off_tick
-                pos += 1
-                sz, pos, ok = _fast_int(buf, pos)
+                px, pos, ok = _fast_int(buf, pos, False)
                 if not ok:
                     return _UNPARSABLE, row, start, off_tick
-                if j == levels - 1 and s == 1:
-                    pos, ok = _line_end(buf, pos)
-                    if not ok:
-                        return _UNPARSABLE, row, start, off_tick
+                if j == levels - 1 and s == 1:  # constant ``last`` arguments: each call is specialised (faster)
+                    sz, pos, ok = _fast_int(buf, pos, True)
                 else:
-                    if buf[pos] != 44:
-                        return _UNPARSABLE, row, start, off_tick
-                    pos += 1
+                    sz, pos, ok = _fast_int(buf, pos, False)
+                if not ok:
+                    return _UNPARSABLE, row, start, off_tick
                 empty = px == (DUMMY_ASK if s == 0 else DUMMY_BID)  # an empty level: size 0
                 if (sz != 0) if empty else (px <= 0 or sz <= 0):
                     return _UNPARSABLE, row, start, off_tick
@@ -363,32 +336,32 @@ _INT = re.compile(rb"-?[0-9]{1,18}")
 _TIME = re.compile(rb"[0-9]{1,9}(\.[0-9]{1,9})?")
 
 
-def _diagnose_line(raw: bytes, ncols: int, message: bool, levels: int) -> tuple[int, int, int]:
-    """Why one line (no line break) of a message or orderbook file is bad: (status, column, number
-    of columns); ``levels`` is 0 for a message line."""
+def _diagnose_line(raw: bytes, levels: int) -> tuple[int, int]:
+    """Why one line (no line break) of a message (``levels`` 0) or orderbook file is bad: (status,
+    column; for a wrong column count, the number of columns)."""
     if not raw:
-        return _EMPTY_LINE, 0, 0
+        return _EMPTY_LINE, 0
     fields = raw.split(b",")
     for col, text in enumerate(fields):
-        if not (_TIME if message and col == 0 else _INT).fullmatch(text):
-            return _UNPARSABLE, col, col
-    if len(fields) != ncols:
-        return _COLUMNS, len(fields), len(fields)
+        if not (_TIME if not levels and col == 0 else _INT).fullmatch(text):
+            return _UNPARSABLE, col
+    if len(fields) != (4 * levels or len(MESSAGE_FIELDS)):
+        return _COLUMNS, len(fields)
     vals = [int(f) for f in fields]
     for j in range(levels):
         for s, dummy in ((0, DUMMY_ASK), (1, DUMMY_BID)):
             c = 4 * j + 2 * s
             px, sz = vals[c], vals[c + 1]
             if sz < 0:
-                return _NEG_SIZE, c + 1, ncols
+                return _NEG_SIZE, c + 1
             if px == dummy:
                 if sz != 0:
-                    return _DUMMY_SIZE, c + 1, ncols
+                    return _DUMMY_SIZE, c + 1
             elif px <= 0:
-                return _BAD_PRICE, c, ncols
+                return _BAD_PRICE, c
             elif sz == 0:
-                return _ZERO_SIZE, c + 1, ncols
-    return _OK, -1, ncols
+                return _ZERO_SIZE, c + 1
+    return _OK, -1
 
 
 def _read(path: Path) -> tuple[np.ndarray, int]:
@@ -401,29 +374,29 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
     return buf, end
 
 
-def _book_field(col: int, levels: int = MAX_LEVELS) -> str:
-    if col >= 4 * levels:
+def _field_name(col: int, levels: int) -> str:
+    """The name of column ``col`` of a message (``levels`` 0) or orderbook line."""
+    if col >= (4 * levels or len(MESSAGE_FIELDS)):
         return f"column {col + 1}"
+    if not levels:
+        return MESSAGE_FIELDS[col]
     level, kind = divmod(col, 4)
     return f"{('ask_price', 'ask_size', 'bid_price', 'bid_size')[kind]}_{level + 1}"
 
 
-def _line_error(path: Path, buf: np.ndarray, start: int, end: int, row: int, kind: str, levels: int) -> ValueError:
-    """The error for the bad line starting at ``buf[start]`` (1-based line ``row + 1``)."""
-    stop = start
-    while stop < end and buf[stop] != 10:
-        stop += 1
-    raw = bytes(buf[start:stop]).rstrip(b"\r")
-    message = kind == "message"
-    ncols = len(MESSAGE_FIELDS) if message else 4 * levels
-    status, col, got = _diagnose_line(raw, ncols, message, 0 if message else levels)
+def _line_error(path: Path, buf: np.ndarray, start: int, row: int, levels: int) -> ValueError:
+    """The error for the bad line starting at ``buf[start]`` (1-based line ``row + 1``) of a message
+    (``levels`` 0) or orderbook file. The reader limits a line to ``MAX_LINE_BYTES`` and ``_read``
+    ends the text with a newline, so the line ends within that many bytes."""
+    raw = bytes(buf[start : start + reader.MAX_LINE_BYTES + 1]).split(b"\n", 1)[0].rstrip(b"\r")
+    status, col = _diagnose_line(raw, levels)
     text = raw.decode("utf-8", errors="replace")
-    name = _book_field(col, levels) if not message else MESSAGE_FIELDS[col] if col < ncols else f"column {col + 1}"
+    name = _field_name(col, levels)
     parts = [*text.split(","), ""]
     value, before = parts[col] if col >= 0 else "", parts[col - 1] if col > 0 else ""
     if status == _COLUMNS:  # the names: the message file's, or 4 x the level of the file name
-        names = MESSAGE_FIELDS if message else [_book_field(c, levels) for c in range(ncols)]
-        reader.check_columns(path, np.array([got]), np.array([row + 1]), names)
+        names = [_field_name(c, levels) for c in range(4 * levels or len(MESSAGE_FIELDS))]
+        reader.check_columns(path, np.array([col]), np.array([row + 1]), names)
     layout = "seconds after midnight with at most 9 decimals" if name == "time" else "an integer of at most 18 digits"
     problems = {
         _EMPTY_LINE: "empty line",
@@ -449,11 +422,11 @@ def _midnight_utc_ns(date: str, start_ms: int, zone: ZoneInfo) -> tuple[int, int
     offset = opening.replace(tzinfo=zone).utcoffset()
     offset_s = int(offset.total_seconds()) if offset is not None else 0
     days = (day - dt.date(1970, 1, 1)).days
-    return days * _DAY_NS - offset_s * _NS, offset_s
+    return days * DAY_NS - offset_s * NS, offset_s
 
 
 def _clock(ns_after_midnight: int) -> str:
-    s, frac = divmod(int(ns_after_midnight), _NS)
+    s, frac = divmod(int(ns_after_midnight), NS)
     return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}.{frac:09d}"
 
 
@@ -472,7 +445,7 @@ def _first_bad(m):
             (d != 1) & (d != -1),
             size < 0,
             oc[k] < 0,
-            t >= _DAY_NS,
+            t >= DAY_NS,
             execution & (size <= 0),
             execution & (price <= 0),
             ((typ == 2) | (typ == 3)) & (size > 0) & (price <= 0),
@@ -493,7 +466,7 @@ def _read_messages(path: Path) -> np.ndarray:
     out = np.empty((len(MESSAGE_FIELDS), _count_lines(buf, 0, end)), dtype=np.int64).T  # columns contiguous
     status, rows, start = _fast_messages(buf, end, out)
     if status != _OK:
-        raise _line_error(path, buf, start, end, rows, "message", 0)
+        raise _line_error(path, buf, start, rows, 0)
     m = out[:rows]
     bad = _first_bad(m)
     c = first(bad >= 0)
@@ -509,7 +482,7 @@ def _read_messages(path: Path) -> np.ndarray:
     field, problem = (
         ("size", f"size must be finite and >= 0, got {size}"),
         ("order_id", f"negative order id {oid}"),
-        ("time", f"{t // _NS}.{t % _NS:09d} s is not within the day (< 86400 s after midnight)"),
+        ("time", f"{t // NS}.{t % NS:09d} s is not within the day (< 86400 s after midnight)"),
         ("size", f"an execution (type {typ}) needs a size > 0, got {size}"),
         ("price", f"an execution (type {typ}) needs a price > 0, got {price}"),
         ("price", f"a cancellation (type {typ}) needs a price > 0, got {price}"),
@@ -547,14 +520,13 @@ def _cancels(m: np.ndarray, ts: np.ndarray) -> tuple[dict[str, np.ndarray], np.n
     order = both[np.argsort(m[both, 2], kind="stable")]  # by order id, file order within one id
     rows = np.flatnonzero(cancel)
     entry = _entry_times(m, ts, order, UNKNOWN_ENTRY)[rows]
-    arrays = {
+    return {
         "cancel_ts": np.ascontiguousarray(ts[rows]),
         "cancel_px": m[rows, 4] / float(PRICE_SCALE),
         "cancel_sz": m[rows, 3].astype(np.float64),
         "cancel_side": m[rows, 5].astype(np.int8),
         "cancel_entry_ts": entry,
-    }
-    return arrays, rows
+    }, rows
 
 
 def _halts(
@@ -566,15 +538,13 @@ def _halts(
     notes: list[dict[str, Any]] = []
     start: int | None = None
     current: dict[str, Any] = {}
-    for r in rows:
-        t = int(ts[r])
-        code = int(m[r, 4])
+    for r, t, code in zip(rows.tolist(), ts[rows].tolist(), m[rows, 4].tolist(), strict=True):
         if code == -1:
             if start is None:
                 start = t
-                current = {"halt": _clock(t - midnight), "halt_row": int(r) + 1}
+                current = {"halt": _clock(t - midnight), "halt_row": r + 1}
             else:
-                current.setdefault("repeated_halt_rows", []).append(int(r) + 1)
+                current.setdefault("repeated_halt_rows", []).append(r + 1)
             continue
         if start is None:
             start = min(open_ns, int(ts[0]))
@@ -584,7 +554,7 @@ def _halts(
             current["quoting_resumed"] = _clock(t - midnight)
         else:
             current["trading_resumed"] = _clock(t - midnight)
-            current["trading_resumed_row"] = int(r) + 1
+            current["trading_resumed_row"] = r + 1
             if t > start:
                 intervals.append((start, t))
             else:
@@ -605,11 +575,9 @@ def _halts(
 def _read_book(msg_path: Path, book_path: Path, keep: np.ndarray, tick_int: int, levels: int) -> tuple:
     """The orderbook file's rows of the kept messages (bid_px, bid_sz, ask_px, ask_sz) and the count of
     best quotes off the tick grid; the file must have one row per message."""
-    shape = (int(keep.sum()), levels)
-    bid_px, ask_px = np.empty(shape), np.empty(shape)
-    bid_sz, ask_sz = np.empty(shape), np.empty(shape)
+    book = tuple(np.empty((int(keep.sum()), levels)) for _ in range(4))  # bid_px, bid_sz, ask_px, ask_sz
     buf, end = _read(book_path)
-    status, rows, pos, off_tick = _fast_book(buf, end, keep, tick_int, bid_px, bid_sz, ask_px, ask_sz)
+    status, rows, pos, off_tick = _fast_book(buf, end, keep, tick_int, *book)
     if status in (_TOO_FEW, _TOO_MANY):
         n_book = rows + _count_lines(buf, pos, end)
         raise ValueError(
@@ -617,8 +585,8 @@ def _read_book(msg_path: Path, book_path: Path, keep: np.ndarray, tick_int: int,
             f"orderbook row k must be the book after message k"
         )
     if status != _OK:
-        raise _line_error(book_path, buf, pos, end, rows, "orderbook", levels)
-    return (bid_px, bid_sz, ask_px, ask_sz), off_tick
+        raise _line_error(book_path, buf, pos, rows, levels)
+    return book, off_tick
 
 
 def _tick_units(tick_size: float) -> int:
@@ -627,8 +595,11 @@ def _tick_units(tick_size: float) -> int:
     return round(units) if abs(units - round(units)) < 1e-9 and units >= 1 else 0
 
 
-def _session(info: dict[str, Any], zone: ZoneInfo, t_local: np.ndarray, notes: dict[str, Any]) -> tuple[int, int, int]:
-    """(UTC ns of local midnight, session open, close) from the file name; the coverage notes."""
+def _session(
+    info: dict[str, Any], zone: ZoneInfo, t_local: np.ndarray, notes: dict[str, Any]
+) -> tuple[int, int, int, np.ndarray]:
+    """(UTC ns of local midnight, session open, close) from the file name, the UTC ns of the times
+    ``t_local`` (ns after midnight); the coverage notes."""
     midnight, offset_s = _midnight_utc_ns(info["date"], info["start_ms"], zone)
     open_ns, close_ns = midnight + info["start_ms"] * 1_000_000, midnight + info["end_ms"] * 1_000_000
     ts = t_local + midnight
@@ -641,7 +612,7 @@ def _session(info: dict[str, Any], zone: ZoneInfo, t_local: np.ndarray, notes: d
         events_before_open=int((ts < open_ns).sum()),
         events_after_close=int((ts > close_ns).sum()),
     )
-    return midnight, open_ns, close_ns
+    return midnight, open_ns, close_ns, ts
 
 
 def _event_notes(m: np.ndarray, ts: np.ndarray, trade_idx: np.ndarray, cancels: dict, halts: Any) -> dict[str, Any]:
@@ -680,15 +651,13 @@ def load(
     zone = zone_info("timezone", timezone)
     info = parse_name(Path(path))
     msg_path, book_path = _pair(Path(path))
-    m = _read_messages(msg_path)
-    if m.shape[0] == 0:
-        raise ValueError(f"{msg_path}: no messages")
+    m = _read_messages(msg_path)  # at least one row: the reader refuses a file without text
     notes: dict[str, Any] = {"format": "LOBSTER", "message_file": str(msg_path), "orderbook_file": str(book_path),
                              "levels": info["levels"], "timezone": timezone, "same_time": same_time,
                              "cross_trades": cross_trades}  # fmt: skip
     if timezone == "America/New_York":
         notes["calendar"] = "us_equities"
-    midnight, open_ns, close_ns = _session(info, zone, m[:, 0], notes)
+    midnight, open_ns, close_ns, ts_all = _session(info, zone, m[:, 0], notes)
     keep = np.ones(m.shape[0], dtype=np.bool_)  # the messages that give a book row: all, or the last of each time
     if same_time == "last":
         keep[:-1] = m[1:, 0] != m[:-1, 0]
@@ -699,7 +668,6 @@ def load(
     ok = crossed_rows(book_path, book_idx + 1, tuple(a[:, 0] for a in book), crossed, notes, "bid_price_1")
     if not ok.all():
         book_idx, book = book_idx[ok], tuple(a[ok] for a in book)
-    ts_all = m[:, 0] + midnight
     typ = m[:, 1]
     trade_idx = np.flatnonzero((typ == 4) | (typ == 5) | ((typ == 6) & (cross_trades == "include")))
     tm = m[trade_idx]
@@ -824,7 +792,9 @@ def write_lobster(
     """
     folder = Path(folder)
     stem, date, midnight = _file_stem(day, ticker, date, timezone)
-    parse_name(folder / f"{stem}_message_{day.levels}.csv")  # the name must load back
+    msg_path = folder / f"{stem}_message_{day.levels}.csv"
+    book_path = folder / f"{stem}_orderbook_{day.levels}.csv"
+    parse_name(msg_path)  # the name must load back
     book = _book_matrix(day)
     other_ts, other = _trade_and_halt_messages(day)
     ev_ts = np.concatenate([other_ts, np.asarray(day.ts)])
@@ -838,11 +808,9 @@ def write_lobster(
     msgs = msgs[order]
     msgs[:, 0] = ev_ts[order] - midnight
     msgs[:, 2] = np.arange(1, msgs.shape[0] + 1)
-    if msgs[:, 0].min() < 0 or msgs[:, 0].max() >= _DAY_NS:
+    if msgs[:, 0].min() < 0 or msgs[:, 0].max() >= DAY_NS:
         raise ValueError(f"write_lobster: some times are not within {date} in {timezone}")
     folder.mkdir(parents=True, exist_ok=True)
-    msg_path = folder / f"{stem}_message_{day.levels}.csv"
-    book_path = folder / f"{stem}_orderbook_{day.levels}.csv"
     _format_rows(msgs, 0).tofile(msg_path)
     _format_rows(book[rows[order]], -1).tofile(book_path)
     return msg_path, book_path
@@ -860,7 +828,7 @@ def _file_stem(day: MarketDay, ticker: str | None, date: str | None, timezone: s
         raise ValueError("write_lobster: the day has no meta.date; pass date='YYYY-MM-DD'")
     midnight0 = _midnight_utc_ns(date, 0, zone)[0]
     start_ns, end_ns = meta.session_open_ns - midnight0, meta.session_close_ns - midnight0
-    if start_ns % 1_000_000 or end_ns % 1_000_000 or not 0 <= start_ns < end_ns <= _DAY_NS:
+    if start_ns % 1_000_000 or end_ns % 1_000_000 or not 0 <= start_ns < end_ns <= DAY_NS:
         raise ValueError(
             f"write_lobster: session {meta.session_open_ns}..{meta.session_close_ns} is not whole milliseconds "
             f"within {date} in {timezone}"
@@ -901,8 +869,8 @@ def _book_messages(book: np.ndarray) -> np.ndarray:
 def _trade_and_halt_messages(day: MarketDay) -> tuple[np.ndarray, np.ndarray]:
     """Times and messages of the trades (type 4, direction -side) and halts (type 7, price -1 then 1)."""
     side = np.asarray(day.trade_side)
-    if day.n_trades and not np.isin(side, (-1, 1)).all():
-        bad = int(np.flatnonzero(~np.isin(side, (-1, 1)))[0])
+    bad = first(~np.isin(side, (-1, 1)))
+    if bad >= 0:
         raise ValueError(f"write_lobster: trade {bad} has side {side[bad]}; LOBSTER needs the aggressor side +1/-1")
     trade_msg = np.zeros((day.n_trades, 6), dtype=np.int64)
     trade_msg[:, 1] = 4

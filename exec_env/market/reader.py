@@ -85,7 +85,6 @@ __all__ = [
     "pick",
     "read_buffer",
     "read_bytes",
-    "renamed_options",
     "trades_file",
     "trades_option",
     "write_file",
@@ -110,18 +109,12 @@ def excerpt(value: Any, limit: int = _EXCERPT) -> str:
     are written as Python numbers, never ``np.float64(...)``)."""
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float) and not math.isnan(value):
-        text = repr(value)
-    elif isinstance(value, (bytes, bytearray, memoryview)):
+    if isinstance(value, (bytes, bytearray, memoryview)):
         raw = bytes(value[: limit + 1])
-        text = repr(raw)
-        if len(value) > limit:
-            text = repr(raw[:limit])[:-1] + f"...' ({len(value):,} bytes)"
-        return text
-    else:
-        text = repr(value)
+        return repr(raw) if len(value) <= limit else repr(raw[:limit])[:-1] + f"...' ({len(value):,} bytes)"
     if isinstance(value, str) and len(value) > limit:
         return repr(value[:limit])[:-1] + f"...' ({len(value):,} characters)"
+    text = repr(value)
     return text if len(text) <= limit + 2 else text[:limit] + "..."
 
 
@@ -466,13 +459,6 @@ def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
-def _truncated(path: Path, kind: str, out: bytes) -> DataFileError:
-    return DataFileError(
-        f"{path}: truncated {kind} stream: the data ends before the end-of-stream marker, in line "
-        f"{_line_of(out, len(out))} of the decompressed text; the file is incomplete (interrupted copy?)"
-    )
-
-
 def _zstandard(path: Path) -> Any:
     try:
         import zstandard
@@ -517,7 +503,11 @@ def _inflate(path: Path, raw: bytes, kind: str) -> bytes:
             )
             raise DataFileError(f"{path}: corrupt {kind} data {where} ({excerpt(str(exc))})") from None
         if not d.eof:
-            raise _truncated(path, kind, b"".join(parts))
+            done = b"".join(parts)
+            raise DataFileError(
+                f"{path}: truncated {kind} stream: the data ends before the end-of-stream marker, in line "
+                f"{_line_of(done, len(done))} of the decompressed text; the file is incomplete (interrupted copy?)"
+            )
         rest = d.unused_data.lstrip(b"\x00") if kind == "gzip" else d.unused_data  # gzip: padding allowed
         if rest and rest[: len(magic)] != magic:
             raise DataFileError(f"{path}: trailing garbage after the {kind} data ({len(rest):,} bytes)")
@@ -580,15 +570,12 @@ def _encoding(head: bytes) -> tuple[int, str | None, str]:
 
 
 def _transcode(path: Path, data: bytes) -> tuple[bytes, str]:
+    """``data`` as UTF-8 without BOM (:func:`_encoding`), and the name of its encoding."""
     skip, codec, name = _encoding(data[:256])
-    if codec is not None:
-        return _recode(path, data[skip:], codec), name
-    return (data[skip:] if skip else data), name
-
-
-def _recode(path: Path, data: bytes, codec: str) -> bytes:
+    if codec is None:
+        return (data[skip:] if skip else data), name
     try:
-        return data.decode(codec).encode("utf-8")
+        return data[skip:].decode(codec).encode("utf-8"), name
     except UnicodeDecodeError as exc:
         raise DataFileError(f"{path}: not valid {codec.upper()} text at byte {exc.start:,}") from None
 
@@ -707,19 +694,13 @@ def head_bytes(path: str | Path, n: int = 8192, text: bool = True) -> bytes:
         if kind == "gzip":
             raw = zlib.decompressobj(wbits=31).decompress(raw, n)
         elif kind == "zstd":
-            import zstandard
-
-            with zstandard.ZstdDecompressor().stream_reader(raw) as stream:  # only the bytes needed
+            with _zstandard(path).ZstdDecompressor().stream_reader(raw) as stream:  # only the bytes needed
                 raw = stream.read(2 * n)
-    except Exception:  # a sniff answers "not mine" for anything unreadable
+        if text:
+            raw, _ = _transcode(Path(path), raw[: 2 * n] if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else raw[:n])
+    except Exception:  # a sniff answers "not mine" for anything unreadable (or undecodable)
         return b""
-    if not text:
-        return raw[:n]
-    try:
-        data, _ = _transcode(Path(path), raw[: 2 * n] if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else raw[:n])
-    except DataFileError:
-        return b""
-    return data[:n]
+    return raw[:n]
 
 
 def head_lines(path: str | Path, n: int = 3, limit: int = 4096) -> list[str]:
@@ -727,8 +708,7 @@ def head_lines(path: str | Path, n: int = 3, limit: int = 4096) -> list[str]:
     raw = head_bytes(path, limit)
     if b"\x00" in raw:
         return []
-    text = raw.decode("utf-8", errors="ignore")
-    lines = text.splitlines()
+    lines = raw.decode("utf-8", errors="ignore").splitlines()
     if len(raw) == limit and lines:
         lines = lines[:-1]  # possibly cut
     return lines[:n]
@@ -767,9 +747,7 @@ def check_number(
         return None
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
     ok = ok and math.isfinite(float(value)) and (float(value) > low if low_open else float(value) >= low)
-    ok = ok and float(value) <= high
-    if integer:
-        ok = ok and float(value) == int(value)
+    ok = ok and float(value) <= high and (not integer or float(value) == int(value))
     if not ok:
         lo = f"> {low:g}" if low_open else f">= {low:g}"
         rng = lo if high == math.inf else f"{lo} and <= {high:g}"
@@ -817,9 +795,14 @@ RENAMED: dict[str, str] = {"crossed_rows": "crossed", "on_crossed": "crossed"}
 
 
 def check_option_names(fmt: str, load: Any, options: Mapping[str, Any]) -> None:
-    """Refuse an old option name with a pointer to the new one, and (for a loader with a fixed
-    list of keyword options) an unknown name with the list of known ones."""
-    renamed_options(fmt, options)
+    """Refuse an old option name with a pointer to the one every format now uses, and (for a loader
+    with a fixed list of keyword options) an unknown name with the list of known ones."""
+    for old, new in RENAMED.items():
+        if old in options:
+            raise ValueError(
+                f"{fmt}: option {old!r} was renamed {new!r} (the same name in every format): pass {new}="
+                f"{excerpt(options[old])}"
+            )
     known = _keyword_options(load)
     if known is not None:  # else (``**options``) the loader checks them
         check_known(fmt, options, known)
@@ -839,13 +822,3 @@ def check_known(fmt: str, names: Any, known: Sequence[str]) -> None:
     for name in names:
         if name not in known:
             raise ValueError(f"{fmt}: unknown option {name!r}; the options of this format: {', '.join(known)}")
-
-
-def renamed_options(fmt: str, options: Mapping[str, Any]) -> None:
-    """Refuse an old option name with a pointer to the one every format now uses."""
-    for old, new in RENAMED.items():
-        if old in options:
-            raise ValueError(
-                f"{fmt}: option {old!r} was renamed {new!r} (the same name in every format): pass {new}="
-                f"{excerpt(options[old])}"
-            )
