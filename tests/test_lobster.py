@@ -296,6 +296,8 @@ MALFORMED = [
     ("message", 2, "34200.2,2,2,100,0,-1", "price", "a cancellation (type 2) needs a price > 0, got 0"),
     ("message", 2, "", "time", "empty line"),
     ("orderbook", 2, "", "ask_price_1", "empty line"),
+    ("message", 2, "34200.2,1,2,100,1001000,-1\r\r", "direction", "not an integer of at most 18 digits: '-1\\r'"),
+    ("orderbook", 2, "1001000,100,1000000,100\r\r", "bid_size_1", "not an integer of at most 18 digits: '100\\r'"),
 ]
 
 

@@ -388,10 +388,10 @@ def _line_error(path: Path, buf: np.ndarray, start: int, row: int, levels: int) 
     """The error for the bad line starting at ``buf[start]`` (1-based line ``row + 1``) of a message
     (``levels`` 0) or orderbook file. The reader limits a line to ``MAX_LINE_BYTES`` and ``_read``
     ends the text with a newline, so the line ends within that many bytes."""
-    raw = bytes(buf[start : start + reader.MAX_LINE_BYTES + 1]).split(b"\n", 1)[0].rstrip(b"\r")
+    raw = bytes(buf[start : start + reader.MAX_LINE_BYTES + 1]).split(b"\n", 1)[0].removesuffix(b"\r")
     status, col = _diagnose_line(raw, levels)
     text = raw.decode("utf-8", errors="replace")
-    name = _field_name(col, levels)
+    name = _field_name(col, levels) if col >= 0 else "<line>"  # (no column to blame: not expected)
     parts = [*text.split(","), ""]
     value, before = parts[col] if col >= 0 else "", parts[col - 1] if col > 0 else ""
     if status == _COLUMNS:  # the names: the message file's, or 4 x the level of the file name
