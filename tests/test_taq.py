@@ -551,3 +551,16 @@ def test_a_trades_file_without_rows_and_without_dt_et_gives_no_trades(tmp_path, 
     tpath.write_text("DT_epoch_s,EX,SYMBOL,COND,SIZE,PRICE,CORR\n")
     (day,) = taq.load(qpath, session=("09:30", "09:40"))
     assert day.n_trades == 0 and day.meta.notes["trade_records"] == 0
+
+
+def test_a_dt_et_year_outside_the_nanosecond_range_is_an_unparsable_time(tmp_path, synthetic_day):
+    qpath, _ = taq.write_taq(synthetic_day, tmp_path / "synthQDataRaw.csv")
+    lines = qpath.read_text().splitlines()
+    lines[3] = "-" + lines[3]
+    qpath.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError) as err:
+        taq.load(qpath, trades=False, session=("09:30", "09:40"))
+    value = lines[3].split(",")[0]
+    assert (
+        str(err.value) == f"{qpath}: line 4, field 'DT_ET': unparsable time '{value}' (expected %Y-%m-%d %H:%M:%S.%f)"
+    )

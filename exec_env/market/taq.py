@@ -509,7 +509,8 @@ def _check_et(path: Path, frame: pd.DataFrame, lines: np.ndarray, ts: np.ndarray
     if _ET not in frame.columns:
         return {}
     et = pd.to_datetime(_text(frame, _ET), format=_ET_FORMAT, errors="coerce")
-    fail_first(np.asarray(pd.isna(et)), path, lines, _ET,
+    bad = ~np.asarray((et >= pd.Timestamp.min) & (et <= pd.Timestamp.max))  # NaT, or a year numpy ns cannot hold
+    fail_first(bad, path, lines, _ET,
                lambda i: f"unparsable time {excerpt(frame[_ET].iloc[i])} (expected {_ET_FORMAT})")  # fmt: skip
     local = pd.DatetimeIndex(pd.to_datetime(ts, unit="ns", utc=True)).tz_convert(tz).tz_localize(None)
     diff = local.as_unit("ns").asi8 - pd.DatetimeIndex(et).as_unit("ns").asi8
