@@ -409,7 +409,7 @@ def _read(path: Path, required: tuple[str, ...], kind: str, tz: ZoneInfo) -> tup
     if dupes:
         raise field_error(path, 1, dupes[0], f"column appears more than once in the {kind} header {names}")
     reader.check_columns(path, fields[1:], np.arange(2, fields.size + 1), names)
-    frame = _frame(path, raw, names)
+    frame = _frame(raw, names, path)
     if kind == "quotes" and frame.shape[0] == 0:
         raise field_error(path, 2, _TIME, "no data rows after the header line")
     lines = np.arange(2, frame.shape[0] + 2, dtype=np.int64)
@@ -427,7 +427,7 @@ def _read(path: Path, required: tuple[str, ...], kind: str, tz: ZoneInfo) -> tup
     return frame, lines, ignored, ts, et_diff, ex.astype("U1")
 
 
-def _frame(path: Path, raw: bytes, names: list[str]) -> pd.DataFrame:
+def _frame(raw: bytes, names: list[str], path: Path | str = "<data>") -> pd.DataFrame:
     """Every column as strings: pyarrow's CSV reader when installed (about 5x faster on the TAQ
     sample), else pandas' C parser; both give the same frame (checked by the tests)."""
     if pa is None:  # pragma: no cover - depends on the environment
@@ -453,7 +453,7 @@ def _frame(path: Path, raw: bytes, names: list[str]) -> pd.DataFrame:
     return table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
 
 
-def _open_quote(path: Path, raw: bytes, names: list[str]) -> ValueError:
+def _open_quote(path: Path | str, raw: bytes, names: list[str]) -> ValueError:
     """The error of a CSV the parser refuses although every line has the header's field count: a
     quote character opens a quoted field (which may span lines) that the file never closes."""
     at = raw.find(b'"')
