@@ -445,3 +445,16 @@ def test_a_last_date_with_trades_only_is_listed_not_a_day(tmp_path):
     assert day.meta.notes["dates_without_day"] == [f"{date}: no book row"]
     assert day.trade_ts.tolist() == [T + 2] and day.meta.notes["trade_messages"] == 1
     assert day.meta.notes["file"]["trade_messages"] == 2 and day.meta.notes["file"]["depth_updates"] == 1
+
+
+def test_an_integer_beyond_64_bits_is_an_error_naming_its_line(tmp_path):
+    path = capture(tmp_path, [*BASE, (T + 1, trade(2**70, 100, 1, True))])
+    with pytest.raises(
+        ValueError, match=error(path, 2, "t") + ": integer out of the 64-bit range: 1180591620717411303424$"
+    ):
+        crypto.load(path)
+    path = capture(tmp_path, [*BASE, (T + 1, diff(11, -(2**64), b=[(100, 2)]))], "u.gz")
+    with pytest.raises(
+        ValueError, match=error(path, 2, "u") + ": integer out of the 64-bit range: -18446744073709551616$"
+    ):
+        crypto.load(path)

@@ -664,3 +664,22 @@ def test_real_samples_through_the_cache(shared_data, tmp_path):
         b = load_days(shared_data / "databento" / name, cache_dir=tmp_path)
         assert_same_arrays(a[0], b[0])
         assert a[0].meta == b[0].meta
+
+
+def test_a_missing_book_level_column_is_named(csv_lines):
+    path, lines = csv_lines
+    k = lines[0].split(",").index("ask_sz_08")
+    out = [",".join(f for j, f in enumerate(line.split(",")) if j != k) for line in lines]
+    path.write_text("\n".join(out) + "\n")
+    _raises(path, 1, "ask_sz_08", "missing column (the header has bid_px_00..bid_px_09)")
+
+
+def test_undecodable_dbn_metadata_is_an_error_naming_the_file(tmp_path, synth):
+    raw = bytearray(db.write_databento(synth, tmp_path / "x.dbn").read_bytes())
+    raw[3] = 255  # a DBN version no decoder knows
+    path = tmp_path / "v255.dbn"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ValueError) as err:
+        db.load(path)
+    assert str(err.value).startswith(f"{path}: field 'metadata': cannot be decoded (")
+    assert "version" in str(err.value) and len(str(err.value)) < 300

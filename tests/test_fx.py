@@ -317,3 +317,14 @@ def test_parse_cache_gives_identical_arrays(shared_data, tmp_path):
         np.testing.assert_array_equal(getattr(first[0], name), getattr(second[0], name), err_msg=name)
     assert first[0].meta == second[0].meta
     assert len(list((tmp_path / "parsed").iterdir())) == 1
+
+
+def test_an_unknown_style_quotes_a_short_excerpt_of_the_first_line(tmp_path):
+    path = tmp_path / "odd.csv"
+    path.write_text("EUR/USD," + "1" * 1000 + ",1.1,1.2\n")
+    with pytest.raises(ValueError) as err:
+        fx.load(path)
+    assert str(err.value) == (
+        f"{path}: line 1: not an FX tick file in a known style (dukascopy, truefx, histdata): "
+        f"'EUR/USD,{'1' * 72}...' (1,016 characters); pass style=..."
+    )

@@ -522,3 +522,45 @@ def test_blank_lines_at_the_end_are_accepted_inside_refused(tmp_path):
         str(err.value)
         == f"{qpath}: line 4, field 'DT_epoch_s': wrong column count: 1 fields, expected 8; 'DT_epoch_s' is missing"
     )
+
+
+def test_an_unclosed_quote_and_an_overlong_value_are_errors_naming_the_line(tmp_path, synthetic_day):
+    qpath, tpath = taq.write_taq(synthetic_day, tmp_path / "synthQDataRaw.csv", tmp_path / "synthTDataRaw.csv")
+    lines = tpath.read_text().splitlines()
+    tpath.write_text("\n".join([*lines[:5], '"' + lines[5], *lines[6:]]) + "\n")
+    with pytest.raises(ValueError) as err:
+        taq.load(qpath, session=("09:30", "09:40"))
+    assert str(err.value) == (
+        f"{tpath}: line 6, field 'DT_ET': a quote character opens a quoted field that does not close on its line "
+        "(TAQ fields are not quoted)"
+    )
+    lines = qpath.read_text().splitlines()
+    parts = lines[7].split(",")
+    parts[1] = "1" * 100_000  # DT_epoch_s: as a numpy string column, 400 kB for every row
+    qpath.write_text("\n".join([*lines[:7], ",".join(parts), *lines[8:]]) + "\n")
+    with pytest.raises(ValueError) as err:
+        taq.load(qpath, trades=False, session=("09:30", "09:40"))
+    assert str(err.value) == (
+        f"{qpath}: line 8, field 'DT_epoch_s': value longer than 64 characters: "
+        "'1111111111111111111111111111111111111111...' (100,000 characters)"
+    )
+
+
+def test_a_trades_file_without_rows_and_without_dt_et_gives_no_trades(tmp_path, synthetic_day):
+    qpath, tpath = taq.write_taq(synthetic_day, tmp_path / "synthQDataRaw.csv", tmp_path / "synthTDataRaw.csv")
+    tpath.write_text("DT_epoch_s,EX,SYMBOL,COND,SIZE,PRICE,CORR\n")
+    (day,) = taq.load(qpath, session=("09:30", "09:40"))
+    assert day.n_trades == 0 and day.meta.notes["trade_records"] == 0
+
+
+def test_a_dt_et_year_outside_the_nanosecond_range_is_an_unparsable_time(tmp_path, synthetic_day):
+    qpath, _ = taq.write_taq(synthetic_day, tmp_path / "synthQDataRaw.csv")
+    lines = qpath.read_text().splitlines()
+    lines[3] = "-" + lines[3]
+    qpath.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError) as err:
+        taq.load(qpath, trades=False, session=("09:30", "09:40"))
+    value = lines[3].split(",")[0]
+    assert (
+        str(err.value) == f"{qpath}: line 4, field 'DT_ET': unparsable time '{value}' (expected %Y-%m-%d %H:%M:%S.%f)"
+    )

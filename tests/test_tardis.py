@@ -327,3 +327,22 @@ def test_a_later_file_with_its_own_snapshot_restarts_and_overlap_names_the_later
         ValueError, match=rf"^{re.escape(str(snap25))}: a Tardis snapshot file in a stream of incremental"
     ):
         tardis.load([one, snap25])
+
+
+@pytest.mark.parametrize(
+    "bad, field, problem",
+    [
+        (
+            'x,TEST,"1,2,false,bid,100,1',
+            "timestamp",
+            "a quote character opens a quoted field that does not close on its line",
+        ),
+        (row(1, False, "bid", 100, 2).replace(",100,", ", ,"), "price", "blank value ' '"),
+        (f"x,TEST,1e19,{US + 1},false,bid,100,2", "timestamp", "integer out of the 64-bit range: '1e19'"),
+    ],
+)
+def test_values_the_csv_parser_refuses_are_errors_naming_the_line(tmp_path, bad, field, problem):
+    path = book_file(tmp_path, [*BASE, bad, row(2, False, "ask", 101, 3)])
+    with pytest.raises(ValueError) as err:
+        tardis.load(path, trades=False)
+    assert str(err.value) == f"{path}: line 4, field '{field}': {problem}"

@@ -640,6 +640,8 @@ def _ints(src: Path | Capture, values: list, lines: np.ndarray, field: str) -> n
             raise field_error(
                 src, int(lines[k]), field, number_problem(x, integer=True) or f"not an integer: {excerpt(x)}"
             )
+        if not -(2**63) <= x < 2**63:
+            raise field_error(src, int(lines[k]), field, f"integer out of the 64-bit range: {excerpt(x)}")
     return np.array(values, dtype=np.int64)
 
 

@@ -412,6 +412,10 @@ def _csv_schema(path: Path, header: list[str]) -> str:
         depth += 1
     if depth not in (0, 1, 10):
         raise field_error(path, 1, "bid_px_00", f"a book of {depth} levels is not a Databento schema (mbp-1, mbp-10)")
+    for name in ("bid_sz", "ask_px", "ask_sz"):
+        missing = [f"{name}_{j:02d}" for j in range(depth) if f"{name}_{j:02d}" not in header]
+        if missing:
+            raise field_error(path, 1, missing[0], f"missing column (the header has bid_px_00..bid_px_{depth - 1:02d})")
     return "trades" if depth == 0 else f"mbp-{depth}"
 
 
@@ -512,8 +516,11 @@ def _dbn_stream(path: Path) -> tuple[Any, np.ndarray, dict[str, Any]]:
     if start > len(raw):
         raise ValueError(f"{path}: DBN metadata length {start - 8} runs past the end of the file ({len(raw)} bytes)")
     decoder = databento_dbn.DBNDecoder()
-    decoder.write(raw[:start])
-    meta = decoder.decode()[0]
+    try:
+        decoder.write(raw[:start])
+        meta = decoder.decode()[0]
+    except (databento_dbn.DBNError, IndexError) as exc:
+        raise field_error(path, None, "metadata", f"cannot be decoded ({excerpt(str(exc), 100)})") from None
     body = np.frombuffer(raw, dtype=np.uint8, offset=start)
     if body.size == 0:
         raise ValueError(f"{path}: the DBN file holds no records")

@@ -229,7 +229,7 @@ def _detect_style(path: Path, style: str) -> str:
     detected = _style_of(line)
     if detected is None:
         raise ValueError(
-            f"{path}: line 1: not an FX tick file in a known style ({', '.join(STYLES)}): {line!r}; pass style=..."
+            f"{path}: line 1: not an FX tick file in a known style ({', '.join(STYLES)}): {excerpt(line, 80)}; pass style=..."
         )
     return detected
 

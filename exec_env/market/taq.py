@@ -212,6 +212,7 @@ from exec_env.market.reader import (
     check_sorted,
     check_text,
     crossed_rows,
+    excerpt,
     fail_first,
     field_error,
     first_places,
@@ -288,6 +289,9 @@ _COMPANION_SWAPS = (("QData", "TData"), ("qdata", "tdata"), ("Quotes", "Trades")
                     ("QUOTES", "TRADES"), ("Quote", "Trade"), ("quote", "trade"))  # fmt: skip
 _ET_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 _ET_TOLERANCE_NS = 1_000_000
+_MAX_TEXT = 64
+"""Longest value of a column read as text (times, codes, symbol): a longer one is an error, not a
+numpy string array of that width for every row."""
 _NS = 1_000_000_000
 _DAY_NS = 86_400 * _NS
 
@@ -405,10 +409,15 @@ def _read(path: Path, required: tuple[str, ...], kind: str, tz: ZoneInfo) -> tup
     if dupes:
         raise field_error(path, 1, dupes[0], f"column appears more than once in the {kind} header {names}")
     reader.check_columns(path, fields[1:], np.arange(2, fields.size + 1), names)
-    frame = _frame(raw, names)
+    frame = _frame(raw, names, path)
     if kind == "quotes" and frame.shape[0] == 0:
         raise field_error(path, 2, _TIME, "no data rows after the header line")
     lines = np.arange(2, frame.shape[0] + 2, dtype=np.int64)
+    for name in (_TIME, _ET, "EX", "SYMBOL", "CORR", "COND"):
+        if name in frame.columns:
+            size = frame[name].str.len().to_numpy(dtype=np.float64, na_value=0.0)
+            fail_first(size > _MAX_TEXT, path, lines, name,
+                       lambda k, c=frame[name]: f"value longer than {_MAX_TEXT} characters: {excerpt(c.iloc[k])}")  # fmt: skip
     ignored = [n for n in names if n not in required and n != _ET]
     ts = _epoch_ns(path, frame, lines)
     check_sorted(path, ts, lines, _TIME)
@@ -418,23 +427,41 @@ def _read(path: Path, required: tuple[str, ...], kind: str, tz: ZoneInfo) -> tup
     return frame, lines, ignored, ts, et_diff, ex.astype("U1")
 
 
-def _frame(raw: bytes, names: list[str]) -> pd.DataFrame:
+def _frame(raw: bytes, names: list[str], path: Path | str = "<data>") -> pd.DataFrame:
     """Every column as strings: pyarrow's CSV reader when installed (about 5x faster on the TAQ
     sample), else pandas' C parser; both give the same frame (checked by the tests)."""
     if pa is None:  # pragma: no cover - depends on the environment
-        return pd.read_csv(
-            io.BytesIO(raw), header=0, names=names, dtype=str, keep_default_na=False, na_filter=False,
-            skip_blank_lines=False, engine="c",
+        try:
+            return pd.read_csv(
+                io.BytesIO(raw), header=0, names=names, dtype=str, keep_default_na=False, na_filter=False,
+                skip_blank_lines=False, engine="c",
+            )  # fmt: skip
+        except pd.errors.ParserError:
+            raise _open_quote(path, raw, names) from None
+    try:
+        table = pa_csv.read_csv(
+            io.BytesIO(raw),
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+            parse_options=pa_csv.ParseOptions(ignore_empty_lines=False),
         )  # fmt: skip
-    table = pa_csv.read_csv(
-        io.BytesIO(raw),
-        read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
-        convert_options=pa_csv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False, quoted_strings_can_be_null=False
-        ),
-        parse_options=pa_csv.ParseOptions(ignore_empty_lines=False),
-    )
+    except pa.ArrowInvalid:
+        raise _open_quote(path, raw, names) from None
     return table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
+
+
+def _open_quote(path: Path | str, raw: bytes, names: list[str]) -> ValueError:
+    """The error of a CSV the parser refuses although every line has the header's field count: a
+    quote character opens a quoted field (which may span lines) that the file never closes."""
+    at = raw.find(b'"')
+    if at < 0:  # pragma: no cover - the column check leaves no other cause
+        return field_error(path, None, None, "the CSV parser cannot split the file into fields")
+    k = raw.count(b",", raw.rfind(b"\n", 0, at) + 1, at)
+    problem = "a quote character opens a quoted field that does not close on its line (TAQ fields are not quoted)"
+    return field_error(path, raw.count(b"\n", 0, at) + 1, names[k] if k < len(names) else None, problem)
 
 
 def _arrow_text(frame: pd.DataFrame, name: str) -> Any:
@@ -462,6 +489,8 @@ def _numbers(path: Path, frame: pd.DataFrame, lines: np.ndarray, name: str) -> n
 def _epoch_ns(path: Path, frame: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
     """Epoch seconds to exact int64 ns: pyarrow's decimal cast when installed and every value is plain
     digits with at most 9 decimals, else the same from the texts (naming the line of a bad value)."""
+    if frame.shape[0] == 0:
+        return np.empty(0, dtype=np.int64)
     if pa is not None:
         text = _arrow_text(frame, _TIME)
         if pc.all(pc.match_substring_regex(text, r"^[0-9]{1,12}(\.[0-9]{1,9})?$")).as_py():
@@ -471,7 +500,7 @@ def _epoch_ns(path: Path, frame: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
     whole_ok = np.char.isdigit(whole) & (np.char.str_len(whole) <= 12)
     frac_ok = ((dot == "") & (frac == "")) | (np.char.isdigit(frac) & (np.char.str_len(frac) <= 9))
     fail_first(~(whole_ok & frac_ok), path, lines, _TIME,
-               lambda i: f"unparsable time {frame[_TIME].iloc[i]!r} (expected seconds like 1514883853.125)")  # fmt: skip
+               lambda i: f"unparsable time {excerpt(frame[_TIME].iloc[i])} (expected seconds like 1514883853.125)")  # fmt: skip
     return whole.astype(np.int64) * _NS + np.char.ljust(frac, 9, "0").astype(np.int64)
 
 
@@ -480,8 +509,9 @@ def _check_et(path: Path, frame: pd.DataFrame, lines: np.ndarray, ts: np.ndarray
     if _ET not in frame.columns:
         return {}
     et = pd.to_datetime(_text(frame, _ET), format=_ET_FORMAT, errors="coerce")
-    fail_first(np.asarray(pd.isna(et)), path, lines, _ET,
-               lambda i: f"unparsable time {frame[_ET].iloc[i]!r} (expected {_ET_FORMAT})")  # fmt: skip
+    bad = ~np.asarray((et >= pd.Timestamp.min) & (et <= pd.Timestamp.max))  # NaT, or a year numpy ns cannot hold
+    fail_first(bad, path, lines, _ET,
+               lambda i: f"unparsable time {excerpt(frame[_ET].iloc[i])} (expected {_ET_FORMAT})")  # fmt: skip
     local = pd.DatetimeIndex(pd.to_datetime(ts, unit="ns", utc=True)).tz_convert(tz).tz_localize(None)
     diff = local.as_unit("ns").asi8 - pd.DatetimeIndex(et).as_unit("ns").asi8
     fail_first(np.abs(diff) > _ET_TOLERANCE_NS, path, lines, _ET, lambda i: f"{frame[_ET].iloc[i]} disagrees with "
@@ -568,7 +598,8 @@ def _read_trades(path: Path, opt: SimpleNamespace, symbol: str) -> _Trades:
     fail_first(~(np.char.isdigit(corr_text) & (np.char.str_len(corr_text) <= 2)), path, lines, "CORR",
                lambda i: f"unparsable correction indicator {frame['CORR'].iloc[i]!r}")  # fmt: skip
     corr = corr_text.astype(np.int64)
-    cond = np.char.replace(frame["COND"].to_numpy(dtype=str), " ", "")
+    cond = frame["COND"].to_numpy(dtype=str)
+    cond = np.char.replace(cond, " ", "") if cond.size else cond  # numpy's replace fails on no rows
     sym = _text(frame, "SYMBOL")
     mask = sym == pick(path, first_places(sym, lines), symbol, "SYMBOL", wanted_from="the quotes' symbol ")
     return _Trades(path=path, ts=ts[mask], lines=lines[mask], ex=ex[mask], cond=cond[mask], size=size[mask],

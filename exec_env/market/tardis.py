@@ -197,14 +197,27 @@ def _read_csv(path: Path) -> pd.DataFrame:
     text = io.BytesIO(data)
     try:
         df = pd.read_csv(text, dtype=dtypes, skip_blank_lines=False, keep_default_na=False, na_values=[""])
+    except pd.errors.ParserError:  # the column check passed: a quote opens a field that spans lines
+        at = data.find(b'"')
+        if at < 0:  # pragma: no cover - the column check leaves no other cause
+            raise field_error(path, None, None, "the CSV parser cannot split the file into fields") from None
+        k = data.count(b",", data.rfind(b"\n", 0, at) + 1, at)
+        problem = "a quote character opens a quoted field that does not close on its line"
+        raise field_error(path, data.count(b"\n", 0, at) + 1, header[k] if k < len(header) else None, problem) from None
     except (ValueError, OverflowError):
         text.seek(0)
         raw = pd.read_csv(text, dtype=str, skip_blank_lines=False, keep_default_na=False)
+        lines = np.arange(2, len(raw) + 2)
         for col, dt in dtypes.items():
             if dt is not str:
-                numbers(
-                    path, raw[col], np.arange(2, len(raw) + 2), col, missing=dt == np.float64, integer=dt == np.int64
-                )
+                values = numbers(path, raw[col], lines, col, missing=dt == np.float64, integer=dt == np.int64)
+                # what numbers() accepts and the C parser does not: a value of blanks only, 64-bit overflow
+                if dt == np.float64:
+                    blank = ((raw[col].str.strip() == "") & (raw[col] != "")).to_numpy()
+                    fail_first(blank, path, lines, col, lambda k, c=raw[col]: f"blank value {excerpt(c.iloc[k])}")
+                else:
+                    fail_first(np.abs(values) >= 2.0**63, path, lines, col,
+                               lambda k, c=raw[col]: f"integer out of the 64-bit range: {excerpt(c.iloc[k])}")  # fmt: skip
         raise
     return df
 
@@ -233,7 +246,8 @@ def _local_ns(src: Any, df: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
 def _one(src: Any, df: pd.DataFrame, col: str) -> str | None:
     vals = pd.unique(df[col])
     if len(vals) > 1:
-        raise ValueError(f"{src}: column '{col}' holds several values ({', '.join(map(str, vals[:10]))})")
+        shown = ", ".join(str(v) if len(str(v)) <= 40 else str(v)[:40] + "..." for v in vals[:10])
+        raise ValueError(f"{src}: column '{col}' holds several values ({shown})")
     return str(vals[0]) if len(vals) else None
 
 
