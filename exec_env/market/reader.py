@@ -87,6 +87,7 @@ __all__ = [
     "read_bytes",
     "trades_file",
     "trades_option",
+    "unclosed_quote",
     "write_file",
     "zone_info",
 ]
@@ -240,6 +241,17 @@ def check_columns(src: Any, counts: np.ndarray, lines: np.ndarray, names: Sequen
         raise field_error(
             src, int(lines[k]), field, f"wrong column count: {n} fields, expected {len(names)}; '{field}' {what}"
         )
+
+
+def unclosed_quote(src: Any, data: bytes, names: Sequence[str], note: str = "") -> ValueError:
+    """The error of a CSV text the parser refuses although every line has the header's field count:
+    a quote character opens a quoted field (which may span lines) that the text never closes."""
+    at = data.find(b'"')
+    if at < 0:  # pragma: no cover - the column check leaves no other cause
+        return field_error(src, None, None, "the CSV parser cannot split the file into fields")
+    k = data.count(b",", data.rfind(b"\n", 0, at) + 1, at)
+    problem = f"a quote character opens a quoted field that does not close on its line{note}"
+    return field_error(src, data.count(b"\n", 0, at) + 1, names[k] if k < len(names) else None, problem)
 
 
 def csv_text(path: str | Path) -> tuple[bytes, list[str], np.ndarray]:

@@ -289,6 +289,7 @@ _COMPANION_SWAPS = (("QData", "TData"), ("qdata", "tdata"), ("Quotes", "Trades")
                     ("QUOTES", "TRADES"), ("Quote", "Trade"), ("quote", "trade"))  # fmt: skip
 _ET_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 _ET_TOLERANCE_NS = 1_000_000
+_QUOTE_NOTE = " (TAQ fields are not quoted)"
 _MAX_TEXT = 64
 """Longest value of a column read as text (times, codes, symbol): a longer one is an error, not a
 numpy string array of that width for every row."""
@@ -437,7 +438,7 @@ def _frame(raw: bytes, names: list[str], path: Path | str = "<data>") -> pd.Data
                 skip_blank_lines=False, engine="c",
             )  # fmt: skip
         except pd.errors.ParserError:
-            raise _open_quote(path, raw, names) from None
+            raise reader.unclosed_quote(path, raw, names, _QUOTE_NOTE) from None
     try:
         table = pa_csv.read_csv(
             io.BytesIO(raw),
@@ -449,19 +450,8 @@ def _frame(raw: bytes, names: list[str], path: Path | str = "<data>") -> pd.Data
             parse_options=pa_csv.ParseOptions(ignore_empty_lines=False),
         )  # fmt: skip
     except pa.ArrowInvalid:
-        raise _open_quote(path, raw, names) from None
+        raise reader.unclosed_quote(path, raw, names, _QUOTE_NOTE) from None
     return table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
-
-
-def _open_quote(path: Path | str, raw: bytes, names: list[str]) -> ValueError:
-    """The error of a CSV the parser refuses although every line has the header's field count: a
-    quote character opens a quoted field (which may span lines) that the file never closes."""
-    at = raw.find(b'"')
-    if at < 0:  # pragma: no cover - the column check leaves no other cause
-        return field_error(path, None, None, "the CSV parser cannot split the file into fields")
-    k = raw.count(b",", raw.rfind(b"\n", 0, at) + 1, at)
-    problem = "a quote character opens a quoted field that does not close on its line (TAQ fields are not quoted)"
-    return field_error(path, raw.count(b"\n", 0, at) + 1, names[k] if k < len(names) else None, problem)
 
 
 def _arrow_text(frame: pd.DataFrame, name: str) -> Any:

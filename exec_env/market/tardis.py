@@ -198,12 +198,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     try:
         df = pd.read_csv(text, dtype=dtypes, skip_blank_lines=False, keep_default_na=False, na_values=[""])
     except pd.errors.ParserError:  # the column check passed: a quote opens a field that spans lines
-        at = data.find(b'"')
-        if at < 0:  # pragma: no cover - the column check leaves no other cause
-            raise field_error(path, None, None, "the CSV parser cannot split the file into fields") from None
-        k = data.count(b",", data.rfind(b"\n", 0, at) + 1, at)
-        problem = "a quote character opens a quoted field that does not close on its line"
-        raise field_error(path, data.count(b"\n", 0, at) + 1, header[k] if k < len(header) else None, problem) from None
+        raise reader.unclosed_quote(path, data, header) from None
     except (ValueError, OverflowError):
         text.seek(0)
         raw = pd.read_csv(text, dtype=str, skip_blank_lines=False, keep_default_na=False)
