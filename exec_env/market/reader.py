@@ -127,7 +127,7 @@ def field_error(
     ``src`` is the file, or a :class:`Capture` whose line numbers run across its files (the
     message then names the file the line is in and its own line number), or :class:`InMemory`
     data (then ``row N``). ``unit`` is ``"line"`` (text files) or ``"record"`` (binary files).
-    The message is cut to :data:`MAX_MESSAGE`.
+    The message is cut to under :data:`MAX_MESSAGE` characters.
     """
     if isinstance(src, Capture) and line is not None:
         src, line = src.locate(int(line))
@@ -139,7 +139,7 @@ def field_error(
     if field is not None:
         where.append(f"field '{field}'")
     text = f"{src}: {', '.join(where)}: {problem}" if where else f"{src}: {problem}"
-    return ValueError(text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "...")
+    return ValueError(text if len(text) < MAX_MESSAGE else text[: MAX_MESSAGE - 4] + "...")
 
 
 def first(mask: np.ndarray) -> int:
