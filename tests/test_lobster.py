@@ -342,6 +342,17 @@ def test_crossed_and_locked_rows_can_be_dropped(tmp_path: Path) -> None:
     assert day.meta.notes["dropped_crossed_rows"] == 1 and day.meta.notes["dropped_locked_rows"] == 1
 
 
+def test_a_message_file_of_a_byte_order_mark_only_is_empty(tmp_path: Path) -> None:
+    path = write_pair(tmp_path, BASE_MSG, BASE_BOOK)
+    path.write_bytes(b"\xef\xbb\xbf")  # was a raw IndexError
+    with pytest.raises(ValueError) as err:
+        lobster.load(path)
+    assert (
+        str(err.value)
+        == f"{path}: line 1: the file is empty (3 bytes of UTF-8 (BOM) text, all white space); expected market data"
+    )
+
+
 @pytest.mark.parametrize("extra", [1, -1])
 def test_length_mismatch_names_both_files_and_counts(tmp_path: Path, extra: int) -> None:
     book = [*BASE_BOOK, BASE_BOOK[-1]] if extra > 0 else BASE_BOOK[:-1]

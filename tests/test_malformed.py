@@ -228,6 +228,14 @@ def test_read_buffer_is_read_bytes_with_a_sentinel_pad(raw, tmp_path):
     [
         (b"", "line 1: the file is empty (0 bytes); expected market data"),
         (b" \r\n\n", "line 1: the file is empty (4 bytes); expected market data"),
+        (
+            b"\xef\xbb\xbf",
+            "line 1: the file is empty (3 bytes of UTF-8 (BOM) text, all white space); expected market data",
+        ),
+        (
+            b"\xff\xfe\n\x00",
+            "line 1: the file is empty (4 bytes of UTF-16-LE text, all white space); expected market data",
+        ),
         (b"a,b\n1,2\x00\n", "line 2: binary data, not text (a NUL byte at byte 7)"),
         (b"a,b\n1,\xff\n", "line 2: not UTF-8 text (byte 6: b'\\xff\\n'); save the file as UTF-8"),
     ],

@@ -645,7 +645,12 @@ def _check_empty(path: Path, data: bytes | bytearray, size: int, kind: str | Non
 def as_text(path: str | Path, data: bytes, max_line: int = MAX_LINE_BYTES) -> bytes:
     """``data`` as UTF-8 without BOM (UTF-16/32 transcoded); binary data, a line longer than
     ``max_line`` bytes or invalid UTF-8 raise :class:`DataFileError` naming the line."""
-    data, _ = _transcode(Path(path), data)
+    size = len(data)
+    data, name = _transcode(Path(path), data)
+    if not data or data.isspace():  # a byte order mark (and white space) only
+        raise DataFileError(
+            f"{path}: line 1: the file is empty ({size} bytes of {name} text, all white space); expected market data"
+        )
     _check_text(Path(path), data, max_line)
     return data
 
