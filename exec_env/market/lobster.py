@@ -580,8 +580,10 @@ def _read_book(msg_path: Path, book_path: Path, keep: np.ndarray, tick_int: int,
     status, rows, pos, off_tick = _fast_book(buf, end, keep, tick_int, *book)
     if status in (_TOO_FEW, _TOO_MANY):
         n_book = rows + _count_lines(buf, pos, end)
+        # the orderbook file beside the message file by name: the folder once keeps the message short
+        book_name = book_path.name if book_path.parent == msg_path.parent else book_path
         raise ValueError(
-            f"{msg_path} has {keep.shape[0]} rows but {book_path} has {n_book} rows; "
+            f"{msg_path} has {keep.shape[0]} rows but {book_name} has {n_book} rows; "
             f"orderbook row k must be the book after message k"
         )
     if status != _OK:
