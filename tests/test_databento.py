@@ -428,6 +428,14 @@ def test_wrong_column_count(csv_lines):
     _raises(path, 5, "symbol", f"wrong column count: {n - 1} fields, expected {n}; 'symbol' is missing")
 
 
+def test_an_unclosed_quote_names_its_line_and_field(csv_lines):
+    path, lines = csv_lines
+    lines = [*lines]
+    lines[2] = lines[2].replace(",SYNTH", ',"SYNTH"')  # a quoted field that closes is fine
+    _edit(path, lines, 5, "side", '"' + lines[5].split(",")[6])
+    _raises(path, 6, "side", "a quote character opens a quoted field that does not close on its line")
+
+
 def test_unparsable_values(csv_lines):
     path, lines = csv_lines
     i = _book_line(lines)

@@ -395,6 +395,8 @@ def _csv_frame(path: Path) -> tuple[list[str], np.ndarray, pd.DataFrame]:
     try:
         df = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, na_filter=False, engine="c")
     except pd.errors.ParserError as exc:
+        if "EOF inside string" in str(exc):  # a field runs to the end: the file's last quote opens it
+            raise reader.unclosed_quote(path, data, header, start=max(data.rfind(b'"'), 0)) from None
         m = re.search(r"line (\d+), saw (\d+)", str(exc))
         raise field_error(
             path, int(m.group(1)) if m else None, "<columns>", f"malformed CSV ({excerpt(str(exc).strip(), 80)})"

@@ -243,10 +243,11 @@ def check_columns(src: Any, counts: np.ndarray, lines: np.ndarray, names: Sequen
         )
 
 
-def unclosed_quote(src: Any, data: bytes, names: Sequence[str], note: str = "") -> ValueError:
+def unclosed_quote(src: Any, data: bytes, names: Sequence[str], note: str = "", start: int = 0) -> ValueError:
     """The error of a CSV text the parser refuses although every line has the header's field count:
-    a quote character opens a quoted field (which may span lines) that the text never closes."""
-    at = data.find(b'"')
+    a quote character (the first from byte ``start``) opens a quoted field (which may span lines)
+    that the text never closes."""
+    at = data.find(b'"', start)
     if at < 0:  # pragma: no cover - the column check leaves no other cause
         return field_error(src, None, None, "the CSV parser cannot split the file into fields")
     k = data.count(b",", data.rfind(b"\n", 0, at) + 1, at)
