@@ -391,7 +391,9 @@ def test_missing_partner(tmp_path: Path) -> None:
     path = write_pair(tmp_path, BASE_MSG, BASE_BOOK)
     book_file = lobster.companions(path)[0]
     book_file.unlink()
-    with pytest.raises(FileNotFoundError, match=re.escape(f"{path}: its LOBSTER partner file {book_file} is missing")):
+    with pytest.raises(
+        FileNotFoundError, match=re.escape(f"{path}: its LOBSTER partner file {book_file.name} is missing beside it")
+    ):
         lobster.load(path)
     with pytest.raises(FileNotFoundError, match="partner file"):
         lobster.companions(path)
@@ -400,7 +402,7 @@ def test_missing_partner(tmp_path: Path) -> None:
     book_only = lobster.companions(lonely)[0]
     lonely.unlink()
     with pytest.raises(
-        FileNotFoundError, match=re.escape(f"{book_only}: its LOBSTER partner file {lonely} is missing")
+        FileNotFoundError, match=re.escape(f"{book_only}: its LOBSTER partner file {lonely.name} is missing beside it")
     ):
         lobster.load(book_only)
 

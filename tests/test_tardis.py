@@ -243,6 +243,13 @@ def test_file_level_errors(tmp_path):
     )
     (day,) = tardis.load(two, symbol="TEST", trades=False)
     assert day.meta.notes["rows_other_symbols"] == 1 and day.bid_px[0, 0] == 100
+    mixed = book_file(tmp_path, [*BASE, row(5, False, "bid", 100, 2).replace("x,", "binance,", 1)], "mixed.csv.gz")
+    with pytest.raises(ValueError) as err:
+        tardis.load(mixed, trades=False)
+    assert (
+        str(err.value)
+        == f"{mixed}: line 4, field 'exchange': 'binance' after 'x' (line 2): one file holds one exchange"
+    )
     bad_header = write(tmp_path / "h.csv.gz", ["exchange,symbol,timestamp,price", "x,T,1,2"])
     assert not tardis.sniff(bad_header)
     with pytest.raises(ValueError, match=error(bad_header, 1, "header")):

@@ -1031,8 +1031,7 @@ def load(
     if rec.schema == "trades":
         raise ValueError(
             f"{path}: a Databento 'trades' file holds no order book, so it cannot be a MarketDay on its own; load "
-            f"the book file (mbp-1, mbp-10 or mbo) of the same instrument, which holds the same trade records "
-            f"(read_trades() reads this file)"
+            f"the instrument's book file (mbp-1, mbp-10 or mbo), which holds these trades too (read_trades() reads it)"
         )
     if rec.clock.size == 0:
         raise ValueError(f"{path}: no records for the selected instrument")

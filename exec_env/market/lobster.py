@@ -208,7 +208,8 @@ def _pair(path: Path) -> tuple[Path, Path]:
     partner = path.with_name(f"{path.name[:cut]}_{other}_{path.name[cut + len(kind) + 2 :]}")
     if not partner.is_file():
         raise FileNotFoundError(
-            f"{path}: its LOBSTER partner file {partner} is missing (a message file is read with its orderbook file)"
+            f"{path}: its LOBSTER partner file {partner.name} is missing beside it (a message file is read with its "
+            f"orderbook file)"
         )
     return (path, partner) if kind == "message" else (partner, path)
 

@@ -238,12 +238,12 @@ def _local_ns(src: Any, df: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
     return local * 1000
 
 
-def _one(src: Any, df: pd.DataFrame, col: str) -> str | None:
-    vals = pd.unique(df[col])
-    if len(vals) > 1:
-        shown = ", ".join(str(v) if len(str(v)) <= 40 else str(v)[:40] + "..." for v in vals[:10])
-        raise ValueError(f"{src}: column '{col}' holds several values ({shown})")
-    return str(vals[0]) if len(vals) else None
+def _one(src: Any, df: pd.DataFrame, lines: np.ndarray, col: str) -> str | None:
+    """The one value of column ``col``; a second one is an error naming its first line."""
+    values = df[col].to_numpy()
+    fail_first(values != values[0] if values.size else values.astype(bool), src, lines, col,
+               lambda k: f"{excerpt(values[k])} after {excerpt(values[0])} (line {lines[0]}): one file holds one {col}")  # fmt: skip
+    return str(values[0]) if values.size else None
 
 
 _NOT_FLOAT = {"exchange": str, "symbol": str, "timestamp": np.int64, "local_timestamp": np.int64, "is_snapshot": str,
@@ -351,7 +351,7 @@ def _trades(files: list[Path], exchange: str | None, symbol: str, notes: dict) -
                 "line": np.zeros(0, np.int64), "exchange_ts": np.zeros(0, np.int64), "src": None}  # fmt: skip
     src, df, lines = _read_files(files)
     notes["trades_file"] = str(src)
-    if len(df) and exchange is not None and (ex := _one(src, df, "exchange")) != exchange:
+    if len(df) and exchange is not None and (ex := _one(src, df, lines, "exchange")) != exchange:
         raise ValueError(f"{src}: exchange {ex!r} differs from the book file's {exchange!r}")
     df, lines = _select_symbol(
         src, df, lines, symbol, notes, "rows_other_symbols_trades", wanted_from="the book's symbol "
@@ -417,7 +417,7 @@ def load(
     if len(df) == 0:
         raise field_error(paths[0], 2, "exchange", "no data rows after the header line")
     df, lines = _select_symbol(src, df, lines, symbol, notes, "rows_other_symbols")
-    notes["exchange"] = _one(src, df, "exchange")
+    notes["exchange"] = _one(src, df, lines, "exchange")
     read = _incremental if kind == "incremental" else _snapshots
     book, book_px, px_lines = read(src, df, lines, o["levels"], notes)
     if book.ts.size == 0:
