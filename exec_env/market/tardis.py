@@ -239,11 +239,13 @@ def _local_ns(src: Any, df: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
 
 
 def _one(src: Any, df: pd.DataFrame, lines: np.ndarray, col: str) -> str | None:
-    """The one value of column ``col``; a second one is an error naming its first line."""
-    values = df[col].to_numpy()
-    fail_first(values != values[0] if values.size else values.astype(bool), src, lines, col,
-               lambda k: f"{excerpt(values[k])} after {excerpt(values[0])} (line {lines[0]}): one file holds one {col}")  # fmt: skip
-    return str(values[0]) if values.size else None
+    """The one value of column ``col`` (a missing value counts as one); a second one is an error
+    naming its first line."""
+    codes, values = pd.factorize(df[col], use_na_sentinel=False)
+    fail_first(codes != 0, src, lines, col, lambda k: (
+        f"{excerpt(values[codes[k]])} after {excerpt(values[0])} (line {lines[0]}): one file holds one {col}"
+    ))  # fmt: skip
+    return str(values[0]) if len(values) else None
 
 
 _NOT_FLOAT = {"exchange": str, "symbol": str, "timestamp": np.int64, "local_timestamp": np.int64, "is_snapshot": str,
