@@ -448,13 +448,13 @@ def _publish(i, ev, book, grid, s, cnt, rows, halts, mode):
 
 
 @njit(cache=True)
-def rebuild_book(ev, grid, levels, mode, resync):
+def rebuild_book(ev, grid, levels, n_days, mode, resync):
     """Replay snapshot (kind 0) and update (kind 1) events into top-``levels`` rows.
 
     ``ev`` is the tuple of per-event arrays ``(kind, ts, first_id, final_id, lo, hi, lv_side,
     lv_rank, lv_qty, day, boundary)``: events ``lo[i]:hi[i]`` of the level arrays (side 0 bid / 1
-    ask, rank on ``grid``, new size), ``day`` the index of the day the event falls in (counters are
-    kept per day) and ``boundary`` the file boundary flag: 1 on the first book event of a later
+    ask, rank on ``grid``, new size), ``day`` the index (< ``n_days``) of the day the event falls in
+    (counters are kept per day, a day without events keeps zeros) and ``boundary`` the file boundary flag: 1 on the first book event of a later
     file without a snapshot, 2 on that of a later file with one (its diffs continue the book with
     the bridge rule; a gap there restarts from the file's own snapshot), else 0.
 
@@ -470,7 +470,7 @@ def rebuild_book(ev, grid, levels, mode, resync):
     rows = (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64),
             np.empty((n, levels)), np.empty((n, levels)), np.empty((n, levels)), np.empty((n, levels)))  # fmt: skip
     halts = np.empty((n + 1, 2), dtype=np.int64)
-    cnt = np.zeros((1 if n == 0 else ev_day.max() + 1, N_COUNTERS), dtype=np.int64)
+    cnt = np.zeros((n_days, N_COUNTERS), dtype=np.int64)
     bufs = (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64))
     s = np.zeros(12, dtype=np.int64)
     s[_ERR_EV] = -1
@@ -824,12 +824,13 @@ def _gap_error(src: Capture, ev: _Events, j: int, code: int, expect: int) -> Val
     )
 
 
-def _rebuild(src: Capture, ev: _Events, e_ts: np.ndarray, e_day: np.ndarray, levels: int, resync: bool) -> tuple:
+def _rebuild(src: Capture, ev: _Events, e_ts: np.ndarray, e_day: np.ndarray, n_days: int, levels: int,
+             resync: bool) -> tuple:  # fmt: skip
     """The Binance book rebuild over every file of the capture: rows, unsynced intervals, counters per day."""
     grid, rank = np.unique(ev.lv_px, return_inverse=True)
     events = (ev.kind, e_ts, ev.first, ev.final, ev.lo, ev.hi, ev.lv_side, rank.astype(np.int64), ev.lv_qty,
               e_day.astype(np.int64), _file_boundaries(src, ev))  # fmt: skip
-    rows, halts, cnt, err_ev, err_code, err_expect = rebuild_book(events, grid, levels, 0, resync)
+    rows, halts, cnt, err_ev, err_code, err_expect = rebuild_book(events, grid, levels, n_days, 0, resync)
     if err_ev >= 0:
         raise _gap_error(src, ev, int(err_ev), int(err_code), int(err_expect))
     row_ts, row_ev, *rest = rows
@@ -873,8 +874,7 @@ class _PerDay:
 
     def __init__(self, days: np.ndarray, cnt: np.ndarray, halts: np.ndarray) -> None:
         self.days = days  # every date with a line, sorted (the row index of ``cnt``)
-        self.cnt = np.zeros((days.size, N_COUNTERS), dtype=np.int64)  # the rebuild's rows stop at its last event's date
-        self.cnt[: cnt.shape[0]] = cnt
+        self.cnt = cnt
         self.halts = halts
         self.events: dict[str, np.ndarray] = {}  # key -> the date of every event it counts
         self.other: list[tuple[int, str]] = []
@@ -969,7 +969,7 @@ def load(
     line_ts = scan.line_ts
     days, line_day = np.unique(line_ts // DAY_NS, return_inverse=True)
     e_ts = line_ts[ev.line - 1]
-    book, halts, cnt = _rebuild(src, ev, e_ts, line_day[ev.line - 1], levels, on_gap == "resync")
+    book, halts, cnt = _rebuild(src, ev, e_ts, line_day[ev.line - 1], days.size, levels, on_gap == "resync")
     halts[halts[:, 1] == -1, 1] = int(line_ts[-1]) + 1  # never resynced: unknown to the end of the capture
     notes: dict[str, Any] = {
         "format": "binance raw websocket capture: '<local_ts_ns> <json>' lines",

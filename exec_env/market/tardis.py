@@ -304,8 +304,8 @@ def _incremental(src: Capture, df: pd.DataFrame, lines: np.ndarray, levels: int,
     ids, zeros = np.zeros(starts.shape[0], dtype=np.int64), np.zeros(starts.shape[0], dtype=np.int64)
     events = (kind, ts[starts], ids, ids, starts.astype(np.int64), ends.astype(np.int64),
               np.where(side_text == "bid", 0, 1).astype(np.int8), rank.astype(np.int64), amt, zeros, zeros)  # fmt: skip
-    (row_ts, row_ev, _, *levels_out), _, cnt, _, _, _ = rebuild_book(events, grid, levels, 1, False)
-    cnt = cnt.sum(axis=0)
+    (row_ts, row_ev, _, *levels_out), _, cnt, _, _, _ = rebuild_book(events, grid, levels, 1, 1, False)
+    cnt = cnt[0]  # every event on day 0: one row of counters
     notes["updates_before_first_snapshot"] = int(cnt[C_PRE_FIRST])
     notes["snapshots"] = int((kind == 0).sum())
     notes["file_restarts"] = int(((kind == 0) & new_file[starts]).sum())
