@@ -11,7 +11,7 @@ import numpy as np
 from gymnasium import spaces
 
 from exec_env import stepper as ST
-from exec_env.env import episode_quantity, episode_side
+from exec_env.env import draw_start, episode_quantity, episode_side, halt_free_starts
 from exec_env.market.venues import MultiVenueDay, VenueCatalogue, VenueSpec
 from exec_env.sim import DayArrays, ExecutionSimulator, SimConfig
 from exec_env.sim import kernels as K
@@ -22,6 +22,7 @@ __all__ = [
     "VENUE_FEATURES",
     "RoutingConfig",
     "RoutingEnv",
+    "market_halts",
     "register_routing",
     "resolve_venue_market",
 ]
@@ -54,7 +55,7 @@ class RoutingConfig:
     quantity: float = 5_000.0
     """Parent order size in units (a multiple of the lot size)."""
     horizon_s: float = 600.0
-    """Time allowed; what is left is liquidated at the horizon on the best-priced venue."""
+    """Time allowed; what is left is liquidated at the horizon on the best-priced venue not in a halt."""
     decision_interval_s: float = 10.0
     """Time between decisions (``horizon_s`` a whole multiple of it)."""
     cross_ticks: int = 1
@@ -73,6 +74,10 @@ class RoutingConfig:
     by each venue's); ``None``: ``SimConfig(**market.sim_defaults)``."""
     flow_lookback_s: float = 300.0
     """Window of the outflow quantiles (per ``decision_interval_s`` bucket) before each decision."""
+    avoid_halts: bool = True
+    """Draw episode starts whose episode (forced liquidation included) meets no market-wide trading
+    halt, a time when every venue is halted (:func:`market_halts`). A halt of some venues only is a
+    routing case and is kept: the agent sees those venues as unavailable and can route around them."""
 
     def __post_init__(self) -> None:
         if self.side not in SIDES:
@@ -102,10 +107,26 @@ class RoutingConfig:
             raise _bad("sim", self.sim, "a SimConfig or None")
         if not (math.isfinite(self.flow_lookback_s) and self.decision_interval_s <= self.flow_lookback_s <= 86_400):
             raise _bad("flow_lookback_s", self.flow_lookback_s, "decision_interval_s .. 86400 s")
+        if not isinstance(self.avoid_halts, bool):
+            raise _bad("avoid_halts", self.avoid_halts, "True or False")
 
     @property
     def n_steps(self) -> int:
         return int(round(self.horizon_s / self.decision_interval_s))
+
+
+def market_halts(day: MultiVenueDay) -> np.ndarray:
+    """The intervals ``[a, b)`` in which every venue of ``day`` is in a trading halt (the intersection
+    of the venues' ``MarketDay.halts``), shape (K, 2), in time order; empty when one venue never halts."""
+    common = None
+    for v in day.venues:
+        own = np.zeros((0, 2), dtype=np.int64) if v.halts is None else np.asarray(v.halts, dtype=np.int64)
+        if common is None:
+            common = own
+            continue
+        parts = [(max(a, c), min(b, d)) for a, b in common.tolist() for c, d in own.tolist()]
+        common = np.array([p for p in parts if p[0] < p[1]], dtype=np.int64).reshape(-1, 2)
+    return common[np.argsort(common[:, 0], kind="stable")]
 
 
 def resolve_venue_market(market: Any) -> VenueCatalogue:
@@ -156,7 +177,8 @@ class RoutingEnv(gym.Env):
     outstanding quantity (resting orders plus the marketable part in flight) never exceeds what
     is left of the parent order, so the order is never overfilled: when a venue's order arrives
     it is clipped to the remaining quantity less the other venues' resting orders. What is left at
-    the horizon is liquidated on the venue with the best far touch.
+    the horizon is liquidated on the venue with the best far touch among those not in a trading halt
+    (a halted venue only when all are; ``liquidated_in_halt`` then says so).
 
     ## Action Space
     ``Box(-1, 1, (1 + 2V,), float32)``; ``u = (a + 1) / 2`` maps a component to ``[0, 1]``:
@@ -184,7 +206,7 @@ class RoutingEnv(gym.Env):
     | 3          | side               | +1 buy, -1 sell                                            |
     | 4          | child_slices       | log1p(child at pace 0 / slice), [0, 20]                    |
     | 5          | session_elapsed    | fraction of the session at the decision, [0, 1]            |
-    | 6 + 13v    | available          | 1 if venue v's book is two-sided                           |
+    | 6 + 13v    | available          | 1 if venue v's book is two-sided and v is not halted       |
     | 7 + 13v    | far_bps            | far touch (ask for a buy), bps, [-500, 500] (500 if empty) |
     | 8 + 13v    | near_bps           | near touch, bps, [-500, 500] (-500 if empty)               |
     | 9 + 13v    | far_size           | log1p of the far touch size less our own depletion         |
@@ -206,6 +228,9 @@ class RoutingEnv(gym.Env):
     ## Starting State
     Day uniform over the split, start uniform (whole ms) from ``open + warmup_s`` to
     ``close - horizon_s`` (within every venue's data), side per ``side``; from ``self.np_random``.
+    With ``avoid_halts`` (the default) starts whose episode would meet a market-wide halt (every
+    venue halted) are left out, as in ``Execution-v0``; a halt of some venues is kept (they show as
+    unavailable; orders sent there only join the book and the forced liquidation goes elsewhere).
     ``reset(options={"day", "start_ns", "side", "quantity"})`` pins any of them; the env is
     deterministic given them, so every policy sees identical market paths.
 
@@ -259,16 +284,20 @@ class RoutingEnv(gym.Env):
         self._interval = round(config.decision_interval_s * _NS)
         self._horizon = self.n_steps * self._interval
         self._ranges = {}
+        self._windows: dict[int, np.ndarray] = {}  # the starts drawn from: the range minus market-wide halts
         for i in self._day_indices:
             d = self.catalogue.day(i)
             lo = max([d.meta.session_open_ns + round(config.warmup_s * _NS)] + [int(v.ts[0]) for v in d.venues])
             hi = min([d.meta.session_close_ns] + [int(v.ts[-1]) for v in d.venues]) - self._horizon
             lo, hi = -(-lo // _MS) * _MS, (hi // _MS) * _MS
-            if hi < lo:
-                raise _bad(
-                    "horizon_s", config.horizon_s, f"a horizon + warm-up that fits day {i} of {self.catalogue.name}"
-                )
             self._ranges[i] = (lo, hi)
+            self._windows[i] = halt_free_starts(lo, hi, market_halts(d) if config.avoid_halts else None, self._horizon)
+            if not len(self._windows[i]):
+                fits = "outside its market-wide halts (avoid_halts=True)" if hi >= lo else ""
+                raise _bad(
+                    "horizon_s", config.horizon_s,
+                    f"a horizon + warm-up that fits day {i} of {self.catalogue.name} {fits}".rstrip(),
+                )  # fmt: skip
         V = self.n_venues
         self.action_space = spaces.Box(-1.0, 1.0, shape=(1 + 2 * V,), dtype=np.float32)
         nv = len(VENUE_FEATURES)
@@ -378,7 +407,7 @@ class RoutingEnv(gym.Env):
             else:
                 flows = np.zeros(nq)
             obs[base : base + 8] = (
-                1.0 if (math.isfinite(far) and math.isfinite(near)) else 0.0,
+                1.0 if (math.isfinite(far) and math.isfinite(near) and not sim.halted()) else 0.0,
                 float(np.clip(far_bps, -_BPS_CAP, _BPS_CAP)), float(np.clip(near_bps, -_BPS_CAP, _BPS_CAP)),
                 lg(far_sz), lg(near_sz), lg(resting), lg(sim.queue_ahead) if resting > 0 else 0.0,
                 1.0 if at_near else 0.0,
@@ -416,7 +445,7 @@ class RoutingEnv(gym.Env):
             if not lo <= start <= hi:
                 raise ValueError(f"reset option start_ns={start} must be in [{lo}, {hi}] for day {day_index}")
         else:
-            start = int(rng.integers(lo // _MS, hi // _MS + 1)) * _MS
+            start = draw_start(rng, self._windows[day_index])
         self._day_index, self._data = day_index, data
         self._side, self._qty, self._start, self._step = side, qty, start, 0
         for sim, arrays in zip(self.sims, data.arrays, strict=True):
@@ -425,6 +454,7 @@ class RoutingEnv(gym.Env):
         self._scale = 1e4 / (qty * self._arrival)
         self._n_orders = 0
         self._forced = 0.0
+        self._halt_liquidation = False
         info = {"day": day_index, "start_ns": start, "side": side, "quantity": qty, "arrival_mid": self._arrival}
         return self._write_obs(), info
 
@@ -500,6 +530,7 @@ class RoutingEnv(gym.Env):
             self._forced = left
             if left > 0:
                 best = self._best_venue()
+                self._halt_liquidation = self.sims[best].halted()
                 self.sims[best].liquidate(left)
         step_q = np.array([float(sim.fs[K.F_STEP_QTY]) for sim in self.sims])
         if self.sim_configs[0].permanent_impact > 0 or self.sim_configs[0].transient_impact > 0:
@@ -526,12 +557,14 @@ class RoutingEnv(gym.Env):
         return obs, float(reward), terminated, False, info
 
     def _best_venue(self) -> int:
+        """The venue of the forced liquidation: the best far touch among the venues not in a trading
+        halt (a halted venue's book is frozen: it is chosen only when every venue is halted)."""
         best, key = 0, None
         for k in range(self.n_venues):
             far, far_sz, _, _ = self._touches(k)
             if not math.isfinite(far):
                 continue
-            cand = (self._side * far, -far_sz, k)
+            cand = (self.sims[k].halted(), self._side * far, -far_sz, k)
             if key is None or cand < key:
                 best, key = k, cand
         return best
@@ -547,6 +580,7 @@ class RoutingEnv(gym.Env):
             "avg_price": sum(float(s.fs[K.F_NOTIONAL]) for s in self.sims) / filled if filled > 0 else None,
             "fill_rate": (filled - forced) / self._qty,
             "forced_qty": forced,
+            "liquidated_in_halt": self._halt_liquidation,
             "maker_fraction": maker / filled if filled > 0 else 0.0,
             "fees_bps": sum(s.fees for s in self.sims) * self._scale,
             "n_child_orders": self._n_orders,
