@@ -206,6 +206,8 @@ _SCHEMA_RTYPE = {v: k for k, v in _RTYPE_SCHEMA.items()}
 _DBN_CLASS = {160: "MBOMsg", 1: "MBP1Msg", 10: "MBP10Msg", 0: "TradeMsg"}
 _CSV_KEYS = {"ts_event", "rtype", "publisher_id", "instrument_id"}
 _CODES = {"action": b"ACMRTFN", "side": b"BAN"}  # the ASCII code fields and their values
+_KNOWN = {name: np.isin(np.arange(256), np.frombuffer(codes, dtype=np.uint8)) for name, codes in _CODES.items()}
+"""Per code field, whether each byte value is one of its codes (a lookup, not a sort per file)."""
 _FIELDS = ("publisher_id", "instrument_id", "action", "side", "price", "size", "flags")  # in _Records order
 _SCHEMA_TOKEN = re.compile(r"(?<=[_.\-])(mbp-10|mbp-1|mbo)(?=[_.\-])", re.IGNORECASE)
 
@@ -590,7 +592,7 @@ def _read_dbn(path: Path, clock: str) -> _Records:
     rec.check(rec.clock == -1, clock, "undefined timestamp (UNDEF_TIMESTAMP)")  # 2**64 - 1 as uint64
     for name, allowed in _CODES.items():
         codes = getattr(rec, name)
-        rec.check(~np.isin(codes, np.frombuffer(allowed, dtype=np.uint8)), name,
+        rec.check(~_KNOWN[name][codes], name,
                   lambda k: f"{bytes([codes[k]])!r} is not one of {', '.join(allowed.decode())}")  # noqa: B023  # fmt: skip
     return rec
 
@@ -853,8 +855,9 @@ def _select(rec: _Records, instrument_id: int | None, symbol: str | None, publis
                       hint="instrument_id= or symbol=", **rule)  # fmt: skip
         if symbol is not None and rec.symbols.get(chosen) not in (None, symbol):
             raise bad_option("symbol", symbol, f"{rec.symbols.get(chosen)!r} (the symbol of instrument {chosen})")
-    out = rec.take(rec.instrument_id == chosen)
+    out = rec  # the usual file: one instrument, every record kept
     if len(found) > 1:
+        out = rec.take(rec.instrument_id == chosen)
         rec.notes["other_instrument_records"] = rec.clock.size - out.clock.size
     if publisher_id is not None:
         pick(rec.path, first_places(out.publisher_id, out.rows), publisher_id, "publisher_id", option="publisher_id",
