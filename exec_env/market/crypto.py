@@ -253,7 +253,7 @@ _STATE, _AT_FILE, _LID, _PREV, _NR, _NH, _HALT_OPEN, _NBUF, _SEEN, _ERR_EV, _ERR
 # _HALT_OPEN: an unsynced interval is open; _NBUF: diffs buffered; _SEEN: a snapshot was seen.
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def set_level(side, r, q, bid_q, ask_q, st, n_grid):
     """Set one level of ``side`` (0 bid, 1 ask) and keep its best index and level count."""
     qs = bid_q if side == 0 else ask_q
