@@ -277,12 +277,10 @@ def set_level(side, r, q, bid_q, ask_q, st, n_grid):
             st[side] = j
 
 
-@njit(cache=True)
-def _apply(i, ev, book):
-    """Apply the levels of event ``i``."""
-    lo, hi, lv_side, lv_rank, lv_qty = ev[4], ev[5], ev[6], ev[7], ev[8]
-    bid_q, ask_q, st = book
-    for k in range(lo[i], hi[i]):
+@njit(cache=True, inline="always")
+def _apply(k0, k1, lv_side, lv_rank, lv_qty, bid_q, ask_q, st):
+    """Apply the levels ``k0:k1`` (one event's)."""
+    for k in range(k0, k1):
         set_level(lv_side[k], lv_rank[k], lv_qty[k], bid_q, ask_q, st, bid_q.shape[0])
 
 
@@ -313,56 +311,69 @@ def write_side(r, grid, qs, best, count, away, px, sz):
         sz[r, m] = 0.0
 
 
-@njit(cache=True)
-def _sequenced(i, ev, book, s, cnt, bufs, halts, resync):
-    """Binance spot rule for diff ``i`` of a book: applied (``ACT_APPLY``), dropped as stale while a
-    snapshot waits for its bridge (``ACT_STALE``), or a gap (``ACT_GAP``, :func:`_on_gap`)."""
-    first_id, final_id = ev[2][i], ev[3][i]
-    if s[_STATE] == 1 and final_id <= s[_LID]:
-        cnt[ev[9][i], C_STALE] += 1
+# The per-event path below takes arrays, never tuples of them: each array taken out of a tuple
+# inside the compiled loop costs reference count updates (with tuples the loop ran at half speed).
+
+
+@njit(cache=True, inline="always")
+def _sequenced(i, first_id, final_id, ev_day, ts, s, cnt, buf, halts, resync):
+    """Binance spot rule for diff ``i`` of a book: in sequence (``ACT_APPLY``: the state takes its
+    ids and the caller applies its levels), dropped as stale while a snapshot waits for its bridge
+    (``ACT_STALE``), or a gap (``ACT_GAP``, :func:`_on_gap`)."""
+    if s[_STATE] == 1 and final_id[i] <= s[_LID]:
+        cnt[ev_day[i], C_STALE] += 1
         return ACT_STALE
-    if (first_id > s[_LID] + 1) if s[_STATE] == 1 else (first_id != s[_PREV] + 1):
-        _on_gap(i, ev, s, cnt, bufs, halts, resync)
+    if (first_id[i] > s[_LID] + 1) if s[_STATE] == 1 else (first_id[i] != s[_PREV] + 1):
+        _on_gap(i, ts, ev_day, s, cnt, buf, halts, resync)
         return ACT_GAP
-    s[_PREV] = final_id
+    s[_PREV] = final_id[i]
     s[_STATE] = 2
     s[_AT_FILE] = 0
-    _apply(i, ev, book)
     return ACT_APPLY
 
 
 @njit(cache=True)
-def _buffer(s, bufs, j):
-    bufs[0][s[_NBUF]] = j
+def _buffer(s, buf, j):
+    buf[s[_NBUF]] = j
     s[_NBUF] += 1
 
 
 @njit(cache=True)
-def _replay_buffer(ev, book, s, cnt, bufs, halts, resync, resyncing):
+def _replay_buffer(ev, book, s, cnt, buf, work, halts, resync, resyncing):
     """Binance: after a snapshot, the diffs buffered before it: stale ones dropped, the first bridges
     it, a gap raises (or, resyncing, keeps the rest for the next snapshot). The buffer holds diffs only
     when the book was empty: :func:`_on_gap` then finds its unsynced interval open, or no row yet."""
-    ev_day = ev[9]
-    buf, work = bufs
+    first_id, final_id, lo, hi, lv_side, lv_rank, lv_qty, ev_day = (
+        ev[2],
+        ev[3],
+        ev[4],
+        ev[5],
+        ev[6],
+        ev[7],
+        ev[8],
+        ev[9],
+    )
+    bid_q, ask_q, st = book
     nw = s[_NBUF]
     work[:nw] = buf[:nw]
     s[_NBUF] = 0
     for k in range(nw):
         j = work[k]
         if s[_STATE] == 0:  # a gap during the replay: keep the rest for the next snapshot
-            _buffer(s, bufs, j)
+            _buffer(s, buf, j)
             continue
-        act = _sequenced(j, ev, book, s, cnt, bufs, halts, resync)
+        act = _sequenced(j, first_id, final_id, ev_day, ev[1], s, cnt, buf, halts, resync)
         if act == ACT_STALE and resyncing:
             cnt[ev_day[j], C_SKIPPED_RESYNC] += 1
         elif act == ACT_APPLY:
+            _apply(lo[j], hi[j], lv_side, lv_rank, lv_qty, bid_q, ask_q, st)
             cnt[ev_day[j], C_BUFFERED_APPLIED] += 1
         elif s[_ERR_EV] >= 0:
             return
 
 
 @njit(cache=True)
-def _on_snapshot(i, ev, book, s, cnt, bufs, halts, mode, resync):
+def _on_snapshot(i, ev, book, s, cnt, buf, work, halts, mode, resync):
     """A snapshot event: the book is set to it (Binance: unless in sync, then it is unused; then the
     buffered diffs are replayed). Returns whether the book after it is a row."""
     final_id, ev_day = ev[3], ev[9]
@@ -373,7 +384,7 @@ def _on_snapshot(i, ev, book, s, cnt, bufs, halts, mode, resync):
     s[_SEEN] = 1
     s[_AT_FILE] = 0
     reset_book(book)
-    _apply(i, ev, book)
+    _apply(ev[4][i], ev[5][i], ev[6], ev[7], ev[8], book[0], book[1], book[2])
     cnt[ev_day[i], C_SNAP_USED] += 1
     if mode == 1:
         s[_STATE] = 2
@@ -381,12 +392,12 @@ def _on_snapshot(i, ev, book, s, cnt, bufs, halts, mode, resync):
     s[_LID] = final_id[i]
     s[_PREV] = final_id[i]
     s[_STATE] = 1
-    _replay_buffer(ev, book, s, cnt, bufs, halts, resync, resyncing)
+    _replay_buffer(ev, book, s, cnt, buf, work, halts, resync, resyncing)
     return s[_STATE] != 0
 
 
 @njit(cache=True)
-def _on_gap(i, ev, s, cnt, bufs, halts, resync):
+def _on_gap(i, ts, ev_day, s, cnt, buf, halts, resync):
     """A Binance diff that does not continue the book: an error, or (resync, or a later file with its
     own snapshot) the book is dropped until the next snapshot and an unsynced interval opens."""
     at_file = s[_AT_FILE]
@@ -396,55 +407,40 @@ def _on_gap(i, ev, s, cnt, bufs, halts, resync):
         s[_ERR_CODE] = ERR_FILE if at_file == 1 else ERR_BRIDGE if bridge else ERR_CHAIN
         s[_ERR_EXPECT] = (s[_LID] if bridge or at_file == 1 else s[_PREV]) + 1
         return
-    cnt[ev[9][i], C_FILE_RESTARTS if at_file == 2 and not resync else C_GAPS] += 1
+    cnt[ev_day[i], C_FILE_RESTARTS if at_file == 2 and not resync else C_GAPS] += 1
     s[_AT_FILE] = 0
     s[_STATE] = 0
     s[_NBUF] = 0
-    _buffer(s, bufs, i)
+    _buffer(s, buf, i)
     if s[_NR] > 0 and s[_HALT_OPEN] == 0:
         s[_HALT_OPEN] = 1
-        halts[s[_NH], 0] = ev[1][i]
+        halts[s[_NH], 0] = ts[i]
 
 
 @njit(cache=True)
-def _on_diff(i, ev, book, s, cnt, bufs, halts, mode, resync):
-    """An update event: buffered (Binance) or skipped (Tardis) without a book, else applied after
-    Binance's sequence rules. Returns whether the book after it is a row."""
-    if s[_STATE] == 0:
-        if s[_SEEN] == 0:  # (Tardis: always, it has no gaps)
-            cnt[ev[9][i], C_PRE_FIRST] += 1
-        if mode == 0:
-            _buffer(s, bufs, i)
-        return False
+def _unsynced(i, ev_day, s, cnt, buf, mode):
+    """An update event without a book: buffered (Binance) or skipped (Tardis)."""
+    if s[_SEEN] == 0:  # (Tardis: always, it has no gaps)
+        cnt[ev_day[i], C_PRE_FIRST] += 1
     if mode == 0:
-        return _sequenced(i, ev, book, s, cnt, bufs, halts, resync) == ACT_APPLY
-    _apply(i, ev, book)
-    return True
+        _buffer(s, buf, i)
 
 
-@njit(cache=True)
-def _publish(i, ev, book, grid, s, cnt, rows, halts, mode):
-    """The book after event ``i`` as a row (merged into the previous row at the same time); an open
-    unsynced interval ends here."""
-    ts, ev_day = ev[1], ev[9]
+@njit(cache=True, inline="always")
+def _row(i, ts, ev_day, s, cnt, halts, row_ts):
+    """The row the book after event ``i`` goes to (the previous row when it has the same time); an
+    open unsynced interval ends here."""
     if s[_HALT_OPEN] == 1:
         s[_HALT_OPEN] = 0
         if ts[i] > halts[s[_NH], 0]:
             halts[s[_NH], 1] = ts[i]
             s[_NH] += 1
-    row_ts, row_ev, row_seq, bpx, bsz, apx, asz = rows
     r = s[_NR]
     if r > 0 and row_ts[r - 1] == ts[i]:
-        r -= 1
         cnt[ev_day[i], C_MERGED] += 1
-    else:
-        s[_NR] += 1
-    row_ts[r] = ts[i]
-    row_ev[r] = i
-    row_seq[r] = s[_PREV] if mode == 0 else i
-    bid_q, ask_q, st = book
-    write_side(r, grid, bid_q, st[0], st[2], -1, bpx, bsz)
-    write_side(r, grid, ask_q, st[1], st[3], 1, apx, asz)
+        return r - 1
+    s[_NR] += 1
+    return r
 
 
 @njit(cache=True)
@@ -464,14 +460,19 @@ def rebuild_book(ev, grid, levels, n_days, mode, resync):
     level arrays), unsynced intervals (an open one ends at -1), counters (days x counters), and an
     error (event index, code, expected value; index -1 if none).
     """
-    kind, ev_day, boundary = ev[0], ev[9], ev[10]
+    kind, ts, first_id, final_id, lo, hi, lv_side, lv_rank, lv_qty, ev_day, boundary = ev
     n = kind.shape[0]
-    book = (np.zeros(grid.shape[0]), np.zeros(grid.shape[0]), np.array([-1, grid.shape[0], 0, 0], dtype=np.int64))
-    rows = (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64),
-            np.empty((n, levels)), np.empty((n, levels)), np.empty((n, levels)), np.empty((n, levels)))  # fmt: skip
+    bid_q, ask_q, st = (
+        np.zeros(grid.shape[0]),
+        np.zeros(grid.shape[0]),
+        np.array([-1, grid.shape[0], 0, 0], dtype=np.int64),
+    )
+    book = (bid_q, ask_q, st)
+    row_ts, row_ev, row_seq = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    bpx, bsz, apx, asz = np.empty((n, levels)), np.empty((n, levels)), np.empty((n, levels)), np.empty((n, levels))
     halts = np.empty((n + 1, 2), dtype=np.int64)
     cnt = np.zeros((n_days, N_COUNTERS), dtype=np.int64)
-    bufs = (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64))
+    buf, work = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)  # diffs buffered before a snapshot
     s = np.zeros(12, dtype=np.int64)
     s[_ERR_EV] = -1
     for i in range(n):
@@ -481,21 +482,31 @@ def rebuild_book(ev, grid, levels, n_days, mode, resync):
                 s[_STATE] = 1
                 s[_LID] = s[_PREV]
         if kind[i] == 0:
-            publish = _on_snapshot(i, ev, book, s, cnt, bufs, halts, mode, resync)
+            publish = _on_snapshot(i, ev, book, s, cnt, buf, work, halts, mode, resync)
+        elif s[_STATE] == 0:
+            _unsynced(i, ev_day, s, cnt, buf, mode)
+            publish = False
         else:
-            publish = _on_diff(i, ev, book, s, cnt, bufs, halts, mode, resync)
+            publish = (
+                mode == 1 or _sequenced(i, first_id, final_id, ev_day, ts, s, cnt, buf, halts, resync) == ACT_APPLY
+            )
+            if publish:
+                _apply(lo[i], hi[i], lv_side, lv_rank, lv_qty, bid_q, ask_q, st)
         if s[_ERR_EV] >= 0:
             break
         if publish:
-            _publish(i, ev, book, grid, s, cnt, rows, halts, mode)
+            r = _row(i, ts, ev_day, s, cnt, halts, row_ts)
+            row_ts[r], row_ev[r], row_seq[r] = ts[i], i, s[_PREV] if mode == 0 else i
+            write_side(r, grid, bid_q, st[0], st[2], -1, bpx, bsz)
+            write_side(r, grid, ask_q, st[1], st[3], 1, apx, asz)
     if mode == 0 and s[_SEEN] == 1 and s[_STATE] == 0 and s[_ERR_EV] < 0:
         for k in range(s[_NBUF]):
-            cnt[ev_day[bufs[0][k]], C_SKIPPED_RESYNC] += 1
+            cnt[ev_day[buf[k]], C_SKIPPED_RESYNC] += 1
     if s[_HALT_OPEN] == 1:
         halts[s[_NH], 1] = -1
         s[_NH] += 1
     nr = s[_NR]
-    out = (rows[0][:nr], rows[1][:nr], rows[2][:nr], rows[3][:nr], rows[4][:nr], rows[5][:nr], rows[6][:nr])
+    out = (row_ts[:nr], row_ev[:nr], row_seq[:nr], bpx[:nr], bsz[:nr], apx[:nr], asz[:nr])
     return out, halts[: s[_NH]], cnt, s[_ERR_EV], s[_ERR_CODE], s[_ERR_EXPECT]
 
 
