@@ -613,11 +613,10 @@ _E_MODIFY_UNKNOWN, _E_ADD_SIDE, _E_NO_PRICE, _E_TOB, _E_ADD_SIZE, _E_LEVEL = ran
 
 
 @njit(cache=True, inline="always")
-def _change(book, grid, s, price, delta):  # pragma: no cover - numba
-    """Add ``delta`` to the level at ``price`` of side ``s`` (0 bid, 1 ask) of ``book`` = (bid sizes, ask
-    sizes, state) on the price ``grid`` (:func:`exec_env.market.crypto.rebuild_book`'s book); False
+def _change(bid_q, ask_q, st, grid, s, price, delta):  # pragma: no cover - numba
+    """Add ``delta`` to the level at ``price`` of side ``s`` (0 bid, 1 ask) of the book ``bid_q``,
+    ``ask_q``, ``st`` on the price ``grid`` (:func:`exec_env.market.crypto.rebuild_book`'s book); False
     (and no change) if the level would go below 0."""
-    bid_q, ask_q, st = book
     r = np.searchsorted(grid, price)
     q = (bid_q if s == 0 else ask_q)[r] + delta
     if q < 0:
@@ -627,23 +626,22 @@ def _change(book, grid, s, price, delta):  # pragma: no cover - numba
 
 
 @njit(cache=True, inline="always")
-def _mbo_add(i, r, orders, book, grid):  # pragma: no cover - numba
-    """An Add record (``r``: the record columns of :func:`_rebuild_mbo`): its error code, or 0."""
-    side, price, size, oid, flags, clock = r[1], r[2], r[3], r[4], r[5], r[6]
-    s = side[i]
-    if flags[i] & 0x40:
+def _mbo_add(rec, orders, bid_q, ask_q, st, grid):  # pragma: no cover - numba
+    """An Add record (``rec``: its values, see :func:`_rebuild_mbo`): its error code, or 0."""
+    _, side, price, size, key, flags, clock = rec
+    if flags & 0x40:
         return _E_TOB
-    if s != _BID and s != _ASK:
+    if side != _BID and side != _ASK:
         return _E_ADD_SIDE
-    if price[i] == UNDEF_PRICE:
+    if price == UNDEF_PRICE:
         return _E_NO_PRICE
-    if size[i] <= 0:
+    if size <= 0:
         return _E_ADD_SIZE
-    if oid[i] in orders:
+    if key in orders:
         return _E_DUPLICATE_ADD
-    entry = UNKNOWN_ENTRY if flags[i] & F_SNAPSHOT else clock[i]  # a snapshot order rested before the data
-    orders[oid[i]] = (np.int64(s), price[i], size[i], entry)
-    return 0 if _change(book, grid, 0 if s == _BID else 1, price[i], size[i]) else _E_LEVEL
+    entry = UNKNOWN_ENTRY if flags & F_SNAPSHOT else clock  # a snapshot order rested before the data
+    orders[key] = (np.int64(side), price, size, entry)
+    return 0 if _change(bid_q, ask_q, st, grid, 0 if side == _BID else 1, price, size) else _E_LEVEL
 
 
 @njit(cache=True, inline="always")
@@ -660,33 +658,32 @@ def _take_fill(pending, oid, removed):  # pragma: no cover - numba
 
 
 @njit(cache=True, inline="always")
-def _mbo_cancel_modify(i, r, orders, pending, book, grid, cancels, cnt):  # pragma: no cover - numba
-    """A Cancel (``size`` of the order) or Modify (new price and size) record: (error code, detail for
-    the message). The size it takes from the order's place in the queue, less
-    what an earlier Fill of the order took (``pending``), is a cancellation: row ``cnt[0]`` of
-    ``cancels``; ``cnt[1]`` counts the Modify records that lose the order's place."""
-    a, side, price, size, oid, clock = r[0][i], r[1], r[2], r[3], r[4], r[6]
-    key = oid[i]
+def _mbo_cancel_modify(i, rec, orders, pending, bid_q, ask_q, st, grid, cancels, cnt):  # pragma: no cover - numba
+    """A Cancel (``size`` of the order) or Modify (new price and size) record ``i`` (``rec``: its
+    values): (error code, detail for the message). The size it takes from the order's place in the
+    queue, less what an earlier Fill of the order took (``pending``), is a cancellation: row
+    ``cnt[0]`` of ``cancels``; ``cnt[1]`` counts the Modify records that lose the order's place."""
+    a, side, price, size, key, _, clock = rec
     if key not in orders:
         return _E_CANCEL_UNKNOWN if a == _C else _E_MODIFY_UNKNOWN, 0
     os_, op, osz, entry = orders[key]
-    if (side[i] == _BID or side[i] == _ASK) and side[i] != os_:
+    if (side == _BID or side == _ASK) and side != os_:
         return _E_SIDE_MISMATCH, os_
     s = 0 if os_ == _BID else 1
     if a == _C:
-        if price[i] != UNDEF_PRICE and price[i] != op:
+        if price != UNDEF_PRICE and price != op:
             return _E_PRICE_MISMATCH, op
-        if size[i] > osz:
+        if size > osz:
             return _E_CANCEL_TOO_LARGE, osz
-        removed, new_p, new_q, new_entry = size[i], op, osz - size[i], entry
-        ok = _change(book, grid, s, op, -size[i])
+        removed, new_p, new_q, new_entry = size, op, osz - size, entry
+        ok = _change(bid_q, ask_q, st, grid, s, op, -size)
     else:
-        if price[i] == UNDEF_PRICE:
+        if price == UNDEF_PRICE:
             return _E_NO_PRICE, 0
-        ok = _change(book, grid, s, op, -osz) and _change(book, grid, s, price[i], size[i])
-        moved = price[i] != op or size[i] > osz  # to the back of a queue (CME's priority rule)
-        removed, new_p, new_q = osz if moved else osz - size[i], price[i], size[i]
-        new_entry = clock[i] if moved else entry
+        ok = _change(bid_q, ask_q, st, grid, s, op, -osz) and _change(bid_q, ask_q, st, grid, s, price, size)
+        moved = price != op or size > osz  # to the back of a queue (CME's priority rule)
+        removed, new_p, new_q = osz if moved else osz - size, price, size
+        new_entry = clock if moved else entry
         cnt[1] += moved
     gone = removed - _take_fill(pending, key, removed)
     if gone > 0:
@@ -709,39 +706,42 @@ def _rebuild_mbo(r, grid, levels):  # pragma: no cover - numba
     each F_LAST record (empty levels NaN / 0), and its cancellations
     (record index, price, size, side B/A, entry time): (bid_px, bid_sz, ask_px, ask_sz, record of
     each row, error code, record index, detail, cancellations, Modify records losing priority); on
-    success the code is 0 and the detail the orders resting at the end."""
-    action, size, oid, flags = r[0], r[3], r[4], r[5]
+    success the code is 0 and the detail the orders resting at the end. The loop reads arrays, not
+    the tuple ``r`` (each array taken out of a tuple costs reference count updates)."""
+    action, side, price, size, oid, flags, clock = r
     n_emit = np.count_nonzero(flags & F_LAST)
-    rows = (np.empty((n_emit, levels)), np.empty((n_emit, levels)), np.empty((n_emit, levels)),
-            np.empty((n_emit, levels)))  # fmt: skip
+    bpx, bsz, apx, asz = (np.empty((n_emit, levels)), np.empty((n_emit, levels)), np.empty((n_emit, levels)),
+                          np.empty((n_emit, levels)))  # fmt: skip
     emit = np.empty(n_emit, dtype=np.int64)
     orders = Dict.empty(key_type=types.int64, value_type=_ORDER_T)
     pending = Dict.empty(key_type=types.int64, value_type=types.int64)  # filled sizes a C or M removes next
     cancels, cnt = np.empty((action.size, 5), dtype=np.int64), np.zeros(2, dtype=np.int64)
-    book = (np.zeros(grid.shape[0]), np.zeros(grid.shape[0]), np.array([-1, grid.shape[0], 0, 0], dtype=np.int64))
+    bid_q, ask_q = np.zeros(grid.shape[0]), np.zeros(grid.shape[0])
+    st = np.array([-1, grid.shape[0], 0, 0], dtype=np.int64)  # crypto.rebuild_book's book state
     e = 0
     for i in range(action.size):
         a = action[i]
+        rec = (a, side[i], price[i], size[i], oid[i], flags[i], clock[i])
         code, detail = 0, 0
         if a == _A:
-            code = _mbo_add(i, r, orders, book, grid)
+            code = _mbo_add(rec, orders, bid_q, ask_q, st, grid)
         elif a == _C or a == _M:
-            code, detail = _mbo_cancel_modify(i, r, orders, pending, book, grid, cancels, cnt)
+            code, detail = _mbo_cancel_modify(i, rec, orders, pending, bid_q, ask_q, st, grid, cancels, cnt)
         elif a == _F and oid[i] in orders:  # the resting order's fill; the C or M removing it follows
             pending[oid[i]] = pending.get(oid[i], 0) + size[i]
         elif a == _R:
             orders = Dict.empty(key_type=types.int64, value_type=_ORDER_T)
             pending = Dict.empty(key_type=types.int64, value_type=types.int64)
-            reset_book(book)
+            reset_book((bid_q, ask_q, st))
         # T, N: no change to the book
         if code:
-            return rows[0], rows[1], rows[2], rows[3], emit, code, i, detail, cancels[:0], 0
+            return bpx, bsz, apx, asz, emit, code, i, detail, cancels[:0], 0
         if flags[i] & F_LAST:
-            write_side(e, grid, book[0], book[2][0], book[2][2], -1, rows[0], rows[1])
-            write_side(e, grid, book[1], book[2][1], book[2][3], 1, rows[2], rows[3])
+            write_side(e, grid, bid_q, st[0], st[2], -1, bpx, bsz)
+            write_side(e, grid, ask_q, st[1], st[3], 1, apx, asz)
             emit[e] = i
             e += 1
-    return rows[0], rows[1], rows[2], rows[3], emit, 0, -1, len(orders), cancels[: cnt[0]], cnt[1]
+    return bpx, bsz, apx, asz, emit, 0, -1, len(orders), cancels[: cnt[0]], cnt[1]
 
 
 _MBO_ERRORS = {
