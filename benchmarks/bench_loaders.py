@@ -2,6 +2,10 @@
 
     python benchmarks/bench_loaders.py [--data ../shared/data]
 
+Tardis has no real sample there: two Tardis files (incremental_book_L2 and book_snapshot_25, with
+their trades) are written from a one-hour synthetic day (timestamps floored to microseconds) and
+timed too, so the Tardis parser and the compiled book rebuild it shares with Binance are measured.
+
 "first" is the first load in this process (one-time costs included: pandas/numba setup); "parse"
 is a second parse without the cache; "cached" loads the saved days (memory-mapped .npy files).
 Rows are the canonical output rows (book snapshots + trades). Prints figures; asserts nothing.
@@ -12,9 +16,13 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
+from exec_env.market.data import validate
 from exec_env.market.sources import detect_format, load_days
+from exec_env.market.synthetic import SyntheticParams, generate_day
+from exec_env.market.tardis import write_tardis
 
 SAMPLES = [
     ("lobster/AMZN_2012-06-21_34200000_57600000_message_1.csv", {}),
@@ -40,6 +48,15 @@ def timed(path: Path, options: dict, repeat: int = 1, **kw) -> tuple[float, list
     return best, out
 
 
+def synthetic_tardis(folder: Path) -> list[tuple[Path, dict]]:
+    """The Tardis files of a one-hour synthetic day (incremental and 25-level snapshots)."""
+    day = generate_day(SyntheticParams(session_seconds=3600.0), seed=5, day_index=0)
+    day = validate(replace(day, ts=day.ts // 1000 * 1000, trade_ts=day.trade_ts // 1000 * 1000))
+    return [
+        (write_tardis(day, folder / name, dataset=name)[0], {}) for name in ("incremental_book_L2", "book_snapshot_25")
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -47,18 +64,20 @@ def main() -> None:
     root = Path(args.data)
     print(f"{'sample':58s} {'format':9s} {'rows':>9s} {'first s':>8s} {'parse s':>8s} {'rows/s':>11s} "
           f"{'cached ms':>9s} {'x first':>8s} {'x parse':>8s}")  # fmt: skip
-    for rel, options in SAMPLES:
-        path = root / rel
-        if not path.is_file():
-            print(f"{rel:58s} (missing)")
-            continue
-        with tempfile.TemporaryDirectory() as cache:
-            first, days = timed(path, options, cache_dir=cache)
-            parse, _ = timed(path, options, repeat=3, cache=False)
-            cached, _ = timed(path, options, repeat=5, cache_dir=cache)
-        rows = sum(d.n_books + d.n_trades for d in days)
-        print(f"{rel[-58:]:58s} {detect_format(path):9s} {rows:9,d} {first:8.3f} {parse:8.4f} {rows / parse:11,.0f} "
-              f"{cached * 1e3:9.2f} {first / cached:8.0f} {parse / cached:8.1f}")  # fmt: skip
+    with tempfile.TemporaryDirectory() as written:
+        samples = [(root / rel, options) for rel, options in SAMPLES] + synthetic_tardis(Path(written))
+        for path, options in samples:
+            rel = str(path.relative_to(root)) if path.is_relative_to(root) else f"synthetic tardis {path.parent.name}"
+            if not path.is_file():
+                print(f"{rel:58s} (missing)")
+                continue
+            with tempfile.TemporaryDirectory() as cache:
+                first, days = timed(path, options, cache_dir=cache)
+                parse, _ = timed(path, options, repeat=3, cache=False)
+                cached, _ = timed(path, options, repeat=5, cache_dir=cache)
+            rows = sum(d.n_books + d.n_trades for d in days)
+            print(f"{rel[-58:]:58s} {detect_format(path):9s} {rows:9,d} {first:8.3f} {parse:8.4f} "
+                  f"{rows / parse:11,.0f} {cached * 1e3:9.2f} {first / cached:8.0f} {parse / cached:8.1f}")  # fmt: skip
 
 
 if __name__ == "__main__":
