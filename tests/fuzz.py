@@ -182,6 +182,8 @@ def json_op(lines: list[str], r: random.Random) -> tuple[str, bool]:
             walk(v, [*p, k])
 
     walk(obj, [])
+    if not paths:  # an earlier mutation left a bare value
+        return text_op(lines, r, 0, sep=" ")
     p = r.choice(paths)
     parent = functools.reduce(operator.getitem, p[:-1], obj)
     if r.random() < 0.2:
@@ -215,6 +217,8 @@ def dbn_op(data: bytearray, r: random.Random) -> tuple[str, bool]:
         off = r.randrange(0, n - w + 1, w)
         lim = 2 ** (8 * w - 1)
         v = max(-lim, min(lim - 1, r.choice([0, -1, 1, 7, -5, 2**31 - 1, 10**18, 2**63 - 1, -(2**63)])))
+        if p + off + w > len(data):  # an earlier change cut the record short
+            return f"record {i + 1} runs past the end", False
         struct.pack_into({1: "<b", 2: "<h", 4: "<i", 8: "<q"}[w], data, p + off, v)
         return f"record {i + 1} offset {off} width {w} = {v}", True
     if op == "del":
