@@ -436,6 +436,20 @@ def test_an_unclosed_quote_names_its_line_and_field(csv_lines):
     _raises(path, 6, "side", "a quote character opens a quoted field that does not close on its line")
 
 
+def test_header_names_quoted_across_commas_or_repeated(csv_lines):
+    """Found by the fuzz test at FUZZ_SCALE=10: two quoted names in the header joined the names
+    between them (the CSV parser read fewer names than the line has), a raw KeyError before."""
+    path, lines = csv_lines
+    header = lines[0].split(",")
+    n = len(header)
+    quoted = [f'"{h}' if h in ("bid_px_01", "bid_sz_02") else h for h in header]
+    path.write_text("\n".join([",".join(quoted), *lines[1:]]) + "\n")
+    _raises(path, 1, '"bid_px_01', f"a quoted column name; the header reads as {n - 8} names, not {n}")
+    repeated = ["flags" if h == "sequence" else h for h in header]  # the parser would read the first 'flags'
+    path.write_text("\n".join([",".join(repeated), *lines[1:]]) + "\n")
+    _raises(path, 1, "flags", "column appears more than once in the header")
+
+
 def test_unparsable_values(csv_lines):
     path, lines = csv_lines
     i = _book_line(lines)

@@ -405,6 +405,14 @@ def _csv_frame(path: Path) -> tuple[list[str], np.ndarray, pd.DataFrame]:
         ) from None
     if len(df) != rows.size:
         raise ValueError(f"{path}: the CSV parser found {len(df)} data rows, the file has {rows.size} data lines")
+    dupes = [h for k, h in enumerate(header) if h in header[:k]]
+    if dupes:  # the CSV parser would rename the second one and the first would be read
+        raise field_error(path, 1, dupes[0], "column appears more than once in the header")
+    if list(df.columns) != header:  # quotes in the header joined names across commas
+        name = next((h for h in header if '"' in h), header[0])
+        raise field_error(
+            path, 1, name, f"a quoted column name; the header reads as {len(df.columns)} names, not {len(header)}"
+        )
     return header, rows, df
 
 
