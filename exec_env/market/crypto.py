@@ -343,16 +343,7 @@ def _replay_buffer(ev, book, s, cnt, buf, work, halts, resync, resyncing):
     """Binance: after a snapshot, the diffs buffered before it: stale ones dropped, the first bridges
     it, a gap raises (or, resyncing, keeps the rest for the next snapshot). The buffer holds diffs only
     when the book was empty: :func:`_on_gap` then finds its unsynced interval open, or no row yet."""
-    first_id, final_id, lo, hi, lv_side, lv_rank, lv_qty, ev_day = (
-        ev[2],
-        ev[3],
-        ev[4],
-        ev[5],
-        ev[6],
-        ev[7],
-        ev[8],
-        ev[9],
-    )
+    _, _, first_id, final_id, lo, hi, lv_side, lv_rank, lv_qty, ev_day, _ = ev
     bid_q, ask_q, st = book
     nw = s[_NBUF]
     work[:nw] = buf[:nw]
@@ -462,12 +453,9 @@ def rebuild_book(ev, grid, levels, n_days, mode, resync):
     """
     kind, ts, first_id, final_id, lo, hi, lv_side, lv_rank, lv_qty, ev_day, boundary = ev
     n = kind.shape[0]
-    bid_q, ask_q, st = (
-        np.zeros(grid.shape[0]),
-        np.zeros(grid.shape[0]),
-        np.array([-1, grid.shape[0], 0, 0], dtype=np.int64),
-    )
-    book = (bid_q, ask_q, st)
+    bid_q, ask_q = np.zeros(grid.shape[0]), np.zeros(grid.shape[0])
+    st = np.array([-1, grid.shape[0], 0, 0], dtype=np.int64)  # best bid and ask indices, level counts
+    book = (bid_q, ask_q, st)  # for the helpers off the per-event path
     row_ts, row_ev, row_seq = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
     bpx, bsz, apx, asz = np.empty((n, levels)), np.empty((n, levels)), np.empty((n, levels)), np.empty((n, levels))
     halts = np.empty((n + 1, 2), dtype=np.int64)
