@@ -448,6 +448,12 @@ def test_header_names_quoted_across_commas_or_repeated(csv_lines):
     repeated = ["flags" if h == "sequence" else h for h in header]  # the parser would read the first 'flags'
     path.write_text("\n".join([",".join(repeated), *lines[1:]]) + "\n")
     _raises(path, 1, "flags", "column appears more than once in the header")
+    # an extra unnamed column (a trailing comma on every line) is no quote: it loads as before
+    plain = path.with_name("plain.csv")
+    plain.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(line + "," for line in lines) + "\n")
+    a, b = db.load(path)[0], db.load(plain)[0]
+    assert a.n_books == b.n_books > 0 and np.array_equal(a.bid_px, b.bid_px, equal_nan=True)
 
 
 def test_unparsable_values(csv_lines):

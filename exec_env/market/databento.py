@@ -408,10 +408,10 @@ def _csv_frame(path: Path) -> tuple[list[str], np.ndarray, pd.DataFrame]:
     dupes = [h for k, h in enumerate(header) if h in header[:k]]
     if dupes:  # the CSV parser would rename the second one and the first would be read
         raise field_error(path, 1, dupes[0], "column appears more than once in the header")
-    if list(df.columns) != header:  # quotes in the header joined names across commas
-        name = next((h for h in header if '"' in h), header[0])
+    quoted = [h for h in header if '"' in h]
+    if quoted and list(df.columns) != header:  # the quotes joined names across commas
         raise field_error(
-            path, 1, name, f"a quoted column name; the header reads as {len(df.columns)} names, not {len(header)}"
+            path, 1, quoted[0], f"a quoted column name; the header reads as {len(df.columns)} names, not {len(header)}"
         )
     return header, rows, df
 
