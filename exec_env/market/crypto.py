@@ -285,8 +285,8 @@ def _apply(k0, k1, lv_side, lv_rank, lv_qty, bid_q, ask_q, st):
 
 
 @njit(cache=True)
-def reset_book(book):
-    bid_q, ask_q, st = book
+def reset_book(bid_q, ask_q, st):
+    """Empty the book ``bid_q``, ``ask_q`` (sizes on the grid) and ``st`` (best indices, level counts)."""
     bid_q[:] = 0.0
     ask_q[:] = 0.0
     st[0] = -1
@@ -343,7 +343,7 @@ def _replay_buffer(ev, book, s, cnt, buf, work, halts, resync, resyncing):
     """Binance: after a snapshot, the diffs buffered before it: stale ones dropped, the first bridges
     it, a gap raises (or, resyncing, keeps the rest for the next snapshot). The buffer holds diffs only
     when the book was empty: :func:`_on_gap` then finds its unsynced interval open, or no row yet."""
-    _, _, first_id, final_id, lo, hi, lv_side, lv_rank, lv_qty, ev_day, _ = ev
+    _, ts, first_id, final_id, lo, hi, lv_side, lv_rank, lv_qty, ev_day, _ = ev
     bid_q, ask_q, st = book
     nw = s[_NBUF]
     work[:nw] = buf[:nw]
@@ -353,7 +353,7 @@ def _replay_buffer(ev, book, s, cnt, buf, work, halts, resync, resyncing):
         if s[_STATE] == 0:  # a gap during the replay: keep the rest for the next snapshot
             _buffer(s, buf, j)
             continue
-        act = _sequenced(j, first_id, final_id, ev_day, ev[1], s, cnt, buf, halts, resync)
+        act = _sequenced(j, first_id, final_id, ev_day, ts, s, cnt, buf, halts, resync)
         if act == ACT_STALE and resyncing:
             cnt[ev_day[j], C_SKIPPED_RESYNC] += 1
         elif act == ACT_APPLY:
@@ -374,8 +374,9 @@ def _on_snapshot(i, ev, book, s, cnt, buf, work, halts, mode, resync):
     resyncing = s[_SEEN] == 1 and s[_STATE] == 0
     s[_SEEN] = 1
     s[_AT_FILE] = 0
-    reset_book(book)
-    _apply(ev[4][i], ev[5][i], ev[6], ev[7], ev[8], book[0], book[1], book[2])
+    bid_q, ask_q, st = book
+    reset_book(bid_q, ask_q, st)
+    _apply(ev[4][i], ev[5][i], ev[6], ev[7], ev[8], bid_q, ask_q, st)
     cnt[ev_day[i], C_SNAP_USED] += 1
     if mode == 1:
         s[_STATE] = 2

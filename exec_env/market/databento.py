@@ -740,7 +740,7 @@ def _rebuild_mbo(r, grid, levels):  # pragma: no cover - numba
         elif a == _R:
             orders = Dict.empty(key_type=types.int64, value_type=_ORDER_T)
             pending = Dict.empty(key_type=types.int64, value_type=types.int64)
-            reset_book((bid_q, ask_q, st))
+            reset_book(bid_q, ask_q, st)
         # T, N: no change to the book
         if code:
             return bpx, bsz, apx, asz, emit, code, i, detail, cancels[:0], 0
