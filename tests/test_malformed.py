@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from exec_env.market import reader, tardis
 from exec_env.market.reader import DataFileError
@@ -247,6 +249,26 @@ def test_read_buffer_refuses_what_read_bytes_refuses(raw, error, tmp_path):
         with pytest.raises(DataFileError) as info:
             read(path)
         assert str(info.value).startswith(f"{path}: {error}"), str(info.value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    shape=st.sampled_from([(0,), (7,), (0, 3), (5, 1), (6, 4), (3, 9)]),
+    seed=st.integers(0, 2**32 - 1),
+    density=st.sampled_from([0.0, 0.05, 0.5]),
+    view=st.sampled_from(["plain", "columns", "transposed"]),
+)
+def test_first_is_the_first_row_holding_a_true(shape, seed, density, view):
+    """``reader.first`` (every loader's "first bad row") against its definition, for 1-D and 2-D
+    masks, contiguous or not (a column slice, a transpose)."""
+    mask = np.random.default_rng(seed).random(shape) < density
+    if view == "columns" and mask.ndim == 2:
+        mask = np.concatenate([mask, ~mask], axis=1)[:, : shape[1]]  # not contiguous
+    elif view == "transposed" and mask.ndim == 2:
+        mask = np.ascontiguousarray(mask.T).T  # Fortran order
+    rows = mask.any(axis=1) if mask.ndim == 2 else mask
+    hits = np.flatnonzero(rows)
+    assert reader.first(mask) == (int(hits[0]) if hits.size else -1)
 
 
 @pytest.mark.parametrize("fmt", ["databento", "binance", "tardis", "taq", "fx_ticks", "bars"])
