@@ -251,6 +251,47 @@ def test_read_buffer_refuses_what_read_bytes_refuses(raw, error, tmp_path):
         assert str(info.value).startswith(f"{path}: {error}"), str(info.value)
 
 
+@settings(max_examples=500, deadline=None)
+@given(
+    lines=st.lists(st.tuples(st.integers(0, 40), st.sampled_from([b"a", b"1,2", b" ", b"\xc3\xa9"])), max_size=12),
+    bad=st.none() | st.tuples(st.integers(0, 10**6), st.sampled_from([b"\x00", b"\xc3", b"\xff"])),
+    below=st.integers(-40, 12),
+)
+def test_text_checks_match_their_definition(lines, bad, below):
+    """The reader's text checks (eight bytes at a time, exact scan only when needed) against their
+    definition on bytes: the first NUL, then the first longest line if over ``max_line``, then the
+    first byte that is not UTF-8. Lines of 0-120 bytes, each of one repeated piece, maybe one bad
+    byte somewhere, and a limit near the longest line (``below`` it)."""
+    data = b"\n".join(piece * k for k, piece in lines)
+    if bad is not None:
+        at = bad[0] % (len(data) + 1)
+        data = data[:at] + bad[1] + data[at:]
+    lengths = [len(line) for line in data.split(b"\n")]
+    nul, longest = data.find(b"\x00"), max(lengths)
+    max_line = max(1, longest - below)
+    try:
+        data.decode("utf-8")
+        bad_utf8 = None
+    except UnicodeDecodeError as exc:
+        bad_utf8 = exc.start
+    line_of = lambda offset: data.count(b"\n", 0, offset) + 1  # noqa: E731
+    if nul >= 0:
+        expected = f"f: line {line_of(nul)}: binary data, not text (a NUL byte at byte {nul:,})"
+    elif longest > max_line:
+        expected = f"f: line {lengths.index(longest) + 1} is {longest:,} bytes long (limit {max_line:,})"
+    elif bad_utf8 is not None:
+        expected = f"f: line {line_of(bad_utf8)}: not UTF-8 text (byte {bad_utf8:,}: "
+    else:
+        expected = None
+    for given_as in (data, np.frombuffer(data + b"\n\n", dtype=np.uint8)):  # bytes; a padded buffer
+        if expected is None:
+            reader._check_text(Path("f"), given_as, max_line, len(data))
+            continue
+        with pytest.raises(DataFileError) as info:
+            reader._check_text(Path("f"), given_as, max_line, len(data))
+        assert str(info.value).startswith(expected), (str(info.value), expected)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     shape=st.sampled_from([(0,), (7,), (0, 3), (5, 1), (6, 4), (3, 9)]),

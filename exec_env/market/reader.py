@@ -471,8 +471,9 @@ def trades_file(path: Path, option: Any, paired: Path | None, kind: Any) -> Path
 # ----------------------------------------------------------------------------------------------
 
 
-def _line_of(data: bytes, offset: int) -> int:
-    return data.count(b"\n", 0, offset) + 1
+def _line_of(data: Any, offset: int) -> int:
+    """The 1-based line of byte ``offset`` of ``data`` (bytes or a uint8 array)."""
+    return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8)[:offset] == 10)) + 1
 
 
 def _zstandard(path: Path) -> Any:
@@ -551,6 +552,30 @@ _BOMS = (
 )
 
 
+_ONES, _HIGHS, _NEWLINES = (np.uint64(0x0101010101010101 * b) for b in (1, 0x80, 0x0A))
+
+
+@njit(cache=True)
+def _scan_words(words: np.ndarray, tail: np.ndarray) -> tuple[bool, bool, int]:  # pragma: no cover - numba
+    """Text read eight bytes at a time (``words``, then the last ``tail`` bytes): (a byte >= 0x80,
+    a NUL byte, the most words from one word holding a line break to the next). A word ``w`` holds
+    a zero byte iff ``(w - 0x01..01) & ~w & 0x80..80`` (a line break: the same of ``w ^ 0x0A..0A``)."""
+    acc, zero, last, gap = np.uint64(0), np.uint64(0), -1, 0
+    for i in range(words.size):
+        w = words[i]
+        acc |= w
+        zero |= (w - _ONES) & ~w & _HIGHS
+        x = w ^ _NEWLINES
+        if (x - _ONES) & ~x & _HIGHS:
+            gap = max(gap, i - last)
+            last = i
+    high, nul = (acc & _HIGHS) != 0, zero != 0
+    for c in tail:
+        high |= c >= 128
+        nul |= c == 0
+    return high, nul, max(gap, words.size - last)
+
+
 @njit(cache=True)
 def _longest_line(buf: np.ndarray) -> tuple[int, int, int, int]:  # pragma: no cover - numba
     """(length, 1-based line, start offset, first NUL offset or -1) of the longest line."""
@@ -596,13 +621,16 @@ def _transcode(path: Path, data: bytes) -> tuple[bytes, str]:
         raise DataFileError(f"{path}: not valid {codec.upper()} text at byte {exc.start:,}") from None
 
 
-def _check_text(path: Path, data: bytes | bytearray, max_line: int, size: int | None = None) -> None:
-    """The checks of text ``data[:size]`` (all of it by default; what follows is ASCII white space)."""
-    n = len(data) if size is None else size
-    if n <= max_line:  # no line can be too long: only the NUL search (memchr) is needed
-        length, line, start, nul = 0, 1, 0, data.find(b"\x00", 0, n)
-    else:
-        length, line, start, nul = _longest_line(np.frombuffer(data, dtype=np.uint8)[:n])
+def _check_text(path: Path, data: bytes | np.ndarray, max_line: int, size: int | None = None) -> None:
+    """The checks of text ``data[:size]`` (bytes or a uint8 array; all of it by default)."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    n = buf.size if size is None else size
+    nw = n // 8
+    high, has_nul, gap = _scan_words(buf[: nw * 8].view(np.uint64), buf[nw * 8 : n])
+    # every line is shorter than gap + 1 words: the exact byte scan runs only if that could exceed
+    # the limit, or to find a NUL
+    exact = has_nul or (gap + 1) * 8 > max_line
+    length, line, start, nul = _longest_line(buf[:n]) if exact else (0, 1, 0, -1)
     if nul >= 0:
         raise DataFileError(
             f"{path}: line {_line_of(data, nul)}: binary data, not text (a NUL byte at byte {nul:,}); "
@@ -611,13 +639,13 @@ def _check_text(path: Path, data: bytes | bytearray, max_line: int, size: int | 
     if length > max_line:
         raise DataFileError(
             f"{path}: line {line} is {length:,} bytes long (limit {max_line:,}): not a line of this format; "
-            f"it starts {bytes(data[start : min(start + 40, n)]).decode('utf-8', errors='replace')!r}..."
+            f"it starts {bytes(buf[start : min(start + 40, n)]).decode('utf-8', errors='replace')!r}..."
         )
-    if not data.isascii():
+    if high:
         try:
-            data.decode("utf-8")
+            str(memoryview(buf)[:n], "utf-8")
         except UnicodeDecodeError as exc:
-            bad = bytes(data[exc.start : min(exc.start + 8, n)])  # a bytearray too quotes as b"..."
+            bad = bytes(buf[exc.start : min(exc.start + 8, n)])
             raise DataFileError(
                 f"{path}: line {_line_of(data, exc.start)}: not UTF-8 text (byte {exc.start:,}: {excerpt(bad)}); "
                 "save the file as UTF-8"
@@ -639,9 +667,11 @@ def _decompressed(path: Path, raw: bytes) -> bytes:
     return data
 
 
-def _check_empty(path: Path, data: bytes | bytearray, size: int, kind: str | None = None) -> None:
-    """An empty file, or one of nothing but white space (checked without copying, as strip() would)."""
-    if not size or data.isspace():
+def _check_empty(path: Path, data: bytes | np.ndarray, size: int, kind: str | None = None) -> None:
+    """An empty file, or one of nothing but white space (a copy of all of it only when its first
+    4,096 bytes are white space)."""
+    view = memoryview(data)
+    if not size or (bytes(view[: min(size, 4096)]).isspace() and bytes(view[:size]).isspace()):
         after = f" after {kind} decompression" if kind else ""
         raise DataFileError(f"{path}: line 1: the file is empty ({size} bytes{after}); expected market data")
 
@@ -676,21 +706,19 @@ def read_buffer(path: str | Path, pad: int = 1) -> tuple[np.ndarray, int]:
     (the common case) is read straight into the array: no second copy of the data."""
     path = Path(path)
     size = path.stat().st_size
-    data = bytearray(size + pad)
+    buf = np.empty(size + pad, dtype=np.uint8)  # not zeroed: bytearray(n) would write n zeros first
     with path.open("rb") as fh:
-        size = fh.readinto(memoryview(data)[:size])
-    del data[size + pad :]  # the file may have shrunk since stat()
-    head = bytes(data[: min(size, 256)])
+        size = fh.readinto(memoryview(buf)[:size])
+    buf = buf[: size + pad]  # the file may have shrunk since stat()
+    buf[size:] = 10  # the pad: line breaks
+    head = buf[: min(size, 256)].tobytes()
     skip, codec, _ = _encoding(head)
     if compression(head) or skip or codec:  # decompress or transcode first: a copy
-        text = as_text(path, _decompressed(path, bytes(data[:size])))
-        data, size = bytearray(text), len(text)
-        data += b"\n" * pad
-    else:
-        data[size:] = b"\n" * pad  # white space and ASCII, as the checks expect after the text
-        _check_empty(path, data, size)
-        _check_text(path, data, MAX_LINE_BYTES, size)
-    return np.frombuffer(data, dtype=np.uint8), size
+        text = as_text(path, _decompressed(path, buf[:size].tobytes()))
+        return np.frombuffer(bytearray(text + b"\n" * pad), dtype=np.uint8), len(text)
+    _check_empty(path, buf, size)
+    _check_text(path, buf, MAX_LINE_BYTES, size)
+    return buf, size
 
 
 def diagnose(path: str | Path) -> None:
