@@ -209,7 +209,8 @@ class RoutingEnv(gym.Env):
     | 6 + 13v    | available          | 1 if venue v's book is two-sided and v is not halted       |
     | 7 + 13v    | far_bps            | far touch (ask for a buy), bps, [-500, 500] (500 if empty) |
     | 8 + 13v    | near_bps           | near touch, bps, [-500, 500] (-500 if empty)               |
-    | 9 + 13v    | far_size           | log1p of the far touch size less our own depletion         |
+    | 9 + 13v    | far_size           | log1p of the far touch size less our own depletion; 0 in a |
+    |            |                    | halt (a frozen book: nothing can be taken there)           |
     | 10 + 13v   | near_size          | log1p of the near touch size (the queue we would join)     |
     | 11 + 13v   | own_resting        | log1p of our resting quantity                              |
     | 12 + 13v   | own_queue_ahead    | log1p of the queue ahead of our resting order              |
@@ -409,7 +410,8 @@ class RoutingEnv(gym.Env):
             obs[base : base + 8] = (
                 1.0 if (math.isfinite(far) and math.isfinite(near) and not sim.halted()) else 0.0,
                 float(np.clip(far_bps, -_BPS_CAP, _BPS_CAP)), float(np.clip(near_bps, -_BPS_CAP, _BPS_CAP)),
-                lg(far_sz), lg(near_sz), lg(resting), lg(sim.queue_ahead) if resting > 0 else 0.0,
+                0.0 if sim.halted() else lg(far_sz), lg(near_sz), lg(resting),
+                lg(sim.queue_ahead) if resting > 0 else 0.0,
                 1.0 if at_near else 0.0,
             )  # fmt: skip
             obs[base + 8 : base + 8 + nq] = [lg(x) for x in flows]

@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from exec_env.baselines.routing import NaiveBestPrice
 from exec_env.market.data import validate
 from exec_env.market.synthetic import SIM_DEFAULTS
 from exec_env.market.synthetic_venues import DEFAULT_VENUES, generate_venue_day
@@ -124,3 +125,19 @@ def test_a_liquidation_inside_a_market_wide_halt_is_flagged() -> None:
     assert m["liquidated_in_halt"] and m["forced_qty"] == pytest.approx(2000.0)
     _, m = _idle_episode(env, day.meta.session_open_ns + 300 * S)
     assert not m["liquidated_in_halt"]
+
+
+def test_a_halted_venue_shows_no_size_to_take_and_the_naive_router_goes_elsewhere() -> None:
+    """Venue 0 is 20 ticks cheaper but halted: its frozen far touch shows size 0, so the naive
+    best-price router sends its immediate-or-cancel order to a venue that can fill it."""
+    day = _with(_day(), {0: [HALT]}, {0: -20})
+    env = RoutingEnv(RoutingConfig(market=_catalogue([day]), split="all", quantity=2000.0, horizon_s=300.0))
+    far_size_0 = 6 + VENUE_FEATURES.index("far_size")
+    for start_s, halted in ((1010, True), (700, False)):
+        obs, _ = env.reset(options={"start_ns": day.meta.session_open_ns + start_s * S, "side": "buy"})
+        assert bool(obs[far_size_0] == 0.0) == halted
+        action, _ = NaiveBestPrice().predict(obs)
+        chosen = int(np.flatnonzero(action[1::2] > 0)[0])
+        assert (chosen != 0) == halted
+        env.step(action)
+        assert env.filled > 0
