@@ -6,8 +6,10 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from exec_env.market.data import MarketMeta, load_day, mirror_day, save_day, validate
+from exec_env.market.data import MarketMeta, _check_side, _Places, _side_ok, load_day, mirror_day, save_day, validate
 from exec_env.market.synthetic import SyntheticParams, generate_day
 from tests.books import book, make_day, trade
 
@@ -124,3 +126,45 @@ def test_mirror_reflects_prices_and_swaps_sides(day):
     np.testing.assert_array_equal(m.bid_sz, day.ask_sz)
     np.testing.assert_array_equal(m.trade_side, [1, -1])
     np.testing.assert_allclose(m.trade_px, [100.01, 100.00])
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    shape=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    filled=st.lists(st.integers(0, 4), min_size=4, max_size=4),
+    holes=st.just(0) | st.integers(0, 2**16 - 1),
+    bid=st.booleans(),
+    edits=st.lists(
+        st.tuples(
+            st.integers(0, 3),
+            st.integers(0, 3),
+            st.booleans(),
+            st.sampled_from([np.nan, np.inf, -1.0, 0.0, 1.0, 99.0, 100.0, 101.0, "previous level's"]),
+        ),
+        max_size=2,
+    ),
+)
+def test_the_one_pass_side_check_agrees_with_the_rules(shape, filled, holes, bid, edits):
+    """``validate`` runs the side rules' masks only when the one compiled pass finds a break: the
+    pass must find one exactly when a mask does (a valid ladder, maybe with empty levels inside it
+    (bit ``4 r + j`` of ``holes``), and up to two values changed)."""
+    n, levels = shape
+    sign = -1.0 if bid else 1.0
+    px = np.full((n, levels), np.nan)
+    sz = np.zeros((n, levels))
+    for r in range(n):
+        k = min(filled[r], levels)
+        px[r, :k] = 100.0 + sign * np.arange(k)
+        sz[r, :k] = 1.0 + np.arange(k)
+        for j in range(k):
+            if holes >> (4 * r + j) & 1:
+                px[r, j], sz[r, j] = np.nan, 0.0
+    for r, j, on_price, value in edits:
+        a, r, j = (px if on_price else sz), r % n, j % levels
+        a[r, j] = a[r, j - 1] if value == "previous level's" else value  # level -1: the last one
+    try:
+        _check_side(_Places("t", "book", None, "line"), "bid" if bid else "ask", px, sz)
+        broken = False
+    except ValueError:
+        broken = True
+    assert _side_ok(px, sz, bid) == (not broken)
