@@ -388,6 +388,7 @@ class RoutingEnv(gym.Env):
         for k in range(self.n_venues):
             far, far_sz, near, near_sz = self._touches(k)
             sim = self.sims[k]
+            halted = sim.halted()
             base = 6 + k * len(VENUE_FEATURES)
 
             def lg(x: float) -> float:
@@ -408,9 +409,9 @@ class RoutingEnv(gym.Env):
             else:
                 flows = np.zeros(nq)
             obs[base : base + 8] = (
-                1.0 if (math.isfinite(far) and math.isfinite(near) and not sim.halted()) else 0.0,
+                1.0 if (math.isfinite(far) and math.isfinite(near) and not halted) else 0.0,
                 float(np.clip(far_bps, -_BPS_CAP, _BPS_CAP)), float(np.clip(near_bps, -_BPS_CAP, _BPS_CAP)),
-                0.0 if sim.halted() else lg(far_sz), lg(near_sz), lg(resting),
+                0.0 if halted else lg(far_sz), lg(near_sz), lg(resting),
                 lg(sim.queue_ahead) if resting > 0 else 0.0,
                 1.0 if at_near else 0.0,
             )  # fmt: skip

@@ -714,8 +714,10 @@ def read_buffer(path: str | Path, pad: int = 1) -> tuple[np.ndarray, int]:
     head = buf[: min(size, 256)].tobytes()
     skip, codec, _ = _encoding(head)
     if compression(head) or skip or codec:  # decompress or transcode first: a copy
-        text = as_text(path, _decompressed(path, buf[:size].tobytes()))
-        return np.frombuffer(bytearray(text + b"\n" * pad), dtype=np.uint8), len(text)
+        text = bytearray(as_text(path, _decompressed(path, buf[:size].tobytes())))
+        size = len(text)
+        text += b"\n" * pad  # appended to the bytearray (text + pad would build one more copy)
+        return np.frombuffer(text, dtype=np.uint8), size
     _check_empty(path, buf, size)
     _check_text(path, buf, MAX_LINE_BYTES, size)
     return buf, size
