@@ -346,7 +346,8 @@ def _replay_buffer(ev, book, s, cnt, buf, work, halts, resync, resyncing):
     _, ts, first_id, final_id, lo, hi, lv_side, lv_rank, lv_qty, ev_day, _ = ev
     bid_q, ask_q, st = book
     nw = s[_NBUF]
-    work[:nw] = buf[:nw]
+    for k in range(nw):  # a loop: a slice assignment compiles numba's shape-error text (seconds, once)
+        work[k] = buf[k]
     s[_NBUF] = 0
     for k in range(nw):
         j = work[k]

@@ -247,14 +247,19 @@ class SyntheticParams:
 @njit(cache=True)
 def _grow1(a, n):
     out = np.empty(max(2 * a.shape[0], n), a.dtype)
-    out[: a.shape[0]] = a
+    # A loop: an array-to-array slice assignment makes numba compile its shape-error message text
+    # (seconds of compile time, once per machine, for a copy).
+    for i in range(a.shape[0]):
+        out[i] = a[i]
     return out
 
 
 @njit(cache=True)
 def _grow2(a, n):
     out = np.empty((max(2 * a.shape[0], n), a.shape[1]), a.dtype)
-    out[: a.shape[0]] = a
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            out[i, j] = a[i, j]
     return out
 
 
@@ -338,7 +343,8 @@ def _shift(q, shift, scratch):
         k = j + shift
         if 0 <= k < W:
             scratch[j] = q[k]
-    q[:] = scratch
+    for j in range(W):
+        q[j] = scratch[j]
 
 
 @njit(cache=True)
@@ -373,10 +379,11 @@ def _append_row(rows, n_rows, ts, snap):
         row_at = _grow2(row_at, n_rows + 1)
         row_ac = _grow2(row_ac, n_rows + 1)
     row_ts[n_rows] = ts
-    row_bt[n_rows] = bt
-    row_bc[n_rows] = bc
-    row_at[n_rows] = at
-    row_ac[n_rows] = ac
+    for j in range(bt.shape[0]):  # element by element: see _grow1
+        row_bt[n_rows, j] = bt[j]
+        row_bc[n_rows, j] = bc[j]
+        row_at[n_rows, j] = at[j]
+        row_ac[n_rows, j] = ac[j]
     return (row_ts, row_bt, row_bc, row_at, row_ac), n_rows + 1
 
 
@@ -625,7 +632,11 @@ def _simulate(seed, model, session, L, record_events, window):
             # the warm-up is over: record the book at the open, restart the clock (memoryless)
             _snapshot(bq, aq, s, cut, snap)
             rows[0][0] = open_ns
-            rows[1][0], rows[2][0], rows[3][0], rows[4][0] = snap
+            for j in range(snap[0].shape[0]):  # element by element: see _grow1
+                rows[1][0, j] = snap[0][j]
+                rows[2][0, j] = snap[1][j]
+                rows[3][0, j] = snap[2][j]
+                rows[4][0, j] = snap[3][j]
             n_rows = 1
             recording = True
             tau = -np.log(1.0 - np.random.random()) / rate  # noqa: NPY002
