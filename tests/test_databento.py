@@ -365,6 +365,21 @@ def test_mbo_clear_empties_the_book(tmp_path):
     assert day.ask_sz.tolist() == [[4.0, 0.0], [0.0, 0.0], [0.0, 0.0]]
 
 
+def test_mbo_clear_forgets_the_orders_and_their_fills(tmp_path):
+    """After a Clear an order id may be added again, an id from before it is unknown, and a Fill
+    from before it no longer reduces a cancel (it was the book side of a trade of the old book)."""
+    before = [*MBO_EVENTS[:4], (1, "F", "B", 100.00, 2, 1, 0), (1, "R", "N", None, 0, 0, 0)]
+    again = [(1, "A", "B", 100.00, 5, 1, LIVE), (2, "C", "B", 100.00, 5, 1, LIVE)]
+    (day,) = db.load(write_mbo(tmp_path / "again.csv", before + again), levels=1)
+    assert day.bid_sz.tolist() == [[5.0], [5.0], [0.0]]
+    assert (day.cancel_ts.tolist(), day.cancel_sz.tolist()) == ([T0 + 2000], [5.0])
+    assert day.cancel_entry_ts.tolist() == [T0 + 1000]
+    assert day.meta.notes["orders_resting_at_end"] == {"1": 0}
+    unknown = [*before, (2, "C", "B", 99.75, 3, 2, LIVE)]
+    with pytest.raises(ValueError, match=r"line 8.*cancel \(C\) of unknown order id 2"):
+        db.load(write_mbo(tmp_path / "unknown.csv", unknown), levels=1)
+
+
 @pytest.mark.parametrize(
     "bad, field, text",
     [

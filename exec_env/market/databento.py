@@ -148,8 +148,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from numba import njit, types
-from numba.typed import Dict
+from numba import njit
 
 from exec_env.market import hours, reader
 from exec_env.market.crypto import Book, reset_book, set_level, write_side
@@ -213,7 +212,6 @@ _SCHEMA_TOKEN = re.compile(r"(?<=[_.\-])(mbp-10|mbp-1|mbo)(?=[_.\-])", re.IGNORE
 
 _A, _C, _M, _R, _T, _F, _N = (ord(c) for c in "ACMRTFN")
 _BID, _ASK = ord("B"), ord("A")
-_ORDER_T = types.UniTuple(types.int64, 4)  # (side, price, size, entry time) of a resting order
 
 
 # ---------------------------------------------------------------------------------------------
@@ -500,7 +498,8 @@ def _gather(body: np.ndarray, offsets: np.ndarray, itemsize: int) -> np.ndarray:
     out = np.empty(offsets.size * itemsize, dtype=np.uint8)
     for k in range(offsets.size):
         o = offsets[k]
-        out[k * itemsize : (k + 1) * itemsize] = body[o : o + itemsize]
+        for b in range(itemsize):  # a loop: an array slice assignment compiles numba's shape-error text
+            out[k * itemsize + b] = body[o + b]
     return out
 
 
@@ -621,22 +620,21 @@ _E_MODIFY_UNKNOWN, _E_ADD_SIDE, _E_NO_PRICE, _E_TOB, _E_ADD_SIZE, _E_LEVEL = ran
 
 
 @njit(cache=True, inline="always")
-def _change(bid_q, ask_q, st, grid, s, price, delta):  # pragma: no cover - numba
-    """Add ``delta`` to the level at ``price`` of side ``s`` (0 bid, 1 ask) of the book ``bid_q``,
-    ``ask_q``, ``st`` on the price ``grid`` (:func:`exec_env.market.crypto.rebuild_book`'s book); False
-    (and no change) if the level would go below 0."""
-    r = np.searchsorted(grid, price)
+def _change(bid_q, ask_q, st, s, r, delta):  # pragma: no cover - numba
+    """Add ``delta`` to the level at index ``r`` of the price grid on side ``s`` (0 bid, 1 ask) of the
+    book ``bid_q``, ``ask_q``, ``st`` (:func:`exec_env.market.crypto.rebuild_book`'s book); False (and
+    no change) if the level would go below 0."""
     q = (bid_q if s == 0 else ask_q)[r] + delta
     if q < 0:
         return False
-    set_level(s, r, q, bid_q, ask_q, st, grid.shape[0])
+    set_level(s, r, q, bid_q, ask_q, st, bid_q.shape[0])
     return True
 
 
 @njit(cache=True, inline="always")
-def _mbo_add(rec, orders, bid_q, ask_q, st, grid):  # pragma: no cover - numba
+def _mbo_add(rec, orders, gen, bid_q, ask_q, st):  # pragma: no cover - numba
     """An Add record (``rec``: its values, see :func:`_rebuild_mbo`): its error code, or 0."""
-    _, side, price, size, key, flags, clock = rec
+    _, side, price, size, key, flags, clock, rank = rec
     if flags & 0x40:
         return _E_TOB
     if side != _BID and side != _ASK:
@@ -645,36 +643,34 @@ def _mbo_add(rec, orders, bid_q, ask_q, st, grid):  # pragma: no cover - numba
         return _E_NO_PRICE
     if size <= 0:
         return _E_ADD_SIZE
-    if key in orders:
+    if orders[key, 0] == gen:
         return _E_DUPLICATE_ADD
     entry = UNKNOWN_ENTRY if flags & F_SNAPSHOT else clock  # a snapshot order rested before the data
-    orders[key] = (np.int64(side), price, size, entry)
-    return 0 if _change(bid_q, ask_q, st, grid, 0 if side == _BID else 1, price, size) else _E_LEVEL
+    orders[key, 0], orders[key, 1], orders[key, 2], orders[key, 3], orders[key, 4] = gen, side, price, size, entry
+    orders[key, 5] = rank
+    return 0 if _change(bid_q, ask_q, st, 0 if side == _BID else 1, rank, size) else _E_LEVEL
 
 
 @njit(cache=True, inline="always")
-def _take_fill(pending, oid, removed):  # pragma: no cover - numba
-    """The part of ``removed`` that is the book side of an earlier Fill of ``oid``."""
-    if oid not in pending:
+def _take_fill(pending, key, gen, removed):  # pragma: no cover - numba
+    """The part of ``removed`` that is the book side of an earlier Fill of order ``key``."""
+    if pending[key, 0] != gen:
         return 0
-    filled = min(pending[oid], removed)
-    if pending[oid] == filled:
-        del pending[oid]
-    else:
-        pending[oid] = pending[oid] - filled
+    filled = min(pending[key, 1], removed)
+    pending[key, 1] -= filled
     return filled
 
 
 @njit(cache=True, inline="always")
-def _mbo_cancel_modify(i, rec, orders, pending, bid_q, ask_q, st, grid, cancels, cnt):  # pragma: no cover - numba
+def _mbo_cancel_modify(i, rec, orders, pending, gen, bid_q, ask_q, st, cancels, cnt):  # pragma: no cover - numba
     """A Cancel (``size`` of the order) or Modify (new price and size) record ``i`` (``rec``: its
     values): (error code, detail for the message). The size it takes from the order's place in the
     queue, less what an earlier Fill of the order took (``pending``), is a cancellation: row
     ``cnt[0]`` of ``cancels``; ``cnt[1]`` counts the Modify records that lose the order's place."""
-    a, side, price, size, key, _, clock = rec
-    if key not in orders:
+    a, side, price, size, key, _, clock, rank = rec
+    if orders[key, 0] != gen:
         return _E_CANCEL_UNKNOWN if a == _C else _E_MODIFY_UNKNOWN, 0
-    os_, op, osz, entry = orders[key]
+    os_, op, osz, entry, o_rank = orders[key, 1], orders[key, 2], orders[key, 3], orders[key, 4], orders[key, 5]
     if (side == _BID or side == _ASK) and side != os_:
         return _E_SIDE_MISMATCH, os_
     s = 0 if os_ == _BID else 1
@@ -683,63 +679,71 @@ def _mbo_cancel_modify(i, rec, orders, pending, bid_q, ask_q, st, grid, cancels,
             return _E_PRICE_MISMATCH, op
         if size > osz:
             return _E_CANCEL_TOO_LARGE, osz
-        removed, new_p, new_q, new_entry = size, op, osz - size, entry
-        ok = _change(bid_q, ask_q, st, grid, s, op, -size)
+        removed, new_p, new_q, new_entry, new_rank = size, op, osz - size, entry, o_rank
+        ok = _change(bid_q, ask_q, st, s, o_rank, -size)
     else:
         if price == UNDEF_PRICE:
             return _E_NO_PRICE, 0
-        ok = _change(bid_q, ask_q, st, grid, s, op, -osz) and _change(bid_q, ask_q, st, grid, s, price, size)
+        ok = _change(bid_q, ask_q, st, s, o_rank, -osz) and _change(bid_q, ask_q, st, s, rank, size)
         moved = price != op or size > osz  # to the back of a queue (CME's priority rule)
-        removed, new_p, new_q = osz if moved else osz - size, price, size
+        removed, new_p, new_q, new_rank = osz if moved else osz - size, price, size, rank
         new_entry = clock if moved else entry
         cnt[1] += moved
-    gone = removed - _take_fill(pending, key, removed)
+    gone = removed - _take_fill(pending, key, gen, removed)
     if gone > 0:
         k = cnt[0]
         cancels[k, 0], cancels[k, 1], cancels[k, 2], cancels[k, 3], cancels[k, 4] = i, op, gone, os_, entry
         cnt[0] += 1
     if new_q > 0:
-        orders[key] = (os_, new_p, new_q, new_entry)
+        orders[key, 2], orders[key, 3], orders[key, 4], orders[key, 5] = new_p, new_q, new_entry, new_rank
     else:
-        del orders[key]
-        if key in pending:
-            del pending[key]
+        orders[key, 0] = 0
+        pending[key, 0] = 0
     return 0 if ok else _E_LEVEL, 0
 
 
 @njit(cache=True)
-def _rebuild_mbo(r, grid, levels):  # pragma: no cover - numba
-    """One publisher's book rebuilt from its MBO records ``r`` = (action, side, price, size, order id,
-    flags, clock) on the price ``grid`` (every price of the records), a row of its best ``levels`` at
+def _rebuild_mbo(r, n_keys, grid, levels):  # pragma: no cover - numba
+    """One publisher's book rebuilt from its MBO records ``r`` = (action, side, price, size, order key,
+    flags, clock, index of the price on ``grid``) on the price ``grid`` (every price of the records),
+    a row of its best ``levels`` at
     each F_LAST record (empty levels NaN / 0), and its cancellations
     (record index, price, size, side B/A, entry time): (bid_px, bid_sz, ask_px, ask_sz, record of
     each row, error code, record index, detail, cancellations, Modify records losing priority); on
     success the code is 0 and the detail the orders resting at the end. The loop reads arrays, not
-    the tuple ``r`` (each array taken out of a tuple costs reference count updates)."""
-    action, side, price, size, oid, flags, clock = r
-    n_emit = np.count_nonzero(flags & F_LAST)
+    the tuple ``r`` (each array taken out of a tuple costs reference count updates).
+
+    Order ids are keys ``0..n_keys-1`` (the caller numbers the distinct ids): the resting orders are
+    rows of ``orders`` (generation, side, price, size, entry time, grid index) and the filled sizes a C or M
+    removes next rows of ``pending`` (generation, size). A row is live while its generation is the
+    current one, which each Clear (R) increments: arrays rather than numba's typed dicts, which cost
+    seconds of compile time on first use (so do np.searchsorted and np.count_nonzero here)."""
+    action, side, price, size, oid, flags, clock, rank = r
+    n_emit = 0
+    for i in range(flags.size):
+        n_emit += (flags[i] & F_LAST) != 0
     bpx, bsz, apx, asz = (np.empty((n_emit, levels)), np.empty((n_emit, levels)), np.empty((n_emit, levels)),
                           np.empty((n_emit, levels)))  # fmt: skip
     emit = np.empty(n_emit, dtype=np.int64)
-    orders = Dict.empty(key_type=types.int64, value_type=_ORDER_T)
-    pending = Dict.empty(key_type=types.int64, value_type=types.int64)  # filled sizes a C or M removes next
+    orders, pending, gen = np.zeros((n_keys, 6), dtype=np.int64), np.zeros((n_keys, 2), dtype=np.int64), 1
     cancels, cnt = np.empty((action.size, 5), dtype=np.int64), np.zeros(2, dtype=np.int64)
     bid_q, ask_q = np.zeros(grid.shape[0]), np.zeros(grid.shape[0])
     st = np.array([-1, grid.shape[0], 0, 0], dtype=np.int64)  # crypto.rebuild_book's book state
     e = 0
     for i in range(action.size):
         a = action[i]
-        rec = (a, side[i], price[i], size[i], oid[i], flags[i], clock[i])
+        rec = (a, side[i], price[i], size[i], oid[i], flags[i], clock[i], rank[i])
         code, detail = 0, 0
         if a == _A:
-            code = _mbo_add(rec, orders, bid_q, ask_q, st, grid)
+            code = _mbo_add(rec, orders, gen, bid_q, ask_q, st)
         elif a == _C or a == _M:
-            code, detail = _mbo_cancel_modify(i, rec, orders, pending, bid_q, ask_q, st, grid, cancels, cnt)
-        elif a == _F and oid[i] in orders:  # the resting order's fill; the C or M removing it follows
-            pending[oid[i]] = pending.get(oid[i], 0) + size[i]
+            code, detail = _mbo_cancel_modify(i, rec, orders, pending, gen, bid_q, ask_q, st, cancels, cnt)
+        elif a == _F and orders[oid[i], 0] == gen:  # the resting order's fill; the C or M removing it follows
+            k = oid[i]
+            pending[k, 1] = (pending[k, 1] if pending[k, 0] == gen else 0) + size[i]
+            pending[k, 0] = gen
         elif a == _R:
-            orders = Dict.empty(key_type=types.int64, value_type=_ORDER_T)
-            pending = Dict.empty(key_type=types.int64, value_type=types.int64)
+            gen += 1
             reset_book(bid_q, ask_q, st)
         # T, N: no change to the book
         if code:
@@ -749,7 +753,10 @@ def _rebuild_mbo(r, grid, levels):  # pragma: no cover - numba
             write_side(e, grid, ask_q, st[1], st[3], 1, apx, asz)
             emit[e] = i
             e += 1
-    return bpx, bsz, apx, asz, emit, 0, -1, len(orders), cancels[: cnt[0]], cnt[1]
+    resting = 0
+    for k in range(n_keys):
+        resting += orders[k, 0] == gen
+    return bpx, bsz, apx, asz, emit, 0, -1, resting, cancels[: cnt[0]], cnt[1]
 
 
 _MBO_ERRORS = {
@@ -786,8 +793,10 @@ def _mbo_book(rec: _Records, levels: int) -> tuple[dict[str, np.ndarray], np.nda
     for pub in np.unique(rec.publisher_id):
         idx = np.flatnonzero(rec.publisher_id == pub)
         r = tuple(x[idx] for x in cols)
+        ids, key = np.unique(r[4], return_inverse=True)  # order ids numbered 0..n-1 (see _rebuild_mbo)
         grid = np.unique(r[2][r[2] != UNDEF_PRICE])
-        bpx, bsz, apx, asz, emit, code, where, n_orders, c, n_lost = _rebuild_mbo(r, grid, levels)
+        r = (*r[:4], key.astype(np.int64).reshape(-1), *r[5:], np.searchsorted(grid, r[2]).astype(np.int64))
+        bpx, bsz, apx, asz, emit, code, where, n_orders, c, n_lost = _rebuild_mbo(r, ids.size, grid, levels)
         if code:
             raise _mbo_error(rec, int(code), int(idx[where]), int(n_orders))
         parts.append((idx[emit], bpx, bsz, apx, asz))
