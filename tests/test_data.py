@@ -9,7 +9,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exec_env.market.data import MarketMeta, _check_side, _Places, _side_ok, load_day, mirror_day, save_day, validate
+from exec_env.market.data import (
+    _MASKED_CELLS,
+    BOOK_FIELDS,
+    MarketMeta,
+    _check_side,
+    _Places,
+    _side_ok,
+    load_day,
+    mirror_day,
+    save_day,
+    validate,
+)
 from exec_env.market.synthetic import SyntheticParams, generate_day
 from tests.books import book, make_day, trade
 
@@ -78,6 +89,26 @@ def col(day, name, row, level, value):
 def test_validate_names_the_row_and_the_field(day, change, message):
     with pytest.raises(ValueError, match=message):
         validate(change(day))
+
+
+@pytest.mark.parametrize(
+    ("name", "level", "value", "message"),
+    [
+        ("ask_sz", 1, -5.0, "negative size"),
+        ("bid_sz", 0, np.nan, "size is not finite"),
+        ("bid_px", 1, 100.00, "prices must strictly decrease"),
+        ("ask_px", 0, np.nan, "a level with size > 0 needs a finite positive price"),
+    ],
+)
+def test_a_large_book_gets_the_same_errors(day, name, level, value, message):
+    """A side of more than _MASKED_CELLS cells goes through the compiled pass first; the masks then
+    place the break it finds, as on a small book."""
+    n = _MASKED_CELLS // day.levels + 1
+    big = edit(day, ts=day.ts[0] + np.arange(n), **{f: np.repeat(getattr(day, f)[:1], n, axis=0) for f in BOOK_FIELDS})
+    assert big.bid_px.size > _MASKED_CELLS
+    validate(big)
+    with pytest.raises(ValueError, match=rf"book row {n - 2}, field '{name}': {message}"):
+        validate(col(big, name, n - 2, level, value))
 
 
 def test_validate_reports_file_line_numbers_when_given(day):

@@ -12,6 +12,7 @@ import gzip
 import re
 from dataclasses import replace
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -258,8 +259,8 @@ def test_read_buffer_refuses_what_read_bytes_refuses(raw, error, tmp_path):
     below=st.integers(-40, 12),
 )
 def test_text_checks_match_their_definition(lines, bad, below):
-    """The reader's text checks (eight bytes at a time, exact scan only when needed) against their
-    definition on bytes: the first NUL, then the first longest line if over ``max_line``, then the
+    """The reader's text checks (Python's string methods on a small text, the compiled scan eight
+    bytes at a time on a large one; the exact scan only when needed) against their definition on bytes: the first NUL, then the first longest line if over ``max_line``, then the
     first byte that is not UTF-8. Lines of 0-120 bytes, each of one repeated piece, maybe one bad
     byte somewhere, and a limit near the longest line (``below`` it)."""
     data = b"\n".join(piece * k for k, piece in lines)
@@ -283,12 +284,15 @@ def test_text_checks_match_their_definition(lines, bad, below):
         expected = f"f: line {line_of(bad_utf8)}: not UTF-8 text (byte {bad_utf8:,}: "
     else:
         expected = None
-    for given_as in (data, np.frombuffer(data + b"\n\n", dtype=np.uint8)):  # bytes; a padded buffer
-        if expected is None:
-            reader._check_text(Path("f"), given_as, max_line, len(data))
-            continue
-        with pytest.raises(DataFileError) as info:
-            reader._check_text(Path("f"), given_as, max_line, len(data))
+    padded = np.frombuffer(data + b"\n\n", dtype=np.uint8)
+    # bytes; a padded buffer checked on a copy (a small file); the same by the compiled scan (a large one)
+    for given_as, copy_up_to in ((data, reader._COPY_TEXT), (padded, reader._COPY_TEXT), (padded, -1)):
+        with patch.object(reader, "_COPY_TEXT", copy_up_to):
+            if expected is None:
+                reader._check_text(Path("f"), given_as, max_line, len(data))
+                continue
+            with pytest.raises(DataFileError) as info:
+                reader._check_text(Path("f"), given_as, max_line, len(data))
         assert str(info.value).startswith(expected), (str(info.value), expected)
 
 

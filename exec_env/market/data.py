@@ -290,12 +290,18 @@ def _check_book(day: MarketDay, at: _Places) -> None:
     """Time order, both sides' levels, no crossed or locked top of the book."""
     at.order(day.ts)
     for side, px, sz in (("bid", day.bid_px, day.bid_sz), ("ask", day.ask_px, day.ask_sz)):
-        if not _side_ok(np.asarray(px), np.asarray(sz), side == "bid"):  # one pass; the masks find the place
+        # a large side: one compiled pass, and the masks only to place a break it finds (_MASKED_CELLS)
+        if px.size <= _MASKED_CELLS or not _side_ok(np.asarray(px), np.asarray(sz), side == "bid"):
             _check_side(at, side, px, sz)
     bid, ask = day.bid_px[:, 0], day.ask_px[:, 0]
     both = (day.bid_sz[:, 0] > 0) & (day.ask_sz[:, 0] > 0)
     at.check(both & (bid >= ask), "bid_px",
              lambda r: f"{'crossed' if bid[r] > ask[r] else 'locked'} book: best bid {bid[r]} >= best ask {ask[r]}")  # fmt: skip
+
+
+_MASKED_CELLS = 1 << 20
+"""Book sides of up to this many cells are checked by :func:`_check_side`'s masks alone (cheaper
+than starting numba in a process that has not); larger ones by :func:`_side_ok` first."""
 
 
 @njit(cache=True)

@@ -621,15 +621,36 @@ def _transcode(path: Path, data: bytes) -> tuple[bytes, str]:
         raise DataFileError(f"{path}: not valid {codec.upper()} text at byte {exc.start:,}") from None
 
 
+def _has_long_line(text: bytes, max_line: int) -> bool:
+    """Is a line of ``text`` longer than ``max_line`` bytes? From the start of a line, the last line
+    break within the next ``max_line + 1`` bytes starts the next window; none means a long line."""
+    pos = 0
+    while len(text) - pos > max_line:
+        pos = text.rfind(b"\n", pos, pos + max_line + 1) + 1
+        if pos == 0:
+            return True
+    return False
+
+
+_COPY_TEXT = 16 << 20
+"""Text arrays up to this size are checked on a bytes copy by Python's C string methods; larger
+ones by the compiled :func:`_scan_words` (no copy). A small file thus never starts numba."""
+
+
 def _check_text(path: Path, data: bytes | np.ndarray, max_line: int, size: int | None = None) -> None:
     """The checks of text ``data[:size]`` (bytes or a uint8 array; all of it by default)."""
     buf = np.frombuffer(data, dtype=np.uint8)
     n = buf.size if size is None else size
-    nw = n // 8
-    high, has_nul, gap = _scan_words(buf[: nw * 8].view(np.uint64), buf[nw * 8 : n])
-    # every line is shorter than gap + 1 words: the exact byte scan runs only if that could exceed
-    # the limit, or to find a NUL
-    exact = has_nul or (gap + 1) * 8 > max_line
+    if isinstance(data, bytes) or n <= _COPY_TEXT:
+        text = data if isinstance(data, bytes) and n == len(data) else bytes(memoryview(buf)[:n])
+        high, has_nul = not text.isascii(), b"\0" in text
+        exact = has_nul or _has_long_line(text, max_line)
+    else:
+        nw = n // 8
+        high, has_nul, gap = _scan_words(buf[: nw * 8].view(np.uint64), buf[nw * 8 : n])
+        # every line is shorter than gap + 1 words: the exact byte scan runs only if that could
+        # exceed the limit, or to find a NUL
+        exact = has_nul or (gap + 1) * 8 > max_line
     length, line, start, nul = _longest_line(buf[:n]) if exact else (0, 1, 0, -1)
     if nul >= 0:
         raise DataFileError(
