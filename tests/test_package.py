@@ -58,3 +58,13 @@ def test_import_sets_the_cache_folder_under_exec_env_cache_and_prunes(tmp_path: 
     assert folder.parent == tmp_path / "numba" and len(folder.name) == 16 and folder.is_dir()
     # the default keeps the 3 most recently used other versions: only the oldest goes
     assert [p.exists() for p in stale] == [True, True, True, False]
+
+
+def test_import_leaves_out_heavy_optional_modules(tmp_path: Path) -> None:
+    """``import exec_env`` (which registers the environments) loads neither the learning stack nor
+    pandas: a user's RL code that only makes the environment does not pay for them."""
+    env = {**os.environ, "EXEC_ENV_CACHE": str(tmp_path)}
+    heavy = ("pandas", "pyarrow", "torch", "stable_baselines3", "ray", "optuna", "matplotlib")
+    code = f"import sys, exec_env; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -47,7 +47,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import pandas as pd
 from numba import njit
 
 __all__ = [
@@ -348,6 +347,8 @@ def numbers(
     """``values`` (texts, one per row at places ``lines``) as finite float64 (integers when ``integer``);
     the first missing (empty; NaN when ``missing``), unparsable or non-finite value is an error
     (:func:`number_problem`)."""
+    import pandas as pd  # here, not at import: ``import exec_env`` does not need pandas (~0.25 s)
+
     values = pd.Series(values, dtype=object).reset_index(drop=True)
     out = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
     ok = np.isfinite(out) & ((out % 1 == 0) if integer else True)
@@ -391,6 +392,8 @@ def first_places(values: Any, lines: np.ndarray) -> dict[Any, int]:
     values = np.asarray(values)
     if values.size and (values == values[0]).all():  # the usual file: one value
         return {values[:1].tolist()[0]: int(lines[0])}
+    import pandas as pd  # see numbers()
+
     first_rows = pd.Series(values).drop_duplicates()
     return dict(zip(first_rows.tolist(), lines[first_rows.index.to_numpy()].tolist(), strict=True))
 
