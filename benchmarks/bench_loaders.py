@@ -6,7 +6,9 @@ Tardis has no real sample there: two Tardis files (incremental_book_L2 and book_
 their trades) are written from a one-hour synthetic day (timestamps floored to microseconds) and
 timed too, so the Tardis parser and the compiled book rebuild it shares with Binance are measured.
 
-"first" is the first load in this process (one-time costs included: pandas/numba setup); "parse"
+"first" is the first load in this process (one-time costs included: pandas/numba setup, and compiling
+the format's numba kernels when their cache is empty, as on a fresh clone or with a new
+EXEC_ENV_CACHE: the kernels are cached under EXEC_ENV_CACHE/numba); "parse"
 is a second parse without the cache; "cached" loads the saved days (memory-mapped .npy files).
 Rows are the canonical output rows (book snapshots + trades). Prints figures; asserts nothing.
 """
