@@ -706,18 +706,17 @@ def _mbo_cancel_modify(i, rec, orders, pending, gen, bid_q, ask_q, st, cancels, 
 def _rebuild_mbo(r, n_keys, grid, levels):  # pragma: no cover - numba
     """One publisher's book rebuilt from its MBO records ``r`` = (action, side, price, size, order key,
     flags, clock, index of the price on ``grid``) on the price ``grid`` (every price of the records),
-    a row of its best ``levels`` at
-    each F_LAST record (empty levels NaN / 0), and its cancellations
+    a row of its best ``levels`` at each F_LAST record (empty levels NaN / 0), and its cancellations
     (record index, price, size, side B/A, entry time): (bid_px, bid_sz, ask_px, ask_sz, record of
     each row, error code, record index, detail, cancellations, Modify records losing priority); on
     success the code is 0 and the detail the orders resting at the end. The loop reads arrays, not
     the tuple ``r`` (each array taken out of a tuple costs reference count updates).
 
     Order ids are keys ``0..n_keys-1`` (the caller numbers the distinct ids): the resting orders are
-    rows of ``orders`` (generation, side, price, size, entry time, grid index) and the filled sizes a C or M
-    removes next rows of ``pending`` (generation, size). A row is live while its generation is the
-    current one, which each Clear (R) increments: arrays rather than numba's typed dicts, which cost
-    seconds of compile time on first use (so do np.searchsorted and np.count_nonzero here)."""
+    rows of ``orders`` (generation, side, price, size, entry time, grid index) and the filled sizes
+    a C or M removes next rows of ``pending`` (generation, size). A row is live while its generation
+    is the current one, which each Clear (R) increments. Arrays, not numba's typed dicts, and no
+    np.searchsorted or np.count_nonzero here: each costs seconds of compile time on first use."""
     action, side, price, size, oid, flags, clock, rank = r
     n_emit = 0
     for i in range(flags.size):

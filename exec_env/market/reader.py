@@ -637,7 +637,8 @@ def _has_long_line(text: bytes, max_line: int) -> bool:
 
 _COPY_TEXT = 16 << 20
 """Text arrays up to this size are checked on a bytes copy by Python's C string methods; larger
-ones by the compiled :func:`_scan_words` (no copy). A small file thus never starts numba."""
+ones by the compiled :func:`_scan_words` (no copy). A small file whose lines are text thus never
+starts numba (a NUL byte or a line over the limit runs the exact scan, :func:`_longest_line`)."""
 
 
 def _check_text(path: Path, data: bytes | np.ndarray, max_line: int, size: int | None = None) -> None:
