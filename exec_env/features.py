@@ -152,7 +152,7 @@ def write_book_features(out, bid_px, bid_sz, ask_px, ask_sz, row, tick, side):
     """Features 5-8 of book row ``row``: log spread in ticks (0 on a one-sided book) and the
     side-oriented depth imbalance at 1, 3 and all levels (the single and the batched env share it)."""
     if bid_sz[row, 0] > 0.0 and ask_sz[row, 0] > 0.0:
-        out[5] = np.log(max(np.round((ask_px[row, 0] - bid_px[row, 0]) / tick), 1.0))
+        out[5] = np.log(max(np.rint((ask_px[row, 0] - bid_px[row, 0]) / tick), 1.0))
     else:
         out[5] = 0.0
     out[6] = side * _imbalance(bid_sz, ask_sz, row, 1)
