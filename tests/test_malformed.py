@@ -259,8 +259,8 @@ def test_read_buffer_refuses_what_read_bytes_refuses(raw, error, tmp_path):
     below=st.integers(-40, 12),
 )
 def test_text_checks_match_their_definition(lines, bad, below):
-    """The reader's text checks (Python's string methods on a small text, the compiled scan eight
-    bytes at a time on a large one; the exact scan only when needed) against their definition on bytes: the first NUL, then the first longest line if over ``max_line``, then the
+    """The reader's text checks (Python's string methods on the text in pieces; the exact scan only
+    when needed) against their definition on bytes: the first NUL, then the first longest line if over ``max_line``, then the
     first byte that is not UTF-8. Lines of 0-120 bytes, each of one repeated piece, maybe one bad
     byte somewhere, and a limit near the longest line (``below`` it)."""
     data = b"\n".join(piece * k for k, piece in lines)
@@ -285,9 +285,9 @@ def test_text_checks_match_their_definition(lines, bad, below):
     else:
         expected = None
     padded = np.frombuffer(data + b"\n\n", dtype=np.uint8)
-    # bytes; a padded buffer checked on a copy (a small file); the same by the compiled scan (a large one)
-    for given_as, copy_up_to in ((data, reader._COPY_TEXT), (padded, reader._COPY_TEXT), (padded, -1)):
-        with patch.object(reader, "_COPY_TEXT", copy_up_to):
+    # bytes; a padded buffer; the same read in pieces of 7 bytes (as a large file is, in 1 MiB pieces)
+    for given_as, piece in ((data, reader._PIECE), (padded, reader._PIECE), (padded, 7)):
+        with patch.object(reader, "_PIECE", piece):
             if expected is None:
                 reader._check_text(Path("f"), given_as, max_line, len(data))
                 continue

@@ -555,30 +555,6 @@ _BOMS = (
 )
 
 
-_ONES, _HIGHS, _NEWLINES = (np.uint64(0x0101010101010101 * b) for b in (1, 0x80, 0x0A))
-
-
-@njit(cache=True)
-def _scan_words(words: np.ndarray, tail: np.ndarray) -> tuple[bool, bool, int]:  # pragma: no cover - numba
-    """Text read eight bytes at a time (``words``, then the last ``tail`` bytes): (a byte >= 0x80,
-    a NUL byte, the most words from one word holding a line break to the next). A word ``w`` holds
-    a zero byte iff ``(w - 0x01..01) & ~w & 0x80..80`` (a line break: the same of ``w ^ 0x0A..0A``)."""
-    acc, zero, last, gap = np.uint64(0), np.uint64(0), -1, 0
-    for i in range(words.size):
-        w = words[i]
-        acc |= w
-        zero |= (w - _ONES) & ~w & _HIGHS
-        x = w ^ _NEWLINES
-        if (x - _ONES) & ~x & _HIGHS:
-            gap = max(gap, i - last)
-            last = i
-    high, nul = (acc & _HIGHS) != 0, zero != 0
-    for c in tail:
-        high |= c >= 128
-        nul |= c == 0
-    return high, nul, max(gap, words.size - last)
-
-
 @njit(cache=True)
 def _longest_line(buf: np.ndarray) -> tuple[int, int, int, int]:  # pragma: no cover - numba
     """(length, 1-based line, start offset, first NUL offset or -1) of the longest line."""
@@ -624,37 +600,39 @@ def _transcode(path: Path, data: bytes) -> tuple[bytes, str]:
         raise DataFileError(f"{path}: not valid {codec.upper()} text at byte {exc.start:,}") from None
 
 
-def _has_long_line(text: bytes, max_line: int) -> bool:
-    """Is a line of ``text`` longer than ``max_line`` bytes? From the start of a line, the last line
-    break within the next ``max_line + 1`` bytes starts the next window; none means a long line."""
+_PIECE = 1 << 20
+"""Text is checked in pieces of this many bytes, each copied to a ``bytes`` for Python's C string
+methods: no copy of the whole file, and no compiled kernel (a small file never starts numba)."""
+
+
+def _has_long_line(view: memoryview, n: int, max_line: int) -> bool:
+    """Is a line of ``view[:n]`` longer than ``max_line`` bytes? From the start of a line, the last
+    line break within the next ``max_line + 1`` bytes (searched backwards, a piece at a time) starts
+    the next window; none means a long line."""
     pos = 0
-    while len(text) - pos > max_line:
-        pos = text.rfind(b"\n", pos, pos + max_line + 1) + 1
-        if pos == 0:
+    while n - pos > max_line:
+        hi, k = pos + max_line + 1, -1
+        while k < 0 and hi > pos:
+            lo = max(pos, hi - _PIECE)
+            k = bytes(view[lo:hi]).rfind(b"\n")
+            k, hi = (k + lo if k >= 0 else -1), lo
+        if k < 0:
             return True
+        pos = k + 1
     return False
-
-
-_COPY_TEXT = 16 << 20
-"""Text arrays up to this size are checked on a bytes copy by Python's C string methods; larger
-ones by the compiled :func:`_scan_words` (no copy). A small file whose lines are text thus never
-starts numba (a NUL byte or a line over the limit runs the exact scan, :func:`_longest_line`)."""
 
 
 def _check_text(path: Path, data: bytes | np.ndarray, max_line: int, size: int | None = None) -> None:
     """The checks of text ``data[:size]`` (bytes or a uint8 array; all of it by default)."""
     buf = np.frombuffer(data, dtype=np.uint8)
     n = buf.size if size is None else size
-    if isinstance(data, bytes) or n <= _COPY_TEXT:
-        text = data if isinstance(data, bytes) and n == len(data) else bytes(memoryview(buf)[:n])
-        high, has_nul = not text.isascii(), b"\0" in text
-        exact = has_nul or _has_long_line(text, max_line)
-    else:
-        nw = n // 8
-        high, has_nul, gap = _scan_words(buf[: nw * 8].view(np.uint64), buf[nw * 8 : n])
-        # every line is shorter than gap + 1 words: the exact byte scan runs only if that could
-        # exceed the limit, or to find a NUL
-        exact = has_nul or (gap + 1) * 8 > max_line
+    view = memoryview(buf)
+    high = has_nul = False
+    for lo in range(0, n, _PIECE):
+        piece = bytes(view[lo : min(lo + _PIECE, n)])
+        high, has_nul = high or not piece.isascii(), has_nul or b"\0" in piece
+    # the exact byte scan (the messages' line and offset) only for a NUL or a line over the limit
+    exact = has_nul or _has_long_line(view, n, max_line)
     length, line, start, nul = _longest_line(buf[:n]) if exact else (0, 1, 0, -1)
     if nul >= 0:
         raise DataFileError(
