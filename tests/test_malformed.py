@@ -260,9 +260,9 @@ def test_read_buffer_refuses_what_read_bytes_refuses(raw, error, tmp_path):
 )
 def test_text_checks_match_their_definition(lines, bad, below):
     """The reader's text checks (Python's string methods on the text in pieces; the exact scan only
-    when needed) against their definition on bytes: the first NUL, then the first longest line if over ``max_line``, then the
-    first byte that is not UTF-8. Lines of 0-120 bytes, each of one repeated piece, maybe one bad
-    byte somewhere, and a limit near the longest line (``below`` it)."""
+    when needed) against their definition on bytes: the first NUL, then the first longest line if
+    over ``max_line``, then the first byte that is not UTF-8. Lines of 0-120 bytes, each of one
+    repeated piece, maybe one bad byte somewhere, and a limit near the longest line (``below`` it)."""
     data = b"\n".join(piece * k for k, piece in lines)
     if bad is not None:
         at = bad[0] % (len(data) + 1)
