@@ -250,10 +250,9 @@ def _fast_int(buf, pos, last):
     """Optionally negative integer at ``pos`` (sentinel-terminated) and its separator, a comma or,
     when ``last``, the line end (``\\n`` or ``\\r\\n``): (value, pos after the separator, ok)."""
     neg = buf[pos] == 45  # '-'
-    val, nd, pos = _fast_digits(buf, pos + 1 if neg else pos)
-    if last and buf[pos] == 13:
-        pos += 1
-    return (-val if neg else val), pos + 1, (0 < nd <= 18) & (buf[pos] == (10 if last else 44))
+    val, nd, pos = _fast_digits(buf, pos + neg)
+    pos += last & (buf[pos] == 13)  # branch-free in ``last``: cheaper to compile
+    return (-val if neg else val), pos + 1, (nd > 0) & (nd <= 18) & (buf[pos] == 44 - 34 * last)
 
 
 def _count_lines(buf: np.ndarray, start: int, end: int) -> int:
@@ -320,10 +319,12 @@ def _fast_book(buf, end, keep, tick_units, bid_px, bid_sz, ask_px, ask_sz):
                 empty = px == (DUMMY_ASK if s == 0 else DUMMY_BID)  # an empty level: size 0
                 if (sz != 0) if empty else (px <= 0 or sz <= 0):
                     return _UNPARSABLE, row, start, off_tick
-                if kept:
-                    out_px, out_sz = (ask_px, ask_sz) if s == 0 else (bid_px, bid_sz)
-                    out_px[k, j] = np.nan if empty else px / 10_000.0
-                    out_sz[k, j] = 0.0 if empty else sz
+                if kept:  # (not a tuple of the side's arrays: about 0.2 s more to compile)
+                    p, q = (np.nan, 0.0) if empty else (px / 10_000.0, sz)
+                    if s == 0:
+                        ask_px[k, j], ask_sz[k, j] = p, q
+                    else:
+                        bid_px[k, j], bid_sz[k, j] = p, q
                     if not empty and j == 0 and tick_units > 0 and px % tick_units != 0:
                         off_tick += 1
         if kept:
@@ -431,36 +432,6 @@ def _clock(ns_after_midnight: int) -> str:
     return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}.{frac:09d}"
 
 
-@njit(cache=True)
-def _first_bad(m):
-    """The first row failing each check of :func:`_read_messages`, in its order (-1: none): one
-    pass over the rows instead of a mask per check (non-short-circuit tests: no branch per row)."""
-    out = np.full(10, -1)
-    tc, yc, oc, sc, pc, dc = m[:, 0], m[:, 1], m[:, 2], m[:, 3], m[:, 4], m[:, 5]
-    prev = tc[0] if tc.size else 0
-    for k in range(tc.size):
-        t, typ, size, price, d = tc[k], yc[k], sc[k], pc[k], dc[k]
-        execution = (typ >= 4) & (typ <= 6)
-        bad = (  # check c fails
-            (typ < 1) | (typ > 7),
-            (d != 1) & (d != -1),
-            size < 0,
-            oc[k] < 0,
-            t >= DAY_NS,
-            execution & (size <= 0),
-            execution & (price <= 0),
-            ((typ == 2) | (typ == 3)) & (size > 0) & (price <= 0),
-            (typ == 7) & (price != -1) & (price != 0) & (price != 1),
-            t < prev,
-        )
-        prev = t
-        if bad[0] | bad[1] | bad[2] | bad[3] | bad[4] | bad[5] | bad[6] | bad[7] | bad[8] | bad[9]:
-            for c in range(10):
-                if bad[c] and out[c] < 0:
-                    out[c] = k
-    return out
-
-
 def _read_messages(path: Path) -> np.ndarray:
     """Parse and check the message file: int64 (rows, 6), column 0 in ns after midnight."""
     buf, end = _read(path)
@@ -469,11 +440,24 @@ def _read_messages(path: Path) -> np.ndarray:
     if status != _OK:
         raise _line_error(path, buf, start, rows, 0)
     m = out[:rows]
-    bad = _first_bad(m)
-    c = first(bad >= 0)
+    tc, yc, oc, sc, pc, dc = m.T  # contiguous columns
+    execution = (yc >= 4) & (yc <= 6)
+    checks = (  # in the order the errors are reported
+        (yc < 1) | (yc > 7),
+        (dc != 1) & (dc != -1),
+        sc < 0,
+        oc < 0,
+        tc >= DAY_NS,
+        execution & (sc <= 0),
+        execution & (pc <= 0),
+        ((yc == 2) | (yc == 3)) & (sc > 0) & (pc <= 0),
+        (yc == 7) & (pc != -1) & (pc != 0) & (pc != 1),
+        np.r_[False, tc[1:] < tc[:-1]],
+    )
+    c = next((c for c, bad in enumerate(checks) if bad.any()), -1)
     if c < 0:
         return m
-    k = int(bad[c])
+    k = first(checks[c])
     t, typ, oid, size, price = m[k, :5]
     if c < 2:  # the reader's wording, from the bad row alone: type (column 1) or direction (5)
         col, allowed = (1, list(EVENT_TYPES)) if c == 0 else (5, [1, -1])
@@ -497,7 +481,9 @@ def _entry_times(m, ts, order, unknown):
     """Per message row: for a cancel in ``order`` (rows of submissions and cancels grouped by order
     id, file order within an id), the time of that id's latest submission before it, else
     ``unknown``."""
-    out = np.full(m.shape[0], unknown)
+    out = np.empty(m.shape[0], dtype=np.int64)  # (np.full: about 0.3 s more to compile)
+    for r in range(out.size):
+        out[r] = unknown
     last = unknown
     for j in range(order.size):
         r = order[j]
