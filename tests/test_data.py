@@ -15,6 +15,7 @@ from exec_env.market.data import (
     MarketMeta,
     _check_side,
     _Places,
+    _read_npy,
     _side_ok,
     load_day,
     mirror_day,
@@ -147,6 +148,33 @@ def test_save_and_load_round_trip_memory_maps_large_arrays(tmp_path, day):
     assert not isinstance(big.halts, np.memmap)  # tiny: read outright
     with pytest.raises(FileNotFoundError, match=r"no meta\.json"):
         load_day(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(7, dtype=np.int64) * -3,
+        np.linspace(-1.5, 2.25, 12).reshape(4, 3),
+        np.array([1, -1, 0], dtype=np.int8),
+        np.array([[7, 8]], dtype=np.int16),
+        np.array([True, False]),
+        np.zeros(0),
+        np.zeros((0, 2), dtype=np.int64),
+        np.array(3.5),  # shape ()
+        np.asfortranarray(np.arange(6.0).reshape(2, 3)),  # header not matched: np.load reads it
+        np.array(["2024-01-02"], dtype="datetime64[ns]"),  # (the same)
+        np.arange(4, dtype=">i4"),
+    ],
+)
+def test_cached_arrays_read_like_np_load(tmp_path, array):
+    """A saved day's small arrays are read by the fast path exactly as ``np.load`` reads them: same
+    values, dtype, shape and layout, writable (numba compiles once for writable arrays)."""
+    path = tmp_path / "a.npy"
+    np.save(path, array)
+    got, want = _read_npy(path), np.load(path)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+    assert got.flags.writeable and got.flags.c_contiguous == want.flags.c_contiguous and got.flags.aligned
 
 
 def test_mirror_reflects_prices_and_swaps_sides(day):
