@@ -259,8 +259,8 @@ def test_read_buffer_refuses_what_read_bytes_refuses(raw, error, tmp_path):
     below=st.integers(-40, 12),
 )
 def test_text_checks_match_their_definition(lines, bad, below):
-    """The reader's text checks (Python's string methods on the text in pieces; the exact scan only
-    when needed) against their definition on bytes: the first NUL, then the first longest line if
+    """The reader's text checks (numpy reductions over the text; a line over the limit searched for
+    in pieces; the exact scan only when needed) against their definition on bytes: the first NUL, then the first longest line if
     over ``max_line``, then the first byte that is not UTF-8. Lines of 0-120 bytes, each of one
     repeated piece, maybe one bad byte somewhere, and a limit near the longest line (``below`` it)."""
     data = b"\n".join(piece * k for k, piece in lines)
@@ -294,6 +294,32 @@ def test_text_checks_match_their_definition(lines, bad, below):
             with pytest.raises(DataFileError) as info:
                 reader._check_text(Path("f"), given_as, max_line, len(data))
         assert str(info.value).startswith(expected), (str(info.value), expected)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    lines=st.lists(st.tuples(st.text(",a\r", max_size=9), st.sampled_from(["\n", "\r\n"])), min_size=1, max_size=9),
+    final_break=st.booleans(),
+)
+def test_csv_lines_match_their_definition(lines, final_break):
+    """``reader.csv_lines`` (start, end, comma count of each line) against its definition on the
+    text's lines: lines of commas, letters and carriage returns, broken by LF or CRLF, with or
+    without a final line break (then a last ``\r`` ends the line too)."""
+    text = "".join(line + brk for line, brk in lines)
+    if not final_break:
+        text = text[: -len(lines[-1][1])]
+    data = text.encode()
+    if not data:
+        return
+    parts = data.split(b"\n")
+    if data.endswith(b"\n"):
+        parts.pop()  # a final line break opens no line
+    starts = np.cumsum([0] + [len(p) + 1 for p in parts[:-1]])
+    ends = [s + len(p) - (p.endswith(b"\r")) for s, p in zip(starts, parts, strict=True)]
+    got = reader.csv_lines(data)
+    np.testing.assert_array_equal(got[0], starts)
+    np.testing.assert_array_equal(got[1], ends)
+    np.testing.assert_array_equal(got[2], [p.count(b",") for p in parts])
 
 
 @settings(max_examples=300, deadline=None)

@@ -279,8 +279,9 @@ def csv_lines(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ends = nl if (buf.size and buf[-1] == 10) else np.append(nl, buf.size)
     starts = np.concatenate(([0], nl + 1))[: ends.size]
     ends = ends - (np.asarray(buf[np.maximum(ends - 1, 0)] == 13, dtype=np.int64) * (ends > starts))
-    commas = np.flatnonzero(buf == 44)
-    return starts, ends, np.searchsorted(commas, ends) - np.searchsorted(commas, starts)
+    # commas from each line's start to the next one's (no comma in a line break); a third of the time
+    # of listing every comma's place
+    return starts, ends, np.add.reduceat(buf == 44, starts, dtype=np.int64)
 
 
 def check_sorted(
@@ -601,8 +602,8 @@ def _transcode(path: Path, data: bytes) -> tuple[bytes, str]:
 
 
 _PIECE = 1 << 20
-"""Text is checked in pieces of this many bytes, each copied to a ``bytes`` for Python's C string
-methods: no copy of the whole file, and no compiled kernel (a small file never starts numba)."""
+"""A line over the limit is searched for in pieces of this many bytes, each copied to a ``bytes``
+for its ``rfind``: no copy of the whole file, and no compiled kernel (a small file never starts numba)."""
 
 
 def _has_long_line(view: memoryview, n: int, max_line: int) -> bool:
@@ -627,10 +628,8 @@ def _check_text(path: Path, data: bytes | np.ndarray, max_line: int, size: int |
     buf = np.frombuffer(data, dtype=np.uint8)
     n = buf.size if size is None else size
     view = memoryview(buf)
-    high = has_nul = False
-    for lo in range(0, n, _PIECE):
-        piece = bytes(view[lo : min(lo + _PIECE, n)])
-        high, has_nul = high or not piece.isascii(), has_nul or b"\0" in piece
+    text = buf[:n]  # reductions: no copy, no mask (a copy of a large text costs its page faults)
+    high, has_nul = n > 0 and text.max() >= 128, n > 0 and text.min() == 0
     # the exact byte scan (the messages' line and offset) only for a NUL or a line over the limit
     exact = has_nul or _has_long_line(view, n, max_line)
     length, line, start, nul = _longest_line(buf[:n]) if exact else (0, 1, 0, -1)
