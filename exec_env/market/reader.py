@@ -279,8 +279,8 @@ def csv_lines(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ends = nl if (buf.size and buf[-1] == 10) else np.append(nl, buf.size)
     starts = np.concatenate(([0], nl + 1))[: ends.size]
     ends = ends - (np.asarray(buf[np.maximum(ends - 1, 0)] == 13, dtype=np.int64) * (ends > starts))
-    # commas from each line's start to the next one's (no comma in a line break); a third of the time
-    # of listing every comma's place
+    # the commas from each line's start to the next one's (a line break holds none): no array of every
+    # comma's offset
     return starts, ends, np.add.reduceat(buf == 44, starts, dtype=np.int64)
 
 
@@ -632,7 +632,7 @@ def _check_text(path: Path, data: bytes | np.ndarray, max_line: int, size: int |
     high, has_nul = n > 0 and text.max() >= 128, n > 0 and text.min() == 0
     # the exact byte scan (the messages' line and offset) only for a NUL or a line over the limit
     exact = has_nul or _has_long_line(view, n, max_line)
-    length, line, start, nul = _longest_line(buf[:n]) if exact else (0, 1, 0, -1)
+    length, line, start, nul = _longest_line(text) if exact else (0, 1, 0, -1)
     if nul >= 0:
         raise DataFileError(
             f"{path}: line {_line_of(data, nul)}: binary data, not text (a NUL byte at byte {nul:,}); "
