@@ -260,9 +260,10 @@ def test_read_buffer_refuses_what_read_bytes_refuses(raw, error, tmp_path):
 )
 def test_text_checks_match_their_definition(lines, bad, below):
     """The reader's text checks (numpy reductions over the text; a line over the limit searched for
-    in pieces; the exact scan only when needed) against their definition on bytes: the first NUL, then the first longest line if
-    over ``max_line``, then the first byte that is not UTF-8. Lines of 0-120 bytes, each of one
-    repeated piece, maybe one bad byte somewhere, and a limit near the longest line (``below`` it)."""
+    in pieces; the exact scan only when needed) against their definition on bytes: the first NUL,
+    then the first longest line if over ``max_line``, then the first byte that is not UTF-8. Lines
+    of 0-120 bytes, each of one repeated piece, maybe one bad byte somewhere, and a limit near the
+    longest line (``below`` it)."""
     data = b"\n".join(piece * k for k, piece in lines)
     if bad is not None:
         at = bad[0] % (len(data) + 1)
@@ -304,7 +305,7 @@ def test_text_checks_match_their_definition(lines, bad, below):
 def test_csv_lines_match_their_definition(lines, final_break):
     """``reader.csv_lines`` (start, end, comma count of each line) against its definition on the
     text's lines: lines of commas, letters and carriage returns, broken by LF or CRLF, with or
-    without a final line break (then a last ``\r`` ends the line too)."""
+    without a final line break (then a last ``\\r`` ends the line too)."""
     text = "".join(line + brk for line, brk in lines)
     if not final_break:
         text = text[: -len(lines[-1][1])]

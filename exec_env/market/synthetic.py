@@ -378,13 +378,21 @@ def _append_row(rows, n_rows, ts, snap):
         row_bc = _grow2(row_bc, n_rows + 1)
         row_at = _grow2(row_at, n_rows + 1)
         row_ac = _grow2(row_ac, n_rows + 1)
-    row_ts[n_rows] = ts
-    for j in range(bt.shape[0]):  # element by element: see _grow1
-        row_bt[n_rows, j] = bt[j]
-        row_bc[n_rows, j] = bc[j]
-        row_at[n_rows, j] = at[j]
-        row_ac[n_rows, j] = ac[j]
-    return (row_ts, row_bt, row_bc, row_at, row_ac), n_rows + 1
+    rows = (row_ts, row_bt, row_bc, row_at, row_ac)
+    _put_row(rows, n_rows, ts, snap)
+    return rows, n_rows + 1
+
+
+@njit(cache=True)
+def _put_row(rows, r, ts, snap):
+    """Row ``r`` of ``rows`` (see :func:`_append_row`) := ``ts`` and the snapshot ``snap``, element by
+    element (see :func:`_grow1`)."""
+    rows[0][r] = ts
+    for j in range(snap[0].shape[0]):
+        rows[1][r, j] = snap[0][j]
+        rows[2][r, j] = snap[1][j]
+        rows[3][r, j] = snap[2][j]
+        rows[4][r, j] = snap[3][j]
 
 
 @njit(cache=True)
@@ -631,12 +639,7 @@ def _simulate(seed, model, session, L, record_events, window):
         if not recording and tau >= 0.0:
             # the warm-up is over: record the book at the open, restart the clock (memoryless)
             _snapshot(bq, aq, s, cut, snap)
-            rows[0][0] = open_ns
-            for j in range(snap[0].shape[0]):  # element by element: see _grow1
-                rows[1][0, j] = snap[0][j]
-                rows[2][0, j] = snap[1][j]
-                rows[3][0, j] = snap[2][j]
-                rows[4][0, j] = snap[3][j]
+            _put_row(rows, 0, open_ns, snap)
             n_rows = 1
             recording = True
             tau = -np.log(1.0 - np.random.random()) / rate  # noqa: NPY002
